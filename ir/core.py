@@ -1,0 +1,144 @@
+"""The IR's data structures: values, ops, blocks, functions, modules.
+
+SSA with structured control flow. An op has operands (values), results (values), attributes
+(plain data) and regions; a region is one block with arguments and a list of ops that ends
+in a terminator (`yield` in regions, `return` in a function body). There are no branches:
+only `runtime` turns regions into basic blocks.
+
+Values carry a type and an optional `name_hint` from the source; names for printing are
+chosen by the printer, so dumps stay stable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .types import Type
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A reference to a function of the module, printed `@name`."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return f"@{self.name}"
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where an op came from in the source, for run-time error messages."""
+
+    filename: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.line}:{self.col}"
+
+
+class Value:
+    """An SSA value: an op result or a block argument."""
+
+    __slots__ = ("type", "name_hint", "owner", "index")
+
+    def __init__(self, type: Type, name_hint: str | None = None, owner: Any = None, index: int = 0):
+        self.type = type
+        self.name_hint = name_hint
+        self.owner = owner  # the defining Op, or the Block for an argument
+        self.index = index  # position among the owner's results or arguments
+
+    @property
+    def defining_op(self) -> "Op | None":
+        return self.owner if isinstance(self.owner, Op) else None
+
+    def __repr__(self) -> str:
+        return f"<Value {self.name_hint or '?'}: {self.type}>"
+
+
+class Block:
+    """A region's single block: arguments, then ops, the last one a terminator."""
+
+    def __init__(self, arg_types: list[Type] = (), arg_names: list[str | None] | None = None):
+        names = arg_names or [None] * len(arg_types)
+        self.args = [Value(t, n, self, i) for i, (t, n) in enumerate(zip(arg_types, names))]
+        self.ops: list[Op] = []
+
+    def add_arg(self, type: Type, name: str | None = None) -> Value:
+        v = Value(type, name, self, len(self.args))
+        self.args.append(v)
+        return v
+
+    @property
+    def terminator(self) -> "Op | None":
+        return self.ops[-1] if self.ops else None
+
+
+class Op:
+    """One operation. `name` keys the op registry (ir.ops.REGISTRY)."""
+
+    __slots__ = ("name", "operands", "results", "attrs", "regions", "loc")
+
+    def __init__(self, name: str, operands: list[Value], result_types: list[Type],
+                 attrs: dict[str, Any] | None = None, regions: list[Block] | None = None,
+                 loc: Loc | None = None, result_names: list[str | None] | None = None):
+        self.name = name
+        self.operands = list(operands)
+        self.set_result_types(result_types, result_names)
+        self.attrs = dict(attrs or {})
+        self.regions = list(regions or [])
+        self.loc = loc
+
+    def set_result_types(self, types: list[Type], names: list[str | None] | None = None) -> None:
+        names = names or [None] * len(types)
+        self.results = [Value(t, n, self, i) for i, (t, n) in enumerate(zip(types, names))]
+
+    @property
+    def result(self) -> Value:
+        assert len(self.results) == 1, f"{self.name} has {len(self.results)} results"
+        return self.results[0]
+
+    def __repr__(self) -> str:
+        return f"<Op {self.name}>"
+
+
+@dataclass
+class Function:
+    name: str
+    body: Block
+    return_types: list[Type]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    filename: str | None = None
+
+    @property
+    def params(self) -> list[Value]:
+        return self.body.args
+
+    @property
+    def param_types(self) -> list[Type]:
+        return [p.type for p in self.body.args]
+
+
+@dataclass
+class Module:
+    functions: dict[str, Function] = field(default_factory=dict)
+
+    def add(self, fn: Function) -> Function:
+        self.functions[fn.name] = fn
+        return fn
+
+    def __getitem__(self, name: str) -> Function:
+        return self.functions[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.functions
+
+
+def walk_ops(block: Block):
+    """Every op in the block and, depth first, in its regions."""
+    for op in block.ops:
+        yield op
+        for region in op.regions:
+            yield from walk_ops(region)

@@ -1,0 +1,905 @@
+"""Every op of the IR: its type rule and its meaning (see ir/registry.py for the signatures).
+
+Groups: constants and casts; elementwise unary and binary math (scalars and arrays, with
+NumPy broadcasting); array construction, indexing, updates and reductions; linear algebra;
+structured control flow (`for`, `while`, `if`, `build`, `reduce`); calls; derivative forms
+(`grad`, `value_and_grad`, `jvp`, `vjp`), which the AD passes replace before the IR runs;
+`assert`; terminators.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import errors
+from .core import Symbol
+from .errors import TypeRuleError
+from .registry import OpDef, register
+from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
+                    array_or_scalar, assignable, broadcast_shapes, is_numeric, with_elem)
+
+NP_DTYPE = {F64: np.float64, I64: np.int64, BOOL: np.bool_}
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def operand_types(op) -> list[Type]:
+    return [v.type for v in op.operands]
+
+
+def yield_types(block) -> list[Type]:
+    term = block.terminator
+    if term is None or term.name != "yield":
+        raise TypeRuleError("region does not end in 'yield'")
+    return [v.type for v in term.operands]
+
+
+def dim_of_value(value) -> object:
+    """The symbolic size an i64 value stands for: a literal for a constant, the dimension
+    name for `dim` of an array whose type names it, `?` otherwise."""
+    op = value.defining_op
+    if op is None:
+        return DYN
+    if op.name == "const" and value.type == I64:
+        return int(op.attrs["value"])
+    if op.name == "dim":
+        return op.operands[0].type.shape[op.attrs["axis"]]
+    return DYN
+
+
+def range_count_dim(op) -> object:
+    """Symbolic trip count of a `range(start, stop, step)` given by the first 3 operands."""
+    start, stop, step = op.operands[:3]
+    if dim_of_value(start) == 0 and dim_of_value(step) == 1:
+        return dim_of_value(stop)
+    return DYN
+
+
+def check_range_operands(op, what: str) -> None:
+    for v in op.operands[:3]:
+        if v.type != I64:
+            raise TypeRuleError(f"{what} bounds must be i64, got {v.type}")
+
+
+def fmt_loc(op) -> str:
+    return f" (at {op.loc})" if op.loc is not None else ""
+
+
+def as_np(value, t: Type):
+    """A Python or NumPy value as the NumPy value of IR type `t`."""
+    dtype = NP_DTYPE[t.elem]
+    if t.rank == 0:
+        return dtype(value)
+    return np.asarray(value, dtype=dtype)
+
+
+def range_count(start: int, stop: int, step: int, op) -> int:
+    if step == 0:
+        raise errors.ValueErrorDP(f"range() step must not be zero{fmt_loc(op)}")
+    return len(range(int(start), int(stop), int(step)))
+
+
+# ----------------------------------------------------------------------------- constants and casts
+
+def infer_const(op, module):
+    value = op.attrs["value"]
+    if isinstance(value, bool):
+        return [BOOL]
+    if isinstance(value, int):
+        return [I64]
+    if isinstance(value, float):
+        return [F64]
+    raise TypeRuleError(f"const value must be a number or a boolean, got {value!r}")
+
+
+def interp_const(op, args, ctx):
+    return [as_np(op.attrs["value"], op.results[0].type)]
+
+
+register(OpDef("const", infer_const, interp_const, operands=0, attrs=("value",)))
+
+
+def infer_cast(target: ScalarType, sources: tuple[ScalarType, ...]):
+    def infer(op, module):
+        (t,) = operand_types(op)
+        if t.elem not in sources:
+            names = " or ".join(str(s) for s in sources)
+            raise TypeRuleError(f"cannot convert {t} to {target}: expected {names}")
+        return [with_elem(t, target)]
+    return infer
+
+
+def interp_to_f64(op, args, ctx):
+    (x,) = args
+    return [as_np(x, op.results[0].type)]
+
+
+def interp_to_i64(op, args, ctx):
+    (x,) = args
+    if np.asarray(x).dtype == np.float64 and not np.all(np.isfinite(x)):
+        raise errors.ValueErrorDP(f"cannot convert {_bad_float(x)} to i64{fmt_loc(op)}")
+    return [as_np(np.trunc(x), op.results[0].type)]
+
+
+def _bad_float(x) -> str:
+    bad = np.asarray(x)[~np.isfinite(np.asarray(x))].ravel()[0]
+    return "nan" if np.isnan(bad) else str(float(bad))
+
+
+register(OpDef("to_f64", infer_cast(F64, (I64, BOOL, F64)), interp_to_f64, operands=1))
+register(OpDef("to_i64", infer_cast(I64, (F64, BOOL, I64)), interp_to_i64, operands=1))
+
+
+# ----------------------------------------------------------------------------- elementwise math
+
+def sigmoid(x):
+    # Two branches so that neither exp overflows: exp(-x) for x >= 0, exp(x) below.
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _lgamma_scalar(x: float) -> float:
+    try:
+        return math.lgamma(x)
+    except ValueError:  # the poles at 0, -1, -2, ...: C's lgamma gives +inf
+        return math.inf
+
+
+def lgamma(x):
+    return np.vectorize(_lgamma_scalar, otypes=[np.float64])(x)
+
+
+# name: (NumPy implementation, element types accepted, verb for messages)
+UNARY = {
+    "neg": (np.negative, (F64, I64), "negate"),
+    "abs": (np.abs, (F64, I64), "take abs of"),
+    "sign": (np.sign, (F64, I64), "take sign of"),
+    "exp": (np.exp, (F64,), "take exp of"),
+    "log": (np.log, (F64,), "take log of"),
+    "log1p": (np.log1p, (F64,), "take log1p of"),
+    "expm1": (np.expm1, (F64,), "take expm1 of"),
+    "sqrt": (np.sqrt, (F64,), "take sqrt of"),
+    "sin": (np.sin, (F64,), "take sin of"),
+    "cos": (np.cos, (F64,), "take cos of"),
+    "tan": (np.tan, (F64,), "take tan of"),
+    "tanh": (np.tanh, (F64,), "take tanh of"),
+    "sigmoid": (sigmoid, (F64,), "take sigmoid of"),
+    "floor": (np.floor, (F64,), "take floor of"),
+    "ceil": (np.ceil, (F64,), "take ceil of"),
+    "lgamma": (lgamma, (F64,), "take lgamma of"),
+    "not": (np.logical_not, (BOOL,), "apply 'not' to"),
+}
+
+
+def infer_unary(accepted, verb):
+    def infer(op, module):
+        (t,) = operand_types(op)
+        if t.elem not in accepted:
+            names = " or ".join(str(s) for s in accepted)
+            raise TypeRuleError(f"cannot {verb} {t}: expected {names}")
+        return [t]
+    return infer
+
+
+def interp_unary(fn):
+    def interp(op, args, ctx):
+        with np.errstate(all="ignore"):
+            return [as_np(fn(args[0]), op.results[0].type)]
+    return interp
+
+
+for _name, (_fn, _accepted, _verb) in UNARY.items():
+    register(OpDef(_name, infer_unary(_accepted, _verb), interp_unary(_fn), operands=1))
+
+
+def int_floordiv(a, b, op):
+    if np.any(np.asarray(b) == 0):
+        raise errors.ZeroDivisionErrorDP(f"integer division by zero{fmt_loc(op)}")
+    return np.floor_divide(a, b)
+
+
+def int_mod(a, b, op):
+    if np.any(np.asarray(b) == 0):
+        raise errors.ZeroDivisionErrorDP(f"integer modulo by zero{fmt_loc(op)}")
+    return np.mod(a, b)
+
+
+def int_pow(a, b, op):
+    if np.any(np.asarray(b) < 0):
+        raise errors.ValueErrorDP(f"integers to negative integer powers are not allowed{fmt_loc(op)}")
+    return np.power(a, b)
+
+
+def num_only(fn):
+    return lambda a, b, op: fn(a, b)
+
+
+# name: (f64 implementation, i64 implementation or None, element types accepted, result
+# element type or None for "same as operands", verb for messages)
+NUMERIC = (F64, I64)
+BINARY = {
+    "add": (num_only(np.add), num_only(np.add), NUMERIC, None, "add"),
+    "sub": (num_only(np.subtract), num_only(np.subtract), NUMERIC, None, "subtract"),
+    "mul": (num_only(np.multiply), num_only(np.multiply), NUMERIC, None, "multiply"),
+    "div": (num_only(np.divide), None, (F64,), None, "divide"),
+    "floordiv": (num_only(np.floor_divide), int_floordiv, NUMERIC, None, "floor-divide"),
+    "mod": (num_only(np.mod), int_mod, NUMERIC, None, "take modulo of"),
+    "pow": (num_only(np.power), int_pow, NUMERIC, None, "raise"),
+    "maximum": (num_only(np.maximum), num_only(np.maximum), NUMERIC, None, "take max of"),
+    "minimum": (num_only(np.minimum), num_only(np.minimum), NUMERIC, None, "take min of"),
+    "lt": (num_only(np.less), num_only(np.less), NUMERIC, BOOL, "compare"),
+    "le": (num_only(np.less_equal), num_only(np.less_equal), NUMERIC, BOOL, "compare"),
+    "gt": (num_only(np.greater), num_only(np.greater), NUMERIC, BOOL, "compare"),
+    "ge": (num_only(np.greater_equal), num_only(np.greater_equal), NUMERIC, BOOL, "compare"),
+    "eq": (num_only(np.equal), num_only(np.equal), (F64, I64, BOOL), BOOL, "compare"),
+    "ne": (num_only(np.not_equal), num_only(np.not_equal), (F64, I64, BOOL), BOOL, "compare"),
+    "and": (num_only(np.logical_and), None, (BOOL,), BOOL, "apply 'and' to"),
+    "or": (num_only(np.logical_or), None, (BOOL,), BOOL, "apply 'or' to"),
+}
+
+
+def broadcast_result_shape(types: list[Type], verb: str) -> tuple:
+    try:
+        return broadcast_shapes(*(t.shape for t in types))
+    except ShapeMismatch as e:
+        listed = " and ".join(str(t) for t in types)
+        raise TypeRuleError(f"cannot {verb} {listed}: dimension {e.a} is not {e.b}") from None
+
+
+def infer_binary(accepted, result_elem, verb):
+    def infer(op, module):
+        a, b = operand_types(op)
+        if a.elem != b.elem or a.elem not in accepted:
+            names = " or ".join(str(s) for s in accepted)
+            if a.elem == b.elem:
+                raise TypeRuleError(f"cannot {verb} {a} and {b}: expected {names}")
+            raise TypeRuleError(f"cannot {verb} {a} and {b}: element types differ")
+        shape = broadcast_result_shape([a, b], verb)
+        return [array_or_scalar(result_elem or a.elem, shape)]
+    return infer
+
+
+def interp_binary(float_fn, int_fn):
+    def interp(op, args, ctx):
+        a, b = args
+        fn = float_fn if op.operands[0].type.elem != I64 else int_fn
+        check_broadcast(op, args)
+        with np.errstate(all="ignore"):
+            return [as_np(fn(a, b, op), op.results[0].type)]
+    return interp
+
+
+def check_broadcast(op, args) -> None:
+    """Run-time shape check where the types left a dimension open (`?`)."""
+    try:
+        np.broadcast_shapes(*(np.shape(a) for a in args))
+    except ValueError:
+        shapes = " and ".join(str(np.shape(a)) for a in args)
+        raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not broadcast{fmt_loc(op)}") from None
+
+
+for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
+    register(OpDef(_name, infer_binary(_accepted, _res, _verb), interp_binary(_f, _i), operands=2))
+
+
+def infer_select(op, module):
+    c, a, b = operand_types(op)
+    if c.elem != BOOL:
+        raise TypeRuleError(f"where() needs a bool condition, got {c}")
+    if a.elem != b.elem:
+        raise TypeRuleError(f"where() branches have different element types: {a} and {b}")
+    return [array_or_scalar(a.elem, broadcast_result_shape([c, a, b], "select between"))]
+
+
+def interp_select(op, args, ctx):
+    check_broadcast(op, args)
+    return [as_np(np.where(*args), op.results[0].type)]
+
+
+register(OpDef("select", infer_select, interp_select, operands=3))
+
+
+# ----------------------------------------------------------------------------- arrays
+
+def infer_dim(op, module):
+    (t,) = operand_types(op)
+    axis = op.attrs["axis"]
+    if not isinstance(axis, int) or not 0 <= axis < t.rank:
+        raise TypeRuleError(f"dim axis {axis} is out of range for {t}")
+    return [I64]
+
+
+def interp_dim(op, args, ctx):
+    return [np.int64(np.shape(args[0])[op.attrs["axis"]])]
+
+
+register(OpDef("dim", infer_dim, interp_dim, operands=1, attrs=("axis",)))
+
+
+def index_result_type(a: Type, idx: list[Type]) -> Type:
+    """The type of `a[idx...]`: a scalar with one index per axis, else a sub-array."""
+    if a.rank == 0:
+        raise TypeRuleError(f"cannot index {a}: it is not an array")
+    if not 1 <= len(idx) <= a.rank:
+        raise TypeRuleError(f"too many indices for {a}: {len(idx)} given, rank is {a.rank}")
+    for t in idx:
+        if t != I64:
+            raise TypeRuleError(f"an index must be i64, got {t}")
+    return array_or_scalar(a.elem, a.shape[len(idx):])
+
+
+def infer_index(op, module):
+    a, *idx = operand_types(op)
+    return [index_result_type(a, idx)]
+
+
+def normalize_index(i, size: int, axis: int, op) -> int:
+    """Python indexing: -size <= i < size, negative counting from the end."""
+    i = int(i)
+    if not -size <= i < size:
+        name = op.operands[0].name_hint
+        of = f" of {name}" if name else ""
+        raise errors.IndexErrorDP(
+            f"index {i} is out of bounds for axis {axis}{of} with size {size}{fmt_loc(op)}")
+    return i + size if i < 0 else i
+
+
+def normalized_indices(op, array, idx) -> tuple:
+    shape = np.shape(array)
+    return tuple(normalize_index(i, shape[k], k, op) for k, i in enumerate(idx))
+
+
+def interp_index(op, args, ctx):
+    a, *idx = args
+    picked = a[normalized_indices(op, a, idx)]
+    return [as_np(picked.copy() if isinstance(picked, np.ndarray) else picked, op.results[0].type)]
+
+
+register(OpDef("index", infer_index, interp_index))
+
+
+def infer_update(op, module):
+    a, v, *idx = operand_types(op)
+    slot = index_result_type(a, idx)
+    if v.elem != a.elem:
+        raise TypeRuleError(f"cannot store {v} into an element of {a}")
+    try:
+        if broadcast_shapes(v.shape, slot.shape) != slot.shape or v.rank > slot.rank:
+            raise ShapeMismatch(v.shape, slot.shape)
+    except ShapeMismatch:
+        raise TypeRuleError(f"cannot store {v} into a slot of type {slot}") from None
+    return [a]
+
+
+def interp_update(op, args, ctx):
+    a, v, *idx = args
+    out = a.copy()  # value semantics: the caller's array is never changed
+    key = normalized_indices(op, a, idx)
+    target_shape = np.shape(out[key])
+    if np.broadcast_shapes(np.shape(v), target_shape) != target_shape:
+        raise errors.ShapeErrorDP(
+            f"cannot store shape {np.shape(v)} into a slot of shape {target_shape}{fmt_loc(op)}")
+    out[key] = v
+    return [out]
+
+
+register(OpDef("update", infer_update, interp_update))
+
+
+def infer_full(op, module):
+    v, *dims = op.operands
+    if v.type.rank != 0:
+        raise TypeRuleError(f"the fill value must be a scalar, got {v.type}")
+    if not dims:
+        raise TypeRuleError("an array needs at least one dimension")
+    for d in dims:
+        if d.type != I64:
+            raise TypeRuleError(f"array dimensions must be i64, got {d.type}")
+    return [ArrayType(v.type.elem, tuple(dim_of_value(d) for d in dims))]
+
+
+def interp_full(op, args, ctx):
+    v, *dims = args
+    for d in dims:
+        if d < 0:
+            raise errors.ValueErrorDP(f"negative array dimension {int(d)}{fmt_loc(op)}")
+    return [np.full(tuple(int(d) for d in dims), v, dtype=NP_DTYPE[op.results[0].type.elem])]
+
+
+register(OpDef("full", infer_full, interp_full))
+
+
+def infer_arange(op, module):
+    (n,) = op.operands
+    if n.type != I64:
+        raise TypeRuleError(f"arange() needs an i64 length, got {n.type}")
+    return [ArrayType(I64, (dim_of_value(n),))]
+
+
+def interp_arange(op, args, ctx):
+    if args[0] < 0:
+        raise errors.ValueErrorDP(f"negative array dimension {int(args[0])}{fmt_loc(op)}")
+    return [np.arange(int(args[0]), dtype=np.int64)]
+
+
+register(OpDef("arange", infer_arange, interp_arange, operands=1))
+
+
+def infer_stack(op, module):
+    types = operand_types(op)
+    if not types:
+        raise TypeRuleError("an array literal needs at least one element")
+    first = types[0]
+    for t in types[1:]:
+        if t.elem != first.elem or t.rank != first.rank:
+            raise TypeRuleError(f"array literal elements differ: {first} and {t}")
+    shape = first.shape
+    for t in types[1:]:
+        if t.shape != shape:
+            try:
+                shape = tuple(d if d == e else _stack_dim(d, e) for d, e in zip(shape, t.shape))
+            except ShapeMismatch:
+                raise TypeRuleError(f"array literal elements differ: {first} and {t}") from None
+    return [ArrayType(first.elem, (len(types), *shape))]
+
+
+def _stack_dim(d, e):
+    if DYN in (d, e):
+        return d if e == DYN else e
+    raise ShapeMismatch(d, e)
+
+
+def interp_stack(op, args, ctx):
+    shapes = {np.shape(a) for a in args}
+    if len(shapes) > 1:
+        raise errors.ShapeErrorDP(f"array literal rows have different shapes{fmt_loc(op)}")
+    return [np.array(args, dtype=NP_DTYPE[op.results[0].type.elem])]
+
+
+register(OpDef("stack", infer_stack, interp_stack))
+
+
+def infer_shape_cast(op, module):
+    """Checked at run time: the operand's `?` dimensions are the declared ones."""
+    (t,) = operand_types(op)
+    declared = op.attrs["type"]
+    if t.elem != declared.elem or t.rank != declared.rank:
+        raise TypeRuleError(f"cannot use {t} as {declared}")
+    for d, e in zip(t.shape, declared.shape):
+        if d != e and d != DYN and e != DYN:
+            raise TypeRuleError(f"cannot use {t} as {declared}: dimension {d} is not {e}")
+    return [declared]
+
+
+def interp_shape_cast(op, args, ctx):
+    (a,) = args
+    declared = op.attrs["type"]
+    for axis, (size, d) in enumerate(zip(np.shape(a), declared.shape)):
+        expected = ctx.dim_value(d)
+        if expected is not None and size != expected:
+            raise errors.ShapeErrorDP(
+                f"expected {declared}, got an array of shape {np.shape(a)}: "
+                f"axis {axis} has size {size}, not {d} = {expected}{fmt_loc(op)}")
+    return [a]
+
+
+register(OpDef("shape_cast", infer_shape_cast, interp_shape_cast, operands=1, attrs=("type",)))
+
+
+# reductions over all elements (axis None) or one axis
+REDUCTIONS = {
+    "reduce_sum": (np.sum, "sum", (F64, I64)),
+    "reduce_prod": (np.prod, "prod", (F64, I64)),
+    "reduce_max": (np.max, "max", (F64, I64)),
+    "reduce_min": (np.min, "min", (F64, I64)),
+}
+
+
+def infer_reduction(what):
+    def infer(op, module):
+        (t,) = operand_types(op)
+        if t.rank == 0 or t.elem not in (F64, I64):
+            raise TypeRuleError(f"{what}() needs a numeric array, got {t}")
+        axis = op.attrs.get("axis")
+        if axis is None:
+            return [t.elem]
+        if not isinstance(axis, int) or not 0 <= axis < t.rank:
+            raise TypeRuleError(f"axis {axis} is out of range for {t} (rank {t.rank})")
+        return [array_or_scalar(t.elem, t.shape[:axis] + t.shape[axis + 1:])]
+    return infer
+
+
+def interp_reduction(fn, what):
+    def interp(op, args, ctx):
+        (a,) = args
+        axis = op.attrs.get("axis")
+        empty = a.size == 0 if axis is None else a.shape[axis] == 0
+        if empty and what in ("max", "min"):
+            raise errors.ValueErrorDP(f"{what}() of an empty array{fmt_loc(op)}")
+        return [as_np(fn(a, axis=axis), op.results[0].type)]
+    return interp
+
+
+for _name, (_fn, _what, _accepted) in REDUCTIONS.items():
+    register(OpDef(_name, infer_reduction(_what), interp_reduction(_fn, _what), operands=1))
+
+
+# ----------------------------------------------------------------------------- linear algebra
+
+def need_f64_arrays(types, what, ranks):
+    for t in types:
+        if t.elem != F64 or t.rank not in ranks:
+            raise TypeRuleError(f"{what} needs f64 arrays of rank {' or '.join(map(str, ranks))}, got {t}")
+
+
+def same_dim(a, b, what, ta, tb):
+    if a != b and DYN not in (a, b):
+        raise TypeRuleError(f"cannot {what} {ta} and {tb}: dimension {a} is not {b}")
+    return b if a == DYN else a
+
+
+def infer_dot(op, module):
+    a, b = operand_types(op)
+    need_f64_arrays([a, b], "dot()", (1,))
+    same_dim(a.shape[0], b.shape[0], "take dot of", a, b)
+    return [F64]
+
+
+def infer_matmul(op, module):
+    a, b = operand_types(op)
+    need_f64_arrays([a, b], "'@'", (1, 2))
+    if a.rank == 1 and b.rank == 1:
+        raise TypeRuleError(f"'@' of two vectors {a} and {b}: use dot(a, b)")
+    same_dim(a.shape[-1], b.shape[0], "multiply", a, b)
+    return [array_or_scalar(F64, a.shape[:-1] + b.shape[1:])]
+
+
+def infer_transpose(op, module):
+    (a,) = operand_types(op)
+    need_f64_arrays([a], "transpose()", (2,))
+    return [ArrayType(F64, (a.shape[1], a.shape[0]))]
+
+
+def infer_outer(op, module):
+    a, b = operand_types(op)
+    need_f64_arrays([a, b], "outer()", (1,))
+    return [ArrayType(F64, (a.shape[0], b.shape[0]))]
+
+
+def interp_linalg(fn):
+    def interp(op, args, ctx):
+        try:
+            return [as_np(fn(*args), op.results[0].type)]
+        except ValueError:
+            shapes = " and ".join(str(np.shape(a)) for a in args)
+            raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not match{fmt_loc(op)}") from None
+    return interp
+
+
+def np_dot(a, b):
+    if a.shape != b.shape:
+        raise ValueError("shapes")
+    return np.dot(a, b)
+
+
+register(OpDef("dot", infer_dot, interp_linalg(np_dot), operands=2))
+register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul), operands=2))
+register(OpDef("transpose", infer_transpose, interp_linalg(lambda a: np.ascontiguousarray(a.T)), operands=1))
+register(OpDef("outer", infer_outer, interp_linalg(np.outer), operands=2))
+
+
+# ----------------------------------------------------------------------------- control flow
+
+def check_carried(op, block, inits: list[Type], lead: int, what: str) -> None:
+    """Region arguments after the first `lead` take the carried values; yields feed them back."""
+    args = [a.type for a in block.args[lead:]]
+    if len(args) != len(inits):
+        raise TypeRuleError(f"{what} region has {len(args)} carried arguments for {len(inits)} values")
+    for init, arg in zip(inits, args):
+        if not assignable(init, arg):
+            raise TypeRuleError(f"{what} carries {init} into an argument of type {arg}")
+
+
+def check_yield(block, expected: list[Type], what: str) -> None:
+    got = yield_types(block)
+    if len(got) != len(expected):
+        raise TypeRuleError(f"{what} region yields {len(got)} values, expected {len(expected)}")
+    for g, e in zip(got, expected):
+        if not assignable(g, e):
+            raise TypeRuleError(f"{what} region yields {g} where {e} is expected")
+
+
+def infer_for(op, module):
+    """for(start, stop, step, init...) { ^(i, carried...): ... yield carried' }"""
+    check_range_operands(op, "for")
+    (body,) = op.regions
+    inits = [v.type for v in op.operands[3:]]
+    if not body.args or body.args[0].type != I64:
+        raise TypeRuleError("for region's first argument must be the i64 induction variable")
+    check_carried(op, body, inits, 1, "for")
+    carried = [a.type for a in body.args[1:]]
+    check_yield(body, carried, "for")
+    return carried
+
+
+def interp_for(op, args, ctx):
+    start, stop, step, *carried = args
+    (body,) = op.regions
+    for i in range(int(start), int(stop), int(step) if step != 0 else _zero_step(op)):
+        carried = ctx.run_block(body, [np.int64(i), *carried])
+    return list(carried)
+
+
+def _zero_step(op):
+    raise errors.ValueErrorDP(f"range() step must not be zero{fmt_loc(op)}")
+
+
+register(OpDef("for", infer_for, interp_for, region_arity=1))
+
+
+def infer_while(op, module):
+    """while(init...) { ^(carried...): yield cond } { ^(carried...): yield carried' }"""
+    cond, body = op.regions
+    inits = operand_types(op)
+    check_carried(op, cond, inits, 0, "while condition")
+    check_carried(op, body, inits, 0, "while body")
+    carried = [a.type for a in body.args]
+    if [a.type for a in cond.args] != carried:
+        raise TypeRuleError("while condition and body take different argument types")
+    check_yield(cond, [BOOL], "while condition")
+    check_yield(body, carried, "while body")
+    return carried
+
+
+def interp_while(op, args, ctx):
+    cond, body = op.regions
+    carried = list(args)
+    while ctx.run_block(cond, carried)[0]:
+        carried = ctx.run_block(body, carried)
+    return carried
+
+
+register(OpDef("while", infer_while, interp_while, region_arity=2))
+
+
+def infer_if(op, module):
+    """if(c) { yield a... } { yield b... }: results take the declared types."""
+    (c,) = operand_types(op)
+    if c != BOOL:
+        raise TypeRuleError(f"if condition must be bool, got {c}")
+    then, other = op.regions
+    if then.args or other.args:
+        raise TypeRuleError("if regions take no arguments")
+    declared = [r.type for r in op.results]
+    check_yield(then, declared, "if-then")
+    check_yield(other, declared, "if-else")
+    return declared
+
+
+def interp_if(op, args, ctx):
+    then, other = op.regions
+    return ctx.run_block(then if args[0] else other, [])
+
+
+register(OpDef("if", infer_if, interp_if, operands=1, region_arity=2))
+
+
+def infer_build(op, module):
+    """build(start, stop, step) { ^(i): yield e } -> array of e, one per i."""
+    check_range_operands(op, "comprehension")
+    (body,) = op.regions
+    if len(body.args) != 1 or body.args[0].type != I64:
+        raise TypeRuleError("build region takes one i64 argument")
+    (elem,) = yield_types(body)
+    return [ArrayType(elem.elem, (range_count_dim(op), *elem.shape))]
+
+
+def interp_build(op, args, ctx):
+    start, stop, step = args
+    (body,) = op.regions
+    n = range_count(start, stop, step, op)
+    rtype = op.results[0].type
+    if n == 0:
+        shape = (0, *(ctx.dim_value(d) or 0 for d in rtype.shape[1:]))
+        return [np.zeros(shape, dtype=NP_DTYPE[rtype.elem])]
+    items = [ctx.run_block(body, [np.int64(i)])[0] for i in range(int(start), int(stop), int(step))]
+    if len({np.shape(x) for x in items}) > 1:
+        raise errors.ShapeErrorDP(f"comprehension elements have different shapes{fmt_loc(op)}")
+    return [np.array(items, dtype=NP_DTYPE[rtype.elem])]
+
+
+register(OpDef("build", infer_build, interp_build, operands=3, region_arity=1))
+
+
+REDUCE_KINDS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
+
+
+def infer_reduce(op, module):
+    """reduce(start, stop, step) {kind} { ^(i): yield e } -> e combined over all i."""
+    check_range_operands(op, "reduction")
+    if op.attrs["kind"] not in REDUCE_KINDS:
+        raise TypeRuleError(f"unknown reduction kind {op.attrs['kind']!r}")
+    (body,) = op.regions
+    if len(body.args) != 1 or body.args[0].type != I64:
+        raise TypeRuleError("reduce region takes one i64 argument")
+    (elem,) = yield_types(body)
+    if elem.elem not in (F64, I64):
+        raise TypeRuleError(f"{op.attrs['kind']}() needs numeric elements, got {elem}")
+    return [elem]
+
+
+def interp_reduce(op, args, ctx):
+    start, stop, step = args
+    kind = op.attrs["kind"]
+    (body,) = op.regions
+    n = range_count(start, stop, step, op)
+    rtype = op.results[0].type
+    if n == 0:
+        if kind in ("max", "min"):
+            raise errors.ValueErrorDP(f"{kind}() of an empty sequence{fmt_loc(op)}")
+        return [as_np(np.full(tuple(ctx.dim_value(d) or 0 for d in rtype.shape),
+                              0 if kind == "sum" else 1), rtype)]
+    acc = None
+    combine = REDUCE_KINDS[kind]
+    for i in range(int(start), int(stop), int(step)):
+        (x,) = ctx.run_block(body, [np.int64(i)])
+        acc = x if acc is None else combine(acc, x)
+    return [as_np(acc, rtype)]
+
+
+register(OpDef("reduce", infer_reduce, interp_reduce, operands=3, region_arity=1, attrs=("kind",)))
+
+
+# ----------------------------------------------------------------------------- calls
+
+def callee_of(op, module):
+    sym = op.attrs.get("callee")
+    if not isinstance(sym, Symbol):
+        raise TypeRuleError(f"{op.name} needs a callee attribute @name")
+    if module is None or sym.name not in module.functions:
+        raise TypeRuleError(f"call to unknown function @{sym.name}")
+    return module.functions[sym.name]
+
+
+def check_call_args(fn, arg_types: list[Type], what: str) -> None:
+    params = fn.param_types
+    if len(arg_types) != len(params):
+        raise TypeRuleError(f"{what} takes {len(params)} arguments, {len(arg_types)} given")
+    for k, (a, p) in enumerate(zip(arg_types, params)):
+        if a.elem != p.elem or a.rank != p.rank:
+            name = fn.params[k].name_hint or f"#{k}"
+            raise TypeRuleError(f"argument {name} of {what} must be {p}, got {a}")
+
+
+def infer_call(op, module):
+    fn = callee_of(op, module)
+    check_call_args(fn, operand_types(op), f"@{fn.name}")
+    return bind_result_dims(fn, operand_types(op))
+
+
+def bind_result_dims(fn, arg_types: list[Type]) -> list[Type]:
+    """The callee's result types with its dimension names replaced by the caller's dims."""
+    binding: dict[str, object] = {}
+    for k, (a, p) in enumerate(zip(arg_types, fn.param_types)):
+        for d_arg, d_par in zip(a.shape, p.shape):
+            if isinstance(d_par, int):
+                if isinstance(d_arg, int) and d_arg != d_par:
+                    raise TypeRuleError(_dim_msg(fn, k, d_par, d_arg))
+                continue
+            seen = binding.setdefault(d_par, d_arg)
+            if seen != d_arg and DYN not in (seen, d_arg):
+                raise TypeRuleError(_dim_msg(fn, k, d_par, d_arg, seen))
+            if seen == DYN:
+                binding[d_par] = d_arg
+    return [array_or_scalar(t.elem, tuple(binding.get(d, DYN) if isinstance(d, str) else d
+                                          for d in t.shape)) for t in fn.return_types]
+
+
+def _dim_msg(fn, k, d_par, d_arg, seen=None) -> str:
+    name = fn.params[k].name_hint or f"#{k}"
+    if seen is None:
+        return f"argument {name} of @{fn.name}: dimension {d_par} must be {d_par}, got {d_arg}"
+    return (f"argument {name} of @{fn.name}: dimension {d_par} is {seen} from an earlier "
+            f"argument but {d_arg} here")
+
+
+def interp_call(op, args, ctx):
+    return ctx.call(op.attrs["callee"].name, args)
+
+
+register(OpDef("call", infer_call, interp_call, attrs=("callee",)))
+
+
+# ----------------------------------------------------------------------------- derivative forms
+
+def wrt_params(op, fn) -> list[int]:
+    wrt = op.attrs["wrt"]
+    if not isinstance(wrt, list) or not all(isinstance(k, int) for k in wrt):
+        raise TypeRuleError("wrt must be a list of parameter positions")
+    for k in wrt:
+        if not 0 <= k < len(fn.params):
+            raise TypeRuleError(f"wrt position {k} is out of range for @{fn.name}")
+        if fn.param_types[k].elem != F64:
+            name = fn.params[k].name_hint or f"#{k}"
+            raise TypeRuleError(f"cannot differentiate with respect to {name}: it is {fn.param_types[k]}, not f64")
+    return wrt
+
+
+def infer_derivative(kind):
+    """Result types of grad / value_and_grad / jvp / vjp, from the callee's signature.
+
+    Operands: the callee's arguments, then for jvp one tangent per wrt parameter, for vjp
+    one cotangent per result."""
+    def infer(op, module):
+        fn = callee_of(op, module)
+        wrt = wrt_params(op, fn)
+        n = len(fn.params)
+        args, extra = operand_types(op)[:n], operand_types(op)[n:]
+        check_call_args(fn, args, f"{kind}(@{fn.name})")
+        results = bind_result_dims(fn, args)
+        grads = [args[k] for k in wrt]
+        if kind in ("grad", "value_and_grad"):
+            if len(results) != 1 or results[0] != F64:
+                shown = ", ".join(map(str, results))
+                raise TypeRuleError(f"{kind} needs a function returning f64, @{fn.name} returns {shown}")
+            _expect_extra(extra, [], kind)
+            return grads if kind == "grad" else [F64, *grads]
+        if kind == "jvp":
+            _expect_extra(extra, grads, "jvp tangent")
+            return [*results, *results]
+        _expect_extra(extra, results, "vjp cotangent")
+        return grads
+    return infer
+
+
+def _expect_extra(got: list[Type], expected: list[Type], what: str) -> None:
+    if len(got) != len(expected):
+        raise TypeRuleError(f"{what}: {len(expected)} extra arguments expected, {len(got)} given")
+    for g, e in zip(got, expected):
+        if g.elem != e.elem or g.rank != e.rank:
+            raise TypeRuleError(f"{what} must be {e}, got {g}")
+
+
+def interp_derivative(op, args, ctx):
+    raise errors.NotLoweredError(
+        f"'{op.name}' of @{op.attrs['callee'].name} must be transformed by the AD pass before "
+        f"it runs; reverse and forward mode are not built yet{fmt_loc(op)}")
+
+
+for _kind in ("grad", "value_and_grad", "jvp", "vjp"):
+    register(OpDef(_kind, infer_derivative(_kind), interp_derivative, attrs=("callee", "wrt")))
+
+
+# ----------------------------------------------------------------------------- assert, terminators
+
+def infer_assert(op, module):
+    (c,) = operand_types(op)
+    if c != BOOL:
+        raise TypeRuleError(f"assert needs a bool condition, got {c}")
+    if not isinstance(op.attrs["message"], str):
+        raise TypeRuleError("assert message must be a string")
+    return []
+
+
+def interp_assert(op, args, ctx):
+    if not args[0]:
+        raise errors.AssertionErrorDP(f"{op.attrs['message']}{fmt_loc(op)}")
+    return []
+
+
+register(OpDef("assert", infer_assert, interp_assert, operands=1, attrs=("message",), pure=False))
+
+
+def infer_terminator(op, module):
+    return []
+
+
+def interp_terminator(op, args, ctx):
+    return list(args)
+
+
+register(OpDef("yield", infer_terminator, interp_terminator, terminator=True))
+register(OpDef("return", infer_terminator, interp_terminator, terminator=True))

@@ -1,0 +1,137 @@
+"""The IR text format. `ir.parser.parse_module` reads it back: print -> parse -> print is
+the identity.
+
+    func @lse(%x: f64[n]) -> f64 {
+      %m = reduce_max %x : f64
+      %0 = sub %x, %m : f64[n]
+      %1 = exp %0 : f64[n]
+      %2 = reduce_sum %1 : f64
+      %3 = log %2 : f64
+      %4 = add %m, %3 : f64
+      return %4
+    }
+
+An op line is `results = name operands {attributes} : result types`, then its regions in
+braces; a region that has arguments starts with `^(%i: i64, ...):`. Value names come from
+source names (`name_hint`), made unique with `.1`, `.2`; unnamed values are numbered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from .core import Block, Function, Module, Op, Symbol, Value
+from .types import ArrayType, ScalarType
+
+INDENT = "  "
+
+
+class Namer:
+    """Gives each value of a function a unique printed name, in definition order."""
+
+    def __init__(self):
+        self.names: dict[Value, str] = {}
+        self.taken: set[str] = set()
+        self.counter = 0
+
+    def define(self, value: Value) -> str:
+        if value in self.names:  # only malformed IR defines a value twice; keep one name
+            return "%" + self.names[value]
+        if value.name_hint is None:
+            name = str(self.counter)
+            self.counter += 1
+        else:
+            name = value.name_hint
+            k = 1
+            while name in self.taken:
+                name = f"{value.name_hint}.{k}"
+                k += 1
+        self.taken.add(name)
+        self.names[value] = name
+        return "%" + name
+
+    def use(self, value: Value) -> str:
+        name = self.names.get(value)
+        return "%" + name if name is not None else f"%<undefined {value.name_hint or ''}>"
+
+
+def format_attr(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return "[" + ", ".join(format_attr(v) for v in value) + "]"
+    if isinstance(value, (Symbol, ScalarType, ArrayType)):
+        return str(value)
+    raise TypeError(f"cannot print attribute {value!r}")
+
+
+def format_attrs(attrs: dict) -> str:
+    if not attrs:
+        return ""
+    return " {" + ", ".join(f"{k} = {format_attr(attrs[k])}" for k in sorted(attrs)) + "}"
+
+
+def format_types(types) -> str:
+    return ", ".join(str(t) for t in types)
+
+
+class Printer:
+    def __init__(self):
+        self.namer = Namer()
+        self.lines: list[str] = []
+
+    def function(self, fn: Function) -> None:
+        params = ", ".join(f"{self.namer.define(p)}: {p.type}" for p in fn.params)
+        rets = fn.return_types
+        ret = str(rets[0]) if len(rets) == 1 else f"({format_types(rets)})"
+        attrs = f" attributes{format_attrs(fn.attrs)}" if fn.attrs else ""
+        self.lines.append(f"func @{fn.name}({params}) -> {ret}{attrs} {{")
+        self.block_ops(fn.body, 1)
+        self.lines.append("}")
+
+    def block_ops(self, block: Block, depth: int) -> None:
+        for op in block.ops:
+            self.op(op, depth)
+
+    def op(self, op: Op, depth: int) -> None:
+        pad = INDENT * depth
+        uses = ", ".join(self.namer.use(v) for v in op.operands)
+        head = op.name + (" " + uses if uses else "") + format_attrs(op.attrs)
+        if op.results:
+            defs = ", ".join(self.namer.define(r) for r in op.results)
+            head = f"{defs} = {head} : {format_types(r.type for r in op.results)}"
+        if not op.regions:
+            self.lines.append(pad + head)
+            return
+        self.lines.append(f"{pad}{head} {{")
+        for k, region in enumerate(op.regions):
+            if k > 0:
+                self.lines.append(f"{pad}}} {{")
+            if region.args:
+                args = ", ".join(f"{self.namer.define(a)}: {a.type}" for a in region.args)
+                self.lines.append(f"{pad}^({args}):")
+            self.block_ops(region, depth + 1)
+        self.lines.append(pad + "}")
+
+
+def print_function(fn: Function) -> str:
+    p = Printer()
+    p.function(fn)
+    return "\n".join(p.lines) + "\n"
+
+
+def print_module(module: Module) -> str:
+    return "\n".join(print_function(fn) for fn in module.functions.values())

@@ -1,0 +1,124 @@
+"""The verifier: checks a module against the IR's rules and names the op and the broken rule.
+
+Rules: every op is registered; has its operand count, region count and required
+attributes; passes its type rule; declares result types its rule agrees with; uses only
+values defined before it in an enclosing scope; defines each value once; every block ends
+in the right terminator and has no other; `return` matches the function's signature; every
+dimension name in a type is bound by the function's parameters; function attributes name
+functions that exist.
+"""
+
+from __future__ import annotations
+
+from .core import Block, Function, Module, Op, Symbol, Value
+from .errors import TypeRuleError, VerifyError
+from .printer import Printer
+from .registry import REGISTRY
+from .types import dim_names, refines
+
+
+class FunctionVerifier:
+    def __init__(self, module: Module, fn: Function):
+        self.module = module
+        self.fn = fn
+        printer = Printer()
+        printer.function(fn)  # only for the names used in messages
+        self.namer = printer.namer
+        self.defined: set[Value] = set()
+        self.bound_dims = {d for t in fn.param_types for d in dim_names(t)}
+
+    def fail(self, message: str, op: Op | None = None) -> VerifyError:
+        where = f"@{self.fn.name}"
+        if op is not None:
+            where += f": op '{op.name}' ({self.describe(op)})"
+        return VerifyError(f"{where}: {message}")
+
+    def describe(self, op: Op) -> str:
+        uses = ", ".join(self.namer.use(v) for v in op.operands)
+        text = op.name + (" " + uses if uses else "")
+        if op.results:
+            text = ", ".join(self.namer.use(r) for r in op.results) + " = " + text
+        return text
+
+    def run(self) -> None:
+        self.check_attrs()
+        scope = self.define_all(self.fn.body.args, set(), None)
+        for v in self.fn.body.args:
+            self.check_dims(v, None)
+        self.block(self.fn.body, scope, "return")
+        ret = self.fn.body.terminator
+        got = [v.type for v in ret.operands]
+        if len(got) != len(self.fn.return_types) or not all(
+                refines(e, g) for g, e in zip(got, self.fn.return_types)):
+            raise self.fail(f"returns {', '.join(map(str, got)) or 'nothing'} but the function "
+                            f"is declared to return {', '.join(map(str, self.fn.return_types))}", ret)
+
+    def check_attrs(self) -> None:
+        for key, value in self.fn.attrs.items():
+            if isinstance(value, Symbol) and value.name not in self.module.functions:
+                raise self.fail(f"attribute {key} names unknown function @{value.name}")
+
+    def define_all(self, values: list[Value], scope: set, op: Op | None) -> set:
+        for v in values:
+            if v in self.defined:
+                raise self.fail(f"value {self.namer.use(v)} is defined twice", op)
+            self.defined.add(v)
+        return scope | set(values)
+
+    def check_dims(self, value: Value, op: Op | None) -> None:
+        for d in dim_names(value.type):
+            if d not in self.bound_dims:
+                raise self.fail(f"type {value.type} of {self.namer.use(value)} uses dimension "
+                                f"'{d}', which no parameter binds", op)
+
+    def block(self, block: Block, scope: set, terminator: str) -> None:
+        if not block.ops or block.ops[-1].name != terminator:
+            last = block.ops[-1] if block.ops else None
+            raise self.fail(f"block does not end in '{terminator}'", last)
+        for k, op in enumerate(block.ops):
+            opdef = REGISTRY.get(op.name)
+            if opdef is not None and opdef.terminator and k != len(block.ops) - 1:
+                raise self.fail("terminator in the middle of a block", op)
+            if op.name in ("yield", "return") and op.name != terminator:
+                raise self.fail(f"'{op.name}' where '{terminator}' is expected", op)
+            self.op(op, scope)
+            scope = self.define_all(op.results, scope, op)
+
+    def op(self, op: Op, scope: set) -> None:
+        opdef = REGISTRY.get(op.name)
+        if opdef is None:
+            raise self.fail(f"unknown op '{op.name}'", op)
+        for v in op.operands:
+            if v not in scope:
+                raise self.fail(f"operand {self.namer.use(v)} is not defined before this op "
+                                f"in an enclosing scope", op)
+        if opdef.operands is not None and len(op.operands) != opdef.operands:
+            raise self.fail(f"takes {opdef.operands} operands, has {len(op.operands)}", op)
+        if len(op.regions) != opdef.region_arity:
+            raise self.fail(f"takes {opdef.region_arity} regions, has {len(op.regions)}", op)
+        for name in opdef.attrs:
+            if name not in op.attrs:
+                raise self.fail(f"missing attribute '{name}'", op)
+        for region in op.regions:
+            inner = self.define_all(region.args, scope, op)
+            self.block(region, inner, "yield")
+        for r in op.results:
+            self.check_dims(r, op)
+        try:
+            inferred = opdef.infer(op, self.module)
+        except TypeRuleError as e:
+            raise self.fail(str(e), op) from None
+        declared = [r.type for r in op.results]
+        if len(declared) != len(inferred) or not all(
+                refines(d, i) for d, i in zip(declared, inferred)):
+            raise self.fail(f"result types {', '.join(map(str, declared)) or '(none)'} do not "
+                            f"match the type rule's {', '.join(map(str, inferred)) or '(none)'}", op)
+
+
+def verify_function(module: Module, fn: Function) -> None:
+    FunctionVerifier(module, fn).run()
+
+
+def verify_module(module: Module) -> None:
+    for fn in module.functions.values():
+        verify_function(module, fn)

@@ -1,0 +1,1 @@
+"""Runtime: IR to native code with llvmlite (filled in by the JIT work)."""
