@@ -256,12 +256,17 @@ class Parser:
             self.expect("=")
         name_tok = self.expect_kind("ident", "an op name")
         operands = []
-        if self.tok.kind == "value":
+        inline_value = name_tok.text == "const" and not self.at("{")
+        if inline_value:  # `const 1.0`, the printer's short form of `const {value = 1.0}`
+            value = self.attr_value()
+        elif self.tok.kind == "value":
             operands = [self.use()]
             while self.at(","):
                 self.advance()
                 operands.append(self.use())
         attrs = self.attr_dict() if self.starts_attr_dict() else {}
+        if inline_value:
+            attrs["value"] = value
         types = []
         if result_toks:
             self.expect(":")

@@ -109,7 +109,11 @@ class Printer:
     def op(self, op: Op, depth: int) -> None:
         pad = INDENT * depth
         uses = ", ".join(self.namer.use(v) for v in op.operands)
-        head = op.name + (" " + uses if uses else "") + format_attrs(op.attrs)
+        if op.name == "const" and set(op.attrs) == {"value"}:
+            uses = format_attr(op.attrs["value"])  # constants read best inline: const 1.0
+            head = f"const {uses}"
+        else:
+            head = op.name + (" " + uses if uses else "") + format_attrs(op.attrs)
         if op.results:
             defs = ", ".join(self.namer.define(r) for r in op.results)
             head = f"{defs} = {head} : {format_types(r.type for r in op.results)}"

@@ -14,7 +14,7 @@ from .core import Block, Function, Module, Op, Symbol, Value
 from .errors import TypeRuleError, VerifyError
 from .printer import Printer
 from .registry import REGISTRY
-from .types import dim_names, refines
+from .types import assignable, dim_names, refines
 
 
 class FunctionVerifier:
@@ -49,7 +49,7 @@ class FunctionVerifier:
         ret = self.fn.body.terminator
         got = [v.type for v in ret.operands]
         if len(got) != len(self.fn.return_types) or not all(
-                refines(e, g) for g, e in zip(got, self.fn.return_types)):
+                assignable(g, e) for g, e in zip(got, self.fn.return_types)):
             raise self.fail(f"returns {', '.join(map(str, got)) or 'nothing'} but the function "
                             f"is declared to return {', '.join(map(str, self.fn.return_types))}", ret)
 

@@ -8,9 +8,9 @@ from ir import Interpreter, IRParseError, parse_module, print_module, verify_mod
 LOOPS = """\
 func @llsq(%x: f64[m], %n: i64) -> f64 {
   %m = dim %x {axis = 0} : i64
-  %0 = const {value = 0.0} : f64
-  %1 = const {value = 0} : i64
-  %2 = const {value = 1} : i64
+  %0 = const 0.0 : f64
+  %1 = const 0 : i64
+  %2 = const 1 : i64
   %acc = for %1, %n, %2, %0 : f64 {
   ^(%i: i64, %acc.1: f64):
     %3 = to_f64 %i : f64
@@ -41,8 +41,8 @@ func @llsq(%x: f64[m], %n: i64) -> f64 {
     %k.2 = add %k.1, %2 : i64
     yield %k.2
   }
-  %big = const {value = inf} : f64
-  %tiny = const {value = 1e-300} : f64
+  %big = const inf : f64
+  %tiny = const 1e-300 : f64
   %b = build %1, %m, %2 : f64[m] {
   ^(%t: i64):
     %8 = index %x, %t : f64

@@ -9,8 +9,8 @@ from ir.types import F64
 GOOD = """\
 func @f(%x: f64[n], %k: i64) -> f64 {
   %s = reduce_sum %x : f64
-  %0 = const {value = 0} : i64
-  %1 = const {value = 1} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
   %acc = for %0, %k, %1, %s : f64 {
   ^(%i: i64, %a: f64):
     %2 = mul %a, %a : f64
@@ -69,7 +69,7 @@ CASES = [
      "    yield %i\n  }\n  return %y\n}\n",
      "@f: op 'for' (%y = for %k, %k, %k, %x): for region yields i64 where f64 is expected"),
     ("unbound dimension name",
-     "func @f(%x: f64[n]) -> f64 {\n  %0 = const {value = 0.0} : f64\n  %1 = const {value = 3} : i64\n"
+     "func @f(%x: f64[n]) -> f64 {\n  %0 = const 0.0 : f64\n  %1 = const 3 : i64\n"
      "  %z = full %0, %1 : f64[k]\n  %s = reduce_sum %z : f64\n  return %s\n}\n",
      "@f: op 'full' (%z = full %0, %1): type f64[k] of %z uses dimension 'k', which no parameter binds"),
     ("call of an unknown function",
@@ -84,7 +84,7 @@ CASES = [
      "@f: op 'index' (%y = index %x, %i): an index must be i64, got f64"),
     ("grad of an integer parameter",
      "func @g(%a: f64, %b: i64) -> f64 {\n  return %a\n}\n"
-     "func @f(%x: f64) -> i64 {\n  %n = const {value = 2} : i64\n"
+     "func @f(%x: f64) -> i64 {\n  %n = const 2 : i64\n"
      "  %y = grad %x, %n {callee = @g, wrt = [1]} : i64\n  return %y\n}\n",
      "@f: op 'grad' (%y = grad %x, %n): cannot differentiate with respect to b: it is i64, not f64"),
     ("terminator in the middle",

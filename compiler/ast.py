@@ -1,0 +1,293 @@
+"""The syntax tree of a .dp file. Every node carries `line` and `col` (1-based): the start of
+the construct, except binary and unary operators (the operator), indexing (the `[`) and
+attribute access (the `.`), so that error carets point at the spot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+# --------------------------------------------------------------------------- types
+
+@dataclass
+class ScalarType:
+    name: str
+    line: int
+    col: int
+
+
+@dataclass
+class ArrayType:
+    elem: str
+    dims: list
+    line: int
+    col: int
+
+
+@dataclass
+class TupleType:
+    elems: list
+    line: int
+    col: int
+
+
+# --------------------------------------------------------------------------- module
+
+@dataclass
+class Module:
+    functions: list
+    filename: str
+    source: str
+    line: int = 1
+    col: int = 1
+
+
+@dataclass
+class Decorator:
+    name: str
+    target: str | None
+    line: int
+    col: int
+
+
+@dataclass
+class Param:
+    name: str
+    type: object
+    line: int
+    col: int
+
+
+@dataclass
+class FuncDef:
+    name: str
+    params: list
+    ret: object
+    body: list
+    decorators: list
+    line: int
+    col: int
+
+
+# --------------------------------------------------------------------------- statements
+
+@dataclass
+class Assign:
+    target: str
+    annot: object
+    value: object
+    line: int
+    col: int
+
+
+@dataclass
+class TupleAssign:
+    targets: list
+    value: object
+    line: int
+    col: int
+
+
+@dataclass
+class AugAssign:
+    target: str
+    op: str
+    value: object
+    line: int
+    col: int
+
+
+@dataclass
+class IndexAssign:
+    target: str
+    indices: list
+    op: str | None
+    value: object
+    line: int
+    col: int
+
+
+@dataclass
+class For:
+    var: str
+    range_args: list
+    body: list
+    line: int
+    col: int
+
+
+@dataclass
+class While:
+    cond: object
+    body: list
+    line: int
+    col: int
+
+
+@dataclass
+class If:
+    cond: object
+    body: list
+    orelse: list
+    line: int
+    col: int
+
+
+@dataclass
+class Return:
+    values: list
+    line: int
+    col: int
+
+
+@dataclass
+class Assert:
+    cond: object
+    message: str | None
+    line: int
+    col: int
+
+
+@dataclass
+class Pass:
+    line: int
+    col: int
+
+
+@dataclass
+class ExprStmt:
+    value: object
+    line: int
+    col: int
+
+
+# --------------------------------------------------------------------------- expressions
+
+@dataclass
+class Num:
+    value: int | float
+    line: int
+    col: int
+
+
+@dataclass
+class Bool:
+    value: bool
+    line: int
+    col: int
+
+
+@dataclass
+class Name:
+    id: str
+    line: int
+    col: int
+
+
+@dataclass
+class BinOp:
+    op: str
+    left: object
+    right: object
+    line: int
+    col: int
+
+
+@dataclass
+class UnaryOp:
+    op: str
+    operand: object
+    line: int
+    col: int
+
+
+@dataclass
+class Compare:
+    op: str
+    left: object
+    right: object
+    line: int
+    col: int
+
+
+@dataclass
+class BoolOp:
+    op: str
+    left: object
+    right: object
+    line: int
+    col: int
+
+
+@dataclass
+class IfExp:
+    cond: object
+    body: object
+    orelse: object
+    line: int
+    col: int
+
+
+@dataclass
+class Keyword:
+    name: str
+    value: object
+    line: int
+    col: int
+
+
+@dataclass
+class Call:
+    func: object
+    args: list
+    kwargs: list
+    line: int
+    col: int
+
+
+@dataclass
+class Index:
+    base: object
+    indices: list
+    line: int
+    col: int
+
+
+@dataclass
+class Attribute:
+    base: object
+    name: str
+    line: int
+    col: int
+
+
+@dataclass
+class ListLit:
+    elems: list
+    line: int
+    col: int
+
+
+@dataclass
+class TupleLit:
+    elems: list
+    line: int
+    col: int
+
+
+@dataclass
+class Comprehension:
+    elem: object
+    var: str
+    range_args: list
+    line: int
+    col: int
+
+
+@dataclass
+class Generator:
+    elem: object
+    var: str
+    range_args: list
+    line: int
+    col: int

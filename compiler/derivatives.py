@@ -1,0 +1,143 @@
+"""The derivative forms `grad(f)(...)`, `grad(f, wrt=(x, w))(...)`, `value_and_grad`,
+`jvp` and `vjp`, lowered to the IR ops of the same names, which the AD passes transform.
+
+A derivative form applied to another one (`grad(grad(f))`) needs the inner one as a
+function: we add it to the module as `@f.grad` (wrt positions in the name when not the
+default), whose body is the single derivative op. Its result types come from the same
+type rule as everywhere else.
+"""
+
+from __future__ import annotations
+
+from ir import F64, Block, Function, Op, Symbol
+from ir.errors import TypeRuleError
+from ir.registry import lookup
+
+from . import ast as A
+from .lower import DERIVATIVE_FORMS, count
+
+KWARGS = ("wrt",)
+
+
+def lower_derivative_call(lw, e: A.Call) -> list:
+    """`form(f, wrt=...)(args...)`: the op for `form` applied to `args`."""
+    form = e.func
+    kind, fn, wrt = resolve_form(lw, form)
+    if e.kwargs:
+        raise lw.error(e.kwargs[0], f"pass the arguments of {kind}({fn.name}) by position")
+    n = len(fn.params)
+    extra = {"grad": 0, "value_and_grad": 0, "jvp": len(wrt), "vjp": len(fn.return_types)}[kind]
+    if len(e.args) != n + extra:
+        raise lw.error(e, f"{kind}({fn.name}) takes {count(n + extra, 'argument')} "
+                          f"({describe_arguments(kind, fn, wrt)}), {len(e.args)} given")
+    args = lw.call_arguments(e, fn, e.args[:n])
+    extra_types = tangent_types(kind, fn, wrt)
+    for node, t in zip(e.args[n:], extra_types):
+        v = lw.expr(node)
+        if v.type.elem != F64:
+            v = lw.to_float(node, v)
+        if v.type.rank != t.rank:
+            raise lw.error(node, f"this {'tangent' if kind == 'jvp' else 'cotangent'} must be "
+                                 f"{t}, got {v.type}")
+        args.append(v)
+    return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results
+
+
+def tangent_types(kind: str, fn: Function, wrt: list[int]) -> list:
+    if kind == "jvp":
+        return [fn.param_types[k] for k in wrt]
+    if kind == "vjp":
+        return list(fn.return_types)
+    return []
+
+
+def describe_arguments(kind: str, fn: Function, wrt: list[int]) -> str:
+    names = [p.name_hint for p in fn.params]
+    if kind == "jvp":
+        names += [f"tangent of {fn.params[k].name_hint}" for k in wrt]
+    if kind == "vjp":
+        names += ["cotangent of the result"] * len(fn.return_types)
+    return ", ".join(names)
+
+
+def resolve_form(lw, form: A.Call) -> tuple[str, Function, list[int]]:
+    """For `kind(F, wrt=...)`: the kind, the function F denotes, and the wrt positions."""
+    if not isinstance(form.func, A.Name) or form.func.id not in DERIVATIVE_FORMS:
+        raise lw.error(form, "only derivative forms (grad, value_and_grad, jvp, vjp) can be "
+                             "called on a call's result")
+    kind = form.func.id
+    if len(form.args) != 1:
+        raise lw.error(form, f"{kind}() takes one function, {len(form.args)} given: "
+                             f"{kind}(f) or {kind}(f, wrt=(x, y))")
+    for kw in form.kwargs:
+        if kw.name not in KWARGS:
+            raise lw.error(kw, f"{kind}() has no keyword argument '{kw.name}'; it takes wrt=")
+    fn = function_of(lw, form.args[0])
+    wrt_node = next((kw.value for kw in form.kwargs if kw.name == "wrt"), None)
+    wrt = wrt_positions(lw, kind, fn, wrt_node, form)
+    return kind, fn, wrt
+
+
+def function_of(lw, node) -> Function:
+    if isinstance(node, A.Name):
+        if node.id not in lw.owner.module.functions:
+            hint = lw.scope.suggestion(node.id, list(lw.owner.module.functions))
+            raise lw.error(node, f"unknown function '{node.id}'{hint}")
+        return lw.owner.module.functions[node.id]
+    if isinstance(node, A.Call):
+        kind, fn, wrt = resolve_form(lw, node)
+        return derived_function(lw, node, kind, fn, wrt)
+    raise lw.error(node, "expected the name of a function of this module")
+
+
+def wrt_positions(lw, kind: str, fn: Function, node, form) -> list[int]:
+    names = [p.name_hint for p in fn.params]
+    if node is None:
+        wrt = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
+        if not wrt:
+            raise lw.error(form, f"'{fn.name}' has no f64 parameter to differentiate")
+        return wrt
+    items = node.elems if isinstance(node, A.TupleLit) else [node]
+    wrt = []
+    for item in items:
+        if not isinstance(item, A.Name):
+            raise lw.error(item, "wrt= takes parameter names: wrt=x or wrt=(x, y)")
+        if item.id not in names:
+            raise lw.error(item, f"'{item.id}' is not a parameter of '{fn.name}' (its "
+                                 f"parameters are {', '.join(names)})")
+        k = names.index(item.id)
+        if fn.param_types[k].elem != F64:
+            raise lw.error(item, f"cannot differentiate with respect to '{item.id}': it is "
+                                 f"{fn.param_types[k]}, not f64")
+        if k in wrt:
+            raise lw.error(item, f"'{item.id}' is named twice in wrt")
+        wrt.append(k)
+    return wrt
+
+
+def derived_function(lw, node, kind: str, fn: Function, wrt: list[int]) -> Function:
+    """The function `kind(fn, wrt)` as a module function, made once."""
+    default = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
+    suffix = "" if wrt == default else "." + ".".join(map(str, wrt))
+    name = f"{fn.name}.{kind}{suffix}"
+    module = lw.owner.module
+    if name in module.functions:
+        return module.functions[name]
+    types = list(fn.param_types) + tangent_types(kind, fn, wrt)
+    names = [p.name_hint for p in fn.params]
+    names += [f"t_{fn.params[k].name_hint}" for k in wrt] if kind == "jvp" else []
+    names += ["ct" if len(fn.return_types) == 1 else f"ct{k}" for k in
+              range(len(fn.return_types))] if kind == "vjp" else []
+    body = Block(types, names)
+    derived = Function(name, body, [], filename=fn.filename)
+    module.add(derived)
+    op = Op(kind, list(body.args), [], {"callee": Symbol(fn.name), "wrt": wrt})
+    try:
+        op.set_result_types(lookup(kind).infer(op, module))
+    except TypeRuleError as err:
+        del module.functions[name]
+        raise lw.error(node, str(err)) from None
+    body.ops.append(op)
+    body.ops.append(Op("return", op.results, []))
+    derived.return_types = [r.type for r in op.results]
+    return derived

@@ -1,0 +1,63 @@
+"""Compile errors: every one names file, line and column, shows the source line with a
+caret under the spot, and says what to do.
+
+    lse.dp:3:12: error: cannot add f64[n] and f64[k]: dimension n is not k
+        3 |     return a + b
+          |            ^
+
+All errors raised by the front end are instances of `CompileError` (or a subclass), so
+callers catch one class. Line and column are 1-based.
+"""
+
+from __future__ import annotations
+
+
+class CompileError(Exception):
+    """An error in a .dp program, found before it runs."""
+
+    def __init__(self, message: str, line: int, col: int, *, filename: str = "<source>",
+                 source: str | None = None):
+        self.message = message
+        self.line = line
+        self.col = col
+        self.filename = filename
+        self.source = source
+        super().__init__(self.format())
+
+    def with_source(self, filename: str, source: str) -> "CompileError":
+        """The same error, attached to the file it came from (used by the driver)."""
+        self.filename = filename
+        self.source = source
+        self.args = (self.format(),)
+        return self
+
+    @property
+    def source_line(self) -> str | None:
+        if self.source is None:
+            return None
+        lines = self.source.splitlines()
+        if 1 <= self.line <= len(lines):
+            return lines[self.line - 1]
+        return None
+
+    def format(self) -> str:
+        head = f"{self.filename}:{self.line}:{self.col}: error: {self.message}"
+        text = self.source_line
+        if text is None:
+            return head
+        text = text.expandtabs(4)
+        gutter = str(self.line)
+        pad = " " * len(gutter)
+        caret = " " * max(self.col - 1, 0) + "^"
+        return f"{head}\n {gutter} | {text}\n {pad} | {caret}"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class SyntaxErrorDP(CompileError):
+    """The text is not a .dp program: a token or indentation is out of place."""
+
+
+class TypeErrorDP(CompileError):
+    """Types, shapes, names or scoping are wrong."""

@@ -1,0 +1,133 @@
+"""The pipeline and the public Python API.
+
+    from compiler import compile_file, compile_source
+    mod = compile_file("examples/lse.dp")
+    mod.lse(x)                      # NumPy in and out
+    print(mod.ir("lse", stage="ir"))
+
+A compiled module's functions are attributes; each checks and converts its arguments
+(ir.calling) before it runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ir
+
+from .diagnostics import CompileError
+from .lower import lower_module
+from .parser import parse
+
+STAGES = ("source", "ir")
+BACKENDS = ("interp",)
+
+
+def compile_source(text: str, name: str = "<source>", backend: str = "interp") -> "CompiledModule":
+    """Parses, checks and lowers `.dp` source; raises CompileError for a bad program."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    tree = parse(text, name)
+    module = lower_module(tree)
+    ir.verify_module(module)  # a failure here is a compiler bug, not a user error
+    return CompiledModule(module, text, name, backend)
+
+
+def compile_file(path, backend: str = "interp") -> "CompiledModule":
+    path = Path(path)
+    return compile_source(path.read_text(), str(path), backend)
+
+
+def check_source(text: str, name: str = "<source>") -> ir.Module:
+    """Parse and type-check only; returns the IR module or raises CompileError."""
+    return lower_module(parse(text, name))
+
+
+class CompiledFunction:
+    """A function of a compiled module, callable on NumPy arrays and Python scalars."""
+
+    def __init__(self, owner: "CompiledModule", name: str):
+        self.owner = owner
+        self.name = name
+        self.function = owner.module.functions[name]
+
+    def __call__(self, *args):
+        return self.owner.interpreter.run(self.name, list(args))
+
+    @property
+    def signature(self) -> str:
+        params = ", ".join(f"{p.name_hint}: {p.type}" for p in self.function.params)
+        rets = self.function.return_types
+        ret = str(rets[0]) if len(rets) == 1 else f"({', '.join(map(str, rets))})"
+        return f"{self.name}({params}) -> {ret}"
+
+    def __repr__(self) -> str:
+        return f"<dpc function {self.signature}>"
+
+
+class CompiledModule:
+    def __init__(self, module: ir.Module, source: str, filename: str, backend: str):
+        self.module = module
+        self.source = source
+        self.filename = filename
+        self.backend = backend
+        self.interpreter = ir.Interpreter(module)
+
+    @property
+    def function_names(self) -> list[str]:
+        """The functions written in the source (not the ones the compiler derived)."""
+        return [name for name in self.module.functions if "." not in name]
+
+    def function(self, name: str) -> CompiledFunction:
+        if name not in self.module.functions:
+            known = ", ".join(self.function_names) or "none"
+            raise KeyError(f"no function '{name}' in {self.filename} (functions: {known})")
+        return CompiledFunction(self, name)
+
+    def __getattr__(self, name: str) -> CompiledFunction:
+        if name.startswith("__") or "module" not in self.__dict__:
+            raise AttributeError(name)
+        try:
+            return self.function(name)
+        except KeyError as e:
+            raise AttributeError(e.args[0]) from None
+
+    def __dir__(self):
+        return list(super().__dir__()) + self.function_names
+
+    def run(self, name: str, *args):
+        return self.function(name)(*args)
+
+    def ir(self, fn: str | None = None, stage: str = "ir") -> str:
+        """The program at a stage of the pipeline, as text: 'source' or 'ir'."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+        if fn is not None and fn not in self.module.functions:
+            self.function(fn)  # raises with the list of functions
+        if stage == "source":
+            return self.source if fn is None else function_source(self.source, self.module, fn)
+        if fn is None:
+            return ir.print_module(self.module)
+        return ir.print_function(self.module.functions[fn])
+
+
+def function_source(source: str, module: ir.Module, name: str) -> str:
+    """The lines of `def name`, with its decorators and the comment right above it."""
+    tree = parse(source)
+    starts = sorted((min([f.line] + [d.line for d in f.decorators]), f.name) for f in tree.functions)
+    lines = source.splitlines()
+    for k, (begin, fname) in enumerate(starts):
+        if fname != name:
+            continue
+        end = starts[k + 1][0] - 1 if k + 1 < len(starts) else len(lines)
+        while begin > 1 and lines[begin - 2].lstrip().startswith("#"):
+            begin -= 1  # the comment right above the function describes it
+        chunk = lines[begin - 1:end]
+        while chunk and (not chunk[-1].strip() or chunk[-1].lstrip().startswith("#")):
+            chunk.pop()  # blank lines and the next function's leading comments
+        return "\n".join(chunk) + "\n"
+    return ir.print_function(module.functions[name])  # a derived function has no source
+
+
+__all__ = ["compile_source", "compile_file", "check_source", "CompiledModule",
+           "CompiledFunction", "CompileError"]

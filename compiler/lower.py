@@ -1,0 +1,738 @@
+"""Type checking and lowering: AST -> typed SSA IR, in one walk.
+
+Each expression is typed as it is lowered: the IR op registry's type rules compute result
+types (and their TypeRuleError sentences become compile errors at the expression), and
+this module adds what only the source knows: names and scoping, promotion of `i64` to
+`f64`, which names a loop carries, how branches merge, tail-position `return`.
+
+Control flow becomes structured ops: a `for`/`while` carries the names that the body
+rebinds and that existed before it; an `if` yields the names its branches rebind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import ir
+from ir import BOOL, DYN, F64, I64, ArrayType, Block, Builder, Function, Loc, Module, Symbol
+from ir.errors import TypeRuleError
+from ir.types import SCALARS, Type, assignable, join, with_elem
+
+from . import ast as A
+from .diagnostics import TypeErrorDP
+from .scope import Scope, assigned_names
+
+BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
+              "**": "pow"}
+COMPARE_OPS = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge", "==": "eq", "!=": "ne"}
+VERBS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
+         "floordiv": "floor-divide", "mod": "take modulo of", "pow": "raise",
+         "lt": "compare", "le": "compare", "gt": "compare", "ge": "compare", "eq": "compare",
+         "ne": "compare"}
+DERIVATIVE_FORMS = ("grad", "value_and_grad", "jvp", "vjp")
+
+
+class Lowering:
+    """Lowers a whole module. One instance per compile."""
+
+    def __init__(self, tree: A.Module):
+        self.tree = tree
+        self.module = Module()
+        self.defs: dict[str, A.FuncDef] = {}
+
+    def error(self, node, message: str) -> TypeErrorDP:
+        return TypeErrorDP(message, node.line, node.col, filename=self.tree.filename,
+                           source=self.tree.source)
+
+    def run(self) -> Module:
+        from .checks import check_decorators, check_recursion
+        for fdef in self.tree.functions:
+            self.declare(fdef)
+        check_recursion(self)
+        for fdef in self.tree.functions:
+            FunctionLowering(self, fdef).run()
+        check_decorators(self)
+        return self.module
+
+    # --- signatures
+    def ir_type(self, t, what: str, allow_tuple: bool = False) -> list[Type]:
+        if isinstance(t, A.TupleType):
+            if not allow_tuple:
+                raise self.error(t, f"a tuple type is only allowed as a return type, not for {what}")
+            return [x for e in t.elems for x in self.ir_type(e, what)]
+        if isinstance(t, A.ScalarType):
+            return [SCALARS[t.name]]
+        if t.elem not in SCALARS:
+            raise self.error(t, f"unknown element type '{t.elem}'; arrays hold f64, i64 or bool")
+        return [ArrayType(SCALARS[t.elem], tuple(t.dims))]
+
+    def declare(self, fdef: A.FuncDef) -> None:
+        if fdef.name in self.defs:
+            first = self.defs[fdef.name]
+            raise self.error(fdef, f"function '{fdef.name}' is defined twice (first at line {first.line})")
+        if fdef.name in DERIVATIVE_FORMS:
+            raise self.error(fdef, f"'{fdef.name}' is a built-in derivative form; choose another name")
+        self.defs[fdef.name] = fdef
+        seen: set[str] = set()
+        types, names = [], []
+        for p in fdef.params:
+            if p.name in seen:
+                raise self.error(p, f"parameter '{p.name}' appears twice")
+            seen.add(p.name)
+            types.append(self.ir_type(p.type, f"parameter '{p.name}'")[0])
+            names.append(p.name)
+        dims = {d for t in types for d in ir.types.dim_names(t)}
+        for p in fdef.params:
+            if p.name in dims:
+                raise self.error(p, f"parameter '{p.name}' has the name of a dimension; "
+                                    f"rename one of them")
+        rets = self.ir_type(fdef.ret, "a return value", allow_tuple=True)
+        for t in rets:
+            for d in ir.types.dim_names(t):
+                if d not in dims:
+                    raise self.error(fdef.ret, f"dimension '{d}' of the return type is not "
+                                               f"the dimension of any parameter")
+        fn = Function(fdef.name, Block(types, names), rets, filename=self.tree.filename)
+        self.module.add(fn)
+
+
+class FunctionLowering:
+    def __init__(self, owner: Lowering, fdef: A.FuncDef):
+        self.owner = owner
+        self.fdef = fdef
+        self.fn = owner.module.functions[fdef.name]
+        self.b = Builder(owner.module, self.fn.body)
+        self.scope = Scope()
+        for name, value in zip((p.name for p in fdef.params), self.fn.params):
+            self.scope.bind(name, value)
+        self.dim_ops: list[ir.Op] = []
+        self.bind_dimensions()
+
+    error = property(lambda self: self.owner.error)
+
+    def bind_dimensions(self) -> None:
+        """Every dimension name is an i64 value in the body: `dim` of the first parameter
+        that has it. Unused ones are removed after lowering."""
+        for param in self.fn.params:
+            for axis, d in enumerate(param.type.shape):
+                if isinstance(d, str) and d != DYN and self.scope.lookup(d) is None:
+                    value = self.b.emit("dim", param, axis=axis, name_hint=d)
+                    self.dim_ops.append(value.defining_op)
+                    self.scope.bind(d, value)
+
+    def run(self) -> None:
+        body = rewrite_early_returns(self.fdef.body, self)
+        values = self.block(body, tail=True)
+        if values is None:
+            raise self.error(self.fdef, f"function '{self.fdef.name}' does not end with a "
+                                        f"return statement")
+        self.b.op("return", values)
+        self.drop_unused_dims()
+
+    def drop_unused_dims(self) -> None:
+        used = {v for op in ir.walk_ops(self.fn.body) for v in op.operands}
+        unused = {op for op in self.dim_ops if op.result not in used}
+        self.fn.body.ops = [op for op in self.fn.body.ops if op not in unused]
+
+    # --- emitting
+    def at(self, node) -> None:
+        self.b.loc = Loc(self.owner.tree.filename, node.line, node.col)
+
+    def emit(self, node, name: str, *operands, name_hint=None, **attrs):
+        self.at(node)
+        try:
+            return self.b.emit(name, *operands, name_hint=name_hint, **attrs)
+        except TypeRuleError as e:
+            raise self.error(node, str(e)) from None
+
+    def emit_op(self, node, name: str, operands, attrs=None, regions=None, result_types=None,
+                names=None) -> ir.Op:
+        self.at(node)
+        try:
+            return self.b.op(name, operands, attrs, regions, result_types, names)
+        except TypeRuleError as e:
+            raise self.error(node, str(e)) from None
+
+    def const(self, node, value):
+        self.at(node)
+        return self.b.const(value)
+
+    # --- conversions
+    def coerce(self, node, value, target: Type, what: str):
+        """`value` as type `target`: i64 -> f64 promotion, and a checked `shape_cast` where
+        the value's shape is only known at run time. Anything else is an error."""
+        t = value.type
+        if t == target:
+            return value
+        if t.rank == target.rank and t.elem != target.elem:
+            if t.elem == I64 and target.elem == F64:
+                value = self.emit(node, "to_f64", value)
+                return self.coerce(node, value, target, what)
+        if assignable(value.type, target):
+            return value
+        if value.type.elem == target.elem and value.type.rank == target.rank:
+            for d, e in zip(value.type.shape, target.shape):
+                if d != e and d != DYN and e != DYN:
+                    raise self.error(node, f"{what} is {value.type} but must be {target}: "
+                                           f"dimension {d} is not {e}")
+            return self.emit(node, "shape_cast", value, type=target)
+        raise self.error(node, f"{what} is {value.type} but must be {target}")
+
+    def unify(self, node, types: list[Type], what: str) -> Type:
+        """The type that values of all these types can be converted to."""
+        result = types[0]
+        for t in types[1:]:
+            a, b = result, t
+            if {a.elem, b.elem} == {I64, F64}:
+                a, b = with_elem(a, F64), with_elem(b, F64)
+            joined = join(a, b)
+            if joined is None:
+                raise self.error(node, f"{what} is {result} in one place and {t} in another; "
+                                       f"it must keep one type")
+            result = joined
+        return result
+
+    def numeric_pair(self, node, a, b, verb: str):
+        for v in (a, b):
+            if v.type.elem == BOOL:
+                raise self.error(node, f"cannot {verb} {a.type} and {b.type}: {verb} needs "
+                                       f"numbers, not bool")
+        if a.type.elem != b.type.elem:
+            a, b = self.to_float(node, a), self.to_float(node, b)
+        return a, b
+
+    def to_float(self, node, v):
+        if v.type.elem == F64:
+            return v
+        if v.type.elem == BOOL:
+            raise self.error(node, f"expected a number, got {v.type}")
+        return self.emit(node, "to_f64", v)
+
+    # --- statements
+    def block(self, stmts, tail: bool) -> list | None:
+        """Lowers statements; the returned values when the list ends in a return."""
+        for k, s in enumerate(stmts):
+            last = k == len(stmts) - 1
+            if isinstance(s, A.Return):
+                if not (tail and last):
+                    raise self.error(s, "return must be the last statement of the function "
+                                        "(or of every branch of a final if/else)")
+                return self.returned(s)
+            if isinstance(s, A.If) and tail and last and returns_somewhere(s):
+                return self.if_return(s)
+            self.stmt(s)
+        return None
+
+    def returned(self, s: A.Return) -> list:
+        values = [v for e in s.values for v in self.multi(e)]
+        declared = self.fn.return_types
+        if len(values) != len(declared):
+            raise self.error(s, f"'{self.fn.name}' is declared to return {count(len(declared))}, "
+                                f"this returns {count(len(values))}")
+        return [self.coerce(e, v, t, "the returned value")
+                for e, v, t in zip(pad(s.values, len(values)), values, declared)]
+
+    def stmt(self, s) -> None:
+        handler = getattr(self, "stmt_" + type(s).__name__, None)
+        if handler is None:
+            raise self.error(s, f"unsupported statement {type(s).__name__}")
+        handler(s)
+
+    def stmt_Pass(self, s) -> None:
+        pass
+
+    def stmt_ExprStmt(self, s) -> None:
+        raise self.error(s, "this expression's value is not used; assign it to a name "
+                            "(functions in dpc have no side effects)")
+
+    def stmt_Assign(self, s: A.Assign) -> None:
+        value = self.expr(s.value)
+        if s.annot is not None:
+            (t,) = self.owner.ir_type(s.annot, f"'{s.target}'")
+            value = self.coerce(s.value, value, t, f"'{s.target}'")
+        self.bind(s.target, value)
+
+    def bind(self, name: str, value) -> None:
+        if value.name_hint is None and value.defining_op is not None:
+            value.name_hint = name
+        self.scope.bind(name, value)
+
+    def stmt_TupleAssign(self, s: A.TupleAssign) -> None:
+        values = self.multi(s.value)
+        if len(values) != len(s.targets):
+            raise self.error(s, f"cannot unpack {count(len(values))} into {len(s.targets)} names")
+        for name, value in zip(s.targets, values):
+            self.bind(name, value)
+
+    def stmt_AugAssign(self, s: A.AugAssign) -> None:
+        current = self.name_value(s, s.target)
+        self.bind(s.target, self.binary(s, s.op, current, self.expr(s.value)))
+
+    def stmt_IndexAssign(self, s: A.IndexAssign) -> None:
+        array = self.name_value(s, s.target)
+        if array.type.rank == 0:
+            raise self.error(s, f"cannot assign to an element of '{s.target}': it is "
+                                f"{array.type}, not an array")
+        indices = [self.index_value(i) for i in s.indices]
+        value = self.expr(s.value)
+        if s.op is not None:
+            old = self.emit(s, "index", array, *indices)
+            value = self.binary(s, s.op, old, value)
+        slot_elem = array.type.elem
+        if value.type.elem == I64 and slot_elem == F64:
+            value = self.emit(s, "to_f64", value)
+        self.bind(s.target, self.emit(s, "update", array, value, *indices))
+
+    def stmt_Assert(self, s: A.Assert) -> None:
+        cond = self.condition(s.cond, "assert")
+        self.emit_op(s, "assert", [cond], {"message": s.message or "assertion failed"})
+
+    def condition(self, e, what: str):
+        value = self.expr(e)
+        if value.type != BOOL:
+            raise self.error(e, f"the {what} condition must be bool, got {value.type} "
+                                f"(compare it, for example x > 0.0)")
+        return value
+
+    # --- if
+    def branch(self, stmts, tail: bool, before: Scope) -> tuple[Block, Scope, list | None]:
+        block = Block()
+        self.scope = before.copy()
+        with self.b.at(block):
+            values = self.block(stmts, tail)
+        return block, self.scope, values
+
+    def stmt_If(self, s: A.If) -> None:
+        cond = self.condition(s.cond, "if")
+        before = self.scope
+        then_block, then_scope, _ = self.branch(s.body, False, before)
+        else_block, else_scope, _ = self.branch(s.orelse, False, before)
+        self.scope = before.copy()
+        merged, types = [], []
+        for name in assigned_names(s.body) + assigned_names(s.orelse):
+            if name in merged:
+                continue
+            a, b = then_scope.lookup(name), else_scope.lookup(name)
+            if a is None or b is None:
+                self.scope.hidden[name] = (f"'{name}' is bound only in some branches of the if "
+                                           f"at line {s.line}; bind it before the if or in "
+                                           f"every branch")
+                continue
+            if a is before.lookup(name) and b is before.lookup(name):
+                continue
+            merged.append(name)
+            types.append(self.unify(s, [a.type, b.type], f"'{name}'"))
+        for block, scope in ((then_block, then_scope), (else_block, else_scope)):
+            with self.b.at(block):
+                out = [self.coerce(s, scope.lookup(n), t, f"'{n}'") for n, t in zip(merged, types)]
+                self.b.op("yield", out)
+        op = self.emit_op(s, "if", [cond], regions=[then_block, else_block], result_types=types,
+                          names=merged)
+        for name, value in zip(merged, op.results):
+            self.scope.bind(name, value)
+
+    def if_return(self, s: A.If) -> list:
+        """A final `if` whose branches all return: an `if` op yielding the returned values."""
+        if not (ends_in_return(s.body) and ends_in_return(s.orelse)):
+            raise self.error(s, "this if returns in some branches but not all; add an else "
+                                "branch that returns, or a return after the if")
+        cond = self.condition(s.cond, "if")
+        before = self.scope
+        blocks = []
+        for stmts in (s.body, s.orelse):
+            block, _, values = self.branch(stmts, True, before)
+            with self.b.at(block):
+                self.b.op("yield", values)
+            blocks.append(block)
+        self.scope = before
+        op = self.emit_op(s, "if", [cond], regions=blocks, result_types=list(self.fn.return_types))
+        return op.results
+
+    # --- loops
+    def stmt_For(self, s: A.For) -> None:
+        if self.scope.lookup(s.var) is not None:
+            raise self.error(s, f"loop variable '{s.var}' already names a value here; use "
+                                f"another name for the loop variable")
+        start, stop, step = self.range_bounds(s, s.range_args)
+        carried = [n for n in assigned_names(s.body) if self.scope.lookup(n) is not None]
+        before = self.scope
+
+        def lower_body(types):
+            block = Block([I64, *types], [s.var, *carried])
+            self.scope = before.copy()
+            self.scope.bind(s.var, block.args[0])
+            for name, arg in zip(carried, block.args[1:]):
+                self.scope.bind(name, arg)
+            with self.b.at(block):
+                self.block(s.body, tail=False)
+            return block, self.scope
+
+        block, types = self.fixpoint(s, carried, before, lower_body)
+        op = self.emit_op(s, "for", [start, stop, step, *self.inits(s, carried, types, before)],
+                          regions=[block], names=carried)
+        self.after_loop(s, carried, op, before, f"for loop at line {s.line}", s.var)
+
+    def stmt_While(self, s: A.While) -> None:
+        carried = [n for n in assigned_names(s.body) if self.scope.lookup(n) is not None]
+        before = self.scope
+
+        def lower_region(types, stmts_or_cond):
+            block = Block(list(types), list(carried))
+            self.scope = before.copy()
+            for name, arg in zip(carried, block.args):
+                self.scope.bind(name, arg)
+            with self.b.at(block):
+                if stmts_or_cond is None:
+                    self.block(s.body, tail=False)
+                else:
+                    cond = self.condition(s.cond, "while")
+                    self.b.op("yield", [cond])
+            return block, self.scope
+
+        block, types = self.fixpoint(s, carried, before, lambda ts: lower_region(ts, None))
+        cond_block, _ = lower_region(types, s.cond)
+        self.scope = before
+        op = self.emit_op(s, "while", self.inits(s, carried, types, before),
+                          regions=[cond_block, block], names=carried)
+        self.after_loop(s, carried, op, before, f"while loop at line {s.line}", None)
+
+    def fixpoint(self, s, carried, before, lower_body):
+        """Lowers a loop body until the carried types stop widening (i64 -> f64, a
+        dimension -> `?`), then appends the `yield`. At most a few rounds: each widens."""
+        types = [before.lookup(n).type for n in carried]
+        for _ in range(2 * len(carried) + 2):
+            block, scope = lower_body(types)
+            out = [scope.lookup(n) for n in carried]
+            widened = [self.unify(s, [t, v.type], f"'{n}', carried by the loop,")
+                       for n, t, v in zip(carried, types, out)]
+            if widened == types:
+                with self.b.at(block):
+                    values = [self.coerce(s, v, t, f"'{n}'") for n, v, t in zip(carried, out, types)]
+                    self.b.op("yield", values)
+                self.scope = before
+                return block, types
+            types = widened
+        raise self.error(s, "the types of the names this loop carries do not settle")
+
+    def inits(self, s, carried, types, before) -> list:
+        self.scope = before
+        return [self.coerce(s, before.lookup(n), t, f"'{n}'") for n, t in zip(carried, types)]
+
+    def after_loop(self, s, carried, op, before, what: str, var: str | None) -> None:
+        self.scope = before.copy()
+        for name, value in zip(carried, op.results):
+            self.scope.bind(name, value)
+        for name in assigned_names(s.body):
+            if name not in carried and name != var:
+                self.scope.hidden[name] = (f"'{name}' is bound inside the {what} and is not "
+                                           f"visible after it; bind it before the loop")
+        if var is not None:
+            self.scope.hidden[var] = (f"'{var}' is the loop variable of the {what} and is not "
+                                      f"visible after it")
+
+    def range_bounds(self, node, args) -> tuple:
+        if not 1 <= len(args) <= 3:
+            raise self.error(node, f"range() takes 1 to 3 arguments, {len(args)} given")
+        values = [self.expr(a) for a in args]
+        for a, v in zip(args, values):
+            if v.type != I64:
+                raise self.error(a, f"range() needs i64 arguments, got {v.type}")
+        if len(values) == 1:
+            return self.const(node, 0), values[0], self.const(node, 1)
+        if len(values) == 2:
+            return values[0], values[1], self.const(node, 1)
+        return tuple(values)
+
+    # --- expressions
+    def expr(self, e):
+        values = self.multi(e)
+        if len(values) != 1:
+            raise self.error(e, f"this expression gives {count(len(values))}; unpack them: "
+                                f"a, b = ...")
+        return values[0]
+
+    def multi(self, e) -> list:
+        handler = getattr(self, "expr_" + type(e).__name__, None)
+        if handler is None:
+            raise self.error(e, f"unsupported expression {type(e).__name__}")
+        result = handler(e)
+        return result if isinstance(result, list) else [result]
+
+    def expr_Num(self, e: A.Num):
+        return self.const(e, e.value)
+
+    def expr_Bool(self, e: A.Bool):
+        return self.const(e, bool(e.value))
+
+    def expr_Name(self, e: A.Name):
+        return self.name_value(e, e.id)
+
+    def name_value(self, node, name: str):
+        value = self.scope.lookup(name)
+        if value is not None:
+            return value
+        if name in self.scope.hidden:
+            raise self.error(node, self.scope.hidden[name])
+        if name in self.owner.defs:
+            raise self.error(node, f"'{name}' is a function; call it: {name}(...)")
+        from .builtins import BUILTINS
+        if name in BUILTINS or name in DERIVATIVE_FORMS:
+            raise self.error(node, f"'{name}' is a built-in function; call it: {name}(...)")
+        hint = self.scope.suggestion(name, [])
+        raise self.error(node, f"unknown name '{name}'{hint}")
+
+    def expr_BinOp(self, e: A.BinOp):
+        return self.binary(e, e.op, self.expr(e.left), self.expr(e.right))
+
+    def binary(self, node, op: str, a, b):
+        if op == "@":
+            if a.type.rank == 1 and b.type.rank == 1:
+                return self.emit(node, "dot", a, b)
+            return self.emit(node, "matmul", a, b)
+        name = BINARY_OPS[op]
+        a, b = self.numeric_pair(node, a, b, VERBS[name])
+        if name == "div":
+            a, b = self.to_float(node, a), self.to_float(node, b)
+        return self.emit(node, name, a, b)
+
+    def expr_Compare(self, e: A.Compare):
+        a, b = self.expr(e.left), self.expr(e.right)
+        name = COMPARE_OPS[e.op]
+        if not (a.type.elem == BOOL and b.type.elem == BOOL and name in ("eq", "ne")):
+            a, b = self.numeric_pair(e, a, b, "compare")
+        return self.emit(e, name, a, b)
+
+    def expr_UnaryOp(self, e: A.UnaryOp):
+        x = self.expr(e.operand)
+        if e.op == "not":
+            if x.type.elem != BOOL:
+                raise self.error(e, f"'not' needs a bool, got {x.type}")
+            return self.emit(e, "not", x)
+        if x.type.elem == BOOL:
+            raise self.error(e, f"unary '{e.op}' needs a number, got {x.type}")
+        return x if e.op == "+" else self.emit(e, "neg", x)
+
+    def expr_BoolOp(self, e: A.BoolOp):
+        a = self.expr(e.left)
+        if a.type.elem != BOOL:
+            raise self.error(e.left, f"'{e.op}' needs bool operands, got {a.type}")
+        if a.type.rank == 0 and may_fail(e.right):
+            # Python evaluates the right side only when needed: `i < n and x[i] > 0` is safe.
+            short = self.const(e, e.op == "or")
+            return self.conditional(e, a, e.right, short) if e.op == "and" else \
+                self.conditional(e, a, short, e.right)
+        b = self.expr(e.right)
+        if b.type.elem != BOOL:
+            raise self.error(e.right, f"'{e.op}' needs bool operands, got {b.type}")
+        return self.emit(e, e.op, a, b)
+
+    def conditional(self, node, cond, then, other):
+        """An `if` op choosing between two expressions (AST nodes or ready values)."""
+        blocks, values = [], []
+        for branch in (then, other):
+            block = Block()
+            with self.b.at(block):
+                values.append(branch if isinstance(branch, ir.Value) else self.expr(branch))
+            blocks.append(block)
+        t = self.unify(node, [v.type for v in values], "the conditional expression")
+        for block, v in zip(blocks, values):
+            with self.b.at(block):
+                self.b.op("yield", [self.coerce(node, v, t, "a branch")])
+        return self.emit_op(node, "if", [cond], regions=blocks, result_types=[t]).result
+
+    def expr_IfExp(self, e: A.IfExp):
+        cond = self.expr(e.cond)
+        if cond.type != BOOL:
+            hint = " (for arrays, use where(c, a, b))" if cond.type.elem == BOOL else ""
+            raise self.error(e.cond, f"the condition must be bool, got {cond.type}{hint}")
+        if may_fail(e.body) or may_fail(e.orelse):
+            return self.conditional(e, cond, e.body, e.orelse)
+        a, b = self.expr(e.body), self.expr(e.orelse)
+        t = self.unify(e, [a.type, b.type], "the conditional expression")
+        a, b = self.coerce(e, a, t, "a branch"), self.coerce(e, b, t, "a branch")
+        return self.emit(e, "select", cond, a, b)
+
+    def expr_Index(self, e: A.Index):
+        base, indices = e.base, list(e.indices)
+        while isinstance(base, A.Index):  # a[i][j] is a[i, j]
+            base, indices = base.base, list(base.indices) + indices
+        array = self.expr(base)
+        if array.type.rank == 0:
+            raise self.error(e, f"cannot index {array.type}: it is not an array")
+        return self.emit(e, "index", array, *(self.index_value(i) for i in indices))
+
+    def index_value(self, e):
+        v = self.expr(e)
+        if v.type != I64:
+            raise self.error(e, f"an index must be i64, got {v.type}" +
+                             (" (convert with int(...))" if v.type == F64 else ""))
+        return v
+
+    def expr_Attribute(self, e: A.Attribute):
+        if e.name == "T":
+            return self.emit(e, "transpose", self.expr(e.base))
+        raise self.error(e, f"unknown attribute '.{e.name}'; arrays have '.T' (use len(a) or "
+                            f"dimension names for sizes)")
+
+    def expr_ListLit(self, e: A.ListLit):
+        if not e.elems:
+            raise self.error(e, "an empty list has no type; use zeros(n)")
+        values = [self.expr(x) for x in e.elems]
+        t = self.unify(e, [v.type for v in values], "an element of the list")
+        return self.emit(e, "stack", *(self.coerce(e, v, t, "an element") for v in values))
+
+    def expr_TupleLit(self, e: A.TupleLit):
+        raise self.error(e, "tuples are only allowed in 'return a, b' and 'a, b = ...'")
+
+    def comprehension_region(self, e, var: str) -> tuple[Block, Scope]:
+        if self.scope.lookup(var) is not None:
+            raise self.error(e, f"comprehension variable '{var}' already names a value here; "
+                                f"use another name")
+        block = Block([I64], [var])
+        before = self.scope
+        self.scope = before.copy()
+        self.scope.bind(var, block.args[0])
+        with self.b.at(block):
+            value = self.expr(e.elem)
+            self.b.op("yield", [value])
+        self.scope = before
+        return block
+
+    def expr_Comprehension(self, e: A.Comprehension):
+        bounds = self.range_bounds(e, e.range_args)
+        block = self.comprehension_region(e, e.var)
+        return self.emit_op(e, "build", list(bounds), regions=[block]).result
+
+    def reduction(self, e: A.Generator, kind: str):
+        bounds = self.range_bounds(e, e.range_args)
+        block = self.comprehension_region(e, e.var)
+        if block.ops[-1].operands[0].type.elem == BOOL:
+            raise self.error(e.elem, f"{kind}() of bool values; convert them with float(...)")
+        return self.emit_op(e, "reduce", list(bounds), {"kind": kind}, regions=[block]).result
+
+    def expr_Generator(self, e: A.Generator):
+        raise self.error(e, "a generator expression is only allowed as the argument of sum, "
+                            "max, min or prod")
+
+    def expr_Call(self, e: A.Call):
+        from .builtins import BUILTINS
+        from .derivatives import lower_derivative_call
+        if isinstance(e.func, A.Call):
+            return lower_derivative_call(self, e)
+        if not isinstance(e.func, A.Name):
+            raise self.error(e, "only named functions can be called")
+        name = e.func.id
+        if name in self.owner.defs:
+            return self.call_function(e, name)
+        if name in BUILTINS:
+            return BUILTINS[name](self, e)
+        if name in DERIVATIVE_FORMS:
+            raise self.error(e, f"{name}(f) gives a function; call it with arguments: "
+                                f"{name}(f)(x)")
+        if self.scope.lookup(name) is not None:
+            raise self.error(e, f"'{name}' is a value, not a function")
+        hint = self.scope.suggestion(name, list(self.owner.defs) + list(BUILTINS))
+        raise self.error(e.func, f"unknown function '{name}'{hint}")
+
+    def call_function(self, e: A.Call, name: str) -> list:
+        if e.kwargs:
+            raise self.error(e.kwargs[0], "keyword arguments are only for builtins "
+                                          "(axis=, wrt=); pass arguments by position")
+        fn = self.owner.module.functions[name]
+        args = self.call_arguments(e, fn, e.args)
+        return self.emit_op(e, "call", args, {"callee": Symbol(name)}).results
+
+    def call_arguments(self, e, fn: Function, arg_nodes) -> list:
+        names = [p.name_hint for p in fn.params]
+        if len(arg_nodes) != len(names):
+            raise self.error(e, f"'{fn.name}' takes {count(len(names), 'argument')} "
+                                f"({', '.join(names)}), {len(arg_nodes)} given")
+        out = []
+        for node, param in zip(arg_nodes, fn.params):
+            v = self.expr(node)
+            if v.type.elem == I64 and param.type.elem == F64 and v.type.rank == param.type.rank:
+                v = self.emit(node, "to_f64", v)
+            if v.type.elem != param.type.elem or v.type.rank != param.type.rank:
+                raise self.error(node, f"argument '{param.name_hint}' of '{fn.name}' must be "
+                                       f"{param.type}, got {v.type}")
+            out.append(v)
+        return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def count(n: int, noun: str = "value") -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def pad(nodes, n):
+    return nodes if len(nodes) == n else [nodes[0]] * n
+
+
+def ends_in_return(stmts) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    if isinstance(last, A.Return):
+        return True
+    return isinstance(last, A.If) and ends_in_return(last.body) and ends_in_return(last.orelse)
+
+
+def returns_somewhere(s) -> bool:
+    if isinstance(s, A.Return):
+        return True
+    if isinstance(s, A.If):
+        return any(returns_somewhere(x) for x in s.body + s.orelse)
+    return False
+
+
+def rewrite_early_returns(stmts, lowering) -> list:
+    """`if c: return a` followed by more statements means `if c: return a else: <rest>`:
+    the rest moves into the branch that does not return, so every return is in tail
+    position. Returns in loops are left alone and reported where they stand."""
+    out = list(stmts)
+    for k, s in enumerate(out):
+        if not isinstance(s, A.If) or k == len(out) - 1:
+            continue
+        rest = out[k + 1:]
+        body_returns, else_returns = ends_in_return(s.body), ends_in_return(s.orelse)
+        if body_returns and else_returns:
+            raise lowering.error(rest[0], "unreachable code: every branch of the if above "
+                                          "returns")
+        if body_returns:
+            s = replace(s, orelse=rewrite_early_returns(list(s.orelse) + rest, lowering))
+        elif else_returns:
+            s = replace(s, body=rewrite_early_returns(list(s.body) + rest, lowering))
+        else:
+            continue
+        return out[:k] + [s]
+    return out
+
+
+def may_fail(e) -> bool:
+    """Could evaluating `e` raise a run-time error (so it must not run unless needed)?"""
+    if isinstance(e, (A.Index, A.Call)):
+        return True
+    if isinstance(e, A.BinOp) and e.op in ("//", "%", "**"):
+        return True
+    return any(may_fail(c) for c in child_exprs(e))
+
+
+def child_exprs(e) -> list:
+    out = []
+    for v in vars(e).values():
+        if isinstance(v, list):
+            out.extend(x for x in v if is_expr(x))
+        elif is_expr(v):
+            out.append(v)
+    return out
+
+
+def is_expr(x) -> bool:
+    return hasattr(x, "line") and type(x).__module__ == A.__name__ and not isinstance(
+        x, (A.ScalarType, A.ArrayType, A.TupleType))
+
+
+def lower_module(tree: A.Module) -> Module:
+    return Lowering(tree).run()
+

@@ -1,0 +1,115 @@
+"""The dpc command line: run with every way of giving arguments, ir stages, help, errors."""
+
+import numpy as np
+import pytest
+
+from compiler.cli import main
+
+SOURCE = """\
+# Weighted sum of squares.
+def wsq(x: f64[n], w: f64, k: i64) -> f64:
+    return w * sum(x * x) + float(k)
+
+def scale(a: f64[n, m], s: f64) -> f64[n, m]:
+    return a * s
+
+def both(x: f64[n]) -> (f64, i64):
+    return sum(x), n
+"""
+
+
+@pytest.fixture
+def prog(tmp_path):
+    path = tmp_path / "prog.dp"
+    path.write_text(SOURCE)
+    return path
+
+
+def dpc(capsys, *argv):
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_run_with_literal_arguments(prog, capsys):
+    status, out, err = dpc(capsys, "run", prog, "wsq", "--arg", "x=[1.0, 2.0]", "--arg", "w=0.5",
+                           "--arg", "k=3")
+    assert (status, out, err) == (0, "5.5\n", "")
+
+
+def test_run_with_npy_file(prog, tmp_path, capsys):
+    np.save(tmp_path / "a.npy", np.arange(6.0).reshape(2, 3))
+    status, out, _ = dpc(capsys, "run", prog, "scale", "--arg", f"a=@{tmp_path / 'a.npy'}",
+                         "--arg", "s=2")
+    assert status == 0
+    assert out == "[[ 0.,  2.,  4.],\n [ 6.,  8., 10.]]\n"
+
+
+def test_run_with_random_and_dims(prog, capsys):
+    status, out, _ = dpc(capsys, "run", prog, "wsq", "--random", 0, "--dim", "n=4", "--arg", "k=1")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal([4])
+    w = float(rng.standard_normal())
+    assert status == 0
+    assert float(out) == pytest.approx(w * (x * x).sum() + 1.0, rel=1e-15)
+
+
+def test_run_tuple_result_prints_one_line_each(prog, capsys):
+    status, out, _ = dpc(capsys, "run", prog, "both", "--arg", "x=[1.5, 2.5, 3]")
+    assert (status, out) == (0, "7.0\n3\n")
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0"],
+     "dpc: error: missing argument k (i64): give --arg k=VALUE, or --random SEED to fill arrays\n"),
+    (["run", "{prog}", "wsq", "--arg", "z=1"],
+     "dpc: error: 'wsq' has no parameter 'z' (parameters: x, w, k)\n"),
+    (["run", "{prog}", "nope"],
+     "dpc: error: no function 'nope' in {prog} (functions: wsq, scale, both)\n"),
+    (["run", "{prog}", "wsq", "--random", "0", "--arg", "k=1"],
+     "dpc: error: argument x is f64[n]: give the size of n with --dim n=INT\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", "k=2.5"],
+     "runtime error: argument k must be i64, got float 2.5\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=hello"],
+     "dpc: error: argument x: cannot read 'hello' as a number, a bool or a list of numbers\n"),
+    (["check", "{prog}.missing"],
+     "dpc: error: cannot read {prog}.missing: No such file or directory\n"),
+])
+def test_command_errors(prog, capsys, argv, message):
+    status, out, err = dpc(capsys, *[a.format(prog=prog) for a in argv])
+    assert (status, out) == (1, "")
+    assert err == message.format(prog=prog)
+
+
+def test_check_ok(prog, capsys):
+    assert dpc(capsys, "check", prog) == (0, f"{prog}: ok, 3 functions: wsq, scale, both\n", "")
+
+
+def test_ir_stages(prog, capsys):
+    status, out, _ = dpc(capsys, "ir", prog, "--fn", "wsq", "--stage", "source")
+    assert (status, out) == (0, "# Weighted sum of squares.\ndef wsq(x: f64[n], w: f64, k: i64) -> f64:\n"
+                                "    return w * sum(x * x) + float(k)\n")
+    status, out, _ = dpc(capsys, "ir", prog, "--fn", "wsq")
+    assert status == 0
+    assert out == (
+        "func @wsq(%x: f64[n], %w: f64, %k: i64) -> f64 {\n"
+        "  %0 = mul %x, %x : f64[n]\n"
+        "  %1 = reduce_sum %0 : f64\n"
+        "  %2 = mul %w, %1 : f64\n"
+        "  %3 = to_f64 %k : f64\n"
+        "  %4 = add %2, %3 : f64\n"
+        "  return %4\n"
+        "}\n")
+
+
+def test_help_is_useful(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("check", "ir", "run"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    out = capsys.readouterr().out
+    assert "--arg NAME=VALUE" in out and "--random SEED" in out and "--dim N=INT" in out

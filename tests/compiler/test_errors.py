@@ -1,0 +1,163 @@
+"""Wrong programs: each gets one exact message, at an exact line and column, with the source
+line and a caret; the CLI prints it to stderr and exits 1."""
+
+import subprocess
+import sys
+
+import pytest
+
+from compiler import CompileError, compile_source
+from compiler.cli import main
+
+# (id, source, line, col, message)
+WRONG = [
+    ("syntax: missing colon",
+     "def f(x: f64) -> f64\n    return x\n", 1, 21, None),
+    ("unknown name",
+     "def f(x: f64) -> f64:\n    return x + y\n", 2, 16, "unknown name 'y'"),
+    ("unknown name with suggestion",
+     "def f(total: f64) -> f64:\n    return totl * 2.0\n", 2, 12,
+     "unknown name 'totl' (did you mean 'total'?)"),
+    ("unknown function",
+     "def f(x: f64) -> f64:\n    return sine(x)\n", 2, 12,
+     "unknown function 'sine' (did you mean 'sin'?)"),
+    ("type mismatch: bool arithmetic",
+     "def f(x: f64, b: bool) -> f64:\n    return x + b\n", 2, 14,
+     "cannot add f64 and bool: add needs numbers, not bool"),
+    ("dimension mismatch",
+     "def f(x: f64[n], y: f64[k]) -> f64[n]:\n    return x + y\n", 2, 14,
+     "cannot add f64[n] and f64[k]: dimension n is not k"),
+    ("broadcasting mismatch",
+     "def f(a: f64[n, d], v: f64[n]) -> f64[n, d]:\n    return a - v\n", 2, 14,
+     "cannot subtract f64[n, d] and f64[n]: dimension d is not n"),
+    ("name used after the loop that bound it",
+     "def f(n: i64) -> f64:\n    acc = 0.0\n    for i in range(n):\n        t = 2.0\n"
+     "        acc += t\n    return acc + t\n", 6, 18,
+     "'t' is bound inside the for loop at line 3 and is not visible after it; bind it before the loop"),
+    ("name bound in only one branch",
+     "def f(x: f64) -> f64:\n    if x > 0.0:\n        y = x\n    return y\n", 4, 12,
+     "'y' is bound only in some branches of the if at line 2; bind it before the if or in every branch"),
+    ("loop variable after the loop",
+     "def f(n: i64) -> i64:\n    for i in range(n):\n        pass\n    return i\n", 4, 12,
+     "'i' is the loop variable of the for loop at line 2 and is not visible after it"),
+    ("non-tail return",
+     "def f(x: f64) -> f64:\n    return x\n    y = x\n", 2, 5,
+     "return must be the last statement of the function (or of every branch of a final if/else)"),
+    ("return inside a loop",
+     "def f(n: i64) -> i64:\n    for i in range(n):\n        return i\n    return 0\n", 3, 9,
+     "return must be the last statement of the function (or of every branch of a final if/else)"),
+    ("missing return",
+     "def f(x: f64) -> f64:\n    y = x\n", 1, 1, "function 'f' does not end with a return statement"),
+    ("recursion",
+     "def f(x: f64) -> f64:\n    return f(x)\n", 2, 12, "recursion is not supported: 'f' calls itself"),
+    ("mutual recursion",
+     "def f(x: f64) -> f64:\n    return g(x)\n\ndef g(x: f64) -> f64:\n    return f(x) + 1.0\n", 5, 12,
+     "recursion is not supported: 'f' calls 'g', which calls 'f'"),
+    ("wrong arity",
+     "def g(a: f64, b: f64) -> f64:\n    return a * b\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
+     5, 12, "'g' takes 2 arguments (a, b), 1 given"),
+    ("builtin arity",
+     "def f(x: f64) -> f64:\n    return exp(x, 2.0)\n", 2, 12, "exp() takes 1 argument, 2 given"),
+    ("wrt names an integer parameter",
+     "def f(x: f64, n: i64) -> f64:\n    return x * float(n)\n\n"
+     "def g(x: f64, n: i64) -> f64:\n    return grad(f, wrt=n)(x, n)\n", 5, 24,
+     "cannot differentiate with respect to 'n': it is i64, not f64"),
+    ("wrt names no parameter",
+     "def f(x: f64) -> f64:\n    return x * x\n\ndef g(x: f64) -> f64:\n    return grad(f, wrt=y)(x)\n",
+     5, 24, "'y' is not a parameter of 'f' (its parameters are x)"),
+    ("grad of a non-scalar function",
+     "def f(x: f64[n]) -> f64[n]:\n    return x * x\n\n"
+     "def g(x: f64[n]) -> f64[n]:\n    return grad(f)(x)\n", 5, 12,
+     "grad needs a function returning f64, @f returns f64[n]"),
+    ("return type mismatch",
+     "def f(x: f64[n]) -> f64:\n    return x\n", 2, 12,
+     "the returned value is f64[n] but must be f64"),
+    ("return dimension mismatch",
+     "def f(x: f64[n], y: f64[m]) -> f64[n]:\n    return y\n", 2, 12,
+     "the returned value is f64[m] but must be f64[n]: dimension m is not n"),
+    ("condition not bool",
+     "def f(x: f64) -> f64:\n    if x:\n        x = 1.0\n    return x\n", 2, 8,
+     "the if condition must be bool, got f64 (compare it, for example x > 0.0)"),
+    ("index with a float",
+     "def f(x: f64[n], t: f64) -> f64:\n    return x[t]\n", 2, 14,
+     "an index must be i64, got f64 (convert with int(...))"),
+    ("too many indices",
+     "def f(x: f64[n]) -> f64:\n    return x[0, 1]\n", 2, 13,
+     "too many indices for f64[n]: 2 given, rank is 1"),
+    ("tuple not unpacked",
+     "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef f(x: f64) -> f64:\n    return p(x) + 1.0\n",
+     5, 12, "this expression gives 2 values; unpack them: a, b = ..."),
+    ("unpack count",
+     "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef f(x: f64) -> f64:\n    a, b, c = p(x)\n"
+     "    return a\n", 5, 5, "cannot unpack 2 values into 3 names"),
+    ("loop changes a carried name's type",
+     "def f(x: f64[n]) -> f64:\n    y = 0.0\n    for i in range(n):\n        y = x\n    return y\n",
+     3, 5, "'y', carried by the loop, is f64 in one place and f64[n] in another; it must keep one type"),
+    ("unknown type",
+     "def f(x: f32) -> f64:\n    return x\n", 1, 10, None),
+    ("duplicate function",
+     "def f(x: f64) -> f64:\n    return x\n\ndef f(y: f64) -> f64:\n    return y\n", 4, 1,
+     "function 'f' is defined twice (first at line 1)"),
+    ("unused expression",
+     "def f(x: f64) -> f64:\n    x + 1.0\n    return x\n", 2, 5,
+     "this expression's value is not used; assign it to a name (functions in dpc have no side effects)"),
+    ("bad decorator signature",
+     "def f(x: f64) -> f64:\n    return x * x\n\n@derivative(f)\ndef f_vjp(x: f64) -> f64:\n    return 2.0 * x\n",
+     4, 1, "a @derivative(f) rule must take (f64, f64), but 'f_vjp' takes (f64)"),
+    ("unknown decorator",
+     "@jit\ndef f(x: f64) -> f64:\n    return x\n", 1, 1, None),
+    ("axis out of range",
+     "def f(a: f64[n, m]) -> f64[n]:\n    return sum(a, axis=2)\n", 2, 24,
+     "axis 2 is out of range for an array of rank 2"),
+    ("comprehension over a non-integer",
+     "def f(x: f64) -> f64[?]:\n    return [1.0 for i in range(x)]\n", 2, 32,
+     "range() needs i64 arguments, got f64"),
+]
+
+
+def error_of(source):
+    with pytest.raises(CompileError) as err:
+        compile_source(source, name="bad.dp")
+    return err.value
+
+
+@pytest.mark.parametrize("kind,source,line,col,message", WRONG, ids=[w[0] for w in WRONG])
+def test_wrong_program(kind, source, line, col, message):
+    err = error_of(source)
+    assert (err.line, err.col) == (line, col), err.format()
+    if message is not None:
+        assert err.message == message
+    lines = str(err).splitlines()
+    assert lines[0] == f"bad.dp:{line}:{col}: error: {err.message}"
+    assert lines[1] == f" {line} | {source.splitlines()[line - 1]}"
+    assert lines[2] == f" {' ' * len(str(line))} | {' ' * (col - 1)}^"
+
+
+def test_full_message_text():
+    err = error_of("def f(x: f64[n], y: f64[k]) -> f64[n]:\n    return x + y\n")
+    assert str(err) == (
+        "bad.dp:2:14: error: cannot add f64[n] and f64[k]: dimension n is not k\n"
+        " 2 |     return x + y\n"
+        "   |              ^")
+
+
+def test_cli_prints_errors_to_stderr_and_exits_1(tmp_path, capsys):
+    path = tmp_path / "bad.dp"
+    path.write_text("def f(x: f64[n], y: f64[k]) -> f64[n]:\n    return x + y\n")
+    assert main(["check", str(path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (f"{path}:2:14: error: cannot add f64[n] and f64[k]: dimension n is not k\n"
+                   " 2 |     return x + y\n"
+                   "   |              ^\n")
+
+
+def test_cli_as_a_process(tmp_path):
+    path = tmp_path / "bad.dp"
+    path.write_text("def f(x: f64) -> f64:\n    return f(x)\n")
+    proc = subprocess.run([sys.executable, "-m", "compiler.cli", "check", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(f"{path}:2:12: error: recursion is not supported")
+    assert "Traceback" not in proc.stderr

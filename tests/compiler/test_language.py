@@ -1,0 +1,407 @@
+"""Every row of LANGUAGE.md's tables (types, statements, expressions, builtins): a program
+that uses it, run by the interpreter, against the same computation written in NumPy."""
+
+import math
+
+import numpy as np
+import pytest
+
+from compiler import compile_source
+from ir import AssertionErrorDP, IndexErrorDP, NotLoweredError, ShapeErrorDP, ZeroDivisionErrorDP
+
+rng = np.random.default_rng(7)
+X = rng.standard_normal(5)
+Y = rng.standard_normal(5)
+A = rng.standard_normal((4, 3))
+B = rng.standard_normal((3, 2))
+V = rng.standard_normal(3)
+P = rng.uniform(0.5, 2.0, 5)  # positive, for log/sqrt/lgamma
+
+
+def run(source, fn, *args):
+    return compile_source(source, name="test.dp").run(fn, *args)
+
+
+def check(source, fn, args, expected, rel=1e-12):
+    got = run(source, fn, *args)
+    if isinstance(expected, tuple):
+        assert isinstance(got, tuple) and len(got) == len(expected)
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=rel, atol=0)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=rel, atol=0)
+        assert np.shape(got) == np.shape(expected)
+
+
+# --------------------------------------------------------------------------- types
+
+TYPES = [
+    ("f64", "def f(x: f64) -> f64:\n    return x * 2.0\n", (1.5,), 3.0),
+    ("i64", "def f(k: i64) -> i64:\n    return k * 3 + 1\n", (4,), 13),
+    ("bool", "def f(b: bool, x: f64) -> f64:\n    return x if b else -x\n", (False, 2.0), -2.0),
+    ("f64[d1, d2]", "def f(a: f64[n, m]) -> f64[m, n]:\n    return transpose(a)\n", (A,), A.T),
+    ("f64 literal dims", "def f(a: f64[4, 3]) -> f64:\n    return sum(a)\n", (A,), A.sum()),
+    ("i64[n]", "def f(k: i64[n]) -> i64:\n    return sum(k)\n", (np.arange(6),), 15),
+    ("tuple return", "def f(x: f64[n]) -> (f64, f64[n]):\n    return sum(x), x * 2.0\n",
+     (X,), (X.sum(), 2 * X)),
+]
+
+
+@pytest.mark.parametrize("name,source,args,expected", TYPES, ids=[t[0] for t in TYPES])
+def test_types(name, source, args, expected):
+    check(source, "f", args, expected)
+
+
+def test_int_result_is_exact():
+    v = 3_000_000_007
+    got = run("def f(k: i64) -> i64:\n    return k * k\n", "f", v)
+    assert got == (v * v + 2**63) % 2**64 - 2**63  # 64-bit wrap-around, as in NumPy and C
+    assert isinstance(got, np.int64)
+
+
+def test_local_annotation_and_promotion():
+    source = "def f(k: i64) -> f64:\n    x: f64 = k\n    return x / 2\n"
+    check(source, "f", (3,), 1.5)
+
+
+def test_dimension_names_are_values_in_the_body():
+    source = ("def f(x: f64[n], a: f64[m, d]) -> f64:\n"
+              "    return float(n * 100 + m * 10 + d)\n")
+    check(source, "f", (X, A), 543.0)
+
+
+def test_dimension_mismatch_at_the_call_names_parameter_and_dimension():
+    source = "def f(x: f64[n], y: f64[n]) -> f64:\n    return dot(x, y)\n"
+    with pytest.raises(ShapeErrorDP) as err:
+        run(source, "f", X, V)
+    assert str(err.value) == "argument y: dimension n is 3 here but 5 in argument x"
+
+
+def test_mixed_arithmetic_promotes_and_conversions():
+    source = ("def f(i: i64, x: f64) -> (f64, i64, f64, i64):\n"
+              "    return i + x, int(x), float(i), int(-x)\n")
+    check(source, "f", (3, 2.75), (5.75, 2, 3.0, -2))
+
+
+# --------------------------------------------------------------------------- statements
+
+def test_assign_and_rebind():
+    source = "def f(x: f64) -> f64:\n    y = x + 1.0\n    y = y * y\n    return y\n"
+    check(source, "f", (2.0,), 9.0)
+
+
+def test_tuple_destructuring():
+    source = ("def pair(x: f64) -> (f64, f64):\n    return x, x * x\n\n"
+              "def f(x: f64) -> f64:\n    a, b = pair(x)\n    return a - b\n")
+    check(source, "f", (3.0,), -6.0)
+
+
+@pytest.mark.parametrize("op,expected", [("+=", 5.0), ("-=", -1.0), ("*=", 6.0), ("/=", 2 / 3)])
+def test_augmented_assignment(op, expected):
+    source = f"def f(x: f64) -> f64:\n    y = 2.0\n    y {op} x\n    return y\n"
+    check(source, "f", (3.0,), expected)
+
+
+def test_indexed_update_value_semantics():
+    source = ("def f(x: f64[n]) -> (f64[n], f64[n]):\n"
+              "    y = x\n    y[0] = 10.0\n    y[1] += 1.0\n    return x, y\n")
+    y = X.copy()
+    y[0], y[1] = 10.0, y[1] + 1.0
+    x_before = X.copy()
+    check(source, "f", (X,), (X, y))
+    np.testing.assert_array_equal(X, x_before)  # the caller's array is untouched
+
+
+def test_indexed_update_two_indices_and_rows():
+    source = ("def f(a: f64[n, m]) -> f64[n, m]:\n"
+              "    b = zeros(n, m)\n"
+              "    for i in range(n):\n"
+              "        for j in range(m):\n"
+              "            b[i, j] = a[i, j] * 2.0\n"
+              "    b[0] = a[1]\n"
+              "    b[2, 1] -= 5.0\n"
+              "    return b\n")
+    expected = 2 * A
+    expected[0] = A[1]
+    expected[2, 1] -= 5.0
+    check(source, "f", (A,), expected)
+
+
+@pytest.mark.parametrize("rng_args,expected", [
+    ("n", sum(range(7))), ("2, n", sum(range(2, 7))), ("1, n, 2", sum(range(1, 7, 2))),
+    ("n - 1, -1, -1", sum(range(6, -1, -1))),
+])
+def test_for_range_forms(rng_args, expected):
+    source = (f"def f(n: i64) -> i64:\n    acc = 0\n    for i in range({rng_args}):\n"
+              f"        acc += i\n    return acc\n")
+    check(source, "f", (7,), expected)
+
+
+def test_for_carries_names_and_promotes():
+    source = ("def f(x: f64[n]) -> f64:\n    acc = 0\n    for i in range(n):\n"
+              "        acc += x[i] * x[i]\n    return acc\n")
+    check(source, "f", (X,), float(X @ X))
+
+
+def test_while():
+    source = ("def f(x: f64) -> (f64, i64):\n    k = 0\n    while x > 1.0:\n"
+              "        x = x / 2.0\n        k += 1\n    return x, k\n")
+    check(source, "f", (40.0,), (0.625, 6))
+
+
+def test_if_elif_else_merges_names():
+    source = ("def f(x: f64) -> f64:\n    y = 0.0\n    if x > 1.0:\n        y = 1.0\n"
+              "    elif x > 0.0:\n        y = x * 2.0\n    else:\n        y = -x\n    return y\n")
+    for x, expected in ((3.0, 1.0), (0.25, 0.5), (-2.0, 2.0)):
+        check(source, "f", (x,), expected)
+
+
+def test_return_in_branches_and_early_return():
+    source = ("def f(x: f64) -> f64:\n    if x < 0.0:\n        return -1.0\n"
+              "    y = x * 3.0\n    if y > 3.0:\n        return y\n    else:\n        return 0.0\n")
+    for x, expected in ((-1.0, -1.0), (2.0, 6.0), (0.5, 0.0)):
+        check(source, "f", (x,), expected)
+
+
+def test_assert_passes_and_fails_with_message():
+    source = ("def f(x: f64) -> f64:\n    assert x > 0.0, \"x must be positive\"\n"
+              "    return sqrt(x)\n")
+    check(source, "f", (4.0,), 2.0)
+    with pytest.raises(AssertionErrorDP) as err:
+        run(source, "f", -1.0)
+    assert str(err.value) == "x must be positive (at test.dp:2:5)"
+
+
+def test_pass():
+    check("def f(x: f64) -> f64:\n    if x > 0.0:\n        pass\n    return x\n", "f", (1.0,), 1.0)
+
+
+# --------------------------------------------------------------------------- expressions
+
+def test_literals():
+    source = "def f() -> (i64, f64, f64, bool, bool):\n    return 1, 2.5, 1e-3, True, False\n"
+    assert run(source, "f") == (1, 2.5, 1e-3, True, False)
+
+
+ARITH = [
+    ("a + b", lambda a, b: a + b), ("a - b", lambda a, b: a - b), ("a * b", lambda a, b: a * b),
+    ("a / b", lambda a, b: a / b), ("a // b", lambda a, b: a // b), ("a % b", lambda a, b: a % b),
+    ("a ** b", lambda a, b: a ** b), ("-a", lambda a, b: -a),
+]
+
+
+@pytest.mark.parametrize("expr,fn", ARITH, ids=[a[0] for a in ARITH])
+def test_float_arithmetic(expr, fn):
+    source = f"def f(a: f64, b: f64) -> f64:\n    return {expr}\n"
+    for a, b in ((7.5, 2.0), (-7.5, 2.0), (7.5, -2.0)):
+        check(source, "f", (a, b), fn(a, b))
+
+
+@pytest.mark.parametrize("expr,fn", ARITH, ids=[a[0] for a in ARITH])
+def test_int_arithmetic_follows_python(expr, fn):
+    out = "f64" if "/" in expr and "//" not in expr else "i64"
+    source = f"def f(a: i64, b: i64) -> {out}:\n    return {expr}\n"
+    for a, b in ((7, 2), (-7, 2), (7, -2), (-7, -2)):
+        if "**" in expr and b < 0:
+            continue
+        got = run(source, "f", a, b)
+        assert got == fn(a, b), (expr, a, b)
+
+
+def test_integer_division_by_zero():
+    source = "def f(a: i64, b: i64) -> i64:\n    return a // b\n"
+    with pytest.raises(ZeroDivisionErrorDP) as err:
+        run(source, "f", 1, 0)
+    assert str(err.value) == "integer division by zero (at test.dp:2:14)"
+
+
+@pytest.mark.parametrize("op", ["<", "<=", ">", ">=", "==", "!="])
+def test_comparisons(op):
+    source = f"def f(a: f64, b: i64) -> bool:\n    return a {op} b\n"
+    for a, b in ((1.0, 1), (0.5, 1), (2.0, 1)):
+        assert run(source, "f", a, b) == eval(f"a {op} b")
+
+
+def test_boolean_operators_and_short_circuit():
+    source = ("def f(x: f64[n], i: i64) -> (bool, bool, bool):\n"
+              "    inside = i < n and x[i] > 0.0\n"
+              "    outside = i >= n or x[i] < 0.0\n"
+              "    return inside, outside, not inside\n")
+    x = np.array([1.0, -1.0])
+    assert run(source, "f", x, 0) == (True, False, False)
+    assert run(source, "f", x, 1) == (False, True, True)
+    assert run(source, "f", x, 5) == (False, True, True)  # x[5] is never evaluated
+
+
+def test_conditional_expression():
+    source = "def f(x: f64) -> f64:\n    return x if x > 0.0 else 0.5 * x\n"
+    check(source, "f", (2.0,), 2.0)
+    check(source, "f", (-2.0,), -1.0)
+
+
+def test_elementwise_and_broadcasting():
+    source = ("def f(a: f64[n, d], v: f64[d], s: f64) -> f64[n, d]:\n"
+              "    return exp(a - v) * s + a / 2.0 - v ** 2.0\n")
+    check(source, "f", (A, V, 1.5), np.exp(A - V) * 1.5 + A / 2.0 - V ** 2.0)
+
+
+def test_indexing_forms():
+    source = ("def f(a: f64[n, m], x: f64[k]) -> (f64, f64[m], f64, f64, f64):\n"
+              "    return x[2], a[1], a[1, 2], a[1][2], x[-1]\n")
+    check(source, "f", (A, X), (X[2], A[1], A[1, 2], A[1, 2], X[-1]))
+
+
+def test_index_out_of_bounds_is_a_runtime_error():
+    source = "def f(x: f64[n], i: i64) -> f64:\n    return x[i]\n"
+    with pytest.raises(IndexErrorDP) as err:
+        run(source, "f", X, 5)
+    assert str(err.value) == "index 5 is out of bounds for axis 0 of x with size 5 (at test.dp:2:13)"
+    with pytest.raises(IndexError):
+        run(source, "f", X, -6)
+
+
+def test_calls_of_module_functions():
+    source = ("def sq(v: f64) -> f64:\n    return v * v\n\n"
+              "def f(x: f64[n]) -> f64:\n    return sum(x) + sq(x[0]) + norm(x)\n\n"
+              "def norm(y: f64[m]) -> f64:\n    return sqrt(dot(y, y))\n")
+    check(source, "f", (X,), X.sum() + X[0] ** 2 + np.sqrt(X @ X))
+
+
+# --------------------------------------------------------------------------- builtins
+
+MATH = {
+    "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "tanh": np.tanh,
+    "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)), "abs": np.abs, "sign": np.sign,
+    "floor": np.floor, "ceil": np.ceil,
+    "lgamma": np.vectorize(math.lgamma),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MATH))
+def test_math_scalar_and_elementwise(name):
+    args = P * 1.7 if name in ("log", "log1p", "sqrt", "lgamma") else X * 1.7
+    scalar = f"def f(x: f64) -> f64:\n    return {name}(x)\n"
+    for a in args[:3]:
+        check(scalar, "f", (a,), MATH[name](a), rel=1e-14)
+    array = f"def f(x: f64[n]) -> f64[n]:\n    return {name}(x)\n"
+    check(array, "f", (args,), MATH[name](args), rel=1e-14)
+
+
+def test_pow_max_min_where():
+    source = ("def f(x: f64[n], y: f64[n]) -> (f64[n], f64[n], f64[n], f64[n], f64):\n"
+              "    return pow(abs(x), 1.5), max(x, y), min(x, y), where(x > y, x, 0.0), "
+              "max(1.0, 2.0, 3)\n")
+    check(source, "f", (X, Y), (np.abs(X) ** 1.5, np.maximum(X, Y), np.minimum(X, Y),
+                                np.where(X > Y, X, 0.0), 3.0))
+
+
+def test_reductions_over_all_elements():
+    source = ("def f(a: f64[n, m]) -> (f64, f64, f64, f64, f64):\n"
+              "    return sum(a), max(a), min(a), prod(a), mean(a)\n")
+    check(source, "f", (A,), (A.sum(), A.max(), A.min(), A.prod(), A.mean()))
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_reductions_over_one_axis(axis):
+    source = (f"def f(a: f64[n, m]) -> (f64[{'m' if axis == 0 else 'n'}], "
+              f"f64[{'m' if axis == 0 else 'n'}], f64[{'m' if axis == 0 else 'n'}]):\n"
+              f"    return sum(a, axis={axis}), max(a, axis={axis}), min(a, axis={axis})\n")
+    check(source, "f", (A,), (A.sum(axis), A.max(axis), A.min(axis)))
+
+
+def test_comprehensions_one_two_and_nested():
+    source = ("def f(x: f64[n], a: f64[n, m]) -> (f64[n], f64[n, m], f64[n, n]):\n"
+              "    sq = [x[i] * x[i] for i in range(n)]\n"
+              "    rows = [a[i] * 2.0 for i in range(n)]\n"
+              "    table = [[x[i] - x[j] for j in range(n)] for i in range(n)]\n"
+              "    return sq, rows, table\n")
+    a = rng.standard_normal((5, 2))
+    check(source, "f", (X, a), (X * X, 2 * a, X[:, None] - X[None, :]))
+
+
+def test_generator_reductions():
+    source = ("def f(x: f64[n]) -> (f64, f64, f64, f64):\n"
+              "    return (sum(x[i] * i for i in range(n)), max(x[i] for i in range(n)),\n"
+              "            min(x[i] for i in range(1, n)), prod(x[i] for i in range(0, n, 2)))\n")
+    check(source, "f", (X,), ((X * np.arange(5)).sum(), X.max(), X[1:].min(), X[::2].prod()))
+
+
+def test_construction():
+    source = ("def f(n: i64, v: f64) -> (f64[?], f64[?, ?], f64[?], i64[?], f64[3], f64[2, 2]):\n"
+              "    return zeros(n), ones(2, n), full(v, n), arange(n), [1.0, 2.0, 3], "
+              "[[1.0, 2.0], [3.0, v]]\n")
+    check(source, "f", (3, 2.5), (np.zeros(3), np.ones((2, 3)), np.full(3, 2.5), np.arange(3),
+                                  np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0], [3.0, 2.5]])))
+
+
+def test_linear_algebra():
+    source = ("def f(a: f64[n, k], b: f64[k, m], v: f64[k], w: f64[n]) -> "
+              "(f64, f64[n, m], f64[n], f64[k, n], f64[k, n], f64[n, k], f64, f64[m]):\n"
+              "    return dot(v, v), a @ b, a @ v, transpose(a), a.T, outer(w, v), v @ v, v @ b\n")
+    w = rng.standard_normal(4)
+    check(source, "f", (A, B, V, w), (V @ V, A @ B, A @ V, A.T, A.T, np.outer(w, V), V @ V, V @ B))
+
+
+def test_len():
+    source = "def f(a: f64[n, m]) -> i64:\n    return len(a) * 10 + len(a[0])\n"
+    check(source, "f", (A,), 43)
+
+
+# --------------------------------------------------------------------------- derivative forms
+
+DERIVATIVES = """\
+def f(x: f64[n], w: f64, k: i64) -> f64:
+    return w * sum(x) + float(k)
+
+def g1(x: f64[n], w: f64, k: i64) -> (f64[n], f64):
+    return grad(f)(x, w, k)
+
+def g2(x: f64[n], w: f64, k: i64) -> f64:
+    return grad(f, wrt=w)(x, w, k)
+
+def g3(x: f64[n], w: f64, k: i64) -> (f64, f64, f64[n]):
+    return value_and_grad(f, wrt=(w, x))(x, w, k)
+
+def g4(x: f64[n], w: f64, k: i64, t: f64[n]) -> (f64, f64):
+    return jvp(f, wrt=x)(x, w, k, t)
+
+def g5(x: f64[n], w: f64, k: i64) -> f64[n]:
+    return vjp(f, wrt=x)(x, w, k, 1.0)
+
+def g6(w: f64) -> f64:
+    return grad(grad(h))(w)
+
+def h(w: f64) -> f64:
+    return w * w * w
+"""
+
+
+def test_derivative_forms_type_check_and_lower_to_ops():
+    mod = compile_source(DERIVATIVES, name="d.dp")
+    text = mod.ir()
+    assert "%0, %1 = grad %x, %w, %k {callee = @f, wrt = [0, 1]} : f64[n], f64" in text
+    assert "grad %x, %w, %k {callee = @f, wrt = [1]} : f64" in text
+    assert "value_and_grad %x, %w, %k {callee = @f, wrt = [1, 0]} : f64, f64, f64[n]" in text
+    assert "jvp %x, %w, %k, %t {callee = @f, wrt = [0]} : f64, f64" in text
+    assert "vjp %x, %w, %k, %0 {callee = @f, wrt = [0]} : f64[n]" in text
+    assert "grad %w {callee = @h.grad, wrt = [0]} : f64" in text
+    assert mod.ir("h.grad") == (
+        "func @h.grad(%w: f64) -> f64 {\n"
+        "  %0 = grad %w {callee = @h, wrt = [0]} : f64\n"
+        "  return %0\n"
+        "}\n")
+
+
+def test_running_a_derivative_form_before_ad_says_so():
+    mod = compile_source(DERIVATIVES, name="d.dp")
+    with pytest.raises(NotLoweredError) as err:
+        mod.g2(X, 2.0, 3)
+    assert "'grad' of @f must be transformed by the AD pass" in str(err.value)
+
+
+def test_shape_checked_at_run_time_where_unknown():
+    source = "def f(k: i64, x: f64[n]) -> f64[n]:\n    return zeros(k) + x\n"
+    check(source, "f", (5, X), X)
+    with pytest.raises(ShapeErrorDP):
+        run(source, "f", 4, X)
