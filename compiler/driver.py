@@ -27,8 +27,7 @@ def compile_source(text: str, name: str = "<source>", backend: str = "interp") -
     """Parses, checks and lowers `.dp` source; raises CompileError for a bad program."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    tree = parse(text, name)
-    module = lower_module(tree)
+    module = check_source(text, name)
     ir.verify_module(module)  # a failure here is a compiler bug, not a user error
     return CompiledModule(module, text, name, backend)
 
@@ -40,7 +39,12 @@ def compile_file(path, backend: str = "interp") -> "CompiledModule":
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:
     """Parse and type-check only; returns the IR module or raises CompileError."""
-    return lower_module(parse(text, name))
+    try:
+        return lower_module(parse(text, name))
+    except RecursionError:
+        raise CompileError("the program is nested too deeply to compile; split the "
+                           "expression into several statements", 1, 1, filename=name,
+                           source=text) from None
 
 
 class CompiledFunction:

@@ -8,6 +8,7 @@ a small postlexer turns indentation into _INDENT/_DEDENT tokens. Every failure b
 from __future__ import annotations
 
 import ast as pyast
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +22,7 @@ TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
 CLOSE = {"RPAR": ")", "RSQB": "]"}
 TAB = 8
+PARSE_LOCK = threading.Lock()  # the postlexer keeps state during a parse
 
 
 class SyntaxProblem(Exception):
@@ -395,8 +397,8 @@ def range_arguments(iterable) -> list:
 
 NAMED_TOKENS = {
     "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
-    "_NL": "the end of the line", "_INDENT": "an indented block", "_DEDENT": "the end of the block",
-    "$END": "the end of the file", "AUGOP": "'+=', '-=', '*=' or '/='",
+    "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
+    "$END": "end of file", "AUGOP": "'+=', '-=', '*=' or '/='",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//', '%' or '@'",
 }
 
@@ -419,10 +421,30 @@ def describe_token(token: Token) -> str:
     return f"'{token.value}'"
 
 
-def unexpected_token_message(parser: Lark, err: UnexpectedToken, brackets: list) -> str:
+def after_colon(token: Token, lines: list[str]) -> int | None:
+    """The line number of the `...:` line just before `token`, when `token` starts its line."""
+    if token.line is None or token.line < 2 or token.line > len(lines):
+        return None
+    text = lines[token.line - 1]
+    if len(text) - len(text.lstrip()) != token.column - 1:
+        return None
+    for k in range(token.line - 2, -1, -1):
+        code = lines[k].split("#", 1)[0].rstrip()
+        if code:
+            return k + 1 if code.endswith(":") else None
+    return None
+
+
+def unexpected_token_message(parser: Lark, err: UnexpectedToken, brackets: list,
+                             lines: list[str]) -> str:
     token = err.token
     if token.type == "_INDENT":
         return "unexpected indentation"
+    header = after_colon(token, lines)
+    if header is not None:
+        return f"expected an indented block after the ':' on line {header}"
+    if token.type == "_NL" and "COLON" in err.expected:
+        return "expected ':' at the end of the line"
     found = describe_token(token)
     expected = sorted({describe_terminal(parser, t) for t in err.expected})
     if brackets and token.type in ("$END", "_DEDENT") or brackets and token.line > brackets[-1].line:
@@ -451,7 +473,8 @@ def parse(source: str, filename: str = "<source>") -> A.Module:
     parser, indentation = make_parser()
     text = source if source.endswith("\n") else source + "\n"
     try:
-        functions = parser.parse(text)
+        with PARSE_LOCK:
+            functions = parser.parse(text)
     except SyntaxProblem as e:
         raise SyntaxErrorDP(e.message, e.line, e.col, filename=filename, source=source) from None
     except UnexpectedInput as e:
@@ -465,7 +488,8 @@ def syntax_error(parser, indentation, err, text, filename, source) -> SyntaxErro
         message = "unterminated string" if char in "\"'" else f"unexpected character {char!r}"
         line, col = err.line, err.column
     elif isinstance(err, UnexpectedToken):
-        message = unexpected_token_message(parser, err, getattr(indentation, "brackets", []))
+        message = unexpected_token_message(parser, err, getattr(indentation, "brackets", []),
+                                           text.splitlines())
         line, col = err.token.line or err.line, err.token.column or err.column
     else:  # UnexpectedEOF
         message, line, col = "unexpected end of file", err.line, err.column
