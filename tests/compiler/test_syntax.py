@@ -71,6 +71,10 @@ def test_deep_nesting_is_a_compile_error():
         compile_source(source)
 
 
+def test_there_are_examples_to_mutate():
+    assert len(EXAMPLES) >= 7
+
+
 def front_end_only_raises_compile_errors(text):
     try:
         compile_source(text, name="fuzz.dp")
@@ -107,9 +111,7 @@ def mutate(source: str, rng: random.Random, steps: int) -> str:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.integers(0, len(EXAMPLES) - 1 if EXAMPLES else 0), st.integers(0, 2**32), st.integers(1, 6))
+@given(st.integers(0, len(EXAMPLES) - 1), st.integers(0, 2**32), st.integers(1, 6))
 def test_mutated_examples(which, seed, steps):
-    if not EXAMPLES:
-        pytest.skip("no examples")
     source = EXAMPLES[which].read_text()
     front_end_only_raises_compile_errors(mutate(source, random.Random(seed), steps))
