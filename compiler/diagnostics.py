@@ -45,10 +45,12 @@ class CompileError(Exception):
         text = self.source_line
         if text is None:
             return head
+        # Tabs are shown as spaces; the caret is placed under the same character.
+        offset = len(text[:max(self.col - 1, 0)].expandtabs(4))
         text = text.expandtabs(4)
         gutter = str(self.line)
         pad = " " * len(gutter)
-        caret = " " * max(self.col - 1, 0) + "^"
+        caret = " " * offset + "^"
         return f"{head}\n {gutter} | {text}\n {pad} | {caret}"
 
     def __str__(self) -> str:

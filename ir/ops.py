@@ -273,12 +273,19 @@ def interp_binary(float_fn, int_fn):
 
 
 def check_broadcast(op, args) -> None:
-    """Run-time shape check where the types left a dimension open (`?`)."""
-    try:
-        np.broadcast_shapes(*(np.shape(a) for a in args))
-    except ValueError:
-        shapes = " and ".join(str(np.shape(a)) for a in args)
-        raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not broadcast{fmt_loc(op)}") from None
+    """Run-time shape check where the types left a dimension open (`?`). Only a dimension
+    that is the literal 1 in the type broadcasts: a `?` that turns out to be 1 at run time
+    must still match, as in the native code."""
+    rank = max(np.ndim(a) for a in args)
+    for axis in range(rank):
+        sizes = []
+        for v, a in zip(op.operands, args):
+            k = axis - (rank - np.ndim(a))
+            if k >= 0 and v.type.shape[k] != 1:
+                sizes.append(np.shape(a)[k])
+        if len(set(sizes)) > 1:
+            shapes = " and ".join(str(np.shape(a)) for a in args)
+            raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not match{fmt_loc(op)}")
 
 
 for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
@@ -487,6 +494,24 @@ def interp_shape_cast(op, args, ctx):
 
 
 register(OpDef("shape_cast", infer_shape_cast, interp_shape_cast, operands=1, attrs=("type",)))
+
+
+def infer_shape_check(op, module):
+    a, b = operand_types(op)
+    if a != I64 or b != I64:
+        raise TypeRuleError(f"shape_check compares two i64 sizes, got {a} and {b}")
+    return []
+
+
+def interp_shape_check(op, args, ctx):
+    if args[0] != args[1]:
+        raise errors.ShapeErrorDP(f"{op.attrs['message']}: size {int(args[0])} is not "
+                                  f"{int(args[1])}{fmt_loc(op)}")
+    return []
+
+
+register(OpDef("shape_check", infer_shape_check, interp_shape_check, operands=2,
+               attrs=("message",), pure=False))
 
 
 # reductions over all elements (axis None) or one axis

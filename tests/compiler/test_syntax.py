@@ -115,3 +115,11 @@ def mutate(source: str, rng: random.Random, steps: int) -> str:
 def test_mutated_examples(which, seed, steps):
     source = EXAMPLES[which].read_text()
     front_end_only_raises_compile_errors(mutate(source, random.Random(seed), steps))
+
+
+def test_caret_under_the_right_character_on_tab_indented_lines():
+    with pytest.raises(CompileError) as err:
+        compile_source("def f(x: f64) -> f64:\n\treturn x + y\n", name="t.dp")
+    assert str(err.value) == ("t.dp:2:13: error: unknown name 'y'\n"
+                              " 2 |     return x + y\n"
+                              "   | " + " " * 15 + "^")

@@ -1,0 +1,214 @@
+"""Scalarize: array-level ops become loops over scalars.
+
+Elementwise math on arrays (with broadcasting), `select`, casts, reductions, `dot`,
+`matmul`, `transpose` and `outer` are rewritten into `build` (one element per index) and
+`reduce` regions whose bodies index the operands and apply the scalar op. After this pass
+the only ops that touch whole arrays are `build`, `reduce`, `index`, `update`, `full`,
+`arange`, `stack`, `dim`, `shape_cast` and calls; that is what native lowering handles, and
+what fusion works on.
+
+    %z = add %x, %y : f64[n]
+becomes
+    %0 = dim %x {axis = 0} : i64
+    %z = build %c0, %0, %c1 : f64[n] {
+    ^(%i: i64):
+      %1 = index %x, %i : f64
+      %2 = index %y, %i : f64
+      %3 = add %1, %2 : f64
+      yield %3
+    }
+
+Where two operands' sizes are not the same by their types (a `?`), a `shape_check`
+compares them at run time, so a mismatch is an error and never a silent wrong answer.
+"""
+
+from __future__ import annotations
+
+from ir import Block, Builder, Function, Module, Op
+from ir.ops import BINARY, UNARY
+from ir.types import DYN, I64
+
+ELEMENTWISE = set(UNARY) | set(BINARY) | {"select", "to_f64", "to_i64"}
+REDUCE_KIND = {"reduce_sum": "sum", "reduce_prod": "prod", "reduce_max": "max",
+               "reduce_min": "min"}
+
+
+class Scalarize:
+    name = "scalarize"
+
+    def apply(self, module: Module) -> Module:
+        for fn in module.functions.values():
+            rewrite_function(module, fn)
+        return module
+
+
+def rewrite_function(module: Module, fn: Function) -> None:
+    b = Builder(module)
+    rewrite_block(fn.body, b, {})
+
+
+def rewrite_block(block: Block, b: Builder, subst: dict) -> None:
+    old_ops, block.ops = block.ops, []
+    with b.at(block):
+        for op in old_ops:
+            op.operands = [subst.get(v, v) for v in op.operands]
+            for region in op.regions:
+                rewrite_block(region, b, subst)
+            rule = rule_for(op)
+            if rule is None:
+                block.ops.append(op)
+                continue
+            b.loc = op.loc
+            new = rule(b, op)
+            if new.type != op.result.type:  # keep the type later ops were checked against
+                new = b.emit("shape_cast", new, type=op.result.type)
+            new.name_hint = op.result.name_hint
+            subst[op.result] = new
+
+
+def rule_for(op: Op):
+    if not op.results or op.results[0].type.rank == 0 and op.name not in REDUCE_KIND and \
+            op.name != "dot":
+        return None
+    if op.name in ELEMENTWISE:
+        return elementwise
+    if op.name in REDUCE_KIND:
+        return reduction
+    return {"dot": dot, "matmul": matmul, "transpose": transpose, "outer": outer}.get(op.name)
+
+
+# ----------------------------------------------------------------------------- loop nests
+
+class Nest:
+    """Emits nested `build` (or `reduce`) regions over a list of i64 sizes."""
+
+    def __init__(self, b: Builder):
+        self.b = b
+        self.zero = b.const(0)
+        self.one = b.const(1)
+
+    def build(self, sizes: list, body) -> object:
+        """An array of shape `sizes`; body(indices) -> scalar emits one element."""
+        return self.loops(sizes, body, "build", [])
+
+    def reduce(self, kind: str, sizes: list, body, outer: list | None = None) -> object:
+        return self.loops(sizes, body, "reduce", outer or [], kind)
+
+    def loops(self, sizes, body, opname, indices, kind=None):
+        if not sizes:
+            return body(indices)
+        region = Block([I64], ["i"])
+        with self.b.at(region):
+            inner = self.loops(sizes[1:], body, opname, indices + [region.args[0]], kind)
+            self.b.op("yield", [inner])
+        attrs = {"kind": kind} if kind else {}
+        return self.b.op(opname, [self.zero, sizes[0], self.one], attrs, [region]).result
+
+
+def size_of(b: Builder, value, axis: int):
+    return b.emit("dim", value, axis=axis)
+
+
+def agree(b: Builder, axes: list, what: str):
+    """The size of the first (array, axis), after run-time checks that the other sizes
+    equal it; sizes the types already prove equal are not checked."""
+    first, first_axis = axes[0]
+    first_dim = first.type.shape[first_axis]
+    size = size_of(b, first, first_axis)
+    for value, axis in axes[1:]:
+        dim = value.type.shape[axis]
+        if dim != first_dim or dim == DYN:
+            b.op("shape_check", [size_of(b, value, axis), size], {"message": what})
+    return size
+
+
+# ----------------------------------------------------------------------------- rules
+
+def elementwise(b: Builder, op: Op):
+    result = op.result.type
+    rank = result.rank
+    sizes = []
+    for axis in range(rank):
+        found = []
+        for v in op.operands:
+            k = axis - (rank - v.type.rank)
+            if k >= 0 and v.type.shape[k] != 1:
+                found.append((v, k))
+        # prefer an operand whose size the result type names, so the new type matches
+        found.sort(key=lambda vk: vk[0].type.shape[vk[1]] != result.shape[axis])
+        if not found:
+            sizes.append(b.const(1))
+            continue
+        sizes.append(agree(b, found, f"{op.name}: operand shapes do not match"))
+    nest = Nest(b)
+
+    def element(indices):
+        args = []
+        for v in op.operands:
+            if v.type.rank == 0:
+                args.append(v)
+                continue
+            own = indices[rank - v.type.rank:]
+            own = [nest.zero if d == 1 else i for d, i in zip(v.type.shape, own)]
+            args.append(b.emit("index", v, *own))
+        return b.op(op.name, args, dict(op.attrs)).result
+
+    return nest.build(sizes, element)
+
+
+def reduction(b: Builder, op: Op):
+    (x,) = op.operands
+    kind = REDUCE_KIND[op.name]
+    axis = op.attrs.get("axis")
+    sizes = [size_of(b, x, k) for k in range(x.type.rank)]
+    nest = Nest(b)
+    if axis is None:
+        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx))
+    kept = [s for k, s in enumerate(sizes) if k != axis]
+
+    def element(outer):
+        def inner(idx):
+            full = list(outer)
+            full.insert(axis, idx[0])
+            return b.emit("index", x, *full)
+        return nest.reduce(kind, [sizes[axis]], inner)
+
+    return nest.build(kept, element)
+
+
+def dot(b: Builder, op: Op):
+    x, y = op.operands
+    n = agree(b, [(x, 0), (y, 0)], "dot: vector lengths do not match")
+    nest = Nest(b)
+    return nest.reduce("sum", [n], lambda i: b.emit("mul", b.emit("index", x, *i),
+                                                    b.emit("index", y, *i)))
+
+
+def matmul(b: Builder, op: Op):
+    x, y = op.operands
+    k = agree(b, [(x, x.type.rank - 1), (y, 0)], "@: inner dimensions do not match")
+    nest = Nest(b)
+    rows = [size_of(b, x, 0)] if x.type.rank == 2 else []
+    cols = [size_of(b, y, 1)] if y.type.rank == 2 else []
+
+    def element(idx):
+        i, j = idx[:len(rows)], idx[len(rows):]
+        return nest.reduce("sum", [k], lambda l: b.emit(
+            "mul", b.emit("index", x, *i, *l), b.emit("index", y, *l, *j)))
+
+    return nest.build(rows + cols, element)
+
+
+def transpose(b: Builder, op: Op):
+    (x,) = op.operands
+    nest = Nest(b)
+    sizes = [size_of(b, x, 1), size_of(b, x, 0)]
+    return nest.build(sizes, lambda idx: b.emit("index", x, idx[1], idx[0]))
+
+
+def outer(b: Builder, op: Op):
+    x, y = op.operands
+    nest = Nest(b)
+    sizes = [size_of(b, x, 0), size_of(b, y, 0)]
+    return nest.build(sizes, lambda idx: b.emit("mul", b.emit("index", x, idx[0]),
+                                                b.emit("index", y, idx[1])))
