@@ -19,11 +19,11 @@ from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
 
-STAGES = ("source", "ir")
-BACKENDS = ("interp",)
+STAGES = ("source", "ir", "scalar", "llvm", "asm")
+BACKENDS = ("native", "interp")
 
 
-def compile_source(text: str, name: str = "<source>", backend: str = "interp") -> "CompiledModule":
+def compile_source(text: str, name: str = "<source>", backend: str = "native") -> "CompiledModule":
     """Parses, checks and lowers `.dp` source; raises CompileError for a bad program."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -32,7 +32,7 @@ def compile_source(text: str, name: str = "<source>", backend: str = "interp") -
     return CompiledModule(module, text, name, backend)
 
 
-def compile_file(path, backend: str = "interp") -> "CompiledModule":
+def compile_file(path, backend: str = "native") -> "CompiledModule":
     path = Path(path)
     return compile_source(path.read_text(), str(path), backend)
 
@@ -56,6 +56,9 @@ class CompiledFunction:
         self.function = owner.module.functions[name]
 
     def __call__(self, *args):
+        native = self.owner.native
+        if native is not None:
+            return native.functions[self.name](*args)
         return self.owner.interpreter.run(self.name, list(args))
 
     @property
@@ -76,6 +79,24 @@ class CompiledModule:
         self.filename = filename
         self.backend = backend
         self.interpreter = ir.Interpreter(module)
+        self.scalarized = None
+        self.native = None
+        if backend == "native":
+            self.native = self.compile_native()
+
+    def compile_native(self):
+        """Scalarize a copy of the module and JIT-compile it."""
+        import warnings
+
+        import runtime
+        from passes.scalarize import Scalarize
+        self.scalarized = Scalarize().apply(ir.clone_module(self.module))
+        ir.verify_module(self.scalarized)
+        try:
+            return runtime.compile_module(self.scalarized)
+        except runtime.UnsupportedOp as e:
+            warnings.warn(f"{self.filename}: running in the interpreter: {e}", stacklevel=3)
+            return None
 
     @property
     def function_names(self) -> list[str]:
@@ -103,16 +124,28 @@ class CompiledModule:
         return self.function(name)(*args)
 
     def ir(self, fn: str | None = None, stage: str = "ir") -> str:
-        """The program at a stage of the pipeline, as text: 'source' or 'ir'."""
+        """The program at a stage of the pipeline, as text: 'source', 'ir' (after
+        lowering), 'scalar' (array ops as loops), 'llvm' (optimized LLVM IR of the whole
+        module) or 'asm' (host assembly)."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
         if fn is not None and fn not in self.module.functions:
             self.function(fn)  # raises with the list of functions
         if stage == "source":
             return self.source if fn is None else function_source(self.source, self.module, fn)
+        if stage in ("llvm", "asm"):
+            native = self.native or self.compile_native()
+            if native is None:
+                raise ValueError(f"stage {stage!r}: this module has no native code")
+            return native.optimized_ir if stage == "llvm" else native.asm
+        module = self.module
+        if stage == "scalar":
+            if self.scalarized is None:
+                self.compile_native()
+            module = self.scalarized
         if fn is None:
-            return ir.print_module(self.module)
-        return ir.print_function(self.module.functions[fn])
+            return ir.print_module(module)
+        return ir.print_function(module.functions[fn])
 
 
 def function_source(source: str, module: ir.Module, name: str) -> str:

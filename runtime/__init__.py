@@ -1,1 +1,7 @@
-"""Runtime: IR to native code with llvmlite (filled in by the JIT work)."""
+"""Runtime: scalarized IR to native code with llvmlite, and the calling convention to
+NumPy. Depends only on `ir`."""
+
+from .jit import NativeFunction, NativeModule, compile_module
+from .lower import UnsupportedOp
+
+__all__ = ["compile_module", "NativeModule", "NativeFunction", "UnsupportedOp"]

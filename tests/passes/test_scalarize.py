@@ -44,7 +44,7 @@ def test_before_and_after():
 
 def test_no_array_level_ops_remain():
     for path in ROOT.glob("*.dp"):
-        module = scalarized(compile_file(path).module)
+        module = scalarized(compile_file(path, backend="interp").module)
         for fn in module.functions.values():
             for op in ir.walk_ops(fn.body):
                 if op.name in ARRAY_OPS:
@@ -54,7 +54,7 @@ def test_no_array_level_ops_remain():
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
 def test_examples_unchanged(name):
     filename, fn, _ = EXAMPLES[name]
-    module = compile_file(ROOT / filename).module
+    module = compile_file(ROOT / filename, backend="interp").module
     args = make_inputs(name, "small", 2)
     before = ir.Interpreter(module).run(fn, args)
     after = ir.Interpreter(scalarized(module)).run(fn, args)
@@ -64,7 +64,7 @@ def test_examples_unchanged(name):
 def test_broadcasting_and_axes():
     source = ("def f(a: f64[n, d], v: f64[d], w: f64[n, 1]) -> (f64[n, d], f64[d], f64[n], f64[d, n]):\n"
               "    return a - v * w, max(a, axis=0), sum(a * a, axis=1), transpose(a) + outer(v, w[0] + 1.0)[0, 0]\n")
-    module = compile_source(source).module
+    module = compile_source(source, backend="interp").module
     rng = np.random.default_rng(0)
     args = [rng.standard_normal((3, 2)), rng.standard_normal(2), rng.standard_normal((3, 1))]
     before = ir.Interpreter(module).run("f", args)
@@ -75,7 +75,7 @@ def test_broadcasting_and_axes():
 
 def test_runtime_shape_mismatch_is_caught():
     source = "def f(k: i64, x: f64[n]) -> f64[n]:\n    return zeros(k) + x\n"
-    module = scalarized(compile_source(source).module)
+    module = scalarized(compile_source(source, backend="interp").module)
     with pytest.raises(ir.ShapeErrorDP):
         ir.Interpreter(module).run("f", [4, np.ones(5)])
     with pytest.raises(ir.ShapeErrorDP):  # a `?` of size 1 does not broadcast
@@ -85,7 +85,7 @@ def test_runtime_shape_mismatch_is_caught():
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_random_programs_unchanged(program):
-    module = compile_source(program.source).module
+    module = compile_source(program.source, backend="interp").module
     args = program.make_args(np.random.default_rng(3))
     before = ir.Interpreter(module).run("f", args)
     after = ir.Interpreter(scalarized(module)).run("f", args)

@@ -1,0 +1,816 @@
+"""Scalarized IR -> LLVM IR (llvmlite.ir).
+
+Each IR function `f` becomes `i32 @f(ptr ctx, params..., result pointers...)`, returning 0
+on success and 1 after recording a run-time error in `ctx`. An array parameter is passed
+as its data pointer followed by its sizes; an array result comes back through a pointer to
+a data pointer and a pointer to its sizes. Arrays are row-major, contiguous.
+
+Memory: every array buffer is allocated through `dpc.alloc`, which links it into a list
+held by the call's context; `dpc.free` unlinks and frees it. A region frees, at its end,
+every buffer it owns and does not hand on (yield or return); a buffer that is yielded
+but not owned (a parameter, a value from an enclosing region) is copied first. On an
+error the function returns at once, and the caller frees whatever is still linked with
+`dpc_free_all`: no path leaks. `update` writes in place when the array is owned by the
+region and not used after it, and copies otherwise (value semantics).
+
+Region results and loop-carried values live in entry-block stack slots; LLVM's SROA and
+mem2reg turn them back into SSA registers, so the lowering stays simple.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from llvmlite import ir as ll
+
+import ir
+from ir.types import BOOL, F64, I64, ArrayType
+
+DOUBLE = ll.DoubleType()
+INT = ll.IntType(64)
+I32 = ll.IntType(32)
+I8 = ll.IntType(8)
+I1 = ll.IntType(1)
+PTR = ll.PointerType()
+CTX_FIELDS = 6  # prev, next (the allocation list's sentinel), error site, three error values
+HEADER = 16     # bytes before each buffer: prev and next pointers
+
+ELEM = {F64: DOUBLE, I64: INT, BOOL: I8}  # in memory; a bool register is i1
+ELEM_SIZE = {F64: 8, I64: 8, BOOL: 1}
+
+
+class UnsupportedOp(Exception):
+    """An op the native backend does not lower (yet); the message says which."""
+
+
+def reg_type(t) -> ll.Type:
+    return {F64: DOUBLE, I64: INT, BOOL: I1}[t]
+
+
+@dataclass
+class Array:
+    """An array value in registers: its data pointer and one i64 size per axis."""
+
+    data: ll.Value
+    dims: list
+
+
+@dataclass
+class Site:
+    """A place in the program that can raise a run-time error, for the message."""
+
+    kind: str        # index | zero | assert | shape | range | empty | cast | pow | notlowered
+    loc: object
+    detail: dict = field(default_factory=dict)
+
+
+class ModuleLowering:
+    def __init__(self, module: ir.Module, name: str = "dpc"):
+        self.module = module
+        self.llmod = ll.Module(name=name)
+        self.sites: list[Site] = []
+        self.functions: dict[str, ll.Function] = {}
+        self.runtime_helpers()
+        for fn in module.functions.values():
+            self.functions[fn.name] = ll.Function(self.llmod, signature(fn), name=symbol(fn.name))
+        for fn in module.functions.values():
+            FunctionLowering(self, fn).run()
+
+    def declare(self, name: str, ret, args) -> ll.Function:
+        existing = self.llmod.globals.get(name)
+        if existing is not None:
+            return existing
+        return ll.Function(self.llmod, ll.FunctionType(ret, args), name=name)
+
+    def intrinsic(self, name: str, count: int = 1) -> ll.Function:
+        return self.declare(f"llvm.{name}.f64", DOUBLE, [DOUBLE] * count)
+
+    def runtime_helpers(self) -> None:
+        """dpc.alloc, dpc.free and dpc_free_all over the context's allocation list."""
+        malloc = self.declare("malloc", PTR, [INT])
+        free = self.declare("free", ll.VoidType(), [PTR])
+        b = ll.IRBuilder()
+
+        self.alloc = ll.Function(self.llmod, ll.FunctionType(PTR, [PTR, INT]), name="dpc.alloc")
+        self.alloc.linkage = "internal"
+        ctx, nbytes = self.alloc.args
+        b.position_at_end(self.alloc.append_basic_block())
+        head = b.call(malloc, [b.add(nbytes, INT(HEADER))])
+        nxt = load_ptr(b, ctx, 1)  # link the new buffer in right after the sentinel
+        store_ptr(b, head, ctx, 0)
+        store_ptr(b, head, nxt, 1)
+        store_ptr(b, nxt, head, 0)
+        store_ptr(b, ctx, head, 1)
+        b.ret(b.gep(head, [INT(HEADER)], source_etype=I8))
+
+        self.free = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR, PTR]),
+                                name="dpc.free")
+        self.free.linkage = "internal"
+        _, data = self.free.args
+        b.position_at_end(self.free.append_basic_block())
+        head = b.gep(data, [INT(-HEADER)], source_etype=I8)
+        prev, nxt = load_ptr(b, head, 0), load_ptr(b, head, 1)
+        store_ptr(b, prev, nxt, 1)
+        store_ptr(b, nxt, prev, 0)
+        b.call(free, [head])
+        b.ret_void()
+
+        free_all = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR]),
+                               name="dpc_free_all")
+        (ctx,) = free_all.args
+        entry, loop, body, done = (free_all.append_basic_block(n) for n in
+                                   ("entry", "loop", "body", "done"))
+        b.position_at_end(entry)
+        b.branch(loop)
+        b.position_at_end(loop)
+        node = load_ptr(b, ctx, 1)
+        b.cbranch(b.icmp_unsigned("==", node, ctx), done, body)
+        b.position_at_end(body)
+        b.call(self.free, [ctx, b.gep(node, [INT(HEADER)], source_etype=I8)])
+        b.branch(loop)
+        b.position_at_end(done)
+        b.ret_void()
+
+        init = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR]), name="dpc_init")
+        (ctx,) = init.args
+        b.position_at_end(init.append_basic_block())
+        store_ptr(b, ctx, ctx, 0)
+        store_ptr(b, ctx, ctx, 1)
+        b.ret_void()
+
+    def site(self, kind: str, op, **detail) -> int:
+        self.sites.append(Site(kind, op.loc if op is not None else None, detail))
+        return len(self.sites) - 1
+
+
+def symbol(name: str) -> str:
+    return "dpc_" + name.replace(".", "__")
+
+
+def load_ptr(b, base, k):
+    return b.load(b.gep(base, [INT(k)], source_etype=PTR), typ=PTR)
+
+
+def store_ptr(b, base, value, k):
+    b.store(value, b.gep(base, [INT(k)], source_etype=PTR))
+
+
+def param_types(t) -> list:
+    if isinstance(t, ArrayType):
+        return [PTR] + [INT] * t.rank
+    return [reg_type(t)]
+
+
+def signature(fn: ir.Function) -> ll.FunctionType:
+    args = [PTR]
+    for t in fn.param_types:
+        args += param_types(t)
+    for t in fn.return_types:
+        args += [PTR, PTR] if isinstance(t, ArrayType) else [PTR]
+    return ll.FunctionType(I32, args)
+
+
+class Region:
+    """Ownership bookkeeping for the block being lowered."""
+
+    def __init__(self, block: ir.Block, owned_args: bool):
+        self.block = block
+        self.owned: list = []  # root values whose buffers this region must free
+        self.last_use = last_uses(block)
+        if owned_args:
+            self.owned += [a for a in block.args if isinstance(a.type, ArrayType)]
+
+
+def last_uses(block: ir.Block) -> dict:
+    """For each value used in the block (directly or inside an op's regions), the index of
+    the last top-level op that uses it."""
+    last = {}
+    for k, op in enumerate(block.ops):
+        for v in op.operands:
+            last[v] = k
+        for region in op.regions:
+            for inner in ir.walk_ops(region):
+                for v in inner.operands:
+                    last[v] = k
+    return last
+
+
+class FunctionLowering:
+    def __init__(self, owner: ModuleLowering, fn: ir.Function):
+        self.owner = owner
+        self.fn = fn
+        self.llfn = owner.functions[fn.name]
+        self.values: dict = {}
+        self.root: dict = {}  # array value -> the value whose buffer it shares
+        self.regions: list[Region] = []
+        # Stack slots go in a block of their own, which falls through to the code.
+        self.alloca_block = self.llfn.append_basic_block("slots")
+        self.alloca_builder = ll.IRBuilder(self.alloca_block)
+        self.b = ll.IRBuilder(self.llfn.append_basic_block("entry"))
+        self.ctx = self.llfn.args[0]
+
+    # --- values
+    def run(self) -> None:
+        args = iter(self.llfn.args[1:])
+        for p in self.fn.params:
+            if isinstance(p.type, ArrayType):
+                self.values[p] = Array(next(args), [next(args) for _ in range(p.type.rank)])
+            else:
+                self.values[p] = next(args)
+        self.outs = list(args)
+        region = Region(self.fn.body, owned_args=False)
+        self.regions.append(region)
+        results = self.block_ops(self.fn.body)
+        values = self.hand_on(results)
+        outs = iter(self.outs)
+        for v, t in zip(values, self.fn.return_types):
+            if isinstance(t, ArrayType):
+                data_out, dims_out = next(outs), next(outs)
+                self.b.store(v.data, data_out)
+                for k, d in enumerate(v.dims):
+                    self.b.store(d, self.b.gep(dims_out, [INT(k)], source_etype=INT))
+            else:
+                self.b.store(v, next(outs))
+        self.b.ret(I32(0))
+        self.alloca_builder.branch(self.llfn.basic_blocks[1])
+
+    def get(self, v):
+        return self.values[v]
+
+    def root_of(self, v):
+        while v in self.root:
+            v = self.root[v]
+        return v
+
+    def block_ops(self, block: ir.Block) -> list:
+        """Lowers the ops of a block except its terminator; returns the terminator's
+        operands."""
+        for k, op in enumerate(block.ops[:-1]):
+            self.index_in_block = k
+            lower = getattr(self, "op_" + op.name, None)
+            if lower is None:
+                lower = self.scalar_op
+            results = lower(op)
+            if results is not None:
+                for r, v in zip(op.results, results if isinstance(results, list) else [results]):
+                    self.values[r] = v
+        return list(block.ops[-1].operands)
+
+    def hand_on(self, yielded: list) -> list:
+        """At the end of the current region: the register values to yield, each array
+        owned by the receiver (moved if this region owns it, else copied); then frees
+        every other buffer the region owns."""
+        region = self.regions.pop()
+        out = []
+        for v in yielded:
+            if not isinstance(v.type, ArrayType):
+                out.append(self.get(v))
+                continue
+            root = self.root_of(v)
+            if root in region.owned:
+                region.owned.remove(root)
+                out.append(self.get(v))
+            else:
+                out.append(self.copy_array(self.get(v), v.type))
+        for root in region.owned:
+            self.b.call(self.owner.free, [self.ctx, self.get(root).data])
+        return out
+
+    def own(self, value) -> None:
+        self.regions[-1].owned.append(value)
+
+    # --- memory helpers
+    def count(self, dims: list):
+        total = INT(1)
+        for d in dims:
+            total = self.b.mul(total, d)
+        return total
+
+    def new_array(self, elem, dims: list) -> Array:
+        nbytes = self.b.mul(self.count(dims), INT(ELEM_SIZE[elem]))
+        return Array(self.b.call(self.owner.alloc, [self.ctx, nbytes]), list(dims))
+
+    def copy_array(self, a: Array, t) -> Array:
+        fresh = self.new_array(t.elem, a.dims)
+        nbytes = self.b.mul(self.count(a.dims), INT(ELEM_SIZE[t.elem]))
+        self.memcpy(fresh.data, a.data, nbytes)
+        return fresh
+
+    def memcpy(self, dst, src, nbytes) -> None:
+        fn = self.owner.declare("llvm.memcpy.p0.p0.i64", ll.VoidType(), [PTR, PTR, INT, I1])
+        self.b.call(fn, [dst, src, nbytes, I1(0)])
+
+    def element_ptr(self, a: Array, elem, offset):
+        return self.b.gep(a.data, [offset], source_etype=ELEM[elem])
+
+    def load_elem(self, a: Array, elem, offset):
+        v = self.b.load(self.element_ptr(a, elem, offset), typ=ELEM[elem])
+        return self.b.trunc(v, I1) if elem == BOOL else v
+
+    def store_elem(self, a: Array, elem, offset, value) -> None:
+        if elem == BOOL:
+            value = self.b.zext(value, I8)
+        self.b.store(value, self.element_ptr(a, elem, offset))
+
+    def slot(self, lltype):
+        return self.alloca_builder.alloca(lltype)
+
+    def slots_for(self, t) -> list:
+        if isinstance(t, ArrayType):
+            return [self.slot(PTR)] + [self.slot(INT) for _ in range(t.rank)]
+        return [self.slot(reg_type(t))]
+
+    def store_slots(self, slots, value) -> None:
+        if isinstance(value, Array):
+            self.b.store(value.data, slots[0])
+            for s, d in zip(slots[1:], value.dims):
+                self.b.store(d, s)
+        else:
+            self.b.store(value, slots[0])
+
+    def load_slots(self, slots, t):
+        if isinstance(t, ArrayType):
+            return Array(self.b.load(slots[0], typ=PTR),
+                         [self.b.load(s, typ=INT) for s in slots[1:]])
+        return self.b.load(slots[0], typ=reg_type(t))
+
+    # --- errors
+    def fail_if(self, condition, kind: str, op, values=(), **detail) -> None:
+        """If `condition`, record the error site and its values in ctx and return 1."""
+        site = self.owner.site(kind, op, **detail)
+        fail = self.llfn.append_basic_block("fail")
+        ok = self.llfn.append_basic_block("ok")
+        self.b.cbranch(condition, fail, ok)
+        self.b.position_at_end(fail)
+        self.b.store(INT(site), self.b.gep(self.ctx, [INT(2)], source_etype=INT))
+        for k, v in enumerate(values):
+            v = self.b.zext(v, INT) if v.type == I1 else v
+            self.b.store(v, self.b.gep(self.ctx, [INT(3 + k)], source_etype=INT))
+        self.b.ret(I32(1))
+        self.b.position_at_end(ok)
+
+    def likely_false(self, cond):
+        fn = self.owner.declare("llvm.expect.i1", I1, [I1, I1])
+        return self.b.call(fn, [cond, I1(0)])
+
+    # --- ops without regions
+    def op_const(self, op):
+        t = op.result.type
+        value = op.attrs["value"]
+        if t == F64:
+            return DOUBLE(float(value))
+        return reg_type(t)(int(value))
+
+    def op_dim(self, op):
+        return self.get(op.operands[0]).dims[op.attrs["axis"]]
+
+    def op_shape_cast(self, op):
+        (v,) = op.operands
+        a = self.get(v)
+        declared = op.attrs["type"]
+        for axis, (d, size) in enumerate(zip(declared.shape, a.dims)):
+            expected = self.known_dim(d)
+            if expected is not None:
+                self.fail_if(self.b.icmp_signed("!=", size, expected), "shape", op,
+                             [size, expected, INT(axis)], declared=str(declared))
+        self.root[op.result] = v
+        return a
+
+    def known_dim(self, d):
+        """An LLVM value for dimension d of the running function, or None for `?`."""
+        if isinstance(d, int):
+            return INT(d)
+        if d == ir.DYN:
+            return None
+        for p in self.fn.params:
+            if d in p.type.shape:
+                return self.get(p).dims[list(p.type.shape).index(d)]
+        return None
+
+    def op_shape_check(self, op):
+        a, b = (self.get(v) for v in op.operands)
+        self.fail_if(self.b.icmp_signed("!=", a, b), "shape", op, [a, b],
+                     message=op.attrs["message"])
+
+    def op_assert(self, op):
+        cond = self.get(op.operands[0])
+        self.fail_if(self.b.not_(cond), "assert", op, message=op.attrs["message"])
+
+    def checked_offset(self, op, array_value, a: Array, indices: list):
+        """Row-major offset of a[indices...] (a prefix of the axes), with bounds checks
+        and Python's negative indices."""
+        offset = INT(0)
+        for axis, iv in enumerate(indices):
+            size = a.dims[axis]
+            negative = self.b.icmp_signed("<", iv, INT(0))
+            i = self.b.select(negative, self.b.add(iv, size), iv)
+            bad = self.b.icmp_unsigned(">=", i, size)
+            self.fail_if(self.likely_false(bad), "index", op, [iv, size, INT(axis)],
+                         name=array_value.name_hint)
+            offset = self.b.add(self.b.mul(offset, size), i)
+        for size in a.dims[len(indices):]:
+            offset = self.b.mul(offset, size)
+        return offset
+
+    def op_index(self, op):
+        v, *idx = op.operands
+        a = self.get(v)
+        offset = self.checked_offset(op, v, a, [self.get(i) for i in idx])
+        t = v.type
+        if len(idx) == t.rank:
+            return self.load_elem(a, t.elem, offset)
+        rest = a.dims[len(idx):]
+        row = self.new_array(t.elem, rest)
+        nbytes = self.b.mul(self.count(rest), INT(ELEM_SIZE[t.elem]))
+        self.memcpy(row.data, self.element_ptr(a, t.elem, offset), nbytes)
+        self.own(op.result)
+        return row
+
+    def op_update(self, op):
+        v, value, *idx = op.operands
+        t = v.type
+        region = self.regions[-1]
+        root = self.root_of(v)
+        in_place = root in region.owned and all(
+            region.last_use.get(u, -1) <= self.index_in_block
+            for u in self.aliases_of(root))
+        a = self.get(v)
+        if in_place:
+            region.owned.remove(root)
+        else:
+            a = self.copy_array(a, t)
+        self.own(op.result)
+        offset = self.checked_offset(op, v, a, [self.get(i) for i in idx])
+        slot_dims = a.dims[len(idx):]
+        if len(idx) == t.rank:
+            self.store_elem(a, t.elem, offset, self.get(value))
+        elif value.type.rank == 0:
+            self.fill(Array(self.element_ptr(a, t.elem, offset), slot_dims), t.elem,
+                      self.get(value))
+        else:
+            src = self.get(value)
+            for axis, (d, s) in enumerate(zip(slot_dims, src.dims)):
+                self.fail_if(self.b.icmp_signed("!=", d, s), "shape", op, [s, d, INT(axis)],
+                             message="the stored row does not fit its slot")
+            nbytes = self.b.mul(self.count(slot_dims), INT(ELEM_SIZE[t.elem]))
+            self.memcpy(self.element_ptr(a, t.elem, offset), src.data, nbytes)
+        return a
+
+    def aliases_of(self, root) -> list:
+        return [v for v in list(self.values) + [root] if self.root_of(v) is root]
+
+    def fill(self, a: Array, elem, value) -> None:
+        n = self.count(a.dims)
+        with self.counted_loop(n) as i:
+            self.store_elem(a, elem, i, value)
+
+    def counted_loop(self, n):
+        lowering = self
+
+        class Loop:
+            def __enter__(self):
+                b = lowering.b
+                self.slot = lowering.slot(INT)
+                b.store(INT(0), self.slot)
+                self.head = lowering.llfn.append_basic_block("loop")
+                self.body = lowering.llfn.append_basic_block("body")
+                self.done = lowering.llfn.append_basic_block("done")
+                b.branch(self.head)
+                b.position_at_end(self.head)
+                i = b.load(self.slot, typ=INT)
+                b.cbranch(b.icmp_signed("<", i, n), self.body, self.done)
+                b.position_at_end(self.body)
+                return i
+
+            def __exit__(self, *exc):
+                if exc[0] is None:
+                    b = lowering.b
+                    i = b.load(self.slot, typ=INT)
+                    b.store(b.add(i, INT(1)), self.slot)
+                    b.branch(self.head)
+                    b.position_at_end(self.done)
+                return False
+
+        return Loop()
+
+    def op_full(self, op):
+        v, *dims = op.operands
+        sizes = [self.get(d) for d in dims]
+        for axis, s in enumerate(sizes):
+            self.fail_if(self.b.icmp_signed("<", s, INT(0)), "negative", op, [s])
+        a = self.new_array(op.result.type.elem, sizes)
+        self.fill(a, op.result.type.elem, self.get(v))
+        self.own(op.result)
+        return a
+
+    def op_arange(self, op):
+        n = self.get(op.operands[0])
+        self.fail_if(self.b.icmp_signed("<", n, INT(0)), "negative", op, [n])
+        a = self.new_array(I64, [n])
+        with self.counted_loop(n) as i:
+            self.store_elem(a, I64, i, i)
+        self.own(op.result)
+        return a
+
+    def op_stack(self, op):
+        t = op.result.type
+        items = [self.get(v) for v in op.operands]
+        if t.rank == 1:
+            a = self.new_array(t.elem, [INT(len(items))])
+            for k, item in enumerate(items):
+                self.store_elem(a, t.elem, INT(k), item)
+        else:
+            first = items[0]
+            for item in items[1:]:
+                for axis, (d, e) in enumerate(zip(first.dims, item.dims)):
+                    self.fail_if(self.b.icmp_signed("!=", d, e), "shape", op, [e, d, INT(axis)],
+                                 message="array literal rows have different shapes")
+            a = self.new_array(t.elem, [INT(len(items))] + first.dims)
+            row = self.count(first.dims)
+            nbytes = self.b.mul(row, INT(ELEM_SIZE[t.elem]))
+            for k, item in enumerate(items):
+                dst = self.element_ptr(a, t.elem, self.b.mul(INT(k), row))
+                self.memcpy(dst, item.data, nbytes)
+        self.own(op.result)
+        return a
+
+    def op_call(self, op):
+        callee = self.owner.module.functions[op.attrs["callee"].name]
+        args = [self.ctx]
+        for v in op.operands:
+            val = self.get(v)
+            args += [val.data, *val.dims] if isinstance(val, Array) else [val]
+        result_slots = []
+        for t in callee.return_types:
+            if isinstance(t, ArrayType):
+                data, dims = self.slot(PTR), self.slot(ll.ArrayType(INT, t.rank))
+                result_slots.append((data, dims))
+                args += [data, self.b.bitcast(dims, PTR)]
+            else:
+                s = self.slot(reg_type(t))
+                result_slots.append((s,))
+                args.append(s)
+        status = self.b.call(self.owner.functions[callee.name], args)
+        fail = self.llfn.append_basic_block("callfail")
+        ok = self.llfn.append_basic_block("callok")
+        self.b.cbranch(self.likely_false(self.b.icmp_signed("!=", status, I32(0))), fail, ok)
+        self.b.position_at_end(fail)
+        self.b.ret(I32(1))
+        self.b.position_at_end(ok)
+        results = []
+        for r, slots in zip(op.results, result_slots):
+            if isinstance(r.type, ArrayType):
+                data = self.b.load(slots[0], typ=PTR)
+                dims = [self.b.load(self.b.gep(slots[1], [INT(0), INT(k)],
+                                               source_etype=ll.ArrayType(INT, r.type.rank)),
+                                    typ=INT) for k in range(r.type.rank)]
+                results.append(Array(data, dims))
+                self.own(r)
+            else:
+                results.append(self.b.load(slots[0], typ=reg_type(r.type)))
+        return results
+
+    def not_lowered(self, op):
+        self.fail_if(I1(1), "notlowered", op, callee=op.attrs["callee"].name, what=op.name)
+        return [ll.Constant(reg_type(r.type), None) if r.type.rank == 0 else
+                Array(ll.Constant(PTR, None), [INT(0)] * r.type.rank) for r in op.results]
+
+    op_grad = op_value_and_grad = op_jvp = op_vjp = not_lowered
+
+    # --- structured control flow
+    def range_count(self, op, start, stop, step):
+        self.fail_if(self.b.icmp_signed("==", step, INT(0)), "range", op)
+        positive = self.b.icmp_signed(">", step, INT(0))
+        span = self.b.select(positive, self.b.sub(stop, start), self.b.sub(start, stop))
+        stride = self.b.select(positive, step, self.b.neg(step))
+        n = self.b.sdiv(self.b.add(span, self.b.sub(stride, INT(1))), stride)
+        return self.b.select(self.b.icmp_signed(">", n, INT(0)), n, INT(0))
+
+    def op_for(self, op):
+        start, stop, step, *inits = (self.get(v) for v in op.operands)
+        (body,) = op.regions
+        carried_types = [a.type for a in body.args[1:]]
+        slots = [self.slots_for(t) for t in carried_types]
+        for s, v, arg in zip(slots, self.entry_values(op.operands[3:]), body.args[1:]):
+            self.store_slots(s, v)
+        n = self.range_count(op, start, stop, step)
+        k_slot = self.slot(INT)
+        self.b.store(INT(0), k_slot)
+        head = self.llfn.append_basic_block("for.head")
+        loop = self.llfn.append_basic_block("for.body")
+        done = self.llfn.append_basic_block("for.done")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        k = self.b.load(k_slot, typ=INT)
+        self.b.cbranch(self.b.icmp_signed("<", k, n), loop, done)
+        self.b.position_at_end(loop)
+        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+        for arg, s in zip(body.args[1:], slots):
+            self.values[arg] = self.load_slots(s, arg.type)
+        self.regions.append(Region(body, owned_args=True))
+        outs = self.hand_on(self.block_ops(body))
+        for s, v in zip(slots, outs):
+            self.store_slots(s, v)
+        self.b.store(self.b.add(self.b.load(k_slot, typ=INT), INT(1)), k_slot)
+        self.b.branch(head)
+        self.b.position_at_end(done)
+        return self.loop_results(op, slots)
+
+    def entry_values(self, values) -> list:
+        """Values entering a region that will own them: arrays are copied (the loop
+        frees or yields what it owns, so it must not own a buffer someone else holds)."""
+        out = []
+        for v in values:
+            val = self.get(v)
+            if not isinstance(v.type, ArrayType):
+                out.append(val)
+                continue
+            region = self.regions[-1]
+            root = self.root_of(v)
+            dead = all(region.last_use.get(u, -1) <= self.index_in_block
+                       for u in self.aliases_of(root))
+            if root in region.owned and dead and out.count(val) == 0:
+                region.owned.remove(root)  # moved into the loop
+                out.append(val)
+            else:
+                out.append(self.copy_array(val, v.type))
+        return out
+
+    def loop_results(self, op, slots) -> list:
+        results = []
+        for r, s in zip(op.results, slots):
+            results.append(self.load_slots(s, r.type))
+            if isinstance(r.type, ArrayType):
+                self.own(r)
+        return results
+
+    def op_while(self, op):
+        cond, body = op.regions
+        slots = [self.slots_for(a.type) for a in body.args]
+        for s, v in zip(slots, self.entry_values(op.operands)):
+            self.store_slots(s, v)
+        head = self.llfn.append_basic_block("while.head")
+        loop = self.llfn.append_basic_block("while.body")
+        done = self.llfn.append_basic_block("while.done")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        for arg, s in zip(cond.args, slots):
+            self.values[arg] = self.load_slots(s, arg.type)
+            if isinstance(arg.type, ArrayType):
+                pass  # borrowed by the condition: the loop owns them
+        self.regions.append(Region(cond, owned_args=False))
+        (c,) = self.hand_on(self.block_ops(cond))
+        self.b.cbranch(c, loop, done)
+        self.b.position_at_end(loop)
+        for arg, s in zip(body.args, slots):
+            self.values[arg] = self.load_slots(s, arg.type)
+        self.regions.append(Region(body, owned_args=True))
+        outs = self.hand_on(self.block_ops(body))
+        for s, v in zip(slots, outs):
+            self.store_slots(s, v)
+        self.b.branch(head)
+        self.b.position_at_end(done)
+        return self.loop_results(op, slots)
+
+    def op_if(self, op):
+        cond = self.get(op.operands[0])
+        slots = [self.slots_for(r.type) for r in op.results]
+        then_bb = self.llfn.append_basic_block("if.then")
+        else_bb = self.llfn.append_basic_block("if.else")
+        done = self.llfn.append_basic_block("if.done")
+        self.b.cbranch(cond, then_bb, else_bb)
+        for region, bb in zip(op.regions, (then_bb, else_bb)):
+            self.b.position_at_end(bb)
+            self.regions.append(Region(region, owned_args=False))
+            outs = self.hand_on(self.block_ops(region))
+            for s, v in zip(slots, outs):
+                self.store_slots(s, v)
+            self.b.branch(done)
+        self.b.position_at_end(done)
+        return self.loop_results(op, slots)
+
+    def op_build(self, op):
+        start, stop, step = (self.get(v) for v in op.operands)
+        (body,) = op.regions
+        t = op.result.type
+        elem_type = body.ops[-1].operands[0].type
+        n = self.range_count(op, start, stop, step)
+        data_slot = self.slot(PTR)
+        dim_slots = [self.slot(INT) for _ in range(elem_type.rank)]
+        for s, d in zip(dim_slots, t.shape[1:]):
+            self.b.store(INT(d if isinstance(d, int) else 0), s)
+        if elem_type.rank == 0:  # the size is known before the loop
+            self.b.store(self.new_array(t.elem, [n]).data, data_slot)
+        else:
+            self.b.store(ll.Constant(PTR, None), data_slot)
+        k_slot = self.slot(INT)
+        self.b.store(INT(0), k_slot)
+        head = self.llfn.append_basic_block("build.head")
+        loop = self.llfn.append_basic_block("build.body")
+        done = self.llfn.append_basic_block("build.done")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        k = self.b.load(k_slot, typ=INT)
+        self.b.cbranch(self.b.icmp_signed("<", k, n), loop, done)
+        self.b.position_at_end(loop)
+        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+        self.regions.append(Region(body, owned_args=False))
+        (elem,) = self.block_ops(body)
+        value = self.get(elem)
+        if elem_type.rank == 0:
+            out = Array(self.b.load(data_slot, typ=PTR), [n])
+            self.store_elem(out, t.elem, k, value)
+        else:
+            self.store_row(op, k, n, value, elem_type, data_slot, dim_slots)
+        self.hand_on([])  # frees what the body made, the element included
+        self.b.store(self.b.add(self.b.load(k_slot, typ=INT), INT(1)), k_slot)
+        self.b.branch(head)
+        self.b.position_at_end(done)
+        dims = [n] + [self.b.load(s, typ=INT) for s in dim_slots]
+        data = self.b.load(data_slot, typ=PTR)
+        if elem_type.rank > 0:  # no iteration: still a valid (empty) buffer to free
+            empty = self.b.icmp_unsigned("==", data, ll.Constant(PTR, None))
+            with self.b.if_then(empty):
+                self.b.store(self.new_array(t.elem, [INT(0)]).data, data_slot)
+            data = self.b.load(data_slot, typ=PTR)
+        self.own(op.result)
+        return Array(data, dims)
+
+    def store_row(self, op, k, n, row: Array, elem_type, data_slot, dim_slots) -> None:
+        """Row k of a build whose elements are arrays: the first row fixes the shape."""
+        first = self.b.icmp_signed("==", k, INT(0))
+        with self.b.if_else(first) as (then, otherwise):
+            with then:
+                for s, d in zip(dim_slots, row.dims):
+                    self.b.store(d, s)
+                fresh = self.new_array(op.result.type.elem, [n] + row.dims)
+                self.b.store(fresh.data, data_slot)
+            with otherwise:
+                pass
+        for axis, (s, d) in enumerate(zip(dim_slots, row.dims)):
+            expected = self.b.load(s, typ=INT)
+            self.fail_if(self.b.icmp_signed("!=", d, expected), "shape", op,
+                         [d, expected, INT(axis + 1)],
+                         message="comprehension elements have different shapes")
+        size = self.count(row.dims)
+        elem = op.result.type.elem
+        out = Array(self.b.load(data_slot, typ=PTR), [])
+        dst = self.element_ptr(out, elem, self.b.mul(k, size))
+        self.memcpy(dst, row.data, self.b.mul(size, INT(ELEM_SIZE[elem])))
+
+    def op_reduce(self, op):
+        start, stop, step = (self.get(v) for v in op.operands)
+        (body,) = op.regions
+        kind = op.attrs["kind"]
+        t = op.result.type
+        if t.rank != 0:
+            raise UnsupportedOp("reductions of arrays in a generator (sum(row for ...)) are "
+                                "not supported by the native backend yet")
+        n = self.range_count(op, start, stop, step)
+        if kind in ("max", "min"):
+            self.fail_if(self.b.icmp_signed("==", n, INT(0)), "empty", op, what=kind)
+        acc = self.slot(reg_type(t))
+        self.b.store(self.reduce_identity(kind, t), acc)
+        k_slot = self.slot(INT)
+        self.b.store(INT(0), k_slot)
+        head = self.llfn.append_basic_block("reduce.head")
+        loop = self.llfn.append_basic_block("reduce.body")
+        done = self.llfn.append_basic_block("reduce.done")
+        self.b.branch(head)
+        self.b.position_at_end(head)
+        k = self.b.load(k_slot, typ=INT)
+        self.b.cbranch(self.b.icmp_signed("<", k, n), loop, done)
+        self.b.position_at_end(loop)
+        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+        self.regions.append(Region(body, owned_args=False))
+        (elem,) = self.block_ops(body)
+        x = self.get(elem)
+        self.hand_on([])
+        current = self.b.load(acc, typ=reg_type(t))
+        self.b.store(self.combine(kind, t, current, x), acc)
+        self.b.store(self.b.add(self.b.load(k_slot, typ=INT), INT(1)), k_slot)
+        self.b.branch(head)
+        self.b.position_at_end(done)
+        return self.b.load(acc, typ=reg_type(t))
+
+    def reduce_identity(self, kind, t):
+        if t == F64:
+            return DOUBLE({"sum": 0.0, "prod": 1.0, "max": float("-inf"), "min": float("inf")}[kind])
+        return INT({"sum": 0, "prod": 1, "max": -2**63, "min": 2**63 - 1}[kind])
+
+    def combine(self, kind, t, a, x):
+        from .scalars import binary
+        name = {"sum": "add", "prod": "mul", "max": "maximum", "min": "minimum"}[kind]
+        return binary(self, None, name, t, a, x)
+
+    # --- scalar ops
+    def scalar_op(self, op):
+        from .scalars import lower_scalar
+        if op.results and op.results[0].type.rank != 0:
+            raise UnsupportedOp(f"op '{op.name}' on arrays must be scalarized before native "
+                                f"lowering")
+        return lower_scalar(self, op)
+
+
+def lower_module(module: ir.Module) -> ModuleLowering:
+    return ModuleLowering(module)

@@ -1,0 +1,184 @@
+"""Lowering of scalar ops: arithmetic with NumPy's semantics (floor division and modulo
+with the divisor's sign, NaN-propagating max/min), math through LLVM intrinsics or libm,
+comparisons, logic, casts and select. Integer division by zero and the other run-time
+errors go through the function's error exit."""
+
+from __future__ import annotations
+
+from llvmlite import ir as ll
+
+from ir.types import BOOL, F64, I64
+
+DOUBLE = ll.DoubleType()
+INT = ll.IntType(64)
+I1 = ll.IntType(1)
+
+INTRINSIC_MATH = {"exp": "exp", "log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos",
+                  "floor": "floor", "ceil": "ceil", "abs": "fabs"}
+LIBM_MATH = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "tanh": "tanh",
+             "lgamma": "lgamma"}
+FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "=="}
+ICMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
+
+
+def lower_scalar(fl, op):
+    name = op.name
+    args = [fl.get(v) for v in op.operands]
+    t = op.operands[0].type.elem if op.operands else None
+    if len(args) == 2:
+        return binary(fl, op, name, t, *args)
+    if name == "select":
+        return fl.b.select(*args)
+    if name in ("to_f64", "to_i64"):
+        return cast(fl, op, name, t, args[0])
+    return unary(fl, op, name, t, args[0])
+
+
+def call_math(fl, name: str, x):
+    if name in INTRINSIC_MATH:
+        return fl.b.call(fl.owner.intrinsic(INTRINSIC_MATH[name]), [x])
+    fn = fl.owner.declare(LIBM_MATH[name], DOUBLE, [DOUBLE])
+    return fl.b.call(fn, [x])
+
+
+def unary(fl, op, name, t, x):
+    b = fl.b
+    if name == "not":
+        return b.not_(x)
+    if t == I64:
+        if name == "neg":
+            return b.neg(x)
+        if name == "abs":
+            return b.select(b.icmp_signed("<", x, INT(0)), b.neg(x), x)
+        if name == "sign":
+            return b.sub(b.zext(b.icmp_signed(">", x, INT(0)), INT),
+                         b.zext(b.icmp_signed("<", x, INT(0)), INT))
+    if name == "neg":
+        return b.fneg(x)
+    if name == "sign":  # NaN stays NaN; zeros stay as they are
+        pos = b.fcmp_ordered(">", x, DOUBLE(0.0))
+        neg = b.fcmp_ordered("<", x, DOUBLE(0.0))
+        return b.select(pos, DOUBLE(1.0), b.select(neg, DOUBLE(-1.0), x))
+    if name == "sigmoid":  # exp of a non-positive number only: no overflow
+        e = call_math(fl, "exp", b.fneg(call_math(fl, "abs", x)))
+        one_plus = b.fadd(DOUBLE(1.0), e)
+        return b.select(b.fcmp_ordered(">=", x, DOUBLE(0.0)), b.fdiv(DOUBLE(1.0), one_plus),
+                        b.fdiv(e, one_plus))
+    return call_math(fl, name, x)
+
+
+def binary(fl, op, name, t, x, y):
+    b = fl.b
+    if t == BOOL:
+        return {"and": b.and_, "or": b.or_}.get(name, lambda p, q: b.icmp_unsigned(
+            ICMP[name], p, q))(x, y)
+    if t == I64:
+        return int_binary(fl, op, name, x, y)
+    if name in ("add", "sub", "mul", "div"):
+        return {"add": b.fadd, "sub": b.fsub, "mul": b.fmul, "div": b.fdiv}[name](x, y)
+    if name == "pow":
+        return b.call(fl.owner.intrinsic("pow", 2), [x, y])
+    if name in ("maximum", "minimum"):
+        # NaN in either operand gives NaN, as np.maximum does
+        nan_x = b.fcmp_unordered("uno", x, x)
+        pick_x = b.fcmp_ordered(">=" if name == "maximum" else "<=", x, y)
+        return b.select(nan_x, x, b.select(pick_x, x, y))
+    if name in FCMP:
+        return b.fcmp_ordered(FCMP[name], x, y)
+    if name == "ne":
+        return b.fcmp_unordered("!=", x, y)
+    if name in ("floordiv", "mod"):
+        return float_divmod(fl, x, y)[0 if name == "floordiv" else 1]
+    raise NotImplementedError(name)
+
+
+def float_divmod(fl, a, b_):
+    """NumPy's floor division and modulo for doubles (the result of mod has the divisor's
+    sign; floor division is consistent with it)."""
+    b = fl.b
+    frem = b.frem(a, b_)
+    div = b.fdiv(b.fsub(a, frem), b_)
+    fix = b.and_(b.fcmp_unordered("!=", frem, DOUBLE(0.0)),
+                 b.xor(b.fcmp_ordered("<", b_, DOUBLE(0.0)), b.fcmp_ordered("<", frem, DOUBLE(0.0))))
+    mod = b.select(fix, b.fadd(frem, b_), frem)
+    div = b.select(fix, b.fsub(div, DOUBLE(1.0)), div)
+    floordiv = call_math(fl, "floor", div)
+    rounded = b.select(b.fcmp_ordered(">", b.fsub(div, floordiv), DOUBLE(0.5)),
+                       b.fadd(floordiv, DOUBLE(1.0)), floordiv)
+    zero_div = b.fcmp_ordered("==", div, DOUBLE(0.0))
+    copysign = fl.owner.declare("llvm.copysign.f64", DOUBLE, [DOUBLE, DOUBLE])
+    quotient = b.select(zero_div, b.call(copysign, [DOUBLE(0.0), b.fdiv(a, b_)]), rounded)
+    by_zero = b.fcmp_ordered("==", b_, DOUBLE(0.0))
+    # dividing by zero: NumPy gives a / 0 (inf or nan) and nan for the modulo
+    quotient = b.select(by_zero, b.fdiv(a, b_), quotient)
+    mod = b.select(by_zero, DOUBLE(float("nan")), mod)
+    return quotient, mod
+
+
+def int_binary(fl, op, name, x, y):
+    b = fl.b
+    if name in ("add", "sub", "mul"):
+        return {"add": b.add, "sub": b.sub, "mul": b.mul}[name](x, y)
+    if name in ICMP:
+        return b.icmp_signed(ICMP[name], x, y)
+    if name == "maximum":
+        return b.select(b.icmp_signed(">=", x, y), x, y)
+    if name == "minimum":
+        return b.select(b.icmp_signed("<=", x, y), x, y)
+    if name in ("floordiv", "mod"):
+        fl.fail_if(fl.likely_false(b.icmp_signed("==", y, INT(0))), "zero", op,
+                   what="division" if name == "floordiv" else "modulo")
+        minus_one = b.icmp_signed("==", y, INT(-1))  # INT64_MIN // -1 must not trap
+        safe = b.select(minus_one, INT(1), y)
+        q = b.select(minus_one, b.neg(x), b.sdiv(x, safe))
+        r = b.select(minus_one, INT(0), b.srem(x, safe))
+        fix = b.and_(b.icmp_signed("!=", r, INT(0)),
+                     b.xor(b.icmp_signed("<", r, INT(0)), b.icmp_signed("<", y, INT(0))))
+        if name == "floordiv":
+            return b.select(fix, b.sub(q, INT(1)), q)
+        return b.select(fix, b.add(r, y), r)
+    if name == "pow":
+        fl.fail_if(b.icmp_signed("<", y, INT(0)), "pow", op)
+        return int_power(fl, x, y)
+    raise NotImplementedError(name)
+
+
+def int_power(fl, base, exponent):
+    """x ** n by repeated squaring, wrapping like NumPy's int64."""
+    b = fl.b
+    acc, cur, n = fl.slot(INT), fl.slot(INT), fl.slot(INT)
+    b.store(INT(1), acc)
+    b.store(base, cur)
+    b.store(exponent, n)
+    head = fl.llfn.append_basic_block("pow.head")
+    body = fl.llfn.append_basic_block("pow.body")
+    done = fl.llfn.append_basic_block("pow.done")
+    b.branch(head)
+    b.position_at_end(head)
+    b.cbranch(b.icmp_signed(">", b.load(n, typ=INT), INT(0)), body, done)
+    b.position_at_end(body)
+    k = b.load(n, typ=INT)
+    c = b.load(cur, typ=INT)
+    odd = b.icmp_signed("!=", b.and_(k, INT(1)), INT(0))
+    a = b.load(acc, typ=INT)
+    b.store(b.select(odd, b.mul(a, c), a), acc)
+    b.store(b.mul(c, c), cur)
+    b.store(b.ashr(k, INT(1)), n)
+    b.branch(head)
+    b.position_at_end(done)
+    return b.load(acc, typ=INT)
+
+
+def cast(fl, op, name, t, x):
+    b = fl.b
+    if name == "to_f64":
+        if t == F64:
+            return x
+        return b.uitofp(x, DOUBLE) if t == BOOL else b.sitofp(x, DOUBLE)
+    if t == I64:
+        return x
+    if t == BOOL:
+        return b.zext(x, INT)
+    finite = b.fcmp_ordered("<", call_math(fl, "abs", x), DOUBLE(9.2e18))
+    fl.fail_if(b.not_(finite), "cast", op)
+    return b.fptosi(x, INT)
