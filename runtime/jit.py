@@ -20,7 +20,7 @@ import llvmlite.binding as llvm
 
 import ir
 from ir import errors
-from ir.calling import prepare_arguments
+from ir.calling import coerce_argument
 from ir.types import BOOL, F64, I64, ArrayType
 
 from .lower import CTX_FIELDS, ModuleLowering, symbol
@@ -78,58 +78,112 @@ class NativeModule:
 
 
 class NativeFunction:
+    """Calls one native function. Marshalling is planned once here, so a call does only
+    the checks and conversions its arguments need."""
+
     def __init__(self, owner: NativeModule, fn: ir.Function):
         self.owner = owner
         self.fn = fn
+        self.names = [p.name_hint or f"#{k}" for k, p in enumerate(fn.params)]
+        self.types = list(fn.param_types)
+        self.is_array = [isinstance(t, ArrayType) for t in self.types]
+        self.dtypes = [NP_DTYPE[t.elem] for t in self.types]
+        self.dim_checks = dimension_checks(self.types)
+        self.returns_array = any(isinstance(t, ArrayType) for t in fn.return_types)
         argtypes = [ctypes.c_void_p]
-        for t in fn.param_types:
+        for t in self.types:
             if isinstance(t, ArrayType):
                 argtypes += [ctypes.c_void_p] + [ctypes.c_int64] * t.rank
             else:
                 argtypes.append(CTYPE[t])
         for t in fn.return_types:
             argtypes += [ctypes.c_void_p] * (2 if isinstance(t, ArrayType) else 1)
-        address = owner.engine.get_function_address(symbol(fn.name))
+        address = owner.engine.get_function_address("dpc_entry_" + symbol(fn.name)[4:])
         self.cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
         self.local = threading.local()
+        self.call = self.make_call()
 
-    def context(self):
-        ctx = getattr(self.local, "ctx", None)
-        if ctx is None:
-            ctx = self.local.ctx = (ctypes.c_int64 * CTX_FIELDS)()
-        address = ctypes.addressof(ctx)
-        ctx[0] = ctx[1] = address  # an empty allocation list
-        return ctx, address
-
-    def __call__(self, *args):
-        values, _ = prepare_arguments(self.fn, list(args))
-        flat = []
-        keep = []  # contiguous copies must live until the call returns
-        for t, v in zip(self.fn.param_types, values):
-            if isinstance(t, ArrayType):
-                arr = np.ascontiguousarray(v)
-                keep.append(arr)
-                flat.append(arr.__array_interface__["data"][0])
-                flat.extend(arr.shape)
-            else:
-                flat.append(v)
+    def thread_state(self):
+        """Per-thread call context and result slots, made once per thread."""
+        try:
+            return self.local.state
+        except AttributeError:
+            pass
+        ctx = (ctypes.c_int64 * CTX_FIELDS)()
         outs = []
         for t in self.fn.return_types:
             if isinstance(t, ArrayType):
                 outs.append((ctypes.c_void_p(), (ctypes.c_int64 * t.rank)()))
             else:
                 outs.append((CTYPE[t.elem](),))
-        pointers = [ctypes.byref(o) for out in outs for o in out]
-        ctx, address = self.context()
-        status = self.cfunc(address, *flat, *pointers)
-        try:
-            if status != 0:
-                raise self.error(ctx)
-            results = [self.result(t, out) for t, out in zip(self.fn.return_types, outs)]
-        finally:
-            if ctx[1] != address:  # something is still allocated
-                self.owner.free_all(address)
-        return results[0] if len(results) == 1 else tuple(results)
+        pointers = [ctypes.addressof(o) for out in outs for o in out]
+        state = self.local.state = (ctx, ctypes.addressof(ctx), outs, pointers)
+        return state
+
+    def marshal(self, args) -> list:
+        """The flat native arguments; converts what is not already in native form."""
+        if len(args) != len(self.types):
+            raise errors.ValueErrorDP(f"{self.fn.name}() takes {len(self.types)} arguments "
+                                      f"({', '.join(self.names)}), {len(args)} given")
+        flat = []
+        shapes = []
+        for k, a in enumerate(args):
+            t = self.types[k]
+            if self.is_array[k]:
+                if not (type(a) is np.ndarray and a.dtype == self.dtypes[k]
+                        and a.ndim == t.rank and a.flags.c_contiguous):
+                    a = np.ascontiguousarray(coerce_argument(t, a, self.names[k]))
+                flat.append(a.__array_interface__["data"][0])
+                flat.extend(a.shape)
+                shapes.append(a.shape)
+            else:
+                if type(a) is not (float if t is F64 else int):
+                    a = coerce_argument(t, a, self.names[k])
+                flat.append(a)
+                shapes.append(())
+        for check in self.dim_checks:
+            check(shapes, self.names, self.types)
+        return flat, args
+
+    def __call__(self, *args):
+        return self.call(*args)
+
+    def make_call(self):
+        """The call path. When every argument is already exactly what the native code
+        takes (a Python float or int for a scalar), it goes straight to ctypes; anything
+        else takes `marshal`, which converts and checks."""
+        cfunc, local, owner = self.cfunc, self.local, self.owner
+        exact = tuple({F64: float, I64: int, BOOL: bool}.get(t) for t in self.types)
+        scalar_only = not any(self.is_array) and not self.returns_array
+        n = len(exact)
+        rtypes = [NP_DTYPE[t.elem] for t in self.fn.return_types]
+        single = len(rtypes) == 1
+
+        def call(*args):
+            try:
+                state = local.state
+            except AttributeError:
+                state = self.thread_state()
+            ctx, address, outs, pointers = state
+            if scalar_only and len(args) == n and all(
+                    type(a) is e for a, e in zip(args, exact)):
+                status = cfunc(address, *args, *pointers)
+            else:
+                flat, keep = self.marshal(args)  # `keep` holds converted arrays during the call
+                status = cfunc(address, *flat, *pointers)
+            if status == 0 and not self.returns_array:  # the code freed all it allocated
+                if single:
+                    return rtypes[0](outs[0][0].value)
+                return tuple(r(out[0].value) for r, out in zip(rtypes, outs))
+            try:
+                if status != 0:
+                    raise self.error(ctx)
+                results = [self.result(t, out) for t, out in zip(self.fn.return_types, outs)]
+            finally:
+                owner.free_all(address)
+            return results[0] if single else tuple(results)
+
+        return call
 
     @staticmethod
     def result(t, out):
@@ -174,6 +228,35 @@ class NativeFunction:
             "negative": f"negative array dimension {a}",
         }
         return errors.ValueErrorDP(messages[site.kind] + at)
+
+
+def dimension_checks(types) -> list:
+    """Checks that every use of a dimension name agrees and literal sizes hold, planned
+    once per function; each takes the argument shapes."""
+    checks = []
+    first: dict[str, tuple[int, int]] = {}
+    for k, t in enumerate(types):
+        for axis, d in enumerate(t.shape):
+            if isinstance(d, int) or d in first:
+                checks.append(dim_check(k, axis, d, first.get(d)))
+            elif d != ir.DYN:
+                first[d] = (k, axis)
+    return checks
+
+
+def dim_check(k, axis, d, seen):
+    def check(shapes, names, types):
+        size = shapes[k][axis]
+        if seen is None:
+            if size != d:
+                raise errors.ShapeErrorDP(f"argument {names[k]} must be {types[k]}: axis "
+                                          f"{axis} has size {size}, not {d}")
+            return
+        other = shapes[seen[0]][seen[1]]
+        if size != other:
+            raise errors.ShapeErrorDP(f"argument {names[k]}: dimension {d} is {size} here but "
+                                      f"{other} in argument {names[seen[0]]}")
+    return check
 
 
 def compile_module(module: ir.Module) -> NativeModule:

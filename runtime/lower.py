@@ -75,6 +75,19 @@ class ModuleLowering:
             self.functions[fn.name] = ll.Function(self.llmod, signature(fn), name=symbol(fn.name))
         for fn in module.functions.values():
             FunctionLowering(self, fn).run()
+            self.entry_point(fn)
+
+    def entry_point(self, fn: ir.Function) -> None:
+        """`dpc_entry_f`: the function Python calls; it starts the call's allocation list
+        in ctx, so the caller does not have to."""
+        inner = self.functions[fn.name]
+        entry = ll.Function(self.llmod, inner.function_type, name="dpc_entry_" + symbol(fn.name)[4:])
+        b = ll.IRBuilder(entry.append_basic_block())
+        ctx = entry.args[0]
+        store_ptr(b, ctx, ctx, 0)
+        store_ptr(b, ctx, ctx, 1)
+        b.ret(b.call(inner, list(entry.args)))
+        inner.linkage = "internal"
 
     def declare(self, name: str, ret, args) -> ll.Function:
         existing = self.llmod.globals.get(name)
