@@ -18,8 +18,18 @@ V = rng.standard_normal(3)
 P = rng.uniform(0.5, 2.0, 5)  # positive, for log/sqrt/lgamma
 
 
+BACKEND = {"name": "native"}
+
+
+@pytest.fixture(autouse=True, params=["native", "interp"])
+def backend(request):
+    """Every row runs twice: native code, and the reference interpreter."""
+    BACKEND["name"] = request.param
+    return request.param
+
+
 def run(source, fn, *args):
-    return compile_source(source, name="test.dp").run(fn, *args)
+    return compile_source(source, name="test.dp", backend=BACKEND["name"]).run(fn, *args)
 
 
 def check(source, fn, args, expected, rel=1e-12):
@@ -394,7 +404,7 @@ def test_derivative_forms_type_check_and_lower_to_ops():
 
 
 def test_running_a_derivative_form_before_ad_says_so():
-    mod = compile_source(DERIVATIVES, name="d.dp")
+    mod = compile_source(DERIVATIVES, name="d.dp", backend=BACKEND["name"])
     with pytest.raises(NotLoweredError) as err:
         mod.g2(X, 2.0, 3)
     assert "'grad' of @f must be transformed by the AD pass" in str(err.value)
