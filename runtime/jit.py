@@ -23,7 +23,10 @@ from ir import errors
 from ir.calling import coerce_argument
 from ir.types import BOOL, F64, I64, ArrayType
 
-from .lower import CTX_FIELDS, ModuleLowering, symbol
+from . import cache
+from .lower import CTX_FIELDS, ModuleLowering, Site, symbol
+
+OPTIONS = "O3 vectorize loop+slp fast-math=off"
 
 _INIT_LOCK = threading.Lock()
 _INITIALIZED = False
@@ -61,20 +64,58 @@ def llvm_ir(module: ir.Module) -> tuple[str, list]:
 
 
 class NativeModule:
+    """The native code of a module. Machine code comes from the on-disk cache when the
+    same module was compiled before; LLVM IR and assembly are made on request."""
+
     def __init__(self, module: ir.Module):
-        text, self.sites = llvm_ir(module)
-        tm = target_machine()
-        llmod = llvm.parse_assembly(text)
-        llmod.verify()
-        optimize(llmod, tm)
-        self.optimized_ir = str(llmod)
-        self.asm = tm.emit_assembly(llmod)
-        self.engine = llvm.create_mcjit_compiler(llmod, tm)
-        self.engine.finalize_object()
         self.module = module
+        self._llvm = None
+        digest = cache.key(module, OPTIONS)
+        hit = cache.load(digest)
+        self.from_cache = hit is not None
+        if hit is None:
+            llmod, sites = self.optimized()
+            obj = target_machine().emit_object(llmod)
+            cache.store(digest, obj, [site_to_json(s) for s in sites])
+        else:
+            obj, site_dicts = hit
+            sites = [site_from_json(d) for d in site_dicts]
+        self.sites = sites
+        self.engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+        self.engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        self.engine.finalize_object()
         self.free_all = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(
             self.engine.get_function_address("dpc_free_all"))
         self.functions = {name: NativeFunction(self, fn) for name, fn in module.functions.items()}
+
+    def optimized(self):
+        """The module lowered to LLVM and optimized (made once, on first request)."""
+        if self._llvm is None:
+            text, sites = llvm_ir(self.module)
+            llmod = llvm.parse_assembly(text)
+            llmod.verify()
+            optimize(llmod, target_machine())
+            self._llvm = (llmod, sites)
+        return self._llvm
+
+    @property
+    def optimized_ir(self) -> str:
+        return str(self.optimized()[0])
+
+    @property
+    def asm(self) -> str:
+        return target_machine().emit_assembly(self.optimized()[0])
+
+
+def site_to_json(site: Site) -> dict:
+    loc = site.loc
+    return {"kind": site.kind, "detail": site.detail,
+            "loc": None if loc is None else [loc.filename, loc.line, loc.col]}
+
+
+def site_from_json(d: dict) -> Site:
+    loc = None if d["loc"] is None else ir.Loc(*d["loc"])
+    return Site(d["kind"], loc, d["detail"])
 
 
 class NativeFunction:

@@ -5,3 +5,9 @@ from pathlib import Path
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
+
+import os
+import tempfile
+
+# The suite uses a cache folder of its own, so it neither reads nor fills the user's.
+os.environ.setdefault("DPC_CACHE_DIR", tempfile.mkdtemp(prefix="dpc-test-cache-"))

@@ -1,0 +1,88 @@
+"""The on-disk cache of compiled object code, addressed by content.
+
+The key hashes everything the machine code depends on: the IR module's text and the
+source locations that run-time error messages quote, the llvmlite and LLVM versions, the
+host CPU and its features, and the compile options. An entry is the object file plus the
+table of error sites. Set DPC_CACHE=0 to turn the cache off, DPC_CACHE_DIR to move it
+(default: $XDG_CACHE_HOME/dpc, else ~/.cache/dpc); `clear_cache()` empties it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import llvmlite
+import llvmlite.binding as llvm
+
+import ir
+
+FORMAT = "dpc-object-cache-1"
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("DPC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "dpc"
+
+
+def enabled() -> bool:
+    return os.environ.get("DPC_CACHE", "1") not in ("0", "off", "false", "no")
+
+
+def key(module: ir.Module, options: str) -> str:
+    h = hashlib.sha256()
+    for part in (FORMAT, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
+                 llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), options,
+                 ir.print_module(module)):
+        h.update(part.encode())
+        h.update(b"\0")
+    for fn in module.functions.values():  # error messages quote these
+        for op in ir.walk_ops(fn.body):
+            h.update(str(op.loc).encode())
+    return h.hexdigest()
+
+
+def load(digest: str) -> tuple[bytes, list] | None:
+    if not enabled():
+        return None
+    folder = cache_dir()
+    try:
+        obj = (folder / f"{digest}.o").read_bytes()
+        sites = json.loads((folder / f"{digest}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return obj, sites
+
+
+def store(digest: str, obj: bytes, sites: list) -> None:
+    if not enabled():
+        return
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # write then rename, so a concurrent reader never sees half a file
+        for suffix, data in ((".json", json.dumps(sites).encode()), (".o", obj)):
+            fd, tmp = tempfile.mkstemp(dir=folder)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, folder / f"{digest}{suffix}")
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def clear_cache() -> int:
+    """Deletes every cache entry; returns how many files were removed."""
+    folder = cache_dir()
+    removed = 0
+    if folder.is_dir():
+        for path in folder.iterdir():
+            if path.suffix in (".o", ".json"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -1,0 +1,48 @@
+"""The on-disk object cache: a second compile of the same program loads machine code,
+gives identical results, and the cache can be turned off and cleared."""
+
+import numpy as np
+import pytest
+
+import runtime
+from compiler import compile_source
+
+SOURCE = "def f(x: f64[n]) -> f64:\n    assert x[0] > 0.0, \"first must be positive\"\n    return sum(x * x)\n"
+
+
+@pytest.fixture
+def cache_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPC_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("DPC_CACHE", raising=False)
+    return tmp_path
+
+
+def test_second_compile_comes_from_the_cache(cache_folder):
+    first = compile_source(SOURCE, name="c.dp")
+    second = compile_source(SOURCE, name="c.dp")
+    assert (first.native.from_cache, second.native.from_cache) == (False, True)
+    x = np.array([1.0, 2.0, 3.0])
+    assert first.f(x) == second.f(x) == 14.0
+    with pytest.raises(AssertionError) as err:  # error sites come back from the cache too
+        second.f(-x)
+    assert str(err.value) == "first must be positive (at c.dp:2:5)"
+    assert sorted(p.suffix for p in cache_folder.iterdir()) == [".json", ".o"]
+
+
+def test_key_covers_source_locations(cache_folder):
+    compile_source(SOURCE, name="c.dp")
+    other = compile_source(SOURCE, name="other.dp")  # same IR, other file name
+    assert not other.native.from_cache
+    with pytest.raises(AssertionError) as err:
+        other.f(-np.ones(2))
+    assert str(err.value) == "first must be positive (at other.dp:2:5)"
+
+
+def test_cache_can_be_turned_off_and_cleared(cache_folder, monkeypatch):
+    compile_source(SOURCE, name="c.dp")
+    assert runtime.clear_cache() == 2
+    assert list(cache_folder.iterdir()) == []
+    monkeypatch.setenv("DPC_CACHE", "0")
+    assert not compile_source(SOURCE, name="c.dp").native.from_cache
+    assert not compile_source(SOURCE, name="c.dp").native.from_cache
+    assert list(cache_folder.iterdir()) == []
