@@ -89,8 +89,9 @@ class CompiledModule:
         import warnings
 
         import runtime
+        from passes.bounds import Bounds
         from passes.scalarize import Scalarize
-        self.scalarized = Scalarize().apply(ir.clone_module(self.module))
+        self.scalarized = Bounds().apply(Scalarize().apply(ir.clone_module(self.module)))
         ir.verify_module(self.scalarized)
         try:
             return runtime.compile_module(self.scalarized)

@@ -150,7 +150,7 @@ def elementwise(b: Builder, op: Op):
                 continue
             own = indices[rank - v.type.rank:]
             own = [nest.zero if d == 1 else i for d, i in zip(v.type.shape, own)]
-            args.append(b.emit("index", v, *own))
+            args.append(b.emit("index", v, *own, inbounds=True))
         return b.op(op.name, args, dict(op.attrs)).result
 
     return nest.build(sizes, element)
@@ -163,14 +163,14 @@ def reduction(b: Builder, op: Op):
     sizes = [size_of(b, x, k) for k in range(x.type.rank)]
     nest = Nest(b)
     if axis is None:
-        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx))
+        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx, inbounds=True))
     kept = [s for k, s in enumerate(sizes) if k != axis]
 
     def element(outer):
         def inner(idx):
             full = list(outer)
             full.insert(axis, idx[0])
-            return b.emit("index", x, *full)
+            return b.emit("index", x, *full, inbounds=True)
         return nest.reduce(kind, [sizes[axis]], inner)
 
     return nest.build(kept, element)
@@ -180,8 +180,8 @@ def dot(b: Builder, op: Op):
     x, y = op.operands
     n = agree(b, [(x, 0), (y, 0)], "dot: vector lengths do not match")
     nest = Nest(b)
-    return nest.reduce("sum", [n], lambda i: b.emit("mul", b.emit("index", x, *i),
-                                                    b.emit("index", y, *i)))
+    return nest.reduce("sum", [n], lambda i: b.emit("mul", b.emit("index", x, *i, inbounds=True),
+                                                    b.emit("index", y, *i, inbounds=True)))
 
 
 def matmul(b: Builder, op: Op):
@@ -194,7 +194,7 @@ def matmul(b: Builder, op: Op):
     def element(idx):
         i, j = idx[:len(rows)], idx[len(rows):]
         return nest.reduce("sum", [k], lambda l: b.emit(
-            "mul", b.emit("index", x, *i, *l), b.emit("index", y, *l, *j)))
+            "mul", b.emit("index", x, *i, *l, inbounds=True), b.emit("index", y, *l, *j, inbounds=True)))
 
     return nest.build(rows + cols, element)
 
@@ -203,12 +203,12 @@ def transpose(b: Builder, op: Op):
     (x,) = op.operands
     nest = Nest(b)
     sizes = [size_of(b, x, 1), size_of(b, x, 0)]
-    return nest.build(sizes, lambda idx: b.emit("index", x, idx[1], idx[0]))
+    return nest.build(sizes, lambda idx: b.emit("index", x, idx[1], idx[0], inbounds=True))
 
 
 def outer(b: Builder, op: Op):
     x, y = op.operands
     nest = Nest(b)
     sizes = [size_of(b, x, 0), size_of(b, y, 0)]
-    return nest.build(sizes, lambda idx: b.emit("mul", b.emit("index", x, idx[0]),
-                                                b.emit("index", y, idx[1])))
+    return nest.build(sizes, lambda idx: b.emit("mul", b.emit("index", x, idx[0], inbounds=True),
+                                                b.emit("index", y, idx[1], inbounds=True)))

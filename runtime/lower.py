@@ -411,8 +411,14 @@ class FunctionLowering:
 
     def checked_offset(self, op, array_value, a: Array, indices: list):
         """Row-major offset of a[indices...] (a prefix of the axes), with bounds checks
-        and Python's negative indices."""
+        and Python's negative indices unless a pass proved the indices in range."""
         offset = INT(0)
+        if op.attrs.get("inbounds"):
+            for axis, i in enumerate(indices):
+                offset = self.b.add(self.b.mul(offset, a.dims[axis]), i)
+            for size in a.dims[len(indices):]:
+                offset = self.b.mul(offset, size)
+            return offset
         for axis, iv in enumerate(indices):
             size = a.dims[axis]
             negative = self.b.icmp_signed("<", iv, INT(0))

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 
 import ir
 from compiler import compile_source
-from strategies import programs
+from random_programs import programs
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -10,7 +10,7 @@ import ir
 from compiler import compile_file, compile_source
 from passes.scalarize import Scalarize
 from reference import EXAMPLES, make_inputs
-from strategies import programs
+from random_programs import programs
 
 ROOT = Path(__file__).parents[2] / "examples"
 ARRAY_OPS = {"add", "sub", "mul", "div", "exp", "log", "tanh", "sigmoid", "select",
@@ -33,8 +33,8 @@ def test_before_and_after():
         "  %2 = const 1 : i64\n"
         "  %3 = build %1, %0, %2 : f64[n] {\n"
         "  ^(%i: i64):\n"
-        "    %4 = index %x, %i : f64\n"
-        "    %5 = index %y, %i : f64\n"
+        "    %4 = index %x, %i {inbounds = true} : f64\n"
+        "    %5 = index %y, %i {inbounds = true} : f64\n"
         "    %6 = add %4, %5 : f64\n"
         "    yield %6\n"
         "  }\n"

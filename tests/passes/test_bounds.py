@@ -1,0 +1,47 @@
+"""Bounds: an index that is a loop variable over the array's own size needs no check."""
+
+import ir
+from compiler import compile_source
+from passes.bounds import Bounds
+
+SOURCE = """\
+def f(x: f64[n], y: f64[m], k: i64) -> f64:
+    acc = 0.0
+    for i in range(n):
+        acc += x[i]
+    for i in range(1, n):
+        acc += x[i]
+    for i in range(m):
+        acc += x[i]
+    for i in range(k):
+        acc += x[i]
+    for i in range(0, n, 2):
+        acc += x[i]
+    return acc + sum(y[j] for j in range(m)) + x[0]
+"""
+
+
+def test_only_provable_indices_are_marked():
+    module = Bounds().apply(ir.clone_module(compile_source(SOURCE, backend="interp").module))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    #       x[i] 0..n  1..n   over m  over k  step 2  y[j]   x[0]
+    assert marks == [True, True, False, False, False, True, False]
+
+
+def test_before_and_after():
+    source = "def f(x: f64[n]) -> f64:\n    return sum(x[i] for i in range(n))\n"
+    module = compile_source(source, backend="interp").module
+    before = ir.print_module(module)
+    after = ir.print_module(Bounds().apply(ir.clone_module(module)))
+    assert "%3 = index %x, %i : f64" in before
+    assert after == before.replace("%3 = index %x, %i : f64",
+                                   "%3 = index %x, %i {inbounds = true} : f64")
+
+
+def test_unmarked_index_still_fails_cleanly():
+    mod = compile_source(SOURCE)
+    import numpy as np
+    import pytest
+    with pytest.raises(IndexError):
+        mod.f(np.ones(3), np.ones(5), 1)  # the loop over m reads x[3]
