@@ -215,6 +215,7 @@ class FunctionLowering:
         self.llfn = owner.functions[fn.name]
         self.values: dict = {}
         self.root: dict = {}  # array value -> the value whose buffer it shares
+        self.views: set = set()  # values pointing inside another value's buffer
         self.regions: list[Region] = []
         # Stack slots go in a block of their own, which falls through to the code.
         self.alloca_block = self.llfn.append_basic_block("slots")
@@ -250,6 +251,14 @@ class FunctionLowering:
     def get(self, v):
         return self.values[v]
 
+    def is_view(self, v) -> bool:
+        while True:
+            if v in self.views:
+                return True
+            if v not in self.root:
+                return False
+            v = self.root[v]
+
     def root_of(self, v):
         while v in self.root:
             v = self.root[v]
@@ -280,7 +289,7 @@ class FunctionLowering:
                 out.append(self.get(v))
                 continue
             root = self.root_of(v)
-            if root in region.owned:
+            if root in region.owned and not self.is_view(v):
                 region.owned.remove(root)
                 out.append(self.get(v))
             else:
@@ -438,19 +447,18 @@ class FunctionLowering:
         t = v.type
         if len(idx) == t.rank:
             return self.load_elem(a, t.elem, offset)
-        rest = a.dims[len(idx):]
-        row = self.new_array(t.elem, rest)
-        nbytes = self.b.mul(self.count(rest), INT(ELEM_SIZE[t.elem]))
-        self.memcpy(row.data, self.element_ptr(a, t.elem, offset), nbytes)
-        self.own(op.result)
-        return row
+        # A row is a view into the array: no copy. It is never freed itself; whoever
+        # would keep it beyond the array's region (yield, move, update) copies it.
+        self.root[op.result] = v
+        self.views.add(op.result)
+        return Array(self.element_ptr(a, t.elem, offset), a.dims[len(idx):])
 
     def op_update(self, op):
         v, value, *idx = op.operands
         t = v.type
         region = self.regions[-1]
         root = self.root_of(v)
-        in_place = root in region.owned and all(
+        in_place = root in region.owned and not self.is_view(v) and all(
             region.last_use.get(u, -1) <= self.index_in_block
             for u in self.aliases_of(root))
         a = self.get(v)
@@ -648,7 +656,7 @@ class FunctionLowering:
             root = self.root_of(v)
             dead = all(region.last_use.get(u, -1) <= self.index_in_block
                        for u in self.aliases_of(root))
-            if root in region.owned and dead and out.count(val) == 0:
+            if root in region.owned and dead and not self.is_view(v) and out.count(val) == 0:
                 region.owned.remove(root)  # moved into the loop
                 out.append(val)
             else:

@@ -182,3 +182,28 @@ def test_llvm_and_asm_stages():
     assert "define" in mod.ir(stage="llvm") and "dpc_entry_f" in mod.ir(stage="llvm")
     assert "dpc_entry_f" in mod.ir(stage="asm")
     assert "build" in mod.ir("f", stage="scalar") and "reduce" in mod.ir("f", stage="scalar")
+
+
+def test_rows_keep_value_semantics():
+    source = """\
+def f(a: f64[n, m]) -> (f64[m], f64[n, m], f64[m], f64[m]):
+    b = a * 1.0
+    row = b[1]
+    b[1, 0] = 100.0
+    last = a[0]
+    for i in range(n):
+        last = a[i]
+    c = b[0]
+    c[0] = -1.0
+    return row, b, last, c
+"""
+    mod = compile_source(source)
+    a = np.arange(6.0).reshape(3, 2)
+    row, b, last, c = mod.f(a)
+    np.testing.assert_array_equal(row, [2.0, 3.0])  # read before the update
+    np.testing.assert_array_equal(b, [[0.0, 1.0], [100.0, 3.0], [4.0, 5.0]])
+    np.testing.assert_array_equal(last, [4.0, 5.0])
+    np.testing.assert_array_equal(c, [-1.0, 1.0])  # b's row 0 itself is unchanged
+    np.testing.assert_array_equal(a, np.arange(6.0).reshape(3, 2))
+    for got, want in zip((row, b, last, c), mod.interpreter.run("f", [a])):
+        np.testing.assert_array_equal(got, want)
