@@ -90,8 +90,12 @@ class CompiledModule:
 
         import runtime
         from passes.bounds import Bounds
+        from passes.fusion import Fusion
         from passes.scalarize import Scalarize
-        self.scalarized = Bounds().apply(Scalarize().apply(ir.clone_module(self.module)))
+        module = ir.clone_module(self.module)
+        for native_pass in (Scalarize(), Bounds(), Fusion()):
+            module = native_pass.apply(module)
+        self.scalarized = module
         ir.verify_module(self.scalarized)
         try:
             return runtime.compile_module(self.scalarized)

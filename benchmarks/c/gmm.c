@@ -1,0 +1,95 @@
+/* examples/gmm.dp in C: the ADBench GMM objective with a Wishart prior. Component j's
+ * inverse Cholesky factor Q is packed in icf[j*t .. j*t+t), t = d(d+1)/2: the d logs of
+ * its diagonal, then its strictly lower triangle column by column. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define PI 3.141592653589793
+
+static double log_sum_exp(const double *v, int64_t k)
+{
+    double m = v[0];
+    for (int64_t j = 1; j < k; j++)
+        if (v[j] > m)
+            m = v[j];
+    double s = 0.0;
+    for (int64_t j = 0; j < k; j++)
+        s += exp(v[j] - m);
+    return m + log(s);
+}
+
+/* Position in a packed row of Q[r, c], r > c (column-major packing). */
+static int64_t ltri_index(int64_t d, int64_t r, int64_t c)
+{
+    return d + c * (2 * d - c - 1) / 2 + (r - c - 1);
+}
+
+/* log of the multivariate gamma function Gamma_p(a). */
+static double log_gamma_distrib(double a, int64_t p)
+{
+    double out = 0.25 * p * (p - 1) * log(PI);
+    for (int64_t j = 1; j <= p; j++)
+        out += lgamma(a + 0.5 * (1 - j));
+    return out;
+}
+
+static double log_wishart_prior(const double *icf, int64_t k, int64_t d, double gamma,
+                                int64_t m)
+{
+    int64_t t = d * (d + 1) / 2;
+    int64_t n = d + m + 1;
+    double out = 0.0;
+    for (int64_t j = 0; j < k; j++) {
+        const double *row = icf + j * t;
+        double sum_q = 0.0, diag = 0.0, lower = 0.0;
+        for (int64_t r = 0; r < d; r++) {
+            sum_q += row[r];
+            diag += exp(2.0 * row[r]);
+        }
+        for (int64_t r = d; r < t; r++)
+            lower += row[r] * row[r];
+        out += 0.5 * gamma * gamma * (diag + lower) - m * sum_q;
+    }
+    double c = n * d * (log(gamma) - 0.5 * log(2.0)) - log_gamma_distrib(0.5 * n, d);
+    return out - k * c;
+}
+
+double gmm(const double *alphas, const double *means, const double *icf, const double *x,
+           int64_t k, int64_t d, int64_t n, double gamma, int64_t m)
+{
+    int64_t t = d * (d + 1) / 2;
+    double *sum_qs = malloc(k * sizeof(double));
+    double *inner = malloc(k * sizeof(double));
+    double *centered = malloc(d * sizeof(double));
+    for (int64_t j = 0; j < k; j++) {
+        sum_qs[j] = 0.0;
+        for (int64_t r = 0; r < d; r++)
+            sum_qs[j] += icf[j * t + r];
+    }
+    double slse = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t j = 0; j < k; j++) {
+            const double *q = icf + j * t;
+            for (int64_t r = 0; r < d; r++)
+                centered[r] = x[i * d + r] - means[j * d + r];
+            /* |Q (x - mu)|^2 without building Q */
+            double norm2 = 0.0;
+            for (int64_t r = 0; r < d; r++) {
+                double below = 0.0;
+                for (int64_t c = 0; c < r; c++)
+                    below += q[ltri_index(d, r, c)] * centered[c];
+                double qr = exp(q[r]) * centered[r] + below;
+                norm2 += qr * qr;
+            }
+            inner[j] = alphas[j] + sum_qs[j] - 0.5 * norm2;
+        }
+        slse += log_sum_exp(inner, k);
+    }
+    free(sum_qs);
+    free(inner);
+    free(centered);
+    double constant = -n * d * 0.5 * log(2.0 * PI);
+    return constant + slse - n * log_sum_exp(alphas, k) +
+           log_wishart_prior(icf, k, d, gamma, m);
+}

@@ -1,0 +1,171 @@
+"""Fusion: a temporary array that is read one element at a time is never built.
+
+When `%b = build 0, n, 1 { ^(i): ... yield e }` has exactly one use, an in-range scalar
+read `index %b, %j`, that read becomes the build's body evaluated at `%j`, and the build
+goes away (DCE). This is what turns `sum(exp(x - m))` into one loop with no temporary:
+
+    %t = build ... { index %x, %i; sub; yield }      %s = reduce ... {
+    %e = build ... { index %t, %i; exp; yield }  ->     index %x, %i; sub; exp; yield
+    %s = reduce ... { index %e, %i; yield }           }
+
+Only bodies that cannot fail are moved (no check that could raise, no call), so the
+program raises exactly the errors it raised before, and the single use means no work is
+repeated.
+"""
+
+from __future__ import annotations
+
+import ir
+from ir.ops import dim_of_value
+from ir.registry import REGISTRY
+
+SAFE_INDEX = "inbounds"
+NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", "log1p",
+               "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "abs", "sign",
+               "floor", "ceil", "lgamma", "maximum", "minimum", "lt", "le", "gt", "ge", "eq",
+               "ne", "and", "or", "not", "select", "to_f64", "yield"}
+
+
+class Fusion:
+    name = "fusion"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            forward_build_sizes(fn.body)
+            dce(fn.body)  # the forwarded `dim`s would still count as uses
+            while fuse_one(fn):
+                dce(fn.body)
+        return module
+
+
+def forward_build_sizes(root: ir.Block) -> None:
+    """`dim %b {axis = 0}` of `%b = build 0, n, 1` is `n` when n is itself a size (a
+    dimension or a constant >= 0), so the length of a temporary does not keep it alive."""
+    for op in list(ir.walk_ops(root)):
+        if op.name != "dim" or op.attrs["axis"] != 0:
+            continue
+        source = op.operands[0].defining_op
+        if source is None or source.name != "build":
+            continue
+        start, stop, step = (dim_of_value(v) for v in source.operands)
+        stop_is_size = isinstance(stop, str) or isinstance(stop, int) and stop >= 0
+        if start == 0 and step == 1 and stop_is_size and stop != ir.DYN:
+            replace_uses(root, op.results[0], source.operands[1])
+
+
+def uses_of(block: ir.Block) -> dict:
+    uses: dict = {}
+    for op in ir.walk_ops(block):
+        for v in op.operands:
+            uses.setdefault(v, []).append(op)
+    return uses
+
+
+def body_never_fails(block: ir.Block) -> bool:
+    return all(never_fails(op) for op in block.ops)
+
+
+def never_fails(op: ir.Op) -> bool:
+    """Can running `op` never raise, whatever the values? (Then it may be moved or
+    removed without changing which errors a program raises.)"""
+    name = op.name
+    if name in NEVER_FAILS:
+        return True
+    if name == "index":
+        return bool(op.attrs.get(SAFE_INDEX))
+    if name in ("pow", "floordiv", "mod"):
+        return op.operands[0].type.elem.name == "f64"
+    if name == "if":
+        return all(body_never_fails(r) for r in op.regions)
+    if name in ("build", "reduce"):
+        step = dim_of_value(op.operands[2])
+        kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
+        return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0])
+    return False
+
+
+def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
+    """The single element read that can take `op`'s body, or None."""
+    if op.name != "build" or op.results[0].type.rank != 1:
+        return None
+    start, _, step = (dim_of_value(v) for v in op.operands)
+    if start != 0 or step != 1:
+        return None
+    readers = uses.get(op.results[0], [])
+    if len(readers) != 1:
+        return None
+    (reader,) = readers
+    if reader.name != "index" or not reader.attrs.get(SAFE_INDEX) or len(reader.operands) != 2:
+        return None
+    if reader.operands[0] is not op.results[0] or not body_never_fails(op.regions[0]):
+        return None
+    return reader
+
+
+def fuse_one(fn: ir.Function) -> bool:
+    uses = uses_of(fn.body)
+    for block, position, op in blocks_and_ops(fn.body):
+        reader = fusible(op, uses)
+        if reader is not None:
+            inline_at(fn.body, op, reader)
+            return True
+    return False
+
+
+def blocks_and_ops(block: ir.Block):
+    for k, op in enumerate(block.ops):
+        yield block, k, op
+        for region in op.regions:
+            yield from blocks_and_ops(region)
+
+
+def inline_at(root: ir.Block, build: ir.Op, reader: ir.Op) -> None:
+    """Replaces `reader` (index %b, %j) with a copy of the build's body at %j."""
+    body = build.regions[0]
+    values = {body.args[0]: reader.operands[1]}
+    copies = [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
+    result = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
+    block, position = find(root, reader)
+    block.ops[position:position + 1] = copies
+    replace_uses(root, reader.results[0], result)
+
+
+def find(block: ir.Block, target: ir.Op):
+    for k, op in enumerate(block.ops):
+        if op is target:
+            return block, k
+        for region in op.regions:
+            found = find(region, target)
+            if found is not None:
+                return found
+    return None
+
+
+def replace_uses(block: ir.Block, old, new) -> None:
+    for op in ir.walk_ops(block):
+        op.operands = [new if v is old else v for v in op.operands]
+
+
+def dce(block: ir.Block) -> None:
+    """Removes ops whose results nobody uses and that have no effect (nothing in them
+    can fail), innermost first, until nothing changes."""
+    changed = True
+    while changed:
+        used = {v for op in ir.walk_ops(block) for v in op.operands}
+        changed = remove_dead(block, used)
+
+
+def remove_dead(block: ir.Block, used: set) -> bool:
+    changed = False
+    kept = []
+    for op in block.ops:
+        for region in op.regions:
+            changed |= remove_dead(region, used)
+        dead = (op.results and not any(r in used for r in op.results)
+                and REGISTRY[op.name].pure and never_fails(op))
+        if dead:
+            changed = True
+        else:
+            kept.append(op)
+    block.ops = kept
+    return changed
