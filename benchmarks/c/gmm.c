@@ -1,6 +1,7 @@
-/* examples/gmm.dp in C: the ADBench GMM objective with a Wishart prior. Component j's
- * inverse Cholesky factor Q is packed in icf[j*t .. j*t+t), t = d(d+1)/2: the d logs of
- * its diagonal, then its strictly lower triangle column by column. */
+/* examples/gmm.dp in C: GradBench's GMM log posterior (ADBench's objective with the
+ * Wishart prior added as a log density). Component j's lower-triangular factor Q is
+ * packed in icf[j*t .. j*t+t), t = d(d+1)/2: the d logs of its diagonal, then its
+ * strictly lower triangle column by column. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,8 +26,8 @@ static int64_t ltri_index(int64_t d, int64_t r, int64_t c)
     return d + c * (2 * d - c - 1) / 2 + (r - c - 1);
 }
 
-/* log of the multivariate gamma function Gamma_p(a). */
-static double log_gamma_distrib(double a, int64_t p)
+/* log Gamma_p(a), the multivariate gamma function. */
+static double log_multigamma(double a, int64_t p)
 {
     double out = 0.25 * p * (p - 1) * log(PI);
     for (int64_t j = 1; j <= p; j++)
@@ -34,25 +35,28 @@ static double log_gamma_distrib(double a, int64_t p)
     return out;
 }
 
+/* Sum over components of the log Wishart density of Q_j^T Q_j (scale I / gamma^2,
+ * d + m + 1 degrees of freedom): added with a plus sign, as GradBench corrects ADBench. */
 static double log_wishart_prior(const double *icf, int64_t k, int64_t d, double gamma,
                                 int64_t m)
 {
     int64_t t = d * (d + 1) / 2;
-    int64_t n = d + m + 1;
+    int64_t dof = d + m + 1;
+    double norm = dof * d * (log(gamma) - 0.5 * log(2.0)) - log_multigamma(0.5 * dof, d);
     double out = 0.0;
     for (int64_t j = 0; j < k; j++) {
         const double *row = icf + j * t;
-        double sum_q = 0.0, diag = 0.0, lower = 0.0;
+        double sum_log_diag = 0.0, diag = 0.0, lower = 0.0;
         for (int64_t r = 0; r < d; r++) {
-            sum_q += row[r];
-            diag += exp(2.0 * row[r]);
+            double e = exp(row[r]);
+            sum_log_diag += row[r];
+            diag += e * e;
         }
         for (int64_t r = d; r < t; r++)
             lower += row[r] * row[r];
-        out += 0.5 * gamma * gamma * (diag + lower) - m * sum_q;
+        out += m * sum_log_diag - 0.5 * gamma * gamma * (diag + lower);
     }
-    double c = n * d * (log(gamma) - 0.5 * log(2.0)) - log_gamma_distrib(0.5 * n, d);
-    return out - k * c;
+    return k * norm + out;
 }
 
 double gmm(const double *alphas, const double *means, const double *icf, const double *x,
@@ -89,7 +93,6 @@ double gmm(const double *alphas, const double *means, const double *icf, const d
     free(sum_qs);
     free(inner);
     free(centered);
-    double constant = -n * d * 0.5 * log(2.0 * PI);
-    return constant + slse - n * log_sum_exp(alphas, k) +
-           log_wishart_prior(icf, k, d, gamma, m);
+    double log_likelihood = -0.5 * n * d * log(2.0 * PI) + slse - n * log_sum_exp(alphas, k);
+    return log_likelihood + log_wishart_prior(icf, k, d, gamma, m);
 }
