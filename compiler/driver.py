@@ -54,12 +54,15 @@ class CompiledFunction:
         self.owner = owner
         self.name = name
         self.function = owner.module.functions[name]
+        native = owner.native
+        # the native call path itself, so a call goes through no extra layer
+        self.call = native.functions[name].call if native is not None else self.interpret
+
+    def interpret(self, *args):
+        return self.owner.interpreter.run(self.name, list(args))
 
     def __call__(self, *args):
-        native = self.owner.native
-        if native is not None:
-            return native.functions[self.name](*args)
-        return self.owner.interpreter.run(self.name, list(args))
+        return self.call(*args)
 
     @property
     def signature(self) -> str:

@@ -1,10 +1,10 @@
 """Scalarize: array-level ops become loops over scalars.
 
 Elementwise math on arrays (with broadcasting), `select`, casts, reductions, `dot`,
-`matmul`, `transpose` and `outer` are rewritten into `build` (one element per index) and
+`transpose` and `outer` are rewritten into `build` (one element per index) and
 `reduce` regions whose bodies index the operands and apply the scalar op. After this pass
 the only ops that touch whole arrays are `build`, `reduce`, `index`, `update`, `full`,
-`arange`, `stack`, `dim`, `shape_cast` and calls; that is what native lowering handles, and
+`arange`, `stack`, `dim`, `shape_cast`, `matmul` (a native kernel) and calls; that is what native lowering handles, and
 what fusion works on.
 
     %z = add %x, %y : f64[n]
@@ -74,7 +74,8 @@ def rule_for(op: Op):
         return elementwise
     if op.name in REDUCE_KIND:
         return reduction
-    return {"dot": dot, "matmul": matmul, "transpose": transpose, "outer": outer}.get(op.name)
+    # `matmul` stays: native code has a kernel with a cache-friendly loop order for it
+    return {"dot": dot, "transpose": transpose, "outer": outer}.get(op.name)
 
 
 # ----------------------------------------------------------------------------- loop nests

@@ -561,6 +561,40 @@ class FunctionLowering:
         self.own(op.result)
         return a
 
+    def op_matmul(self, op):
+        """Matrix products in the i-k-j order: the innermost loop walks rows of both the
+        right operand and the result contiguously, so it vectorizes."""
+        x, y = op.operands
+        a, b = self.get(x), self.get(y)
+        inner = a.dims[-1]
+        self.fail_if(self.b.icmp_signed("!=", inner, b.dims[0]), "shape", op,
+                     [b.dims[0], inner], message="@: inner dimensions do not match")
+        rows = a.dims[0] if x.type.rank == 2 else None
+        cols = b.dims[1] if y.type.rank == 2 else None
+        self.own(op.result)
+        if cols is None:  # matrix @ vector: one dot product per row
+            out = self.new_array(F64, [rows])
+            with self.counted_loop(rows) as i:
+                acc = self.slot(DOUBLE)
+                self.b.store(DOUBLE(0.0), acc)
+                with self.counted_loop(inner) as k:
+                    term = self.b.fmul(self.load_elem(a, F64, self.b.add(self.b.mul(i, inner), k)),
+                                       self.load_elem(b, F64, k))
+                    self.b.store(self.b.fadd(self.b.load(acc, typ=DOUBLE), term), acc)
+                self.store_elem(out, F64, i, self.b.load(acc, typ=DOUBLE))
+            return out
+        out = self.new_array(F64, [rows, cols] if rows is not None else [cols])
+        self.fill(out, F64, DOUBLE(0.0))
+        with self.counted_loop(rows if rows is not None else INT(1)) as i:
+            with self.counted_loop(inner) as k:
+                left = self.load_elem(a, F64, self.b.add(self.b.mul(i, inner), k)
+                                      if rows is not None else k)
+                with self.counted_loop(cols) as j:
+                    at = self.b.add(self.b.mul(i, cols), j)
+                    term = self.b.fmul(left, self.load_elem(b, F64, self.b.add(self.b.mul(k, cols), j)))
+                    self.store_elem(out, F64, at, self.b.fadd(self.load_elem(out, F64, at), term))
+        return out
+
     def op_call(self, op):
         callee = self.owner.module.functions[op.attrs["callee"].name]
         args = [self.ctx]
