@@ -99,7 +99,8 @@ class ModuleLowering:
         return self.declare(f"llvm.{name}.f64", DOUBLE, [DOUBLE] * count)
 
     def runtime_helpers(self) -> None:
-        """dpc.alloc, dpc.free and dpc_free_all over the context's allocation list."""
+        """dpc.alloc, dpc.free and dpc_free_all over the context's allocation list (the
+        exported entry points start the list; see entry_point)."""
         malloc = self.declare("malloc", PTR, [INT])
         free = self.declare("free", ll.VoidType(), [PTR])
         b = ll.IRBuilder()
@@ -142,13 +143,6 @@ class ModuleLowering:
         b.call(self.free, [ctx, b.gep(node, [INT(HEADER)], source_etype=I8)])
         b.branch(loop)
         b.position_at_end(done)
-        b.ret_void()
-
-        init = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR]), name="dpc_init")
-        (ctx,) = init.args
-        b.position_at_end(init.append_basic_block())
-        store_ptr(b, ctx, ctx, 0)
-        store_ptr(b, ctx, ctx, 1)
         b.ret_void()
 
     def site(self, kind: str, op, **detail) -> int:
@@ -650,31 +644,17 @@ class FunctionLowering:
     def op_for(self, op):
         start, stop, step, *inits = (self.get(v) for v in op.operands)
         (body,) = op.regions
-        carried_types = [a.type for a in body.args[1:]]
-        slots = [self.slots_for(t) for t in carried_types]
-        for s, v, arg in zip(slots, self.entry_values(op.operands[3:]), body.args[1:]):
+        slots = [self.slots_for(a.type) for a in body.args[1:]]
+        for s, v in zip(slots, self.entry_values(op.operands[3:])):
             self.store_slots(s, v)
         n = self.range_count(op, start, stop, step)
-        k_slot = self.slot(INT)
-        self.b.store(INT(0), k_slot)
-        head = self.llfn.append_basic_block("for.head")
-        loop = self.llfn.append_basic_block("for.body")
-        done = self.llfn.append_basic_block("for.done")
-        self.b.branch(head)
-        self.b.position_at_end(head)
-        k = self.b.load(k_slot, typ=INT)
-        self.b.cbranch(self.b.icmp_signed("<", k, n), loop, done)
-        self.b.position_at_end(loop)
-        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-        for arg, s in zip(body.args[1:], slots):
-            self.values[arg] = self.load_slots(s, arg.type)
-        self.regions.append(Region(body, owned_args=True))
-        outs = self.hand_on(self.block_ops(body))
-        for s, v in zip(slots, outs):
-            self.store_slots(s, v)
-        self.b.store(self.b.add(self.b.load(k_slot, typ=INT), INT(1)), k_slot)
-        self.b.branch(head)
-        self.b.position_at_end(done)
+        with self.counted_loop(n) as k:
+            self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+            for arg, s in zip(body.args[1:], slots):
+                self.values[arg] = self.load_slots(s, arg.type)
+            self.regions.append(Region(body, owned_args=True))
+            for s, v in zip(slots, self.hand_on(self.block_ops(body))):
+                self.store_slots(s, v)
         return self.loop_results(op, slots)
 
     def entry_values(self, values) -> list:
@@ -717,9 +697,7 @@ class FunctionLowering:
         self.b.position_at_end(head)
         for arg, s in zip(cond.args, slots):
             self.values[arg] = self.load_slots(s, arg.type)
-            if isinstance(arg.type, ArrayType):
-                pass  # borrowed by the condition: the loop owns them
-        self.regions.append(Region(cond, owned_args=False))
+        self.regions.append(Region(cond, owned_args=False))  # the condition only borrows
         (c,) = self.hand_on(self.block_ops(cond))
         self.b.cbranch(c, loop, done)
         self.b.position_at_end(loop)
@@ -764,29 +742,17 @@ class FunctionLowering:
             self.b.store(self.new_array(t.elem, [n]).data, data_slot)
         else:
             self.b.store(ll.Constant(PTR, None), data_slot)
-        k_slot = self.slot(INT)
-        self.b.store(INT(0), k_slot)
-        head = self.llfn.append_basic_block("build.head")
-        loop = self.llfn.append_basic_block("build.body")
-        done = self.llfn.append_basic_block("build.done")
-        self.b.branch(head)
-        self.b.position_at_end(head)
-        k = self.b.load(k_slot, typ=INT)
-        self.b.cbranch(self.b.icmp_signed("<", k, n), loop, done)
-        self.b.position_at_end(loop)
-        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-        self.regions.append(Region(body, owned_args=False))
-        (elem,) = self.block_ops(body)
-        value = self.get(elem)
-        if elem_type.rank == 0:
-            out = Array(self.b.load(data_slot, typ=PTR), [n])
-            self.store_elem(out, t.elem, k, value)
-        else:
-            self.store_row(op, k, n, value, elem_type, data_slot, dim_slots)
-        self.hand_on([])  # frees what the body made, the element included
-        self.b.store(self.b.add(self.b.load(k_slot, typ=INT), INT(1)), k_slot)
-        self.b.branch(head)
-        self.b.position_at_end(done)
+        with self.counted_loop(n) as k:
+            self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+            self.regions.append(Region(body, owned_args=False))
+            (elem,) = self.block_ops(body)
+            value = self.get(elem)
+            if elem_type.rank == 0:
+                out = Array(self.b.load(data_slot, typ=PTR), [n])
+                self.store_elem(out, t.elem, k, value)
+            else:
+                self.store_row(op, k, n, value, elem_type, data_slot, dim_slots)
+            self.hand_on([])  # frees what the body made, the element included
         dims = [n] + [self.b.load(s, typ=INT) for s in dim_slots]
         data = self.b.load(data_slot, typ=PTR)
         if elem_type.rank > 0:  # no iteration: still a valid (empty) buffer to free
@@ -832,26 +798,14 @@ class FunctionLowering:
             self.fail_if(self.b.icmp_signed("==", n, INT(0)), "empty", op, what=kind)
         acc = self.slot(reg_type(t))
         self.b.store(self.reduce_identity(kind, t), acc)
-        k_slot = self.slot(INT)
-        self.b.store(INT(0), k_slot)
-        head = self.llfn.append_basic_block("reduce.head")
-        loop = self.llfn.append_basic_block("reduce.body")
-        done = self.llfn.append_basic_block("reduce.done")
-        self.b.branch(head)
-        self.b.position_at_end(head)
-        k = self.b.load(k_slot, typ=INT)
-        self.b.cbranch(self.b.icmp_signed("<", k, n), loop, done)
-        self.b.position_at_end(loop)
-        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-        self.regions.append(Region(body, owned_args=False))
-        (elem,) = self.block_ops(body)
-        x = self.get(elem)
-        self.hand_on([])
-        current = self.b.load(acc, typ=reg_type(t))
-        self.b.store(self.combine(kind, t, current, x), acc)
-        self.b.store(self.b.add(self.b.load(k_slot, typ=INT), INT(1)), k_slot)
-        self.b.branch(head)
-        self.b.position_at_end(done)
+        with self.counted_loop(n) as k:
+            self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+            self.regions.append(Region(body, owned_args=False))
+            (elem,) = self.block_ops(body)
+            x = self.get(elem)
+            self.hand_on([])
+            current = self.b.load(acc, typ=reg_type(t))
+            self.b.store(self.combine(kind, t, current, x), acc)
         return self.b.load(acc, typ=reg_type(t))
 
     def reduce_identity(self, kind, t):
