@@ -95,8 +95,9 @@ class CompiledModule:
         from passes.bounds import Bounds
         from passes.fusion import Fusion
         from passes.scalarize import Scalarize
+        from passes.speculate import Speculate
         module = ir.clone_module(self.module)
-        for native_pass in (Scalarize(), Bounds(), Fusion()):
+        for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
             module = native_pass.apply(module)
         self.scalarized = module
         ir.verify_module(self.scalarized)

@@ -1,10 +1,12 @@
 """Bounds: marks `index` ops whose indices are provably in range, so native code skips
 the check (and loops with no check left can be vectorized).
 
-An index is in range when it is the induction variable of a `for`, `build` or `reduce`
+An index is in range when it is the induction variable i of a `for`, `build` or `reduce`
 that starts at a constant >= 0, steps by 1 and stops at the indexed array's size on that
-axis: the same dimension name or literal in both types (names are checked at the call),
-never `?`.
+axis (the same dimension name or literal in both types, checked at the call; never `?`),
+or i + c for a constant c <= 0 with start + c >= -1: Python's negative indices make
+x[i - 1] valid at i = 0. `inbounds` thus means -size <= index < size; native code still
+maps a negative index to size + index, but never raises.
 """
 
 from __future__ import annotations
@@ -21,30 +23,61 @@ class Bounds:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
-            ranges = induction_ranges(fn.body)
-            for op in ir.walk_ops(fn.body):
-                if op.name == "index" and not op.attrs.get("inbounds") and in_range(op, ranges):
-                    op.attrs["inbounds"] = True
+            mark_block(fn.body, [])
         return module
 
 
-def induction_ranges(block: ir.Block) -> dict:
-    """induction variable -> the dimension its loop stops at, for loops from a constant
-    >= 0 by steps of 1."""
-    ranges = {}
-    for op in ir.walk_ops(block):
-        if op.name not in LOOPS:
-            continue
-        start, stop, step = (dim_of_value(v) for v in op.operands[:3])
-        if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN:
-            ranges[op.regions[0].args[0]] = stop
-    return ranges
+def mark_block(block: ir.Block, loops: list) -> None:
+    """`loops`: (induction variable, start, dimension it stops at) of the enclosing loops
+    that start at a constant >= 0 and step by 1, innermost last."""
+    for op in block.ops:
+        if op.name == "index" and not op.attrs.get("inbounds") and in_range(op, loops):
+            op.attrs["inbounds"] = True
+        inner = loops
+        if op.name in LOOPS:
+            start, stop, step = (dim_of_value(v) for v in op.operands[:3])
+            if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN:
+                inner = loops + [(op.regions[0].args[0], start, stop)]
+        for region in op.regions:
+            mark_block(region, inner)
 
 
-def in_range(op: ir.Op, ranges: dict) -> bool:
+def in_range(op: ir.Op, loops: list) -> bool:
     array, *indices = op.operands
-    for axis, i in enumerate(indices):
-        bound = ranges.get(i)
-        if bound is None or bound != array.type.shape[axis]:
-            return False
-    return True
+    return all(index_in_range(index, array.type.shape[axis], loops)
+               for axis, index in enumerate(indices))
+
+
+def index_in_range(index, size, loops: list) -> bool:
+    """-size <= index < size, for every run of the enclosing loops."""
+    constant = dim_of_value(index) if is_constant(index) else None
+    for variable, start, bound in loops:
+        if bound != size:
+            continue
+        # inside a loop over this size that runs at all, size > start >= 0
+        if isinstance(constant, int) and -1 <= constant <= start:
+            return True
+        offset = offset_from(index, variable)
+        if offset is not None and offset <= 0 and start + offset >= -1:
+            return True
+    return False
+
+
+def is_constant(value) -> bool:
+    op = value.defining_op
+    return op is not None and op.name == "const"
+
+
+def offset_from(value, variable):
+    """c when value is variable + c for a constant c, else None."""
+    if value is variable:
+        return 0
+    op = value.defining_op
+    if op is None or op.name not in ("add", "sub") or op.operands[0] is not variable:
+        return None
+    if not is_constant(op.operands[1]):
+        return None
+    c = dim_of_value(op.operands[1])
+    if not isinstance(c, int):
+        return None
+    return c if op.name == "add" else -c

@@ -8,7 +8,9 @@ a data pointer and a pointer to its sizes. Arrays are row-major, contiguous.
 Memory: every array buffer is allocated through `dpc.alloc`, which links it into a list
 held by the call's context; `dpc.free` unlinks and frees it. A region frees, at its end,
 every buffer it owns and does not hand on (yield or return); a buffer that is yielded
-but not owned (a parameter, a value from an enclosing region) is copied first. On an
+but not owned (a parameter, a value from an enclosing region) is copied first. Freed
+buffers are kept in a few slots of the context and reused by later allocations of the
+same call, so a loop that makes a temporary per iteration does not call malloc each time. On an
 error the function returns at once, and the caller frees whatever is still linked with
 `dpc_free_all`: no path leaks. `update` writes in place when the array is owned by the
 region and not used after it, and copies otherwise (value semantics).
@@ -32,8 +34,10 @@ I32 = ll.IntType(32)
 I8 = ll.IntType(8)
 I1 = ll.IntType(1)
 PTR = ll.PointerType()
-CTX_FIELDS = 6  # prev, next (the allocation list's sentinel), error site, three error values
-HEADER = 16     # bytes before each buffer: prev and next pointers
+CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
+CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
+CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
+HEADER = 32      # bytes before each buffer: prev, next, capacity (keeps 16-byte alignment)
 
 ELEM = {F64: DOUBLE, I64: INT, BOOL: I8}  # in memory; a bool register is i1
 ELEM_SIZE = {F64: 8, I64: 8, BOOL: 1}
@@ -86,7 +90,11 @@ class ModuleLowering:
         ctx = entry.args[0]
         store_ptr(b, ctx, ctx, 0)
         store_ptr(b, ctx, ctx, 1)
-        b.ret(b.call(inner, list(entry.args)))
+        for slot in range(CACHE_SLOTS):
+            store_ptr(b, ctx, ll.Constant(PTR, None), CACHE_BASE + slot)
+        status = b.call(inner, list(entry.args))
+        b.call(self.flush, [ctx])  # only results (or, after an error, leftovers) stay linked
+        b.ret(status)
         inner.linkage = "internal"
 
     def declare(self, name: str, ret, args) -> ll.Function:
@@ -99,17 +107,51 @@ class ModuleLowering:
         return self.declare(f"llvm.{name}.f64", DOUBLE, [DOUBLE] * count)
 
     def runtime_helpers(self) -> None:
-        """dpc.alloc, dpc.free and dpc_free_all over the context's allocation list (the
-        exported entry points start the list; see entry_point)."""
+        """The context's allocation list: `dpc.alloc` and `dpc.free` for generated code,
+        with a few freed buffers kept in cache slots for reuse within the call (a loop
+        that makes a temporary each iteration then mallocs once); `dpc.release` really
+        frees; `dpc.flush` empties the cache; `dpc_free_all` frees whatever is linked.
+        The exported entry points start the list; see entry_point."""
         malloc = self.declare("malloc", PTR, [INT])
         free = self.declare("free", ll.VoidType(), [PTR])
+        void = ll.VoidType()
         b = ll.IRBuilder()
 
-        self.alloc = ll.Function(self.llmod, ll.FunctionType(PTR, [PTR, INT]), name="dpc.alloc")
-        self.alloc.linkage = "internal"
+        def internal(name, ret, args):
+            fn = ll.Function(self.llmod, ll.FunctionType(ret, args), name=name)
+            fn.linkage = "internal"
+            b.position_at_end(fn.append_basic_block("entry"))
+            return fn
+
+        def header(data):
+            return b.gep(data, [INT(-HEADER)], source_etype=I8)
+
+        def capacity(head):
+            return b.gep(head, [INT(2)], source_etype=INT)
+
+        self.release = internal("dpc.release", void, [PTR, PTR])
+        head = header(self.release.args[1])
+        prev, nxt = load_ptr(b, head, 0), load_ptr(b, head, 1)
+        store_ptr(b, prev, nxt, 1)
+        store_ptr(b, nxt, prev, 0)
+        b.call(free, [head])
+        b.ret_void()
+
+        self.alloc = internal("dpc.alloc", PTR, [PTR, INT])
+        # A new buffer aliases nothing live; kept out of line so callers still see that,
+        # which lets LLVM vectorize loops that read arrays and write a fresh one.
+        self.alloc.return_value.add_attribute("noalias")
+        self.alloc.attributes.add("noinline")
         ctx, nbytes = self.alloc.args
-        b.position_at_end(self.alloc.append_basic_block())
+        for slot in range(CACHE_SLOTS):  # a cached buffer that is large enough
+            cached = load_ptr(b, ctx, CACHE_BASE + slot)
+            with b.if_then(b.icmp_unsigned("!=", cached, ll.Constant(PTR, None))):
+                room = b.load(capacity(header(cached)), typ=INT)
+                with b.if_then(b.icmp_signed(">=", room, nbytes)):
+                    store_ptr(b, ctx, ll.Constant(PTR, None), CACHE_BASE + slot)
+                    b.ret(cached)
         head = b.call(malloc, [b.add(nbytes, INT(HEADER))])
+        b.store(nbytes, capacity(head))
         nxt = load_ptr(b, ctx, 1)  # link the new buffer in right after the sentinel
         store_ptr(b, head, ctx, 0)
         store_ptr(b, head, nxt, 1)
@@ -117,20 +159,27 @@ class ModuleLowering:
         store_ptr(b, ctx, head, 1)
         b.ret(b.gep(head, [INT(HEADER)], source_etype=I8))
 
-        self.free = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR, PTR]),
-                                name="dpc.free")
-        self.free.linkage = "internal"
-        _, data = self.free.args
-        b.position_at_end(self.free.append_basic_block())
-        head = b.gep(data, [INT(-HEADER)], source_etype=I8)
-        prev, nxt = load_ptr(b, head, 0), load_ptr(b, head, 1)
-        store_ptr(b, prev, nxt, 1)
-        store_ptr(b, nxt, prev, 0)
-        b.call(free, [head])
+        self.free = internal("dpc.free", void, [PTR, PTR])
+        ctx, data = self.free.args
+        for slot in range(CACHE_SLOTS):  # keep it in an empty slot, else free it
+            empty = b.icmp_unsigned("==", load_ptr(b, ctx, CACHE_BASE + slot),
+                                    ll.Constant(PTR, None))
+            with b.if_then(empty):
+                store_ptr(b, ctx, data, CACHE_BASE + slot)
+                b.ret_void()
+        b.call(self.release, [ctx, data])
         b.ret_void()
 
-        free_all = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR]),
-                               name="dpc_free_all")
+        self.flush = internal("dpc.flush", void, [PTR])
+        (ctx,) = self.flush.args
+        for slot in range(CACHE_SLOTS):
+            cached = load_ptr(b, ctx, CACHE_BASE + slot)
+            with b.if_then(b.icmp_unsigned("!=", cached, ll.Constant(PTR, None))):
+                b.call(self.release, [ctx, cached])
+                store_ptr(b, ctx, ll.Constant(PTR, None), CACHE_BASE + slot)
+        b.ret_void()
+
+        free_all = ll.Function(self.llmod, ll.FunctionType(void, [PTR]), name="dpc_free_all")
         (ctx,) = free_all.args
         entry, loop, body, done = (free_all.append_basic_block(n) for n in
                                    ("entry", "loop", "body", "done"))
@@ -140,7 +189,7 @@ class ModuleLowering:
         node = load_ptr(b, ctx, 1)
         b.cbranch(b.icmp_unsigned("==", node, ctx), done, body)
         b.position_at_end(body)
-        b.call(self.free, [ctx, b.gep(node, [INT(HEADER)], source_etype=I8)])
+        b.call(self.release, [ctx, b.gep(node, [INT(HEADER)], source_etype=I8)])
         b.branch(loop)
         b.position_at_end(done)
         b.ret_void()
@@ -416,9 +465,12 @@ class FunctionLowering:
         """Row-major offset of a[indices...] (a prefix of the axes), with bounds checks
         and Python's negative indices unless a pass proved the indices in range."""
         offset = INT(0)
-        if op.attrs.get("inbounds"):
-            for axis, i in enumerate(indices):
-                offset = self.b.add(self.b.mul(offset, a.dims[axis]), i)
+        if op.attrs.get("inbounds"):  # -size <= index < size, proved: no check
+            for axis, iv in enumerate(indices):
+                size = a.dims[axis]
+                negative = self.b.icmp_signed("<", iv, INT(0))
+                i = self.b.select(negative, self.b.add(iv, size), iv)
+                offset = self.b.add(self.b.mul(offset, size), i)
             for size in a.dims[len(indices):]:
                 offset = self.b.mul(offset, size)
             return offset

@@ -45,3 +45,24 @@ def test_unmarked_index_still_fails_cleanly():
     import pytest
     with pytest.raises(IndexError):
         mod.f(np.ones(3), np.ones(5), 1)  # the loop over m reads x[3]
+
+
+def test_negative_offsets_and_constants_inside_a_loop_over_the_size():
+    source = ("def f(x: f64[n], y: f64[m]) -> f64:\n"
+              "    return sum(x[i - 1] + x[0] + x[-1] + x[i + 1] + x[2] + y[i - 1] for i in range(n))\n")
+    module = Bounds().apply(ir.clone_module(compile_source(source, backend="interp").module))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    # x[-1] is neg(1) in the IR, not a constant: left checked (conservative, still correct)
+    #      x[i-1] x[0]  x[-1]  x[i+1] x[2]   y[i-1] (y is over m, the loop over n)
+    assert marks == [True, True, False, False, False, False]
+
+
+def test_marked_negative_index_wraps_like_python():
+    import numpy as np
+    source = ("def f(x: f64[n]) -> f64[n]:\n"
+              "    return [x[0] if i == 0 else x[i] * x[i - 1] for i in range(n)]\n")
+    mod = compile_source(source)
+    x = np.array([2.0, 3.0, 5.0])
+    np.testing.assert_array_equal(mod.f(x), [2.0, 6.0, 15.0])
+    assert "if" not in mod.ir("f", stage="scalar").split("build")[1]  # speculated: a select

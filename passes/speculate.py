@@ -1,0 +1,49 @@
+"""Speculate: a small `if` whose branches cannot fail becomes a `select`.
+
+Both branches are evaluated and the condition picks a result, which is what lets a loop
+whose body holds `a if c else b` vectorize. Only branches of a few ops that cannot raise
+are moved (see fusion.never_fails), so no program raises an error it did not raise before;
+the cost is evaluating both sides.
+"""
+
+from __future__ import annotations
+
+import ir
+from ir import Builder
+
+from .fusion import body_never_fails, replace_uses
+
+MAX_OPS = 8  # per branch: beyond this, evaluating both sides costs more than a branch
+
+
+class Speculate:
+    name = "speculate"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            speculate_block(fn.body, fn.body, Builder(module))
+        return module
+
+
+def speculable(op: ir.Op) -> bool:
+    return (op.name == "if" and all(r.type.rank == 0 for r in op.results)
+            and all(len(r.ops) <= MAX_OPS + 1 and body_never_fails(r) for r in op.regions))
+
+
+def speculate_block(block: ir.Block, root: ir.Block, b: Builder) -> None:
+    new_ops = []
+    for op in block.ops:
+        for region in op.regions:
+            speculate_block(region, root, b)
+        if not speculable(op):
+            new_ops.append(op)
+            continue
+        then, other = op.regions
+        new_ops += then.ops[:-1] + other.ops[:-1]
+        cond = op.operands[0]
+        for result, a, c in zip(op.results, then.ops[-1].operands, other.ops[-1].operands):
+            select = ir.Op("select", [cond, a, c], [result.type], loc=op.loc,
+                           result_names=[result.name_hint])
+            new_ops.append(select)
+            replace_uses(root, result, select.results[0])
+    block.ops = new_ops
