@@ -161,19 +161,20 @@ class NativeFunction:
         state = self.local.state = (ctx, ctypes.addressof(ctx), outs, pointers)
         return state
 
-    def marshal(self, args) -> list:
-        """The flat native arguments; converts what is not already in native form."""
+    def marshal(self, args) -> tuple[list, list]:
+        """The flat native arguments, and the converted arrays, which must stay alive
+        until the call returns (`flat` holds only their addresses)."""
         if len(args) != len(self.types):
             raise errors.ValueErrorDP(f"{self.fn.name}() takes {len(self.types)} arguments "
                                       f"({', '.join(self.names)}), {len(args)} given")
-        flat = []
-        shapes = []
+        flat, shapes, keep = [], [], []
         for k, a in enumerate(args):
             t = self.types[k]
             if self.is_array[k]:
                 if not (type(a) is np.ndarray and a.dtype == self.dtypes[k]
                         and a.ndim == t.rank and a.flags.c_contiguous):
                     a = np.ascontiguousarray(coerce_argument(t, a, self.names[k]))
+                keep.append(a)
                 flat.append(a.__array_interface__["data"][0])
                 flat.extend(a.shape)
                 shapes.append(a.shape)
@@ -184,7 +185,7 @@ class NativeFunction:
                 shapes.append(())
         for check in self.dim_checks:
             check(shapes, self.names, self.types)
-        return flat, args
+        return flat, keep
 
     def __call__(self, *args):
         return self.call(*args)

@@ -208,3 +208,16 @@ def f(a: f64[n, m]) -> (f64[m], f64[n, m], f64[m], f64[m]):
     np.testing.assert_array_equal(a, np.arange(6.0).reshape(3, 2))
     for got, want in zip((row, b, last, c), mod.interpreter.run("f", [a])):
         np.testing.assert_array_equal(got, want)
+
+
+def test_converted_arguments_live_through_the_call():
+    # Each call converts its arguments (list -> array, strided -> contiguous); the native
+    # code must read those converted arrays, not memory already given back.
+    mod = compile_source("def f(x: f64[n], y: f64[n]) -> f64:\n    return dot(x, y)\n")
+    big = np.arange(40_000.0).reshape(200, 200)
+    for k in range(200):
+        column = big[:, k]
+        expected = float(column @ column)
+        assert mod.f(column, list(column)) == expected
+        junk = [np.full(200, -1.0) for _ in range(20)]  # churn the allocator
+        del junk
