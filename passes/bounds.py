@@ -4,9 +4,11 @@ the check (and loops with no check left can be vectorized).
 An index is in range when it is the induction variable i of a `for`, `build` or `reduce`
 that starts at a constant >= 0, steps by 1 and stops at the indexed array's size on that
 axis (the same dimension name or literal in both types, checked at the call; never `?`),
-or i + c for a constant c <= 0 with start + c >= -1: Python's negative indices make
-x[i - 1] valid at i = 0. `inbounds` thus means -size <= index < size; native code still
-maps a negative index to size + index, but never raises.
+or i + c for a constant c <= 0 with start + c >= -1, or a constant in [-1, start] inside
+such a loop (which only runs when the size exceeds start). `inbounds = true` means
+0 <= index < size; `inbounds = "wraps"` means -size <= index < size, valid through
+Python's negative indices (x[i - 1] at i = 0), so native code still maps a negative index
+to size + index. Neither is ever checked.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ def mark_block(block: ir.Block, loops: list) -> None:
     """`loops`: (induction variable, start, dimension it stops at) of the enclosing loops
     that start at a constant >= 0 and step by 1, innermost last."""
     for op in block.ops:
-        if op.name == "index" and not op.attrs.get("inbounds") and in_range(op, loops):
-            op.attrs["inbounds"] = True
+        if op.name == "index" and not op.attrs.get("inbounds"):
+            proof = in_range(op, loops)
+            if proof:
+                op.attrs["inbounds"] = proof
         inner = loops
         if op.name in LOOPS:
             start, stop, step = (dim_of_value(v) for v in op.operands[:3])
@@ -42,24 +46,30 @@ def mark_block(block: ir.Block, loops: list) -> None:
             mark_block(region, inner)
 
 
-def in_range(op: ir.Op, loops: list) -> bool:
+def in_range(op: ir.Op, loops: list):
+    """True when every index is in [0, size), "wraps" when some may be negative but all
+    are in [-size, size), False when that is not proved."""
     array, *indices = op.operands
-    return all(index_in_range(index, array.type.shape[axis], loops)
-               for axis, index in enumerate(indices))
+    proofs = [index_in_range(index, array.type.shape[axis], loops)
+              for axis, index in enumerate(indices)]
+    if not all(proofs):
+        return False
+    return "wraps" if "wraps" in proofs else True
 
 
-def index_in_range(index, size, loops: list) -> bool:
-    """-size <= index < size, for every run of the enclosing loops."""
+def index_in_range(index, size, loops: list):
+    """True for 0 <= index < size, "wraps" for -size <= index < 0 possible, False for not
+    proved, on every run of the enclosing loops."""
     constant = dim_of_value(index) if is_constant(index) else None
     for variable, start, bound in loops:
         if bound != size:
             continue
         # inside a loop over this size that runs at all, size > start >= 0
         if isinstance(constant, int) and -1 <= constant <= start:
-            return True
+            return True if constant >= 0 else "wraps"
         offset = offset_from(index, variable)
         if offset is not None and offset <= 0 and start + offset >= -1:
-            return True
+            return True if start + offset >= 0 else "wraps"
     return False
 
 

@@ -465,11 +465,13 @@ class FunctionLowering:
         """Row-major offset of a[indices...] (a prefix of the axes), with bounds checks
         and Python's negative indices unless a pass proved the indices in range."""
         offset = INT(0)
-        if op.attrs.get("inbounds"):  # -size <= index < size, proved: no check
+        proof = op.attrs.get("inbounds")
+        if proof:  # proved in range: no check; "wraps" still maps negative indices
             for axis, iv in enumerate(indices):
                 size = a.dims[axis]
-                negative = self.b.icmp_signed("<", iv, INT(0))
-                i = self.b.select(negative, self.b.add(iv, size), iv)
+                i = iv
+                if proof == "wraps":
+                    i = self.b.select(self.b.icmp_signed("<", iv, INT(0)), self.b.add(iv, size), iv)
                 offset = self.b.add(self.b.mul(offset, size), i)
             for size in a.dims[len(indices):]:
                 offset = self.b.mul(offset, size)
