@@ -54,7 +54,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_ir(args) -> int:
-    module = compile_source(read_source(args.file), args.file)
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
     if args.fn is not None and args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
@@ -148,7 +148,7 @@ def format_result(value) -> str:
 
 
 def cmd_run(args) -> int:
-    module = compile_source(read_source(args.file), args.file)
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
     if args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
@@ -172,6 +172,13 @@ def add_run_arguments(p) -> None:
     p.add_argument("--random", type=int, metavar="SEED",
                    help="fill every argument not given with --arg with random numbers "
                         "(standard normal), arrays sized by --dim")
+    add_fast_math(p)
+
+
+def add_fast_math(p) -> None:
+    p.add_argument("--fast-math", action="store_true",
+                   help="let LLVM reassociate and contract floating-point arithmetic "
+                        "(faster; results may differ in the last bits)")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -193,6 +200,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the .dp source file")
     p.add_argument("--fn", help="only this function (default: all)")
     p.add_argument("--stage", choices=STAGES, default="ir", help="the stage (default: ir)")
+    add_fast_math(p)
     p.set_defaults(run=cmd_ir)
 
     p = sub.add_parser("run", help="compile and run a function, print the result",

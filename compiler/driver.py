@@ -23,18 +23,20 @@ STAGES = ("source", "ir", "scalar", "llvm", "asm")
 BACKENDS = ("native", "interp")
 
 
-def compile_source(text: str, name: str = "<source>", backend: str = "native") -> "CompiledModule":
-    """Parses, checks and lowers `.dp` source; raises CompileError for a bad program."""
+def compile_source(text: str, name: str = "<source>", backend: str = "native",
+                   fast_math: bool = False) -> "CompiledModule":
+    """Parses, checks and lowers `.dp` source; raises CompileError for a bad program.
+    fast_math (native only) lets LLVM reassociate floating-point arithmetic."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module = check_source(text, name)
     ir.verify_module(module)  # a failure here is a compiler bug, not a user error
-    return CompiledModule(module, text, name, backend)
+    return CompiledModule(module, text, name, backend, fast_math)
 
 
-def compile_file(path, backend: str = "native") -> "CompiledModule":
+def compile_file(path, backend: str = "native", fast_math: bool = False) -> "CompiledModule":
     path = Path(path)
-    return compile_source(path.read_text(), str(path), backend)
+    return compile_source(path.read_text(), str(path), backend, fast_math)
 
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:
@@ -76,8 +78,10 @@ class CompiledFunction:
 
 
 class CompiledModule:
-    def __init__(self, module: ir.Module, source: str, filename: str, backend: str):
+    def __init__(self, module: ir.Module, source: str, filename: str, backend: str,
+                 fast_math: bool = False):
         self.module = module
+        self.fast_math = fast_math
         self.source = source
         self.filename = filename
         self.backend = backend
@@ -102,7 +106,7 @@ class CompiledModule:
         self.scalarized = module
         ir.verify_module(self.scalarized)
         try:
-            return runtime.compile_module(self.scalarized)
+            return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
         except runtime.UnsupportedOp as e:
             warnings.warn(f"{self.filename}: running in the interpreter: {e}", stacklevel=3)
             return None

@@ -26,7 +26,7 @@ from ir.types import BOOL, F64, I64, ArrayType
 from . import cache
 from .lower import CTX_FIELDS, ModuleLowering, Site, symbol
 
-OPTIONS = "O3 vectorize loop+slp fast-math=off"
+OPTIONS = "O3 vectorize loop+slp"
 
 _INIT_LOCK = threading.Lock()
 _INITIALIZED = False
@@ -58,8 +58,8 @@ def optimize(llmod, tm) -> None:
     pb.getModulePassManager().run(llmod, pb)
 
 
-def llvm_ir(module: ir.Module) -> tuple[str, list]:
-    lowering = ModuleLowering(module)
+def llvm_ir(module: ir.Module, fast_math: bool = False) -> tuple[str, list]:
+    lowering = ModuleLowering(module, fast_math=fast_math)
     return str(lowering.llmod), lowering.sites
 
 
@@ -67,10 +67,11 @@ class NativeModule:
     """The native code of a module. Machine code comes from the on-disk cache when the
     same module was compiled before; LLVM IR and assembly are made on request."""
 
-    def __init__(self, module: ir.Module):
+    def __init__(self, module: ir.Module, fast_math: bool = False):
         self.module = module
+        self.fast_math = fast_math
         self._llvm = None
-        digest = cache.key(module, OPTIONS)
+        digest = cache.key(module, f"{OPTIONS} fast-math={'on' if fast_math else 'off'}")
         hit = cache.load(digest)
         self.from_cache = hit is not None
         if hit is None:
@@ -91,7 +92,7 @@ class NativeModule:
     def optimized(self):
         """The module lowered to LLVM and optimized (made once, on first request)."""
         if self._llvm is None:
-            text, sites = llvm_ir(self.module)
+            text, sites = llvm_ir(self.module, self.fast_math)
             llmod = llvm.parse_assembly(text)
             llmod.verify()
             optimize(llmod, target_machine())
@@ -301,5 +302,7 @@ def dim_check(k, axis, d, seen):
     return check
 
 
-def compile_module(module: ir.Module) -> NativeModule:
-    return NativeModule(module)
+def compile_module(module: ir.Module, fast_math: bool = False) -> NativeModule:
+    """Native code for a scalarized module. fast_math lets LLVM reassociate and contract
+    floating-point arithmetic (FMA, vector reductions): faster, not bit-for-bit IEEE."""
+    return NativeModule(module, fast_math)

@@ -69,8 +69,9 @@ class Site:
 
 
 class ModuleLowering:
-    def __init__(self, module: ir.Module, name: str = "dpc"):
+    def __init__(self, module: ir.Module, name: str = "dpc", fast_math: bool = False):
         self.module = module
+        self.fast_math = fast_math
         self.llmod = ll.Module(name=name)
         self.sites: list[Site] = []
         self.functions: dict[str, ll.Function] = {}
@@ -343,6 +344,15 @@ class FunctionLowering:
 
     def own(self, value) -> None:
         self.regions[-1].owned.append(value)
+
+    def float_op(self, name: str, x, y):
+        """+ - * / on doubles; with fast_math, LLVM may reassociate and contract them
+        (FMA, vectorized reductions) at the cost of bit-for-bit IEEE results."""
+        op = {"add": self.b.fadd, "sub": self.b.fsub, "mul": self.b.fmul,
+              "div": self.b.fdiv}[name](x, y)
+        if self.owner.fast_math:
+            op.flags.append("fast")
+        return op
 
     # --- memory helpers
     def count(self, dims: list):
@@ -626,9 +636,9 @@ class FunctionLowering:
                 acc = self.slot(DOUBLE)
                 self.b.store(DOUBLE(0.0), acc)
                 with self.counted_loop(inner) as k:
-                    term = self.b.fmul(self.load_elem(a, F64, self.b.add(self.b.mul(i, inner), k)),
-                                       self.load_elem(b, F64, k))
-                    self.b.store(self.b.fadd(self.b.load(acc, typ=DOUBLE), term), acc)
+                    term = self.float_op("mul", self.load_elem(
+                        a, F64, self.b.add(self.b.mul(i, inner), k)), self.load_elem(b, F64, k))
+                    self.b.store(self.float_op("add", self.b.load(acc, typ=DOUBLE), term), acc)
                 self.store_elem(out, F64, i, self.b.load(acc, typ=DOUBLE))
             return out
         out = self.new_array(F64, [rows, cols] if rows is not None else [cols])
@@ -639,8 +649,9 @@ class FunctionLowering:
                                       if rows is not None else k)
                 with self.counted_loop(cols) as j:
                     at = self.b.add(self.b.mul(i, cols), j)
-                    term = self.b.fmul(left, self.load_elem(b, F64, self.b.add(self.b.mul(k, cols), j)))
-                    self.store_elem(out, F64, at, self.b.fadd(self.load_elem(out, F64, at), term))
+                    term = self.float_op("mul", left, self.load_elem(
+                        b, F64, self.b.add(self.b.mul(k, cols), j)))
+                    self.store_elem(out, F64, at, self.float_op("add", self.load_elem(out, F64, at), term))
         return out
 
     def op_call(self, op):
@@ -881,5 +892,5 @@ class FunctionLowering:
         return lower_scalar(self, op)
 
 
-def lower_module(module: ir.Module) -> ModuleLowering:
-    return ModuleLowering(module)
+def lower_module(module: ir.Module, fast_math: bool = False) -> ModuleLowering:
+    return ModuleLowering(module, fast_math=fast_math)

@@ -75,7 +75,7 @@ def binary(fl, op, name, t, x, y):
     if t == I64:
         return int_binary(fl, op, name, x, y)
     if name in ("add", "sub", "mul", "div"):
-        return {"add": b.fadd, "sub": b.fsub, "mul": b.fmul, "div": b.fdiv}[name](x, y)
+        return fl.float_op(name, x, y)
     if name == "pow":
         return b.call(fl.owner.intrinsic("pow", 2), [x, y])
     if name in ("maximum", "minimum"):

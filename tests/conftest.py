@@ -1,4 +1,4 @@
-"""Shared test set-up: the tests folder is importable (reference.py, random_programs.py)."""
+"""Shared test set-up: the tests folder is importable (reference.py, strategies.py)."""
 
 import sys
 from pathlib import Path

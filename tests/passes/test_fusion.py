@@ -11,7 +11,7 @@ from compiler import compile_file, compile_source
 from passes.bounds import Bounds
 from passes.fusion import Fusion
 from passes.scalarize import Scalarize
-from random_programs import programs
+from strategies import programs
 from reference import EXAMPLES, make_inputs
 
 ROOT = Path(__file__).parents[2] / "examples"
@@ -72,6 +72,6 @@ def test_examples_unchanged(name):
 @given(programs())
 def test_random_programs_unchanged(program):
     module = compile_source(program.source, backend="interp").module
-    args = program.make_args(np.random.default_rng(5))
+    args = program.arg_list(np.random.default_rng(5))
     assert ir.Interpreter(pipeline(module)).run("f", args) == pytest.approx(
         ir.Interpreter(module).run("f", args), rel=1e-12, abs=1e-300)

@@ -10,7 +10,7 @@ import ir
 from compiler import compile_file, compile_source
 from passes.scalarize import Scalarize
 from reference import EXAMPLES, make_inputs
-from random_programs import programs
+from strategies import programs
 
 ROOT = Path(__file__).parents[2] / "examples"
 ARRAY_OPS = {"add", "sub", "mul", "div", "exp", "log", "tanh", "sigmoid", "select",
@@ -86,7 +86,7 @@ def test_runtime_shape_mismatch_is_caught():
 @given(programs())
 def test_random_programs_unchanged(program):
     module = compile_source(program.source, backend="interp").module
-    args = program.make_args(np.random.default_rng(3))
+    args = program.arg_list(np.random.default_rng(3))
     before = ir.Interpreter(module).run("f", args)
     after = ir.Interpreter(scalarized(module)).run("f", args)
     assert after == pytest.approx(before, rel=1e-12, abs=1e-12)

@@ -221,3 +221,15 @@ def test_converted_arguments_live_through_the_call():
         assert mod.f(column, list(column)) == expected
         junk = [np.full(200, -1.0) for _ in range(20)]  # churn the allocator
         del junk
+
+
+def test_fast_math_is_an_option_off_by_default():
+    source = "def f(x: f64[n], y: f64[n]) -> f64:\n    return sum((x - y) * (x - y))\n"
+    plain = compile_source(source)
+    fast = compile_source(source, fast_math=True)
+    assert " fast " not in plain.ir(stage="llvm")
+    assert "fadd fast" in fast.ir(stage="llvm") or "fmul fast" in fast.ir(stage="llvm")
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(1000), rng.standard_normal(1000)
+    assert plain.f(x, y) == pytest.approx(plain.interpreter.run("f", [x, y]), rel=1e-14)
+    assert fast.f(x, y) == pytest.approx(plain.f(x, y), rel=1e-12)
