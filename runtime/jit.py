@@ -198,7 +198,6 @@ class NativeFunction:
         cfunc, local, owner = self.cfunc, self.local, self.owner
         exact = tuple({F64: float, I64: int, BOOL: bool}.get(t) for t in self.types)
         scalar_only = not any(self.is_array) and not self.returns_array
-        n = len(exact)
         rtypes = [NP_DTYPE[t.elem] for t in self.fn.return_types]
         single = len(rtypes) == 1
 
@@ -208,8 +207,7 @@ class NativeFunction:
             except AttributeError:
                 state = self.thread_state()
             ctx, address, outs, pointers = state
-            if scalar_only and len(args) == n and all(
-                    type(a) is e for a, e in zip(args, exact)):
+            if scalar_only and tuple(map(type, args)) == exact:  # checked in C, fast
                 status = cfunc(address, *args, *pointers)
             else:
                 flat, keep = self.marshal(args)  # `keep` holds converted arrays during the call
