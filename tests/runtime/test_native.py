@@ -233,3 +233,13 @@ def test_fast_math_is_an_option_off_by_default():
     x, y = rng.standard_normal(1000), rng.standard_normal(1000)
     assert plain.f(x, y) == pytest.approx(plain.interpreter.run("f", [x, y]), rel=1e-14)
     assert fast.f(x, y) == pytest.approx(plain.f(x, y), rel=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e19])
+def test_int_of_a_non_finite_or_huge_float(backend, value):
+    mod = compile_source("def f(x: f64) -> i64:\n    return int(x)\n", name="c.dp", backend=backend)
+    with pytest.raises(ValueErrorDP) as err:
+        mod.f(value)
+    assert str(err.value) == "cannot convert a non-finite or out-of-range f64 to i64 (at c.dp:2:12)"
+    assert mod.f(-2.75) == -2
