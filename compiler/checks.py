@@ -6,7 +6,7 @@ from ir import F64, Symbol
 
 from . import ast as A
 
-CUSTOM_RULES = {"derivative": "derivative", "tangent": "tangent"}
+CUSTOM_RULES = ("derivative", "tangent")
 
 
 def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object]]:

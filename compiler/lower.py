@@ -19,6 +19,7 @@ from ir.errors import TypeRuleError
 from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
+from .builtins import BUILTINS
 from .diagnostics import TypeErrorDP
 from .scope import Scope, assigned_names
 
@@ -108,7 +109,8 @@ class FunctionLowering:
         self.dim_ops: list[ir.Op] = []
         self.bind_dimensions()
 
-    error = property(lambda self: self.owner.error)
+    def error(self, node, message: str):
+        return self.owner.error(node, message)
 
     def bind_dimensions(self) -> None:
         """Every dimension name is an i64 value in the body: `dim` of the first parameter
@@ -475,7 +477,6 @@ class FunctionLowering:
             raise self.error(node, self.scope.hidden[name])
         if name in self.owner.defs:
             raise self.error(node, f"'{name}' is a function; call it: {name}(...)")
-        from .builtins import BUILTINS
         if name in BUILTINS or name in DERIVATIVE_FORMS:
             raise self.error(node, f"'{name}' is a built-in function; call it: {name}(...)")
         hint = self.scope.suggestion(name, [])
@@ -615,8 +616,7 @@ class FunctionLowering:
                             "max, min or prod")
 
     def expr_Call(self, e: A.Call):
-        from .builtins import BUILTINS
-        from .derivatives import lower_derivative_call
+        from .derivatives import lower_derivative_call  # it imports this module
         if isinstance(e.func, A.Call):
             return lower_derivative_call(self, e)
         if not isinstance(e.func, A.Name):

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from ir import Value
 
+from . import ast as A
+
 
 @dataclass
 class Scope:
@@ -37,8 +39,6 @@ class Scope:
 
 def assigned_names(stmts) -> list[str]:
     """Names a statement list (re)binds, nested blocks included, in first-seen order."""
-    from . import ast as A
-
     out: list[str] = []
 
     def add(name: str) -> None:

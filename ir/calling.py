@@ -64,24 +64,41 @@ def coerce_argument(t: Type, value, name: str):
     return coerce_scalar(t, value, name)
 
 
-def bind_dimensions(names: list[str], types: list[Type], values: list) -> dict[str, int]:
-    """Binds each dimension name to its size, checking that every use agrees."""
-    dims: dict[str, int] = {}
-    first_seen: dict[str, str] = {}
-    for name, t, v in zip(names, types, values):
-        for axis, (d, size) in enumerate(zip(t.shape, np.shape(v))):
+class DimensionPlan:
+    """How a function's parameters bind dimension names: where each name is first seen,
+    and which other sizes must agree with it or with a literal. Planned once per function
+    and shared by both backends, so a mismatch gets the same message everywhere."""
+
+    def __init__(self, names: list[str], types: list[Type]):
+        self.names = names
+        self.types = types
+        self.first: dict[str, tuple[int, int]] = {}  # name -> (argument, axis)
+        self.checks: list[tuple] = []  # (argument, axis, literal size or dimension name)
+        for k, t in enumerate(types):
+            for axis, d in enumerate(t.shape):
+                if isinstance(d, int) or d in self.first:
+                    self.checks.append((k, axis, d))
+                elif d != DYN:
+                    self.first[d] = (k, axis)
+
+    def check(self, shapes: list[tuple]) -> None:
+        """Raises ShapeErrorDP naming the argument and the dimension that disagree."""
+        for k, axis, d in self.checks:
+            size = shapes[k][axis]
             if isinstance(d, int):
                 if size != d:
-                    raise ShapeErrorDP(f"argument {name} must be {t}: axis {axis} has size "
-                                       f"{size}, not {d}")
-            elif d != DYN:
-                if d in dims and dims[d] != size:
-                    raise ShapeErrorDP(
-                        f"argument {name}: dimension {d} is {size} here but {dims[d]} in "
-                        f"argument {first_seen[d]}")
-                dims.setdefault(d, size)
-                first_seen.setdefault(d, name)
-    return dims
+                    raise ShapeErrorDP(f"argument {self.names[k]} must be {self.types[k]}: "
+                                       f"axis {axis} has size {size}, not {d}")
+                continue
+            k0, axis0 = self.first[d]
+            if size != shapes[k0][axis0]:
+                raise ShapeErrorDP(f"argument {self.names[k]}: dimension {d} is {size} here "
+                                   f"but {shapes[k0][axis0]} in argument {self.names[k0]}")
+
+    def bind(self, shapes: list[tuple]) -> dict[str, int]:
+        """Checks, then the size of every dimension name."""
+        self.check(shapes)
+        return {d: shapes[k][axis] for d, (k, axis) in self.first.items()}
 
 
 def prepare_arguments(fn, args: list) -> tuple[list, dict[str, int]]:
@@ -91,4 +108,5 @@ def prepare_arguments(fn, args: list) -> tuple[list, dict[str, int]]:
         raise ValueErrorDP(f"{fn.name}() takes {len(fn.params)} arguments "
                            f"({', '.join(names)}), {len(args)} given")
     values = [coerce_argument(t, a, n) for t, a, n in zip(fn.param_types, args, names)]
-    return values, bind_dimensions(names, fn.param_types, values)
+    plan = DimensionPlan(names, fn.param_types)
+    return values, plan.bind([np.shape(v) for v in values])

@@ -104,19 +104,12 @@ def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
 
 def fuse_one(fn: ir.Function) -> bool:
     uses = uses_of(fn.body)
-    for block, position, op in blocks_and_ops(fn.body):
+    for op in ir.walk_ops(fn.body):
         reader = fusible(op, uses)
         if reader is not None:
             inline_at(fn.body, op, reader)
             return True
     return False
-
-
-def blocks_and_ops(block: ir.Block):
-    for k, op in enumerate(block.ops):
-        yield block, k, op
-        for region in op.regions:
-            yield from blocks_and_ops(region)
 
 
 def inline_at(root: ir.Block, build: ir.Op, reader: ir.Op) -> None:

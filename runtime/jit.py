@@ -20,7 +20,7 @@ import llvmlite.binding as llvm
 
 import ir
 from ir import errors
-from ir.calling import coerce_argument
+from ir.calling import DimensionPlan, coerce_argument
 from ir.types import BOOL, F64, I64, ArrayType
 
 from . import cache
@@ -130,7 +130,7 @@ class NativeFunction:
         self.types = list(fn.param_types)
         self.is_array = [isinstance(t, ArrayType) for t in self.types]
         self.dtypes = [NP_DTYPE[t.elem] for t in self.types]
-        self.dim_checks = dimension_checks(self.types)
+        self.dimensions = DimensionPlan(self.names, self.types)
         self.returns_array = any(isinstance(t, ArrayType) for t in fn.return_types)
         argtypes = [ctypes.c_void_p]
         for t in self.types:
@@ -184,8 +184,7 @@ class NativeFunction:
                     a = coerce_argument(t, a, self.names[k])
                 flat.append(a)
                 shapes.append(())
-        for check in self.dim_checks:
-            check(shapes, self.names, self.types)
+        self.dimensions.check(shapes)
         return flat, keep
 
     def __call__(self, *args):
@@ -269,35 +268,6 @@ class NativeFunction:
             "negative": f"negative array dimension {a}",
         }
         return errors.ValueErrorDP(messages[site.kind] + at)
-
-
-def dimension_checks(types) -> list:
-    """Checks that every use of a dimension name agrees and literal sizes hold, planned
-    once per function; each takes the argument shapes."""
-    checks = []
-    first: dict[str, tuple[int, int]] = {}
-    for k, t in enumerate(types):
-        for axis, d in enumerate(t.shape):
-            if isinstance(d, int) or d in first:
-                checks.append(dim_check(k, axis, d, first.get(d)))
-            elif d != ir.DYN:
-                first[d] = (k, axis)
-    return checks
-
-
-def dim_check(k, axis, d, seen):
-    def check(shapes, names, types):
-        size = shapes[k][axis]
-        if seen is None:
-            if size != d:
-                raise errors.ShapeErrorDP(f"argument {names[k]} must be {types[k]}: axis "
-                                          f"{axis} has size {size}, not {d}")
-            return
-        other = shapes[seen[0]][seen[1]]
-        if size != other:
-            raise errors.ShapeErrorDP(f"argument {names[k]}: dimension {d} is {size} here but "
-                                      f"{other} in argument {names[seen[0]]}")
-    return check
 
 
 def compile_module(module: ir.Module, fast_math: bool = False) -> NativeModule:

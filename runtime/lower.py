@@ -715,12 +715,20 @@ class FunctionLowering:
         n = self.range_count(op, start, stop, step)
         with self.counted_loop(n) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-            for arg, s in zip(body.args[1:], slots):
-                self.values[arg] = self.load_slots(s, arg.type)
-            self.regions.append(Region(body, owned_args=True))
-            for s, v in zip(slots, self.hand_on(self.block_ops(body))):
-                self.store_slots(s, v)
+            self.store_all(slots, self.region(body, body.args[1:], slots, owned_args=True))
         return self.loop_results(op, slots)
+
+    def region(self, block: ir.Block, args: list, arg_slots: list, owned_args: bool) -> list:
+        """Lowers a region whose arguments `args` are read from `arg_slots`; returns the
+        values it hands on (see hand_on)."""
+        for arg, s in zip(args, arg_slots):
+            self.values[arg] = self.load_slots(s, arg.type)
+        self.regions.append(Region(block, owned_args=owned_args))
+        return self.hand_on(self.block_ops(block))
+
+    def store_all(self, slots: list, values: list) -> None:
+        for s, v in zip(slots, values):
+            self.store_slots(s, v)
 
     def entry_values(self, values) -> list:
         """Values entering a region that will own them: arrays are copied (the loop
@@ -760,18 +768,10 @@ class FunctionLowering:
         done = self.llfn.append_basic_block("while.done")
         self.b.branch(head)
         self.b.position_at_end(head)
-        for arg, s in zip(cond.args, slots):
-            self.values[arg] = self.load_slots(s, arg.type)
-        self.regions.append(Region(cond, owned_args=False))  # the condition only borrows
-        (c,) = self.hand_on(self.block_ops(cond))
+        (c,) = self.region(cond, cond.args, slots, owned_args=False)  # it only borrows them
         self.b.cbranch(c, loop, done)
         self.b.position_at_end(loop)
-        for arg, s in zip(body.args, slots):
-            self.values[arg] = self.load_slots(s, arg.type)
-        self.regions.append(Region(body, owned_args=True))
-        outs = self.hand_on(self.block_ops(body))
-        for s, v in zip(slots, outs):
-            self.store_slots(s, v)
+        self.store_all(slots, self.region(body, body.args, slots, owned_args=True))
         self.b.branch(head)
         self.b.position_at_end(done)
         return self.loop_results(op, slots)
@@ -785,10 +785,7 @@ class FunctionLowering:
         self.b.cbranch(cond, then_bb, else_bb)
         for region, bb in zip(op.regions, (then_bb, else_bb)):
             self.b.position_at_end(bb)
-            self.regions.append(Region(region, owned_args=False))
-            outs = self.hand_on(self.block_ops(region))
-            for s, v in zip(slots, outs):
-                self.store_slots(s, v)
+            self.store_all(slots, self.region(region, [], [], owned_args=False))
             self.b.branch(done)
         self.b.position_at_end(done)
         return self.loop_results(op, slots)
