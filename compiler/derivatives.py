@@ -117,10 +117,19 @@ def wrt_positions(lw, kind: str, fn: Function, node, form) -> list[int]:
 
 def derived_function(lw, node, kind: str, fn: Function, wrt: list[int]) -> Function:
     """The function `kind(fn, wrt)` as a module function, made once."""
+    try:
+        return make_derived(lw.owner.module, kind, fn, wrt)
+    except TypeRuleError as err:
+        raise lw.error(node, str(err)) from None
+
+
+def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
+    """Adds (once) `@f.kind` (with the wrt positions in the name unless they are f's f64
+    parameters), whose body is the single derivative op; raises TypeRuleError when the
+    form does not apply to f."""
     default = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
     suffix = "" if wrt == default else "." + ".".join(map(str, wrt))
     name = f"{fn.name}.{kind}{suffix}"
-    module = lw.owner.module
     if name in module.functions:
         return module.functions[name]
     types = list(fn.param_types) + tangent_types(kind, fn, wrt)
@@ -129,15 +138,8 @@ def derived_function(lw, node, kind: str, fn: Function, wrt: list[int]) -> Funct
     names += ["ct" if len(fn.return_types) == 1 else f"ct{k}" for k in
               range(len(fn.return_types))] if kind == "vjp" else []
     body = Block(types, names)
-    derived = Function(name, body, [], filename=fn.filename)
-    module.add(derived)
     op = Op(kind, list(body.args), [], {"callee": Symbol(fn.name), "wrt": wrt})
-    try:
-        op.set_result_types(lookup(kind).infer(op, module))
-    except TypeRuleError as err:
-        del module.functions[name]
-        raise lw.error(node, str(err)) from None
+    op.set_result_types(lookup(kind).infer(op, module))
     body.ops.append(op)
     body.ops.append(Op("return", op.results, []))
-    derived.return_types = [r.type for r in op.results]
-    return derived
+    return module.add(Function(name, body, [r.type for r in op.results], filename=fn.filename))

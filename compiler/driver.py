@@ -15,11 +15,12 @@ from pathlib import Path
 
 import ir
 
+from .derivatives import make_derived
 from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
 
-STAGES = ("source", "ir", "scalar", "llvm", "asm")
+STAGES = ("source", "ir", "ad", "scalar", "llvm", "asm")
 BACKENDS = ("native", "interp")
 
 
@@ -32,6 +33,20 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
     module = check_source(text, name)
     ir.verify_module(module)  # a failure here is a compiler bug, not a user error
     return CompiledModule(module, text, name, backend, fast_math)
+
+
+def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
+    """A copy of the module with every grad / value_and_grad / vjp turned into calls to
+    generated reverse functions (passes/ad.py); raises CompileError where that fails."""
+    from passes.ad import DifferentiationError, ReverseMode
+    try:
+        module = ReverseMode().apply(ir.clone_module(module))
+    except DifferentiationError as e:
+        loc = e.loc
+        line, col, where = (loc.line, loc.col, loc.filename) if loc else (1, 1, filename)
+        raise CompileError(e.message, line, col, filename=where, source=source) from None
+    ir.verify_module(module)
+    return module
 
 
 def compile_file(path, backend: str = "native", fast_math: bool = False) -> "CompiledModule":
@@ -85,7 +100,9 @@ class CompiledModule:
         self.source = source
         self.filename = filename
         self.backend = backend
-        self.interpreter = ir.Interpreter(module)
+        self.differentiated = differentiate(module, source, filename)
+        self.interpreter = ir.Interpreter(self.differentiated)
+        self.derived: dict = {}
         self.scalarized = None
         self.native = None
         if backend == "native":
@@ -100,7 +117,7 @@ class CompiledModule:
         from passes.fusion import Fusion
         from passes.scalarize import Scalarize
         from passes.speculate import Speculate
-        module = ir.clone_module(self.module)
+        module = ir.clone_module(self.differentiated)
         for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
             module = native_pass.apply(module)
         self.scalarized = module
@@ -136,10 +153,43 @@ class CompiledModule:
     def run(self, name: str, *args):
         return self.function(name)(*args)
 
+    # --- derivatives from Python
+    def grad(self, name: str, wrt=None) -> CompiledFunction:
+        """The gradient of scalar-valued function `name` with respect to the parameters
+        named (or numbered) in wrt, every f64 parameter by default: like `grad(f, wrt=...)`
+        in the language, compiled like any function."""
+        return self.derivative("grad", name, wrt)
+
+    def value_and_grad(self, name: str, wrt=None) -> CompiledFunction:
+        """(value, gradients...) of scalar-valued function `name`."""
+        return self.derivative("value_and_grad", name, wrt)
+
+    def vjp(self, name: str, wrt=None) -> CompiledFunction:
+        """Called with name's arguments and then one cotangent per result, returns the
+        cotangents of the wrt parameters."""
+        return self.derivative("vjp", name, wrt)
+
+    def derivative(self, kind: str, name: str, wrt) -> CompiledFunction:
+        fn = self.function(name).function
+        positions = wrt_positions(fn, wrt)
+        key = (kind, name, tuple(positions))
+        if key not in self.derived:
+            module = ir.clone_module(self.module)
+            try:
+                derived = make_derived(module, kind, module.functions[name], positions)
+            except ir.TypeRuleError as e:
+                raise ValueError(f"{kind}({name}): {e}") from None
+            module = reachable(module, derived.name)
+            child = CompiledModule(module, self.source, self.filename, self.backend,
+                                   self.fast_math)
+            self.derived[key] = child.function(derived.name)
+        return self.derived[key]
+
     def ir(self, fn: str | None = None, stage: str = "ir") -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after
-        lowering), 'scalar' (array ops as loops), 'llvm' (optimized LLVM IR of the whole
-        module) or 'asm' (host assembly)."""
+        lowering), 'ad' (derivative forms replaced by generated reverse functions; with
+        `fn`, also the generated functions it calls), 'scalar' (array ops as loops),
+        'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly)."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
         if fn is not None and fn not in self.module.functions:
@@ -151,14 +201,55 @@ class CompiledModule:
             if native is None:
                 raise ValueError(f"stage {stage!r}: this module has no native code")
             return native.optimized_ir if stage == "llvm" else native.asm
-        module = self.module
+        module = self.differentiated if stage == "ad" else self.module
         if stage == "scalar":
             if self.scalarized is None:
                 self.compile_native()
             module = self.scalarized
         if fn is None:
             return ir.print_module(module)
+        if stage == "ad":
+            shown = [n for n in reachable(module, fn).functions
+                     if n == fn or n not in self.module.functions]
+            return "\n".join(ir.print_function(module.functions[n]) for n in shown)
         return ir.print_function(module.functions[fn])
+
+
+def wrt_positions(fn: ir.Function, wrt) -> list[int]:
+    """Parameter positions from None (every f64 parameter), a name, a position, or a
+    sequence of them."""
+    names = [p.name_hint for p in fn.params]
+    if wrt is None:
+        return [k for k, t in enumerate(fn.param_types) if t.elem == ir.F64]
+    items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
+    positions = []
+    for item in items:
+        k = names.index(item) if item in names else item
+        if not isinstance(k, int) or not 0 <= k < len(names):
+            raise ValueError(f"{item!r} is not a parameter of '{fn.name}' (its parameters "
+                             f"are {', '.join(names)})")
+        if fn.param_types[k].elem != ir.F64:
+            raise ValueError(f"cannot differentiate with respect to '{names[k]}': it is "
+                             f"{fn.param_types[k]}, not f64")
+        if k in positions:
+            raise ValueError(f"'{names[k]}' is named twice in wrt")
+        positions.append(k)
+    return positions
+
+
+def reachable(module: ir.Module, root: str) -> ir.Module:
+    """The functions `root` calls, directly or not (derivative forms and custom rules
+    count as calls), in the module's order."""
+    seen, todo = set(), [root]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        fn = module.functions[name]
+        todo += [sym.name for sym in fn.attrs.values() if isinstance(sym, ir.Symbol)]
+        todo += [op.attrs["callee"].name for op in ir.walk_ops(fn.body) if "callee" in op.attrs]
+    return ir.Module({n: f for n, f in module.functions.items() if n in seen})
 
 
 def function_source(source: str, module: ir.Module, name: str) -> str:

@@ -125,7 +125,12 @@ def interp_to_i64(op, args, ctx):
     return [as_np(np.trunc(x), op.results[0].type)]
 
 
-register(OpDef("to_f64", infer_cast(F64, (I64, BOOL, F64)), interp_to_f64, operands=1))
+def adjoint_identity(ad, op, cts):
+    return list(cts)
+
+
+register(OpDef("to_f64", infer_cast(F64, (I64, BOOL, F64)), interp_to_f64, operands=1,
+               adjoint=adjoint_identity))
 register(OpDef("to_i64", infer_cast(I64, (F64, BOOL, I64)), interp_to_i64, operands=1))
 
 
@@ -149,6 +154,47 @@ def lgamma(x):
     return np.vectorize(_lgamma_scalar, otypes=[np.float64])(x)
 
 
+def _upward(z, term):
+    """Moves z up by 1 until z >= 10, where the asymptotic series are accurate; returns
+    the new z and the sum of term(z) over the steps (the recurrence's correction)."""
+    acc = np.zeros_like(z)
+    while np.any(z < 10.0):
+        small = z < 10.0
+        acc = acc + np.where(small, term(z), 0.0)
+        z = np.where(small, z + 1.0, z)
+    return z, acc
+
+
+def digamma(x):
+    """psi(x) = d/dx lgamma(x): reflection below 1/2, recurrence up to 10, then the
+    asymptotic series. NaN at the poles 0, -1, -2, ..."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        reflect = x < 0.5
+        z, acc = _upward(np.where(reflect, 1.0 - x, x), lambda z: -(1.0 / z))
+        r = 1.0 / (z * z)
+        series = np.log(z) - 0.5 / z - r * (1 / 12 - r * (1 / 120 - r * (1 / 252 - r * (
+            1 / 240 - r * (1 / 132)))))
+        psi = acc + series
+        out = np.where(reflect, psi - np.pi / np.tan(np.pi * x), psi)
+        return np.where(reflect & (x == np.floor(x)), np.nan, out)
+
+
+def trigamma(x):
+    """psi'(x): reflection below 1/2, recurrence up to 10, then the asymptotic series."""
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        reflect = x < 0.5
+        z, acc = _upward(np.where(reflect, 1.0 - x, x), lambda z: 1.0 / (z * z))
+        r = 1.0 / (z * z)
+        series = 1.0 / z + 0.5 * r + r / z * (1 / 6 - r * (1 / 30 - r * (
+            1 / 42 - r * (1 / 30 - r * (5 / 66)))))
+        psi1 = acc + series
+        s = np.sin(np.pi * x)
+        out = np.where(reflect, np.pi * np.pi / (s * s) - psi1, psi1)
+        return np.where(reflect & (x == np.floor(x)), np.nan, out)
+
+
 # name: (NumPy implementation, element types accepted, verb for messages)
 UNARY = {
     "neg": (np.negative, (F64, I64), "negate"),
@@ -167,8 +213,44 @@ UNARY = {
     "floor": (np.floor, (F64,), "take floor of"),
     "ceil": (np.ceil, (F64,), "take ceil of"),
     "lgamma": (lgamma, (F64,), "take lgamma of"),
+    "digamma": (digamma, (F64,), "take digamma of"),
+    "trigamma": (trigamma, (F64,), "take trigamma of"),
     "not": (np.logical_not, (BOOL,), "apply 'not' to"),
 }
+
+
+# name: the cotangent of the operand, from (ad, ct, x, y) where y = op(x). `ad.times` and
+# `ad.over` multiply and divide by a derivative that may be infinite (sqrt at 0, log at 0)
+# and give 0 where ct is 0: an adjoint that a `where` masked out contributes nothing,
+# rather than 0 * inf = NaN. Ops missing here (sign, floor, ceil, not) have derivative 0.
+UNARY_ADJOINT = {
+    "neg": lambda ad, ct, x, y: ad.emit("neg", ct),
+    "abs": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit("sign", x)),
+    "exp": lambda ad, ct, x, y: ad.times(ct, y),
+    "log": lambda ad, ct, x, y: ad.over(ct, x),
+    "log1p": lambda ad, ct, x, y: ad.over(ct, ad.emit("add", x, ad.const(1.0))),
+    "expm1": lambda ad, ct, x, y: ad.times(ct, ad.emit("add", y, ad.const(1.0))),
+    "sqrt": lambda ad, ct, x, y: ad.over(ct, ad.emit("mul", y, ad.const(2.0))),
+    "sin": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit("cos", x)),
+    "cos": lambda ad, ct, x, y: ad.emit("neg", ad.emit("mul", ct, ad.emit("sin", x))),
+    "tan": lambda ad, ct, x, y: ad.times(ct, ad.emit("add", ad.const(1.0), ad.emit("mul", y, y))),
+    "tanh": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit("sub", ad.const(1.0),
+                                                           ad.emit("mul", y, y))),
+    "sigmoid": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit(
+        "mul", y, ad.emit("sub", ad.const(1.0), y))),
+    "lgamma": lambda ad, ct, x, y: ad.times(ct, ad.emit("digamma", x)),
+    "digamma": lambda ad, ct, x, y: ad.times(ct, ad.emit("trigamma", x)),
+}
+
+
+def adjoint_unary(name):
+    rule = UNARY_ADJOINT.get(name)
+
+    def adjoint(ad, op, cts):
+        if rule is None:
+            return [None]
+        return [rule(ad, cts[0], ad.x(op.operands[0]), ad.x(op.result))]
+    return adjoint
 
 
 def infer_unary(accepted, verb):
@@ -189,7 +271,8 @@ def interp_unary(fn):
 
 
 for _name, (_fn, _accepted, _verb) in UNARY.items():
-    register(OpDef(_name, infer_unary(_accepted, _verb), interp_unary(_fn), operands=1))
+    register(OpDef(_name, infer_unary(_accepted, _verb), interp_unary(_fn), operands=1,
+                   adjoint=adjoint_unary(_name)))
 
 
 def int_floordiv(a, b, op):
@@ -285,8 +368,63 @@ def check_broadcast(op, args) -> None:
             raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not match{fmt_loc(op)}")
 
 
+def adjoint_div(ad, ct, a, b, y):
+    ct_a = ad.over(ct, b)
+    return ct_a, ad.emit("neg", ad.times(ct_a, y))
+
+
+def adjoint_pow(ad, ct, a, b, y):
+    # d/da a^b = b a^(b-1); d/db a^b = log(a) a^b, taken as 0 at a = 0 (as JAX does) so
+    # that x ** 2.0 at x = 0 stays finite whatever the exponent's activity.
+    one = ad.const(1.0)
+    ct_a = ad.times(ct, ad.emit("mul", b, ad.emit("pow", a, ad.emit("sub", b, one))))
+    zero = ad.const(0.0)
+    log_a = ad.emit("select", ad.emit("eq", a, zero), zero, ad.emit("log", a))
+    return ct_a, ad.times(ct, ad.emit("mul", log_a, y))
+
+
+def adjoint_mod(ad, ct, a, b, y):
+    # a mod b = a - floor(a / b) b
+    return ct, ad.emit("neg", ad.times(ct, ad.emit("floor", ad.emit("div", a, b))))
+
+
+def adjoint_pick(keep_first):
+    """maximum / minimum: ct goes to a where a wins or ties, else to b."""
+    def rule(ad, ct, a, b, y):
+        first = ad.emit(keep_first, a, b)
+        zero = ad.const(0.0)
+        return ad.emit("select", first, ct, zero), ad.emit("select", first, zero, ct)
+    return rule
+
+
+# name: (ad, ct, a, b, y) -> (ct_a, ct_b), at the result's shape; the AD pass sums them
+# over broadcast axes. Comparisons, and/or and floordiv have derivative 0.
+BINARY_ADJOINT = {
+    "add": lambda ad, ct, a, b, y: (ct, ct),
+    "sub": lambda ad, ct, a, b, y: (ct, ad.emit("neg", ct)),
+    "mul": lambda ad, ct, a, b, y: (ad.emit("mul", ct, b), ad.emit("mul", ct, a)),
+    "div": adjoint_div,
+    "pow": adjoint_pow,
+    "mod": adjoint_mod,
+    "maximum": adjoint_pick("ge"),
+    "minimum": adjoint_pick("le"),
+}
+
+
+def adjoint_binary(name):
+    rule = BINARY_ADJOINT.get(name)
+
+    def adjoint(ad, op, cts):
+        if rule is None:
+            return [None, None]
+        a, b = op.operands
+        return list(rule(ad, cts[0], ad.x(a), ad.x(b), ad.x(op.result)))
+    return adjoint
+
+
 for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
-    register(OpDef(_name, infer_binary(_accepted, _res, _verb), interp_binary(_f, _i), operands=2))
+    register(OpDef(_name, infer_binary(_accepted, _res, _verb), interp_binary(_f, _i), operands=2,
+                   adjoint=adjoint_binary(_name)))
 
 
 def infer_select(op, module):
@@ -303,7 +441,14 @@ def interp_select(op, args, ctx):
     return [as_np(np.where(*args), op.results[0].type)]
 
 
-register(OpDef("select", infer_select, interp_select, operands=3))
+def adjoint_select(ad, op, cts):
+    (ct,) = cts
+    c = ad.x(op.operands[0])
+    zero = ad.const(0.0)
+    return [None, ad.emit("select", c, ct, zero), ad.emit("select", c, zero, ct)]
+
+
+register(OpDef("select", infer_select, interp_select, operands=3, adjoint=adjoint_select))
 
 
 # ----------------------------------------------------------------------------- arrays
@@ -362,7 +507,13 @@ def interp_index(op, args, ctx):
     return [as_np(picked.copy() if isinstance(picked, np.ndarray) else picked, op.results[0].type)]
 
 
-register(OpDef("index", infer_index, interp_index))
+def adjoint_index(ad, op, cts):
+    a, *idx = op.operands
+    ad.add_at(a, cts[0], ad.xs(idx))  # O(1): into the array's adjoint, never a one-hot
+    return [None] * len(op.operands)
+
+
+register(OpDef("index", infer_index, interp_index, adjoint=adjoint_index))
 
 
 def infer_update(op, module):
@@ -390,7 +541,43 @@ def interp_update(op, args, ctx):
     return [out]
 
 
-register(OpDef("update", infer_update, interp_update))
+def adjoint_update(ad, op, cts):
+    """The stored slot's cotangent goes to the value; the array's is ct with the slot
+    zeroed. The read comes first, so native code can zero the slot of ct in place."""
+    (ct,) = cts
+    a, v, *idx = op.operands
+    at = ad.xs(idx)
+    slot = ad.emit("index", ct, *at) if ad.active(v) else None
+    rest = ad.emit("update", ct, ad.const(0.0), *at) if ad.active(a) else None
+    return [rest, slot] + [None] * len(idx)
+
+
+register(OpDef("update", infer_update, interp_update, adjoint=adjoint_update))
+
+
+def interp_add_at(op, args, ctx):
+    a, v, *idx = args
+    out = a.copy()
+    key = normalized_indices(op, a, idx)
+    target_shape = np.shape(out[key])
+    if np.broadcast_shapes(np.shape(v), target_shape) != target_shape:
+        raise errors.ShapeErrorDP(
+            f"cannot add shape {np.shape(v)} into a slot of shape {target_shape}{fmt_loc(op)}")
+    out[key] = out[key] + v
+    return [out]
+
+
+def adjoint_add_at(ad, op, cts):
+    (ct,) = cts
+    a, v, *idx = op.operands
+    slot = ad.emit("index", ct, *ad.xs(idx)) if ad.active(v) else None
+    return [ct, slot] + [None] * len(idx)
+
+
+# add_at(a, v, i...): `a` with v added to a[i...] (a row when fewer indices than axes).
+# Reverse mode turns each indexing read into one: an O(1) accumulation into the array's
+# adjoint, done in place by native code when the adjoint is not shared.
+register(OpDef("add_at", infer_update, interp_add_at, adjoint=adjoint_add_at))
 
 
 def infer_full(op, module):
@@ -413,7 +600,12 @@ def interp_full(op, args, ctx):
     return [np.full(tuple(int(d) for d in dims), v, dtype=NP_DTYPE[op.results[0].type.elem])]
 
 
-register(OpDef("full", infer_full, interp_full))
+def adjoint_full(ad, op, cts):
+    (ct,) = cts
+    return [ad.emit("reduce_sum", ct)] + [None] * (len(op.operands) - 1)
+
+
+register(OpDef("full", infer_full, interp_full, adjoint=adjoint_full))
 
 
 def infer_arange(op, module):
@@ -463,7 +655,12 @@ def interp_stack(op, args, ctx):
     return [np.array(args, dtype=NP_DTYPE[op.results[0].type.elem])]
 
 
-register(OpDef("stack", infer_stack, interp_stack))
+def adjoint_stack(ad, op, cts):
+    (ct,) = cts
+    return [ad.emit("index", ct, ad.const(k), inbounds=True) for k in range(len(op.operands))]
+
+
+register(OpDef("stack", infer_stack, interp_stack, adjoint=adjoint_stack))
 
 
 def infer_shape_cast(op, module):
@@ -490,7 +687,8 @@ def interp_shape_cast(op, args, ctx):
     return [a]
 
 
-register(OpDef("shape_cast", infer_shape_cast, interp_shape_cast, operands=1, attrs=("type",)))
+register(OpDef("shape_cast", infer_shape_cast, interp_shape_cast, operands=1, attrs=("type",),
+               adjoint=adjoint_identity))
 
 
 def infer_shape_check(op, module):
@@ -545,8 +743,37 @@ def interp_reduction(fn, what):
     return interp
 
 
+def adjoint_reduce_sum(ad, op, cts):
+    return [ad.spread(cts[0], op.attrs.get("axis"), ad.x(op.operands[0]))]
+
+
+def adjoint_reduce_prod(ad, op, cts):
+    """ct times the product of the other elements: p / a_i where a_i is not 0; where it
+    is, the product of the nonzero others if a_i is the only zero, else 0."""
+    a = ad.x(op.operands[0])
+    axis = op.attrs.get("axis")
+    zero, one = ad.const(0.0), ad.const(1.0)
+    is_zero = ad.emit("eq", a, zero)
+    zeros = ad.emit("reduce_sum", ad.emit("to_f64", is_zero), **op.attrs)
+    rest = ad.emit("reduce_prod", ad.emit("select", is_zero, one, a), **op.attrs)
+    lone = ad.emit("select", ad.emit("eq", zeros, one), rest, zero)
+    p, lone = ad.spread(ad.x(op.result), axis, a), ad.spread(lone, axis, a)
+    others = ad.emit("select", is_zero, lone, ad.emit("div", p, a))
+    return [ad.emit("mul", ad.spread(cts[0], axis, a), others)]
+
+
+def adjoint_reduce_pick(ad, op, cts):
+    """max / min: all of ct to the first extreme element (in row-major order)."""
+    ad.add_at_first(op.operands[0], op.result, cts[0], op.attrs.get("axis"))
+    return [None]
+
+
+REDUCTION_ADJOINT = {"reduce_sum": adjoint_reduce_sum, "reduce_prod": adjoint_reduce_prod,
+                     "reduce_max": adjoint_reduce_pick, "reduce_min": adjoint_reduce_pick}
+
 for _name, (_fn, _what, _accepted) in REDUCTIONS.items():
-    register(OpDef(_name, infer_reduction(_what), interp_reduction(_fn, _what), operands=1))
+    register(OpDef(_name, infer_reduction(_what), interp_reduction(_fn, _what), operands=1,
+                   adjoint=REDUCTION_ADJOINT[_name]))
 
 
 # ----------------------------------------------------------------------------- linear algebra
@@ -607,10 +834,39 @@ def np_dot(a, b):
     return np.dot(a, b)
 
 
-register(OpDef("dot", infer_dot, interp_linalg(np_dot), operands=2))
-register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul), operands=2))
-register(OpDef("transpose", infer_transpose, interp_linalg(lambda a: np.ascontiguousarray(a.T)), operands=1))
-register(OpDef("outer", infer_outer, interp_linalg(np.outer), operands=2))
+def adjoint_dot(ad, op, cts):
+    (ct,) = cts
+    a, b = ad.xs(op.operands)
+    return [ad.emit("mul", ct, b), ad.emit("mul", ct, a)]
+
+
+def adjoint_matmul(ad, op, cts):
+    (ct,) = cts
+    a, b = ad.xs(op.operands)
+    if a.type.rank == 1:  # a @ B: ct_a = B ct, ct_B = outer(a, ct)
+        return [ad.emit("matmul", b, ct), ad.emit("outer", a, ct)]
+    if b.type.rank == 1:  # A @ b: ct_A = outer(ct, b), ct_b = A^T ct = ct A
+        return [ad.emit("outer", ct, b), ad.emit("matmul", ct, a)]
+    return [ad.emit("matmul", ct, ad.emit("transpose", b)),
+            ad.emit("matmul", ad.emit("transpose", a), ct)]
+
+
+def adjoint_transpose(ad, op, cts):
+    return [ad.emit("transpose", cts[0])]
+
+
+def adjoint_outer(ad, op, cts):
+    (ct,) = cts
+    a, b = ad.xs(op.operands)
+    return [ad.emit("matmul", ct, b), ad.emit("matmul", a, ct)]
+
+
+register(OpDef("dot", infer_dot, interp_linalg(np_dot), operands=2, adjoint=adjoint_dot))
+register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul), operands=2,
+               adjoint=adjoint_matmul))
+register(OpDef("transpose", infer_transpose, interp_linalg(lambda a: np.ascontiguousarray(a.T)),
+               operands=1, adjoint=adjoint_transpose))
+register(OpDef("outer", infer_outer, interp_linalg(np.outer), operands=2, adjoint=adjoint_outer))
 
 
 # ----------------------------------------------------------------------------- control flow
@@ -659,7 +915,8 @@ def _zero_step(op):
     raise errors.ValueErrorDP(f"range() step must not be zero{fmt_loc(op)}")
 
 
-register(OpDef("for", infer_for, interp_for, region_arity=1))
+register(OpDef("for", infer_for, interp_for, region_arity=1,
+               adjoint=lambda ad, op, cts: ad.reverse_for(op, cts)))
 
 
 def infer_while(op, module):
@@ -684,7 +941,8 @@ def interp_while(op, args, ctx):
     return carried
 
 
-register(OpDef("while", infer_while, interp_while, region_arity=2))
+register(OpDef("while", infer_while, interp_while, region_arity=2,
+               adjoint=lambda ad, op, cts: ad.reverse_while(op, cts)))
 
 
 def infer_if(op, module):
@@ -706,7 +964,8 @@ def interp_if(op, args, ctx):
     return ctx.run_block(then if args[0] else other, [])
 
 
-register(OpDef("if", infer_if, interp_if, operands=1, region_arity=2))
+register(OpDef("if", infer_if, interp_if, operands=1, region_arity=2,
+               adjoint=lambda ad, op, cts: ad.reverse_if(op, cts)))
 
 
 def infer_build(op, module):
@@ -733,7 +992,8 @@ def interp_build(op, args, ctx):
     return [np.array(items, dtype=NP_DTYPE[rtype.elem])]
 
 
-register(OpDef("build", infer_build, interp_build, operands=3, region_arity=1))
+register(OpDef("build", infer_build, interp_build, operands=3, region_arity=1,
+               adjoint=lambda ad, op, cts: ad.reverse_build(op, cts)))
 
 
 REDUCE_KINDS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
@@ -772,7 +1032,8 @@ def interp_reduce(op, args, ctx):
     return [as_np(acc, rtype)]
 
 
-register(OpDef("reduce", infer_reduce, interp_reduce, operands=3, region_arity=1, attrs=("kind",)))
+register(OpDef("reduce", infer_reduce, interp_reduce, operands=3, region_arity=1, attrs=("kind",),
+               adjoint=lambda ad, op, cts: ad.reverse_reduce(op, cts)))
 
 
 # ----------------------------------------------------------------------------- calls
@@ -832,7 +1093,8 @@ def interp_call(op, args, ctx):
     return ctx.call(op.attrs["callee"].name, args)
 
 
-register(OpDef("call", infer_call, interp_call, attrs=("callee",)))
+register(OpDef("call", infer_call, interp_call, attrs=("callee",),
+               adjoint=lambda ad, op, cts: ad.reverse_call(op, cts)))
 
 
 # ----------------------------------------------------------------------------- derivative forms
@@ -886,9 +1148,12 @@ def _expect_extra(got: list[Type], expected: list[Type], what: str) -> None:
 
 
 def interp_derivative(op, args, ctx):
+    if op.name == "jvp":
+        raise errors.NotLoweredError(f"'jvp' of @{op.attrs['callee'].name} needs forward mode, "
+                                     f"which is not built yet{fmt_loc(op)}")
     raise errors.NotLoweredError(
-        f"'{op.name}' of @{op.attrs['callee'].name} must be transformed by the AD pass before "
-        f"it runs; reverse and forward mode are not built yet{fmt_loc(op)}")
+        f"'{op.name}' of @{op.attrs['callee'].name} must be transformed by the AD pass "
+        f"(passes/ad.py) before it runs{fmt_loc(op)}")
 
 
 for _kind in ("grad", "value_and_grad", "jvp", "vjp"):

@@ -18,6 +18,7 @@ from ir.ops import dim_of_value
 from ir.types import DYN
 
 LOOPS = ("for", "build", "reduce")
+INDEXED = {"index": 1, "add_at": 2}  # op: position of its first index operand
 
 
 class Bounds:
@@ -33,7 +34,7 @@ def mark_block(block: ir.Block, loops: list) -> None:
     """`loops`: (induction variable, start, dimension it stops at) of the enclosing loops
     that start at a constant >= 0 and step by 1, innermost last."""
     for op in block.ops:
-        if op.name == "index" and not op.attrs.get("inbounds"):
+        if op.name in INDEXED and not op.attrs.get("inbounds"):
             proof = in_range(op, loops)
             if proof:
                 op.attrs["inbounds"] = proof
@@ -49,7 +50,7 @@ def mark_block(block: ir.Block, loops: list) -> None:
 def in_range(op: ir.Op, loops: list):
     """True when every index is in [0, size), "wraps" when some may be negative but all
     are in [-size, size), False when that is not proved."""
-    array, *indices = op.operands
+    array, indices = op.operands[0], op.operands[INDEXED[op.name]:]
     proofs = [index_in_range(index, array.type.shape[axis], loops)
               for axis, index in enumerate(indices)]
     if not all(proofs):

@@ -257,9 +257,8 @@ class NativeFunction:
                                            f"not {b}{at}")
             return errors.ShapeErrorDP(f"{d['message']}: size {a} is not {b}{at}")
         if site.kind == "notlowered":
-            return errors.NotLoweredError(
-                f"'{d['what']}' of @{d['callee']} must be transformed by the AD pass before "
-                f"it runs; reverse and forward mode are not built yet{at}")
+            return errors.NotLoweredError(f"'jvp' of @{d['callee']} needs forward mode, "
+                                          f"which is not built yet{at}")
         messages = {
             "range": "range() step must not be zero",
             "empty": f"{d.get('what')}() of an empty sequence",

@@ -512,6 +512,16 @@ class FunctionLowering:
         return Array(self.element_ptr(a, t.elem, offset), a.dims[len(idx):])
 
     def op_update(self, op):
+        return self.store_into(op, combine=None)
+
+    def op_add_at(self, op):
+        return self.store_into(op, combine=lambda old, new: self.float_op("add", old, new)
+                               if op.operands[0].type.elem == F64 else self.b.add(old, new))
+
+    def store_into(self, op, combine):
+        """update (combine None: the slot becomes the value) and add_at (the slot becomes
+        combine(slot, value)): in place when the array is owned here and dead after this
+        op, else on a copy."""
         v, value, *idx = op.operands
         t = v.type
         region = self.regions[-1]
@@ -526,20 +536,29 @@ class FunctionLowering:
             a = self.copy_array(a, t)
         self.own(op.result)
         offset = self.checked_offset(op, v, a, [self.get(i) for i in idx])
-        slot_dims = a.dims[len(idx):]
+        slot = Array(self.element_ptr(a, t.elem, offset), a.dims[len(idx):])
         if len(idx) == t.rank:
-            self.store_elem(a, t.elem, offset, self.get(value))
+            self.store_slot_elem(slot, t.elem, INT(0), self.get(value), combine)
         elif value.type.rank == 0:
-            self.fill(Array(self.element_ptr(a, t.elem, offset), slot_dims), t.elem,
-                      self.get(value))
+            with self.counted_loop(self.count(slot.dims)) as i:
+                self.store_slot_elem(slot, t.elem, i, self.get(value), combine)
         else:
             src = self.get(value)
-            for axis, (d, s) in enumerate(zip(slot_dims, src.dims)):
+            for axis, (d, s) in enumerate(zip(slot.dims, src.dims)):
                 self.fail_if(self.b.icmp_signed("!=", d, s), "shape", op, [s, d, INT(axis)],
                              message="the stored row does not fit its slot")
-            nbytes = self.b.mul(self.count(slot_dims), INT(ELEM_SIZE[t.elem]))
-            self.memcpy(self.element_ptr(a, t.elem, offset), src.data, nbytes)
+            if combine is None:
+                nbytes = self.b.mul(self.count(slot.dims), INT(ELEM_SIZE[t.elem]))
+                self.memcpy(slot.data, src.data, nbytes)
+            else:
+                with self.counted_loop(self.count(slot.dims)) as i:
+                    self.store_slot_elem(slot, t.elem, i, self.load_elem(src, t.elem, i), combine)
         return a
+
+    def store_slot_elem(self, slot: Array, elem, offset, value, combine) -> None:
+        if combine is not None:
+            value = combine(self.load_elem(slot, elem, offset), value)
+        self.store_elem(slot, elem, offset, value)
 
     def aliases_of(self, root) -> list:
         return [v for v in list(self.values) + [root] if self.root_of(v) is root]
@@ -691,11 +710,11 @@ class FunctionLowering:
         return results
 
     def not_lowered(self, op):
-        self.fail_if(I1(1), "notlowered", op, callee=op.attrs["callee"].name, what=op.name)
+        self.fail_if(I1(1), "notlowered", op, callee=op.attrs["callee"].name)
         return [ll.Constant(reg_type(r.type), None) if r.type.rank == 0 else
                 Array(ll.Constant(PTR, None), [INT(0)] * r.type.rank) for r in op.results]
 
-    op_grad = op_value_and_grad = op_jvp = op_vjp = not_lowered
+    op_jvp = not_lowered  # grad, value_and_grad and vjp are gone after reverse mode
 
     # --- structured control flow
     def range_count(self, op, start, stop, step):

@@ -1,9 +1,12 @@
 """Lowering of scalar ops: arithmetic with NumPy's semantics (floor division and modulo
 with the divisor's sign, NaN-propagating max/min), math through LLVM intrinsics or libm,
-comparisons, logic, casts and select. Integer division by zero and the other run-time
-errors go through the function's error exit."""
+digamma and trigamma as functions of their own, comparisons, logic, casts and select.
+Integer division by zero and the other run-time errors go through the function's error
+exit."""
 
 from __future__ import annotations
+
+import math
 
 from llvmlite import ir as ll
 
@@ -34,11 +37,16 @@ def lower_scalar(fl, op):
     return unary(fl, op, name, t, args[0])
 
 
-def call_math(fl, name: str, x):
+def math_function(owner, name: str) -> ll.Function:
     if name in INTRINSIC_MATH:
-        return fl.b.call(fl.owner.intrinsic(INTRINSIC_MATH[name]), [x])
-    fn = fl.owner.declare(LIBM_MATH[name], DOUBLE, [DOUBLE])
-    return fl.b.call(fn, [x])
+        return owner.intrinsic(INTRINSIC_MATH[name])
+    if name in POLYGAMMA:
+        return polygamma_function(owner, name)
+    return owner.declare(LIBM_MATH[name], DOUBLE, [DOUBLE])
+
+
+def call_math(fl, name: str, x):
+    return fl.b.call(math_function(fl.owner, name), [x])
 
 
 def unary(fl, op, name, t, x):
@@ -65,6 +73,87 @@ def unary(fl, op, name, t, x):
         return b.select(b.fcmp_ordered(">=", x, DOUBLE(0.0)), b.fdiv(DOUBLE(1.0), one_plus),
                         b.fdiv(e, one_plus))
     return call_math(fl, name, x)
+
+
+# Coefficients of the asymptotic series in r = 1/z^2, innermost last (as in ir.ops):
+# psi(z)  ~ log z - 1/(2z) - r (1/12 - r (1/120 - r (1/252 - r (1/240 - r/132))))
+# psi'(z) ~ 1/z + r/2 + r/z (1/6 - r (1/30 - r (1/42 - r (1/30 - 5r/66))))
+POLYGAMMA = {"digamma": (1 / 12, 1 / 120, 1 / 252, 1 / 240, 1 / 132),
+             "trigamma": (1 / 6, 1 / 30, 1 / 42, 1 / 30, 5 / 66)}
+
+
+def polygamma_function(owner, name: str) -> ll.Function:
+    """`double dpc.digamma(double)` / `dpc.trigamma`, made the first time a module needs
+    it: a branch and a loop, kept out of the caller's blocks (LLVM still inlines it where
+    that pays). The same algorithm and operation order as ir.ops.digamma /
+    trigamma, so native and interpreter results agree to rounding (libm's tan, sin, log
+    against NumPy's): reflection below 1/2, the recurrence psi(z) = psi(z + 1) - 1/z
+    (psi'(z) = psi'(z + 1) + 1/z^2) up to z >= 10, then the asymptotic series."""
+    existing = owner.llmod.globals.get(f"dpc.{name}")
+    if existing is not None:
+        return existing
+    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name=f"dpc.{name}")
+    fn.linkage = "internal"
+    entry, loop, step, series, reflect_block, done = (fn.append_basic_block(n) for n in (
+        "entry", "loop", "step", "series", "reflect", "done"))
+    b = ll.IRBuilder(entry)
+    (x,) = fn.args
+    fns = {n: math_function(owner, n) for n in ("log", "floor", "sin", "tan")}
+    digamma = name == "digamma"
+
+    # x < 1/2 (false for NaN) is computed at z = 1 - x > 1/2 and reflected at the end
+    reflect = b.fcmp_ordered("<", x, DOUBLE(0.5))
+    z0 = b.select(reflect, b.fsub(DOUBLE(1.0), x), x)
+    b.branch(loop)
+
+    # z >= 1/2 here, so at most 10 steps; NaN and inf fail the test and skip the loop
+    b.position_at_end(loop)
+    z, acc = b.phi(DOUBLE), b.phi(DOUBLE)
+    z.add_incoming(z0, entry)
+    acc.add_incoming(DOUBLE(0.0), entry)
+    b.cbranch(b.fcmp_ordered("<", z, DOUBLE(10.0)), step, series)
+    b.position_at_end(step)
+    if digamma:
+        acc.add_incoming(b.fsub(acc, b.fdiv(DOUBLE(1.0), z)), step)
+    else:
+        acc.add_incoming(b.fadd(acc, b.fdiv(DOUBLE(1.0), b.fmul(z, z))), step)
+    z.add_incoming(b.fadd(z, DOUBLE(1.0)), step)
+    b.branch(loop)
+
+    b.position_at_end(series)
+    r = b.fdiv(DOUBLE(1.0), b.fmul(z, z))
+    *outer, innermost = POLYGAMMA[name]
+    poly = b.fmul(r, DOUBLE(innermost))
+    for c in reversed(outer[1:]):
+        poly = b.fmul(r, b.fsub(DOUBLE(c), poly))
+    poly = b.fsub(DOUBLE(outer[0]), poly)
+    if digamma:
+        head = b.fsub(b.call(fns["log"], [z]), b.fdiv(DOUBLE(0.5), z))
+        value = b.fadd(acc, b.fsub(head, b.fmul(r, poly)))
+    else:
+        head = b.fadd(b.fdiv(DOUBLE(1.0), z), b.fmul(DOUBLE(0.5), r))
+        value = b.fadd(acc, b.fadd(head, b.fmul(b.fdiv(r, z), poly)))
+    b.cbranch(reflect, reflect_block, done)
+
+    # psi(x) = psi(1 - x) - pi / tan(pi x);  psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x).
+    # At the poles 0, -1, -2, ... (and -inf) the result is NaN, as in NumPy's version.
+    b.position_at_end(reflect_block)
+    pi_x = b.fmul(DOUBLE(math.pi), x)
+    if digamma:
+        reflected = b.fsub(value, b.fdiv(DOUBLE(math.pi), b.call(fns["tan"], [pi_x])))
+    else:
+        s = b.call(fns["sin"], [pi_x])
+        reflected = b.fsub(b.fdiv(DOUBLE(math.pi * math.pi), b.fmul(s, s)), value)
+    pole = b.fcmp_ordered("==", x, b.call(fns["floor"], [x]))
+    reflected = b.select(pole, DOUBLE(math.nan), reflected)
+    b.branch(done)
+
+    b.position_at_end(done)
+    out = b.phi(DOUBLE)
+    out.add_incoming(value, series)
+    out.add_incoming(reflected, reflect_block)
+    b.ret(out)
+    return fn
 
 
 def binary(fl, op, name, t, x, y):

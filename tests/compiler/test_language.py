@@ -403,11 +403,24 @@ def test_derivative_forms_type_check_and_lower_to_ops():
         "}\n")
 
 
-def test_running_a_derivative_form_before_ad_says_so():
+def test_reverse_derivative_forms_run():
+    mod = compile_source(DERIVATIVES, name="d.dp", backend=BACKEND["name"])
+    gx, gw = mod.g1(X, 2.0, 3)
+    np.testing.assert_allclose(gx, np.full(X.shape, 2.0), rtol=1e-15)
+    assert gw == pytest.approx(X.sum(), rel=1e-15)
+    assert mod.g2(X, 2.0, 3) == pytest.approx(X.sum(), rel=1e-15)
+    value, gw, gx = mod.g3(X, 2.0, 3)
+    assert (value, gw) == pytest.approx((2.0 * X.sum() + 3.0, X.sum()), rel=1e-15)
+    np.testing.assert_allclose(gx, np.full(X.shape, 2.0), rtol=1e-15)
+    np.testing.assert_allclose(mod.g5(X, 2.0, 3), np.full(X.shape, 2.0), rtol=1e-15)
+    assert mod.g6(1.5) == pytest.approx(6 * 1.5, rel=1e-15)  # grad(grad(w^3)) = 6w
+
+
+def test_forward_mode_is_not_built_yet_and_says_so():
     mod = compile_source(DERIVATIVES, name="d.dp", backend=BACKEND["name"])
     with pytest.raises(NotLoweredError) as err:
-        mod.g2(X, 2.0, 3)
-    assert "'grad' of @f must be transformed by the AD pass" in str(err.value)
+        mod.g4(X, 2.0, 3, X)
+    assert "'jvp' of @f needs forward mode, which is not built yet" in str(err.value)
 
 
 def test_shape_checked_at_run_time_where_unknown():

@@ -1,0 +1,703 @@
+"""Reverse mode: `grad`, `value_and_grad` and `vjp` as a source transformation, IR to IR.
+
+For a function `@f` and the positions `wrt` of its parameters, the pass writes a new
+function `@f.rev` (`@f.rev.0.2` for other wrt sets): it takes f's parameters and one
+cotangent per result, and returns f's results followed by the cotangents of the wrt
+parameters. A derivative op becomes a call to it:
+
+    %g = grad %x {callee = @f, wrt = [0]}       %1 = const 1.0 : f64
+                                            ->  %2, %g = call %x, %1 {callee = @f.rev}
+
+The body of `@f.rev` is a forward sweep (f's ops, cloned) and then a reverse sweep: each
+op, last to first, passes its results' cotangents to its operands by the op's adjoint
+rule in the registry. `adjoint` below holds the cotangent accumulated so far for each
+value of f; `primal` maps each value of f to the value that holds it where code is being
+emitted. Only values that depend on a wrt parameter ("active" ones) get cotangents.
+
+Regions are reversed by replaying them (cheap to recompute) and running their reverse
+sweep right after, inside a new region:
+
+- `for` and `while`: the forward loop also writes each iteration's carried values into a
+  tape (allocated once at the trip count; doubled as needed for `while`). A reverse loop
+  reads the tape from the last iteration to the first, replays the body from those values
+  and runs its reverse sweep, carrying the cotangents of the carried values and of the
+  outer values the body uses.
+- `build` and `reduce`: a loop over the same range; each step replays the body at its
+  index with the cotangent of its element.
+- `if`: an `if` on the same condition whose branches replay and reverse the taken branch.
+- `call`: a call to the callee's own `.rev` function, or to its `@derivative` rule.
+
+Indexing reads become `add_at` into the array's cotangent: O(1) each (in place in native
+code), never a one-hot array. The output is left simple and somewhat wasteful (replayed
+values nobody needs are removed here; the rest is the optimizer's job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ir
+from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
+from ir.clone import clone_op
+from ir.ops import dim_of_value
+from ir.registry import REGISTRY
+from ir.types import BOOL, DYN
+
+from .dce import eliminate_dead_code
+from .fusion import never_fails
+
+REVERSE_FORMS = ("grad", "value_and_grad", "vjp")
+TAPE_START = 8  # first capacity of a `while` loop's tape; doubled when full
+
+
+class DifferentiationError(Exception):
+    """A program that reverse mode cannot differentiate; `loc` says where."""
+
+    def __init__(self, message: str, loc: ir.Loc | None):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+
+
+class ReverseMode:
+    """The pass: replaces every grad / value_and_grad / vjp op of the module by a call to
+    a generated `.rev` function."""
+
+    name = "ad"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        self.module = module
+        self.lowered: set[str] = set()
+        for fn in list(module.functions.values()):
+            self.lower_forms(fn)
+        return module
+
+    def lower_forms(self, fn: Function) -> None:
+        if fn.name in self.lowered:
+            return
+        self.lowered.add(fn.name)
+        self.lower_block(fn.body, {})
+
+    def lower_block(self, block: Block, subst: dict) -> None:
+        old, block.ops = block.ops, []
+        b = Builder(self.module, block)
+        for op in old:
+            op.operands = [subst.get(v, v) for v in op.operands]
+            for region in op.regions:
+                self.lower_block(region, subst)
+            if op.name not in REVERSE_FORMS:
+                block.ops.append(op)
+                continue
+            b.loc = op.loc
+            for old_result, new in zip(op.results, self.call_rev(b, op)):
+                new.name_hint = old_result.name_hint
+                subst[old_result] = new
+
+    def call_rev(self, b: Builder, op: ir.Op) -> list:
+        callee = self.module.functions[op.attrs["callee"].name]
+        n = len(callee.params)
+        args, cts = op.operands[:n], op.operands[n:]
+        if op.name != "vjp":
+            cts = [b.const(1.0)]
+        rev = self.rev_function(callee, op.attrs["wrt"])
+        call = b.op("call", args + cts, {"callee": Symbol(rev)})
+        values = len(callee.return_types)
+        return call.results if op.name == "value_and_grad" else call.results[values:]
+
+    def rev_function(self, fn: Function, wrt: list[int]) -> str:
+        """The name of `fn`'s reverse function for `wrt`, written on first use."""
+        floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
+        name = f"{fn.name}.rev" + ("" if list(wrt) == floats else "." + ".".join(map(str, wrt)))
+        if name not in self.module.functions:
+            self.lower_forms(fn)
+            self.module.add(Differentiator(self, fn, list(wrt)).run(name))
+        return name
+
+
+@dataclass
+class Tape:
+    """What the forward loop recorded: its trip count and one tape per carried value."""
+
+    count: ir.Value
+    tapes: list
+
+
+class Differentiator:
+    """Writes the reverse function of one function. Its methods are the interface the
+    adjoint rules of ir/ops.py use (`x`, `emit`, `times`, `add_at`, `reverse_for`, ...)."""
+
+    def __init__(self, owner: ReverseMode, fn: Function, wrt: list[int]):
+        self.owner = owner
+        self.module = owner.module
+        self.fn = fn
+        self.wrt = wrt
+        self.active_values = activity(fn, wrt)
+        self.primal: dict = {}  # value of fn -> the value holding it where we emit
+        self.adjoint: dict = {}  # value of fn -> its cotangent so far
+        self.tapes: dict = {}  # loop op of fn -> Tape of its latest forward run
+        self.free_cache: dict = {}
+        self.kept: set = set()  # ids of the primal ops: they keep their run-time checks
+        self.in_primal = False  # emitting the forward sweep of the function itself
+        self.b = Builder(self.module)
+
+    # --- the function
+    def run(self, name: str) -> Function:
+        fn = self.fn
+        cts = [f"ct{k}" if len(fn.return_types) > 1 else "ct" for k in range(len(fn.return_types))]
+        body = Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
+        self.b.block = body
+        params, ct_args = body.args[:len(fn.params)], body.args[len(fn.params):]
+        self.primal.update(zip(fn.params, params))
+        self.in_primal = True
+        for op in fn.body.ops[:-1]:
+            self.forward(op)
+        self.in_primal = False
+        returned = fn.body.ops[-1].operands
+        results = self.xs(returned)
+        for v, ct in zip(returned, ct_args):
+            self.accumulate(v, ct)
+        for op in reversed(fn.body.ops[:-1]):
+            self.reverse(op)
+        grads = [self.adjoint_value(fn.params[k]) for k in self.wrt]
+        for g, k in zip(grads, self.wrt):
+            if g.name_hint is None:
+                g.name_hint = f"{fn.params[k].name_hint}_bar"
+        self.b.op("return", results + grads)
+        rev = Function(name, body, list(fn.return_types) + [fn.param_types[k] for k in self.wrt],
+                       filename=fn.filename)
+        eliminate_dead_code(body, self.removable)
+        return rev
+
+    def removable(self, op: ir.Op) -> bool:
+        """Replayed and adjoint ops may go when unused; a primal op only if it cannot
+        fail, so the gradient raises every error the function raises."""
+        return REGISTRY[op.name].pure and (id(op) not in self.kept or never_fails(op))
+
+    # --- the interface of adjoint rules
+    def x(self, v):
+        """The primal value of `v` where code is being emitted."""
+        return self.primal[v]
+
+    def xs(self, values) -> list:
+        return [self.primal[v] for v in values]
+
+    def emit(self, name: str, *operands, **attrs):
+        return self.b.emit(name, *operands, **attrs)
+
+    def const(self, value):
+        return self.b.const(value)
+
+    def active(self, v) -> bool:
+        return v in self.active_values
+
+    def times(self, ct, d):
+        """ct * d, but 0 where ct is 0 even if d is infinite or NaN."""
+        return self.guarded(ct, self.emit("mul", ct, d))
+
+    def over(self, ct, d):
+        """ct / d, but 0 where ct is 0 even if d is 0."""
+        return self.guarded(ct, self.emit("div", ct, d))
+
+    def guarded(self, ct, value):
+        zero = self.const(0.0)
+        return self.emit("select", self.emit("eq", ct, zero), zero, value)
+
+    def spread(self, ct, axis, like):
+        """The cotangent of a reduction's operand `like`: ct repeated along the reduced
+        axis (all axes when axis is None)."""
+        if like.type.rank == 0:
+            return ct
+        if axis is None:
+            return self.emit("full", ct, *self.dims(like))
+        return self.nest(self.dims(like), lambda idx: self.at(ct, idx[:axis] + idx[axis + 1:]))
+
+    def at(self, value, idx: list):
+        """value[idx...], or value itself for no indices."""
+        return self.emit("index", value, *idx, inbounds=True) if idx else value
+
+    def add_at(self, array, ct, indices: list) -> None:
+        """Adds ct into the cotangent of `array` (a value of fn) at `indices`."""
+        if not self.active(array) or ct is None:
+            return
+        target = self.adjoint_value(array)
+        self.adjoint[array] = self.emit("add_at", target, ct, *indices)
+
+    def add_at_first(self, array, result, ct, axis) -> None:
+        """max / min over `axis` (None: all): ct goes to the first element, in row-major
+        order, equal to the result."""
+        if not self.active(array):
+            return
+        a, m = self.x(array), self.x(result)
+        dims = self.dims(a)
+        if axis is None:
+            size = self.const(1)
+            for d in dims:
+                size = self.emit("mul", size, d)
+            flat = self.nest_reduce("min", dims, lambda idx: self.emit(
+                "select", self.emit("eq", self.emit("index", a, *idx, inbounds=True), m),
+                self.flat_index(idx, dims), size))
+            self.add_at(array, ct, self.unflatten(flat, dims))
+            return
+        rest = dims[:axis] + dims[axis + 1:]
+
+        def first(idx):
+            def hit(t):
+                at = idx[:axis] + [t[0]] + idx[axis:]
+                elem = self.emit("index", a, *at, inbounds=True)
+                best = self.at(m, idx)
+                return self.emit("select", self.emit("eq", elem, best), t[0], dims[axis])
+            return self.nest_reduce("min", [dims[axis]], hit)
+        firsts = self.nest(rest, first)
+        zero = self.const(0.0)
+
+        def element(idx):
+            others = idx[:axis] + idx[axis + 1:]
+            wins = self.emit("eq", idx[axis], self.at(firsts, others))
+            return self.emit("select", wins, self.at(ct, others), zero)
+        self.accumulate(array, self.nest(dims, element))
+
+    # --- accumulation
+    def accumulate(self, v, ct) -> None:
+        if ct is None or not self.active(v):
+            return
+        ct = self.fit(ct, v.type)
+        old = self.adjoint.get(v)
+        self.adjoint[v] = ct if old is None else self.emit("add", old, ct)
+
+    def fit(self, ct, t):
+        """ct summed over the axes that broadcasting added to a value of type t."""
+        while ct.type.rank > t.rank:
+            ct = self.emit("reduce_sum", ct, axis=0)
+        for axis, (d, e) in enumerate(zip(t.shape, ct.type.shape)):
+            if d == 1 and e != 1:
+                ct = self.insert_axis(self.emit("reduce_sum", ct, axis=axis), axis)
+        if ct.type != t:
+            ct = self.emit("shape_cast", ct, type=t)
+        return ct
+
+    def insert_axis(self, value, axis: int):
+        """value with a new axis of size 1 at `axis`."""
+        if axis == 0:
+            return self.nest([self.const(1)], lambda idx: value)
+        return self.nest([self.emit("dim", value, axis=0)], lambda idx: self.insert_axis(
+            self.emit("index", value, idx[0], inbounds=True), axis - 1))
+
+    def adjoint_value(self, v):
+        """The cotangent of v so far, zeros when nothing reached it yet."""
+        if v not in self.adjoint:
+            self.adjoint[v] = self.zeros_like(self.x(v))
+        return self.adjoint[v]
+
+    def zeros_like(self, value):
+        if value.type.rank == 0:
+            return self.const(0.0)
+        return self.emit("full", self.const(0.0), *self.dims(value))
+
+    def dims(self, value) -> list:
+        return [self.emit("dim", value, axis=k) for k in range(value.type.rank)]
+
+    # --- forward and reverse sweeps
+    def forward(self, op: ir.Op) -> None:
+        if op.name in ("for", "while") and any(self.active(r) for r in op.results):
+            getattr(self, "forward_" + op.name)(op)
+            return
+        new = clone_op(op, self.primal)
+        self.b.block.ops.append(new)
+        self.keep_checks(new)
+
+    def keep_checks(self, op: ir.Op) -> None:
+        if self.in_primal:
+            self.kept.add(id(op))
+            self.kept.update(id(inner) for region in op.regions for inner in ir.walk_ops(region))
+
+    def reverse(self, op: ir.Op) -> None:
+        cts = [self.adjoint.pop(r, None) for r in op.results]
+        if all(ct is None for ct in cts):
+            return
+        rule = REGISTRY[op.name].adjoint
+        if rule is None:
+            raise DifferentiationError(f"cannot differentiate through '{op.name}' in "
+                                       f"'{self.fn.name}': it has no reverse-mode rule", op.loc)
+        self.b.loc = op.loc
+        for v, ct in zip(op.operands, rule(self, op, cts)):
+            self.accumulate(v, ct)
+
+    def replay(self, block: Block, args: list) -> list:
+        """Emits `block`'s ops with its arguments bound to `args`; returns its yields."""
+        self.primal.update(zip(block.args, args))
+        for op in block.ops[:-1]:
+            self.forward(op)
+        return self.xs(block.ops[-1].operands)
+
+    def backprop(self, block: Block, yield_cts: list) -> list:
+        """The reverse sweep of a replayed block; returns its arguments' cotangents."""
+        for v, ct in zip(block.ops[-1].operands, yield_cts):
+            self.accumulate(v, ct)
+        for op in reversed(block.ops[:-1]):
+            self.reverse(op)
+        return [self.adjoint.pop(a, None) for a in block.args]
+
+    def free_values(self, block: Block) -> list:
+        """The active values that `block` (or a region in it) uses but does not define:
+        the outer values whose cotangents its reverse sweep adds to."""
+        if id(block) not in self.free_cache:
+            defined, free = set(), []
+
+            def visit(b):
+                defined.update(b.args)
+                for op in b.ops:
+                    for v in op.operands:
+                        if v not in defined and v not in free:
+                            free.append(v)
+                    for region in op.regions:
+                        visit(region)
+                    defined.update(op.results)
+            visit(block)
+            self.free_cache[id(block)] = [v for v in free if self.active(v)]
+        return self.free_cache[id(block)]
+
+    def threaded_loop(self, count, inits: list, free: list, body) -> list:
+        """`for k in range(count)` carrying `inits` and the cotangents of `free`;
+        body(k, carried) emits one step and returns the next carried values. Afterwards
+        the cotangents of `free` are the loop's; returns the rest of its results."""
+        carried = inits + [self.adjoint_value(v) for v in free]
+        block = Block([I64] + [c.type for c in carried], ["k"] + [c.name_hint for c in carried])
+        k, *args = block.args
+        with self.b.at(block):
+            self.adjoint.update(zip(free, args[len(inits):]))
+            out = body(k, args[:len(inits)])
+            self.b.op("yield", out + [self.adjoint[v] for v in free])
+        zero, one = self.const(0), self.const(1)
+        loop = self.b.op("for", [zero, count, one] + carried, regions=[block])
+        self.adjoint.update(zip(free, loop.results[len(inits):]))
+        return loop.results[:len(inits)]
+
+    # --- loops
+    def trip_count(self, start, stop, step):
+        if constant(start) == 0 and constant(step) == 1:
+            if dim_of_value(stop) != DYN:
+                return stop  # a dimension or a constant: never negative
+            return self.emit("maximum", stop, self.const(0))
+        one = self.const(1)
+        step = self.emit("select", self.emit("eq", step, self.const(0)), one, step)
+        span = self.emit("add", self.emit("sub", stop, start),
+                         self.emit("sub", step, self.emit("sign", step)))
+        return self.emit("maximum", self.emit("floordiv", span, step), self.const(0))
+
+    def position(self, k, start, step):
+        """The induction variable at iteration k."""
+        if constant(start) == 0 and constant(step) == 1:
+            return k
+        return self.emit("add", start, self.emit("mul", k, step))
+
+    def iteration(self, i, start, step):
+        """The iteration number of induction variable i."""
+        if constant(start) == 0 and constant(step) == 1:
+            return i
+        return self.emit("floordiv", self.emit("sub", i, start), step)
+
+    def new_tape(self, count, init, row_type):
+        """An array of `count` rows shaped like `init`, typed to hold any `row_type`."""
+        zero = {F64: 0.0, I64: 0, BOOL: False}[init.type.elem]
+        tape = self.emit("full", self.const(zero), count, *self.dims(init))
+        tape.name_hint = f"{init.name_hint}_tape" if init.name_hint else "tape"
+        wanted = ArrayType(init.type.elem, (DYN, *row_type.shape))
+        if tape.type != wanted:
+            tape = self.emit("shape_cast", tape, type=wanted)
+        return tape
+
+    def record(self, tape, value, k):
+        """The tape with `value` stored as row k."""
+        if value.type.rank and DYN in value.type.shape:  # its shape may change: check it
+            for axis in range(value.type.rank):
+                self.b.op("shape_check", [self.emit("dim", value, axis=axis),
+                                          self.emit("dim", tape, axis=axis + 1)],
+                          {"message": "reverse mode needs the arrays a loop carries to keep "
+                                      "their shape"})
+        return self.emit("update", tape, value, k, inbounds=True)
+
+    def forward_for(self, op: ir.Op) -> None:
+        start, stop, step, *inits = self.xs(op.operands)
+        body = op.regions[0]
+        count = self.trip_count(start, stop, step)
+        tapes = [self.new_tape(count, v, a.type) for v, a in zip(inits, body.args[1:])]
+        new = Block([a.type for a in body.args] + [t.type for t in tapes],
+                    [a.name_hint for a in body.args] + [t.name_hint for t in tapes])
+        n = len(inits)
+        i, carried, tape_args = new.args[0], new.args[1:n + 1], new.args[n + 1:]
+        with self.b.at(new):
+            k = self.iteration(i, start, step)
+            stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
+            yields = self.replay(body, [i] + carried)
+            self.b.op("yield", yields + stored)
+        loop = self.b.op("for", [start, stop, step] + inits + tapes, regions=[new])
+        if self.in_primal:  # the loop itself keeps its checks; its tapes may go
+            self.kept.add(id(loop))
+        self.primal.update(zip(op.results, loop.results[:n]))
+        self.tapes[op] = Tape(count, loop.results[n:])
+
+    def forward_while(self, op: ir.Op) -> None:
+        inits = self.xs(op.operands)
+        cond, body = op.regions
+        n = len(inits)
+        cap = self.const(TAPE_START)
+        tapes = [self.new_tape(cap, v, a.type) for v, a in zip(inits, body.args)]
+        types = [a.type for a in body.args] + [I64] + [t.type for t in tapes]
+        names = [a.name_hint for a in body.args] + ["count"] + [t.name_hint for t in tapes]
+        new_cond, new_body = Block(types, names), Block(types, names)
+        with self.b.at(new_cond):
+            self.b.op("yield", self.replay(cond, new_cond.args[:n]))
+        carried, k, tape_args = new_body.args[:n], new_body.args[n], new_body.args[n + 1:]
+        with self.b.at(new_body):
+            stored = [self.record(self.grown(t, k, c), c, k) for t, c in zip(tape_args, carried)]
+            yields = self.replay(body, carried)
+            self.b.op("yield", yields + [self.emit("add", k, self.const(1))] + stored)
+        loop = self.b.op("while", inits + [self.const(0)] + tapes, regions=[new_cond, new_body])
+        if self.in_primal:  # the loop itself keeps its checks; its tapes may go
+            self.kept.add(id(loop))
+        self.primal.update(zip(op.results, loop.results[:n]))
+        self.tapes[op] = Tape(loop.results[n], loop.results[n + 1:])
+
+    def grown(self, tape, k, filler):
+        """The tape, copied into one twice as long when row k does not fit."""
+        size = self.emit("dim", tape, axis=0)
+        then, other = Block(), Block()
+        with self.b.at(then):
+            row = Block([I64], ["j"])
+            with self.b.at(row):
+                j = row.args[0]
+                keep, fill = Block(), Block()
+                with self.b.at(keep):
+                    self.b.op("yield", [self.emit("index", tape, j, inbounds=True)])
+                with self.b.at(fill):
+                    self.b.op("yield", [filler])
+                pick = self.b.op("if", [self.emit("lt", j, size)], regions=[keep, fill],
+                                 result_types=[ir.ops.index_result_type(tape.type, [I64])])
+                self.b.op("yield", pick.results)
+            bigger = self.b.op("build", [self.const(0), self.emit("mul", size, self.const(2)),
+                                         self.const(1)], regions=[row]).result
+            self.b.op("yield", [self.emit("shape_cast", bigger, type=tape.type)])
+        with self.b.at(other):
+            self.b.op("yield", [tape])
+        full = self.emit("ge", k, size)
+        return self.b.op("if", [full], regions=[then, other], result_types=[tape.type]).result
+
+    def reverse_loop(self, op: ir.Op, cts: list, lead: int, positions) -> list:
+        """The reverse of a taped `for` (lead 1) or `while` (lead 0) loop: returns the
+        cotangents of the loop's initial values."""
+        body = op.regions[-1]
+        tape = self.tapes[op]
+        n = len(op.results)
+        flowing = [j for j in range(n) if self.active(body.args[lead + j])]
+        inits = [cts[j] if cts[j] is not None else self.zeros_like(self.x(op.results[j]))
+                 for j in flowing]
+
+        def step(r, carried):
+            k = self.emit("sub", self.emit("sub", tape.count, self.const(1)), r)
+            rows = [self.emit("index", t, k, inbounds=True) for t in tape.tapes]
+            yield_cts = [None] * n
+            for j, ct in zip(flowing, carried):
+                yield_cts[j] = ct
+            self.replay(body, positions(k) + rows)
+            arg_cts = self.backprop(body, yield_cts)[lead:]
+            return [arg_cts[j] if arg_cts[j] is not None else self.zeros_like(rows[j])
+                    for j in flowing]
+        results = self.threaded_loop(tape.count, inits, self.free_values(body), step)
+        out = [None] * n
+        for j, r in zip(flowing, results):
+            out[j] = r
+        return out
+
+    def reverse_for(self, op: ir.Op, cts: list) -> list:
+        start, _, step = self.xs(op.operands[:3])
+        out = self.reverse_loop(op, cts, 1, lambda k: [self.position(k, start, step)])
+        return [None, None, None] + out
+
+    def reverse_while(self, op: ir.Op, cts: list) -> list:
+        return self.reverse_loop(op, cts, 0, lambda k: [])
+
+    # --- comprehensions and reductions
+    def reverse_build(self, op: ir.Op, cts: list) -> list:
+        (ct,) = cts
+
+        def element_ct(k, vals, carried):
+            return self.emit("index", ct, k, inbounds=True), []
+        self.reverse_range(op, [], element_ct)
+        return [None, None, None]
+
+    def reverse_reduce(self, op: ir.Op, cts: list) -> list:
+        (ct,) = cts
+        kind = op.attrs["kind"]
+        if kind == "sum":
+            self.reverse_range(op, [], lambda k, vals, carried: (ct, []))
+        elif kind in ("max", "min"):
+            self.reverse_pick(op, ct)
+        else:
+            self.reverse_prod(op, ct)
+        return [None, None, None]
+
+    def reverse_range(self, op: ir.Op, inits: list, element_ct) -> list:
+        """A loop over the range of a build or reduce: each step replays the body at its
+        index and sends back element_ct(k, yielded values, carried) -> (ct, next carried)."""
+        start, stop, step = self.xs(op.operands[:3])
+        body = op.regions[0]
+        free = self.free_values(body)
+        if not free:
+            return inits
+
+        def one(k, carried):
+            values = self.replay(body, [self.position(k, start, step)])
+            ct, out = element_ct(k, values, carried)
+            self.backprop(body, [ct])
+            return out
+        return self.threaded_loop(self.trip_count(start, stop, step), inits, free, one)
+
+    def reverse_pick(self, op: ir.Op, ct) -> None:
+        """max / min: each element's cotangent goes to the first element equal to the
+        result (per position, for array elements)."""
+        best = self.x(op.result)
+        zero = self.const(0.0)
+        done = self.const(False)
+        if best.type.rank:
+            done = self.emit("full", done, *self.dims(best))
+
+        def element_ct(k, values, carried):
+            (seen,) = carried
+            hit = self.emit("and", self.emit("eq", values[0], best), self.emit("not", seen))
+            return self.emit("select", hit, ct, zero), [self.emit("or", seen, hit)]
+        self.reverse_range(op, [done], element_ct)
+
+    def reverse_prod(self, op: ir.Op, ct) -> None:
+        """prod: ct times the product of the other elements (see adjoint_reduce_prod)."""
+        zero, one = self.const(0.0), self.const(1.0)
+        zeros = self.replay_reduce(op, "sum", lambda v: self.emit(
+            "to_f64", self.emit("eq", v, zero)))
+        rest = self.replay_reduce(op, "prod", lambda v: self.emit(
+            "select", self.emit("eq", v, zero), one, v))
+        lone = self.emit("select", self.emit("eq", zeros, one), rest, zero)
+        p = self.x(op.result)
+
+        def element_ct(k, values, carried):
+            v = values[0]
+            others = self.emit("select", self.emit("eq", v, zero), lone, self.emit("div", p, v))
+            return self.emit("mul", ct, others), []
+        self.reverse_range(op, [], element_ct)
+
+    def replay_reduce(self, op: ir.Op, kind: str, transform):
+        """reduce{kind} over op's range of transform(op's element)."""
+        start, stop, step = self.xs(op.operands[:3])
+        body = op.regions[0]
+        block = Block([I64], ["i"])
+        with self.b.at(block):
+            (value,) = self.replay(body, block.args)
+            self.b.op("yield", [transform(value)])
+        return self.b.op("reduce", [start, stop, step], {"kind": kind}, [block]).result
+
+    # --- branches and calls
+    def reverse_if(self, op: ir.Op, cts: list) -> list:
+        free = self.free_values(op.regions[0])
+        free += [v for v in self.free_values(op.regions[1]) if v not in free]
+        if not free:
+            return [None]
+        incoming = [self.adjoint_value(v) for v in free]
+        branches = []
+        for region in op.regions:
+            block = Block()
+            with self.b.at(block):
+                self.adjoint.update(zip(free, incoming))
+                self.replay(region, [])
+                self.backprop(region, cts)
+                self.b.op("yield", [self.adjoint[v] for v in free])
+            branches.append(block)
+        new = self.b.op("if", [self.x(op.operands[0])], regions=branches,
+                        result_types=[v.type for v in incoming])
+        self.adjoint.update(zip(free, new.results))
+        return [None]
+
+    def reverse_call(self, op: ir.Op, cts: list) -> list:
+        callee = self.module.functions[op.attrs["callee"].name]
+        args = self.xs(op.operands)
+        cts = [ct if ct is not None else self.zeros_like(self.x(r)) for ct, r in zip(cts, op.results)]
+        floats = [k for k, t in enumerate(callee.param_types) if t.elem == F64]
+        rule = callee.attrs.get("derivative")
+        if rule is not None:
+            grads = self.b.op("call", args + cts, {"callee": rule}).results
+        else:
+            rev = self.owner.rev_function(callee, floats)
+            call = self.b.op("call", args + cts, {"callee": Symbol(rev)})
+            grads = call.results[len(callee.return_types):]
+        out = [None] * len(args)
+        for k, g in zip(floats, grads):
+            out[k] = g
+        return out
+
+    # --- loop nests for the array rules
+    def nest(self, sizes: list, element):
+        """An array of shape `sizes` whose element at idx is element(idx)."""
+        return self.nested("build", sizes, element, [], None)
+
+    def nest_reduce(self, kind: str, sizes: list, element):
+        return self.nested("reduce", sizes, element, [], kind)
+
+    def nested(self, opname, sizes, element, idx, kind):
+        if not sizes:
+            return element(idx)
+        block = Block([I64], ["i"])
+        with self.b.at(block):
+            inner = self.nested(opname, sizes[1:], element, idx + [block.args[0]], kind)
+            self.b.op("yield", [inner])
+        attrs = {"kind": kind} if kind else {}
+        return self.b.op(opname, [self.const(0), sizes[0], self.const(1)], attrs, [block]).result
+
+    def flat_index(self, idx: list, dims: list):
+        flat = idx[0]
+        for i, d in zip(idx[1:], dims[1:]):
+            flat = self.emit("add", self.emit("mul", flat, d), i)
+        return flat
+
+    def unflatten(self, flat, dims: list) -> list:
+        idx = []
+        for d in reversed(dims[1:]):
+            idx.append(self.emit("mod", flat, d))
+            flat = self.emit("floordiv", flat, d)
+        return [flat] + idx[::-1]
+
+
+def constant(v):
+    op = v.defining_op
+    return op.attrs["value"] if op is not None and op.name == "const" else None
+
+
+def activity(fn: Function, wrt: list[int]) -> set:
+    """The values of fn that depend on a wrt parameter and can carry a cotangent (f64)."""
+    active = {fn.params[k] for k in wrt}
+    while True:
+        size = len(active)
+        mark_block(fn.body, active)
+        if len(active) == size:
+            return active
+
+
+def mark_block(block: Block, active: set) -> None:
+    def add(values, flags):
+        active.update(v for v, f in zip(values, flags) if f and v.type.elem == F64)
+
+    for op in block.ops:
+        if op.name in ("for", "while"):
+            lead = 1 if op.name == "for" else 0
+            inits = op.operands[3:] if op.name == "for" else op.operands
+            yields = op.regions[-1].ops[-1].operands
+            flags = [v in active or y in active for v, y in zip(inits, yields)]
+            for region in op.regions:
+                add(region.args[lead:], flags)
+        for region in op.regions:
+            mark_block(region, active)
+        if op.name in ("for", "while"):
+            add(op.results, [a in active for a in op.regions[-1].args[lead:]])
+        elif op.name == "if":
+            then, other = (r.ops[-1].operands for r in op.regions)
+            add(op.results, [a in active or b in active for a, b in zip(then, other)])
+        elif op.name in ("build", "reduce"):
+            add(op.results, [op.regions[0].ops[-1].operands[0] in active])
+        else:
+            add(op.results, [any(v in active for v in op.operands)] * len(op.results))

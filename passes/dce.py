@@ -1,0 +1,110 @@
+"""Dead code elimination, including dead loop-carried values.
+
+An op goes when nobody uses its results and `removable(op)` says dropping it changes
+nothing (it is pure, and either cannot fail or is known to repeat work that already
+succeeded). A value carried by a `for` or `while` goes when its result is unused and, in
+the loop body, it only feeds its own next value: that is how a tape the reverse sweep
+never reads disappears with the updates that fill it.
+"""
+
+from __future__ import annotations
+
+import ir
+
+
+def eliminate_dead_code(block: ir.Block, removable) -> None:
+    """Removes dead ops and dead carried values from `block` and its regions, until
+    nothing changes."""
+    while True:
+        remove_dead_ops(block, removable)
+        if not prune_carried(block, removable):
+            return
+
+
+def used_values(block: ir.Block) -> set:
+    return {v for op in ir.walk_ops(block) for v in op.operands}
+
+
+def remove_dead_ops(block: ir.Block, removable) -> None:
+    changed = True
+    while changed:
+        changed = sweep(block, used_values(block), removable)
+
+
+def sweep(block: ir.Block, used: set, removable) -> bool:
+    changed = False
+    kept = []
+    for op in block.ops:
+        for region in op.regions:
+            changed |= sweep(region, used, removable)
+        if op.results and not any(r in used for r in op.results) and removable(op):
+            changed = True
+        else:
+            kept.append(op)
+    block.ops = kept
+    return changed
+
+
+# ----------------------------------------------------------------------------- carried values
+
+def prune_carried(root: ir.Block, removable) -> bool:
+    used = used_values(root)
+    changed = False
+    for op in list(ir.walk_ops(root)):
+        if op.name in ("for", "while"):
+            dead = [j for j in range(len(op.results)) if j not in live_carried(op, used, removable)]
+            for j in reversed(dead):
+                drop_carried(op, j)
+            changed |= bool(dead)
+    return changed
+
+
+def live_carried(op: ir.Op, used: set, removable) -> set:
+    """Positions of the carried values that something needs: the loop's users, the
+    `while` condition, or the body's work toward another live value or an effect."""
+    body = op.regions[-1]
+    lead = 1 if op.name == "for" else 0
+    live = {j for j, r in enumerate(op.results) if r in used}
+    if op.name == "while":
+        cond_uses = used_values(op.regions[0])
+        live |= {j for j, a in enumerate(op.regions[0].args) if a in cond_uses}
+    while True:
+        yields = body.ops[-1].operands
+        needed = needed_values(body, {yields[j] for j in live}, removable)
+        grown = live | {j for j, a in enumerate(body.args[lead:]) if a in needed}
+        if grown == live:
+            return live
+        live = grown
+
+
+def needed_values(block: ir.Block, roots: set, removable) -> set:
+    """The values that the ops producing `roots`, or having effects, read."""
+    needed = set(roots)
+    for op in reversed(block.ops[:-1]):
+        if any(r in needed for r in op.results) or not removable(op) or not op.results:
+            needed.update(operands_within(op))
+    return needed
+
+
+def operands_within(op: ir.Op):
+    yield from op.operands
+    for region in op.regions:
+        for inner in ir.walk_ops(region):
+            yield from inner.operands
+
+
+def drop_carried(op: ir.Op, j: int) -> None:
+    lead = 1 if op.name == "for" else 0
+    del op.operands[(3 if op.name == "for" else 0) + j]
+    for region in op.regions:
+        del region.args[lead + j]
+        renumber(region.args)
+    body = op.regions[-1]
+    del body.ops[-1].operands[j]
+    del op.results[j]
+    renumber(op.results)
+
+
+def renumber(values: list) -> None:
+    for k, v in enumerate(values):
+        v.index = k
