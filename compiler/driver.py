@@ -192,7 +192,8 @@ class CompiledModule:
         'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly)."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
-        if fn is not None and fn not in self.module.functions:
+        later = self.differentiated if stage in ("ad", "scalar") else self.module
+        if fn is not None and fn not in later.functions:
             self.function(fn)  # raises with the list of functions
         if stage == "source":
             return self.source if fn is None else function_source(self.source, self.module, fn)

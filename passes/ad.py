@@ -553,19 +553,42 @@ class Differentiator:
         return self.threaded_loop(self.trip_count(start, stop, step), inits, free, one)
 
     def reverse_pick(self, op: ir.Op, ct) -> None:
-        """max / min: each element's cotangent goes to the first element equal to the
-        result (per position, for array elements)."""
+        """max / min: the cotangent goes to the first element equal to the result (per
+        position, for array elements). For scalars only that element's reverse sweep
+        runs, under an `if`: the others contribute nothing, not even 0 * inf."""
         best = self.x(op.result)
-        zero = self.const(0.0)
         done = self.const(False)
         if best.type.rank:
             done = self.emit("full", done, *self.dims(best))
+        start, stop, step = self.xs(op.operands[:3])
+        body = op.regions[0]
+        free = self.free_values(body)
+        if not free:
+            return
 
-        def element_ct(k, values, carried):
+        def one(k, carried):
             (seen,) = carried
-            hit = self.emit("and", self.emit("eq", values[0], best), self.emit("not", seen))
-            return self.emit("select", hit, ct, zero), [self.emit("or", seen, hit)]
-        self.reverse_range(op, [done], element_ct)
+            (value,) = self.replay(body, [self.position(k, start, step)])
+            hit = self.emit("and", self.emit("eq", value, best), self.emit("not", seen))
+            if best.type.rank:
+                self.backprop(body, [self.emit("select", hit, ct, self.const(0.0))])
+            else:
+                self.backprop_if(hit, body, [ct], free)
+            return [self.emit("or", seen, hit)]
+        self.threaded_loop(self.trip_count(start, stop, step), [done], free, one)
+
+    def backprop_if(self, cond, block: Block, cts: list, free: list) -> None:
+        """The reverse sweep of a replayed block, run only where cond holds."""
+        incoming = [self.adjoint[v] for v in free]
+        taken, skipped = Block(), Block()
+        with self.b.at(taken):
+            self.backprop(block, cts)
+            self.b.op("yield", [self.adjoint[v] for v in free])
+        with self.b.at(skipped):
+            self.b.op("yield", incoming)
+        new = self.b.op("if", [cond], regions=[taken, skipped],
+                        result_types=[v.type for v in incoming])
+        self.adjoint.update(zip(free, new.results))
 
     def reverse_prod(self, op: ir.Op, ct) -> None:
         """prod: ct times the product of the other elements (see adjoint_reduce_prod)."""

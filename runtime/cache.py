@@ -1,8 +1,9 @@
 """The on-disk cache of compiled object code, addressed by content.
 
 The key hashes everything the machine code depends on: the IR module's text and the
-source locations that run-time error messages quote, the llvmlite and LLVM versions, the
-host CPU and its features, and the compile options. An entry is the object file plus the
+source locations that run-time error messages quote, the runtime's own source (which
+does the lowering), the llvmlite and LLVM versions, the host CPU and its features, and
+the compile options. An entry is the object file plus the
 table of error sites. Set DPC_CACHE=0 to turn the cache off, DPC_CACHE_DIR to move it
 (default: $XDG_CACHE_HOME/dpc, else ~/.cache/dpc); `clear_cache()` empties it.
 """
@@ -23,6 +24,18 @@ import ir
 FORMAT = "dpc-object-cache-1"
 
 
+def lowering_fingerprint() -> str:
+    """A hash of the runtime's own source: the same IR lowers to different code after a
+    change to the lowering, so an object cached before it must not be used."""
+    h = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+LOWERING = lowering_fingerprint()
+
+
 def cache_dir() -> Path:
     explicit = os.environ.get("DPC_CACHE_DIR")
     if explicit:
@@ -37,7 +50,7 @@ def enabled() -> bool:
 
 def key(module: ir.Module, options: str) -> str:
     h = hashlib.sha256()
-    for part in (FORMAT, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
+    for part in (FORMAT, LOWERING, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
                  llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), options,
                  ir.print_module(module)):
         h.update(part.encode())

@@ -737,13 +737,30 @@ class FunctionLowering:
             self.store_all(slots, self.region(body, body.args[1:], slots, owned_args=True))
         return self.loop_results(op, slots)
 
-    def region(self, block: ir.Block, args: list, arg_slots: list, owned_args: bool) -> list:
-        """Lowers a region whose arguments `args` are read from `arg_slots`; returns the
-        values it hands on (see hand_on)."""
+    def region(self, block: ir.Block, args: list, arg_slots: list, owned_args: bool,
+               adopted: list = ()) -> list:
+        """Lowers a region whose arguments `args` are read from `arg_slots`, and which
+        owns the buffers `adopted` too; returns the values it hands on (see hand_on)."""
         for arg, s in zip(args, arg_slots):
             self.values[arg] = self.load_slots(s, arg.type)
-        self.regions.append(Region(block, owned_args=owned_args))
+        region = Region(block, owned_args=owned_args)
+        region.owned += adopted
+        self.regions.append(region)
         return self.hand_on(self.block_ops(block))
+
+    def moved_into(self, op) -> list:
+        """The buffers owned here that op's regions use and nothing uses after op: an
+        `if` takes them over, so that a branch can update them in place (and yield them
+        without a copy) instead of copying them, which would make a loop of
+        `if c: a = add_at(a, ...)` quadratic. Each branch frees what it does not yield."""
+        region = self.regions[-1]
+        inside = {v for r in op.regions for inner in ir.walk_ops(r) for v in inner.operands}
+        moved = [root for root in region.owned if root in inside and not self.is_view(root)
+                 and all(region.last_use.get(u, -1) <= self.index_in_block
+                         for u in self.aliases_of(root))]
+        for root in moved:
+            region.owned.remove(root)
+        return moved
 
     def store_all(self, slots: list, values: list) -> None:
         for s, v in zip(slots, values):
@@ -802,9 +819,10 @@ class FunctionLowering:
         else_bb = self.llfn.append_basic_block("if.else")
         done = self.llfn.append_basic_block("if.done")
         self.b.cbranch(cond, then_bb, else_bb)
+        adopted = self.moved_into(op)
         for region, bb in zip(op.regions, (then_bb, else_bb)):
             self.b.position_at_end(bb)
-            self.store_all(slots, self.region(region, [], [], owned_args=False))
+            self.store_all(slots, self.region(region, [], [], owned_args=False, adopted=adopted))
             self.b.branch(done)
         self.b.position_at_end(done)
         return self.loop_results(op, slots)
