@@ -29,6 +29,10 @@ examples:
   dpc ir examples/lse.dp --fn lse
   dpc run examples/lse.dp lse --arg "x=[1.0, 2.0, 3.0]"
   dpc run examples/mlp.dp mlp_loss --random 0 --dim n=8 --dim d=4 --dim h=16
+  dpc grad examples/lse.dp lse --arg "x=[1.0, 2.0, 3.0]"
+  dpc gradcheck examples/gmm.dp gmm --random 0 --dim k=3 --dim d=2 --dim t=3 --dim n=5 \\
+      --arg gamma=1.0 --arg m=0
+  dpc ir examples/lse.dp --fn lse --stage ad
 """
 
 
@@ -137,6 +141,8 @@ def build_arguments(fn, args) -> list:
 
 
 def format_result(value) -> str:
+    if isinstance(value, np.ndarray) and value.size <= 1000:
+        return format_nested(value)
     if isinstance(value, np.ndarray):
         with np.printoptions(precision=17, threshold=1000):
             return np.array2string(value, separator=", ")
@@ -147,18 +153,107 @@ def format_result(value) -> str:
     return str(int(value)) if isinstance(value, (np.integer, int)) else str(value)
 
 
+def format_nested(value) -> str:
+    """A small array as a nested list, each number in its shortest exact form."""
+    if value.ndim == 0:
+        return format_result(value[()])
+    return "[" + ", ".join(format_nested(row) for row in value) + "]"
+
+
 def cmd_run(args) -> int:
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
-    if args.fn not in module.module.functions:
-        raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
-                        f"{', '.join(module.function_names)})")
-    fn = module.module.functions[args.fn]
+    module, fn = compile_for(args)
     values = build_arguments(fn, args)
     result = module.run(args.fn, *values)
     results = result if isinstance(result, tuple) else (result,)
     for r in results:
         print(format_result(r))
     return 0
+
+
+def compile_for(args):
+    """The compiled module and the IR of args.fn in it."""
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
+    if args.fn not in module.module.functions:
+        raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
+                        f"{', '.join(module.function_names)})")
+    return module, module.module.functions[args.fn]
+
+
+def gradient_of(module, fn, args):
+    """value_and_grad of args.fn with respect to --wrt (default: every f64 parameter):
+    the compiled function and the wrt parameter names."""
+    wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
+    try:
+        derived = module.value_and_grad(fn.name, wrt)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    positions = [k for k, t in enumerate(fn.param_types) if t.elem.name == "f64"]
+    names = wrt or [fn.params[k].name_hint for k in positions]
+    return derived, names
+
+
+def cmd_grad(args) -> int:
+    module, fn = compile_for(args)
+    values = build_arguments(fn, args)
+    derived, names = gradient_of(module, fn, args)
+    value, *grads = derived(*values)
+    print(f"value: {format_result(value)}")
+    for name, g in zip(names, grads):
+        print(f"grad {name}: {format_result(g)}")
+    return 0
+
+
+def cmd_gradcheck(args) -> int:
+    """Reverse mode against central finite differences of the compiled function, element
+    by element (a random sample of --samples elements of larger arrays)."""
+    module, fn = compile_for(args)
+    values = build_arguments(fn, args)
+    derived, names = gradient_of(module, fn, args)
+    primal = module.function(fn.name)
+    value, *grads = derived(*values)
+    if not np.isfinite(value):
+        print(f"note: {fn.name} is {format_result(value)} at these arguments, so the "
+              f"differences cannot be checked there")
+    rng = np.random.default_rng(0)
+    params = [p.name_hint for p in fn.params]
+    worst_overall = 0.0
+    print(f"{'parameter':12} {'elements':>10} {'max rel. error':>15}")
+    for name, g in zip(names, grads):
+        k = params.index(name)
+        errors, checked = finite_difference_errors(primal, values, k, g, args, rng)
+        worst = float(np.max(errors, initial=0.0))  # NaN stays NaN, and fails
+        worst_overall = float(np.max([worst_overall, worst]))
+        print(f"{name:12} {checked:>10} {worst:15.2e}")
+    passed = bool(worst_overall <= args.tol)
+    print(f"{'ok' if passed else 'FAILED'}: largest relative error {worst_overall:.2e} "
+          f"({'within' if passed else 'above'} --tol {args.tol:g}); relative error is "
+          f"|ad - fd| / max(1, |ad| + |fd|)")
+    return 0 if passed else 1
+
+
+def finite_difference_errors(primal, values, k, grad, args, rng):
+    """Relative errors of grad (the gradient for parameter k) against central finite
+    differences with step --eps * max(1, |x|), and the count of elements checked."""
+    x = np.array(values[k], dtype=np.float64)
+    flat_grad = np.reshape(np.asarray(grad, dtype=np.float64), -1)
+    size = x.size
+    picked = range(size) if size <= args.samples else rng.choice(size, args.samples, replace=False)
+    errors = []
+    for j in picked:
+        step = args.eps * max(1.0, abs(float(x.reshape(-1)[j])))
+        ahead, behind = (shifted(values, k, x, j, d) for d in (step, -step))
+        fd = (float(primal(*ahead)) - float(primal(*behind))) / (2 * step)
+        ad = float(flat_grad[j])
+        errors.append(abs(ad - fd) / max(1.0, abs(ad) + abs(fd)))
+    return errors, f"{len(errors)}/{size}"
+
+
+def shifted(values: list, k: int, x: np.ndarray, j: int, delta: float) -> list:
+    moved = x.copy()
+    moved.reshape(-1)[j] += delta
+    out = list(values)
+    out[k] = moved if x.ndim else float(moved)
+    return out
 
 
 def add_run_arguments(p) -> None:
@@ -195,8 +290,11 @@ def make_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_check)
 
     p = sub.add_parser("ir", help="print a program at a stage of the pipeline",
-                       description="Print the program at a stage: 'source' (the text) or "
-                                   "'ir' (the typed SSA IR after lowering).")
+                       description="Print the program at a stage: 'source' (the text), "
+                                   "'ir' (the typed SSA IR after lowering), 'ad' (derivative "
+                                   "forms replaced by generated reverse functions; with --fn, "
+                                   "those it calls are printed too), 'scalar' (array ops as "
+                                   "loops), 'llvm' or 'asm' (native code).")
     p.add_argument("file", help="the .dp source file")
     p.add_argument("--fn", help="only this function (default: all)")
     p.add_argument("--stage", choices=STAGES, default="ir", help="the stage (default: ir)")
@@ -209,7 +307,39 @@ def make_parser() -> argparse.ArgumentParser:
                        epilog="example: dpc run examples/llsq.dp llsq --random 0 --dim m=4 --arg n=10")
     add_run_arguments(p)
     p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("grad", help="print a function's value and gradient",
+                       description="Compile FILE and print FN's value and its gradient with "
+                                   "respect to --wrt (default: every f64 parameter), by "
+                                   "reverse mode. FN must return one f64.",
+                       epilog='example: dpc grad examples/lse.dp lse --arg "x=[1.0, 2.0, 3.0]"')
+    add_run_arguments(p)
+    add_wrt(p)
+    p.set_defaults(run=cmd_grad)
+
+    p = sub.add_parser("gradcheck", help="compare the gradient with finite differences",
+                       description="Compare FN's reverse-mode gradient with central finite "
+                                   "differences of FN and print the largest relative error per "
+                                   "parameter; exit status 1 when one exceeds --tol.",
+                       epilog="example: dpc gradcheck examples/llsq.dp llsq --random 0 "
+                              "--dim m=4 --arg n=10")
+    add_run_arguments(p)
+    add_wrt(p)
+    p.add_argument("--eps", type=float, default=1e-6,
+                   help="finite-difference step, relative to max(1, |x|) (default 1e-6)")
+    p.add_argument("--tol", type=float, default=1e-6,
+                   help="the largest relative error accepted (default 1e-6)")
+    p.add_argument("--samples", type=int, default=200,
+                   help="check at most this many elements of each array, chosen at random "
+                        "(default 200)")
+    p.set_defaults(run=cmd_gradcheck)
     return parser
+
+
+def add_wrt(p) -> None:
+    p.add_argument("--wrt", metavar="X,Y",
+                   help="the parameters to differentiate, comma-separated (default: every "
+                        "f64 parameter)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -398,11 +398,13 @@ def adjoint_pick(keep_first):
 
 
 # name: (ad, ct, a, b, y) -> (ct_a, ct_b), at the result's shape; the AD pass sums them
-# over broadcast axes. Comparisons, and/or and floordiv have derivative 0.
+# over broadcast axes. Comparisons, and/or and floordiv have derivative 0. Products go
+# through `ad.times` too: in where(x > 0, log(x) * x, 0) at 0, the masked-out cotangent
+# of the product must not meet log(0) = -inf.
 BINARY_ADJOINT = {
     "add": lambda ad, ct, a, b, y: (ct, ct),
     "sub": lambda ad, ct, a, b, y: (ct, ad.emit("neg", ct)),
-    "mul": lambda ad, ct, a, b, y: (ad.emit("mul", ct, b), ad.emit("mul", ct, a)),
+    "mul": lambda ad, ct, a, b, y: (ad.times(ct, b), ad.times(ct, a)),
     "div": adjoint_div,
     "pow": adjoint_pow,
     "mod": adjoint_mod,
@@ -546,9 +548,9 @@ def adjoint_update(ad, op, cts):
     zeroed. The read comes first, so native code can zero the slot of ct in place."""
     (ct,) = cts
     a, v, *idx = op.operands
-    at = ad.xs(idx)
-    slot = ad.emit("index", ct, *at) if ad.active(v) else None
-    rest = ad.emit("update", ct, ad.const(0.0), *at) if ad.active(a) else None
+    at = ad.xs(idx)  # checked when the update ran
+    slot = ad.emit("index", ct, *at, inbounds="wraps") if ad.active(v) else None
+    rest = ad.emit("update", ct, ad.const(0.0), *at, inbounds="wraps") if ad.active(a) else None
     return [rest, slot] + [None] * len(idx)
 
 
@@ -570,7 +572,7 @@ def interp_add_at(op, args, ctx):
 def adjoint_add_at(ad, op, cts):
     (ct,) = cts
     a, v, *idx = op.operands
-    slot = ad.emit("index", ct, *ad.xs(idx)) if ad.active(v) else None
+    slot = ad.emit("index", ct, *ad.xs(idx), inbounds="wraps") if ad.active(v) else None
     return [ct, slot] + [None] * len(idx)
 
 
@@ -837,7 +839,7 @@ def np_dot(a, b):
 def adjoint_dot(ad, op, cts):
     (ct,) = cts
     a, b = ad.xs(op.operands)
-    return [ad.emit("mul", ct, b), ad.emit("mul", ct, a)]
+    return [ad.times(ct, b), ad.times(ct, a)]
 
 
 def adjoint_matmul(ad, op, cts):

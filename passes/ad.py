@@ -48,6 +48,9 @@ from .fusion import never_fails
 
 REVERSE_FORMS = ("grad", "value_and_grad", "vjp")
 TAPE_START = 8  # first capacity of a `while` loop's tape; doubled when full
+# The `inbounds` proof of an access at indices that the same op, run forward on the same
+# values, has already checked: valid, but possibly negative (counting from the end).
+CHECKED = "wraps"
 
 
 class DifferentiationError(Exception):
@@ -108,10 +111,29 @@ class ReverseMode:
         """The name of `fn`'s reverse function for `wrt`, written on first use."""
         floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
         name = f"{fn.name}.rev" + ("" if list(wrt) == floats else "." + ".".join(map(str, wrt)))
-        if name not in self.module.functions:
-            self.lower_forms(fn)
+        if name in self.module.functions:
+            return name
+        self.lower_forms(fn)
+        if "derivative" in fn.attrs:
+            self.module.add(rule_function(self.module, fn, list(wrt), name))
+        else:
             self.module.add(Differentiator(self, fn, list(wrt)).run(name))
         return name
+
+
+def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str) -> Function:
+    """The reverse function of a function with a @derivative rule: its value from fn
+    itself, its cotangents from the rule (which returns one per f64 parameter)."""
+    cts = [f"ct{k}" if len(fn.return_types) > 1 else "ct" for k in range(len(fn.return_types))]
+    body = Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
+    b = Builder(module, body)
+    args = body.args[:len(fn.params)]
+    values = b.op("call", args, {"callee": Symbol(fn.name)}).results
+    grads = b.op("call", list(body.args), {"callee": fn.attrs["derivative"]}).results
+    floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
+    b.op("return", list(values) + [grads[floats.index(k)] for k in wrt])
+    return Function(name, body, list(fn.return_types) + [fn.param_types[k] for k in wrt],
+                    filename=fn.filename)
 
 
 @dataclass
@@ -220,7 +242,7 @@ class Differentiator:
         if not self.active(array) or ct is None:
             return
         target = self.adjoint_value(array)
-        self.adjoint[array] = self.emit("add_at", target, ct, *indices)
+        self.adjoint[array] = self.emit("add_at", target, ct, *indices, inbounds=CHECKED)
 
     def add_at_first(self, array, result, ct, axis) -> None:
         """max / min over `axis` (None: all): ct goes to the first element, in row-major
@@ -304,6 +326,8 @@ class Differentiator:
         new = clone_op(op, self.primal)
         self.b.block.ops.append(new)
         self.keep_checks(new)
+        if not self.in_primal:
+            mark_checked(new)
 
     def keep_checks(self, op: ir.Op) -> None:
         if self.in_primal:
@@ -643,7 +667,7 @@ class Differentiator:
         cts = [ct if ct is not None else self.zeros_like(self.x(r)) for ct, r in zip(cts, op.results)]
         floats = [k for k, t in enumerate(callee.param_types) if t.elem == F64]
         rule = callee.attrs.get("derivative")
-        if rule is not None:
+        if rule is not None:  # the rule alone: the caller has the values already
             grads = self.b.op("call", args + cts, {"callee": rule}).results
         else:
             rev = self.owner.rev_function(callee, floats)
@@ -684,6 +708,14 @@ class Differentiator:
             idx.append(self.emit("mod", flat, d))
             flat = self.emit("floordiv", flat, d)
         return [flat] + idx[::-1]
+
+
+def mark_checked(op: ir.Op) -> None:
+    """A replayed op repeats one that already ran on the same values, so its indices are
+    known to be valid (negative ones still count from the end)."""
+    for inner in [op, *(o for r in op.regions for o in ir.walk_ops(r))]:
+        if inner.name == "index" and not inner.attrs.get("inbounds"):
+            inner.attrs["inbounds"] = CHECKED
 
 
 def constant(v):

@@ -14,11 +14,32 @@ import ir
 
 def eliminate_dead_code(block: ir.Block, removable) -> None:
     """Removes dead ops and dead carried values from `block` and its regions, until
-    nothing changes."""
+    nothing changes. A carried value that the body passes on unchanged is first
+    replaced by its initial value."""
+    forward_invariant_carried(block)
     while True:
         remove_dead_ops(block, removable)
         if not prune_carried(block, removable):
             return
+
+
+def forward_invariant_carried(root: ir.Block) -> None:
+    subst = {}
+    for op in ir.walk_ops(root):
+        if op.name not in ("for", "while"):
+            continue
+        lead = 1 if op.name == "for" else 0
+        inits = op.operands[3:] if op.name == "for" else op.operands
+        yields = op.regions[-1].ops[-1].operands
+        for j, init in enumerate(inits):
+            init = subst.get(init, init)
+            if yields[j] is op.regions[-1].args[lead + j] and all(
+                    r.args[lead + j].type == init.type for r in op.regions):
+                subst[op.results[j]] = init
+                subst.update((r.args[lead + j], init) for r in op.regions)
+    if subst:
+        for op in ir.walk_ops(root):
+            op.operands = [subst.get(v, v) for v in op.operands]
 
 
 def used_values(block: ir.Block) -> set:

@@ -42,7 +42,7 @@ def test_run_with_npy_file(prog, tmp_path, capsys):
     status, out, _ = dpc(capsys, "run", prog, "scale", "--arg", f"a=@{tmp_path / 'a.npy'}",
                          "--arg", "s=2")
     assert status == 0
-    assert out == "[[ 0.,  2.,  4.],\n [ 6.,  8., 10.]]\n"
+    assert out == "[[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]\n"  # reads back with --arg
 
 
 def test_run_with_random_and_dims(prog, capsys):
@@ -107,9 +107,74 @@ def test_help_is_useful(capsys):
         main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for command in ("check", "ir", "run"):
+    for command in ("check", "ir", "run", "grad", "gradcheck"):
         assert command in out
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     out = capsys.readouterr().out
     assert "--arg NAME=VALUE" in out and "--random SEED" in out and "--dim N=INT" in out
+
+
+def test_grad_prints_value_and_gradient_per_parameter(prog, capsys):
+    status, out, err = dpc(capsys, "grad", prog, "wsq", "--arg", "x=[1.0, 2.0]", "--arg",
+                           "w=0.5", "--arg", "k=3")
+    assert (status, err) == (0, "")
+    assert out == "value: 5.5\ngrad x: [1.0, 2.0]\ngrad w: 5.0\n"
+    status, out, _ = dpc(capsys, "grad", prog, "wsq", "--arg", "x=[1.0, 2.0]", "--arg",
+                         "w=0.5", "--arg", "k=3", "--wrt", "w")
+    assert (status, out) == (0, "value: 5.5\ngrad w: 5.0\n")
+
+
+def test_lse_gradient_from_the_command_line(capsys):
+    status, out, _ = dpc(capsys, "grad", "examples/lse.dp", "lse", "--arg", "x=[1.0, 2.0, 3.0]")
+    x = np.array([1.0, 2.0, 3.0])
+    softmax = np.exp(x - 3.0) / np.exp(x - 3.0).sum()
+    value_line, grad_line = out.splitlines()
+    assert status == 0 and value_line == "value: 3.4076059644443806"
+    np.testing.assert_allclose(eval(grad_line.removeprefix("grad x: ")), softmax, rtol=1e-15)
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["grad", "{prog}", "both", "--arg", "x=[1.0]"],
+     "dpc: error: value_and_grad(both): value_and_grad needs a function returning f64, "
+     "@both returns f64, i64\n"),
+    (["grad", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt", "k"],
+     "dpc: error: cannot differentiate with respect to 'k': it is i64, not f64\n"),
+    (["gradcheck", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt",
+      "q"], "dpc: error: 'q' is not a parameter of 'wsq' (its parameters are x, w, k)\n"),
+])
+def test_derivative_command_errors(prog, capsys, argv, message):
+    status, out, err = dpc(capsys, *[a.format(prog=prog) for a in argv])
+    assert (status, out, err) == (1, "", message.format(prog=prog))
+
+
+def test_gradcheck_reports_the_largest_error_per_parameter(prog, capsys):
+    status, out, _ = dpc(capsys, "gradcheck", prog, "wsq", "--random", "0", "--dim", "n=5",
+                         "--arg", "k=2")
+    lines = out.splitlines()
+    assert status == 0
+    assert lines[0].split() == ["parameter", "elements", "max", "rel.", "error"]
+    assert [line.split()[:2] for line in lines[1:3]] == [["x", "5/5"], ["w", "1/1"]]
+    assert all(float(line.split()[2]) < 1e-8 for line in lines[1:3])
+    assert lines[3].startswith("ok: largest relative error ")
+
+
+def test_gradcheck_catches_a_wrong_custom_derivative(tmp_path, capsys):
+    path = tmp_path / "wrong.dp"
+    path.write_text("def f(x: f64) -> f64:\n    return x * x\n\n"
+                    "@derivative(f)\ndef f_vjp(x: f64, ct: f64) -> f64:\n    return 3.0 * x * ct\n")
+    status, out, _ = dpc(capsys, "gradcheck", path, "f", "--arg", "x=2.0")
+    assert status == 1
+    assert out.splitlines()[1].split() == ["x", "1/1", f"{2.0 / 10.0:.2e}"]  # |6 - 4| / 10
+    assert out.splitlines()[2].startswith("FAILED: largest relative error 2.00e-01 (above")
+
+
+def test_ir_stage_ad_shows_the_generated_reverse_function(tmp_path, capsys):
+    path = tmp_path / "g.dp"
+    path.write_text("def f(x: f64) -> f64:\n    return x * x\n\n"
+                    "def g(x: f64) -> f64:\n    return grad(f)(x)\n")
+    status, out, _ = dpc(capsys, "ir", path, "--fn", "g", "--stage", "ad")
+    assert status == 0
+    assert out.startswith("func @g(%x: f64) -> f64 {\n  %0 = const 1.0 : f64\n"
+                          "  %1, %2 = call %x, %0 {callee = @f.rev} : f64, f64\n")
+    assert "\nfunc @f.rev(%x: f64, %ct: f64) -> (f64, f64) {\n" in out

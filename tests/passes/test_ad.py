@@ -1,0 +1,216 @@
+"""The reverse-mode pass (passes/ad.py), IR before and after. Gradients themselves are
+checked against finite differences in tests/test_gradients.py, per primitive in
+test_ad_primitives.py and on random programs in tests/test_random_gradients.py."""
+
+import numpy as np
+import pytest
+
+import ir
+from compiler import compile_source
+from passes.ad import ReverseMode
+
+LOOP = """\
+func @f(%x: f64[n], %w: f64) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = const 0.0 : f64
+  %3 = for %0, %n, %1, %2 : f64 {
+  ^(%i: i64, %acc: f64):
+    %4 = index %x, %i : f64
+    %5 = mul %acc, %w : f64
+    %6 = add %5, %4 : f64
+    yield %6
+  }
+  return %3
+}
+
+func @g(%x: f64[n], %w: f64) -> (f64[n], f64) {
+  %0, %1 = grad %x, %w {callee = @f, wrt = [0, 1]} : f64[n], f64
+  return %0, %1
+}
+"""
+
+# A loop is reversed from a tape of its carried value; the index read x[i] becomes an
+# add_at into x's cotangent; the mul's cotangents are guarded so that a zero cotangent
+# stays zero whatever the other factor is.
+LOOP_REVERSED = """\
+func @f.rev(%x: f64[n], %w: f64, %ct: f64) -> (f64, f64[n], f64) {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = const 0.0 : f64
+  %3 = const 0.0 : f64
+  %tape = full %3, %n : f64[n]
+  %4 = shape_cast %tape {type = f64[?]} : f64[?]
+  %5, %6 = for %0, %n, %1, %2, %4 : f64, f64[?] {
+  ^(%i: i64, %acc: f64, %7: f64[?]):
+    %8 = update %7, %acc, %i {inbounds = true} : f64[?]
+    %9 = index %x, %i : f64
+    %10 = mul %acc, %w : f64
+    %11 = add %10, %9 : f64
+    yield %11, %8
+  }
+  %12 = const 0.0 : f64
+  %13 = dim %x {axis = 0} : i64
+  %14 = full %12, %13 : f64[n]
+  %15 = const 0.0 : f64
+  %16 = const 0 : i64
+  %17 = const 1 : i64
+  %18, %x_bar, %w_bar = for %16, %n, %17, %ct, %14, %15 : f64, f64[n], f64 {
+  ^(%k: i64, %ct.1: f64, %19: f64[n], %20: f64):
+    %21 = const 1 : i64
+    %22 = sub %n, %21 : i64
+    %23 = sub %22, %k : i64
+    %24 = index %6, %23 {inbounds = true} : f64
+    %25 = mul %ct.1, %w : f64
+    %26 = const 0.0 : f64
+    %27 = eq %ct.1, %26 : bool
+    %28 = select %27, %26, %25 : f64
+    %29 = mul %ct.1, %24 : f64
+    %30 = const 0.0 : f64
+    %31 = eq %ct.1, %30 : bool
+    %32 = select %31, %30, %29 : f64
+    %33 = add %20, %32 : f64
+    %34 = add_at %19, %ct.1, %23 {inbounds = "wraps"} : f64[n]
+    yield %28, %34, %33
+  }
+  return %5, %x_bar, %w_bar
+}
+"""
+
+SUM = """\
+func @total(%x: f64[n]) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = const 0.0 : f64
+  %3 = for %0, %n, %1, %2 : f64 {
+  ^(%i: i64, %acc: f64):
+    %4 = index %x, %i : f64
+    %5 = add %acc, %4 : f64
+    yield %5
+  }
+  return %3
+}
+
+func @g(%x: f64[n]) -> f64[n] {
+  %0 = grad %x {callee = @total, wrt = [0]} : f64[n]
+  return %0
+}
+"""
+
+# Adding does not need the values it adds: the tape is never read, so it is not kept,
+# and the cotangent passed on unchanged is no longer carried.
+SUM_REVERSED = """\
+func @total.rev(%x: f64[n], %ct: f64) -> (f64, f64[n]) {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = const 0.0 : f64
+  %3 = for %0, %n, %1, %2 : f64 {
+  ^(%i: i64, %acc: f64):
+    %4 = index %x, %i : f64
+    %5 = add %acc, %4 : f64
+    yield %5
+  }
+  %6 = const 0.0 : f64
+  %7 = dim %x {axis = 0} : i64
+  %8 = full %6, %7 : f64[n]
+  %9 = const 0 : i64
+  %10 = const 1 : i64
+  %x_bar = for %9, %n, %10, %8 : f64[n] {
+  ^(%k: i64, %11: f64[n]):
+    %12 = const 1 : i64
+    %13 = sub %n, %12 : i64
+    %14 = sub %13, %k : i64
+    %15 = add_at %11, %ct, %14 {inbounds = "wraps"} : f64[n]
+    yield %15
+  }
+  return %3, %x_bar
+}
+"""
+
+
+def differentiate(text: str) -> ir.Module:
+    module = ReverseMode().apply(ir.parse_module(text))
+    ir.verify_module(module)
+    return module
+
+
+def test_loop_before_and_after():
+    module = differentiate(LOOP)
+    assert ir.print_function(module.functions["f.rev"]) == LOOP_REVERSED
+    assert ir.print_function(module.functions["g"]) == (
+        "func @g(%x: f64[n], %w: f64) -> (f64[n], f64) {\n"
+        "  %0 = const 1.0 : f64\n"
+        "  %1, %2, %3 = call %x, %w, %0 {callee = @f.rev} : f64, f64[n], f64\n"
+        "  return %2, %3\n"
+        "}\n")
+    x = np.array([1.0, 2.0, 3.0])
+    gx, gw = ir.Interpreter(module).run("g", [x, 0.5])
+    np.testing.assert_allclose(gx, [0.25, 0.5, 1.0], rtol=1e-15)  # w^(n-1-i)
+    assert gw == pytest.approx(2 * 0.5 * 1.0 + 1.0 * 2.0, rel=1e-15)  # d/dw (w^2 + 2w + 3)
+
+
+def test_unneeded_tape_and_invariant_cotangent_are_dropped():
+    module = differentiate(SUM)
+    assert ir.print_function(module.functions["total.rev"]) == SUM_REVERSED
+
+
+def test_printed_reverse_function_parses_back_and_means_the_same():
+    module = differentiate(LOOP)
+    text = ir.print_module(module)
+    again = ir.parse_module(text)
+    assert ir.print_module(again) == text
+    x = np.array([0.5, -1.0, 2.0, 4.0])
+    np.testing.assert_array_equal(ir.Interpreter(again).run("f.rev", [x, 0.7, 1.0])[1],
+                                  ir.Interpreter(module).run("f.rev", [x, 0.7, 1.0])[1])
+
+
+WHILE = """\
+def f(x: f64) -> f64:
+    y = x
+    k = 0
+    while k < 20:
+        y = sin(y) + 0.5 * y
+        k += 1
+    return y
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_while_loop_tape_grows_past_its_first_capacity(backend):
+    grad = compile_source(WHILE, name="w.dp", backend=backend).grad("f")
+    text = grad.owner.ir("f.rev", stage="ad")
+    assert "while" in text and "build" in text  # the tape is copied when it is full
+    slope = grad(0.3)
+    y, expected = 0.3, 1.0
+    for _ in range(20):
+        expected *= np.cos(y) + 0.5
+        y = np.sin(y) + 0.5 * y
+    assert slope == pytest.approx(expected, rel=1e-13)
+
+
+INTEGER_LOOP = """\
+def f(x: f64[n]) -> f64:
+    j = 0
+    for i in range(n):
+        j = (j * 7 + i) % n
+    return x[j] * x[0]
+"""
+
+
+def test_loops_that_carry_nothing_differentiable_are_not_taped():
+    mod = compile_source(INTEGER_LOOP, name="i.dp", backend="interp")
+    rev = mod.grad("f").owner.ir("f.rev", stage="ad")
+    assert "full" not in rev.split("for")[0]  # no tape before the loop
+    assert rev.count("for") == 1
+    x = np.array([2.0, 3.0, 5.0, 7.0])
+    j = 0
+    for i in range(4):
+        j = (j * 7 + i) % 4
+    expected = np.zeros(4)
+    expected[j] += x[0]
+    expected[0] += x[j]
+    np.testing.assert_array_equal(mod.grad("f")(x), expected)
