@@ -107,33 +107,38 @@ class ReverseMode:
         values = len(callee.return_types)
         return call.results if op.name == "value_and_grad" else call.results[values:]
 
-    def rev_function(self, fn: Function, wrt: list[int]) -> str:
-        """The name of `fn`'s reverse function for `wrt`, written on first use."""
+    def rev_function(self, fn: Function, wrt: list[int], values: bool = True) -> str:
+        """The name of `fn`'s reverse function for `wrt`, written on first use. With
+        values=False it is `.bwd`: it returns the cotangents only, for the reverse sweep
+        of a caller, which has run fn on the same arguments already (so nothing in it
+        needs checking again, and what only the values needed goes)."""
         floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
-        name = f"{fn.name}.rev" + ("" if list(wrt) == floats else "." + ".".join(map(str, wrt)))
+        kind = "rev" if values else "bwd"
+        name = f"{fn.name}.{kind}" + ("" if list(wrt) == floats else "." + ".".join(map(str, wrt)))
         if name in self.module.functions:
             return name
         self.lower_forms(fn)
         if "derivative" in fn.attrs:
-            self.module.add(rule_function(self.module, fn, list(wrt), name))
+            self.module.add(rule_function(self.module, fn, list(wrt), name, values))
         else:
-            self.module.add(Differentiator(self, fn, list(wrt)).run(name))
+            self.module.add(Differentiator(self, fn, list(wrt)).run(name, values))
         return name
 
 
-def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str) -> Function:
+def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
+                  values: bool) -> Function:
     """The reverse function of a function with a @derivative rule: its value from fn
     itself, its cotangents from the rule (which returns one per f64 parameter)."""
     cts = [f"ct{k}" if len(fn.return_types) > 1 else "ct" for k in range(len(fn.return_types))]
     body = Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
     b = Builder(module, body)
     args = body.args[:len(fn.params)]
-    values = b.op("call", args, {"callee": Symbol(fn.name)}).results
+    results = b.op("call", args, {"callee": Symbol(fn.name)}).results if values else []
     grads = b.op("call", list(body.args), {"callee": fn.attrs["derivative"]}).results
     floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
-    b.op("return", list(values) + [grads[floats.index(k)] for k in wrt])
-    return Function(name, body, list(fn.return_types) + [fn.param_types[k] for k in wrt],
-                    filename=fn.filename)
+    b.op("return", list(results) + [grads[floats.index(k)] for k in wrt])
+    types = list(fn.return_types) if values else []
+    return Function(name, body, types + [fn.param_types[k] for k in wrt], filename=fn.filename)
 
 
 @dataclass
@@ -163,19 +168,19 @@ class Differentiator:
         self.b = Builder(self.module)
 
     # --- the function
-    def run(self, name: str) -> Function:
+    def run(self, name: str, values: bool = True) -> Function:
         fn = self.fn
         cts = [f"ct{k}" if len(fn.return_types) > 1 else "ct" for k in range(len(fn.return_types))]
         body = Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
         self.b.block = body
         params, ct_args = body.args[:len(fn.params)], body.args[len(fn.params):]
         self.primal.update(zip(fn.params, params))
-        self.in_primal = True
+        self.in_primal = values  # without values, the forward sweep is a replay
         for op in fn.body.ops[:-1]:
             self.forward(op)
         self.in_primal = False
         returned = fn.body.ops[-1].operands
-        results = self.xs(returned)
+        results = self.xs(returned) if values else []
         for v, ct in zip(returned, ct_args):
             self.accumulate(v, ct)
         for op in reversed(fn.body.ops[:-1]):
@@ -185,7 +190,8 @@ class Differentiator:
             if g.name_hint is None:
                 g.name_hint = f"{fn.params[k].name_hint}_bar"
         self.b.op("return", results + grads)
-        rev = Function(name, body, list(fn.return_types) + [fn.param_types[k] for k in self.wrt],
+        types = list(fn.return_types) if values else []
+        rev = Function(name, body, types + [fn.param_types[k] for k in self.wrt],
                        filename=fn.filename)
         eliminate_dead_code(body, self.removable)
         return rev
@@ -670,9 +676,8 @@ class Differentiator:
         if rule is not None:  # the rule alone: the caller has the values already
             grads = self.b.op("call", args + cts, {"callee": rule}).results
         else:
-            rev = self.owner.rev_function(callee, floats)
-            call = self.b.op("call", args + cts, {"callee": Symbol(rev)})
-            grads = call.results[len(callee.return_types):]
+            bwd = self.owner.rev_function(callee, floats, values=False)
+            grads = self.b.op("call", args + cts, {"callee": Symbol(bwd)}).results
         out = [None] * len(args)
         for k, g in zip(floats, grads):
             out[k] = g

@@ -1,0 +1,127 @@
+"""Time every example's reverse-mode gradient against its primal, and how both grow.
+
+    python benchmarks/gradient.py [--sizes small,large] [--only lse,gmm] [--repeat N]
+
+Table 1: for each workload, the primal (the compiled function) and its gradient
+(`mod.grad(fn)`, every f64 parameter), timed interleaved in one run, and the ratio
+gradient / primal. Medians. The cheap gradient principle says this ratio is a small
+constant (the optimizer's target is at most 3).
+
+Table 2: scaling. time(2n) / time(n) for the llsq and ode gradients beside the same
+ratio for their primals: a gradient whose cost grows like the primal's has the same
+ratio (the check: within 20%). llsq doubles its sample points n, ode its state size n.
+
+Then a loop of 10^6 iterations: its gradient's time and the peak memory the process
+reached (the tape holds one f64 per iteration).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import reference  # noqa: E402  (needs the tests folder on sys.path)
+from compiler import compile_file, compile_source  # noqa: E402
+from primal import MIN_RUNS, fmt_time, measure, print_table  # noqa: E402
+
+WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
+DIFFERENTIATED = {"ode": "ode_last"}  # GradBench's ode gradient is of the last element
+# workload: (inputs at size n, the n to start from) for the scaling table
+SCALING = {
+    "llsq": (lambda n: [np.random.default_rng(0).random(128), n], 4096),
+    "ode": (lambda n: [np.random.default_rng(0).random(n), 100], 1000),
+}
+LONG_LOOP = """
+def decay(x: f64, steps: i64) -> f64:
+    y = x
+    for i in range(steps):
+        y = y * 0.999999 + 1e-6 * sin(y)
+    return y
+"""
+
+
+def functions(name: str):
+    """The compiled primal of workload `name` and its gradient."""
+    file, fn, _ = reference.EXAMPLES[name]
+    fn = DIFFERENTIATED.get(name, fn)
+    mod = compile_file(ROOT / "examples" / file)
+    return mod.function(fn), mod.grad(fn)
+
+
+def ratio_table(names: list[str], sizes: list[str], repeat: int) -> None:
+    rows = []
+    for size in sizes:
+        for name in names:
+            primal, grad = functions(name)
+            args = reference.make_inputs(name, size)
+            t = measure({"primal": lambda: primal(*args), "grad": lambda: grad(*args)},
+                        min_runs=repeat)
+            rows.append([name, size, fmt_time(t["primal"]), fmt_time(t["grad"]),
+                         f"{t['grad'] / t['primal']:.2f}"])
+            print(f"  done {name}/{size}", file=sys.stderr, flush=True)
+    print("\nGradient against primal, median time per call (native):")
+    print_table(["workload", "size", "primal", "gradient", "gradient/primal"], rows)
+
+
+def scaling_table(repeat: int) -> None:
+    rows = []
+    for name, (inputs, n) in SCALING.items():
+        primal, grad = functions(name)
+        small, large = inputs(n), inputs(2 * n)
+        t = measure({"primal n": lambda: primal(*small), "primal 2n": lambda: primal(*large),
+                     "grad n": lambda: grad(*small), "grad 2n": lambda: grad(*large)},
+                    min_runs=repeat)
+        primal_growth = t["primal 2n"] / t["primal n"]
+        grad_growth = t["grad 2n"] / t["grad n"]
+        within = abs(grad_growth / primal_growth - 1.0) <= 0.2
+        rows.append([name, str(n), f"{primal_growth:.2f}", f"{grad_growth:.2f}",
+                     f"{grad_growth / primal_growth:.2f}", "yes" if within else "NO"])
+    print("\nGrowth when n doubles, time(2n) / time(n), medians:")
+    print_table(["workload", "n", "primal", "gradient", "gradient/primal", "within 20%"], rows)
+
+
+def long_loop(repeat: int) -> None:
+    mod = compile_source(LONG_LOOP, name="<long loop>")
+    grad = mod.grad("decay", wrt="x")
+    steps = 1_000_000
+    t = measure({"primal": lambda: mod.decay(0.5, steps), "grad": lambda: grad(0.5, steps)},
+                min_runs=repeat)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"\nA loop of {steps:,} iterations: primal {fmt_time(t['primal'])}, gradient "
+          f"{fmt_time(t['grad'])} ({t['grad'] / t['primal']:.2f}x); peak memory of this "
+          f"process so far {peak:.0f} MiB (the tape: {8 * steps / 2**20:.1f} MiB)")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default="large", help="comma-separated: small,large (default large)")
+    p.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
+    p.add_argument("--repeat", type=int, default=MIN_RUNS,
+                   help=f"minimum timed runs per cell (default {MIN_RUNS})")
+    args = p.parse_args(argv)
+    args.sizes = [s for s in args.sizes.split(",") if s]
+    args.only = [w for w in args.only.split(",") if w]
+    for w in args.only:
+        if w not in WORKLOADS:
+            p.error(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    ratio_table(args.only, args.sizes, args.repeat)
+    scaling_table(args.repeat)
+    long_loop(args.repeat)
+
+
+if __name__ == "__main__":
+    main()
