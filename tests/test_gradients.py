@@ -183,3 +183,30 @@ def test_a_million_iterations_differentiate_in_bounded_memory():
     step = 1e-6
     fd = (mod.decay(0.5 + step, 1_000_000) - mod.decay(0.5 - step, 1_000_000)) / (2 * step)
     assert relative_error(slope, fd) <= 1e-6
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_vjp_of_an_array_valued_function(backend):
+    mod = compile_file("examples/ode.dp", backend=backend)
+    x, s = make_inputs("ode", "small", seed=3)
+    ct = np.random.default_rng(4).standard_normal(len(x))
+    d_x = mod.vjp("ode", wrt="x")(x, s, ct)
+    projected = lambda x, s: float(ct @ mod.ode(x, s))  # noqa: E731
+    _, fd = finite_differences(projected, [x, s], 0, len(x), np.random.default_rng(0))
+    assert np.max(relative_error(d_x, fd)) <= 1e-6
+    # the same through value_and_grad and positions instead of names
+    value, d_x0 = mod.value_and_grad("ode_last", wrt=0)(x, s)
+    assert value == mod.ode(x, s)[-1]
+    np.testing.assert_allclose(d_x0, mod.vjp("ode", wrt=[0])(x, s, np.eye(len(x))[-1]), rtol=1e-14)
+
+
+def test_python_derivative_errors_name_the_problem():
+    mod = compile_file("examples/ode.dp", backend="interp")
+    with pytest.raises(ValueError, match="cannot differentiate with respect to 's': it is i64"):
+        mod.grad("ode_last", wrt="s")
+    with pytest.raises(ValueError, match="'y' is not a parameter of 'ode_last'"):
+        mod.grad("ode_last", wrt="y")
+    with pytest.raises(ValueError, match="grad needs a function returning f64, @ode returns f64"):
+        mod.grad("ode")
+    with pytest.raises(KeyError, match="no function 'nope'"):
+        mod.grad("nope")
