@@ -18,10 +18,10 @@ Regions are reversed by replaying them (cheap to recompute) and running their re
 sweep right after, inside a new region:
 
 - `for` and `while`: the forward loop also writes each iteration's carried values into a
-  tape (allocated once at the trip count; doubled as needed for `while`). A reverse loop
-  reads the tape from the last iteration to the first, replays the body from those values
-  and runs its reverse sweep, carrying the cotangents of the carried values and of the
-  outer values the body uses.
+  tape, allocated once at the trip count (a `while` loop runs once to count, then again
+  to fill it). A reverse loop reads the tape from the last iteration to the first,
+  replays the body from those values and runs its reverse sweep, carrying the
+  cotangents of the carried values and of the outer values the body uses.
 - `build` and `reduce`: a loop over the same range; each step replays the body at its
   index with the cotangent of its element.
 - `if`: an `if` on the same condition whose branches replay and reverse the taken branch.
@@ -47,7 +47,6 @@ from .dce import eliminate_dead_code
 from .fusion import never_fails
 
 REVERSE_FORMS = ("grad", "value_and_grad", "vjp")
-TAPE_START = 8  # first capacity of a `while` loop's tape; doubled when full
 # The `inbounds` proof of an access at indices that the same op, run forward on the same
 # values, has already checked: valid, but possibly negative (counting from the end).
 CHECKED = "wraps"
@@ -437,13 +436,9 @@ class Differentiator:
         return tape
 
     def record(self, tape, value, k):
-        """The tape with `value` stored as row k."""
-        if value.type.rank and DYN in value.type.shape:  # its shape may change: check it
-            for axis in range(value.type.rank):
-                self.b.op("shape_check", [self.emit("dim", value, axis=axis),
-                                          self.emit("dim", tape, axis=axis + 1)],
-                          {"message": "reverse mode needs the arrays a loop carries to keep "
-                                      "their shape"})
+        """The tape with `value` stored as row k. (If a carried array changed shape, the
+        store fails: the tape needs rows of one shape. A tape that nothing reads goes,
+        and with it the store.)"""
         return self.emit("update", tape, value, k, inbounds=True)
 
     def forward_for(self, op: ir.Op) -> None:
@@ -467,50 +462,38 @@ class Differentiator:
         self.tapes[op] = Tape(count, loop.results[n:])
 
     def forward_while(self, op: ir.Op) -> None:
+        """The loop itself, counting its iterations; then the same iterations again as a
+        `for` loop that fills tapes allocated once at that count. (A tape grown inside
+        the loop would be a carried value that changes shape, which a second reverse
+        mode, as in grad(grad(f)), could not tape in turn.)"""
         inits = self.xs(op.operands)
         cond, body = op.regions
         n = len(inits)
-        cap = self.const(TAPE_START)
-        tapes = [self.new_tape(cap, v, a.type) for v, a in zip(inits, body.args)]
-        types = [a.type for a in body.args] + [I64] + [t.type for t in tapes]
-        names = [a.name_hint for a in body.args] + ["count"] + [t.name_hint for t in tapes]
+        types = [a.type for a in body.args] + [I64]
+        names = [a.name_hint for a in body.args] + ["count"]
         new_cond, new_body = Block(types, names), Block(types, names)
         with self.b.at(new_cond):
             self.b.op("yield", self.replay(cond, new_cond.args[:n]))
-        carried, k, tape_args = new_body.args[:n], new_body.args[n], new_body.args[n + 1:]
         with self.b.at(new_body):
-            stored = [self.record(self.grown(t, k, c), c, k) for t, c in zip(tape_args, carried)]
-            yields = self.replay(body, carried)
-            self.b.op("yield", yields + [self.emit("add", k, self.const(1))] + stored)
-        loop = self.b.op("while", inits + [self.const(0)] + tapes, regions=[new_cond, new_body])
-        if self.in_primal:  # the loop itself keeps its checks; its tapes may go
+            yields = self.replay(body, new_body.args[:n])
+            self.b.op("yield", yields + [self.emit("add", new_body.args[n], self.const(1))])
+        loop = self.b.op("while", inits + [self.const(0)], regions=[new_cond, new_body])
+        if self.in_primal:
             self.kept.add(id(loop))
         self.primal.update(zip(op.results, loop.results[:n]))
-        self.tapes[op] = Tape(loop.results[n], loop.results[n + 1:])
-
-    def grown(self, tape, k, filler):
-        """The tape, copied into one twice as long when row k does not fit."""
-        size = self.emit("dim", tape, axis=0)
-        then, other = Block(), Block()
-        with self.b.at(then):
-            row = Block([I64], ["j"])
-            with self.b.at(row):
-                j = row.args[0]
-                keep, fill = Block(), Block()
-                with self.b.at(keep):
-                    self.b.op("yield", [self.emit("index", tape, j, inbounds=True)])
-                with self.b.at(fill):
-                    self.b.op("yield", [filler])
-                pick = self.b.op("if", [self.emit("lt", j, size)], regions=[keep, fill],
-                                 result_types=[ir.ops.index_result_type(tape.type, [I64])])
-                self.b.op("yield", pick.results)
-            bigger = self.b.op("build", [self.const(0), self.emit("mul", size, self.const(2)),
-                                         self.const(1)], regions=[row]).result
-            self.b.op("yield", [self.emit("shape_cast", bigger, type=tape.type)])
-        with self.b.at(other):
-            self.b.op("yield", [tape])
-        full = self.emit("ge", k, size)
-        return self.b.op("if", [full], regions=[then, other], result_types=[tape.type]).result
+        count = loop.results[n]
+        tapes = [self.new_tape(count, v, a.type) for v, a in zip(inits, body.args)]
+        block = Block([I64] + types[:n] + [t.type for t in tapes],
+                      ["k"] + names[:n] + [t.name_hint for t in tapes])
+        k, carried, tape_args = block.args[0], block.args[1:n + 1], block.args[n + 1:]
+        in_primal, self.in_primal = self.in_primal, False  # a replay of the loop above
+        with self.b.at(block):
+            stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
+            self.b.op("yield", self.replay(body, carried) + stored)
+        self.in_primal = in_primal
+        refill = self.b.op("for", [self.const(0), count, self.const(1)] + inits + tapes,
+                           regions=[block])
+        self.tapes[op] = Tape(count, refill.results[n:])
 
     def reverse_loop(self, op: ir.Op, cts: list, lead: int, positions) -> list:
         """The reverse of a taped `for` (lead 1) or `while` (lead 0) loop: returns the

@@ -543,17 +543,43 @@ class FunctionLowering:
             with self.counted_loop(self.count(slot.dims)) as i:
                 self.store_slot_elem(slot, t.elem, i, self.get(value), combine)
         else:
-            src = self.get(value)
-            for axis, (d, s) in enumerate(zip(slot.dims, src.dims)):
+            self.store_array(op, slot, t.elem, value, combine)
+        return a
+
+    def store_array(self, op, slot: Array, elem, value, combine) -> None:
+        """Stores (or combines) array `value` into `slot`, broadcasting it along missing
+        leading axes and along axes whose size is the literal 1 in its type; every other
+        axis must match, checked here."""
+        src = self.get(value)
+        lead = len(slot.dims) - len(src.dims)
+        spread = [True] * lead + [d == 1 for d in value.type.shape]
+        for axis, (d, s) in enumerate(zip(slot.dims[lead:], src.dims)):
+            if not spread[lead + axis]:
                 self.fail_if(self.b.icmp_signed("!=", d, s), "shape", op, [s, d, INT(axis)],
                              message="the stored row does not fit its slot")
-            if combine is None:
-                nbytes = self.b.mul(self.count(slot.dims), INT(ELEM_SIZE[t.elem]))
-                self.memcpy(slot.data, src.data, nbytes)
-            else:
-                with self.counted_loop(self.count(slot.dims)) as i:
-                    self.store_slot_elem(slot, t.elem, i, self.load_elem(src, t.elem, i), combine)
-        return a
+        n = self.count(slot.dims)
+        if not any(spread) and combine is None:
+            self.memcpy(slot.data, src.data, self.b.mul(n, INT(ELEM_SIZE[elem])))
+            return
+        with self.counted_loop(n) as i:
+            offset = i if not any(spread) else self.broadcast_offset(i, slot.dims, src.dims, spread)
+            self.store_slot_elem(slot, elem, i, self.load_elem(src, elem, offset), combine)
+
+    def broadcast_offset(self, i, dims: list, src_dims: list, spread: list):
+        """The offset in the broadcast source of element i (row-major) of an array of
+        shape `dims`: the source's axes are the trailing ones, each spread one read at 0."""
+        offset, stride = INT(0), INT(1)
+        rest = i
+        for axis in reversed(range(len(dims))):
+            k = self.b.srem(rest, dims[axis])
+            rest = self.b.sdiv(rest, dims[axis])
+            src_axis = axis - (len(dims) - len(src_dims))
+            if src_axis < 0:
+                break
+            if not spread[axis]:
+                offset = self.b.add(offset, self.b.mul(k, stride))
+            stride = self.b.mul(stride, src_dims[src_axis])
+        return offset
 
     def store_slot_elem(self, slot: Array, elem, offset, value, combine) -> None:
         if combine is not None:
@@ -889,12 +915,11 @@ class FunctionLowering:
         (body,) = op.regions
         kind = op.attrs["kind"]
         t = op.result.type
-        if t.rank != 0:
-            raise UnsupportedOp("reductions of arrays in a generator (sum(row for ...)) are "
-                                "not supported by the native backend yet")
         n = self.range_count(op, start, stop, step)
         if kind in ("max", "min"):
             self.fail_if(self.b.icmp_signed("==", n, INT(0)), "empty", op, what=kind)
+        if t.rank != 0:
+            return self.reduce_arrays(op, start, step, n)
         acc = self.slot(reg_type(t))
         self.b.store(self.reduce_identity(kind, t), acc)
         with self.counted_loop(n) as k:
@@ -906,6 +931,52 @@ class FunctionLowering:
             current = self.b.load(acc, typ=reg_type(t))
             self.b.store(self.combine(kind, t, current, x), acc)
         return self.b.load(acc, typ=reg_type(t))
+
+    def reduce_arrays(self, op, start, step, n):
+        """sum(row for ...) and the like: the first element is copied into the result,
+        each later one combined into it elementwise; no element: the identity, shaped
+        by the result's type (0 along a `?`)."""
+        (body,) = op.regions
+        t = op.result.type
+        kind = op.attrs["kind"]
+        data_slot = self.slot(PTR)
+        dim_slots = [self.slot(INT) for _ in t.shape]
+        for s, d in zip(dim_slots, t.shape):
+            self.b.store(self.known_dim(d) or INT(0), s)
+        self.b.store(ll.Constant(PTR, None), data_slot)
+        with self.counted_loop(n) as k:
+            self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+            self.regions.append(Region(body, owned_args=False))
+            (elem,) = self.block_ops(body)
+            x = self.get(elem)
+            size = self.count(x.dims)
+            first = self.b.icmp_signed("==", k, INT(0))
+            with self.b.if_else(first) as (then, otherwise):
+                with then:
+                    for s, d in zip(dim_slots, x.dims):
+                        self.b.store(d, s)
+                    fresh = self.new_array(t.elem, x.dims)
+                    self.memcpy(fresh.data, x.data, self.b.mul(size, INT(ELEM_SIZE[t.elem])))
+                    self.b.store(fresh.data, data_slot)
+                with otherwise:
+                    for axis, (s, d) in enumerate(zip(dim_slots, x.dims)):
+                        expected = self.b.load(s, typ=INT)
+                        self.fail_if(self.b.icmp_signed("!=", d, expected), "shape", op,
+                                     [d, expected, INT(axis)],
+                                     message="generator elements have different shapes")
+                    acc = Array(self.b.load(data_slot, typ=PTR), x.dims)
+                    with self.counted_loop(size) as i:
+                        both = [self.load_elem(a, t.elem, i) for a in (acc, x)]
+                        self.store_elem(acc, t.elem, i, self.combine(kind, t.elem, *both))
+            self.hand_on([])
+        dims = [self.b.load(s, typ=INT) for s in dim_slots]
+        empty = self.b.icmp_unsigned("==", self.b.load(data_slot, typ=PTR), ll.Constant(PTR, None))
+        with self.b.if_then(empty):  # sum or prod of nothing (max and min failed above)
+            identity = self.new_array(t.elem, dims)
+            self.fill(identity, t.elem, self.reduce_identity(kind, t.elem))
+            self.b.store(identity.data, data_slot)
+        self.own(op.result)
+        return Array(self.b.load(data_slot, typ=PTR), dims)
 
     def reduce_identity(self, kind, t):
         if t == F64:

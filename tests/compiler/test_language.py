@@ -428,3 +428,36 @@ def test_shape_checked_at_run_time_where_unknown():
     check(source, "f", (5, X), X)
     with pytest.raises(ShapeErrorDP):
         run(source, "f", 4, X)
+
+
+BROADCAST_STORES = """\
+def lead(v: f64[n]) -> f64[2, n, n]:
+    a = zeros(2, n, n)
+    a[1] = v
+    return a
+
+def unit(m: f64[k, 1]) -> f64[2, k, 3]:
+    a = ones(2, k, 3)
+    a[1] = m
+    return a
+
+def unknown(v: f64[?]) -> f64[3, 4]:
+    a = zeros(3, 4)
+    a[1] = v
+    return a
+"""
+
+
+def test_stores_broadcast_like_binary_ops():
+    v = np.array([1.0, 2.0, 3.0])
+    expected = np.zeros((2, 3, 3))
+    expected[1] = v
+    check(BROADCAST_STORES, "lead", (v,), expected)
+    expected = np.ones((2, 2, 3))
+    expected[1] = [[5.0], [6.0]]
+    check(BROADCAST_STORES, "unit", (np.array([[5.0], [6.0]]),), expected)
+    expected = np.zeros((3, 4))
+    expected[1] = np.arange(4.0)
+    check(BROADCAST_STORES, "unknown", (np.arange(4.0),), expected)
+    with pytest.raises(ShapeErrorDP):  # a `?` that is 1 at run time does not broadcast
+        run(BROADCAST_STORES, "unknown", np.array([7.0]))
