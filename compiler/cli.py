@@ -62,8 +62,31 @@ def cmd_ir(args) -> int:
     if args.fn is not None and args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
-    sys.stdout.write(module.ir(args.fn, stage=args.stage))
+    if not (args.dump_after or args.dump_after_all or args.stats):
+        sys.stdout.write(module.ir(args.fn, stage=args.stage))
+        return 0
+    wanted = {"all"} if args.dump_after_all else set(args.dump_after)
+    manager = module.pipeline(dump_after=wanted)
+    unknown = wanted - set(manager.names) - {"all"}
+    if unknown:
+        raise UserError(f"no pass named {', '.join(sorted(unknown))}; the passes are "
+                        f"{', '.join(manager.names)}")
+    for name, text in manager.dumps:
+        print(f"// ----- after {name}")
+        sys.stdout.write(text)
+    if args.stats:
+        print_stats(manager.stats)
     return 0
+
+
+def print_stats(stats: list) -> None:
+    """Op counts (regions included) after each pass, and the change each made."""
+    print(f"{'pass':12} {'ops':>7} {'change':>8}")
+    previous = None
+    for name, count in stats:
+        change = "" if previous is None else f"{count - previous:+d}"
+        print(f"{name:12} {count:>7} {change:>8}")
+        previous = count
 
 
 def parse_assignment(text: str, what: str) -> tuple[str, str]:
@@ -298,6 +321,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the .dp source file")
     p.add_argument("--fn", help="only this function (default: all)")
     p.add_argument("--stage", choices=STAGES, default="ir", help="the stage (default: ir)")
+    p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
+                   help="print the whole module after pass PASS (repeatable); the passes "
+                        "are ad, scalarize, bounds, speculate, fusion")
+    p.add_argument("--dump-after-all", action="store_true",
+                   help="print the whole module after every pass")
+    p.add_argument("--stats", action="store_true",
+                   help="print the op count after every pass")
     add_fast_math(p)
     p.set_defaults(run=cmd_ir)
 

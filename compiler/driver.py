@@ -35,12 +35,28 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
     return CompiledModule(module, text, name, backend, fast_math)
 
 
+def derivative_passes() -> list:
+    """The passes from the front end's IR to stage 'ad'."""
+    from passes.ad import ReverseMode
+    return [ReverseMode()]
+
+
+def native_passes() -> list:
+    """The passes from stage 'ad' to stage 'scalar', the IR native code is made from."""
+    from passes.bounds import Bounds
+    from passes.fusion import Fusion
+    from passes.scalarize import Scalarize
+    from passes.speculate import Speculate
+    return [Scalarize(), Bounds(), Speculate(), Fusion()]
+
+
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
     """A copy of the module with every grad / value_and_grad / vjp turned into calls to
     generated reverse functions (passes/ad.py); raises CompileError where that fails."""
-    from passes.ad import DifferentiationError, ReverseMode
+    from passes.ad import DifferentiationError
+    from passes.manager import PassManager
     try:
-        module = ReverseMode().apply(ir.clone_module(module))
+        module = PassManager(derivative_passes()).run(ir.clone_module(module))
     except DifferentiationError as e:
         loc = e.loc
         line, col, where = (loc.line, loc.col, loc.filename) if loc else (1, 1, filename)
@@ -113,14 +129,8 @@ class CompiledModule:
         import warnings
 
         import runtime
-        from passes.bounds import Bounds
-        from passes.fusion import Fusion
-        from passes.scalarize import Scalarize
-        from passes.speculate import Speculate
-        module = ir.clone_module(self.differentiated)
-        for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
-            module = native_pass.apply(module)
-        self.scalarized = module
+        from passes.manager import PassManager
+        self.scalarized = PassManager(native_passes()).run(ir.clone_module(self.differentiated))
         ir.verify_module(self.scalarized)
         try:
             return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
@@ -184,6 +194,15 @@ class CompiledModule:
                                    self.fast_math)
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
+
+    def pipeline(self, dump_after=()):
+        """Runs every pass from the front end's IR on, again, keeping the IR after the
+        passes named in dump_after ('all': every one): the PassManager, whose .dumps and
+        .stats (op counts after each pass) describe the run."""
+        from passes.manager import PassManager
+        manager = PassManager(derivative_passes() + native_passes(), dump_after=dump_after)
+        manager.run(ir.clone_module(self.module))
+        return manager
 
     def ir(self, fn: str | None = None, stage: str = "ir") -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after

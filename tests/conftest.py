@@ -11,3 +11,5 @@ import tempfile
 
 # The suite uses a cache folder of its own, so it neither reads nor fills the user's.
 os.environ.setdefault("DPC_CACHE_DIR", tempfile.mkdtemp(prefix="dpc-test-cache-"))
+# Every pass manager verifies the IR between passes, naming the pass that broke it.
+os.environ.setdefault("DPC_DEBUG", "1")

@@ -1,0 +1,72 @@
+"""The pass manager: passes in order, verification naming the pass that broke the IR,
+dumps and op counts, and the CLI options that show them."""
+
+import pytest
+
+import ir
+from compiler.cli import main
+from passes.manager import PassManager, op_count
+
+SOURCE = """\
+func @f(%x: f64) -> f64 {
+  %0 = const 2.0 : f64
+  %1 = mul %x, %0 : f64
+  return %1
+}
+"""
+
+
+class DropReturn:
+    """A broken pass: the function loses its terminator."""
+
+    name = "drop-return"
+
+    def apply(self, module):
+        module.functions["f"].body.ops.pop()
+        return module
+
+
+class Nothing:
+    name = "nothing"
+
+    def apply(self, module):
+        return module
+
+
+def test_stats_and_dumps_follow_the_passes():
+    manager = PassManager([Nothing()], verify=True, dump_after={"nothing"})
+    module = manager.run(ir.parse_module(SOURCE))
+    assert manager.stats == [("input", 3), ("nothing", 3)]
+    assert manager.dumps == [("nothing", SOURCE)]
+    assert op_count(module) == 3
+
+
+def test_verification_names_the_pass_that_broke_the_ir():
+    with pytest.raises(ir.VerifyError, match="^after pass 'drop-return': "):
+        PassManager([Nothing(), DropReturn()], verify=True).run(ir.parse_module(SOURCE))
+    PassManager([DropReturn()], verify=False).run(ir.parse_module(SOURCE))  # not checked
+
+
+def dpc(capsys, *argv):
+    status = main([str(a) for a in argv])
+    return (status, *capsys.readouterr())
+
+
+def test_cli_stats_and_dumps(capsys):
+    status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--stats")
+    assert status == 0
+    assert out == ("pass             ops   change\n"
+                   "input              7         \n"
+                   "ad                 7       +0\n"
+                   "scalarize         29      +22\n"
+                   "bounds            29       +0\n"
+                   "speculate         29       +0\n"
+                   "fusion            17      -12\n")
+    status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
+    headers = [line for line in out.splitlines() if line.startswith("// -----")]
+    assert headers == [f"// ----- after {p}" for p in
+                       ("ad", "scalarize", "bounds", "speculate", "fusion")]
+    status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "cse")
+    assert (status, out) == (1, "")
+    assert err == ("dpc: error: no pass named cse; the passes are ad, scalarize, bounds, "
+                   "speculate, fusion\n")
