@@ -755,7 +755,7 @@ class FunctionLowering:
         start, stop, step, *inits = (self.get(v) for v in op.operands)
         (body,) = op.regions
         slots = [self.slots_for(a.type) for a in body.args[1:]]
-        for s, v in zip(slots, self.entry_values(op.operands[3:])):
+        for s, v in zip(slots, self.entry_values(op, op.operands[3:])):
             self.store_slots(s, v)
         n = self.range_count(op, start, stop, step)
         with self.counted_loop(n) as k:
@@ -792,9 +792,12 @@ class FunctionLowering:
         for s, v in zip(slots, values):
             self.store_slots(s, v)
 
-    def entry_values(self, values) -> list:
-        """Values entering a region that will own them: arrays are copied (the loop
-        frees or yields what it owns, so it must not own a buffer someone else holds)."""
+    def entry_values(self, loop, values) -> list:
+        """Values entering a loop's region that will own them: arrays are copied (the loop
+        frees or yields what it owns, so it must not own a buffer someone else holds),
+        unless nothing reads them after the loop starts: not later ops, and not the
+        loop's own body, which would see the carried buffer change or be freed."""
+        inside = {u for r in loop.regions for op in ir.walk_ops(r) for u in op.operands}
         out = []
         for v in values:
             val = self.get(v)
@@ -803,8 +806,9 @@ class FunctionLowering:
                 continue
             region = self.regions[-1]
             root = self.root_of(v)
-            dead = all(region.last_use.get(u, -1) <= self.index_in_block
-                       for u in self.aliases_of(root))
+            aliases = self.aliases_of(root)
+            dead = all(region.last_use.get(u, -1) <= self.index_in_block and u not in inside
+                       for u in aliases)
             if root in region.owned and dead and not self.is_view(v) and out.count(val) == 0:
                 region.owned.remove(root)  # moved into the loop
                 out.append(val)
@@ -823,7 +827,7 @@ class FunctionLowering:
     def op_while(self, op):
         cond, body = op.regions
         slots = [self.slots_for(a.type) for a in body.args]
-        for s, v in zip(slots, self.entry_values(op.operands)):
+        for s, v in zip(slots, self.entry_values(op, op.operands)):
             self.store_slots(s, v)
         head = self.llfn.append_basic_block("while.head")
         loop = self.llfn.append_basic_block("while.body")

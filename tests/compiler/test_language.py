@@ -461,3 +461,20 @@ def test_stores_broadcast_like_binary_ops():
     check(BROADCAST_STORES, "unknown", (np.arange(4.0),), expected)
     with pytest.raises(ShapeErrorDP):  # a `?` that is 1 at run time does not broadcast
         run(BROADCAST_STORES, "unknown", np.array([7.0]))
+
+
+CARRIED_AND_READ = """\
+def f(x: f64[n]) -> f64[n]:
+    y = x * 2.0
+    z = y
+    for i in range(n):
+        z = z + y[i]
+    return z
+"""
+
+
+def test_loop_reads_the_array_it_starts_from():
+    """The body reads y while the loop carries (and replaces) z, which starts as y: y's
+    buffer must not become the loop's to free."""
+    x = np.array([1.0, 2.0, 3.0])
+    check(CARRIED_AND_READ, "f", (x,), 2.0 * x + 2.0 * x.sum())
