@@ -344,6 +344,9 @@ class Differentiator:
         if all(ct is None for ct in cts):
             return
         rule = REGISTRY[op.name].adjoint
+        if op.name == "jvp":
+            raise DifferentiationError(f"cannot differentiate through 'jvp' in "
+                                       f"'{self.fn.name}': forward mode is not built yet", op.loc)
         if rule is None:
             raise DifferentiationError(f"cannot differentiate through '{op.name}' in "
                                        f"'{self.fn.name}': it has no reverse-mode rule", op.loc)
