@@ -20,7 +20,7 @@ from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
 
-STAGES = ("source", "ir", "ad", "scalar", "llvm", "asm")
+STAGES = ("source", "ir", "ad", "opt", "scalar", "llvm", "asm")
 BACKENDS = ("native", "interp")
 
 
@@ -39,6 +39,12 @@ def derivative_passes() -> list:
     """The passes from the front end's IR to stage 'ad'."""
     from passes.ad import ReverseMode
     return [ReverseMode()]
+
+
+def optimization_passes() -> list:
+    """The passes from stage 'ad' to stage 'opt'."""
+    from passes.simplify import optimization_passes
+    return optimization_passes()
 
 
 def native_passes() -> list:
@@ -119,6 +125,7 @@ class CompiledModule:
         self.differentiated = differentiate(module, source, filename)
         self.interpreter = ir.Interpreter(self.differentiated)
         self.derived: dict = {}
+        self.optimized = None
         self.scalarized = None
         self.native = None
         if backend == "native":
@@ -130,7 +137,8 @@ class CompiledModule:
 
         import runtime
         from passes.manager import PassManager
-        self.scalarized = PassManager(native_passes()).run(ir.clone_module(self.differentiated))
+        self.optimized = PassManager(optimization_passes()).run(ir.clone_module(self.differentiated))
+        self.scalarized = PassManager(native_passes()).run(ir.clone_module(self.optimized))
         ir.verify_module(self.scalarized)
         try:
             return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
@@ -200,18 +208,20 @@ class CompiledModule:
         passes named in dump_after ('all': every one): the PassManager, whose .dumps and
         .stats (op counts after each pass) describe the run."""
         from passes.manager import PassManager
-        manager = PassManager(derivative_passes() + native_passes(), dump_after=dump_after)
+        manager = PassManager(derivative_passes() + optimization_passes() + native_passes(),
+                              dump_after=dump_after)
         manager.run(ir.clone_module(self.module))
         return manager
 
     def ir(self, fn: str | None = None, stage: str = "ir") -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after
         lowering), 'ad' (derivative forms replaced by generated reverse functions; with
-        `fn`, also the generated functions it calls), 'scalar' (array ops as loops),
+        `fn`, also the generated functions it calls), 'opt' (after constant folding,
+        simplification, CSE and DCE; with `fn` as 'ad'), 'scalar' (array ops as loops),
         'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly)."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
-        later = self.differentiated if stage in ("ad", "scalar") else self.module
+        later = self.differentiated if stage in ("ad", "opt", "scalar") else self.module
         if fn is not None and fn not in later.functions:
             self.function(fn)  # raises with the list of functions
         if stage == "source":
@@ -222,13 +232,13 @@ class CompiledModule:
                 raise ValueError(f"stage {stage!r}: this module has no native code")
             return native.optimized_ir if stage == "llvm" else native.asm
         module = self.differentiated if stage == "ad" else self.module
-        if stage == "scalar":
+        if stage in ("opt", "scalar"):
             if self.scalarized is None:
                 self.compile_native()
-            module = self.scalarized
+            module = self.optimized if stage == "opt" else self.scalarized
         if fn is None:
             return ir.print_module(module)
-        if stage == "ad":
+        if stage in ("ad", "opt"):
             shown = [n for n in reachable(module, fn).functions
                      if n == fn or n not in self.module.functions]
             return "\n".join(ir.print_function(module.functions[n]) for n in shown)

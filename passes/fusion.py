@@ -22,8 +22,9 @@ from ir.registry import REGISTRY
 SAFE_INDEX = "inbounds"
 NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", "log1p",
                "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "abs", "sign",
-               "floor", "ceil", "lgamma", "digamma", "trigamma", "maximum", "minimum", "lt", "le", "gt", "ge", "eq",
-               "ne", "and", "or", "not", "select", "to_f64", "yield"}
+               "floor", "ceil", "lgamma", "digamma", "trigamma", "maximum", "minimum", "lt",
+               "le", "gt", "ge", "eq", "ne", "and", "or", "not", "select", "to_f64",
+               "reduce_sum", "reduce_prod", "yield"}
 
 
 class Fusion:

@@ -31,14 +31,17 @@ def test_random_program_round_trips_and_matches_the_oracle(program):
 
 
 # Smooth programs branch only on integers and bools, so no near-tie float comparison can
-# go one way natively and the other way in the interpreter.
+# go one way natively and the other way in the interpreter. libm and NumPy may differ in
+# the last bit of tanh, exp, ...; a result that cancels (1 - tanh(3.9)) magnifies that
+# relative to itself, so the check also allows a few ulps of the generator's O(1) values.
+CLOSE = dict(rtol=1e-12, atol=1e-14)
 @SETTINGS
 @given(programs(smooth=True))
 def test_native_code_agrees_with_the_interpreter(program):
     mod = compile_source(program.source, name="random.dp")
     args = program.arg_list(np.random.default_rng(1))
     expected = mod.interpreter.run(program.entry, args)
-    np.testing.assert_allclose(mod.run(program.entry, *args), expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(mod.run(program.entry, *args), expected, **CLOSE)
 
 
 @settings(max_examples=25, deadline=None,
@@ -50,4 +53,4 @@ def test_native_array_results_agree(program):
     expected = mod.interpreter.run(program.entry, args)
     got = mod.run(program.entry, *args)
     assert np.shape(got) == np.shape(expected)
-    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(got, expected, **CLOSE)

@@ -58,6 +58,11 @@ def test_cli_stats_and_dumps(capsys):
     assert out == ("pass             ops   change\n"
                    "input              7         \n"
                    "ad                 7       +0\n"
+                   "inline             7       +0\n"
+                   "constfold          7       +0\n"
+                   "simplify           7       +0\n"
+                   "cse                7       +0\n"
+                   "dce                7       +0\n"
                    "scalarize         29      +22\n"
                    "bounds            29       +0\n"
                    "speculate         29       +0\n"
@@ -65,8 +70,9 @@ def test_cli_stats_and_dumps(capsys):
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
-                       ("ad", "scalarize", "bounds", "speculate", "fusion")]
-    status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "cse")
+                       ("ad", "inline", "constfold", "simplify", "cse", "dce", "scalarize",
+                        "bounds", "speculate", "fusion")]
+    status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "licm")
     assert (status, out) == (1, "")
-    assert err == ("dpc: error: no pass named cse; the passes are ad, scalarize, bounds, "
-                   "speculate, fusion\n")
+    assert err == ("dpc: error: no pass named licm; the passes are ad, inline, constfold, "
+                   "simplify, cse, dce, scalarize, bounds, speculate, fusion\n")

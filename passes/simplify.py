@@ -1,0 +1,220 @@
+"""Scalar clean-up passes for the `opt` stage: constant folding, algebraic simplification
+that stays honest about IEEE, common subexpression elimination, dead code elimination.
+
+- `constfold`: a pure scalar op whose operands are all constants becomes a constant,
+  computed by the op's own interpreter rule (one meaning per op). An op that would raise
+  (integer division by zero) or give inf or NaN is left alone.
+- `simplify`: rewrites that hold for every IEEE value: x * 1.0, 1.0 * x, x / 1.0 and
+  x - 0.0 are x; -(-x) is x; where(true, a, b) is a; where(c, a, a) is a. Not x * 0.0,
+  which is NaN for x = inf, nor x + 0.0, which is +0.0 for x = -0.0. With constfold, this
+  removes AD's structural zeros: its guard `where(ct == 0.0, 0.0, ct * d)` with the seed
+  ct = 1.0 becomes d.
+- `cse`: a pure op without regions that repeats one already computed, with the same
+  operands and attributes, where the first one is in scope, is replaced by it.
+- `dce`: ops whose results nobody uses and that cannot fail, and dead loop-carried values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ir
+from ir.clone import clone_op
+from ir.registry import REGISTRY
+
+from .dce import eliminate_dead_code
+from .fusion import never_fails
+
+
+def constant(v):
+    op = v.defining_op
+    return op.attrs["value"] if op is not None and op.name == "const" else None
+
+
+def is_const(v, value) -> bool:
+    c = constant(v)
+    return c is not None and type(c) is type(value) and c == value and (
+        not isinstance(c, float) or math.copysign(1.0, c) == math.copysign(1.0, value))
+
+
+def replace_all(root: ir.Block, subst: dict) -> None:
+    if subst:
+        for op in ir.walk_ops(root):
+            op.operands = [subst.get(v, v) for v in op.operands]
+
+
+# Ops whose result type reads their i64 operands (a constant size is a literal in the
+# type): folding an operand would make the declared type disagree with the rule.
+SIZED = ("full", "arange", "build", "reduce")
+
+
+class ConstantFold:
+    name = "constfold"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            sizes = {v for op in ir.walk_ops(fn.body) if op.name in SIZED for v in op.operands}
+            for op in ir.walk_ops(fn.body):  # operands before users: folds chain
+                value = self.folded(op)
+                if value is not None and op.results[0] not in sizes:
+                    op.name, op.operands, op.attrs = "const", [], {"value": value}
+        return module
+
+    @staticmethod
+    def folded(op: ir.Op):
+        """The constant op computes, or None."""
+        if (op.name == "const" or op.regions or len(op.results) != 1 or not op.operands
+                or op.results[0].type.rank != 0 or not REGISTRY[op.name].pure):
+            return None
+        values = [constant(v) for v in op.operands]
+        if any(v is None for v in values):
+            return None
+        t = op.results[0].type
+        try:
+            (out,) = REGISTRY[op.name].interp(op, [ir.ops.as_np(v, a.type) for v, a in
+                                                   zip(values, op.operands)], None)
+        except (ir.RuntimeErrorDP, ArithmeticError, ValueError):
+            return None
+        if t == ir.F64:
+            out = float(out)
+            return out if math.isfinite(out) else None
+        return bool(out) if t == ir.BOOL else int(out)
+
+
+class Simplify:
+    name = "simplify"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            subst = {}
+            for op in ir.walk_ops(fn.body):
+                op.operands = [subst.get(v, v) for v in op.operands]
+                same = self.identity(op)
+                if same is not None and same.type == op.results[0].type:
+                    subst[op.results[0]] = same
+            replace_all(fn.body, subst)
+        return module
+
+    @staticmethod
+    def identity(op: ir.Op):
+        """The operand that op's result always equals, or None."""
+        a = op.operands
+        one = 1 if a and a[0].type.elem == ir.I64 else 1.0
+        if op.name == "mul":
+            if is_const(a[1], one):
+                return a[0]
+            if is_const(a[0], one):
+                return a[1]
+        if op.name == "div" and is_const(a[1], 1.0):
+            return a[0]
+        if op.name == "sub" and is_const(a[1], one - one):
+            return a[0]
+        if op.name == "add" and one == 1:  # integers only: -0.0 + 0.0 is +0.0
+            if is_const(a[1], 0):
+                return a[0]
+            if is_const(a[0], 0):
+                return a[1]
+        if op.name == "neg" and a[0].defining_op is not None and a[0].defining_op.name == "neg":
+            return a[0].defining_op.operands[0]
+        if op.name == "select":
+            if a[1] is a[2]:
+                return a[1]
+            if constant(a[0]) is not None:
+                return a[1] if constant(a[0]) else a[2]
+        return None
+
+
+class CSE:
+    name = "cse"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            subst = {}
+            self.block(fn.body, {}, subst)
+            replace_all(fn.body, subst)
+        return module
+
+    def block(self, block: ir.Block, seen: dict, subst: dict) -> None:
+        seen = dict(seen)  # what an enclosing block computed is in scope here, not back
+        for op in block.ops:
+            op.operands = [subst.get(v, v) for v in op.operands]
+            for region in op.regions:
+                self.block(region, seen, subst)
+            if op.regions or not op.results or not REGISTRY[op.name].pure:
+                continue
+            key = (op.name, tuple(id(v) for v in op.operands), repr(sorted(op.attrs.items())),
+                   tuple(str(r.type) for r in op.results))
+            if key in seen:
+                subst.update(zip(op.results, seen[key].results))
+            else:
+                seen[key] = op
+
+
+class Inline:
+    """Calls of derived functions (`f.rev`, `f.bwd`, `f.grad`: made for their callers)
+    are replaced by the callee's body, so that what the caller knows (the seed 1.0 of a
+    gradient) reaches it; derived functions nobody calls any more go."""
+
+    name = "inline"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            while self.block(module, fn.body):
+                pass
+        called = {op.attrs["callee"].name for fn in module.functions.values()
+                  for op in ir.walk_ops(fn.body) if "callee" in op.attrs}
+        called |= {s.name for fn in module.functions.values() for s in fn.attrs.values()
+                   if isinstance(s, ir.Symbol)}
+        for name in [n for n in module.functions if generated(n) and n not in called]:
+            del module.functions[name]
+        return module
+
+    def block(self, module: ir.Module, block: ir.Block) -> bool:
+        changed = False
+        ops, block.ops = block.ops, []
+        subst = {}
+        for op in ops:
+            op.operands = [subst.get(v, v) for v in op.operands]
+            for region in op.regions:
+                changed |= self.block(module, region)
+            callee = op.attrs.get("callee") if op.name == "call" else None
+            if callee is None or "." not in callee.name or not same_dims(
+                    module.functions[callee.name], op.operands):
+                block.ops.append(op)
+                continue
+            body = module.functions[callee.name].body
+            values = dict(zip(body.args, op.operands))
+            for inner in body.ops[:-1]:
+                block.ops.append(clone_op(inner, values))
+            subst.update(zip(op.results, (values.get(v, v) for v in body.ops[-1].operands)))
+            changed = True
+        if subst:
+            replace_all(block, subst)
+        return changed
+
+
+def same_dims(fn: ir.Function, args: list) -> bool:
+    """Does the call bind each of fn's dimension names to the same name? Only then do the
+    types in fn's body mean the same in the caller (else they would need renaming)."""
+    return all(d == e for p, a in zip(fn.param_types, args) for d, e in zip(p.shape, a.type.shape)
+               if isinstance(d, str))
+
+
+def generated(name: str) -> bool:
+    """Made by reverse mode for its callers (`f.rev`, `f.bwd.0`), not asked for by name."""
+    return any(part in ("rev", "bwd") for part in name.split(".")[1:])
+
+
+class DeadCode:
+    name = "dce"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            eliminate_dead_code(fn.body, lambda op: REGISTRY[op.name].pure and never_fails(op))
+        return module
+
+
+def optimization_passes() -> list:
+    """The `opt` stage, from `ad`."""
+    return [Inline(), ConstantFold(), Simplify(), CSE(), DeadCode()]
+

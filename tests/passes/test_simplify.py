@@ -1,0 +1,161 @@
+"""The scalar clean-up passes of stage `opt` (passes/simplify.py), IR before and after."""
+
+import numpy as np
+import pytest
+
+import ir
+from compiler import compile_file
+from passes.ad import ReverseMode
+from passes.simplify import CSE, ConstantFold, DeadCode, Inline, Simplify
+from reference import EXAMPLES, make_inputs
+
+BEFORE = """\
+func @g(%x: f64[n], %w: f64) -> f64 {
+  %0 = const 2.0 : f64
+  %1 = const 3.0 : f64
+  %2 = mul %0, %1 : f64
+  %3 = const 1.0 : f64
+  %4 = mul %w, %3 : f64
+  %5 = const 0.0 : f64
+  %6 = eq %3, %5 : bool
+  %7 = select %6, %5, %4 : f64
+  %8 = neg %7 : f64
+  %9 = neg %8 : f64
+  %10 = sub %9, %5 : f64
+  %11 = reduce_sum %x : f64
+  %12 = reduce_sum %x : f64
+  %13 = add %11, %12 : f64
+  %14 = mul %13, %2 : f64
+  %15 = mul %x, %5 : f64[n]
+  %16 = add %14, %10 : f64
+  %17 = const 0 : i64
+  %18 = floordiv %17, %17 : i64
+  return %16
+}
+"""
+
+# constfold: 2 * 3 and 1 == 0 fold; simplify: w * 1, where(false, ..), -(-w), w - 0 are w;
+# cse: the second sum is the first; dce: what is unused and cannot fail goes. x * 0.0
+# is not folded (inf * 0 is NaN), only unused; 0 // 0 stays, as it must still raise.
+AFTER = """\
+func @g(%x: f64[n], %w: f64) -> f64 {
+  %0 = const 6.0 : f64
+  %1 = reduce_sum %x : f64
+  %2 = add %1, %1 : f64
+  %3 = mul %2, %0 : f64
+  %4 = add %3, %w : f64
+  %5 = const 0 : i64
+  %6 = floordiv %5, %5 : i64
+  return %4
+}
+"""
+
+GRAD = """\
+func @f(%x: f64) -> f64 {
+  %0 = sin %x : f64
+  %1 = mul %0, %x : f64
+  return %1
+}
+
+func @g(%x: f64) -> f64 {
+  %0 = grad %x {callee = @f, wrt = [0]} : f64
+  return %0
+}
+"""
+
+# After reverse mode, the gradient calls f.rev with the seed 1.0 ...
+DIFFERENTIATED = """\
+func @f(%x: f64) -> f64 {
+  %0 = sin %x : f64
+  %1 = mul %0, %x : f64
+  return %1
+}
+
+func @g(%x: f64) -> f64 {
+  %0 = const 1.0 : f64
+  %1, %2 = call %x, %0 {callee = @f.rev} : f64, f64
+  return %2
+}
+
+func @f.rev(%x: f64, %ct: f64) -> (f64, f64) {
+  %0 = sin %x : f64
+  %1 = mul %0, %x : f64
+  %2 = mul %ct, %x : f64
+  %3 = const 0.0 : f64
+  %4 = eq %ct, %3 : bool
+  %5 = select %4, %3, %2 : f64
+  %6 = mul %ct, %0 : f64
+  %7 = const 0.0 : f64
+  %8 = eq %ct, %7 : bool
+  %9 = select %8, %7, %6 : f64
+  %10 = cos %x : f64
+  %11 = mul %5, %10 : f64
+  %x_bar = add %9, %11 : f64
+  return %1, %x_bar
+}
+"""
+
+# ... inlined, the seed is a constant: the guards on it and f's value fold away.
+OPTIMIZED = """\
+func @f(%x: f64) -> f64 {
+  %0 = sin %x : f64
+  %1 = mul %0, %x : f64
+  return %1
+}
+
+func @g(%x: f64) -> f64 {
+  %0 = sin %x : f64
+  %1 = cos %x : f64
+  %2 = mul %x, %1 : f64
+  %x_bar = add %0, %2 : f64
+  return %x_bar
+}
+"""
+
+
+def run(passes, text):
+    module = ir.parse_module(text)
+    for p in passes:
+        module = p.apply(module)
+        ir.verify_module(module)
+    return module
+
+
+def test_constfold_simplify_cse_dce_before_and_after():
+    module = run([ConstantFold(), Simplify(), CSE(), DeadCode()], BEFORE)
+    assert ir.print_module(module) == AFTER
+    for program in (ir.parse_module(BEFORE), module):  # the same error, before and after
+        with pytest.raises(ZeroDivisionError):
+            ir.Interpreter(program).run("g", [np.array([1.0, 2.0]), 0.5])
+
+
+def test_inlining_exposes_the_seed_of_a_gradient():
+    module = ReverseMode().apply(ir.parse_module(GRAD))
+    assert ir.print_module(module) == DIFFERENTIATED
+    for p in (Inline(), ConstantFold(), Simplify(), CSE(), DeadCode()):
+        module = p.apply(module)
+        ir.verify_module(module)
+    assert ir.print_module(module) == OPTIMIZED
+    x = 0.7
+    assert ir.Interpreter(module).run("g", [x]) == pytest.approx(np.cos(x) * x + np.sin(x), rel=1e-15)
+
+
+def test_ieee_cases_are_not_folded():
+    text = ("func @f(%x: f64) -> f64 {\n  %0 = const 0.0 : f64\n  %1 = add %x, %0 : f64\n"
+            "  %2 = mul %1, %0 : f64\n  return %2\n}\n")
+    module = run([ConstantFold(), Simplify(), CSE(), DeadCode()], text)
+    assert ir.print_module(module) == text  # x + 0.0 is +0.0 at -0.0; inf * 0.0 is NaN
+    assert np.isnan(ir.Interpreter(module).run("f", [np.inf]))
+
+
+@pytest.mark.parametrize("name", ["gmm", "lstm", "ode"])
+def test_optimized_gradients_equal_the_unoptimized_ones(name):
+    file, fn, _ = EXAMPLES[name]
+    fn = "ode_last" if name == "ode" else fn
+    grad = compile_file(f"examples/{file}").grad(fn)
+    args = make_inputs(name, "small", seed=5)
+    optimized = grad(*args)  # native code is made from stage opt
+    plain = grad.owner.interpreter.run(grad.name, list(args))  # the oracle runs stage ad
+    as_tuple = lambda g: g if isinstance(g, tuple) else (g,)  # noqa: E731
+    for got, expected in zip(as_tuple(optimized), as_tuple(plain)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
