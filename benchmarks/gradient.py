@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import reference  # noqa: E402  (needs the tests folder on sys.path)
-from compiler import compile_file, compile_source  # noqa: E402
+from compiler import compile_file  # noqa: E402
 from primal import MIN_RUNS, fmt_time, measure, print_table  # noqa: E402
 
 WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
@@ -40,13 +40,6 @@ SCALING = {
     "llsq": (lambda n: [np.random.default_rng(0).random(128), n], 4096),
     "ode": (lambda n: [np.random.default_rng(0).random(n), 100], 1000),
 }
-LONG_LOOP = """
-def decay(x: f64, steps: i64) -> f64:
-    y = x
-    for i in range(steps):
-        y = y * 0.999999 + 1e-6 * sin(y)
-    return y
-"""
 
 
 def functions(name: str):
@@ -90,7 +83,7 @@ def scaling_table(repeat: int) -> None:
 
 
 def long_loop(repeat: int) -> None:
-    mod = compile_source(LONG_LOOP, name="<long loop>")
+    mod = compile_file(ROOT / "examples" / "decay.dp")
     grad = mod.grad("decay", wrt="x")
     steps = 1_000_000
     t = measure({"primal": lambda: mod.decay(0.5, steps), "grad": lambda: grad(0.5, steps)},

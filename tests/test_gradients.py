@@ -3,10 +3,13 @@ gradient against central finite differences of the primal (relative error at mos
 error measured as |ad - fd| / max(1, |ad| + |fd|)) on both backends; GMM and LSTM also
 against gradients derived by hand (tests/reference_grad.py)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from compiler import CompileError, compile_file, compile_source
+from numdiff import central_differences, relative_error
 from reference import EXAMPLES, make_inputs
 from reference_grad import gmm_gradient, lstm_gradient
 
@@ -15,28 +18,12 @@ BACKENDS = ["interp", "native"]
 DIFFERENTIATED = {"ode": "ode_last"}
 
 
-def relative_error(ad, fd):
-    ad, fd = np.asarray(ad, dtype=np.float64), np.asarray(fd, dtype=np.float64)
-    return np.abs(ad - fd) / np.maximum(1.0, np.abs(ad) + np.abs(fd))
-
-
-def finite_differences(f, args, k, samples, rng, eps=1e-6):
+def finite_differences(f, args, k, samples, rng):
     """Central differences of f with respect to args[k] at `samples` random elements
     (all of them for small arrays): (flat positions, estimates)."""
-    x = np.asarray(args[k], dtype=np.float64)
-    positions = np.arange(x.size) if x.size <= samples else rng.choice(x.size, samples, replace=False)
-    estimates = []
-    for j in positions:
-        step = eps * max(1.0, abs(x.reshape(-1)[j]))
-        values = []
-        for delta in (step, -step):
-            moved = x.copy()
-            moved.reshape(-1)[j] += delta
-            shifted = list(args)
-            shifted[k] = moved if x.ndim else float(moved)
-            values.append(float(f(*shifted)))
-        estimates.append((values[0] - values[1]) / (2 * step))
-    return positions, np.array(estimates)
+    size = np.size(args[k])
+    positions = np.arange(size) if size <= samples else rng.choice(size, samples, replace=False)
+    return positions, central_differences(f, args, k, positions)
 
 
 def check_against_finite_differences(f, grad, args, positions, samples=25, seed=0):
@@ -166,18 +153,9 @@ def test_custom_derivative_is_used_wherever_the_function_is_called(backend):
     assert mod.grad("marked")(3.0) == 100.0  # the rule, not 2x
 
 
-LONG_LOOP = """
-def decay(x: f64, steps: i64) -> f64:
-    y = x
-    for i in range(steps):
-        y = y * 0.999999 + 1e-6 * sin(y)
-    return y
-"""
-
-
 def test_a_million_iterations_differentiate_in_bounded_memory():
     """The tape holds one f64 per iteration (8 MB here), allocated once at the trip count."""
-    mod = compile_source(LONG_LOOP, name="long.dp")
+    mod = compile_file("examples/decay.dp")
     value, slope = mod.value_and_grad("decay", wrt="x")(0.5, 1_000_000)
     assert value == pytest.approx(mod.decay(0.5, 1_000_000), rel=1e-15)
     step = 1e-6
@@ -236,15 +214,9 @@ def w(x: f64) -> f64:
 def w2(x: f64) -> f64:
     return grad(grad(w))(x)
 
-def decay(x: f64, steps: i64) -> f64:
-    y = x
-    for i in range(steps):
-        y = y * 0.999999 + 1e-6 * sin(y)
-    return y
-
 def decay2(x: f64, steps: i64) -> f64:
     return grad(grad(decay, wrt=x))(x, steps)
-"""
+""" + Path("examples/decay.dp").read_text()  # decay2 differentiates decay twice
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

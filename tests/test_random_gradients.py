@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from compiler import compile_source
+from numdiff import central_differences, relative_error
 from strategies import Program, parse_type, programs
 
 TOLERANCE = 1e-6          # finite differences versus AD (the issue's requirement)
@@ -29,11 +30,6 @@ seeds = st.integers(0, 2**32 - 1)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def relative_error(ad, fd) -> np.ndarray:
-    ad, fd = np.asarray(ad, dtype=np.float64), np.asarray(fd, dtype=np.float64)
-    return np.abs(ad - fd) / np.maximum(1.0, np.abs(ad) + np.abs(fd))
-
 
 def float_params(program) -> list[int]:
     """Positions of the entry's f64 parameters (scalars and arrays): the default wrt."""
@@ -50,33 +46,12 @@ def as_tuple(grads, count: int) -> tuple:
     return grads
 
 
-def finite_differences(phi, args: list, k: int) -> np.ndarray:
-    """d phi / d args[k] at every element, by the fourth-order central stencil
-    (8 (phi(x+h) - phi(x-h)) - (phi(x+2h) - phi(x-2h))) / 12h."""
-    x = np.asarray(args[k], dtype=np.float64)
-    out = np.empty(x.shape)
-
-    def at(j, delta):
-        moved = x.copy()
-        moved.reshape(-1)[j] += delta
-        shifted = list(args)
-        shifted[k] = moved if x.ndim else float(moved)
-        return float(phi(*shifted))
-
-    for j in range(x.size):
-        h = STEP * max(1.0, abs(float(x.reshape(-1)[j])))
-        near = at(j, h) - at(j, -h)
-        far = at(j, 2 * h) - at(j, -2 * h)
-        out.reshape(-1)[j] = (8 * near - far) / (12 * h)
-    return out
-
-
 def check_gradients(program, phi, grads, args, positions, what="gradient") -> None:
     """Each gradient has its parameter's shape and matches finite differences of phi."""
     names = list(program.params)
     for k, g in zip(positions, grads):
         assert np.shape(g) == np.shape(args[k]), (names[k], np.shape(g))
-        fd = finite_differences(phi, args, k)
+        fd = central_differences(phi, args, k, eps=STEP, order=4).reshape(np.shape(args[k]))
         err = relative_error(g, fd)
         worst = int(np.argmax(err)) if err.size else 0
         assert float(np.max(err)) <= TOLERANCE, (

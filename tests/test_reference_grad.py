@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import reference as R
+from numdiff import central_differences, relative_error
 import reference_grad as G
 
 # Central differences have truncation error ~ step^2 and rounding error ~ eps |f| / step.
@@ -16,30 +17,13 @@ GMM_TOLERANCE = 2e-7
 LSTM_TOLERANCE = 1e-9
 
 
-def finite_difference(f, args, which, coords=None, step=STEP):
-    """Central-difference estimate of d f(*args) / d args[which], at the flat indices
-    `coords` (all of them by default); returns (flat indices, estimates)."""
-    x = args[which]
-    coords = np.arange(x.size) if coords is None else coords
-    estimates = []
-    for c in coords:
-        h = step * max(1.0, abs(x.flat[c]))
-        plus, minus = x.copy(), x.copy()
-        plus.flat[c] += h
-        minus.flat[c] -= h
-        f_plus = f(*args[:which], plus, *args[which + 1:])
-        f_minus = f(*args[:which], minus, *args[which + 1:])
-        estimates.append((f_plus - f_minus) / (plus.flat[c] - minus.flat[c]))
-    return coords, np.array(estimates)
-
-
 def max_relative_error(f, args, which, gradient, coords=None, step=STEP):
     """Largest |a - e| / max(1, |a| + |e|) over the checked coordinates of one argument,
     after checking the gradient's shape."""
     assert gradient.shape == args[which].shape
-    coords, estimates = finite_difference(f, args, which, coords, step)
-    analytic = gradient.flat[coords]
-    return np.max(np.abs(analytic - estimates) / np.maximum(1.0, np.abs(analytic) + np.abs(estimates)))
+    coords = np.arange(args[which].size) if coords is None else coords
+    estimates = central_differences(f, args, which, coords, eps=step)
+    return np.max(relative_error(gradient.flat[coords], estimates))
 
 
 def check_gradients(f, args, gradients, tolerance, coords=None, step=STEP):

@@ -29,6 +29,7 @@ import ir
 import runtime
 from compiler import check_source, compile_source
 from compiler.driver import reachable
+from numdiff import central_differences, relative_error
 from ir.ops import BINARY, UNARY
 from ir.registry import REGISTRY
 from passes.ad import ReverseMode
@@ -888,28 +889,6 @@ def program(name: str, backend: str) -> Program:
 
 # ----------------------------------------------------------------------------- finite differences
 
-def relative_error(ad, expected):
-    ad, expected = np.asarray(ad, dtype=np.float64), np.asarray(expected, dtype=np.float64)
-    return np.abs(ad - expected) / np.maximum(1.0, np.abs(ad) + np.abs(expected))
-
-
-def finite_differences(f, args: tuple, k: int, eps: float = 1e-6):
-    """Central differences of f with respect to every element of args[k]."""
-    x = np.asarray(args[k], dtype=np.float64)
-    out = np.zeros(x.shape)
-    for j in range(x.size):
-        step = eps * max(1.0, abs(x.reshape(-1)[j]))
-        values = []
-        for delta in (step, -step):
-            moved = x.copy()
-            moved.reshape(-1)[j] += delta
-            shifted = list(args)
-            shifted[k] = moved if x.ndim else float(moved)
-            values.append(float(f(*shifted)))
-        out.reshape(-1)[j] = (values[0] - values[1]) / (2 * step)
-    return out
-
-
 # ----------------------------------------------------------------------------- the tests
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -924,7 +903,8 @@ def test_gradient_matches_finite_differences(case, backend):
         wanted = case.expected(*case.args)
     else:
         f = functools.partial(prog.run, case.fn)
-        wanted = [finite_differences(f, case.args, k) for k in positions]
+        wanted = [central_differences(f, case.args, k).reshape(np.shape(case.args[k]))
+                  for k in positions]
     assert len(grads) == len(positions) == len(wanted)
     for k, got, want in zip(positions, grads, wanted):
         assert np.shape(got) == np.shape(case.args[k])
