@@ -210,8 +210,7 @@ def gradient_of(module, fn, args):
         derived = module.value_and_grad(fn.name, wrt)
     except ValueError as e:
         raise UserError(str(e)) from None
-    positions = [k for k, t in enumerate(fn.param_types) if t.elem.name == "f64"]
-    names = wrt or [fn.params[k].name_hint for k in positions]
+    names = wrt or [fn.params[k].name_hint for k in fn.float_positions]
     return derived, names
 
 

@@ -91,9 +91,8 @@ def function_of(lw, node) -> Function:
 
 
 def wrt_positions(lw, kind: str, fn: Function, node, form) -> list[int]:
-    names = [p.name_hint for p in fn.params]
     if node is None:
-        wrt = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
+        wrt = fn.float_positions
         if not wrt:
             raise lw.error(form, f"'{fn.name}' has no f64 parameter to differentiate")
         return wrt
@@ -102,17 +101,31 @@ def wrt_positions(lw, kind: str, fn: Function, node, form) -> list[int]:
     for item in items:
         if not isinstance(item, A.Name):
             raise lw.error(item, "wrt= takes parameter names: wrt=x or wrt=(x, y)")
-        if item.id not in names:
-            raise lw.error(item, f"'{item.id}' is not a parameter of '{fn.name}' (its "
-                                 f"parameters are {', '.join(names)})")
-        k = names.index(item.id)
-        if fn.param_types[k].elem != F64:
-            raise lw.error(item, f"cannot differentiate with respect to '{item.id}': it is "
-                                 f"{fn.param_types[k]}, not f64")
-        if k in wrt:
-            raise lw.error(item, f"'{item.id}' is named twice in wrt")
-        wrt.append(k)
+        try:
+            wrt.append(wrt_position(fn, item.id, wrt))
+        except WrtError as e:
+            raise lw.error(item, str(e)) from None
     return wrt
+
+
+class WrtError(ValueError):
+    """A wrt entry that names no f64 parameter of the function (or one already named)."""
+
+
+def wrt_position(fn: Function, item, chosen: list[int]) -> int:
+    """The position of parameter `item` (a name, or a position from Python) of fn, to be
+    added to `chosen`; raises WrtError saying what is wrong with it."""
+    names = [p.name_hint for p in fn.params]
+    k = names.index(item) if item in names else item
+    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(names):
+        raise WrtError(f"'{item}' is not a parameter of '{fn.name}' (its parameters are "
+                       f"{', '.join(names)})")
+    if fn.param_types[k].elem != F64:
+        raise WrtError(f"cannot differentiate with respect to '{names[k]}': it is "
+                       f"{fn.param_types[k]}, not f64")
+    if k in chosen:
+        raise WrtError(f"'{names[k]}' is named twice in wrt")
+    return k
 
 
 def derived_function(lw, node, kind: str, fn: Function, wrt: list[int]) -> Function:
@@ -127,8 +140,7 @@ def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     """Adds (once) `@f.kind` (with the wrt positions in the name unless they are f's f64
     parameters), whose body is the single derivative op; raises TypeRuleError when the
     form does not apply to f."""
-    default = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
-    suffix = "" if wrt == default else "." + ".".join(map(str, wrt))
+    suffix = "" if wrt == fn.float_positions else "." + ".".join(map(str, wrt))
     name = f"{fn.name}.{kind}{suffix}"
     if name in module.functions:
         return module.functions[name]

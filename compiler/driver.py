@@ -15,7 +15,7 @@ from pathlib import Path
 
 import ir
 
-from .derivatives import make_derived
+from .derivatives import make_derived, wrt_position
 from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
@@ -247,23 +247,12 @@ class CompiledModule:
 
 def wrt_positions(fn: ir.Function, wrt) -> list[int]:
     """Parameter positions from None (every f64 parameter), a name, a position, or a
-    sequence of them."""
-    names = [p.name_hint for p in fn.params]
+    sequence of them; ValueError (WrtError) for one that is not an f64 parameter."""
     if wrt is None:
-        return [k for k, t in enumerate(fn.param_types) if t.elem == ir.F64]
-    items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
+        return fn.float_positions
     positions = []
-    for item in items:
-        k = names.index(item) if item in names else item
-        if not isinstance(k, int) or not 0 <= k < len(names):
-            raise ValueError(f"{item!r} is not a parameter of '{fn.name}' (its parameters "
-                             f"are {', '.join(names)})")
-        if fn.param_types[k].elem != ir.F64:
-            raise ValueError(f"cannot differentiate with respect to '{names[k]}': it is "
-                             f"{fn.param_types[k]}, not f64")
-        if k in positions:
-            raise ValueError(f"'{names[k]}' is named twice in wrt")
-        positions.append(k)
+    for item in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
+        positions.append(wrt_position(fn, item, positions))
     return positions
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .types import Type
+from .types import F64, Type
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,12 @@ class Function:
     def param_types(self) -> list[Type]:
         return [p.type for p in self.body.args]
 
+    @property
+    def float_positions(self) -> list[int]:
+        """Positions of the f64 parameters (scalars and arrays): what derivatives are
+        taken with respect to unless told otherwise."""
+        return [k for k, t in enumerate(self.param_types) if t.elem == F64]
+
 
 @dataclass
 class Module:
@@ -134,6 +140,11 @@ class Module:
 
     def __contains__(self, name: str) -> bool:
         return name in self.functions
+
+
+def uses_within(op: Op) -> set:
+    """The values that ops inside op's regions use (op's own operands not included)."""
+    return {v for region in op.regions for inner in walk_ops(region) for v in inner.operands}
 
 
 def walk_ops(block: Block):

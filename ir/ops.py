@@ -18,7 +18,7 @@ from .core import Symbol
 from .errors import TypeRuleError
 from .registry import OpDef, register
 from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
-                    array_or_scalar, assignable, broadcast_shapes, is_numeric, with_elem)
+                    array_or_scalar, assignable, broadcast_shapes, with_elem)
 
 NP_DTYPE = {F64: np.float64, I64: np.int64, BOOL: np.bool_}
 
@@ -34,6 +34,12 @@ def yield_types(block) -> list[Type]:
     if term is None or term.name != "yield":
         raise TypeRuleError("region does not end in 'yield'")
     return [v.type for v in term.operands]
+
+
+def constant(value):
+    """The value of a `const` op's result; None for any other value."""
+    op = value.defining_op
+    return op.attrs["value"] if op is not None and op.name == "const" else None
 
 
 def dim_of_value(value) -> object:

@@ -39,12 +39,11 @@ from dataclasses import dataclass
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
-from ir.ops import dim_of_value
+from ir.ops import constant, dim_of_value
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
-from .dce import eliminate_dead_code
-from .fusion import never_fails
+from .dce import eliminate_dead_code, never_fails
 
 REVERSE_FORMS = ("grad", "value_and_grad", "vjp")
 # The `inbounds` proof of an access at indices that the same op, run forward on the same
@@ -111,9 +110,8 @@ class ReverseMode:
         values=False it is `.bwd`: it returns the cotangents only, for the reverse sweep
         of a caller, which has run fn on the same arguments already (so nothing in it
         needs checking again, and what only the values needed goes)."""
-        floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
         kind = "rev" if values else "bwd"
-        name = f"{fn.name}.{kind}" + ("" if list(wrt) == floats else "." + ".".join(map(str, wrt)))
+        name = f"{fn.name}.{kind}" + ("" if list(wrt) == fn.float_positions else "." + ".".join(map(str, wrt)))
         if name in self.module.functions:
             return name
         self.lower_forms(fn)
@@ -124,20 +122,33 @@ class ReverseMode:
         return name
 
 
+def reverse_signature(fn: Function) -> Block:
+    """The body block of a reverse function of fn: fn's parameters, then one cotangent
+    per result."""
+    count = len(fn.return_types)
+    cts = ["ct"] if count == 1 else [f"ct{k}" for k in range(count)]
+    return Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
+
+
+def reverse_function(name: str, fn: Function, wrt: list[int], values: bool,
+                     body: Block) -> Function:
+    """The reverse function made of `body`: it returns fn's results (with values), then
+    the cotangents of the wrt parameters."""
+    types = list(fn.return_types) if values else []
+    return Function(name, body, types + [fn.param_types[k] for k in wrt], filename=fn.filename)
+
+
 def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
                   values: bool) -> Function:
     """The reverse function of a function with a @derivative rule: its value from fn
     itself, its cotangents from the rule (which returns one per f64 parameter)."""
-    cts = [f"ct{k}" if len(fn.return_types) > 1 else "ct" for k in range(len(fn.return_types))]
-    body = Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
+    body = reverse_signature(fn)
     b = Builder(module, body)
     args = body.args[:len(fn.params)]
     results = b.op("call", args, {"callee": Symbol(fn.name)}).results if values else []
     grads = b.op("call", list(body.args), {"callee": fn.attrs["derivative"]}).results
-    floats = [k for k, t in enumerate(fn.param_types) if t.elem == F64]
-    b.op("return", list(results) + [grads[floats.index(k)] for k in wrt])
-    types = list(fn.return_types) if values else []
-    return Function(name, body, types + [fn.param_types[k] for k in wrt], filename=fn.filename)
+    b.op("return", list(results) + [grads[fn.float_positions.index(k)] for k in wrt])
+    return reverse_function(name, fn, wrt, values, body)
 
 
 @dataclass
@@ -169,8 +180,7 @@ class Differentiator:
     # --- the function
     def run(self, name: str, values: bool = True) -> Function:
         fn = self.fn
-        cts = [f"ct{k}" if len(fn.return_types) > 1 else "ct" for k in range(len(fn.return_types))]
-        body = Block(fn.param_types + fn.return_types, [p.name_hint for p in fn.params] + cts)
+        body = reverse_signature(fn)
         self.b.block = body
         params, ct_args = body.args[:len(fn.params)], body.args[len(fn.params):]
         self.primal.update(zip(fn.params, params))
@@ -189,11 +199,8 @@ class Differentiator:
             if g.name_hint is None:
                 g.name_hint = f"{fn.params[k].name_hint}_bar"
         self.b.op("return", results + grads)
-        types = list(fn.return_types) if values else []
-        rev = Function(name, body, types + [fn.param_types[k] for k in self.wrt],
-                       filename=fn.filename)
         eliminate_dead_code(body, self.removable)
-        return rev
+        return reverse_function(name, fn, self.wrt, values, body)
 
     def removable(self, op: ir.Op) -> bool:
         """Replayed and adjoint ops may go when unused; a primal op only if it cannot
@@ -535,17 +542,15 @@ class Differentiator:
     # --- comprehensions and reductions
     def reverse_build(self, op: ir.Op, cts: list) -> list:
         (ct,) = cts
-
-        def element_ct(k, vals, carried):
-            return self.emit("index", ct, k, inbounds=True), []
-        self.reverse_range(op, [], element_ct)
+        self.reverse_range(op, [], lambda k, values, carried: (
+            self.emit("index", ct, k, inbounds=True), [], None))
         return [None, None, None]
 
     def reverse_reduce(self, op: ir.Op, cts: list) -> list:
         (ct,) = cts
         kind = op.attrs["kind"]
         if kind == "sum":
-            self.reverse_range(op, [], lambda k, vals, carried: (ct, []))
+            self.reverse_range(op, [], lambda k, values, carried: (ct, [], None))
         elif kind in ("max", "min"):
             self.reverse_pick(op, ct)
         else:
@@ -554,7 +559,9 @@ class Differentiator:
 
     def reverse_range(self, op: ir.Op, inits: list, element_ct) -> list:
         """A loop over the range of a build or reduce: each step replays the body at its
-        index and sends back element_ct(k, yielded values, carried) -> (ct, next carried)."""
+        index and runs its reverse sweep with the element's cotangent, where
+        element_ct(k, yielded values, carried) -> (ct, next carried, condition or None)
+        says (with a condition: only where it holds)."""
         start, stop, step = self.xs(op.operands[:3])
         body = op.regions[0]
         free = self.free_values(body)
@@ -563,8 +570,11 @@ class Differentiator:
 
         def one(k, carried):
             values = self.replay(body, [self.position(k, start, step)])
-            ct, out = element_ct(k, values, carried)
-            self.backprop(body, [ct])
+            ct, out, condition = element_ct(k, values, carried)
+            if condition is None:
+                self.backprop(body, [ct])
+            else:
+                self.backprop_if(condition, body, [ct], free)
             return out
         return self.threaded_loop(self.trip_count(start, stop, step), inits, free, one)
 
@@ -576,22 +586,15 @@ class Differentiator:
         done = self.const(False)
         if best.type.rank:
             done = self.emit("full", done, *self.dims(best))
-        start, stop, step = self.xs(op.operands[:3])
-        body = op.regions[0]
-        free = self.free_values(body)
-        if not free:
-            return
 
-        def one(k, carried):
+        def element_ct(k, values, carried):
             (seen,) = carried
-            (value,) = self.replay(body, [self.position(k, start, step)])
-            hit = self.emit("and", self.emit("eq", value, best), self.emit("not", seen))
+            hit = self.emit("and", self.emit("eq", values[0], best), self.emit("not", seen))
+            seen = self.emit("or", seen, hit)
             if best.type.rank:
-                self.backprop(body, [self.emit("select", hit, ct, self.const(0.0))])
-            else:
-                self.backprop_if(hit, body, [ct], free)
-            return [self.emit("or", seen, hit)]
-        self.threaded_loop(self.trip_count(start, stop, step), [done], free, one)
+                return self.emit("select", hit, ct, self.const(0.0)), [seen], None
+            return ct, [seen], hit
+        self.reverse_range(op, [done], element_ct)
 
     def backprop_if(self, cond, block: Block, cts: list, free: list) -> None:
         """The reverse sweep of a replayed block, run only where cond holds."""
@@ -619,7 +622,7 @@ class Differentiator:
         def element_ct(k, values, carried):
             v = values[0]
             others = self.emit("select", self.emit("eq", v, zero), lone, self.emit("div", p, v))
-            return self.emit("mul", ct, others), []
+            return self.emit("mul", ct, others), [], None
         self.reverse_range(op, [], element_ct)
 
     def replay_reduce(self, op: ir.Op, kind: str, transform):
@@ -657,13 +660,9 @@ class Differentiator:
         callee = self.module.functions[op.attrs["callee"].name]
         args = self.xs(op.operands)
         cts = [ct if ct is not None else self.zeros_like(self.x(r)) for ct, r in zip(cts, op.results)]
-        floats = [k for k, t in enumerate(callee.param_types) if t.elem == F64]
-        rule = callee.attrs.get("derivative")
-        if rule is not None:  # the rule alone: the caller has the values already
-            grads = self.b.op("call", args + cts, {"callee": rule}).results
-        else:
-            bwd = self.owner.rev_function(callee, floats, values=False)
-            grads = self.b.op("call", args + cts, {"callee": Symbol(bwd)}).results
+        floats = callee.float_positions
+        bwd = self.owner.rev_function(callee, floats, values=False)  # honours @derivative
+        grads = self.b.op("call", args + cts, {"callee": Symbol(bwd)}).results
         out = [None] * len(args)
         for k, g in zip(floats, grads):
             out[k] = g
@@ -707,11 +706,6 @@ def mark_checked(op: ir.Op) -> None:
     for inner in [op, *(o for r in op.regions for o in ir.walk_ops(r))]:
         if inner.name == "index" and not inner.attrs.get("inbounds"):
             inner.attrs["inbounds"] = CHECKED
-
-
-def constant(v):
-    op = v.defining_op
-    return op.attrs["value"] if op is not None and op.name == "const" else None
 
 
 def activity(fn: Function, wrt: list[int]) -> set:

@@ -1,8 +1,9 @@
 """Dead code elimination, including dead loop-carried values.
 
 An op goes when nobody uses its results and `removable(op)` says dropping it changes
-nothing (it is pure, and either cannot fail or is known to repeat work that already
-succeeded). A value carried by a `for` or `while` goes when its result is unused and, in
+nothing (it is pure, and either cannot fail, `effect_free`, or is known to repeat work
+that already succeeded). `never_fails` is also what lets fusion and speculation move
+work without changing which errors a program raises. A value carried by a `for` or `while` goes when its result is unused and, in
 the loop body, it only feeds its own next value: that is how a tape the reverse sweep
 never reads disappears with the updates that fill it.
 """
@@ -10,6 +11,43 @@ never reads disappears with the updates that fill it.
 from __future__ import annotations
 
 import ir
+from ir.ops import dim_of_value
+from ir.registry import REGISTRY
+
+SAFE_INDEX = "inbounds"
+NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", "log1p",
+               "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "abs", "sign",
+               "floor", "ceil", "lgamma", "digamma", "trigamma", "maximum", "minimum", "lt",
+               "le", "gt", "ge", "eq", "ne", "and", "or", "not", "select", "to_f64",
+               "reduce_sum", "reduce_prod", "yield"}
+
+
+def body_never_fails(block: ir.Block) -> bool:
+    return all(never_fails(op) for op in block.ops)
+
+
+def never_fails(op: ir.Op) -> bool:
+    """Can running `op` never raise, whatever the values? (Then it may be moved or
+    removed without changing which errors a program raises.)"""
+    name = op.name
+    if name in NEVER_FAILS:
+        return True
+    if name == "index":
+        return bool(op.attrs.get(SAFE_INDEX))
+    if name in ("pow", "floordiv", "mod"):
+        return op.operands[0].type.elem.name == "f64"
+    if name == "if":
+        return all(body_never_fails(r) for r in op.regions)
+    if name in ("build", "reduce"):
+        step = dim_of_value(op.operands[2])
+        kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
+        return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0])
+    return False
+
+
+def effect_free(op: ir.Op) -> bool:
+    """May op go when nobody uses its results? (It is pure and cannot fail.)"""
+    return REGISTRY[op.name].pure and never_fails(op)
 
 
 def eliminate_dead_code(block: ir.Block, removable) -> None:
@@ -107,11 +145,8 @@ def needed_values(block: ir.Block, roots: set, removable) -> set:
     return needed
 
 
-def operands_within(op: ir.Op):
-    yield from op.operands
-    for region in op.regions:
-        for inner in ir.walk_ops(region):
-            yield from inner.operands
+def operands_within(op: ir.Op) -> set:
+    return set(op.operands) | ir.uses_within(op)
 
 
 def drop_carried(op: ir.Op, j: int) -> None:

@@ -17,15 +17,8 @@ from __future__ import annotations
 
 import ir
 from ir.ops import dim_of_value
-from ir.registry import REGISTRY
 
-SAFE_INDEX = "inbounds"
-NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", "log1p",
-               "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "abs", "sign",
-               "floor", "ceil", "lgamma", "digamma", "trigamma", "maximum", "minimum", "lt",
-               "le", "gt", "ge", "eq", "ne", "and", "or", "not", "select", "to_f64",
-               "reduce_sum", "reduce_prod", "yield"}
-
+from .dce import SAFE_INDEX, body_never_fails, effect_free, remove_dead_ops
 
 class Fusion:
     name = "fusion"
@@ -60,29 +53,6 @@ def uses_of(block: ir.Block) -> dict:
         for v in op.operands:
             uses.setdefault(v, []).append(op)
     return uses
-
-
-def body_never_fails(block: ir.Block) -> bool:
-    return all(never_fails(op) for op in block.ops)
-
-
-def never_fails(op: ir.Op) -> bool:
-    """Can running `op` never raise, whatever the values? (Then it may be moved or
-    removed without changing which errors a program raises.)"""
-    name = op.name
-    if name in NEVER_FAILS:
-        return True
-    if name == "index":
-        return bool(op.attrs.get(SAFE_INDEX))
-    if name in ("pow", "floordiv", "mod"):
-        return op.operands[0].type.elem.name == "f64"
-    if name == "if":
-        return all(body_never_fails(r) for r in op.regions)
-    if name in ("build", "reduce"):
-        step = dim_of_value(op.operands[2])
-        kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
-        return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0])
-    return False
 
 
 def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
@@ -143,23 +113,4 @@ def replace_uses(block: ir.Block, old, new) -> None:
 def dce(block: ir.Block) -> None:
     """Removes ops whose results nobody uses and that have no effect (nothing in them
     can fail), innermost first, until nothing changes."""
-    changed = True
-    while changed:
-        used = {v for op in ir.walk_ops(block) for v in op.operands}
-        changed = remove_dead(block, used)
-
-
-def remove_dead(block: ir.Block, used: set) -> bool:
-    changed = False
-    kept = []
-    for op in block.ops:
-        for region in op.regions:
-            changed |= remove_dead(region, used)
-        dead = (op.results and not any(r in used for r in op.results)
-                and REGISTRY[op.name].pure and never_fails(op))
-        if dead:
-            changed = True
-        else:
-            kept.append(op)
-    block.ops = kept
-    return changed
+    remove_dead_ops(block, effect_free)

@@ -20,15 +20,10 @@ import math
 
 import ir
 from ir.clone import clone_op
+from ir.ops import constant
 from ir.registry import REGISTRY
 
-from .dce import eliminate_dead_code
-from .fusion import never_fails
-
-
-def constant(v):
-    op = v.defining_op
-    return op.attrs["value"] if op is not None and op.name == "const" else None
+from .dce import effect_free, eliminate_dead_code
 
 
 def is_const(v, value) -> bool:
@@ -210,7 +205,7 @@ class DeadCode:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
-            eliminate_dead_code(fn.body, lambda op: REGISTRY[op.name].pure and never_fails(op))
+            eliminate_dead_code(fn.body, effect_free)
         return module
 
 

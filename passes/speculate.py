@@ -2,7 +2,7 @@
 
 Both branches are evaluated and the condition picks a result, which is what lets a loop
 whose body holds `a if c else b` vectorize. Only branches of a few ops that cannot raise
-are moved (see fusion.never_fails), so no program raises an error it did not raise before;
+are moved (see dce.never_fails), so no program raises an error it did not raise before;
 the cost is evaluating both sides.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import ir
 from ir import Builder
 
-from .fusion import body_never_fails, replace_uses
+from .dce import body_never_fails
+from .fusion import replace_uses
 
 MAX_OPS = 8  # per branch: beyond this, evaluating both sides costs more than a branch
 

@@ -10,6 +10,7 @@ table of error sites. Set DPC_CACHE=0 to turn the cache off, DPC_CACHE_DIR to mo
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -24,16 +25,15 @@ import ir
 FORMAT = "dpc-object-cache-1"
 
 
+@functools.cache
 def lowering_fingerprint() -> str:
     """A hash of the runtime's own source: the same IR lowers to different code after a
-    change to the lowering, so an object cached before it must not be used."""
+    change to the lowering, so an object cached before it must not be used. Computed on
+    the first compile, not at import."""
     h = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.read_bytes())
     return h.hexdigest()
-
-
-LOWERING = lowering_fingerprint()
 
 
 def cache_dir() -> Path:
@@ -50,7 +50,7 @@ def enabled() -> bool:
 
 def key(module: ir.Module, options: str) -> str:
     h = hashlib.sha256()
-    for part in (FORMAT, LOWERING, llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
+    for part in (FORMAT, lowering_fingerprint(), llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
                  llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), options,
                  ir.print_module(module)):
         h.update(part.encode())

@@ -526,9 +526,7 @@ class FunctionLowering:
         t = v.type
         region = self.regions[-1]
         root = self.root_of(v)
-        in_place = root in region.owned and not self.is_view(v) and all(
-            region.last_use.get(u, -1) <= self.index_in_block
-            for u in self.aliases_of(root))
+        in_place = root in region.owned and not self.is_view(v) and self.dead_after(root)
         a = self.get(v)
         if in_place:
             region.owned.remove(root)
@@ -585,6 +583,11 @@ class FunctionLowering:
         if combine is not None:
             value = combine(self.load_elem(slot, elem, offset), value)
         self.store_elem(slot, elem, offset, value)
+
+    def dead_after(self, root) -> bool:
+        """Does nothing after the op being lowered (in its block) use root's buffer?"""
+        last_use = self.regions[-1].last_use
+        return all(last_use.get(u, -1) <= self.index_in_block for u in self.aliases_of(root))
 
     def aliases_of(self, root) -> list:
         return [v for v in list(self.values) + [root] if self.root_of(v) is root]
@@ -780,10 +783,9 @@ class FunctionLowering:
         without a copy) instead of copying them, which would make a loop of
         `if c: a = add_at(a, ...)` quadratic. Each branch frees what it does not yield."""
         region = self.regions[-1]
-        inside = {v for r in op.regions for inner in ir.walk_ops(r) for v in inner.operands}
-        moved = [root for root in region.owned if root in inside and not self.is_view(root)
-                 and all(region.last_use.get(u, -1) <= self.index_in_block
-                         for u in self.aliases_of(root))]
+        inside = ir.uses_within(op)
+        moved = [root for root in region.owned
+                 if root in inside and not self.is_view(root) and self.dead_after(root)]
         for root in moved:
             region.owned.remove(root)
         return moved
@@ -797,7 +799,7 @@ class FunctionLowering:
         frees or yields what it owns, so it must not own a buffer someone else holds),
         unless nothing reads them after the loop starts: not later ops, and not the
         loop's own body, which would see the carried buffer change or be freed."""
-        inside = {u for r in loop.regions for op in ir.walk_ops(r) for u in op.operands}
+        inside = ir.uses_within(loop)
         out = []
         for v in values:
             val = self.get(v)
@@ -806,9 +808,7 @@ class FunctionLowering:
                 continue
             region = self.regions[-1]
             root = self.root_of(v)
-            aliases = self.aliases_of(root)
-            dead = all(region.last_use.get(u, -1) <= self.index_in_block and u not in inside
-                       for u in aliases)
+            dead = self.dead_after(root) and not inside & set(self.aliases_of(root))
             if root in region.owned and dead and not self.is_view(v) and out.count(val) == 0:
                 region.owned.remove(root)  # moved into the loop
                 out.append(val)
