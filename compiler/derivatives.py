@@ -140,8 +140,7 @@ def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     """Adds (once) `@f.kind` (with the wrt positions in the name unless they are f's f64
     parameters), whose body is the single derivative op; raises TypeRuleError when the
     form does not apply to f."""
-    suffix = "" if wrt == fn.float_positions else "." + ".".join(map(str, wrt))
-    name = f"{fn.name}.{kind}{suffix}"
+    name = fn.derived_name(kind, wrt)
     if name in module.functions:
         return module.functions[name]
     types = list(fn.param_types) + tangent_types(kind, fn, wrt)
@@ -155,3 +154,21 @@ def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     body.ops.append(op)
     body.ops.append(Op("return", op.results, []))
     return module.add(Function(name, body, [r.type for r in op.results], filename=fn.filename))
+
+
+def make_hvp(module, fn: Function, wrt: list[int]) -> Function:
+    """Adds (once) `@f.hvp`: f's parameters, then a vector per wrt parameter -> the
+    Hessian of scalar-valued f times those vectors, one part per wrt parameter, as the
+    tangent of f's gradient (forward over reverse)."""
+    gradient = make_derived(module, "grad", fn, wrt)
+    jvp = make_derived(module, "jvp", gradient, wrt)
+    name = fn.derived_name("hvp", wrt)
+    if name in module.functions:
+        return module.functions[name]
+    body = Block(jvp.param_types, [p.name_hint for p in jvp.params])
+    call = Op("call", list(body.args), [], {"callee": Symbol(jvp.name)})
+    call.set_result_types(list(jvp.return_types))
+    body.ops.append(call)
+    products = call.results[len(wrt):]
+    body.ops.append(Op("return", products, []))
+    return module.add(Function(name, body, [v.type for v in products], filename=fn.filename))

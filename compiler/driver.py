@@ -11,11 +11,14 @@ A compiled module's functions are attributes; each checks and converts its argum
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
+
+import numpy as np
 
 import ir
 
-from .derivatives import make_derived, wrt_position
+from .derivatives import make_derived, make_hvp, wrt_position
 from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
@@ -37,8 +40,8 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
 
 def derivative_passes() -> list:
     """The passes from the front end's IR to stage 'ad'."""
-    from passes.ad import ReverseMode
-    return [ReverseMode()]
+    from passes.ad import AutoDiff
+    return [AutoDiff()]
 
 
 def optimization_passes() -> list:
@@ -57,8 +60,8 @@ def native_passes() -> list:
 
 
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
-    """A copy of the module with every grad / value_and_grad / vjp turned into calls to
-    generated reverse functions (passes/ad.py); raises CompileError where that fails."""
+    """A copy of the module with every derivative form turned into a call to a generated
+    reverse or forward function (passes/ad.py); raises CompileError where that fails."""
     from passes.ad import DifferentiationError
     from passes.manager import PassManager
     try:
@@ -187,14 +190,41 @@ class CompiledModule:
         cotangents of the wrt parameters."""
         return self.derivative("vjp", name, wrt)
 
+    def jvp(self, name: str, wrt=None) -> CompiledFunction:
+        """Forward mode. Called with name's arguments and then one tangent per wrt
+        parameter, returns name's results followed by their tangents."""
+        return self.derivative("jvp", name, wrt)
+
+    def hvp(self, name: str, wrt=None) -> CompiledFunction:
+        """Hessian-vector products of scalar-valued function `name`, forward over
+        reverse: called with name's arguments and then one vector per wrt parameter (the
+        tangents of those parameters), returns H v, one part per wrt parameter."""
+        return self.derivative("hvp", name, wrt)
+
+    def hessian(self, name: str, wrt=None):
+        """The dense Hessian of scalar-valued function `name` with respect to the wrt
+        parameters, for small inputs: one Hessian-vector product per input element.
+        For one wrt parameter of shape S it returns an array of shape S + S; for several,
+        a tuple of tuples whose block [a][b] has shape S_a + S_b."""
+        hvp = self.hvp(name, wrt)
+        positions = wrt_positions(self.function(name).function, wrt)
+        return functools.partial(dense_hessian, hvp, positions)
+
     def derivative(self, kind: str, name: str, wrt) -> CompiledFunction:
+        if not isinstance(name, str):
+            raise TypeError(f"mod.{kind}(name, wrt=None) takes the name of a function; a "
+                            f"function of the module called '{kind}' is mod.function('{kind}')")
         fn = self.function(name).function
         positions = wrt_positions(fn, wrt)
         key = (kind, name, tuple(positions))
         if key not in self.derived:
             module = ir.clone_module(self.module)
             try:
-                derived = make_derived(module, kind, module.functions[name], positions)
+                fn = module.functions[name]
+                if kind == "hvp":
+                    derived = make_hvp(module, fn, positions)
+                else:
+                    derived = make_derived(module, kind, fn, positions)
             except ir.TypeRuleError as e:
                 raise ValueError(f"{kind}({name}): {e}") from None
             module = reachable(module, derived.name)
@@ -215,7 +245,7 @@ class CompiledModule:
 
     def ir(self, fn: str | None = None, stage: str = "ir") -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after
-        lowering), 'ad' (derivative forms replaced by generated reverse functions; with
+        lowering), 'ad' (derivative forms replaced by generated reverse and forward functions; with
         `fn`, also the generated functions it calls), 'opt' (after constant folding,
         simplification, CSE and DCE; with `fn` as 'ad'), 'scalar' (array ops as loops),
         'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly)."""
@@ -254,6 +284,24 @@ def wrt_positions(fn: ir.Function, wrt) -> list[int]:
     for item in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
         positions.append(wrt_position(fn, item, positions))
     return positions
+
+
+def dense_hessian(hvp, positions: list[int], *args):
+    """The Hessian blocks of the function behind `hvp`, column by column: the product
+    with each unit vector of each wrt parameter."""
+    shapes = [np.shape(args[k]) for k in positions]
+    blocks = [[np.zeros(sa + sb) for sb in shapes] for sa in shapes]
+    for b, shape in enumerate(shapes):
+        for j in np.ndindex(*shape):
+            units = [np.zeros(s) for s in shapes]
+            units[b][j] = 1.0
+            products = hvp(*args, *[u if u.ndim else float(u) for u in units])
+            products = products if len(positions) > 1 else (products,)
+            for a, column in enumerate(products):
+                blocks[a][b][(...,) + j] = column
+    if len(positions) == 1:
+        return blocks[0][0]
+    return tuple(tuple(row) for row in blocks)
 
 
 def reachable(module: ir.Module, root: str) -> ir.Module:

@@ -126,6 +126,12 @@ class Function:
         taken with respect to unless told otherwise."""
         return [k for k, t in enumerate(self.param_types) if t.elem == F64]
 
+    def derived_name(self, kind: str, wrt: list[int]) -> str:
+        """The name of a function derived from this one: `f.kind`, with the wrt
+        positions appended unless they are f's f64 parameters (`f.jvp.0.2`)."""
+        suffix = "" if list(wrt) == self.float_positions else "." + ".".join(map(str, wrt))
+        return f"{self.name}.{kind}{suffix}"
+
 
 @dataclass
 class Module:

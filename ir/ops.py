@@ -135,8 +135,12 @@ def adjoint_identity(ad, op, cts):
     return list(cts)
 
 
+def tangent_identity(fw, op):
+    return [fw.dx(op.operands[0])]
+
+
 register(OpDef("to_f64", infer_cast(F64, (I64, BOOL, F64)), interp_to_f64, operands=1,
-               adjoint=adjoint_identity))
+               tangent=tangent_identity, adjoint=adjoint_identity))
 register(OpDef("to_i64", infer_cast(I64, (F64, BOOL, I64)), interp_to_i64, operands=1))
 
 
@@ -288,6 +292,19 @@ def adjoint_unary(name):
     return adjoint
 
 
+def tangent_unary(name):
+    """An elementwise op's Jacobian is diagonal, hence its own transpose: the tangent is
+    the adjoint rule applied to the operand's tangent."""
+    rule = UNARY_ADJOINT.get(name)
+
+    def tangent(fw, op):
+        t = fw.dx(op.operands[0])
+        if rule is None or t is None:
+            return [None]
+        return [rule(fw, t, fw.x(op.operands[0]), fw.x(op.result))]
+    return tangent
+
+
 def infer_unary(accepted, verb):
     def infer(op, module):
         (t,) = operand_types(op)
@@ -307,7 +324,7 @@ def interp_unary(fn):
 
 for _name, (_fn, _accepted, _verb) in UNARY.items():
     register(OpDef(_name, infer_unary(_accepted, _verb), interp_unary(_fn), operands=1,
-                   adjoint=adjoint_unary(_name)))
+                   tangent=tangent_unary(_name), adjoint=adjoint_unary(_name)))
 
 
 def int_floordiv(a, b, op):
@@ -459,9 +476,24 @@ def adjoint_binary(name):
     return adjoint
 
 
+def tangent_binary(name):
+    """Elementwise, so as for unary ops: the part of the adjoint rule for each operand,
+    applied to that operand's tangent; the tangent is their sum."""
+    rule = BINARY_ADJOINT.get(name)
+
+    def tangent(fw, op):
+        if rule is None:
+            return [None]
+        a, b = fw.xs(op.operands)
+        y = fw.x(op.result)
+        return [fw.total([rule(fw, t, a, b, y)[k] if t is not None else None
+                          for k, t in enumerate(map(fw.dx, op.operands))])]
+    return tangent
+
+
 for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
     register(OpDef(_name, infer_binary(_accepted, _res, _verb), interp_binary(_f, _i), operands=2,
-                   adjoint=adjoint_binary(_name)))
+                   tangent=tangent_binary(_name), adjoint=adjoint_binary(_name)))
 
 
 def infer_select(op, module):
@@ -485,7 +517,13 @@ def adjoint_select(ad, op, cts):
     return [None, ad.emit("select", c, ct, zero), ad.emit("select", c, zero, ct)]
 
 
-register(OpDef("select", infer_select, interp_select, operands=3, adjoint=adjoint_select))
+def tangent_select(fw, op):
+    c, a, b = op.operands
+    return [fw.emit("select", fw.x(c), fw.t(a), fw.t(b))]
+
+
+register(OpDef("select", infer_select, interp_select, operands=3, tangent=tangent_select,
+               adjoint=adjoint_select))
 
 
 # ----------------------------------------------------------------------------- arrays
@@ -550,7 +588,12 @@ def adjoint_index(ad, op, cts):
     return [None] * len(op.operands)
 
 
-register(OpDef("index", infer_index, interp_index, adjoint=adjoint_index))
+def tangent_index(fw, op):
+    a, *idx = op.operands
+    return [fw.emit("index", fw.dx(a), *fw.xs(idx), inbounds="wraps")]  # checked by op
+
+
+register(OpDef("index", infer_index, interp_index, tangent=tangent_index, adjoint=adjoint_index))
 
 
 def infer_update(op, module):
@@ -601,7 +644,17 @@ def adjoint_update(ad, op, cts):
     return [rest, slot] + [None] * len(idx)
 
 
-register(OpDef("update", infer_update, interp_update, adjoint=adjoint_update))
+def tangent_store(fw, op):
+    """update / add_at: the same store into the array's tangent, of the value's tangent."""
+    a, v, *idx = op.operands
+    if fw.dx(v) is None and op.name == "add_at":
+        return [fw.dx(a)]
+    stored = fw.dx(v) if fw.dx(v) is not None else fw.const(0.0)
+    return [fw.emit(op.name, fw.t(a), stored, *fw.xs(idx), inbounds="wraps")]
+
+
+register(OpDef("update", infer_update, interp_update, tangent=tangent_store,
+               adjoint=adjoint_update))
 
 
 def interp_add_at(op, args, ctx):
@@ -623,7 +676,8 @@ def adjoint_add_at(ad, op, cts):
 # add_at(a, v, i...): `a` with v added to a[i...] (a row when fewer indices than axes).
 # Reverse mode turns each indexing read into one: an O(1) accumulation into the array's
 # adjoint, done in place by native code when the adjoint is not shared.
-register(OpDef("add_at", infer_update, interp_add_at, adjoint=adjoint_add_at))
+register(OpDef("add_at", infer_update, interp_add_at, tangent=tangent_store,
+               adjoint=adjoint_add_at))
 
 
 def infer_full(op, module):
@@ -651,7 +705,11 @@ def adjoint_full(ad, op, cts):
     return [ad.emit("reduce_sum", ct)] + [None] * (len(op.operands) - 1)
 
 
-register(OpDef("full", infer_full, interp_full, adjoint=adjoint_full))
+def tangent_full(fw, op):
+    return [fw.emit("full", fw.dx(op.operands[0]), *fw.xs(op.operands[1:]))]
+
+
+register(OpDef("full", infer_full, interp_full, tangent=tangent_full, adjoint=adjoint_full))
 
 
 def infer_arange(op, module):
@@ -706,7 +764,11 @@ def adjoint_stack(ad, op, cts):
     return [ad.emit("index", ct, ad.const(k), inbounds=True) for k in range(len(op.operands))]
 
 
-register(OpDef("stack", infer_stack, interp_stack, adjoint=adjoint_stack))
+def tangent_stack(fw, op):
+    return [fw.emit("stack", *map(fw.t, op.operands))]
+
+
+register(OpDef("stack", infer_stack, interp_stack, tangent=tangent_stack, adjoint=adjoint_stack))
 
 
 def infer_shape_cast(op, module):
@@ -734,7 +796,7 @@ def interp_shape_cast(op, args, ctx):
 
 
 register(OpDef("shape_cast", infer_shape_cast, interp_shape_cast, operands=1, attrs=("type",),
-               adjoint=adjoint_identity))
+               tangent=tangent_identity, adjoint=adjoint_identity))
 
 
 def infer_shape_check(op, module):
@@ -793,19 +855,33 @@ def adjoint_reduce_sum(ad, op, cts):
     return [ad.spread(cts[0], op.attrs.get("axis"), ad.x(op.operands[0]))]
 
 
-def adjoint_reduce_prod(ad, op, cts):
-    """ct times the product of the other elements: p / a_i where a_i is not 0; where it
-    is, the product of the nonzero others if a_i is the only zero, else 0."""
-    a = ad.x(op.operands[0])
+def tangent_reduce_sum(fw, op):
+    return [fw.emit("reduce_sum", fw.dx(op.operands[0]), **op.attrs)]
+
+
+def product_of_others(d, op):
+    """For each element a_i of reduce_prod's operand, the product of the other elements
+    it is reduced with: p / a_i where a_i is not 0; where it is, the product of the
+    nonzero others if a_i is the only zero, else 0."""
+    a = d.x(op.operands[0])
     axis = op.attrs.get("axis")
-    zero, one = ad.const(0.0), ad.const(1.0)
-    is_zero = ad.emit("eq", a, zero)
-    zeros = ad.emit("reduce_sum", ad.emit("to_f64", is_zero), **op.attrs)
-    rest = ad.emit("reduce_prod", ad.emit("select", is_zero, one, a), **op.attrs)
-    lone = ad.emit("select", ad.emit("eq", zeros, one), rest, zero)
-    p, lone = ad.spread(ad.x(op.result), axis, a), ad.spread(lone, axis, a)
-    others = ad.emit("select", is_zero, lone, ad.emit("div", p, a))
-    return [ad.emit("mul", ad.spread(cts[0], axis, a), others)]
+    zero, one = d.const(0.0), d.const(1.0)
+    is_zero = d.emit("eq", a, zero)
+    zeros = d.emit("reduce_sum", d.emit("to_f64", is_zero), **op.attrs)
+    rest = d.emit("reduce_prod", d.emit("select", is_zero, one, a), **op.attrs)
+    lone = d.emit("select", d.emit("eq", zeros, one), rest, zero)
+    p, lone = d.spread(d.x(op.result), axis, a), d.spread(lone, axis, a)
+    return d.emit("select", is_zero, lone, d.emit("div", p, a))
+
+
+def adjoint_reduce_prod(ad, op, cts):
+    a = ad.x(op.operands[0])
+    return [ad.emit("mul", ad.spread(cts[0], op.attrs.get("axis"), a), product_of_others(ad, op))]
+
+
+def tangent_reduce_prod(fw, op):
+    t = fw.emit("mul", fw.dx(op.operands[0]), product_of_others(fw, op))
+    return [fw.emit("reduce_sum", t, **op.attrs)]
 
 
 def adjoint_reduce_pick(ad, op, cts):
@@ -814,12 +890,25 @@ def adjoint_reduce_pick(ad, op, cts):
     return [None]
 
 
+def tangent_reduce_pick(fw, op):
+    """max / min: the tangent of the first extreme element (in row-major order)."""
+    a, t = fw.x(op.operands[0]), fw.dx(op.operands[0])
+    axis = op.attrs.get("axis")
+    firsts = fw.first_extreme(a, fw.x(op.result), axis)
+    if axis is None:
+        return [fw.emit("index", t, *firsts, inbounds=True)]
+    return [fw.nest(fw.dims(firsts), lambda idx: fw.emit(
+        "index", t, *idx[:axis], fw.at(firsts, idx), *idx[axis:], inbounds=True))]
+
+
 REDUCTION_ADJOINT = {"reduce_sum": adjoint_reduce_sum, "reduce_prod": adjoint_reduce_prod,
                      "reduce_max": adjoint_reduce_pick, "reduce_min": adjoint_reduce_pick}
+REDUCTION_TANGENT = {"reduce_sum": tangent_reduce_sum, "reduce_prod": tangent_reduce_prod,
+                     "reduce_max": tangent_reduce_pick, "reduce_min": tangent_reduce_pick}
 
 for _name, (_fn, _what, _accepted) in REDUCTIONS.items():
     register(OpDef(_name, infer_reduction(_what), interp_reduction(_fn, _what), operands=1,
-                   adjoint=REDUCTION_ADJOINT[_name]))
+                   tangent=REDUCTION_TANGENT[_name], adjoint=REDUCTION_ADJOINT[_name]))
 
 
 # ----------------------------------------------------------------------------- linear algebra
@@ -907,12 +996,26 @@ def adjoint_outer(ad, op, cts):
     return [ad.emit("matmul", ct, b), ad.emit("matmul", a, ct)]
 
 
-register(OpDef("dot", infer_dot, interp_linalg(np_dot), operands=2, adjoint=adjoint_dot))
+def tangent_bilinear(fw, op):
+    """dot, matmul, outer: (a + da)(b + db) = ab + da b + a db + ..."""
+    a, b = op.operands
+    da, db = fw.dx(a), fw.dx(b)
+    return [fw.total([fw.emit(op.name, da, fw.x(b)) if da is not None else None,
+                      fw.emit(op.name, fw.x(a), db) if db is not None else None])]
+
+
+def tangent_transpose(fw, op):
+    return [fw.emit("transpose", fw.dx(op.operands[0]))]
+
+
+register(OpDef("dot", infer_dot, interp_linalg(np_dot), operands=2, tangent=tangent_bilinear,
+               adjoint=adjoint_dot))
 register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul), operands=2,
-               adjoint=adjoint_matmul))
+               tangent=tangent_bilinear, adjoint=adjoint_matmul))
 register(OpDef("transpose", infer_transpose, interp_linalg(lambda a: np.ascontiguousarray(a.T)),
-               operands=1, adjoint=adjoint_transpose))
-register(OpDef("outer", infer_outer, interp_linalg(np.outer), operands=2, adjoint=adjoint_outer))
+               operands=1, tangent=tangent_transpose, adjoint=adjoint_transpose))
+register(OpDef("outer", infer_outer, interp_linalg(np.outer), operands=2,
+               tangent=tangent_bilinear, adjoint=adjoint_outer))
 
 
 # ----------------------------------------------------------------------------- control flow
@@ -962,6 +1065,7 @@ def _zero_step(op):
 
 
 register(OpDef("for", infer_for, interp_for, region_arity=1,
+               tangent=lambda fw, op: fw.tangent_for(op),
                adjoint=lambda ad, op, cts: ad.reverse_for(op, cts)))
 
 
@@ -988,6 +1092,7 @@ def interp_while(op, args, ctx):
 
 
 register(OpDef("while", infer_while, interp_while, region_arity=2,
+               tangent=lambda fw, op: fw.tangent_while(op),
                adjoint=lambda ad, op, cts: ad.reverse_while(op, cts)))
 
 
@@ -1011,6 +1116,7 @@ def interp_if(op, args, ctx):
 
 
 register(OpDef("if", infer_if, interp_if, operands=1, region_arity=2,
+               tangent=lambda fw, op: fw.tangent_if(op),
                adjoint=lambda ad, op, cts: ad.reverse_if(op, cts)))
 
 
@@ -1039,6 +1145,7 @@ def interp_build(op, args, ctx):
 
 
 register(OpDef("build", infer_build, interp_build, operands=3, region_arity=1,
+               tangent=lambda fw, op: fw.tangent_build(op),
                adjoint=lambda ad, op, cts: ad.reverse_build(op, cts)))
 
 
@@ -1079,6 +1186,7 @@ def interp_reduce(op, args, ctx):
 
 
 register(OpDef("reduce", infer_reduce, interp_reduce, operands=3, region_arity=1, attrs=("kind",),
+               tangent=lambda fw, op: fw.tangent_reduce(op),
                adjoint=lambda ad, op, cts: ad.reverse_reduce(op, cts)))
 
 
@@ -1140,6 +1248,7 @@ def interp_call(op, args, ctx):
 
 
 register(OpDef("call", infer_call, interp_call, attrs=("callee",),
+               tangent=lambda fw, op: fw.tangent_call(op),
                adjoint=lambda ad, op, cts: ad.reverse_call(op, cts)))
 
 
@@ -1194,9 +1303,6 @@ def _expect_extra(got: list[Type], expected: list[Type], what: str) -> None:
 
 
 def interp_derivative(op, args, ctx):
-    if op.name == "jvp":
-        raise errors.NotLoweredError(f"'jvp' of @{op.attrs['callee'].name} needs forward mode, "
-                                     f"which is not built yet{fmt_loc(op)}")
     raise errors.NotLoweredError(
         f"'{op.name}' of @{op.attrs['callee'].name} must be transformed by the AD pass "
         f"(passes/ad.py) before it runs{fmt_loc(op)}")

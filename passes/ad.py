@@ -1,4 +1,6 @@
-"""Reverse mode: `grad`, `value_and_grad` and `vjp` as a source transformation, IR to IR.
+"""The AD pass, and reverse mode: `grad`, `value_and_grad` and `vjp` as a source
+transformation, IR to IR. (`jvp`, forward mode, is in passes/forward.py; this pass lowers
+every derivative form, so the two modes nest in any order.)
 
 For a function `@f` and the positions `wrt` of its parameters, the pass writes a new
 function `@f.rev` (`@f.rev.0.2` for other wrt sets): it takes f's parameters and one
@@ -39,30 +41,21 @@ from dataclasses import dataclass
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
-from ir.ops import constant, dim_of_value
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
 from .dce import eliminate_dead_code, never_fails
+from .emit import CHECKED, DifferentiationError, Emitter, mark_checked
+from .forward import Tangents, tangent_rule_function
 
-REVERSE_FORMS = ("grad", "value_and_grad", "vjp")
-# The `inbounds` proof of an access at indices that the same op, run forward on the same
-# values, has already checked: valid, but possibly negative (counting from the end).
-CHECKED = "wraps"
-
-
-class DifferentiationError(Exception):
-    """A program that reverse mode cannot differentiate; `loc` says where."""
-
-    def __init__(self, message: str, loc: ir.Loc | None):
-        super().__init__(message)
-        self.message = message
-        self.loc = loc
+DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
 
 
-class ReverseMode:
-    """The pass: replaces every grad / value_and_grad / vjp op of the module by a call to
-    a generated `.rev` function."""
+class AutoDiff:
+    """The pass: replaces every derivative form of the module by a call to a generated
+    function: grad / value_and_grad / vjp by one to a `.rev` function (reverse mode,
+    below), jvp by one to a `.fwd` function (forward mode, passes/forward.py). A function
+    is differentiated only after its own forms are replaced, so they nest in any order."""
 
     name = "ad"
 
@@ -86,11 +79,12 @@ class ReverseMode:
             op.operands = [subst.get(v, v) for v in op.operands]
             for region in op.regions:
                 self.lower_block(region, subst)
-            if op.name not in REVERSE_FORMS:
+            if op.name not in DERIVATIVE_FORMS:
                 block.ops.append(op)
                 continue
             b.loc = op.loc
-            for old_result, new in zip(op.results, self.call_rev(b, op)):
+            new_results = self.call_jvp(b, op) if op.name == "jvp" else self.call_rev(b, op)
+            for old_result, new in zip(op.results, new_results):
                 new.name_hint = old_result.name_hint
                 subst[old_result] = new
 
@@ -105,13 +99,28 @@ class ReverseMode:
         values = len(callee.return_types)
         return call.results if op.name == "value_and_grad" else call.results[values:]
 
+    def call_jvp(self, b: Builder, op: ir.Op) -> list:
+        callee = self.module.functions[op.attrs["callee"].name]
+        jvp = self.jvp_function(callee, op.attrs["wrt"])
+        return b.op("call", list(op.operands), {"callee": Symbol(jvp)}).results
+
+    def jvp_function(self, fn: Function, wrt: list[int]) -> str:
+        """The name of `fn`'s jvp function for `wrt`, written on first use."""
+        name = fn.derived_name("fwd", wrt)
+        if name not in self.module.functions:
+            self.lower_forms(fn)
+            if "tangent" in fn.attrs:
+                self.module.add(tangent_rule_function(self.module, fn, list(wrt), name))
+            else:
+                self.module.add(Tangents(self, fn, list(wrt)).run(name))
+        return name
+
     def rev_function(self, fn: Function, wrt: list[int], values: bool = True) -> str:
         """The name of `fn`'s reverse function for `wrt`, written on first use. With
         values=False it is `.bwd`: it returns the cotangents only, for the reverse sweep
         of a caller, which has run fn on the same arguments already (so nothing in it
         needs checking again, and what only the values needed goes)."""
-        kind = "rev" if values else "bwd"
-        name = f"{fn.name}.{kind}" + ("" if list(wrt) == fn.float_positions else "." + ".".join(map(str, wrt)))
+        name = fn.derived_name("rev" if values else "bwd", wrt)
         if name in self.module.functions:
             return name
         self.lower_forms(fn)
@@ -159,23 +168,18 @@ class Tape:
     tapes: list
 
 
-class Differentiator:
+class Differentiator(Emitter):
     """Writes the reverse function of one function. Its methods are the interface the
     adjoint rules of ir/ops.py use (`x`, `emit`, `times`, `add_at`, `reverse_for`, ...)."""
 
-    def __init__(self, owner: ReverseMode, fn: Function, wrt: list[int]):
+    def __init__(self, owner: AutoDiff, fn: Function, wrt: list[int]):
+        super().__init__(owner.module, fn, wrt)
         self.owner = owner
-        self.module = owner.module
-        self.fn = fn
-        self.wrt = wrt
-        self.active_values = activity(fn, wrt)
-        self.primal: dict = {}  # value of fn -> the value holding it where we emit
         self.adjoint: dict = {}  # value of fn -> its cotangent so far
         self.tapes: dict = {}  # loop op of fn -> Tape of its latest forward run
         self.free_cache: dict = {}
         self.kept: set = set()  # ids of the primal ops: they keep their run-time checks
         self.in_primal = False  # emitting the forward sweep of the function itself
-        self.b = Builder(self.module)
 
     # --- the function
     def run(self, name: str, values: bool = True) -> Function:
@@ -208,47 +212,6 @@ class Differentiator:
         return REGISTRY[op.name].pure and (id(op) not in self.kept or never_fails(op))
 
     # --- the interface of adjoint rules
-    def x(self, v):
-        """The primal value of `v` where code is being emitted."""
-        return self.primal[v]
-
-    def xs(self, values) -> list:
-        return [self.primal[v] for v in values]
-
-    def emit(self, name: str, *operands, **attrs):
-        return self.b.emit(name, *operands, **attrs)
-
-    def const(self, value):
-        return self.b.const(value)
-
-    def active(self, v) -> bool:
-        return v in self.active_values
-
-    def times(self, ct, d):
-        """ct * d, but 0 where ct is 0 even if d is infinite or NaN."""
-        return self.guarded(ct, self.emit("mul", ct, d))
-
-    def over(self, ct, d):
-        """ct / d, but 0 where ct is 0 even if d is 0."""
-        return self.guarded(ct, self.emit("div", ct, d))
-
-    def guarded(self, ct, value):
-        zero = self.const(0.0)
-        return self.emit("select", self.emit("eq", ct, zero), zero, value)
-
-    def spread(self, ct, axis, like):
-        """The cotangent of a reduction's operand `like`: ct repeated along the reduced
-        axis (all axes when axis is None)."""
-        if like.type.rank == 0:
-            return ct
-        if axis is None:
-            return self.emit("full", ct, *self.dims(like))
-        return self.nest(self.dims(like), lambda idx: self.at(ct, idx[:axis] + idx[axis + 1:]))
-
-    def at(self, value, idx: list):
-        """value[idx...], or value itself for no indices."""
-        return self.emit("index", value, *idx, inbounds=True) if idx else value
-
     def add_at(self, array, ct, indices: list) -> None:
         """Adds ct into the cotangent of `array` (a value of fn) at `indices`."""
         if not self.active(array) or ct is None:
@@ -261,34 +224,18 @@ class Differentiator:
         order, equal to the result."""
         if not self.active(array):
             return
-        a, m = self.x(array), self.x(result)
-        dims = self.dims(a)
+        a = self.x(array)
+        firsts = self.first_extreme(a, self.x(result), axis)
         if axis is None:
-            size = self.const(1)
-            for d in dims:
-                size = self.emit("mul", size, d)
-            flat = self.nest_reduce("min", dims, lambda idx: self.emit(
-                "select", self.emit("eq", self.emit("index", a, *idx, inbounds=True), m),
-                self.flat_index(idx, dims), size))
-            self.add_at(array, ct, self.unflatten(flat, dims))
+            self.add_at(array, ct, firsts)
             return
-        rest = dims[:axis] + dims[axis + 1:]
-
-        def first(idx):
-            def hit(t):
-                at = idx[:axis] + [t[0]] + idx[axis:]
-                elem = self.emit("index", a, *at, inbounds=True)
-                best = self.at(m, idx)
-                return self.emit("select", self.emit("eq", elem, best), t[0], dims[axis])
-            return self.nest_reduce("min", [dims[axis]], hit)
-        firsts = self.nest(rest, first)
         zero = self.const(0.0)
 
         def element(idx):
             others = idx[:axis] + idx[axis + 1:]
             wins = self.emit("eq", idx[axis], self.at(firsts, others))
             return self.emit("select", wins, self.at(ct, others), zero)
-        self.accumulate(array, self.nest(dims, element))
+        self.accumulate(array, self.nest(self.dims(a), element))
 
     # --- accumulation
     def accumulate(self, v, ct) -> None:
@@ -322,14 +269,6 @@ class Differentiator:
             self.adjoint[v] = self.zeros_like(self.x(v))
         return self.adjoint[v]
 
-    def zeros_like(self, value):
-        if value.type.rank == 0:
-            return self.const(0.0)
-        return self.emit("full", self.const(0.0), *self.dims(value))
-
-    def dims(self, value) -> list:
-        return [self.emit("dim", value, axis=k) for k in range(value.type.rank)]
-
     # --- forward and reverse sweeps
     def forward(self, op: ir.Op) -> None:
         if op.name in ("for", "while") and any(self.active(r) for r in op.results):
@@ -351,9 +290,6 @@ class Differentiator:
         if all(ct is None for ct in cts):
             return
         rule = REGISTRY[op.name].adjoint
-        if op.name == "jvp":
-            raise DifferentiationError(f"cannot differentiate through 'jvp' in "
-                                       f"'{self.fn.name}': forward mode is not built yet", op.loc)
         if rule is None:
             raise DifferentiationError(f"cannot differentiate through '{op.name}' in "
                                        f"'{self.fn.name}': it has no reverse-mode rule", op.loc)
@@ -412,29 +348,6 @@ class Differentiator:
         return loop.results[:len(inits)]
 
     # --- loops
-    def trip_count(self, start, stop, step):
-        if constant(start) == 0 and constant(step) == 1:
-            if dim_of_value(stop) != DYN:
-                return stop  # a dimension or a constant: never negative
-            return self.emit("maximum", stop, self.const(0))
-        one = self.const(1)
-        step = self.emit("select", self.emit("eq", step, self.const(0)), one, step)
-        span = self.emit("add", self.emit("sub", stop, start),
-                         self.emit("sub", step, self.emit("sign", step)))
-        return self.emit("maximum", self.emit("floordiv", span, step), self.const(0))
-
-    def position(self, k, start, step):
-        """The induction variable at iteration k."""
-        if constant(start) == 0 and constant(step) == 1:
-            return k
-        return self.emit("add", start, self.emit("mul", k, step))
-
-    def iteration(self, i, start, step):
-        """The iteration number of induction variable i."""
-        if constant(start) == 0 and constant(step) == 1:
-            return i
-        return self.emit("floordiv", self.emit("sub", i, start), step)
-
     def new_tape(self, count, init, row_type):
         """An array of `count` rows shaped like `init`, typed to hold any `row_type`."""
         zero = {F64: 0.0, I64: 0, BOOL: False}[init.type.elem]
@@ -667,77 +580,3 @@ class Differentiator:
         for k, g in zip(floats, grads):
             out[k] = g
         return out
-
-    # --- loop nests for the array rules
-    def nest(self, sizes: list, element):
-        """An array of shape `sizes` whose element at idx is element(idx)."""
-        return self.nested("build", sizes, element, [], None)
-
-    def nest_reduce(self, kind: str, sizes: list, element):
-        return self.nested("reduce", sizes, element, [], kind)
-
-    def nested(self, opname, sizes, element, idx, kind):
-        if not sizes:
-            return element(idx)
-        block = Block([I64], ["i"])
-        with self.b.at(block):
-            inner = self.nested(opname, sizes[1:], element, idx + [block.args[0]], kind)
-            self.b.op("yield", [inner])
-        attrs = {"kind": kind} if kind else {}
-        return self.b.op(opname, [self.const(0), sizes[0], self.const(1)], attrs, [block]).result
-
-    def flat_index(self, idx: list, dims: list):
-        flat = idx[0]
-        for i, d in zip(idx[1:], dims[1:]):
-            flat = self.emit("add", self.emit("mul", flat, d), i)
-        return flat
-
-    def unflatten(self, flat, dims: list) -> list:
-        idx = []
-        for d in reversed(dims[1:]):
-            idx.append(self.emit("mod", flat, d))
-            flat = self.emit("floordiv", flat, d)
-        return [flat] + idx[::-1]
-
-
-def mark_checked(op: ir.Op) -> None:
-    """A replayed op repeats one that already ran on the same values, so its indices are
-    known to be valid (negative ones still count from the end)."""
-    for inner in [op, *(o for r in op.regions for o in ir.walk_ops(r))]:
-        if inner.name == "index" and not inner.attrs.get("inbounds"):
-            inner.attrs["inbounds"] = CHECKED
-
-
-def activity(fn: Function, wrt: list[int]) -> set:
-    """The values of fn that depend on a wrt parameter and can carry a cotangent (f64)."""
-    active = {fn.params[k] for k in wrt}
-    while True:
-        size = len(active)
-        mark_block(fn.body, active)
-        if len(active) == size:
-            return active
-
-
-def mark_block(block: Block, active: set) -> None:
-    def add(values, flags):
-        active.update(v for v, f in zip(values, flags) if f and v.type.elem == F64)
-
-    for op in block.ops:
-        if op.name in ("for", "while"):
-            lead = 1 if op.name == "for" else 0
-            inits = op.operands[3:] if op.name == "for" else op.operands
-            yields = op.regions[-1].ops[-1].operands
-            flags = [v in active or y in active for v, y in zip(inits, yields)]
-            for region in op.regions:
-                add(region.args[lead:], flags)
-        for region in op.regions:
-            mark_block(region, active)
-        if op.name in ("for", "while"):
-            add(op.results, [a in active for a in op.regions[-1].args[lead:]])
-        elif op.name == "if":
-            then, other = (r.ops[-1].operands for r in op.regions)
-            add(op.results, [a in active or b in active for a, b in zip(then, other)])
-        elif op.name in ("build", "reduce"):
-            add(op.results, [op.regions[0].ops[-1].operands[0] in active])
-        else:
-            add(op.results, [any(v in active for v in op.operands)] * len(op.results))

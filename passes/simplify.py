@@ -146,7 +146,7 @@ class CSE:
 
 
 class Inline:
-    """Calls of derived functions (`f.rev`, `f.bwd`, `f.grad`: made for their callers)
+    """Calls of derived functions (`f.rev`, `f.bwd`, `f.fwd`, `f.grad`: made for their callers)
     are replaced by the callee's body, so that what the caller knows (the seed 1.0 of a
     gradient) reaches it; derived functions nobody calls any more go."""
 
@@ -196,8 +196,8 @@ def same_dims(fn: ir.Function, args: list) -> bool:
 
 
 def generated(name: str) -> bool:
-    """Made by reverse mode for its callers (`f.rev`, `f.bwd.0`), not asked for by name."""
-    return any(part in ("rev", "bwd") for part in name.split(".")[1:])
+    """Made by AD for its callers (`f.rev`, `f.bwd.0`, `f.fwd`), not asked for by name."""
+    return any(part in ("rev", "bwd", "fwd") for part in name.split(".")[1:])
 
 
 class DeadCode:

@@ -3,6 +3,7 @@ knows nothing of dpc's AD.
 
     relative_error(ad, fd)          |ad - fd| / max(1, |ad| + |fd|), elementwise
     central_differences(f, args, k) d f(*args) / d args[k], element by element
+    directional_difference(f, args, {k: t})  the derivative along tangent t of args[k]
 """
 
 import numpy as np
@@ -36,3 +37,19 @@ def central_differences(f, args, k, positions=None, eps=1e-6, order=2):
             near = (4 * near - far) / 3
         estimates.append(near)
     return np.array(estimates)
+
+
+def directional_difference(f, args, tangents: dict, eps=1e-6):
+    """Estimate of the derivative of f(*args) along `tangents` (position -> tangent of
+    that argument), by a central difference with step eps * max(1, |largest argument|)."""
+    scale = max([1.0] + [float(np.max(np.abs(args[k]))) for k in tangents])
+    h = eps * scale
+
+    def moved(delta):
+        shifted = list(args)
+        for k, t in tangents.items():
+            x = np.asarray(args[k], dtype=np.float64) + delta * np.asarray(t, dtype=np.float64)
+            shifted[k] = x if x.ndim else float(x)
+        return np.asarray(f(*shifted), dtype=np.float64)
+
+    return (moved(h) - moved(-h)) / (2 * h)

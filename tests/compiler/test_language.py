@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from compiler import compile_source
-from ir import AssertionErrorDP, IndexErrorDP, NotLoweredError, ShapeErrorDP, ZeroDivisionErrorDP
+from ir import AssertionErrorDP, IndexErrorDP, ShapeErrorDP, ZeroDivisionErrorDP
 
 rng = np.random.default_rng(7)
 X = rng.standard_normal(5)
@@ -416,11 +416,12 @@ def test_reverse_derivative_forms_run():
     assert mod.g6(1.5) == pytest.approx(6 * 1.5, rel=1e-15)  # grad(grad(w^3)) = 6w
 
 
-def test_forward_mode_is_not_built_yet_and_says_so():
+def test_jvp_runs():
     mod = compile_source(DERIVATIVES, name="d.dp", backend=BACKEND["name"])
-    with pytest.raises(NotLoweredError) as err:
-        mod.g4(X, 2.0, 3, X)
-    assert "'jvp' of @f needs forward mode, which is not built yet" in str(err.value)
+    tangent = np.linspace(-1.0, 1.0, X.size).reshape(X.shape) + 0.25
+    value, t = mod.g4(X, 2.0, 3, tangent)
+    assert value == pytest.approx(2.0 * X.sum() + 3.0, rel=1e-15)
+    assert t == pytest.approx(2.0 * tangent.sum(), rel=1e-14)
 
 
 def test_shape_checked_at_run_time_where_unknown():

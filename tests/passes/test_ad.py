@@ -7,7 +7,7 @@ import pytest
 
 import ir
 from compiler import compile_source
-from passes.ad import ReverseMode
+from passes.ad import AutoDiff
 
 LOOP = """\
 func @f(%x: f64[n], %w: f64) -> f64 {
@@ -133,7 +133,7 @@ func @total.rev(%x: f64[n], %ct: f64) -> (f64, f64[n]) {
 
 
 def differentiate(text: str) -> ir.Module:
-    module = ReverseMode().apply(ir.parse_module(text))
+    module = AutoDiff().apply(ir.parse_module(text))
     ir.verify_module(module)
     return module
 

@@ -5,7 +5,7 @@ import pytest
 
 import ir
 from compiler import compile_file
-from passes.ad import ReverseMode
+from passes.ad import AutoDiff
 from passes.simplify import CSE, ConstantFold, DeadCode, Inline, Simplify
 from reference import EXAMPLES, make_inputs
 
@@ -130,7 +130,7 @@ def test_constfold_simplify_cse_dce_before_and_after():
 
 
 def test_inlining_exposes_the_seed_of_a_gradient():
-    module = ReverseMode().apply(ir.parse_module(GRAD))
+    module = AutoDiff().apply(ir.parse_module(GRAD))
     assert ir.print_module(module) == DIFFERENTIATED
     for p in (Inline(), ConstantFold(), Simplify(), CSE(), DeadCode()):
         module = p.apply(module)

@@ -1,0 +1,211 @@
+"""What both AD modes share: emitting the IR their rules ask for, and activity analysis.
+
+`Emitter` is the part of the interface of derivative rules (ir/ops.py) that does not
+depend on the direction: `x` (a value's primal where code is emitted), `emit`, `const`,
+`times`/`over` (products with a derivative that may be infinite, 0 where the other factor
+is 0), loop nests for array rules, trip counts. The reverse-mode `Differentiator`
+(passes/ad.py) and the forward-mode `Tangents` (passes/forward.py) extend it.
+"""
+
+from __future__ import annotations
+
+import ir
+from ir import F64, I64, Block, Builder, Function
+from ir.ops import constant, dim_of_value
+from ir.types import DYN
+
+# The `inbounds` proof of an access at indices that the same op, run forward on the same
+# values, has already checked: valid, but possibly negative (counting from the end).
+CHECKED = "wraps"
+
+
+class DifferentiationError(Exception):
+    """A program that AD cannot differentiate; `loc` says where."""
+
+    def __init__(self, message: str, loc: ir.Loc | None):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+
+
+class Emitter:
+    """Emits IR at `self.b`; `self.primal` maps values of the function being transformed
+    to the values holding them where code is emitted."""
+
+    def __init__(self, module: ir.Module, fn: Function, wrt: list[int]):
+        self.module = module
+        self.fn = fn
+        self.wrt = wrt
+        self.active_values = activity(fn, wrt)
+        self.primal: dict = {}
+        self.b = Builder(module)
+
+    def x(self, v):
+        """The primal value of `v` where code is being emitted."""
+        return self.primal[v]
+
+    def xs(self, values) -> list:
+        return [self.primal[v] for v in values]
+
+    def emit(self, name: str, *operands, **attrs):
+        return self.b.emit(name, *operands, **attrs)
+
+    def const(self, value):
+        return self.b.const(value)
+
+    def active(self, v) -> bool:
+        return v in self.active_values
+
+    def times(self, d_in, d):
+        """d_in * d, but 0 where d_in is 0 even if d is infinite or NaN."""
+        return self.guarded(d_in, self.emit("mul", d_in, d))
+
+    def over(self, d_in, d):
+        """d_in / d, but 0 where d_in is 0 even if d is 0."""
+        return self.guarded(d_in, self.emit("div", d_in, d))
+
+    def guarded(self, d_in, value):
+        zero = self.const(0.0)
+        return self.emit("select", self.emit("eq", d_in, zero), zero, value)
+
+    def spread(self, value, axis, like):
+        """`value` repeated along the axis of `like` that a reduction removed (every axis
+        when axis is None), at the shape of `like`."""
+        if like.type.rank == 0:
+            return value
+        if axis is None:
+            return self.emit("full", value, *self.dims(like))
+        return self.nest(self.dims(like), lambda idx: self.at(value, idx[:axis] + idx[axis + 1:]))
+
+    def at(self, value, idx: list):
+        """value[idx...], or value itself for no indices."""
+        return self.emit("index", value, *idx, inbounds=True) if idx else value
+
+    def zeros_like(self, value):
+        if value.type.rank == 0:
+            return self.const({F64: 0.0, I64: 0}.get(value.type.elem, False))
+        zero = self.const({F64: 0.0, I64: 0}.get(value.type.elem, False))
+        return self.emit("full", zero, *self.dims(value))
+
+    def dims(self, value) -> list:
+        return [self.emit("dim", value, axis=k) for k in range(value.type.rank)]
+
+    def first_extreme(self, a, m, axis):
+        """For max / min `m` of array `a` over `axis` (None: all axes): the indices of the
+        first element, in row-major order, equal to m (axis None); else an i64 array over
+        the other axes holding, along `axis`, the position of the first one."""
+        dims = self.dims(a)
+        if axis is None:
+            size = self.const(1)
+            for d in dims:
+                size = self.emit("mul", size, d)
+            flat = self.nest_reduce("min", dims, lambda idx: self.emit(
+                "select", self.emit("eq", self.emit("index", a, *idx, inbounds=True), m),
+                self.flat_index(idx, dims), size))
+            return self.unflatten(flat, dims)
+
+        def first(idx):
+            def hit(t):
+                at = idx[:axis] + [t[0]] + idx[axis:]
+                elem = self.emit("index", a, *at, inbounds=True)
+                return self.emit("select", self.emit("eq", elem, self.at(m, idx)), t[0], dims[axis])
+            return self.nest_reduce("min", [dims[axis]], hit)
+        return self.nest(dims[:axis] + dims[axis + 1:], first)
+
+    # --- loop nests for the array rules
+    def nest(self, sizes: list, element):
+        """An array of shape `sizes` whose element at idx is element(idx)."""
+        return self.nested("build", sizes, element, [], None)
+
+    def nest_reduce(self, kind: str, sizes: list, element):
+        return self.nested("reduce", sizes, element, [], kind)
+
+    def nested(self, opname, sizes, element, idx, kind):
+        if not sizes:
+            return element(idx)
+        block = Block([I64], ["i"])
+        with self.b.at(block):
+            inner = self.nested(opname, sizes[1:], element, idx + [block.args[0]], kind)
+            self.b.op("yield", [inner])
+        attrs = {"kind": kind} if kind else {}
+        return self.b.op(opname, [self.const(0), sizes[0], self.const(1)], attrs, [block]).result
+
+    def flat_index(self, idx: list, dims: list):
+        flat = idx[0]
+        for i, d in zip(idx[1:], dims[1:]):
+            flat = self.emit("add", self.emit("mul", flat, d), i)
+        return flat
+
+    def unflatten(self, flat, dims: list) -> list:
+        idx = []
+        for d in reversed(dims[1:]):
+            idx.append(self.emit("mod", flat, d))
+            flat = self.emit("floordiv", flat, d)
+        return [flat] + idx[::-1]
+
+    # --- ranges
+    def trip_count(self, start, stop, step):
+        if constant(start) == 0 and constant(step) == 1:
+            if dim_of_value(stop) != DYN:
+                return stop  # a dimension or a constant: never negative
+            return self.emit("maximum", stop, self.const(0))
+        one = self.const(1)
+        step = self.emit("select", self.emit("eq", step, self.const(0)), one, step)
+        span = self.emit("add", self.emit("sub", stop, start),
+                         self.emit("sub", step, self.emit("sign", step)))
+        return self.emit("maximum", self.emit("floordiv", span, step), self.const(0))
+
+    def position(self, k, start, step):
+        """The induction variable at iteration k."""
+        if constant(start) == 0 and constant(step) == 1:
+            return k
+        return self.emit("add", start, self.emit("mul", k, step))
+
+    def iteration(self, i, start, step):
+        """The iteration number of induction variable i."""
+        if constant(start) == 0 and constant(step) == 1:
+            return i
+        return self.emit("floordiv", self.emit("sub", i, start), step)
+
+
+def mark_checked(op: ir.Op) -> None:
+    """A replayed op repeats one that already ran on the same values, so its indices are
+    known to be valid (negative ones still count from the end)."""
+    for inner in [op, *(o for r in op.regions for o in ir.walk_ops(r))]:
+        if inner.name == "index" and not inner.attrs.get("inbounds"):
+            inner.attrs["inbounds"] = CHECKED
+
+
+def activity(fn: Function, wrt: list[int]) -> set:
+    """The values of fn that depend on a wrt parameter and can carry a derivative (f64)."""
+    active = {fn.params[k] for k in wrt}
+    while True:
+        size = len(active)
+        mark_block(fn.body, active)
+        if len(active) == size:
+            return active
+
+
+def mark_block(block: Block, active: set) -> None:
+    def add(values, flags):
+        active.update(v for v, f in zip(values, flags) if f and v.type.elem == F64)
+
+    for op in block.ops:
+        if op.name in ("for", "while"):
+            lead = 1 if op.name == "for" else 0
+            inits = op.operands[3:] if op.name == "for" else op.operands
+            yields = op.regions[-1].ops[-1].operands
+            flags = [v in active or y in active for v, y in zip(inits, yields)]
+            for region in op.regions:
+                add(region.args[lead:], flags)
+        for region in op.regions:
+            mark_block(region, active)
+        if op.name in ("for", "while"):
+            add(op.results, [a in active for a in op.regions[-1].args[lead:]])
+        elif op.name == "if":
+            then, other = (r.ops[-1].operands for r in op.regions)
+            add(op.results, [a in active or b in active for a, b in zip(then, other)])
+        elif op.name in ("build", "reduce"):
+            add(op.results, [op.regions[0].ops[-1].operands[0] in active])
+        else:
+            add(op.results, [any(v in active for v in op.operands)] * len(op.results))

@@ -1,0 +1,280 @@
+"""Forward mode and nested derivatives on the examples and on the cases LANGUAGE.md
+promises: jvp against the gradient, Hessian-vector products against finite differences
+of the gradient, dense Hessians against hand-derived ones, every nesting of grad and jvp,
+custom @tangent and @derivative rules. Both backends throughout."""
+
+import numpy as np
+import pytest
+
+from compiler import compile_file, compile_source
+from numdiff import directional_difference, relative_error
+from reference import EXAMPLES, make_inputs
+
+BACKENDS = ["interp", "native"]
+DIFFERENTIATED = {"ode": "ode_last"}  # as in test_gradients.py
+
+
+def flat(values) -> np.ndarray:
+    values = values if isinstance(values, tuple) else (values,)
+    return np.concatenate([np.ravel(v) for v in values])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_example_jvp_is_the_gradient_dotted_with_the_tangents(name, backend):
+    file, fn = EXAMPLES[name][0], DIFFERENTIATED.get(name, EXAMPLES[name][1])
+    mod = compile_file(f"examples/{file}", backend=backend)
+    args = make_inputs(name, "small", seed=2)
+    floats = mod.function(fn).function.float_positions
+    rng = np.random.default_rng(3)
+    tangents = [rng.uniform(-1.0, 1.0, np.shape(args[k])) for k in floats]
+    value, tangent = mod.jvp(fn)(*args, *[t if t.ndim else float(t) for t in tangents])
+    assert value == mod.function(fn)(*args)
+    want = float(flat(mod.grad(fn)(*args)) @ flat(tuple(tangents)))
+    assert relative_error(tangent, want) <= 1e-12
+
+
+def test_jvp_of_an_array_valued_function_matches_finite_differences():
+    mod = compile_file("examples/ode.dp")
+    x, s = make_inputs("ode", "small", seed=4)
+    t = np.random.default_rng(5).uniform(-1.0, 1.0, x.shape)
+    value, tangent = mod.jvp("ode", wrt="x")(x, s, t)
+    np.testing.assert_array_equal(value, mod.ode(x, s))
+    fd = directional_difference(mod.ode, [x, s], {0: t})
+    assert np.max(relative_error(tangent, fd)) <= 1e-8
+
+
+HVP_CASES = {  # example -> wrt, as names
+    "lse": ("x",),
+    "gmm": ("alphas", "means", "icf"),
+    "mlp": ("w1", "b1", "w2", "b2"),
+    "lstm": ("main_params",),
+    "llsq": ("x",),
+}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(HVP_CASES))
+def test_hessian_vector_products_match_finite_differences_of_the_gradient(name, backend):
+    file, fn, _ = EXAMPLES[name]
+    mod = compile_file(f"examples/{file}", backend=backend)
+    args = make_inputs(name, "small", seed=6)
+    wrt = HVP_CASES[name]
+    names = [p.name_hint for p in mod.function(fn).function.params]
+    positions = [names.index(w) for w in wrt]
+    rng = np.random.default_rng(7)
+    vectors = [rng.uniform(-1.0, 1.0, np.shape(args[k])) for k in positions]
+    got = flat(mod.hvp(fn, wrt=wrt)(*args, *vectors))
+    gradient = mod.grad(fn, wrt=wrt)
+    fd = directional_difference(lambda *a: flat(gradient(*a)), args, dict(zip(positions, vectors)))
+    assert np.max(relative_error(got, fd)) <= 1e-6
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dense_hessian_of_lse_is_diag_softmax_minus_its_outer_product(backend):
+    mod = compile_file("examples/lse.dp", backend=backend)
+    x = np.array([0.3, -1.2, 2.0, 0.7, 0.0])
+    s = np.exp(x - x.max()) / np.exp(x - x.max()).sum()
+    np.testing.assert_allclose(mod.hessian("lse")(x), np.diag(s) - np.outer(s, s),
+                               rtol=1e-12, atol=1e-15)
+
+
+CUBIC = """\
+def f(x: f64[n], w: f64) -> f64:
+    s = 0.0
+    for i in range(n):
+        s += w * x[i] ** 3.0 + x[i] * x[(i + 1) % n]
+    return s
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dense_hessian_blocks_match_the_hand_derived_ones(backend):
+    """f = sum w x_i^3 + x_i x_(i+1 mod n): H_xx = diag(6 w x) + the cyclic neighbour
+    coupling, H_xw = 3 x^2, H_ww = 0."""
+    mod = compile_source(CUBIC, backend=backend)
+    x, w = np.array([0.5, -1.5, 2.0, 1.25]), 0.75
+    (h_xx, h_xw), (h_wx, h_ww) = mod.hessian("f", wrt=("x", "w"))(x, w)
+    n = len(x)
+    coupling = np.zeros((n, n))
+    for i in range(n):
+        coupling[i, (i + 1) % n] += 1.0
+        coupling[(i + 1) % n, i] += 1.0
+    np.testing.assert_allclose(h_xx, np.diag(6 * w * x) + coupling, rtol=1e-14)
+    np.testing.assert_allclose(h_xw, 3 * x ** 2, rtol=1e-14)
+    np.testing.assert_allclose(h_wx, 3 * x ** 2, rtol=1e-14)
+    assert h_ww == 0.0
+    np.testing.assert_allclose(mod.hessian("f", wrt="x")(x, w), h_xx, rtol=1e-14)
+
+
+NESTING = """\
+def f(x: f64, y: f64) -> f64:
+    return x ** 3.0 * y ** 2.0 + sin(x * y)
+
+def dfdx(x: f64, y: f64) -> f64:
+    return grad(f, wrt=x)(x, y)
+
+def dfdx_fwd(x: f64, y: f64) -> f64:
+    v, t = jvp(f, wrt=x)(x, y, 1.0)
+    return t
+
+# second derivatives d2f/dx2, four ways
+def rr(x: f64, y: f64) -> f64:
+    return grad(dfdx, wrt=x)(x, y)
+
+def fr(x: f64, y: f64) -> f64:
+    v, t = jvp(dfdx, wrt=x)(x, y, 1.0)
+    return t
+
+def rf(x: f64, y: f64) -> f64:
+    return grad(dfdx_fwd, wrt=x)(x, y)
+
+def ff(x: f64, y: f64) -> f64:
+    v, t = jvp(dfdx_fwd, wrt=x)(x, y, 1.0)
+    return t
+
+# the mixed derivative d2f/dxdy, through a function that calls grad
+def mixed(x: f64, y: f64) -> f64:
+    return grad(dfdx, wrt=y)(x, y)
+
+# third derivatives d3f/dx3, mixing the modes at every level
+def fff(x: f64, y: f64) -> f64:
+    v, t = jvp(ff, wrt=x)(x, y, 1.0)
+    return t
+
+def rfr(x: f64, y: f64) -> f64:
+    return grad(fr, wrt=x)(x, y)
+
+def frf(x: f64, y: f64) -> f64:
+    v, t = jvp(rf, wrt=x)(x, y, 1.0)
+    return t
+
+def rrr(x: f64, y: f64) -> f64:
+    return grad(grad(dfdx, wrt=x), wrt=x)(x, y)
+"""
+
+
+def nesting_expected(x, y):
+    c, s = np.cos(x * y), np.sin(x * y)
+    second = 6 * x * y ** 2 - y ** 2 * s
+    mixed = 6 * x ** 2 * y + c - x * y * s
+    third = 6 * y ** 2 - y ** 3 * c
+    return second, mixed, third
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grad_and_jvp_nest_in_every_combination_to_depth_three(backend):
+    mod = compile_source(NESTING, name="nesting.dp", backend=backend)
+    x, y = 0.7, -1.3
+    second, mixed, third = nesting_expected(x, y)
+    for fn in ("rr", "fr", "rf", "ff"):
+        assert relative_error(mod.run(fn, x, y), second) <= 1e-14, fn
+    assert relative_error(mod.mixed(x, y), mixed) <= 1e-14
+    for fn in ("fff", "rfr", "frf", "rrr"):
+        assert relative_error(mod.run(fn, x, y), third) <= 1e-14, fn
+
+
+LOOPY = """\
+def energy(x: f64[n]) -> f64:
+    e = 0.0
+    for i in range(n - 1):
+        d = x[i + 1] - x[i]
+        if d > 0.0:
+            e += d * d * d
+        else:
+            e += exp(d)
+    k = 0
+    while k < n:
+        e += log1p(x[k] * x[k])
+        k += 2
+    return e + max(x) * sum(sin(x[i]) for i in range(n))
+
+def g(x: f64[n]) -> f64[n]:
+    return grad(energy)(x)
+
+def g_fwd(x: f64[n], v: f64[n]) -> f64:
+    e, t = jvp(energy)(x, v)
+    return t
+
+def hv_fr(x: f64[n], v: f64[n]) -> f64[n]:
+    d, t = jvp(g)(x, v)
+    return t
+
+def hv_rf(x: f64[n], v: f64[n]) -> f64[n]:
+    return grad(g_fwd, wrt=x)(x, v)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hessian_vector_products_through_loops_branches_and_reductions_agree(backend):
+    mod = compile_source(LOOPY, name="loopy.dp", backend=backend)
+    x = np.array([0.3, 1.1, 0.4, -0.6, 1.7, 1.2])
+    v = np.random.default_rng(8).uniform(-1.0, 1.0, x.shape)
+    fd = directional_difference(mod.g, [x], {0: v})
+    for got in (mod.hv_fr(x, v), mod.hv_rf(x, v), mod.hvp("energy")(x, v)):
+        assert np.max(relative_error(got, fd)) <= 1e-7
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_kmeans_newton_direction_is_centroid_minus_cluster_mean(backend):
+    mod = compile_file("examples/kmeans.dp", backend=backend)
+    points, centroids = make_inputs("kmeans", "small", seed=0)
+    nearest = np.argmin(((points[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
+    want = np.array([c - points[nearest == j].mean(axis=0) for j, c in enumerate(centroids)])
+    np.testing.assert_allclose(mod.kmeans_dir(points, centroids), want, rtol=1e-12, atol=1e-14)
+
+
+RULES = """\
+def snap(x: f64) -> f64:
+    return floor(x)
+
+# straight-through rules: the derivative of snap is taken to be 1, where the body's is 0
+@derivative(snap)
+def snap_vjp(x: f64, ct: f64) -> f64:
+    return ct
+
+@tangent(snap)
+def snap_jvp(x: f64, t: f64) -> f64:
+    return t
+
+def softplus(x: f64) -> f64:
+    return log1p(exp(x))
+
+# only a reverse rule: forward mode differentiates the body
+@derivative(softplus)
+def softplus_vjp(x: f64, ct: f64) -> f64:
+    return ct * sigmoid(x)
+
+def loss(x: f64) -> f64:
+    return snap(3.0 * x) * x + softplus(x)
+
+def by_grad(x: f64) -> f64:
+    return grad(loss)(x)
+
+def by_jvp(x: f64) -> f64:
+    v, t = jvp(loss)(x, 1.0)
+    return t
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_custom_rules_give_their_derivatives_in_both_modes(backend):
+    mod = compile_source(RULES, name="rules.dp", backend=backend)
+    x = 0.45
+    sigmoid = 1 / (1 + np.exp(-x))
+    want = 3.0 * x + np.floor(3.0 * x) + sigmoid  # snap' = 1 by the rules
+    assert relative_error(mod.by_grad(x), want) <= 1e-15
+    assert relative_error(mod.by_jvp(x), want) <= 1e-15
+
+
+def test_dumped_ir_shows_where_custom_rules_are_used():
+    mod = compile_source(RULES, name="rules.dp", backend="interp")
+    forward = mod.ir("by_jvp", stage="ad")
+    assert "func @snap.fwd(%x: f64, %t_x: f64) -> (f64, f64) {\n" \
+           "  %0 = call %x {callee = @snap} : f64\n" \
+           "  %1 = call %x, %t_x {callee = @snap_jvp} : f64\n" \
+           "  return %0, %1\n}\n" in forward
+    assert "callee = @softplus.fwd}" in forward and "@softplus_vjp" not in forward
+    reverse = mod.ir("by_grad", stage="ad")
+    assert "{callee = @snap_vjp}" in reverse and "{callee = @softplus_vjp}" in reverse
+    assert "@snap_jvp" not in reverse
