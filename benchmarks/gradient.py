@@ -1,4 +1,4 @@
-"""Time every example's reverse-mode gradient against its primal, and how both grow.
+"""Time gradients against primals, their growth, and Hessian-vector products.
 
     python benchmarks/gradient.py [--sizes small,large] [--only lse,gmm] [--repeat N]
 
@@ -13,6 +13,10 @@ ratio (the check: within 20%). llsq doubles its sample points n, ode its state s
 
 Then a loop of 10^6 iterations: its gradient's time and the peak memory the process
 reached (the tape holds one f64 per iteration).
+
+Table 3: Hessian-vector products (`mod.hvp(fn)`, forward mode over reverse, every f64
+parameter) against the gradient, for gmm and the MLP at the large size: a small
+constant is expected (under 4).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from compiler import compile_file  # noqa: E402
 from primal import MIN_RUNS, fmt_time, measure, print_table  # noqa: E402
 
 WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
+HVP_WORKLOADS = ["gmm", "mlp"]
 DIFFERENTIATED = {"ode": "ode_last"}  # GradBench's ode gradient is of the last element
 # workload: (inputs at size n, the n to start from) for the scaling table
 SCALING = {
@@ -94,6 +99,24 @@ def long_loop(repeat: int) -> None:
           f"process so far {peak:.0f} MiB (the tape: {8 * steps / 2**20:.1f} MiB)")
 
 
+def hvp_table(repeat: int) -> None:
+    rows = []
+    for name in HVP_WORKLOADS:
+        file, fn, _ = reference.EXAMPLES[name]
+        mod = compile_file(ROOT / "examples" / file)
+        grad, hvp = mod.grad(fn), mod.hvp(fn)
+        args = reference.make_inputs(name, "large")
+        rng = np.random.default_rng(1)
+        vectors = [rng.standard_normal(np.shape(args[k])) for k in mod.function(fn).function.float_positions]
+        vectors = [v if v.ndim else float(v) for v in vectors]
+        t = measure({"grad": lambda: grad(*args), "hvp": lambda: hvp(*args, *vectors)},
+                    min_runs=repeat)
+        rows.append([name, fmt_time(t["grad"]), fmt_time(t["hvp"]), f"{t['hvp'] / t['grad']:.2f}"])
+        print(f"  done hvp {name}", file=sys.stderr, flush=True)
+    print("\nHessian-vector product against gradient, large size, median time per call:")
+    print_table(["workload", "gradient", "hvp", "hvp/gradient"], rows)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="large", help="comma-separated: small,large (default large)")
@@ -114,6 +137,7 @@ def main(argv=None) -> None:
     ratio_table(args.only, args.sizes, args.repeat)
     scaling_table(args.repeat)
     long_loop(args.repeat)
+    hvp_table(args.repeat)
 
 
 if __name__ == "__main__":

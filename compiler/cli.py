@@ -16,6 +16,7 @@ import numpy as np
 from ir import ArrayType, RuntimeErrorDP
 from ir.types import DYN
 
+from . import gradbench
 from .diagnostics import CompileError
 from .driver import STAGES, compile_source
 
@@ -314,7 +315,7 @@ def make_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ir", help="print a program at a stage of the pipeline",
                        description="Print the program at a stage: 'source' (the text), "
                                    "'ir' (the typed SSA IR after lowering), 'ad' (derivative "
-                                   "forms replaced by generated reverse functions; with --fn, "
+                                   "forms replaced by generated reverse and forward functions; with --fn, "
                                    "those it calls are printed too), 'scalar' (array ops as "
                                    "loops), 'llvm' or 'asm' (native code).")
     p.add_argument("file", help="the .dp source file")
@@ -363,6 +364,13 @@ def make_parser() -> argparse.ArgumentParser:
                    help="check at most this many elements of each array, chosen at random "
                         "(default 200)")
     p.set_defaults(run=cmd_gradcheck)
+
+    p = sub.add_parser("gradbench", help="act as a GradBench tool on stdin/stdout",
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       description=gradbench.DESCRIPTION.format(
+                           modules=", ".join(gradbench.MODULES)))
+    gradbench.add_arguments(p)
+    p.set_defaults(run=gradbench.run_command)
     return parser
 
 

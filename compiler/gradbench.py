@@ -1,0 +1,407 @@
+"""`dpc gradbench`: dpc as a tool of GradBench, the cross-tool AD benchmark
+(github.com/gradbench/gradbench; protocol in its CONTRIBUTING.md, summary in
+examples/gradbench/NOTES.md).
+
+The eval writes one JSON message per line to our stdin; we answer each with one JSON line
+on stdout, flushed:
+
+    {"id": 0, "kind": "start"}
+        -> {"id": 0, "tool": "dpc"}
+    {"id": 1, "kind": "define", "module": "lse"}
+        -> {"id": 1, "success": true, "timings": [{"name": "compile", "nanoseconds": ...}]}
+    {"id": 2, "kind": "evaluate", "module": "lse", "function": "gradient",
+     "input": {"x": [...], "min_runs": 1, "min_seconds": 1}}
+        -> {"id": 2, "success": true, "output": [...],
+            "timings": [{"name": "evaluate", "nanoseconds": ...}, ...]}
+    {"id": 3, "kind": "analysis", "of": 2, "valid": true}
+        -> {"id": 3}
+
+`define` compiles the module's .dp file to native code, and every derivative the module
+needs, so compilation is timed there. `evaluate` converts the JSON input to arguments
+once, runs the native function at least `min_runs` times and until `min_seconds` have
+passed, timing each run alone (no JSON), and converts the last result to the output the
+eval's README gives. A message we cannot serve (not JSON, a field missing, an unknown
+module or function, an input of the wrong shape, a run-time error) gets
+`{"id": ..., "success": false, "error": "..."}` (id null when unknown), and the tool
+reads on.
+
+Each module is one .dp file and one entry in MODULES: for each function the eval calls,
+which compiled function runs (a .dp function, or a derivative dpc makes from one), how
+the JSON input becomes its arguments, and how its result becomes the JSON output. Adding
+a module is adding its .dp file and its entry.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ir import RuntimeErrorDP
+
+from .diagnostics import CompileError
+from .driver import CompiledFunction, CompiledModule, compile_file
+
+TOOL = "dpc"
+# The examples folder of the source tree; from an installed copy, the one in the current
+# directory (a checkout), unless --examples names another.
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+if not EXAMPLES.is_dir():
+    EXAMPLES = Path.cwd() / "examples"
+
+DESCRIPTION = """\
+Act as a GradBench tool: read the protocol's JSON messages from stdin, one per line, and
+answer each with one JSON line on stdout. The .dp programs are read from the examples
+folder of the dpc source tree (--examples to read them elsewhere).
+modules: {modules}
+
+example (GradBench's CLI, in a checkout of github.com/gradbench/gradbench):
+  ./gradbench run --eval "./gradbench repo eval lse" --tool "dpc gradbench"
+"""
+
+
+class MessageError(Exception):
+    """A message we cannot serve; its text goes into the response's `error`."""
+
+
+# --- reading inputs (before the timed runs) ---------------------------------------------
+
+def field(input: Any, name: str) -> Any:
+    if not isinstance(input, dict):
+        raise MessageError(f"the input must be a JSON object with the field '{name}'")
+    if name not in input:
+        raise MessageError(f"the input has no field '{name}'")
+    return input[name]
+
+
+def number(value: Any, what: str = "the input") -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MessageError(f"{what} must be a number, not {brief(value)}")
+    return float(value)
+
+
+def real(input: Any, name: str) -> float:
+    return number(field(input, name), f"field '{name}'")
+
+
+def integer(input: Any, name: str) -> int:
+    value = field(input, name)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MessageError(f"field '{name}' must be an integer, not {brief(value)}")
+    return value
+
+
+RANKS = {1: "a list of numbers", 2: "a list of lists of numbers"}
+
+
+def floats(input: Any, name: str, rank: int) -> np.ndarray:
+    """Field `name` as a C-contiguous float64 array of the given rank."""
+    value = field(input, name)
+    try:
+        array = np.asarray(value)
+    except ValueError:  # ragged nesting
+        array = None
+    if array is None or array.ndim != rank or (array.size and array.dtype.kind not in "iuf"):
+        raise MessageError(f"field '{name}' must be {RANKS[rank]}"
+                           f"{' of equal lengths' if rank > 1 else ''}, not {brief(value)}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def brief(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def runs_wanted(input: Any) -> tuple[int, float]:
+    """(min_runs, min_seconds) from the input; one run when it does not say."""
+    if not isinstance(input, dict):
+        return 1, 0.0
+    runs = input.get("min_runs", 1)
+    seconds = input.get("min_seconds", 0.0)
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 0:
+        raise MessageError(f"'min_runs' must be a non-negative integer, not {brief(runs)}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise MessageError(f"'min_seconds' must be a non-negative number, not {brief(seconds)}")
+    return max(runs, 1), float(seconds)
+
+
+# --- the modules --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Function:
+    """One function of a GradBench module. `compiled` picks what runs from the compiled
+    module (at define time); `arguments` turns the message's input into its arguments
+    (before the timed runs); `output` turns its result, given those arguments, into the
+    output the eval expects (after them)."""
+    compiled: Callable[[CompiledModule], CompiledFunction]
+    arguments: Callable[[Any], tuple]
+    output: Callable[[Any, tuple], Any]
+
+
+@dataclass(frozen=True)
+class Module:
+    """A GradBench module: its .dp file (under examples/) and its functions by name."""
+    source: str
+    functions: dict[str, Function]
+
+
+def primal(name: str):
+    return lambda module: module.function(name)
+
+
+def gradient(name: str, wrt=None):
+    return lambda module: module.grad(name, wrt)
+
+
+def number_output(result, args) -> float:
+    return float(result)
+
+
+def list_output(result, args) -> list:
+    return np.asarray(result).tolist()
+
+
+def flat_output(result, args) -> list:
+    return np.asarray(result).reshape(-1).tolist()
+
+
+def hello_arguments(input) -> tuple:
+    return (number(input),)
+
+
+def lse_arguments(input) -> tuple:
+    return (floats(input, "x", 1),)
+
+
+def llsq_arguments(input) -> tuple:
+    return floats(input, "x", 1), integer(input, "n")
+
+
+def det_arguments(input) -> tuple:
+    """A: l*l numbers, row-major, reshaped to the l x l matrix det.dp takes."""
+    a, ell = floats(input, "A", 1), integer(input, "ell")
+    if ell < 1 or a.size != ell * ell:
+        raise MessageError(f"field 'A' must hold ell * ell = {ell * ell} numbers for "
+                           f"ell = {ell}, not {a.size}")
+    return (a.reshape(ell, ell),)
+
+
+def ode_arguments(input) -> tuple:
+    return floats(input, "x", 1), integer(input, "s")
+
+
+def gmm_arguments(input) -> tuple:
+    """The arguments of gmm.dp's `gmm`: q and l packed into icf, ADBench's layout (row j
+    is q[j] followed by l[j])."""
+    q, l = floats(input, "q", 2), floats(input, "l", 2)
+    if len(q) != len(l):
+        raise MessageError(f"fields 'q' and 'l' must have as many rows (k), not "
+                           f"{len(q)} and {len(l)}")
+    icf = np.concatenate([q, l], axis=1)
+    return (floats(input, "alpha", 1), floats(input, "mu", 2), icf, floats(input, "x", 2),
+            real(input, "gamma"), integer(input, "m"))
+
+
+def gmm_jacobian_output(result, args) -> dict:
+    """The gradient split as the input came: icf's gradient back into q and l."""
+    d_alpha, d_mu, d_icf = result
+    d = args[1].shape[1]
+    return {"alpha": d_alpha.tolist(), "mu": d_mu.tolist(),
+            "q": d_icf[:, :d].tolist(), "l": d_icf[:, d:].tolist()}
+
+
+def lstm_arguments(input) -> tuple:
+    return tuple(floats(input, name, 2)
+                 for name in ("main_params", "extra_params", "state", "sequence"))
+
+
+def lstm_jacobian_output(result, args) -> list:
+    """main_params' gradient, then extra_params', each flattened row by row."""
+    d_main, d_extra = result
+    return np.concatenate([d_main.reshape(-1), d_extra.reshape(-1)]).tolist()
+
+
+def kmeans_arguments(input) -> tuple:
+    return floats(input, "points", 2), floats(input, "centroids", 2)
+
+
+MODULES: dict[str, Module] = {
+    "hello": Module("gradbench/hello.dp", {
+        "square": Function(primal("square"), hello_arguments, number_output),
+        "double": Function(gradient("square"), hello_arguments, number_output),
+    }),
+    "lse": Module("lse.dp", {
+        "primal": Function(primal("lse"), lse_arguments, number_output),
+        "gradient": Function(gradient("lse"), lse_arguments, list_output),
+    }),
+    "llsq": Module("llsq.dp", {
+        "primal": Function(primal("llsq"), llsq_arguments, number_output),
+        "gradient": Function(gradient("llsq", "x"), llsq_arguments, list_output),
+    }),
+    "det": Module("gradbench/det.dp", {
+        "primal": Function(primal("det"), det_arguments, number_output),
+        "gradient": Function(gradient("det"), det_arguments, flat_output),
+    }),
+    "ode": Module("ode.dp", {
+        "primal": Function(primal("ode"), ode_arguments, list_output),
+        "gradient": Function(gradient("ode_last", "x"), ode_arguments, list_output),
+    }),
+    "gmm": Module("gmm.dp", {
+        "objective": Function(primal("gmm"), gmm_arguments, number_output),
+        "jacobian": Function(gradient("gmm", ("alphas", "means", "icf")), gmm_arguments,
+                             gmm_jacobian_output),
+    }),
+    "lstm": Module("lstm.dp", {
+        "objective": Function(primal("lstm"), lstm_arguments, number_output),
+        "jacobian": Function(gradient("lstm", ("main_params", "extra_params")),
+                             lstm_arguments, lstm_jacobian_output),
+    }),
+    "kmeans": Module("kmeans.dp", {
+        "cost": Function(primal("kmeans"), kmeans_arguments, number_output),
+        "dir": Function(primal("kmeans_dir"), kmeans_arguments, list_output),
+    }),
+}
+
+
+# --- running -----------------------------------------------------------------------------
+
+def timed_runs(fn: Callable, args: tuple, min_runs: int, min_seconds: float):
+    """The last result of fn(*args) and the nanoseconds of each run: at least min_runs
+    runs, and more until they add up to min_seconds."""
+    timings = []
+    elapsed = 0
+    while len(timings) < min_runs or elapsed < min_seconds * 1e9:
+        start = time.perf_counter_ns()
+        result = fn(*args)
+        took = time.perf_counter_ns() - start
+        timings.append(took)
+        elapsed += took
+    return result, timings
+
+
+def require(message: dict, name: str) -> str:
+    value = message.get(name)
+    if not isinstance(value, str):
+        kind = message.get("kind")
+        raise MessageError(f"a '{kind}' message needs a string field '{name}'"
+                           if value is None else f"field '{name}' must be a string")
+    return value
+
+
+def failure(id, error: str) -> dict:
+    return {"id": id, "success": False, "error": error}
+
+
+class Tool:
+    """Answers GradBench messages, one at a time. Compiled modules are kept, so a module
+    is compiled once however often it is defined or evaluated."""
+
+    def __init__(self, modules: dict[str, Module] = MODULES, examples: Path = EXAMPLES,
+                 fast_math: bool = False):
+        self.modules = modules
+        self.examples = Path(examples)
+        self.fast_math = fast_math
+        self.compiled: dict[str, dict[str, CompiledFunction]] = {}
+
+    def respond(self, line: str) -> dict:
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError as e:
+            return failure(None, f"the line is not JSON: {e}")
+        if not isinstance(message, dict) or "id" not in message:
+            return failure(None, "a message must be a JSON object with an 'id'")
+        id = message["id"]
+        kind = message.get("kind")
+        handlers = {"start": self.start, "define": self.define, "evaluate": self.evaluate}
+        if not isinstance(kind, str):
+            return failure(id, "the message needs a string field 'kind'")
+        if kind not in handlers:
+            return {"id": id}  # analysis, and any kind the protocol adds later
+        try:
+            return {"id": id, **handlers[kind](message)}
+        except MessageError as e:
+            return failure(id, str(e))
+        except CompileError as e:
+            return failure(id, f"compile error:\n{e}")
+        except RuntimeErrorDP as e:
+            return failure(id, f"run-time error: {e}")
+        except Exception as e:  # a bug of ours: say so, and keep serving
+            return failure(id, f"internal error in dpc: {type(e).__name__}: {e}")
+
+    def start(self, message: dict) -> dict:
+        return {"tool": TOOL}
+
+    def define(self, message: dict) -> dict:
+        began = time.perf_counter_ns()
+        self.functions(require(message, "module"))
+        took = time.perf_counter_ns() - began
+        return {"success": True, "timings": [{"name": "compile", "nanoseconds": took}]}
+
+    def evaluate(self, message: dict) -> dict:
+        module = require(message, "module")
+        name = require(message, "function")
+        if "input" not in message:
+            raise MessageError("an 'evaluate' message needs the field 'input'")
+        compiled = self.functions(module)  # compiled at define; here only if not defined
+        if name not in compiled:
+            raise MessageError(f"module '{module}' has no function '{name}' (functions: "
+                               f"{', '.join(compiled)})")
+        spec = self.modules[module].functions[name]
+        input = message["input"]
+        args = spec.arguments(input)
+        min_runs, min_seconds = runs_wanted(input)
+        result, timings = timed_runs(compiled[name].call, args, min_runs, min_seconds)
+        return {"success": True, "output": spec.output(result, args),
+                "timings": [{"name": "evaluate", "nanoseconds": t} for t in timings]}
+
+    def functions(self, module: str) -> dict[str, CompiledFunction]:
+        """The compiled functions of `module`, compiling them on first use."""
+        if module not in self.compiled:
+            if module not in self.modules:
+                raise MessageError(f"dpc has no GradBench module '{module}' (modules: "
+                                   f"{', '.join(self.modules)})")
+            spec = self.modules[module]
+            path = self.examples / spec.source
+            try:
+                compiled = compile_file(path, fast_math=self.fast_math)
+            except OSError as e:
+                raise MessageError(f"cannot read {path}: {e.strerror or e}") from None
+            self.compiled[module] = {name: f.compiled(compiled)
+                                     for name, f in spec.functions.items()}
+        return self.compiled[module]
+
+
+def serve(stdin, stdout, tool: Tool | None = None) -> int:
+    """Answers every line of stdin until it ends."""
+    tool = tool or Tool()
+    for line in iter(stdin.readline, ""):
+        if not line.strip():
+            continue
+        response = tool.respond(line)
+        try:
+            stdout.write(json.dumps(response) + "\n")
+            stdout.flush()
+        except BrokenPipeError:  # the eval has gone
+            return 0
+    return 0
+
+
+# --- the subcommand (registered in cli.py) ---------------------------------------------------
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--examples", metavar="DIR", default=str(EXAMPLES),
+                        help=f"the folder the modules' .dp files are read from (default: "
+                             f"{EXAMPLES})")
+    parser.add_argument("--fast-math", action="store_true",
+                        help="let LLVM reassociate and contract floating-point arithmetic")
+
+
+def run_command(args) -> int:
+    return serve(sys.stdin, sys.stdout, Tool(examples=args.examples, fast_math=args.fast_math))
