@@ -1,4 +1,4 @@
-"""Time gradients against primals, their growth, and Hessian-vector products.
+"""Time gradients against primals, their growth, Hessian-vector products, specialization.
 
     python benchmarks/gradient.py [--sizes small,large] [--only lse,gmm] [--repeat N]
 
@@ -17,6 +17,10 @@ reached (the tape holds one f64 per iteration).
 Table 3: Hessian-vector products (`mod.hvp(fn)`, forward mode over reverse, every f64
 parameter) against the gradient, for gmm and the MLP at the large size: a small
 constant is expected (under 4).
+
+Table 4: specialization. For gmm, kmeans and lstm at the large size, the primal and the
+gradient of `mod.specialize(fn, ...)`, every dimension and integer parameter fixed at the
+input's values, against the generic ones: the native code knows the trip counts.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from primal import MIN_RUNS, fmt_time, measure, print_table  # noqa: E402
 
 WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
 HVP_WORKLOADS = ["gmm", "mlp"]
+SPECIALIZED_WORKLOADS = ["gmm", "kmeans", "lstm"]
 DIFFERENTIATED = {"ode": "ode_last"}  # GradBench's ode gradient is of the last element
 # workload: (inputs at size n, the n to start from) for the scaling table
 SCALING = {
@@ -117,6 +122,42 @@ def hvp_table(repeat: int) -> None:
     print_table(["workload", "gradient", "hvp", "hvp/gradient"], rows)
 
 
+def static_values(fn, args) -> dict:
+    """Every i64 parameter and dimension of fn, at the values args give them."""
+    values = {}
+    for p, a in zip(fn.params, args):
+        if str(p.type) == "i64":
+            values[p.name_hint] = int(a)
+        for d, size in zip(getattr(p.type, "shape", ()), np.shape(a)):
+            if isinstance(d, str) and d != "?":
+                values[d] = size
+    return values
+
+
+def specialization_table(repeat: int) -> None:
+    rows = []
+    for name in SPECIALIZED_WORKLOADS:
+        file, fn, _ = reference.EXAMPLES[name]
+        mod = compile_file(ROOT / "examples" / file)
+        generic = mod.function(fn)
+        args = reference.make_inputs(name, "large")
+        values = static_values(generic.function, args)
+        special = mod.specialize(fn, **values)
+        rest = [a for p, a in zip(generic.function.params, args) if str(p.type) != "i64"]
+        grad, special_grad = mod.grad(fn), special.owner.grad(special.name)
+        t = measure({"primal": lambda: generic(*args), "primal static": lambda: special(*rest),
+                     "grad": lambda: grad(*args), "grad static": lambda: special_grad(*rest)},
+                    min_runs=repeat)
+        shown = ",".join(f"{k}={v}" for k, v in sorted(values.items()))
+        rows.append([name, shown, fmt_time(t["primal"]), fmt_time(t["primal static"]),
+                     f"{t['primal'] / t['primal static']:.2f}", fmt_time(t["grad"]),
+                     fmt_time(t["grad static"]), f"{t['grad'] / t['grad static']:.2f}"])
+        print(f"  done specialize {name}", file=sys.stderr, flush=True)
+    print("\nSpecialized for the input's sizes (mod.specialize) against generic, large size:")
+    print_table(["workload", "static", "primal", "specialized", "speed-up", "gradient",
+                 "specialized", "speed-up"], rows)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="large", help="comma-separated: small,large (default large)")
@@ -138,6 +179,7 @@ def main(argv=None) -> None:
     scaling_table(args.repeat)
     long_loop(args.repeat)
     hvp_table(args.repeat)
+    specialization_table(args.repeat)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,11 @@ def cmd_ir(args) -> int:
     if args.fn is not None and args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
+    if args.static:
+        if args.fn is None:
+            raise UserError("--static needs --fn: the function to specialize")
+        module, fn = specialized(module, module.module.functions[args.fn], args)
+        args.fn = fn.name
     if not (args.dump_after or args.dump_after_all or args.stats):
         sys.stdout.write(module.ir(args.fn, stage=args.stage))
         return 0
@@ -95,6 +100,18 @@ def parse_assignment(text: str, what: str) -> tuple[str, str]:
     if not sep or not name.strip():
         raise UserError(f"{what} takes NAME=VALUE, got '{text}'")
     return name.strip(), value.strip()
+
+
+def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
+    """NAME=INT options, as a dict."""
+    values = {}
+    for text in texts:
+        name, value = parse_assignment(text, flag)
+        try:
+            values[name] = int(value)
+        except ValueError:
+            raise UserError(f"{flag} {name} needs an integer, got '{value}'") from None
+    return values
 
 
 def parse_value(name: str, text: str):
@@ -134,13 +151,7 @@ def random_value(t, dims: dict[str, int], rng, name: str):
 
 def build_arguments(fn, args) -> list:
     given = dict(parse_assignment(a, "--arg") for a in args.arg)
-    dims = {}
-    for text in args.dim:
-        name, value = parse_assignment(text, "--dim")
-        try:
-            dims[name] = int(value)
-        except ValueError:
-            raise UserError(f"--dim {name} needs an integer, got '{value}'") from None
+    dims = integer_assignments(args.dim, "--dim")
     names = [p.name_hint for p in fn.params]
     for name in given:
         if name not in names:
@@ -187,7 +198,7 @@ def format_nested(value) -> str:
 def cmd_run(args) -> int:
     module, fn = compile_for(args)
     values = build_arguments(fn, args)
-    result = module.run(args.fn, *values)
+    result = module.run(fn.name, *values)
     results = result if isinstance(result, tuple) else (result,)
     for r in results:
         print(format_result(r))
@@ -195,12 +206,23 @@ def cmd_run(args) -> int:
 
 
 def compile_for(args):
-    """The compiled module and the IR of args.fn in it."""
+    """The compiled module and the IR of args.fn in it (of its specialization, with
+    --static)."""
     module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
     if args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
-    return module, module.module.functions[args.fn]
+    fn = module.module.functions[args.fn]
+    return specialized(module, fn, args) if args.static else (module, fn)
+
+
+def specialized(module, fn, args):
+    """The module holding fn specialized for the --static values, and that function."""
+    try:
+        special = module.specialize(fn.name, **integer_assignments(args.static, "--static"))
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return special.owner, special.function
 
 
 def gradient_of(module, fn, args):
@@ -290,7 +312,15 @@ def add_run_arguments(p) -> None:
     p.add_argument("--random", type=int, metavar="SEED",
                    help="fill every argument not given with --arg with random numbers "
                         "(standard normal), arrays sized by --dim")
+    add_static(p)
     add_fast_math(p)
+
+
+def add_static(p) -> None:
+    p.add_argument("--static", action="append", default=[], metavar="N=INT",
+                   help="specialize FN for this value of an i64 parameter or a dimension: "
+                        "the parameter is no longer passed, arrays must have that size "
+                        "(repeatable)")
 
 
 def add_fast_math(p) -> None:
@@ -329,6 +359,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="print the whole module after every pass")
     p.add_argument("--stats", action="store_true",
                    help="print the op count after every pass")
+    add_static(p)
     add_fast_math(p)
     p.set_defaults(run=cmd_ir)
 

@@ -210,6 +210,30 @@ class CompiledModule:
         positions = wrt_positions(self.function(name).function, wrt)
         return functools.partial(dense_hessian, hvp, positions)
 
+    def specialize(self, name: str, **values) -> CompiledFunction:
+        """`name` with the integer parameters and dimensions named in `values` fixed to
+        those sizes, partially evaluated and compiled anew (cached like any function):
+        `mod.specialize("llsq", n=4096)`. It takes name's other parameters; arrays must
+        have the given sizes."""
+        if not isinstance(name, str):
+            raise TypeError("mod.specialize(name, **values) takes the name of a function; a "
+                            "function of the module called 'specialize' is "
+                            "mod.function('specialize')")
+        fn = self.function(name).function
+        ints, dims = static_values(fn, values)
+        key = ("specialize", name, tuple(sorted(values.items())))
+        if key not in self.derived:
+            from passes.specialize import specialize
+            module = ir.clone_module(self.module)
+            suffix = ".".join(f"{k}{v}" for k, v in sorted(values.items()))
+            special = specialize(module, module.functions[name], ints, dims,
+                                 f"{name}.static.{suffix}")
+            ir.verify_module(module)
+            child = CompiledModule(reachable(module, special.name), self.source, self.filename,
+                                   self.backend, self.fast_math)
+            self.derived[key] = child.function(special.name)
+        return self.derived[key]
+
     def derivative(self, kind: str, name: str, wrt) -> CompiledFunction:
         if not isinstance(name, str):
             raise TypeError(f"mod.{kind}(name, wrt=None) takes the name of a function; a "
@@ -284,6 +308,30 @@ def wrt_positions(fn: ir.Function, wrt) -> list[int]:
     for item in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
         positions.append(wrt_position(fn, item, positions))
     return positions
+
+
+def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
+    """Splits `values` into integer parameters of fn (position -> value) and dimensions
+    of its parameters (name -> size); ValueError for a name that is neither or a value
+    that is not a whole number (a dimension: not negative)."""
+    params = {p.name_hint: k for k, p in enumerate(fn.params)}
+    dim_names = {d for t in fn.param_types for d in t.shape if isinstance(d, str) and d != ir.DYN}
+    ints, dims = {}, {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"specialize({fn.name}): {key} must be an integer, not {value!r}")
+        if key in params and fn.param_types[params[key]] == ir.I64:
+            ints[params[key]] = int(value)
+        elif key in dim_names and key not in params:
+            if value < 0:
+                raise ValueError(f"specialize({fn.name}): dimension {key} cannot be {value}")
+            dims[key] = int(value)
+        else:
+            known = [p.name_hint for p in fn.params if p.type == ir.I64] + sorted(dim_names)
+            raise ValueError(f"specialize({fn.name}): '{key}' is neither an i64 parameter "
+                             f"nor a dimension of '{fn.name}' (those are: "
+                             f"{', '.join(known) or 'none'})")
+    return ints, dims
 
 
 def dense_hessian(hvp, positions: list[int], *args):

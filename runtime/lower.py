@@ -272,7 +272,11 @@ class FunctionLowering:
         args = iter(self.llfn.args[1:])
         for p in self.fn.params:
             if isinstance(p.type, ArrayType):
-                self.values[p] = Array(next(args), [next(args) for _ in range(p.type.rank)])
+                # a literal size in the type was checked before the call: as a constant,
+                # it gives LLVM the trip counts of the loops over it
+                data, dims = next(args), [next(args) for _ in range(p.type.rank)]
+                self.values[p] = Array(data, [INT(d) if isinstance(d, int) else size
+                                              for d, size in zip(p.type.shape, dims)])
             else:
                 self.values[p] = next(args)
         self.outs = list(args)
@@ -437,7 +441,8 @@ class FunctionLowering:
         return reg_type(t)(int(value))
 
     def op_dim(self, op):
-        return self.get(op.operands[0]).dims[op.attrs["axis"]]
+        size = op.operands[0].type.shape[op.attrs["axis"]]
+        return INT(size) if isinstance(size, int) else self.get(op.operands[0]).dims[op.attrs["axis"]]
 
     def op_shape_cast(self, op):
         (v,) = op.operands

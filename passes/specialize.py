@@ -1,0 +1,125 @@
+"""Specialization: a function partially evaluated for known integer parameters and
+dimensions, then re-optimized.
+
+`specialize(module, fn, ints, dims, name)` adds a copy of `fn` named `name` in which
+
+- each integer parameter in `ints` (position -> value) is no longer a parameter: its uses
+  read a constant;
+- each dimension in `dims` (name -> size) is that literal size in every type, so `dim`
+  of it is a constant and the native code knows the trip counts of loops over it (the
+  calling convention checks the arguments' sizes against it);
+- constants fold, and `for` loops whose trip count became a known number no larger
+  than UNROLL_TRIPS, with bodies of at most UNROLL_OPS ops, are unrolled, until nothing
+  changes.
+
+The result is ordinary IR that the rest of the pipeline (AD, the `opt` stage, native
+code) treats like any function.
+"""
+
+from __future__ import annotations
+
+import ir
+from ir import I64, ArrayType, Block, Function
+from ir.clone import clone_block, clone_op
+from ir.ops import constant
+
+from .simplify import ConstantFold, replace_all
+
+UNROLL_TRIPS = 8
+UNROLL_OPS = 64
+
+
+def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: str) -> Function:
+    body = clone_block(fn.body, {})
+    known = [(body.args[k], value) for k, value in ints.items()]
+    body.args = [a for k, a in enumerate(body.args) if k not in ints]
+    for k, arg in enumerate(body.args):
+        arg.index = k
+    fixed = [ir.Op("const", [], [I64], {"value": int(value)}, result_names=[arg.name_hint])
+             for arg, value in known]
+    body.ops[:0] = fixed
+    replace_all(body, {arg: op.result for (arg, _), op in zip(known, fixed)})
+    retype(body, dims)
+    special = Function(name, body, [sized(t, dims) for t in fn.return_types], dict(fn.attrs),
+                       fn.filename)
+    module.add(special)
+    fold_dims(body)
+    single = ir.Module({name: special})
+    while True:
+        ConstantFold().apply(single)
+        if not unroll(body):
+            break
+    return special
+
+
+def sized(t, dims: dict):
+    """Type t with the known dimensions as literal sizes."""
+    if isinstance(t, ArrayType):
+        return ArrayType(t.elem, tuple(dims.get(d, d) for d in t.shape))
+    return t
+
+
+def retype(block: Block, dims: dict) -> None:
+    for v in block.args:
+        v.type = sized(v.type, dims)
+    for op in block.ops:
+        for r in op.results:
+            r.type = sized(r.type, dims)
+        if "type" in op.attrs:  # shape_cast
+            op.attrs["type"] = sized(op.attrs["type"], dims)
+        for region in op.regions:
+            retype(region, dims)
+
+
+def fold_dims(block: Block) -> None:
+    """`dim` of an axis whose size is now a literal becomes that constant."""
+    for op in ir.walk_ops(block):
+        if op.name == "dim":
+            size = op.operands[0].type.shape[op.attrs["axis"]]
+            if isinstance(size, int):
+                op.name, op.operands, op.attrs = "const", [], {"value": size}
+
+
+def unroll(block: Block) -> bool:
+    """Unrolls the small `for` loops of known trip count in block (and its regions)."""
+    changed = False
+    ops, block.ops = block.ops, []
+    subst: dict = {}
+    for op in ops:
+        op.operands = [subst.get(v, v) for v in op.operands]
+        for region in op.regions:
+            changed |= unroll(region)
+        trips = known_trips(op)
+        if trips is None:
+            block.ops.append(op)
+            continue
+        start, _, step = (constant(v) for v in op.operands[:3])
+        carried = list(op.operands[3:])
+        body = op.regions[0]
+        for k in range(trips):
+            index = ir.Op("const", [], [I64], {"value": start + k * step},
+                          result_names=[body.args[0].name_hint])
+            block.ops.append(index)
+            values = dict(zip(body.args, [index.result] + carried))
+            for inner in body.ops[:-1]:
+                block.ops.append(clone_op(inner, values))
+            carried = [values.get(v, v) for v in body.ops[-1].operands]
+        subst.update(zip(op.results, carried))
+        changed = True
+    if subst:
+        replace_all(block, subst)
+    return changed
+
+
+def known_trips(op: ir.Op) -> int | None:
+    """The trip count of a small `for` loop with constant bounds; None otherwise."""
+    if op.name != "for":
+        return None
+    start, stop, step = (constant(v) for v in op.operands[:3])
+    if None in (start, stop, step) or step == 0:
+        return None
+    if any(v.type != a.type for v, a in zip(op.operands[3:], op.regions[0].args[1:])):
+        return None  # a more precise initial type would retype the body's ops
+    trips = len(range(start, stop, step))
+    size = sum(1 for _ in ir.walk_ops(op.regions[0]))
+    return trips if trips <= UNROLL_TRIPS and size <= UNROLL_OPS else None
