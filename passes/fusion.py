@@ -27,7 +27,7 @@ class Fusion:
         for fn in module.functions.values():
             forward_build_sizes(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
-            while fuse_one(fn):
+            while fuse_round(fn.body):
                 dce(fn.body)
         return module
 
@@ -73,36 +73,55 @@ def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
     return reader
 
 
-def fuse_one(fn: ir.Function) -> bool:
-    uses = uses_of(fn.body)
-    for op in ir.walk_ops(fn.body):
+def fuse_round(root: ir.Block) -> bool:
+    """Fuses every build that is fusible by the uses at the start of the round, in
+    program order, except those inside a build fused in this round and those read from
+    inside one (that body is dead: its copy is where the work now happens). A chain of
+    builds, each read by the next, fuses in one round."""
+    uses = uses_of(root)
+    block_of = {id(op): block for block in blocks(root) for op in block.ops}
+    inside_fused: set = set()
+    replaced: dict = {}  # read -> the value its inlined copy computes
+    for op in list(ir.walk_ops(root)):
+        if id(op) in inside_fused:
+            continue
         reader = fusible(op, uses)
-        if reader is not None:
-            inline_at(fn.body, op, reader)
-            return True
-    return False
+        if reader is None or id(reader) in inside_fused:
+            continue
+        inline_at(block_of[id(reader)], op, reader, replaced)
+        inside_fused.update(id(inner) for inner in ir.walk_ops(op.regions[0]))
+    if replaced:
+        for inner in ir.walk_ops(root):
+            inner.operands = [resolve(v, replaced) for v in inner.operands]
+    return bool(inside_fused)
 
 
-def inline_at(root: ir.Block, build: ir.Op, reader: ir.Op) -> None:
-    """Replaces `reader` (index %b, %j) with a copy of the build's body at %j."""
+def resolve(v, replaced: dict):
+    while v in replaced:
+        v = replaced[v]
+    return v
+
+
+def blocks(block: ir.Block):
+    yield block
+    for op in block.ops:
+        for region in op.regions:
+            yield from blocks(region)
+
+
+def inline_at(block: ir.Block, build: ir.Op, reader: ir.Op, replaced: dict) -> None:
+    """Replaces `reader` (index %b, %j), an op of `block`, with a copy of the build's
+    body at %j, and records in `replaced` the value that stands for the read (the uses
+    are rewritten once, at the end of the round, and in a body before it is copied)."""
     body = build.regions[0]
-    values = {body.args[0]: reader.operands[1]}
+    for inner in ir.walk_ops(body):  # reads fused into it earlier in the round
+        inner.operands = [resolve(v, replaced) for v in inner.operands]
+    values = {body.args[0]: resolve(reader.operands[1], replaced)}
     copies = [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
     result = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
-    block, position = find(root, reader)
+    position = block.ops.index(reader)
     block.ops[position:position + 1] = copies
-    replace_uses(root, reader.results[0], result)
-
-
-def find(block: ir.Block, target: ir.Op):
-    for k, op in enumerate(block.ops):
-        if op is target:
-            return block, k
-        for region in op.regions:
-            found = find(region, target)
-            if found is not None:
-                return found
-    return None
+    replaced[reader.results[0]] = result
 
 
 def replace_uses(block: ir.Block, old, new) -> None:
