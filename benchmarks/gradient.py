@@ -5,7 +5,12 @@
 Table 1: for each workload, the primal (the compiled function) and its gradient
 (`mod.grad(fn)`, every f64 parameter), timed interleaved in one run, and the ratio
 gradient / primal. Medians. The cheap gradient principle says this ratio is a small
-constant (the optimizer's target is at most 3).
+constant (the optimizer's target is at most 3). Beside them, from the same run: the
+gradient compiled without stage `opt` (`compile_file(..., optimize=False)`), the speed-up
+`opt` gives, and the gradient's op count at stage `ad` and at stage `opt` (its function
+and those it calls). Then, where JAX and PyTorch are installed (`pip install ".[bench]"`),
+the same gradients written naturally in them (benchmarks/peers.py), timed in the same
+interleaved run (each on one thread, as a dpc call), and dpc's time divided by theirs.
 
 Table 2: scaling. time(2n) / time(n) for the llsq and ode gradients beside the same
 ratio for their primals: a gradient whose cost grows like the primal's has the same
@@ -37,8 +42,11 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import ir  # noqa: E402
+import peers as peers_module  # noqa: E402
 import reference  # noqa: E402  (needs the tests folder on sys.path)
 from compiler import compile_file  # noqa: E402
+from compiler.driver import reachable  # noqa: E402
 from primal import MIN_RUNS, fmt_time, measure, print_table  # noqa: E402
 
 WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
@@ -52,27 +60,53 @@ SCALING = {
 }
 
 
-def functions(name: str):
+def functions(name: str, optimize: bool = True):
     """The compiled primal of workload `name` and its gradient."""
     file, fn, _ = reference.EXAMPLES[name]
     fn = DIFFERENTIATED.get(name, fn)
-    mod = compile_file(ROOT / "examples" / file)
+    mod = compile_file(ROOT / "examples" / file, optimize=optimize)
     return mod.function(fn), mod.grad(fn)
 
 
+def op_count(module: ir.Module, root: str) -> int:
+    """Ops (regions included) of `root` and the functions it calls."""
+    return sum(1 for fn in reachable(module, root).functions.values() for _ in ir.walk_ops(fn.body))
+
+
 def ratio_table(names: list[str], sizes: list[str], repeat: int) -> None:
-    rows = []
+    rows, peer_rows = [], []
+    peers = peers_module.installed_peers()
     for size in sizes:
         for name in names:
             primal, grad = functions(name)
+            _, plain = functions(name, optimize=False)
             args = reference.make_inputs(name, size)
-            t = measure({"primal": lambda: primal(*args), "grad": lambda: grad(*args)},
-                        min_runs=repeat)
+            fns = {"primal": lambda: primal(*args), "grad": lambda: grad(*args),
+                   "plain": lambda: plain(*args)}
+            for peer, gradient in peers_module.peer_gradients(name).items():
+                fns[peer] = lambda gradient=gradient: gradient(*args)
+            for fn in fns.values():
+                fn()  # warm-up: JAX compiles here
+            t = measure(fns, min_runs=repeat)
+            owner = grad.owner
             rows.append([name, size, fmt_time(t["primal"]), fmt_time(t["grad"]),
-                         f"{t['grad'] / t['primal']:.2f}"])
+                         f"{t['grad'] / t['primal']:.2f}", fmt_time(t["plain"]),
+                         f"{t['plain'] / t['grad']:.2f}",
+                         str(op_count(owner.differentiated, grad.name)),
+                         str(op_count(owner.optimized, grad.name))])
+            peer_rows.append([name, size, fmt_time(t["grad"])]
+                             + [fmt_time(t[p]) for p in peers]
+                             + [f"{t['grad'] / t[p]:.2f}" for p in peers])
             print(f"  done {name}/{size}", file=sys.stderr, flush=True)
-    print("\nGradient against primal, median time per call (native):")
-    print_table(["workload", "size", "primal", "gradient", "gradient/primal"], rows)
+    print("\nGradient against primal, median time per call (native), and what stage opt does:")
+    print_table(["workload", "size", "primal", "gradient", "gradient/primal", "without opt",
+                 "opt speed-up", "ops at ad", "ops at opt"], rows)
+    if peers:
+        print("\nThe same gradients in " + " and ".join(peers) + " (same run; dpc/peer < 1: dpc "
+              "is faster):")
+        print_table(["workload", "size", "dpc"] + peers + [f"dpc/{p}" for p in peers], peer_rows)
+    else:
+        print("\n(JAX and PyTorch are not installed: pip install \".[bench]\" to time them too)")
 
 
 def scaling_table(repeat: int) -> None:
@@ -175,6 +209,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    peers_module.limit_threads(1)
     ratio_table(args.only, args.sizes, args.repeat)
     scaling_table(args.repeat)
     long_loop(args.repeat)

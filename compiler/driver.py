@@ -28,14 +28,15 @@ BACKENDS = ("native", "interp")
 
 
 def compile_source(text: str, name: str = "<source>", backend: str = "native",
-                   fast_math: bool = False) -> "CompiledModule":
+                   fast_math: bool = False, optimize: bool = True) -> "CompiledModule":
     """Parses, checks and lowers `.dp` source; raises CompileError for a bad program.
-    fast_math (native only) lets LLVM reassociate floating-point arithmetic."""
+    fast_math (native only) lets LLVM reassociate floating-point arithmetic; optimize=False
+    skips stage `opt` (to measure what it gains)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module = check_source(text, name)
     ir.verify_module(module)  # a failure here is a compiler bug, not a user error
-    return CompiledModule(module, text, name, backend, fast_math)
+    return CompiledModule(module, text, name, backend, fast_math, optimize)
 
 
 def derivative_passes() -> list:
@@ -74,9 +75,10 @@ def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
     return module
 
 
-def compile_file(path, backend: str = "native", fast_math: bool = False) -> "CompiledModule":
+def compile_file(path, backend: str = "native", fast_math: bool = False,
+                 optimize: bool = True) -> "CompiledModule":
     path = Path(path)
-    return compile_source(path.read_text(), str(path), backend, fast_math)
+    return compile_source(path.read_text(), str(path), backend, fast_math, optimize)
 
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:
@@ -119,9 +121,10 @@ class CompiledFunction:
 
 class CompiledModule:
     def __init__(self, module: ir.Module, source: str, filename: str, backend: str,
-                 fast_math: bool = False):
+                 fast_math: bool = False, optimize: bool = True):
         self.module = module
         self.fast_math = fast_math
+        self.optimize = optimize
         self.source = source
         self.filename = filename
         self.backend = backend
@@ -140,7 +143,8 @@ class CompiledModule:
 
         import runtime
         from passes.manager import PassManager
-        self.optimized = PassManager(optimization_passes()).run(ir.clone_module(self.differentiated))
+        passes = optimization_passes() if self.optimize else []
+        self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
         self.scalarized = PassManager(native_passes()).run(ir.clone_module(self.optimized))
         ir.verify_module(self.scalarized)
         try:
@@ -230,7 +234,7 @@ class CompiledModule:
                                  f"{name}.static.{suffix}")
             ir.verify_module(module)
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
-                                   self.backend, self.fast_math)
+                                   self.backend, self.fast_math, self.optimize)
             self.derived[key] = child.function(special.name)
         return self.derived[key]
 
@@ -253,7 +257,7 @@ class CompiledModule:
                 raise ValueError(f"{kind}({name}): {e}") from None
             module = reachable(module, derived.name)
             child = CompiledModule(module, self.source, self.filename, self.backend,
-                                   self.fast_math)
+                                   self.fast_math, self.optimize)
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
 
