@@ -1,4 +1,5 @@
-"""The README's two quickstart commands are exactly the ones CI runs."""
+"""The README's two quickstart commands are exactly the ones CI runs, and the IR it shows is
+the IR dpc prints."""
 
 import re
 from pathlib import Path
@@ -18,3 +19,13 @@ def test_readme_quickstart_has_two_commands_and_ci_runs_them():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in commands:
         assert command in ci
+
+
+def test_readme_shows_the_lse_gradient_at_stages_ad_and_opt_as_dpc_prints_them():
+    from compiler import compile_file
+    readme = (ROOT / "README.md").read_text()
+    section = re.search(r"## Partial evaluation at work\n(.*?)\n## ", readme, re.S).group(1)
+    shown = re.findall(r"```\n(.*?)```", section, re.S)
+    grad = compile_file(ROOT / "examples" / "lse.dp", backend="interp").grad("lse")
+    assert shown == [grad.owner.ir("lse.grad", stage="ad").rstrip("\n") + "\n",
+                     grad.owner.ir("lse.grad", stage="opt").rstrip("\n") + "\n"]
