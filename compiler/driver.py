@@ -42,7 +42,8 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
 def derivative_passes() -> list:
     """The passes from the front end's IR to stage 'ad'."""
     from passes.ad import AutoDiff
-    return [AutoDiff()]
+    from passes.simplify import InlineCalls
+    return [InlineCalls(), AutoDiff()]
 
 
 def optimization_passes() -> list:

@@ -119,6 +119,11 @@ class Simplify:
         return None
 
 
+# Ops that make a new array to be filled in: two of them are not shared, so that each can
+# be updated in place (an adjoint accumulator above all) without a copy.
+FRESH = ("full", "arange")
+
+
 class CSE:
     name = "cse"
 
@@ -135,7 +140,7 @@ class CSE:
             op.operands = [subst.get(v, v) for v in op.operands]
             for region in op.regions:
                 self.block(region, seen, subst)
-            if op.regions or not op.results or not REGISTRY[op.name].pure:
+            if op.regions or not op.results or not REGISTRY[op.name].pure or op.name in FRESH:
                 continue
             key = (op.name, tuple(id(v) for v in op.operands), repr(sorted(op.attrs.items())),
                    tuple(str(r.type) for r in op.results))
@@ -151,6 +156,10 @@ class Inline:
     gradient) reaches it; derived functions nobody calls any more go."""
 
     name = "inline"
+
+    @staticmethod
+    def wanted(callee: ir.Function) -> bool:
+        return "." in callee.name
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
@@ -173,7 +182,7 @@ class Inline:
             for region in op.regions:
                 changed |= self.block(module, region)
             callee = op.attrs.get("callee") if op.name == "call" else None
-            if callee is None or "." not in callee.name or not same_dims(
+            if callee is None or not self.wanted(module.functions[callee.name]) or not same_dims(
                     module.functions[callee.name], op.operands):
                 block.ops.append(op)
                 continue
@@ -186,6 +195,21 @@ class Inline:
         if subst:
             replace_all(block, subst)
         return changed
+
+
+class InlineCalls(Inline):
+    """Before AD: calls of the program's functions (those without a custom derivative
+    rule, which must stay calls for the rule to be used) are replaced by their bodies.
+    Differentiated in place, an indexing read of an array argument becomes an O(1)
+    `add_at` into the caller's cotangent, where a differentiated call returns (and adds)
+    a whole cotangent array for each array argument, however little of it the callee
+    read."""
+
+    name = "inline_calls"
+
+    @staticmethod
+    def wanted(callee: ir.Function) -> bool:
+        return not ({"derivative", "tangent"} & set(callee.attrs))
 
 
 def same_dims(fn: ir.Function, args: list) -> bool:

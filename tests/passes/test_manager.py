@@ -57,6 +57,7 @@ def test_cli_stats_and_dumps(capsys):
     assert status == 0
     assert out == ("pass             ops   change\n"
                    "input              7         \n"
+                   "inline_calls       7       +0\n"
                    "ad                 7       +0\n"
                    "inline             7       +0\n"
                    "constfold          7       +0\n"
@@ -70,9 +71,9 @@ def test_cli_stats_and_dumps(capsys):
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
-                       ("ad", "inline", "constfold", "simplify", "cse", "dce", "scalarize",
+                       ("inline_calls", "ad", "inline", "constfold", "simplify", "cse", "dce", "scalarize",
                         "bounds", "speculate", "fusion")]
     status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "licm")
     assert (status, out) == (1, "")
-    assert err == ("dpc: error: no pass named licm; the passes are ad, inline, constfold, "
-                   "simplify, cse, dce, scalarize, bounds, speculate, fusion\n")
+    assert err == ("dpc: error: no pass named licm; the passes are inline_calls, ad, inline, "
+                   "constfold, simplify, cse, dce, scalarize, bounds, speculate, fusion\n")
