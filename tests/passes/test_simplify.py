@@ -6,7 +6,7 @@ import pytest
 import ir
 from compiler import compile_file
 from passes.ad import AutoDiff
-from passes.simplify import CSE, ConstantFold, DeadCode, Inline, Simplify
+from passes.simplify import CSE, ConstantFold, DeadCode, Inline, InlineCalls, Simplify
 from reference import EXAMPLES, make_inputs
 
 BEFORE = """\
@@ -159,3 +159,52 @@ def test_optimized_gradients_equal_the_unoptimized_ones(name):
     as_tuple = lambda g: g if isinstance(g, tuple) else (g,)  # noqa: E731
     for got, expected in zip(as_tuple(optimized), as_tuple(plain)):
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+
+
+CALLS = """\
+func @pick(%x: f64[n], %i: i64) -> f64 {
+  %0 = index %x, %i : f64
+  %1 = mul %0, %0 : f64
+  return %1
+}
+
+func @total(%x: f64[n]) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%i: i64):
+    %3 = call %x, %i {callee = @pick} : f64
+    yield %3
+  }
+  return %2
+}
+"""
+
+# Before AD, the call's body takes its place: reverse mode then turns the read x[i] into
+# an O(1) add_at, where the call's reverse would return a whole cotangent of x per i.
+CALLS_INLINED = """\
+func @total(%x: f64[n]) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%i: i64):
+    %3 = index %x, %i : f64
+    %4 = mul %3, %3 : f64
+    yield %4
+  }
+  return %2
+}
+"""
+
+
+def test_calls_are_inlined_before_ad_unless_the_callee_has_a_custom_rule():
+    module = InlineCalls().apply(ir.parse_module(CALLS))
+    ir.verify_module(module)
+    assert ir.print_function(module.functions["total"]) == CALLS_INLINED
+    assert "pick" in module.functions  # the program's functions stay
+    ruled = ir.parse_module(CALLS)
+    ruled.functions["pick"].attrs["derivative"] = ir.Symbol("pick_vjp")
+    InlineCalls().apply(ruled)
+    assert "callee = @pick}" in ir.print_function(ruled.functions["total"])
