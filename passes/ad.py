@@ -495,19 +495,49 @@ class Differentiator(Emitter):
         """max / min: the cotangent goes to the first element equal to the result (per
         position, for array elements). For scalars only that element's reverse sweep
         runs, under an `if`: the others contribute nothing, not even 0 * inf."""
+        if op.result.type.rank == 0:
+            self.reverse_pick_scalar(op, ct)
+            return
         best = self.x(op.result)
-        done = self.const(False)
-        if best.type.rank:
-            done = self.emit("full", done, *self.dims(best))
+        done = self.emit("full", self.const(False), *self.dims(best))
 
         def element_ct(k, values, carried):
             (seen,) = carried
             hit = self.emit("and", self.emit("eq", values[0], best), self.emit("not", seen))
             seen = self.emit("or", seen, hit)
-            if best.type.rank:
-                return self.emit("select", hit, ct, self.const(0.0)), [seen], None
-            return ct, [seen], hit
+            return self.emit("select", hit, ct, self.const(0.0)), [seen], None
         self.reverse_range(op, [done], element_ct)
+
+    def reverse_pick_scalar(self, op: ir.Op, ct) -> None:
+        """One pass over the elements finds the extreme (as the reduction computes it,
+        NaN included), the position of the first element that beats all before it, and
+        that element; the reverse sweep of that one element runs where it equals the
+        extreme (never for NaN). The reduction's own value is not read, so its replay
+        goes: each element is evaluated once here, not once to replay the reduction and
+        again to find the first equal one."""
+        start, stop, step = self.xs(op.operands[:3])
+        body = op.regions[0]
+        free = self.free_values(body)
+        if not free:
+            return
+        beats, combine = ("lt", "minimum") if op.attrs["kind"] == "min" else ("gt", "maximum")
+        block = Block([I64, F64, I64, F64], ["k", "extreme", "at", "picked"])
+        k, extreme, at, picked = block.args
+        with self.b.at(block):
+            (e,) = self.replay(body, [self.position(k, start, step)])
+            first = self.emit("eq", k, self.const(0))
+            wins = self.emit("or", first, self.emit(beats, e, extreme))
+            self.b.op("yield", [self.emit("select", first, e, self.emit(combine, extreme, e)),
+                                self.emit("select", wins, k, at),
+                                self.emit("select", wins, e, picked)])
+        zero = self.const(0.0)
+        loop = self.b.op("for", [self.const(0), self.trip_count(start, stop, step), self.const(1),
+                                 zero, self.const(0), zero], regions=[block])
+        extreme, at, picked = loop.results
+        for v in free:
+            self.adjoint_value(v)
+        self.replay(body, [self.position(at, start, step)])
+        self.backprop_if(self.emit("eq", picked, extreme), body, [ct], free)
 
     def backprop_if(self, cond, block: Block, cts: list, free: list) -> None:
         """The reverse sweep of a replayed block, run only where cond holds."""
