@@ -17,6 +17,7 @@ that stays honest about IEEE, common subexpression elimination, dead code elimin
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import ir
 from ir.clone import clone_op
@@ -150,10 +151,17 @@ class CSE:
                 seen[key] = op
 
 
+# A callee called from several places is inlined only when it has at most this many ops
+# (regions included): nested derivatives call large generated functions from many places,
+# and copying each into every caller multiplied the code (and LLVM's time) several times.
+SMALL_OPS = 60
+
+
 class Inline:
     """Calls of derived functions (`f.rev`, `f.bwd`, `f.fwd`, `f.grad`: made for their callers)
     are replaced by the callee's body, so that what the caller knows (the seed 1.0 of a
-    gradient) reaches it; derived functions nobody calls any more go."""
+    gradient) reaches it; derived functions nobody calls any more go. A callee is inlined
+    where it is the only call of it, or everywhere when it is small (SMALL_OPS)."""
 
     name = "inline"
 
@@ -161,7 +169,15 @@ class Inline:
     def wanted(callee: ir.Function) -> bool:
         return "." in callee.name
 
+    def inlined(self, callee: ir.Function) -> bool:
+        if not self.wanted(callee):
+            return False
+        return self.call_count[callee.name] == 1 or \
+            sum(1 for _ in ir.walk_ops(callee.body)) <= SMALL_OPS
+
     def apply(self, module: ir.Module) -> ir.Module:
+        self.call_count = Counter(op.attrs["callee"].name for fn in module.functions.values()
+                                  for op in ir.walk_ops(fn.body) if op.name == "call")
         for fn in module.functions.values():
             while self.block(module, fn.body):
                 pass
@@ -182,7 +198,7 @@ class Inline:
             for region in op.regions:
                 changed |= self.block(module, region)
             callee = op.attrs.get("callee") if op.name == "call" else None
-            if callee is None or not self.wanted(module.functions[callee.name]) or not same_dims(
+            if callee is None or not self.inlined(module.functions[callee.name]) or not same_dims(
                     module.functions[callee.name], op.operands):
                 block.ops.append(op)
                 continue
