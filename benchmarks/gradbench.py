@@ -108,6 +108,14 @@ def kmeans_inputs(text):
         yield f"k={k},n={n},d={d}", {"points": points, "centroids": points[-k:]}
 
 
+def saddle_inputs(text):
+    yield "start=[1,1]", {"start": [1.0, 1.0]}
+
+
+def particle_inputs(text):
+    yield "w=0", {"w": 0.0}
+
+
 def hello_inputs(text):
     yield "x=1", 1.0
 
@@ -122,6 +130,9 @@ EVALS = {
     "gmm": (gmm_inputs, "objective", "jacobian"),
     "lstm": (lstm_inputs, "objective", "jacobian"),
     "kmeans": (kmeans_inputs, "cost", "dir"),
+    # no primal: the columns are the variants rr (outer and inner reverse) and ff
+    "saddle": (saddle_inputs, "rr", "ff"),
+    "particle": (particle_inputs, "rr", "ff"),
 }
 
 

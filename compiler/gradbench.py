@@ -232,6 +232,20 @@ def kmeans_arguments(input) -> tuple:
     return floats(input, "points", 2), floats(input, "centroids", 2)
 
 
+def saddle_arguments(input) -> tuple:
+    start = floats(input, "start", 1)
+    if start.size != 2:
+        raise MessageError(f"field 'start' must hold 2 numbers, not {start.size}")
+    return (start,)
+
+
+def particle_arguments(input) -> tuple:
+    return (real(input, "w"),)
+
+
+NESTED_VARIANTS = ("ff", "fr", "rf", "rr")  # forward or reverse, outer then inner
+
+
 MODULES: dict[str, Module] = {
     "hello": Module("gradbench/hello.dp", {
         "square": Function(primal("square"), hello_arguments, number_output),
@@ -266,6 +280,12 @@ MODULES: dict[str, Module] = {
     "kmeans": Module("kmeans.dp", {
         "cost": Function(primal("kmeans"), kmeans_arguments, number_output),
         "dir": Function(primal("kmeans_dir"), kmeans_arguments, list_output),
+    }),
+    "saddle": Module("gradbench/saddle.dp", {
+        name: Function(primal(name), saddle_arguments, list_output) for name in NESTED_VARIANTS
+    }),
+    "particle": Module("gradbench/particle.dp", {
+        name: Function(primal(name), particle_arguments, number_output) for name in NESTED_VARIANTS
     }),
 }
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import nested_reference
 import reference
 import reference_grad
 
@@ -267,6 +268,24 @@ def test_kmeans(tool):
         check(evaluate(tool, "kmeans", "dir", input), np.array(newton))
 
 
+def test_saddle(tool):
+    define(tool, "saddle")
+    expected = nested_reference.saddle(nested_reference.SADDLE_START)
+    for variant in ("ff", "fr", "rf", "rr"):  # run.py: each variant on start [1, 1]
+        output = evaluate(tool, "saddle", variant, {"start": [1.0, 1.0]}, min_runs=1)
+        check(output, expected)
+        check(output, nested_reference.SADDLE_EXPECTED, tol=1e-4)  # GradBench's constant
+
+
+def test_particle(tool):
+    define(tool, "particle")
+    expected = nested_reference.particle(nested_reference.PARTICLE_START)
+    for variant in ("ff", "fr", "rf", "rr"):  # run.py: each variant from w = 0
+        output = evaluate(tool, "particle", variant, {"w": 0.0}, min_runs=1)
+        check(output, expected)
+        check(output, nested_reference.PARTICLE_EXPECTED, tol=1e-4)
+
+
 def test_runs_follow_min_runs_and_min_seconds(tool):
     define(tool, "lse")
     x = [0.5, 1.5]
@@ -319,13 +338,6 @@ def test_unknown_module(fresh):
     served(fresh)
 
 
-def test_modules_that_need_forward_mode_are_not_defined_yet(fresh):
-    for module in ("saddle", "particle"):
-        response = fresh.ask("define", module=module)
-        assert_failure(response, response["id"], module)
-    served(fresh)
-
-
 def test_unknown_function(fresh):
     response = fresh.ask("evaluate", module="lse", function="hessian", input={"x": [1.0]})
     assert_failure(response, response["id"], "hessian", "primal, gradient")
@@ -357,6 +369,8 @@ def test_malformed_message(fresh, line, id, words):
     ("llsq", "primal", {"x": [1.0], "n": 2.5}, ["'n'", "integer"]),
     ("det", "primal", {"A": [1.0, 2.0, 3.0], "ell": 2}, ["'A'", "4"]),
     ("ode", "primal", {"x": [1.0, 2.0]}, ["'s'"]),
+    ("saddle", "rr", {"start": [1.0, 1.0, 1.0]}, ["'start'", "2 numbers"]),
+    ("particle", "ff", {"w": "zero"}, ["'w'", "number"]),
     # shapes that only the compiled program can check: dpc's run-time errors
     ("gmm", "objective", gmm_input(seed=1, d=2, k=2, n=3, m=0, gamma=1.0)
         | {"mu": [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]}, ["run-time error"]),
