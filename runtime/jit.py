@@ -26,7 +26,7 @@ from ir.types import BOOL, F64, I64, ArrayType
 from . import cache
 from .lower import CTX_FIELDS, ModuleLowering, Site, symbol
 
-OPTIONS = "O3 vectorize loop+slp"
+OPTIONS = "O3 vectorize loop+slp ordered-reductions"
 
 _INIT_LOCK = threading.Lock()
 _INITIALIZED = False
@@ -43,6 +43,10 @@ def target_machine():
         if not _INITIALIZED:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
+            # Lets the loop vectorizer vectorize a loop that sums doubles without fast-math
+            # (e.g. sum(exp(x)) in lse): the body in vector registers, the additions one
+            # lane at a time in the original order, so results stay bit-for-bit the same.
+            llvm.set_option("dpc", "-force-ordered-reductions")
             _INITIALIZED = True
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
