@@ -354,6 +354,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="print the whole module after pass PASS (repeatable); the passes "
                         "are inline_calls, ad, inline, constfold, simplify, cse, dce, scalarize, bounds, "
+                        "checks, "
                         "speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",
                    help="print the whole module after every pass")

@@ -55,10 +55,11 @@ def optimization_passes() -> list:
 def native_passes() -> list:
     """The passes from stage 'ad' to stage 'scalar', the IR native code is made from."""
     from passes.bounds import Bounds
+    from passes.checks import Checks
     from passes.fusion import Fusion
     from passes.scalarize import Scalarize
     from passes.speculate import Speculate
-    return [Scalarize(), Bounds(), Speculate(), Fusion()]
+    return [Scalarize(), Bounds(), Checks(), Speculate(), Fusion()]
 
 
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:

@@ -3,9 +3,10 @@ the check (and loops with no check left can be vectorized).
 
 An index is in range when it is the induction variable i of a `for`, `build` or `reduce`
 that starts at a constant >= 0, steps by 1 and stops at the indexed array's size on that
-axis (the same dimension name or literal in both types, checked at the call; never `?`),
-or i + c for a constant c <= 0 with start + c >= -1, or a constant in [-1, start] inside
-such a loop (which only runs when the size exceeds start). `inbounds = true` means
+axis (the same dimension name or literal in both types, checked at the call; never `?`)
+or at the variable (plus at most 1) of a loop that does, or i + c for a constant c <= 0
+with start + c >= -1, or a constant in [-1, start] inside such a loop (which only runs
+when the size exceeds start). `inbounds = true` means
 0 <= index < size; `inbounds = "wraps"` means -size <= index < size, valid through
 Python's negative indices (x[i - 1] at i = 0), so native code still maps a negative index
 to size + index. Neither is ever checked.
@@ -41,10 +42,22 @@ def mark_block(block: ir.Block, loops: list) -> None:
         inner = loops
         if op.name in LOOPS:
             start, stop, step = (dim_of_value(v) for v in op.operands[:3])
+            if stop == DYN:
+                stop = bound_of(op.operands[1], loops)
             if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN:
                 inner = loops + [(op.regions[0].args[0], start, stop)]
         for region in op.regions:
             mark_block(region, inner)
+
+
+def bound_of(stop, loops: list):
+    """The dimension a loop stopping at `stop` stays below when stop is an enclosing
+    loop's variable plus at most 1 (`range(r)` inside `range(d)`: below d), else `?`."""
+    for variable, _, bound in loops:
+        offset = offset_from(stop, variable)
+        if offset is not None and offset <= 1:
+            return bound
+    return DYN
 
 
 def in_range(op: ir.Op, loops: list):

@@ -66,3 +66,17 @@ def test_marked_negative_index_wraps_like_python():
     x = np.array([2.0, 3.0, 5.0])
     np.testing.assert_array_equal(mod.f(x), [2.0, 6.0, 15.0])
     assert "if" not in mod.ir("f", stage="scalar").split("build")[1]  # speculated: a select
+
+
+def test_a_loop_up_to_an_outer_variable_stays_below_the_outer_size():
+    # c < r + 1 <= n and c < r < n: in range; c < r + 2 may reach n: checked
+    source = ("def f(x: f64[n]) -> f64:\n"
+              "    acc = 0.0\n"
+              "    for r in range(n):\n"
+              "        acc += sum(x[c] for c in range(r)) + sum(x[c] for c in range(r + 1))\n"
+              "        acc += sum(x[c] for c in range(r + 2))\n"
+              "    return acc\n")
+    module = Bounds().apply(ir.clone_module(compile_source(source, backend="interp").module))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    assert marks == [True, True, False]

@@ -66,14 +66,16 @@ def test_cli_stats_and_dumps(capsys):
                    "dce                7       +0\n"
                    "scalarize         29      +22\n"
                    "bounds            29       +0\n"
-                   "speculate         29       +0\n"
-                   "fusion            17      -12\n")
+                   "checks            26       -3\n"
+                   "speculate         26       +0\n"
+                   "fusion            16      -10\n")
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
                        ("inline_calls", "ad", "inline", "constfold", "simplify", "cse", "dce", "scalarize",
-                        "bounds", "speculate", "fusion")]
+                        "bounds", "checks", "speculate", "fusion")]
     status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "licm")
     assert (status, out) == (1, "")
     assert err == ("dpc: error: no pass named licm; the passes are inline_calls, ad, inline, "
-                   "constfold, simplify, cse, dce, scalarize, bounds, speculate, fusion\n")
+                   "constfold, simplify, cse, dce, scalarize, bounds, checks, speculate, "
+                   "fusion\n")
