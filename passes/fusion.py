@@ -66,7 +66,9 @@ def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
     if len(readers) != 1:
         return None
     (reader,) = readers
-    if reader.name != "index" or not reader.attrs.get(SAFE_INDEX) or len(reader.operands) != 2:
+    # only a read proved in [0, n): at a "wraps" index (-1 for the last element) the
+    # body would be evaluated at -1, not at n - 1
+    if reader.name != "index" or reader.attrs.get(SAFE_INDEX) is not True or len(reader.operands) != 2:
         return None
     if reader.operands[0] is not op.results[0] or not body_never_fails(op.regions[0]):
         return None
