@@ -353,7 +353,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=STAGES, default="ir", help="the stage (default: ir)")
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="print the whole module after pass PASS (repeatable); the passes "
-                        "are inline_calls, ad, inline, constfold, simplify, cse, dce, scalarize, bounds, "
+                        "are inline_calls, ad, inline, constfold, simplify, cse, licm, loop_cse, dce, "
+                        "scalarize, bounds, "
                         "checks, "
                         "speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",

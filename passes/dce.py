@@ -34,7 +34,10 @@ def never_fails(op: ir.Op) -> bool:
         return True
     if name == "index":
         return bool(op.attrs.get(SAFE_INDEX))
-    if name in ("pow", "floordiv", "mod"):
+    if name in ("floordiv", "mod"):  # integers: unless by a known nonzero constant
+        divisor = dim_of_value(op.operands[1])
+        return op.operands[0].type.elem.name == "f64" or isinstance(divisor, int) and divisor != 0
+    if name == "pow":
         return op.operands[0].type.elem.name == "f64"
     if name == "if":
         return all(body_never_fails(r) for r in op.regions)

@@ -251,5 +251,7 @@ class DeadCode:
 
 def optimization_passes() -> list:
     """The `opt` stage, from `ad`."""
-    return [Inline(), ConstantFold(), Simplify(), CSE(), DeadCode()]
+    from .licm import LICM
+    from .loop_cse import LoopCSE
+    return [Inline(), ConstantFold(), Simplify(), CSE(), LICM(), LoopCSE(), DeadCode()]
 

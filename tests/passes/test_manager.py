@@ -63,6 +63,8 @@ def test_cli_stats_and_dumps(capsys):
                    "constfold          7       +0\n"
                    "simplify           7       +0\n"
                    "cse                7       +0\n"
+                   "licm               7       +0\n"
+                   "loop_cse           7       +0\n"
                    "dce                7       +0\n"
                    "scalarize         29      +22\n"
                    "bounds            29       +0\n"
@@ -72,10 +74,10 @@ def test_cli_stats_and_dumps(capsys):
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
-                       ("inline_calls", "ad", "inline", "constfold", "simplify", "cse", "dce", "scalarize",
-                        "bounds", "checks", "speculate", "fusion")]
-    status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "licm")
+                       ("inline_calls", "ad", "inline", "constfold", "simplify", "cse", "licm",
+                        "loop_cse", "dce", "scalarize", "bounds", "checks", "speculate", "fusion")]
+    status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "hoist")
     assert (status, out) == (1, "")
-    assert err == ("dpc: error: no pass named licm; the passes are inline_calls, ad, inline, "
-                   "constfold, simplify, cse, dce, scalarize, bounds, checks, speculate, "
-                   "fusion\n")
+    assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, ad, inline, "
+                   "constfold, simplify, cse, licm, loop_cse, dce, scalarize, bounds, checks, "
+                   "speculate, fusion\n")

@@ -1,0 +1,233 @@
+"""LICM: work that does not change from one iteration of a loop to the next is done
+once, before the loop.
+
+An op inside a loop L, at any depth, is invariant in L when everything it reads is
+defined before L, is computed by other invariant ops, or is the induction variable of
+a loop between L and the op. With no such variable, the op (and what it reads inside L)
+is copied before L and its uses read the copy. With some, it is tabulated: a `build`
+over those loops' ranges, before L, computes it for every combination once, and the op
+becomes a read of that table. GMM's exp(icf[j, r]) inside the loop over points is the
+case in point:
+
+    for 0, %n, 1 { ^(%i):                      %e = build 0, %k, 1 { ^(%j2):
+      build 0, %k, 1 { ^(%j):                     build 0, %d, 1 { ^(%r2): exp(icf[j2, r2]) } }
+        build 0, %d, 1 { ^(%r):          ->    for 0, %n, 1 { ^(%i):
+          exp(icf[j, r]) ...                      build ... build ... { index %e, %j, %r ... }
+
+Only ops that cannot fail move (they then run even when L runs no iteration, and must
+not raise where the program did not); only ops that cost something are moved (a loop,
+a new array, a transcendental function), and a table only holds scalars (its size is
+then one iteration of L's worth of that op's values). Ops under an `if` stay (they
+may not run at all), as do those whose tabulated loops do not start at 0 with step 1
+or whose ranges are computed inside L.
+"""
+
+from __future__ import annotations
+
+import ir
+from ir.clone import clone_op
+from ir.ops import dim_of_value, range_count_dim
+from ir.types import ArrayType
+
+from .checks import name_dims
+from .dce import effect_free, eliminate_dead_code, never_fails, operands_within
+
+LOOPS = ("for", "build", "reduce", "while")
+COUNTED = ("for", "build", "reduce")
+COSTLY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
+          "lgamma", "digamma", "trigamma"}
+
+
+class LICM:
+    name = "licm"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            name_dims(fn)
+            if hoist_in(fn.body):
+                eliminate_dead_code(fn.body, effect_free)
+        return module
+
+
+def hoist_in(block: ir.Block) -> bool:
+    """Hoists out of every loop of `block`, outer loops first, then inside them."""
+    changed = False
+    for op in list(block.ops):
+        if op.name in LOOPS:
+            changed |= hoist_out_of(op, block)
+        for region in op.regions:
+            changed |= hoist_in(region)
+    return changed
+
+
+class Nest:
+    """Where each op and block inside `loop` sits: the op owning each block, the block
+    holding each op, and the values defined inside."""
+
+    def __init__(self, loop: ir.Op):
+        self.loop = loop
+        self.owner: dict = {}
+        self.block_of: dict = {}
+        self.inside: set = set()
+        for region in loop.regions:
+            self.visit(region, loop)
+
+    def visit(self, block: ir.Block, owner: ir.Op) -> None:
+        self.owner[id(block)] = owner
+        self.inside.update(block.args)
+        for op in block.ops:
+            self.block_of[id(op)] = block
+            self.inside.update(op.results)
+            for region in op.regions:
+                self.visit(region, op)
+
+    def induction_loop(self, value) -> ir.Op | None:
+        """The counted loop strictly inside `loop` whose induction variable `value` is."""
+        if not isinstance(value.owner, ir.Block) or value.index != 0:
+            return None
+        op = self.owner.get(id(value.owner))
+        return op if op is not None and op is not self.loop and op.name in COUNTED else None
+
+    def loops_above(self, op: ir.Op) -> list | None:
+        """The ops between `loop` and `op`, outermost first; None when one is not a loop."""
+        chain = []
+        block = self.block_of[id(op)]
+        while True:
+            owner = self.owner[id(block)]
+            if owner is self.loop:
+                return chain[::-1]
+            if owner.name not in LOOPS:
+                return None
+            chain.append(owner)
+            block = self.block_of[id(owner)]
+
+
+def hoist_out_of(loop: ir.Op, block: ir.Block) -> bool:
+    nest = Nest(loop)
+    changed = False
+    for op in list(walk_regions(loop)):
+        if id(op) not in nest.block_of or not costly(op):
+            continue
+        found = invariant_slice(op, nest)
+        if found is None:
+            continue
+        ops, tabulated = found
+        if tabulated and op.results[0].type.rank > 0:
+            continue
+        position = block.ops.index(loop)
+        block.ops[position:position] = hoisted(op, ops, tabulated, nest)
+        changed = True
+        nest = Nest(loop)
+    return changed
+
+
+def walk_regions(op: ir.Op):
+    for region in op.regions:
+        yield from ir.walk_ops(region)
+
+
+def costly(op: ir.Op) -> bool:
+    if len(op.results) != 1:
+        return False
+    if op.regions:
+        return op.name in ("build", "reduce")
+    return op.name in COSTLY or op.results[0].type.rank > 0 and op.name not in ("index", "dim")
+
+
+def defined_within(op: ir.Op) -> set:
+    values = set()
+    for inner in walk_regions(op):
+        values.update(inner.results)
+    for inner in [op, *walk_regions(op)]:
+        for region in inner.regions:
+            values.update(region.args)
+    return values
+
+
+def invariant_slice(op: ir.Op, nest: Nest):
+    """(the ops inside the loop that `op` needs, op included, in an order that defines
+    before use; the loops whose induction variables they read, outermost first), or
+    None when `op` is not invariant or cannot move."""
+    chain = nest.loops_above(op)
+    if chain is None:
+        return None
+    depth = {id(loop): k for k, loop in enumerate(chain)}
+    ops, tabulated, seen = [], set(), set()
+    pending = [op]
+    while pending:
+        inner = pending.pop()
+        if id(inner) in seen:
+            continue
+        seen.add(id(inner))
+        if not never_fails(inner) or not ir.REGISTRY[inner.name].pure:
+            return None
+        ops.append(inner)
+        for v in operands_within(inner) - defined_within(inner):
+            if v not in nest.inside:
+                continue
+            source = v.defining_op
+            if source is not None:
+                if nest.loops_above(source) is None:
+                    return None
+                pending.append(source)
+                continue
+            loop = nest.induction_loop(v)
+            if loop is None or id(loop) not in depth or not countable(loop, nest):
+                return None
+            tabulated.add(id(loop))
+    order = {id(o): k for k, o in enumerate(walk_regions(nest.loop))}
+    ops.sort(key=lambda o: order[id(o)])
+    return ops, [loop for loop in chain if id(loop) in tabulated]
+
+
+def countable(loop: ir.Op, nest: Nest) -> bool:
+    """Can a table be indexed by this loop's variable, over a range known before `nest.loop`?"""
+    start, stop, step = loop.operands[:3]
+    return (dim_of_value(start) == 0 and dim_of_value(step) == 1 and stop not in nest.inside)
+
+
+def hoisted(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> list:
+    """The ops to put before the loop; `op`'s uses are redirected to what they compute."""
+    block = nest.block_of[id(op)]
+    if not tabulated:
+        values: dict = {}
+        copies = [clone_op(inner, values) for inner in ops]
+        redirect(nest.loop, op.results[0], values[op.results[0]])
+        block.ops.remove(op)
+        return copies
+    table = tabulate(op, ops, tabulated)
+    ivs = [loop.regions[-1].args[0] for loop in tabulated]
+    read = ir.Op("index", [table.results[0], *ivs], [op.results[0].type], {"inbounds": True},
+                 loc=op.loc, result_names=[op.results[0].name_hint])
+    block.ops[block.ops.index(op)] = read
+    redirect(nest.loop, op.results[0], read.results[0])
+    return [table]
+
+
+def tabulate(op: ir.Op, ops: list, tabulated: list) -> ir.Op:
+    """Nested builds over the tabulated loops' ranges of a copy of `ops`, yielding op."""
+    values: dict = {}
+    blocks = []
+    for loop in tabulated:
+        iv = loop.regions[-1].args[0]
+        body = ir.Block([ir.I64], [iv.name_hint])
+        values[iv] = body.args[0]
+        blocks.append(body)
+    innermost = blocks[-1]
+    innermost.ops = [clone_op(inner, values) for inner in ops]
+    innermost.ops.append(ir.Op("yield", [values[op.results[0]]], []))
+    elem = op.results[0].type
+    shape = list(elem.shape)
+    built = None
+    for loop, body in reversed(list(zip(tabulated, blocks))):
+        if built is not None:
+            body.ops = [built, ir.Op("yield", [built.results[0]], [])]
+        shape.insert(0, range_count_dim(loop))
+        built = ir.Op("build", loop.operands[:3], [ArrayType(elem.elem, tuple(shape))],
+                      regions=[body], loc=op.loc)
+    return built
+
+
+def redirect(root: ir.Op, old, new) -> None:
+    for inner in walk_regions(root):
+        inner.operands = [new if v is old else v for v in inner.operands]

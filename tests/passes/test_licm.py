@@ -1,0 +1,150 @@
+"""LICM: what does not change across a loop's iterations is computed once, before it."""
+
+import numpy as np
+import pytest
+
+import ir
+from compiler import compile_source
+from passes.licm import LICM
+
+BEFORE = (
+    "func @f(%x: f64[n], %w: f64[m]) -> f64 {\n"
+    "  %n = dim %x {axis = 0} : i64\n"
+    "  %m = dim %w {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = for %0, %n, %1, %2 : f64 {\n"
+    "  ^(%i: i64, %acc: f64):\n"
+    "    %4 = index %x, %i {inbounds = true} : f64\n"
+    "    %5 = exp %4 : f64\n"
+    "    %6 = reduce %0, %m, %1 {kind = \"sum\"} : f64 {\n"
+    "    ^(%j: i64):\n"
+    "      %7 = index %w, %j {inbounds = true} : f64\n"
+    "      %8 = exp %7 : f64\n"
+    "      %9 = mul %8, %5 : f64\n"
+    "      yield %9\n"
+    "    }\n"
+    "    %10 = reduce %0, %m, %1 {kind = \"sum\"} : f64 {\n"
+    "    ^(%k: i64):\n"
+    "      %11 = index %w, %k {inbounds = true} : f64\n"
+    "      %12 = sin %11 : f64\n"
+    "      yield %12\n"
+    "    }\n"
+    "    %13 = add %acc, %6 : f64\n"
+    "    %14 = add %13, %10 : f64\n"
+    "    yield %14\n"
+    "  }\n"
+    "  return %3\n"
+    "}\n"
+)
+
+AFTER = (
+    "func @f(%x: f64[n], %w: f64[m]) -> f64 {\n"
+    "  %n = dim %x {axis = 0} : i64\n"
+    "  %m = dim %w {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = build %0, %m, %1 : f64[m] {\n"
+    "  ^(%j: i64):\n"
+    "    %4 = index %w, %j {inbounds = true} : f64\n"
+    "    %5 = exp %4 : f64\n"
+    "    yield %5\n"
+    "  }\n"
+    "  %6 = reduce %0, %m, %1 {kind = \"sum\"} : f64 {\n"
+    "  ^(%k: i64):\n"
+    "    %7 = index %w, %k {inbounds = true} : f64\n"
+    "    %8 = sin %7 : f64\n"
+    "    yield %8\n"
+    "  }\n"
+    "  %9 = for %0, %n, %1, %2 : f64 {\n"
+    "  ^(%i: i64, %acc: f64):\n"
+    "    %10 = index %x, %i {inbounds = true} : f64\n"
+    "    %11 = exp %10 : f64\n"
+    "    %12 = reduce %0, %m, %1 {kind = \"sum\"} : f64 {\n"
+    "    ^(%j.1: i64):\n"
+    "      %13 = index %3, %j.1 {inbounds = true} : f64\n"
+    "      %14 = mul %13, %11 : f64\n"
+    "      yield %14\n"
+    "    }\n"
+    "    %15 = add %acc, %12 : f64\n"
+    "    %16 = add %15, %6 : f64\n"
+    "    yield %16\n"
+    "  }\n"
+    "  return %9\n"
+    "}\n"
+)
+
+
+def hoisted(source: str) -> str:
+    module = LICM().apply(ir.parse_module(source))
+    ir.verify_module(module)
+    return ir.print_module(module)
+
+
+def test_before_and_after():
+    # exp(w[j]) depends on j only: a table over j, before the loop over i, read inside;
+    # sum(sin(w)) depends on nothing in the loop: moved out whole; exp(x[i]) stays
+    assert hoisted(BEFORE) == AFTER
+    assert ir.print_module(ir.parse_module(AFTER)) == AFTER
+
+
+def test_a_read_that_may_fail_stays():
+    # unchecked, w[j] may raise, and must not raise before the loop (which may not run)
+    source = BEFORE.replace("%7 = index %w, %j {inbounds = true}", "%7 = index %w, %j") \
+                   .replace("%11 = index %w, %k {inbounds = true}", "%11 = index %w, %k")
+    assert hoisted(source) == source
+
+
+def test_work_under_an_if_stays():
+    source = (
+        "func @f(%x: f64[n], %c: bool) -> f64 {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = reduce %0, %n, %1 {kind = \"sum\"} : f64 {\n"
+        "  ^(%i: i64):\n"
+        "    %3 = if %c : f64 {\n"
+        "      %4 = index %x, %0 {inbounds = true} : f64\n"
+        "      %5 = exp %4 : f64\n"
+        "      yield %5\n"
+        "    } {\n"
+        "      %6 = index %x, %i {inbounds = true} : f64\n"
+        "      yield %6\n"
+        "    }\n"
+        "    yield %3\n"
+        "  }\n"
+        "  return %2\n"
+        "}\n")
+    assert hoisted(source) == source
+
+
+PROGRAM = """\
+def f(x: f64[n], w: f64[m]) -> f64:
+    total = 0.0
+    for i in range(n):
+        total += sum(exp(w[j]) * x[i] + sin(w[j]) for j in range(m))
+    return total
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_values_and_gradients_are_unchanged(backend):
+    mod = compile_source(PROGRAM, backend=backend)
+    x, w = np.array([0.5, -1.0, 2.0]), np.array([0.1, 0.2, -0.3, 0.4])
+    expected = sum(np.exp(wj) * xi + np.sin(wj) for xi in x for wj in w)
+    assert mod.f(x, w) == pytest.approx(expected, rel=1e-14)
+    grad = mod.grad("f")
+    gx, gw = grad(x, w)
+    assert np.allclose(gx, np.full(3, np.exp(w).sum()), rtol=1e-14)
+    assert np.allclose(gw, np.exp(w) * x.sum() + 3 * np.cos(w), rtol=1e-14)
+
+
+def test_the_reverse_sweep_reads_tables():
+    # exp(w[j]) and the derivative cos(w[j]) are tabulated before the reverse loop over i
+    grad = compile_source(PROGRAM).grad("f")
+    text = ir.print_function(grad.owner.optimized.functions[grad.name])
+    before, reverse = text.split("%w_bar, %x_bar = for")
+    assert ("exp" in before, "cos" in before) == (True, True)
+    assert ("exp" in reverse, "cos" in reverse) == (False, False)
