@@ -5,29 +5,59 @@ from __future__ import annotations
 from ir import F64, Symbol
 
 from . import ast as A
+from .lower import DERIVATIVE_FORMS
+from .scope import assigned_names
 
 CUSTOM_RULES = ("derivative", "tangent")
 
 
 def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object]]:
     """(callee, call node) for every call of a module function in the body, in order.
-    A function passed to a derivative form counts as called."""
+    A function passed to a derivative form counts as called. A name the function binds
+    itself (a parameter, a variable) is that value where it is not called: `g * b`
+    with a parameter g does not call a function g."""
+    local = bound_names(fdef)
     found = []
 
-    def visit(node) -> None:
+    def visit(node, callee: bool = False) -> None:
         if isinstance(node, list):
             for x in node:
                 visit(x)
             return
         if not hasattr(node, "__dataclass_fields__"):
             return
-        if isinstance(node, A.Name) and node.id in names:
+        if isinstance(node, A.Name) and node.id in names and (callee or node.id not in local):
             found.append((node.id, node))
+        if isinstance(node, A.Call):
+            form = isinstance(node.func, A.Name) and node.func.id in DERIVATIVE_FORMS
+            visit(node.func, callee=True)
+            for arg in node.args:
+                visit(arg, callee=form)
+            visit(node.kwargs)
+            return
         for field in node.__dataclass_fields__:
             visit(getattr(node, field))
 
     visit(fdef.body)
     return found
+
+
+def bound_names(fdef: A.FuncDef) -> set[str]:
+    """Parameters, assigned names, loop and comprehension variables of a function."""
+    bound = {p.name for p in fdef.params} | set(assigned_names(fdef.body))
+
+    def visit(node) -> None:
+        if isinstance(node, list):
+            for x in node:
+                visit(x)
+        elif hasattr(node, "__dataclass_fields__"):
+            if isinstance(node, A.Comprehension):
+                bound.add(node.var)
+            for field in node.__dataclass_fields__:
+                visit(getattr(node, field))
+
+    visit(fdef.body)
+    return bound
 
 
 def check_recursion(lowering) -> None:

@@ -161,3 +161,18 @@ def test_cli_as_a_process(tmp_path):
     assert proc.stdout == ""
     assert proc.stderr.startswith(f"{path}:2:12: error: recursion is not supported")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_variable_named_like_a_function_is_not_a_call():
+    # g is a parameter of scale and a function calling scale: no recursion; a call
+    # g(...) inside scale would still be one
+    source = ("def scale(x: f64, g: f64) -> f64:\n"
+              "    h = g * 2.0\n"
+              "    return x * h + sum(g * k for k in range(2))\n\n"
+              "def g(x: f64) -> f64:\n"
+              "    return scale(x, 3.0)\n")
+    mod = compile_source(source, backend="interp")
+    assert mod.g(2.0) == 15.0
+    with pytest.raises(CompileError, match="recursion is not supported: 'scale' calls 'g', "
+                                           "which calls 'scale'"):
+        compile_source(source.replace("x * h", "x * h + g(x)"), backend="interp")
