@@ -20,8 +20,7 @@ I1 = ll.IntType(1)
 
 INTRINSIC_MATH = {"log": "log", "sqrt": "sqrt", "sin": "sin", "cos": "cos",
                   "floor": "floor", "ceil": "ceil", "abs": "fabs"}
-LIBM_MATH = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "tanh": "tanh",
-             "lgamma": "lgamma"}
+LIBM_MATH = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "lgamma": "lgamma"}
 FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "=="}
 ICMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
@@ -42,6 +41,8 @@ def lower_scalar(fl, op):
 def math_function(owner, name: str) -> ll.Function:
     if name == "exp":
         return exp_function(owner)
+    if name == "tanh":
+        return tanh_function(owner)
     if name in INTRINSIC_MATH:
         return owner.intrinsic(INTRINSIC_MATH[name])
     if name in POLYGAMMA:
@@ -127,20 +128,7 @@ def exp_function(owner) -> ll.Function:
     # NaN is clamped too ("unordered or less"), so nothing below sees it
     xc = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
     xc = b.select(b.fcmp_unordered("<", xc, DOUBLE(low)), DOUBLE(low), xc)
-    kf = b.call(owner.intrinsic("roundeven"), [b.fmul(xc, DOUBLE(1 / math.log(2)))])
-    hi = b.call(muladd, [b.fneg(kf), DOUBLE(LN2_HI), xc])  # exact
-    lo = b.fmul(kf, DOUBLE(LN2_LO))  # |lo| < 6e-11: its rounding error is negligible
-    r = b.fsub(hi, lo)
-    dr = b.fsub(b.fsub(hi, r), lo)  # r + dr = hi - lo, to ~1e-26
-
-    # Q(r) by Estrin's scheme: a shorter chain of dependent operations than Horner's,
-    # which matters where exp stays scalar
-    r2 = b.fmul(r, r)
-    r4 = b.fmul(r2, r2)
-    pairs = [b.call(muladd, [DOUBLE(c1), r, DOUBLE(c0)])
-             for c0, c1 in zip(EXP_Q[0::2], EXP_Q[1::2])]
-    quads = [b.call(muladd, [p1, r2, p0]) for p0, p1 in zip(pairs[0::2], pairs[1::2])]
-    q = b.call(muladd, [b.call(muladd, [pairs[4], r4, quads[1]]), r4, quads[0]])
+    kf, r, dr, r2, q = reduced_exp(owner, b, xc)
     # exp(r + dr) = 1 + r + r^2 Q(r) + dr (1 + r), where 1 + r = u + du exactly
     # (Fast2Sum): only the last addition rounds at the scale of the result
     u = b.fadd(DOUBLE(1.0), r)
@@ -151,12 +139,70 @@ def exp_function(owner) -> ll.Function:
     k = b.fptosi(kf, ll.IntType(32))  # -1076 .. 1024
     k_half = b.ashr(k, ll.IntType(32)(1))
 
-    def power_of_two(e):  # 2^e for -1022 <= e <= 1023, from its exponent bits
-        biased = b.add(b.sext(e, INT), INT(1023))
-        return b.bitcast(b.shl(biased, INT(52)), DOUBLE)
-
-    y = b.fmul(b.fmul(exp_r, power_of_two(k_half)), power_of_two(b.sub(k, k_half)))
+    y = b.fmul(b.fmul(exp_r, power_of_two(b, k_half)), power_of_two(b, b.sub(k, k_half)))
     b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
+    return fn
+
+
+def power_of_two(b, e):
+    """2^e for an i32 -1022 <= e <= 1023, from its exponent bits."""
+    biased = b.add(b.sext(e, INT), INT(1023))
+    return b.bitcast(b.shl(biased, INT(52)), DOUBLE)
+
+
+def reduced_exp(owner, b, x):
+    """For a finite x in exp's clamped range: k (a double), r + dr = x - k ln 2 with
+    |r| <= ln(2)/2, r^2, and Q(r), where exp(r) = 1 + r + r^2 Q(r)."""
+    muladd = owner.intrinsic("fmuladd", 3)
+    kf = b.call(owner.intrinsic("roundeven"), [b.fmul(x, DOUBLE(1 / math.log(2)))])
+    hi = b.call(muladd, [b.fneg(kf), DOUBLE(LN2_HI), x])  # exact
+    lo = b.fmul(kf, DOUBLE(LN2_LO))  # |lo| < 6e-11: its rounding error is negligible
+    r = b.fsub(hi, lo)
+    dr = b.fsub(b.fsub(hi, r), lo)  # r + dr = hi - lo, to ~1e-26
+    # Q(r) by Estrin's scheme: a shorter chain of dependent operations than Horner's,
+    # which matters where exp stays scalar
+    r2 = b.fmul(r, r)
+    r4 = b.fmul(r2, r2)
+    pairs = [b.call(muladd, [DOUBLE(c1), r, DOUBLE(c0)])
+             for c0, c1 in zip(EXP_Q[0::2], EXP_Q[1::2])]
+    quads = [b.call(muladd, [p1, r2, p0]) for p0, p1 in zip(pairs[0::2], pairs[1::2])]
+    q = b.call(muladd, [b.call(muladd, [pairs[4], r4, quads[1]]), r4, quads[0]])
+    return kf, r, dr, r2, q
+
+
+# tanh(a) rounds to 1 from here on (1 - tanh(a) ~ 2 exp(-2a) < 2^-54)
+TANH_ONE = 20.0
+
+
+def tanh_function(owner) -> ll.Function:
+    """`double dpc.tanh(double)`: like dpc.exp, straight-line and always inlined so loops
+    that use it vectorize (libm's tanh is a call). With a = |x| and E = expm1(2a),
+    tanh(a) = E / (E + 2), and tanh(x) takes x's sign.
+
+    E from exp's reduction, 2a = k ln 2 + r: exp(2a) - 1 = 2^k (r + r^2 Q(r)) + (2^k - 1),
+    where 2^k - 1 is exact (k <= 58) and the sum does not cancel (for k >= 1 its terms
+    have the same sign or the second dominates), so small a keeps full relative accuracy:
+    for k = 0 it is r + r^2 Q(r) itself. Within 2 ulp (tests/runtime/test_tanh.py).
+    From a = 20 on the result is 1; NaN comes back as it is."""
+    existing = owner.llmod.globals.get("dpc.tanh")
+    if existing is not None:
+        return existing
+    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name="dpc.tanh")
+    fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")
+    b = ll.IRBuilder(fn.append_basic_block("entry"))
+    (x,) = fn.args
+    muladd = owner.intrinsic("fmuladd", 3)
+    a = b.call(owner.intrinsic("fabs"), [x])
+    big = b.fcmp_unordered(">=", a, DOUBLE(TANH_ONE))  # NaN too: nothing below sees it
+    y = b.fmul(b.select(big, DOUBLE(TANH_ONE), a), DOUBLE(2.0))
+    kf, r, dr, r2, q = reduced_exp(owner, b, y)
+    em1_r = b.fadd(r, b.call(muladd, [r2, q, b.call(muladd, [dr, r, dr])]))  # exp(r) - 1
+    p = power_of_two(b, b.fptosi(kf, ll.IntType(32)))  # 0 <= k <= 58
+    e = b.call(muladd, [p, em1_r, b.fsub(p, DOUBLE(1.0))])
+    t = b.select(big, DOUBLE(1.0), b.fdiv(e, b.fadd(e, DOUBLE(2.0))))
+    signed = b.call(owner.intrinsic("copysign", 2), [t, x])
+    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, signed))
     return fn
 
 

@@ -8,18 +8,13 @@ import math
 import re
 from pathlib import Path
 
-import llvmlite.binding as llvm
 import numpy as np
 import pytest
 
 import ir
-import runtime
 from compiler import compile_file
 from ir.ops import sigmoid
-from passes.bounds import Bounds
-from passes.fusion import Fusion
-from passes.scalarize import Scalarize
-from passes.speculate import Speculate
+from native_math import native, ulps_apart, vectorizing_host
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -44,15 +39,6 @@ SMALLEST_SUBNORMAL = 5e-324
 LARGEST = 1.7976931348622732e308
 
 
-def native(module):
-    """Compiled as the driver does it: the native passes on a copy, then the JIT."""
-    module = ir.clone_module(module)
-    for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
-        module = native_pass.apply(module)
-    ir.verify_module(module)
-    return runtime.compile_module(module)
-
-
 @pytest.fixture(scope="module")
 def mod():
     module = ir.parse_module(SOURCE)
@@ -66,12 +52,6 @@ def correctly_rounded(x: float) -> float:
     of exp in double precision need."""
     context = decimal.Context(prec=40, Emin=-99999, Emax=99999)
     return float(context.exp(decimal.Decimal(x)))
-
-
-def ulps_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distance in units in the last place between non-negative doubles (inf included):
-    consecutive doubles have consecutive bit patterns."""
-    return np.abs(a.view(np.int64) - b.view(np.int64))
 
 
 def sample_points() -> dict:
@@ -147,11 +127,6 @@ def test_sigmoid(mod):
     np.testing.assert_allclose(got, sigmoid(x), rtol=1e-15, atol=0)
     assert got[-2] == 1.0 and got[-1] == 0.0
     assert np.isnan(mod.functions["s"](np.array([math.nan]))[0])
-
-
-def vectorizing_host() -> bool:
-    features = llvm.get_host_cpu_features()
-    return bool(features.get("avx2") or features.get("neon"))
 
 
 VECTOR_EXP = re.compile(r"@llvm\.roundeven\.v\d+f64")  # only the vectorized exp uses it
