@@ -37,6 +37,7 @@ PTR = ll.PointerType()
 CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
 CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
 CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
+MATMUL_UNROLL = 4  # steps of k per pass of the matrix product's inner loop
 HEADER = 32      # bytes before each buffer: prev, next, capacity (keeps 16-byte alignment)
 
 ELEM = {F64: DOUBLE, I64: INT, BOOL: I8}  # in memory; a bool register is i1
@@ -696,14 +697,31 @@ class FunctionLowering:
             return out
         out = self.new_array(F64, [rows, cols] if rows is not None else [cols])
         self.fill(out, F64, DOUBLE(0.0))
-        with self.counted_loop(rows if rows is not None else INT(1)) as i:
-            with self.counted_loop(inner) as k:
-                left = self.load_elem(a, F64, self.b.add(self.b.mul(i, inner), k)
-                                      if rows is not None else k)
+        rows = rows if rows is not None else INT(1)
+        left = (lambda i, k: self.load_elem(a, F64, self.b.add(self.b.mul(i, inner), k)))
+        right = (lambda k, j: self.load_elem(b, F64, self.b.add(self.b.mul(k, cols), j)))
+        # Four steps of k per pass over a row of the result: each element is loaded and
+        # stored once for four products, added in the same order as one step at a time
+        # (so the bits do not change), then the steps left over one at a time.
+        quads = self.b.sdiv(inner, INT(MATMUL_UNROLL))
+        with self.counted_loop(rows) as i:
+            with self.counted_loop(quads) as quad:
+                first = self.b.mul(quad, INT(MATMUL_UNROLL))
+                ks = [self.b.add(first, INT(u)) for u in range(MATMUL_UNROLL)]
+                lefts = [left(i, k) for k in ks]
                 with self.counted_loop(cols) as j:
                     at = self.b.add(self.b.mul(i, cols), j)
-                    term = self.float_op("mul", left, self.load_elem(
-                        b, F64, self.b.add(self.b.mul(k, cols), j)))
+                    acc = self.load_elem(out, F64, at)
+                    for k, x_ik in zip(ks, lefts):
+                        acc = self.float_op("add", acc, self.float_op("mul", x_ik, right(k, j)))
+                    self.store_elem(out, F64, at, acc)
+            done = self.b.mul(quads, INT(MATMUL_UNROLL))
+            with self.counted_loop(self.b.sub(inner, done)) as rest:
+                k = self.b.add(done, rest)
+                x_ik = left(i, k)
+                with self.counted_loop(cols) as j:
+                    at = self.b.add(self.b.mul(i, cols), j)
+                    term = self.float_op("mul", x_ik, right(k, j))
                     self.store_elem(out, F64, at, self.float_op("add", self.load_elem(out, F64, at), term))
         return out
 

@@ -276,3 +276,22 @@ def test_large_temporaries_reuse_freed_memory_across_calls():
         return float(out.stdout)
     assert faults_per_call() < 10
     assert faults_per_call(DPC_MALLOC_TUNING="0") > 300
+
+
+@pytest.mark.parametrize("n, k, m", [(3, 7, 5), (4, 4, 1), (1, 9, 3), (5, 0, 2), (0, 3, 3),
+                                     (6, 13, 17)])
+def test_matrix_products_add_in_order_of_k(n, k, m):
+    # the kernel takes four steps of k per pass but adds them one by one, from 0.0: the
+    # same bits as summing a[i, k] * b[k, j] over k in order, whatever k's remainder by 4
+    mod = compile_source("def mm(a: f64[n, k], b: f64[k, m]) -> f64[n, m]:\n    return a @ b\n\n"
+                         "def vm(v: f64[k], b: f64[k, m]) -> f64[m]:\n    return v @ b\n")
+    rng = np.random.default_rng(n * 100 + k)
+    a, b, v = rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal(k)
+    expected = np.zeros((n, m))
+    for step in range(k):
+        expected = expected + a[:, step:step + 1] * b[step:step + 1, :]
+    assert np.array_equal(mod.mm(a, b), expected)
+    in_order = np.zeros(m)
+    for step in range(k):
+        in_order = in_order + v[step] * b[step]
+    assert np.array_equal(mod.vm(v, b), in_order)
