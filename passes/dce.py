@@ -39,6 +39,10 @@ def never_fails(op: ir.Op) -> bool:
         return op.operands[0].type.elem.name == "f64" or isinstance(divisor, int) and divisor != 0
     if name == "pow":
         return op.operands[0].type.elem.name == "f64"
+    if name == "full":  # fails only for a negative size; a dimension never is one
+        sizes = [dim_of_value(v) for v in op.operands[1:]]
+        return all(isinstance(s, str) and s != ir.DYN or isinstance(s, int) and s >= 0
+                   for s in sizes)
     if name == "if":
         return all(body_never_fails(r) for r in op.regions)
     if name in ("build", "reduce"):

@@ -8,6 +8,8 @@ goes away (DCE). This is what turns `sum(exp(x - m))` into one loop with no temp
     %e = build ... { index %t, %i; exp; yield }  ->     index %x, %i; sub; exp; yield
     %s = reduce ... { index %e, %i; yield }           }
 
+A read of an element of a `full` array is its fill value.
+
 Only bodies that cannot fail are moved (no check that could raise, no call), so the
 program raises exactly the errors it raised before, and the single use means no work is
 repeated.
@@ -26,6 +28,7 @@ class Fusion:
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
             forward_build_sizes(fn.body)
+            forward_filled_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
             while fuse_round(fn.body):
                 dce(fn.body)
@@ -45,6 +48,18 @@ def forward_build_sizes(root: ir.Block) -> None:
         stop_is_size = isinstance(stop, str) or isinstance(stop, int) and stop >= 0
         if start == 0 and step == 1 and stop_is_size and stop != ir.DYN:
             replace_uses(root, op.results[0], source.operands[1])
+
+
+def forward_filled_reads(root: ir.Block) -> None:
+    """A read of one element of `%a = full %v, ...`, proved in range, is %v: the adjoint
+    seed of a sum, spread to an array, is then never filled in memory."""
+    for op in list(ir.walk_ops(root)):
+        if op.name != "index" or op.attrs.get(SAFE_INDEX) is not True:
+            continue
+        source = op.operands[0].defining_op
+        if source is None or source.name != "full" or len(op.operands) - 1 != source.results[0].type.rank:
+            continue
+        replace_uses(root, op.results[0], source.operands[0])
 
 
 def uses_of(block: ir.Block) -> dict:

@@ -84,3 +84,33 @@ def test_a_read_at_a_negative_index_is_not_fused():
               "    return sum(t[i - 1] * (i + 1.0) for i in range(n))\n")
     for backend in ("native", "interp"):
         assert compile_source(source, backend=backend).f(np.array([1.0, 2.0, 3.0])) == 22.0
+
+
+def test_a_read_of_a_filled_array_is_its_value():
+    source = ("func @f(%x: f64[n], %v: f64) -> f64[n] {\n"
+              "  %0 = dim %x {axis = 0} : i64\n"
+              "  %1 = full %v, %0 : f64[n]\n"
+              "  %2 = const 0 : i64\n"
+              "  %3 = const 1 : i64\n"
+              "  %4 = build %2, %0, %3 : f64[n] {\n"
+              "  ^(%i: i64):\n"
+              "    %5 = index %1, %i {inbounds = true} : f64\n"
+              "    %6 = index %x, %i {inbounds = true} : f64\n"
+              "    %7 = mul %5, %6 : f64\n"
+              "    yield %7\n"
+              "  }\n"
+              "  return %4\n"
+              "}\n")
+    assert ir.print_module(Fusion().apply(ir.parse_module(source))) == (
+        "func @f(%x: f64[n], %v: f64) -> f64[n] {\n"
+        "  %0 = dim %x {axis = 0} : i64\n"
+        "  %1 = const 0 : i64\n"
+        "  %2 = const 1 : i64\n"
+        "  %3 = build %1, %0, %2 : f64[n] {\n"
+        "  ^(%i: i64):\n"
+        "    %4 = index %x, %i {inbounds = true} : f64\n"
+        "    %5 = mul %v, %4 : f64\n"
+        "    yield %5\n"
+        "  }\n"
+        "  return %3\n"
+        "}\n")
