@@ -76,7 +76,8 @@ def index_in_range(index, size, loops: list):
     proved, on every run of the enclosing loops."""
     constant = dim_of_value(index) if is_constant(index) else None
     for variable, start, bound in loops:
-        if bound != size:
+        # the same size, or literal sizes where the loop's is the smaller
+        if bound != size and not (isinstance(bound, int) and isinstance(size, int) and bound <= size):
             continue
         # inside a loop over this size that runs at all, size > start >= 0
         if isinstance(constant, int) and -1 <= constant <= start:

@@ -8,8 +8,8 @@ same order:
 
 1. Dimensions by name. `dim %v {axis}` where v's type names the dimension (`f64[d]`)
    becomes the function's own `%d` (the `dim` of a parameter at the top of the body),
-   so a length no longer depends on the array it was read from (a row `x[i]` has the
-   length d whatever i is).
+   or a constant where the type has a literal size, so a length no longer depends on
+   the array it was read from (a row `x[i]` has the length d whatever i is).
 2. Dead work that may fail. A `build` or `reduce` whose result nobody uses becomes a
    `for` over the same range whose body yields nothing; DCE then removes what in it
    cannot fail. A `max`/`min` reduction also fails on an empty range: that check stays
@@ -45,9 +45,15 @@ class Checks:
 
 def name_dims(fn: ir.Function) -> None:
     """Every `dim` whose type names its dimension, below the top-level `dim` of a
-    parameter that binds that name, is replaced by the binding."""
+    parameter that binds that name, is replaced by the binding; one of a literal size
+    (a specialized function's) by a constant."""
     bound: dict = {}
     subst: dict = {}
+    literals = sorted({size for op in ir.walk_ops(fn.body) if op.name == "dim"
+                       for size in [dim_of_value(op.results[0])] if isinstance(size, int)})
+    constants = [ir.Op("const", [], [ir.I64], {"value": size}) for size in literals]
+    fn.body.ops[:0] = constants
+    bound.update((size, op.results[0]) for size, op in zip(literals, constants))
     params = set(fn.params)
     for op in fn.body.ops:
         for inner in walk_regions(op):

@@ -181,9 +181,12 @@ def invariant_slice(op: ir.Op, nest: Nest):
 
 
 def countable(loop: ir.Op, nest: Nest) -> bool:
-    """Can a table be indexed by this loop's variable, over a range known before `nest.loop`?"""
+    """Can a table be indexed by this loop's variable, over a range known before
+    `nest.loop` (its stop defined outside, or a constant)?"""
     start, stop, step = loop.operands[:3]
-    return (dim_of_value(start) == 0 and dim_of_value(step) == 1 and stop not in nest.inside)
+    known = all(v not in nest.inside or v.defining_op is not None and v.defining_op.name == "const"
+                for v in (start, stop, step))
+    return dim_of_value(start) == 0 and dim_of_value(step) == 1 and known
 
 
 def hoisted(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> list:
@@ -195,18 +198,24 @@ def hoisted(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> list:
         redirect(nest.loop, op.results[0], values[op.results[0]])
         block.ops.remove(op)
         return copies
-    table = tabulate(op, ops, tabulated)
+    table, constants = tabulate(op, ops, tabulated, nest)
     ivs = [loop.regions[-1].args[0] for loop in tabulated]
     read = ir.Op("index", [table.results[0], *ivs], [op.results[0].type], {"inbounds": True},
                  loc=op.loc, result_names=[op.results[0].name_hint])
     block.ops[block.ops.index(op)] = read
     redirect(nest.loop, op.results[0], read.results[0])
-    return [table]
+    return constants + [table]
 
 
-def tabulate(op: ir.Op, ops: list, tabulated: list) -> ir.Op:
-    """Nested builds over the tabulated loops' ranges of a copy of `ops`, yielding op."""
+def tabulate(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> tuple:
+    """Nested builds over the tabulated loops' ranges of a copy of `ops`, yielding op,
+    and copies of the constants among those ranges that are defined inside the loop."""
     values: dict = {}
+    constants = []
+    for loop in tabulated:
+        for v in loop.operands[:3]:
+            if v in nest.inside and v not in values:
+                constants.append(clone_op(v.defining_op, values))
     blocks = []
     for loop in tabulated:
         iv = loop.regions[-1].args[0]
@@ -223,9 +232,9 @@ def tabulate(op: ir.Op, ops: list, tabulated: list) -> ir.Op:
         if built is not None:
             body.ops = [built, ir.Op("yield", [built.results[0]], [])]
         shape.insert(0, range_count_dim(loop))
-        built = ir.Op("build", loop.operands[:3], [ArrayType(elem.elem, tuple(shape))],
-                      regions=[body], loc=op.loc)
-    return built
+        built = ir.Op("build", [values.get(v, v) for v in loop.operands[:3]],
+                      [ArrayType(elem.elem, tuple(shape))], regions=[body], loc=op.loc)
+    return built, constants
 
 
 def redirect(root: ir.Op, old, new) -> None:

@@ -73,11 +73,18 @@ def share_in(block: ir.Block) -> bool:
     loops = [op for op in block.ops if counted_from_zero(op)]
     for later_pos, later in enumerate(loops):
         for earlier in loops[:later_pos]:
-            if earlier.operands[:3] != later.operands[:3]:
+            if not same_range(earlier, later):
                 continue
             while share_one(block, earlier, later):
                 changed = True
     return changed
+
+
+def same_range(a: ir.Op, b: ir.Op) -> bool:
+    """Do the two loops' stops agree (the same value, or equal constants)?"""
+    stop_a, stop_b = a.operands[1], b.operands[1]
+    return stop_a is stop_b or isinstance(dim_of_value(stop_a), int) and \
+        dim_of_value(stop_a) == dim_of_value(stop_b)
 
 
 def counted_from_zero(op: ir.Op) -> bool:

@@ -20,8 +20,9 @@ import math
 from collections import Counter
 
 import ir
+from ir import ArrayType, Block
 from ir.clone import clone_op
-from ir.ops import constant
+from ir.ops import constant, dim_of_value
 from ir.registry import REGISTRY
 
 from .dce import effect_free, eliminate_dead_code
@@ -52,7 +53,12 @@ class ConstantFold:
             sizes = {v for op in ir.walk_ops(fn.body) if op.name in SIZED for v in op.operands}
             for op in ir.walk_ops(fn.body):  # operands before users: folds chain
                 value = self.folded(op)
-                if value is not None and op.results[0] not in sizes:
+                # a size stays what it is (its name is in the types it makes), unless a
+                # literal: `dim` of an axis of known size (a specialized function's)
+                literal = op.name == "dim" and isinstance(dim_of_value(op.results[0]), int)
+                if literal:
+                    value = dim_of_value(op.results[0])
+                if value is not None and (op.results[0] not in sizes or literal):
                     op.name, op.operands, op.attrs = "const", [], {"value": value}
         return module
 
@@ -198,14 +204,18 @@ class Inline:
             for region in op.regions:
                 changed |= self.block(module, region)
             callee = op.attrs.get("callee") if op.name == "call" else None
-            if callee is None or not self.inlined(module.functions[callee.name]) or not same_dims(
-                    module.functions[callee.name], op.operands):
+            dims = None
+            if callee is not None and self.inlined(module.functions[callee.name]):
+                dims = dim_mapping(module.functions[callee.name], op.operands)
+            if dims is None:
                 block.ops.append(op)
                 continue
             body = module.functions[callee.name].body
             values = dict(zip(body.args, op.operands))
-            for inner in body.ops[:-1]:
-                block.ops.append(clone_op(inner, values))
+            copies = Block()
+            copies.ops = [clone_op(inner, values) for inner in body.ops[:-1]]
+            retype(copies, dims)
+            block.ops += copies.ops
             subst.update(zip(op.results, (values.get(v, v) for v in body.ops[-1].operands)))
             changed = True
         if subst:
@@ -228,11 +238,38 @@ class InlineCalls(Inline):
         return not ({"derivative", "tangent"} & set(callee.attrs))
 
 
-def same_dims(fn: ir.Function, args: list) -> bool:
-    """Does the call bind each of fn's dimension names to the same name? Only then do the
-    types in fn's body mean the same in the caller (else they would need renaming)."""
-    return all(d == e for p, a in zip(fn.param_types, args) for d, e in zip(p.shape, a.type.shape)
-               if isinstance(d, str))
+def dim_mapping(fn: ir.Function, args: list) -> dict | None:
+    """The caller's size for each of fn's dimension names, when the call binds each name
+    to one known size (a name or a literal); else None: the call then stays, with the
+    check at the call that arrays sharing a name agree."""
+    dims: dict = {}
+    for p, a in zip(fn.param_types, args):
+        for d, e in zip(p.shape, a.type.shape):
+            if isinstance(d, str) and (e == ir.DYN or dims.setdefault(d, e) != e):
+                return None
+    return {d: e for d, e in dims.items() if d != e}
+
+
+def sized(t, dims: dict):
+    """Type t with its dimension names replaced as `dims` says."""
+    if isinstance(t, ArrayType):
+        return ArrayType(t.elem, tuple(dims.get(d, d) for d in t.shape))
+    return t
+
+
+def retype(block: Block, dims: dict) -> None:
+    """Every type in block and its regions with its dimension names replaced."""
+    if not dims:
+        return
+    for v in block.args:
+        v.type = sized(v.type, dims)
+    for op in block.ops:
+        for r in op.results:
+            r.type = sized(r.type, dims)
+        if "type" in op.attrs:  # shape_cast
+            op.attrs["type"] = sized(op.attrs["type"], dims)
+        for region in op.regions:
+            retype(region, dims)
 
 
 def generated(name: str) -> bool:

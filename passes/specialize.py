@@ -19,11 +19,11 @@ code) treats like any function.
 from __future__ import annotations
 
 import ir
-from ir import I64, ArrayType, Block, Function
+from ir import I64, Block, Function
 from ir.clone import clone_block, clone_op
 from ir.ops import constant
 
-from .simplify import ConstantFold, replace_all
+from .simplify import ConstantFold, replace_all, retype, sized
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
@@ -50,25 +50,6 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
         if not unroll(body):
             break
     return special
-
-
-def sized(t, dims: dict):
-    """Type t with the known dimensions as literal sizes."""
-    if isinstance(t, ArrayType):
-        return ArrayType(t.elem, tuple(dims.get(d, d) for d in t.shape))
-    return t
-
-
-def retype(block: Block, dims: dict) -> None:
-    for v in block.args:
-        v.type = sized(v.type, dims)
-    for op in block.ops:
-        for r in op.results:
-            r.type = sized(r.type, dims)
-        if "type" in op.attrs:  # shape_cast
-            op.attrs["type"] = sized(op.attrs["type"], dims)
-        for region in op.regions:
-            retype(region, dims)
 
 
 def fold_dims(block: Block) -> None:

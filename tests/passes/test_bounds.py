@@ -80,3 +80,24 @@ def test_a_loop_up_to_an_outer_variable_stays_below_the_outer_size():
     marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
              if op.name == "index"]
     assert marks == [True, True, False]
+
+
+def test_a_loop_over_a_smaller_literal_size_stays_in_range():
+    # specialized: a loop to 3 reads x: f64[5] in range, y: f64[2] maybe not
+    source = ("func @f(%x: f64[5], %y: f64[2]) -> f64 {\n"
+              "  %0 = const 0 : i64\n"
+              "  %1 = const 3 : i64\n"
+              "  %2 = const 1 : i64\n"
+              "  %3 = reduce %0, %1, %2 {kind = \"sum\"} : f64 {\n"
+              "  ^(%i: i64):\n"
+              "    %4 = index %x, %i : f64\n"
+              "    %5 = index %y, %i : f64\n"
+              "    %6 = mul %4, %5 : f64\n"
+              "    yield %6\n"
+              "  }\n"
+              "  return %3\n"
+              "}\n")
+    module = Bounds().apply(ir.parse_module(source))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    assert marks == [True, False]

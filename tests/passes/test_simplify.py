@@ -208,3 +208,56 @@ def test_calls_are_inlined_before_ad_unless_the_callee_has_a_custom_rule():
     ruled.functions["pick"].attrs["derivative"] = ir.Symbol("pick_vjp")
     InlineCalls().apply(ruled)
     assert "callee = @pick}" in ir.print_function(ruled.functions["total"])
+
+
+RENAMED = """\
+func @scale(%v: f64[k], %w: f64[k]) -> f64[k] {
+  %0 = mul %v, %w : f64[k]
+  return %0
+}
+
+func @named(%x: f64[n]) -> f64[n] {
+  %0 = call %x, %x {callee = @scale} : f64[n]
+  return %0
+}
+
+func @sized(%x: f64[3]) -> f64[3] {
+  %0 = call %x, %x {callee = @scale} : f64[3]
+  return %0
+}
+
+func @unsure(%x: f64[n], %y: f64[n]) -> f64[?] {
+  %0 = shape_cast %x {type = f64[?]} : f64[?]
+  %1 = call %0, %0 {callee = @scale} : f64[?]
+  return %1
+}
+"""
+
+
+def test_inlining_renames_the_callees_dimensions():
+    # k is n at the first call and 3 at the second: the copies say so; at the third k is
+    # an unknown size, so the call stays and checks at run time that its arguments agree
+    module = InlineCalls().apply(ir.parse_module(RENAMED))
+    ir.verify_module(module)
+    assert ir.print_function(module.functions["named"]) == (
+        "func @named(%x: f64[n]) -> f64[n] {\n"
+        "  %0 = mul %x, %x : f64[n]\n"
+        "  return %0\n"
+        "}\n")
+    assert ir.print_function(module.functions["sized"]) == (
+        "func @sized(%x: f64[3]) -> f64[3] {\n"
+        "  %0 = mul %x, %x : f64[3]\n"
+        "  return %0\n"
+        "}\n")
+    assert "call %0, %0 {callee = @scale}" in ir.print_function(module.functions["unsure"])
+
+
+def test_dim_of_a_literal_size_folds():
+    source = ("func @f(%x: f64[4]) -> f64[4] {\n"
+              "  %0 = dim %x {axis = 0} : i64\n"
+              "  %1 = const 0.0 : f64\n"
+              "  %2 = full %1, %0 : f64[4]\n"
+              "  return %2\n"
+              "}\n")
+    after = ir.print_module(ConstantFold().apply(ir.parse_module(source)))
+    assert after == source.replace("%0 = dim %x {axis = 0} : i64", "%0 = const 4 : i64")
