@@ -1,8 +1,8 @@
 """Fusion: a temporary array that is read one element at a time is never built.
 
 When `%b = build 0, n, 1 { ^(i): ... yield e }` has exactly one use, an in-range scalar
-read `index %b, %j`, that read becomes the build's body evaluated at `%j`, and the build
-goes away (DCE). This is what turns `sum(exp(x - m))` into one loop with no temporary:
+read `index %b, %j`, that read becomes the build's body evaluated at `%j` (at `%j + n` for
+a negative `%j`, where the read is proved in [-n, n)), and the build goes away (DCE). This is what turns `sum(exp(x - m))` into one loop with no temporary:
 
     %t = build ... { index %x, %i; sub; yield }      %s = reduce ... {
     %e = build ... { index %t, %i; exp; yield }  ->     index %x, %i; sub; exp; yield
@@ -81,9 +81,8 @@ def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
     if len(readers) != 1:
         return None
     (reader,) = readers
-    # only a read proved in [0, n): at a "wraps" index (-1 for the last element) the
-    # body would be evaluated at -1, not at n - 1
-    if reader.name != "index" or reader.attrs.get(SAFE_INDEX) is not True or len(reader.operands) != 2:
+    if reader.name != "index" or reader.attrs.get(SAFE_INDEX) not in (True, "wraps") \
+            or len(reader.operands) != 2:
         return None
     if reader.operands[0] is not op.results[0] or not body_never_fails(op.regions[0]):
         return None
@@ -133,12 +132,25 @@ def inline_at(block: ir.Block, build: ir.Op, reader: ir.Op, replaced: dict) -> N
     body = build.regions[0]
     for inner in ir.walk_ops(body):  # reads fused into it earlier in the round
         inner.operands = [resolve(v, replaced) for v in inner.operands]
-    values = {body.args[0]: resolve(reader.operands[1], replaced)}
-    copies = [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
+    at, wrapping = resolve(reader.operands[1], replaced), []
+    if reader.attrs[SAFE_INDEX] == "wraps":  # -1 is the last element: the body at n - 1
+        wrapping = wrapped(at, build.operands[1])
+        at = wrapping[-1].results[0]
+    values = {body.args[0]: at}
+    copies = wrapping + [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
     result = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
     position = block.ops.index(reader)
     block.ops[position:position + 1] = copies
     replaced[reader.results[0]] = result
+
+
+def wrapped(index, size) -> list:
+    """Ops computing index + size where index < 0, else index."""
+    zero = ir.Op("const", [], [ir.I64], {"value": 0})
+    negative = ir.Op("lt", [index, zero.results[0]], [ir.BOOL])
+    shifted = ir.Op("add", [index, size], [ir.I64])
+    chosen = ir.Op("select", [negative.results[0], shifted.results[0], index], [ir.I64])
+    return [zero, negative, shifted, chosen]
 
 
 def replace_uses(block: ir.Block, old, new) -> None:

@@ -77,11 +77,14 @@ def test_random_programs_unchanged(program):
         ir.Interpreter(module).run("f", args), rel=1e-12, abs=1e-300)
 
 
-def test_a_read_at_a_negative_index_is_not_fused():
-    # t[i - 1] at i = 0 is t[-1], the last element: the build's body at -1 would read x[-1]
+def test_a_read_at_a_negative_index_takes_the_body_at_the_last_element():
+    # t[i - 1] at i = 0 is t[-1], the last element: the fused body runs at n - 1, not at
+    # -1 (where it would read x[-1])
     source = ("def f(x: f64[n]) -> f64:\n"
               "    t = [x[i] * 2.0 for i in range(n)]\n"
               "    return sum(t[i - 1] * (i + 1.0) for i in range(n))\n")
+    fused = ir.print_function(pipeline(compile_source(source, backend="interp").module).functions["f"])
+    assert "build" not in fused and "select" in fused
     for backend in ("native", "interp"):
         assert compile_source(source, backend=backend).f(np.array([1.0, 2.0, 3.0])) == 22.0
 
