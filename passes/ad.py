@@ -23,7 +23,9 @@ sweep right after, inside a new region:
   tape, allocated once at the trip count (a `while` loop runs once to count, then again
   to fill it). A reverse loop reads the tape from the last iteration to the first,
   replays the body from those values and runs its reverse sweep, carrying the
-  cotangents of the carried values and of the outer values the body uses.
+  cotangents of the carried values and of the outer values the body uses. A `for`
+  loop also tapes its body's transcendental elementwise results (STORED) no larger than
+  its carried values, and the replay reads them instead of computing them again.
 - `build` and `reduce`: a loop over the same range; each step replays the body at its
   index with the cotangent of its element.
 - `if`: an `if` on the same condition whose branches replay and reverse the taken branch.
@@ -36,7 +38,7 @@ values nobody needs are removed here; the rest is the optimizer's job).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
@@ -162,10 +164,19 @@ def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
 
 @dataclass
 class Tape:
-    """What the forward loop recorded: its trip count and one tape per carried value."""
+    """What the forward loop recorded: its trip count, one tape per carried value, and
+    one per stored intermediate value of the body (value of the body -> its tape)."""
 
     count: ir.Value
     tapes: list
+    stored: dict = field(default_factory=dict)
+
+
+# Intermediates of a loop body worth a tape: the reverse sweep would otherwise recompute
+# them from the carried values (an LSTM cell's gates, once in the replay and again in
+# each layer's reverse).
+STORED = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "tan", "log1p", "expm1",
+          "lgamma", "digamma", "trigamma")
 
 
 class Differentiator(Emitter):
@@ -297,10 +308,16 @@ class Differentiator(Emitter):
         for v, ct in zip(op.operands, rule(self, op, cts)):
             self.accumulate(v, ct)
 
-    def replay(self, block: Block, args: list) -> list:
-        """Emits `block`'s ops with its arguments bound to `args`; returns its yields."""
+    def replay(self, block: Block, args: list, given: dict | None = None) -> list:
+        """Emits `block`'s ops with its arguments bound to `args`, and the results in
+        `given` (read from a tape) bound to those values instead of recomputed; returns
+        its yields."""
         self.primal.update(zip(block.args, args))
+        given = given or {}
         for op in block.ops[:-1]:
+            if op.results and all(r in given for r in op.results):
+                self.primal.update((r, given[r]) for r in op.results)
+                continue
             self.forward(op)
         return self.xs(block.ops[-1].operands)
 
@@ -369,6 +386,8 @@ class Differentiator(Emitter):
         body = op.regions[0]
         count = self.trip_count(start, stop, step)
         tapes = [self.new_tape(count, v, a.type) for v, a in zip(inits, body.args[1:])]
+        kept = self.storable(body, inits)
+        tapes += [self.new_tape_of_size(count, v, sizes) for v, sizes in kept]
         new = Block([a.type for a in body.args] + [t.type for t in tapes],
                     [a.name_hint for a in body.args] + [t.name_hint for t in tapes])
         n = len(inits)
@@ -377,12 +396,39 @@ class Differentiator(Emitter):
             k = self.iteration(i, start, step)
             stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
             yields = self.replay(body, [i] + carried)
+            stored += [self.record(t, self.x(v), k) for t, (v, _) in zip(tape_args[n:], kept)]
             self.b.op("yield", yields + stored)
         loop = self.b.op("for", [start, stop, step] + inits + tapes, regions=[new])
         if self.in_primal:  # the loop itself keeps its checks; its tapes may go
             self.kept.add(id(loop))
         self.primal.update(zip(op.results, loop.results[:n]))
-        self.tapes[op] = Tape(count, loop.results[n:])
+        self.tapes[op] = Tape(count, loop.results[n:2 * n],
+                              {v: t for (v, _), t in zip(kept, loop.results[2 * n:])})
+
+    def storable(self, body: Block, inits: list) -> list:
+        """(value, sizes) of the body's costly elementwise results that the reverse sweep
+        can read from a tape instead of recomputing them: arrays whose every dimension
+        is one of a carried value's (so a tape of them costs no more than the carried
+        values' tapes), with those sizes as values taken outside the loop."""
+        sizes = {}
+        for v in inits:
+            for axis, d in enumerate(v.type.shape):
+                if isinstance(d, str) and d != DYN:
+                    sizes.setdefault(d, (v, axis))
+        kept = []
+        for op in body.ops[:-1]:
+            if op.name not in STORED or len(op.results) != 1:
+                continue
+            shape = op.results[0].type.shape
+            if shape and all(d in sizes for d in shape):
+                kept.append((op.results[0], [sizes[d] for d in shape]))
+        return kept
+
+    def new_tape_of_size(self, count, value, sizes):
+        dims = [self.emit("dim", v, axis=axis) for v, axis in sizes]
+        tape = self.emit("full", self.const(0.0), count, *dims)
+        tape.name_hint = f"{value.name_hint}_tape" if value.name_hint else "tape"
+        return tape
 
     def forward_while(self, op: ir.Op) -> None:
         """The loop itself, counting its iterations; then the same iterations again as a
@@ -434,7 +480,8 @@ class Differentiator(Emitter):
             yield_cts = [None] * n
             for j, ct in zip(flowing, carried):
                 yield_cts[j] = ct
-            self.replay(body, positions(k) + rows)
+            given = {v: self.emit("index", t, k, inbounds=True) for v, t in tape.stored.items()}
+            self.replay(body, positions(k) + rows, given)
             arg_cts = self.backprop(body, yield_cts)[lead:]
             return [arg_cts[j] if arg_cts[j] is not None else self.zeros_like(rows[j])
                     for j in flowing]

@@ -215,3 +215,38 @@ def test_loops_that_carry_nothing_differentiable_are_not_taped():
     expected[j] += x[0]
     expected[0] += x[j]
     np.testing.assert_array_equal(mod.grad("f")(x), expected)
+
+
+GATED = """\
+def f(x: f64[n], w: f64[n]) -> f64:
+    h = x
+    for i in range(3):
+        g = sigmoid(h * w)
+        h = g * h + tanh(w)
+    return sum(h)
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_costly_intermediates_of_a_loop_are_taped_not_recomputed(backend):
+    # the forward loop stores g = sigmoid(h * w) and tanh(w) per iteration beside h; the
+    # reverse loop reads them: it computes no sigmoid or tanh of its own
+    grad = compile_source(GATED, name="gated.dp", backend=backend).grad("f")
+    rev = grad.owner.ir("f.rev", stage="ad")
+    forward, reverse = rev[:rev.rindex("for ")], rev[rev.rindex("for "):]
+    assert (forward.count("sigmoid"), forward.count("tanh"), forward.count("tape = full")) == \
+        (1, 1, 3)
+    assert (reverse.count("sigmoid"), reverse.count("tanh")) == (0, 0)
+    x, w = np.array([0.3, -0.7]), np.array([1.5, 0.2])
+    gx, gw = grad(x, w)
+
+    def f(x, w):
+        h = x
+        for _ in range(3):
+            h = 1.0 / (1.0 + np.exp(-h * w)) * h + np.tanh(w)
+        return h.sum()
+    eps = 1e-6
+    for k in range(2):
+        e = np.eye(2)[k] * eps
+        assert gx[k] == pytest.approx((f(x + e, w) - f(x - e, w)) / (2 * eps), rel=1e-7)
+        assert gw[k] == pytest.approx((f(x, w + e) - f(x, w - e)) / (2 * eps), rel=1e-7)
