@@ -409,12 +409,13 @@ class Differentiator(Emitter):
         """(value, sizes) of the body's costly elementwise results that the reverse sweep
         can read from a tape instead of recomputing them: arrays whose every dimension
         is one of a carried value's (so a tape of them costs no more than the carried
-        values' tapes), with those sizes as values taken outside the loop."""
+        values' tapes, and is filled by a loop that runs whole anyway); sizes are
+        literals or (carried value, axis)."""
         sizes = {}
         for v in inits:
             for axis, d in enumerate(v.type.shape):
-                if isinstance(d, str) and d != DYN:
-                    sizes.setdefault(d, (v, axis))
+                if d != DYN:
+                    sizes.setdefault(d, d if isinstance(d, int) else (v, axis))
         kept = []
         for op in body.ops[:-1]:
             if op.name not in STORED or len(op.results) != 1:
@@ -425,7 +426,8 @@ class Differentiator(Emitter):
         return kept
 
     def new_tape_of_size(self, count, value, sizes):
-        dims = [self.emit("dim", v, axis=axis) for v, axis in sizes]
+        dims = [self.const(size) if isinstance(size, int) else self.emit("dim", size[0], axis=size[1])
+                for size in sizes]
         tape = self.emit("full", self.const(0.0), count, *dims)
         tape.name_hint = f"{value.name_hint}_tape" if value.name_hint else "tape"
         return tape

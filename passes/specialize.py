@@ -8,9 +8,9 @@ dimensions, then re-optimized.
 - each dimension in `dims` (name -> size) is that literal size in every type, so `dim`
   of it is a constant and the native code knows the trip counts of loops over it (the
   calling convention checks the arguments' sizes against it);
-- constants fold, and `for` loops whose trip count became a known number no larger
-  than UNROLL_TRIPS, with bodies of at most UNROLL_OPS ops, are unrolled, until nothing
-  changes.
+- the program's calls are inlined (as before AD), then constants fold, and `for` loops
+  whose trip count became a known number no larger than UNROLL_TRIPS, with bodies of at
+  most UNROLL_OPS ops, are unrolled, until nothing changes.
 
 The result is ordinary IR that the rest of the pipeline (AD, the `opt` stage, native
 code) treats like any function.
@@ -18,12 +18,14 @@ code) treats like any function.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import ir
 from ir import I64, Block, Function
 from ir.clone import clone_block, clone_op
 from ir.ops import constant
 
-from .simplify import ConstantFold, replace_all, retype, sized
+from .simplify import ConstantFold, InlineCalls, replace_all, retype, sized
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
@@ -43,6 +45,13 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     special = Function(name, body, [sized(t, dims) for t in fn.return_types], dict(fn.attrs),
                        fn.filename)
     module.add(special)
+    # Calls are inlined first (as before AD), counted without fn itself: unrolling would
+    # copy a call that is inlined in fn into several, too many to inline by size.
+    inliner = InlineCalls()
+    inliner.call_count = Counter(op.attrs["callee"].name for k, f in module.functions.items()
+                                 if k != fn.name for op in ir.walk_ops(f.body) if op.name == "call")
+    while inliner.block(module, body):
+        pass
     fold_dims(body)
     single = ir.Module({name: special})
     while True:
