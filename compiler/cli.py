@@ -354,9 +354,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="print the whole module after pass PASS (repeatable); the passes "
                         "are inline_calls, ad, inline, constfold, simplify, cse, licm, loop_cse, dce, "
-                        "scalarize, bounds, "
-                        "checks, "
-                        "speculate, fusion")
+                        "scalarize, bounds, checks, speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",
                    help="print the whole module after every pass")
     p.add_argument("--stats", action="store_true",

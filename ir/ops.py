@@ -322,9 +322,14 @@ def interp_unary(fn):
     return interp
 
 
+# Math functions far dearer than arithmetic: OpDef.costly.
+COSTLY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
+          "lgamma", "digamma", "trigamma"}
+
 for _name, (_fn, _accepted, _verb) in UNARY.items():
     register(OpDef(_name, infer_unary(_accepted, _verb), interp_unary(_fn), operands=1,
-                   tangent=tangent_unary(_name), adjoint=adjoint_unary(_name)))
+                   tangent=tangent_unary(_name), adjoint=adjoint_unary(_name),
+                   costly=_name in COSTLY))
 
 
 def int_floordiv(a, b, op):

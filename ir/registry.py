@@ -14,7 +14,9 @@ Rule signatures, one per kind of rule:
 
 `region_arity` is the number of regions; `operands` the exact operand count, or None when
 variadic (the type rule then checks it); `attrs` the required attribute names; `pure` says
-that removing an unused op changes nothing (false for `assert`).
+that removing an unused op changes nothing (false for `assert`); `costly` marks math
+functions far dearer than arithmetic (exp, tanh, lgamma, ...): worth computing once
+before a loop (passes/licm.py) or storing for the reverse sweep (passes/ad.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class OpDef:
     attrs: tuple[str, ...] = ()
     pure: bool = True
     terminator: bool = False
+    costly: bool = False
     tangent: Callable | None = None
     adjoint: Callable | None = None
     lower: Callable | None = None

@@ -24,7 +24,7 @@ sweep right after, inside a new region:
   to fill it). A reverse loop reads the tape from the last iteration to the first,
   replays the body from those values and runs its reverse sweep, carrying the
   cotangents of the carried values and of the outer values the body uses. A `for`
-  loop also tapes its body's transcendental elementwise results (STORED) no larger than
+  loop also tapes its body's costly elementwise results (OpDef.costly) no larger than
   its carried values, and the replay reads them instead of computing them again.
 - `build` and `reduce`: a loop over the same range; each step replays the body at its
   index with the cotangent of its element.
@@ -170,13 +170,6 @@ class Tape:
     count: ir.Value
     tapes: list
     stored: dict = field(default_factory=dict)
-
-
-# Intermediates of a loop body worth a tape: the reverse sweep would otherwise recompute
-# them from the carried values (an LSTM cell's gates, once in the replay and again in
-# each layer's reverse).
-STORED = ("exp", "log", "tanh", "sigmoid", "sin", "cos", "tan", "log1p", "expm1",
-          "lgamma", "digamma", "trigamma")
 
 
 class Differentiator(Emitter):
@@ -367,9 +360,7 @@ class Differentiator(Emitter):
     # --- loops
     def new_tape(self, count, init, row_type):
         """An array of `count` rows shaped like `init`, typed to hold any `row_type`."""
-        zero = {F64: 0.0, I64: 0, BOOL: False}[init.type.elem]
-        tape = self.emit("full", self.const(zero), count, *self.dims(init))
-        tape.name_hint = f"{init.name_hint}_tape" if init.name_hint else "tape"
+        tape = self.tape_of(count, init, self.dims(init))
         wanted = ArrayType(init.type.elem, (DYN, *row_type.shape))
         if tape.type != wanted:
             tape = self.emit("shape_cast", tape, type=wanted)
@@ -416,9 +407,9 @@ class Differentiator(Emitter):
             for axis, d in enumerate(v.type.shape):
                 if d != DYN:
                     sizes.setdefault(d, d if isinstance(d, int) else (v, axis))
-        kept = []
+        kept = []  # the reverse sweep would recompute these (an LSTM cell's gates)
         for op in body.ops[:-1]:
-            if op.name not in STORED or len(op.results) != 1:
+            if not REGISTRY[op.name].costly or len(op.results) != 1:
                 continue
             shape = op.results[0].type.shape
             if shape and all(d in sizes for d in shape):
@@ -426,9 +417,14 @@ class Differentiator(Emitter):
         return kept
 
     def new_tape_of_size(self, count, value, sizes):
-        dims = [self.const(size) if isinstance(size, int) else self.emit("dim", size[0], axis=size[1])
-                for size in sizes]
-        tape = self.emit("full", self.const(0.0), count, *dims)
+        """An array of `count` rows for `value`, sized by `storable`'s sizes."""
+        return self.tape_of(count, value, [
+            self.const(size) if isinstance(size, int) else self.emit("dim", size[0], axis=size[1])
+            for size in sizes])
+
+    def tape_of(self, count, value, dims):
+        zero = {F64: 0.0, I64: 0, BOOL: False}[value.type.elem]
+        tape = self.emit("full", self.const(zero), count, *dims)
         tape.name_hint = f"{value.name_hint}_tape" if value.name_hint else "tape"
         return tape
 

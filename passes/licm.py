@@ -29,13 +29,12 @@ from ir.clone import clone_op
 from ir.ops import dim_of_value, range_count_dim
 from ir.types import ArrayType
 
-from .checks import name_dims
+from .checks import name_dims, walk_regions
 from .dce import effect_free, eliminate_dead_code, never_fails, operands_within
+from .fusion import replace_uses
 
 LOOPS = ("for", "build", "reduce", "while")
 COUNTED = ("for", "build", "reduce")
-COSTLY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
-          "lgamma", "digamma", "trigamma"}
 
 
 class LICM:
@@ -121,17 +120,13 @@ def hoist_out_of(loop: ir.Op, block: ir.Block) -> bool:
     return changed
 
 
-def walk_regions(op: ir.Op):
-    for region in op.regions:
-        yield from ir.walk_ops(region)
-
-
 def costly(op: ir.Op) -> bool:
     if len(op.results) != 1:
         return False
     if op.regions:
         return op.name in ("build", "reduce")
-    return op.name in COSTLY or op.results[0].type.rank > 0 and op.name not in ("index", "dim")
+    return ir.REGISTRY[op.name].costly or op.results[0].type.rank > 0 and \
+        op.name not in ("index", "dim")
 
 
 def defined_within(op: ir.Op) -> set:
@@ -237,6 +232,6 @@ def tabulate(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> tuple:
     return built, constants
 
 
-def redirect(root: ir.Op, old, new) -> None:
-    for inner in walk_regions(root):
-        inner.operands = [new if v is old else v for v in inner.operands]
+def redirect(loop: ir.Op, old, new) -> None:
+    for region in loop.regions:
+        replace_uses(region, old, new)

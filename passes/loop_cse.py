@@ -28,6 +28,7 @@ from ir.ops import dim_of_value, range_count_dim
 from ir.types import ArrayType
 
 from .dce import effect_free, eliminate_dead_code, never_fails, operands_within
+from .fusion import replace_uses
 
 LOOPS = ("build", "reduce", "for")
 
@@ -54,12 +55,10 @@ def merge_identical(block: ir.Block, root: ir.Block) -> bool:
             changed |= merge_identical(region, root)
         if not op.regions or not op.results or not effect_free(op):
             continue
-        key = op_text(op, {})
-        first = seen.setdefault(key, op)
+        first = seen.setdefault(op_text(op, {}), op)
         if first is not op:
-            for inner in ir.walk_ops(root):
-                inner.operands = [first.results[op.results.index(v)] if v in op.results else v
-                                  for v in inner.operands]
+            for old, new in zip(op.results, first.results):
+                replace_uses(root, old, new)
             block.ops.remove(op)
             changed = True
     return changed
@@ -176,5 +175,4 @@ def read_saved(body: ir.Block, op: ir.Op, saved: ir.Op) -> None:
     read = ir.Op("index", [saved.results[0], body.args[0]], [op.results[0].type],
                  {"inbounds": True}, loc=op.loc, result_names=[op.results[0].name_hint])
     body.ops[body.ops.index(op)] = read
-    for inner in ir.walk_ops(body):
-        inner.operands = [read.results[0] if v is op.results[0] else v for v in inner.operands]
+    replace_uses(body, op.results[0], read.results[0])

@@ -183,11 +183,9 @@ class Inline:
             sum(1 for _ in ir.walk_ops(callee.body)) <= SMALL_OPS
 
     def apply(self, module: ir.Module) -> ir.Module:
-        self.call_count = Counter(op.attrs["callee"].name for fn in module.functions.values()
-                                  for op in ir.walk_ops(fn.body) if op.name == "call")
+        self.call_count = call_counts(module.functions.values())
         for fn in module.functions.values():
-            while self.block(module, fn.body):
-                pass
+            self.inline_into(module, fn.body)
         called = {op.attrs["callee"].name for fn in module.functions.values()
                   for op in ir.walk_ops(fn.body) if "callee" in op.attrs}
         called |= {s.name for fn in module.functions.values() for s in fn.attrs.values()
@@ -195,6 +193,11 @@ class Inline:
         for name in [n for n in module.functions if generated(n) and n not in called]:
             del module.functions[name]
         return module
+
+    def inline_into(self, module: ir.Module, body: ir.Block) -> None:
+        """Inlines the wanted calls of `body`, and then those their bodies brought."""
+        while self.block(module, body):
+            pass
 
     def block(self, module: ir.Module, block: ir.Block) -> bool:
         changed = False
@@ -237,6 +240,12 @@ class InlineCalls(Inline):
     @staticmethod
     def wanted(callee: ir.Function) -> bool:
         return not ({"derivative", "tangent"} & set(callee.attrs))
+
+
+def call_counts(functions) -> Counter:
+    """How many calls of each function `functions` make."""
+    return Counter(op.attrs["callee"].name for fn in functions for op in ir.walk_ops(fn.body)
+                   if op.name == "call")
 
 
 def dim_mapping(fn: ir.Function, args: list) -> dict | None:

@@ -18,14 +18,12 @@ code) treats like any function.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import ir
 from ir import I64, Block, Function
 from ir.clone import clone_block, clone_op
 from ir.ops import constant
 
-from .simplify import ConstantFold, InlineCalls, replace_all, retype, sized
+from .simplify import ConstantFold, InlineCalls, call_counts, replace_all, retype, sized
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
@@ -48,10 +46,8 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     # Calls are inlined first (as before AD), counted without fn itself: unrolling would
     # copy a call that is inlined in fn into several, too many to inline by size.
     inliner = InlineCalls()
-    inliner.call_count = Counter(op.attrs["callee"].name for k, f in module.functions.items()
-                                 if k != fn.name for op in ir.walk_ops(f.body) if op.name == "call")
-    while inliner.block(module, body):
-        pass
+    inliner.call_count = call_counts(f for k, f in module.functions.items() if k != fn.name)
+    inliner.inline_into(module, body)
     fold_dims(body)
     single = ir.Module({name: special})
     while True:

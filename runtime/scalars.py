@@ -117,11 +117,7 @@ def exp_function(owner) -> ll.Function:
     existing = owner.llmod.globals.get("dpc.exp")
     if existing is not None:
         return existing
-    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name="dpc.exp")
-    fn.linkage = "internal"
-    fn.attributes.add("alwaysinline")
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    (x,) = fn.args
+    fn, b, x = inlined_function(owner, "dpc.exp")
     muladd = owner.intrinsic("fmuladd", 3)  # fused where the CPU has FMA, else * and +
     low, high = EXP_CLAMP
 
@@ -142,6 +138,15 @@ def exp_function(owner) -> ll.Function:
     y = b.fmul(b.fmul(exp_r, power_of_two(b, k_half)), power_of_two(b, b.sub(k, k_half)))
     b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
     return fn
+
+
+def inlined_function(owner, name: str):
+    """A new internal, always-inlined `double name(double)`: it, a builder at its entry
+    and its argument."""
+    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name=name)
+    fn.linkage = "internal"
+    fn.attributes.add("alwaysinline")
+    return fn, ll.IRBuilder(fn.append_basic_block("entry")), fn.args[0]
 
 
 def power_of_two(b, e):
@@ -187,11 +192,7 @@ def tanh_function(owner) -> ll.Function:
     existing = owner.llmod.globals.get("dpc.tanh")
     if existing is not None:
         return existing
-    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name="dpc.tanh")
-    fn.linkage = "internal"
-    fn.attributes.add("alwaysinline")
-    b = ll.IRBuilder(fn.append_basic_block("entry"))
-    (x,) = fn.args
+    fn, b, x = inlined_function(owner, "dpc.tanh")
     muladd = owner.intrinsic("fmuladd", 3)
     a = b.call(owner.intrinsic("fabs"), [x])
     big = b.fcmp_unordered(">=", a, DOUBLE(TANH_ONE))  # NaN too: nothing below sees it

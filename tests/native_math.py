@@ -1,23 +1,28 @@
-"""Helpers for the tests of native math functions (tests/runtime/test_exp.py, test_tanh.py)."""
+"""Helpers for the tests of native math functions (tests/runtime/test_exp.py, test_tanh.py,
+test_special_functions.py), which write their functions in IR text."""
 
 import llvmlite.binding as llvm
 import numpy as np
 
 import ir
 import runtime
-from passes.bounds import Bounds
-from passes.fusion import Fusion
-from passes.scalarize import Scalarize
-from passes.speculate import Speculate
+from compiler.driver import native_passes
 
 
 def native(module):
     """Compiled as the driver does it: the native passes on a copy, then the JIT."""
     module = ir.clone_module(module)
-    for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
+    for native_pass in native_passes():
         module = native_pass.apply(module)
     ir.verify_module(module)
     return runtime.compile_module(module)
+
+
+def native_source(text: str):
+    """The IR module in `text`, verified, then compiled as by `native`."""
+    module = ir.parse_module(text)
+    ir.verify_module(module)
+    return native(module)
 
 
 def ulps_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import ir
 from compiler import compile_file
 from ir.ops import sigmoid
-from native_math import native, ulps_apart, vectorizing_host
+from native_math import native_source, ulps_apart, vectorizing_host
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -41,9 +40,7 @@ LARGEST = 1.7976931348622732e308
 
 @pytest.fixture(scope="module")
 def mod():
-    module = ir.parse_module(SOURCE)
-    ir.verify_module(module)
-    return native(module)
+    return native_source(SOURCE)
 
 
 def correctly_rounded(x: float) -> float:
@@ -80,8 +77,7 @@ def test_error_below_one_ulp_of_exact():
     """Against exp in long double (11 more bits): the error as a fraction of an ulp, on
     many more points. Below 1 means the result is one of the two doubles around exp(x)
     (measured: at most 0.79 ulp, in the subnormal range; 0.69 for normal results)."""
-    module = ir.parse_module(SOURCE)
-    g = native(module).functions["g"]
+    g = native_source(SOURCE).functions["g"]
     rng = np.random.default_rng(1)
     x = np.concatenate([rng.uniform(-745.2, 709.78, 1_000_000),
                         rng.uniform(-0.35, 0.35, 1_000_000)])

@@ -10,10 +10,7 @@ import pytest
 import ir
 import runtime
 from ir.ops import digamma, trigamma
-from passes.bounds import Bounds
-from passes.fusion import Fusion
-from passes.scalarize import Scalarize
-from passes.speculate import Speculate
+from native_math import native
 
 REFERENCE = {"digamma": digamma, "trigamma": trigamma}
 
@@ -28,15 +25,6 @@ func @g(%x: f64[n]) -> f64[n] {{
   return %0
 }}
 """
-
-
-def native(module):
-    """Compiled as the driver does it: the native passes on a copy, then the JIT."""
-    module = ir.clone_module(module)
-    for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
-        module = native_pass.apply(module)
-    ir.verify_module(module)
-    return runtime.compile_module(module)
 
 
 @pytest.fixture(scope="module", params=sorted(REFERENCE))

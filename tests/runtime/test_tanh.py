@@ -9,8 +9,7 @@ import re
 import numpy as np
 import pytest
 
-import ir
-from native_math import native, ulps_apart, vectorizing_host
+from native_math import native_source, ulps_apart, vectorizing_host
 
 SOURCE = """\
 func @f(%x: f64) -> f64 {
@@ -27,9 +26,7 @@ func @g(%x: f64[n]) -> f64[n] {
 
 @pytest.fixture(scope="module")
 def mod():
-    module = ir.parse_module(SOURCE)
-    ir.verify_module(module)
-    return native(module)
+    return native_source(SOURCE)
 
 
 def correctly_rounded(x: float) -> float:
