@@ -354,6 +354,45 @@ def num_only(fn):
     return lambda a, b, op: fn(a, b)
 
 
+def ieee_maximum(a, b):
+    """max of doubles as IEEE 754-2019 `maximum`: NaN if either is NaN, and +0 above -0.
+    Unlike np.maximum (which returns the second of two tied zeros) this is associative and
+    commutative, so a max reduction gives the same result in any order: native code
+    combines many elements at once."""
+    if np.result_type(a, b).kind != "f":
+        return np.maximum(a, b)
+    tied_zeros = (a == 0) & (b == 0)
+    return np.where(tied_zeros, np.where(np.signbit(a) & np.signbit(b), -0.0, 0.0),
+                    np.maximum(a, b))
+
+
+def ieee_minimum(a, b):
+    """min of doubles as IEEE 754-2019 `minimum`: NaN if either is NaN, -0 below +0."""
+    if np.result_type(a, b).kind != "f":
+        return np.minimum(a, b)
+    tied_zeros = (a == 0) & (b == 0)
+    return np.where(tied_zeros, np.where(np.signbit(a) | np.signbit(b), -0.0, 0.0),
+                    np.minimum(a, b))
+
+
+def ieee_max(a, axis=None):
+    """max(a) with ieee_maximum's order: a maximal zero is +0 when any element is +0."""
+    top = np.max(a, axis=axis)
+    if a.dtype.kind != "f":
+        return top
+    positive_zero = np.any((a == 0) & ~np.signbit(a), axis=axis)
+    return np.where(top == 0, np.where(positive_zero, 0.0, -0.0), top)
+
+
+def ieee_min(a, axis=None):
+    """min(a) with ieee_minimum's order: a minimal zero is -0 when any element is -0."""
+    bottom = np.min(a, axis=axis)
+    if a.dtype.kind != "f":
+        return bottom
+    negative_zero = np.any((a == 0) & np.signbit(a), axis=axis)
+    return np.where(bottom == 0, np.where(negative_zero, -0.0, 0.0), bottom)
+
+
 # name: (f64 implementation, i64 implementation or None, element types accepted, result
 # element type or None for "same as operands", verb for messages)
 NUMERIC = (F64, I64)
@@ -365,8 +404,8 @@ BINARY = {
     "floordiv": (num_only(np.floor_divide), int_floordiv, NUMERIC, None, "floor-divide"),
     "mod": (num_only(np.mod), int_mod, NUMERIC, None, "take modulo of"),
     "pow": (num_only(np.power), int_pow, NUMERIC, None, "raise"),
-    "maximum": (num_only(np.maximum), num_only(np.maximum), NUMERIC, None, "take max of"),
-    "minimum": (num_only(np.minimum), num_only(np.minimum), NUMERIC, None, "take min of"),
+    "maximum": (num_only(ieee_maximum), num_only(np.maximum), NUMERIC, None, "take max of"),
+    "minimum": (num_only(ieee_minimum), num_only(np.minimum), NUMERIC, None, "take min of"),
     "lt": (num_only(np.less), num_only(np.less), NUMERIC, BOOL, "compare"),
     "le": (num_only(np.less_equal), num_only(np.less_equal), NUMERIC, BOOL, "compare"),
     "gt": (num_only(np.greater), num_only(np.greater), NUMERIC, BOOL, "compare"),
@@ -826,8 +865,8 @@ register(OpDef("shape_check", infer_shape_check, interp_shape_check, operands=2,
 REDUCTIONS = {
     "reduce_sum": (np.sum, "sum", (F64, I64)),
     "reduce_prod": (np.prod, "prod", (F64, I64)),
-    "reduce_max": (np.max, "max", (F64, I64)),
-    "reduce_min": (np.min, "min", (F64, I64)),
+    "reduce_max": (ieee_max, "max", (F64, I64)),
+    "reduce_min": (ieee_min, "min", (F64, I64)),
 }
 
 
@@ -1154,7 +1193,7 @@ register(OpDef("build", infer_build, interp_build, operands=3, region_arity=1,
                adjoint=lambda ad, op, cts: ad.reverse_build(op, cts)))
 
 
-REDUCE_KINDS = {"sum": np.add, "prod": np.multiply, "max": np.maximum, "min": np.minimum}
+REDUCE_KINDS = {"sum": np.add, "prod": np.multiply, "max": ieee_maximum, "min": ieee_minimum}
 
 
 def infer_reduce(op, module):

@@ -301,9 +301,10 @@ def binary(fl, op, name, t, x, y):
         return b.call(fl.owner.intrinsic("pow", 2), [x, y])
     if name in ("maximum", "minimum"):
         # NaN in either operand gives NaN, as np.maximum does
-        nan_x = b.fcmp_unordered("uno", x, x)
-        pick_x = b.fcmp_ordered(">=" if name == "maximum" else "<=", x, y)
-        return b.select(nan_x, x, b.select(pick_x, x, y))
+        # IEEE 754-2019 maximum/minimum: NaN in either operand gives NaN, and +0 > -0.
+        # They are associative, so LLVM vectorizes max/min reductions without reordering
+        # what the result can be.
+        return b.call(fl.owner.intrinsic(name, 2), [x, y])
     if name in FCMP:
         return b.fcmp_ordered(FCMP[name], x, y)
     if name == "ne":

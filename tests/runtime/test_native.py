@@ -295,3 +295,89 @@ def test_matrix_products_add_in_order_of_k(n, k, m):
     for step in range(k):
         in_order = in_order + v[step] * b[step]
     assert np.array_equal(mod.vm(v, b), in_order)
+
+
+SIGNED_ZEROS = """\
+def top(x: f64[n]) -> f64:
+    return max(x)
+
+def bottom(x: f64[n]) -> f64:
+    return min(x)
+
+def top_of_rows(x: f64[n, m]) -> f64[n]:
+    return max(x, axis=1)
+
+def top_of_generated(x: f64[n]) -> f64:
+    return max(x[i] * 1.0 for i in range(n))
+
+def pairs(a: f64[n], b: f64[n]) -> (f64[n], f64[n]):
+    return max(a, b), min(a, b)
+"""
+
+
+def test_max_and_min_order_signed_zeros_and_nan_as_ieee_maximum():
+    """max/min are IEEE 754-2019 maximum/minimum on both backends: +0 above -0 whatever
+    the order (so a vectorized max reduction gives the sequential result), NaN wins."""
+    mod = compile_source(SIGNED_ZEROS)
+    cases = [([-0.0, 0.0, -0.0], 0.0, -0.0), ([0.0, -0.0] * 9, 0.0, -0.0),
+             ([-0.0] * 17, -0.0, -0.0), ([0.0] * 17, 0.0, 0.0),
+             ([-1.0, -0.0, 0.0, 1.0], 1.0, -1.0), ([1.0] * 20 + [np.nan] + [2.0] * 5, np.nan, np.nan)]
+    for values, largest, smallest in cases:
+        x = np.array(values)
+        for run in (mod.run, lambda fn, *a: mod.interpreter.run(fn, list(a))):
+            for fn, want in (("top", largest), ("bottom", smallest), ("top_of_generated", largest)):
+                got = float(run(fn, x))
+                assert (np.isnan(got) and np.isnan(want)) or (
+                    got == want and np.signbit(got) == np.signbit(want)), (fn, values, got)
+    rows = np.array([[-0.0, 0.0], [-0.0, -0.0], [0.0, -0.0]])
+    a, b = np.array([-0.0, 0.0, -0.0, np.nan]), np.array([0.0, -0.0, -0.0, 1.0])
+    for run in (mod.run, lambda fn, *args: mod.interpreter.run(fn, list(args))):
+        assert np.signbit(run("top_of_rows", rows)).tolist() == [False, True, False]
+        high, low = run("pairs", a, b)
+        assert np.signbit(high[:3]).tolist() == [False, False, True] and np.isnan(high[3])
+        assert np.signbit(low[:3]).tolist() == [True, True, True] and np.isnan(low[3])
+
+
+def sum_in_eight_lanes(values) -> float:
+    """The order native code adds a sum of doubles in: element k into lane k % 8 over the
+    largest multiple of 8 elements, the lanes pairwise, then the rest in order."""
+    lanes = [0.0] * 8
+    whole = len(values) // 8 * 8
+    for k in range(whole):
+        lanes[k % 8] += values[k]
+    while len(lanes) > 1:
+        lanes = [a + b for a, b in zip(lanes[::2], lanes[1::2])]
+    total = lanes[0]
+    for v in values[whole:]:
+        total += v
+    return total
+
+
+SUMS = """\
+def total(x: f64[n]) -> f64:
+    return sum(x)
+
+def generated(x: f64[n], y: f64[n]) -> f64:
+    return sum(x[i] * y[i] for i in range(n))
+
+def of_columns(a: f64[n, m]) -> f64[m]:
+    return sum(a, axis=0)
+
+def strided(x: f64[n]) -> f64:
+    return sum(x[i] for i in range(n - 1, -1, -3))
+"""
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 23, 100, 1001])
+def test_sums_of_doubles_add_in_eight_lanes(n):
+    """A fixed order, the same on every machine: eight independent partial sums let the
+    loop run as vectors without LLVM reassociating anything."""
+    mod = compile_source(SUMS)
+    rng = np.random.default_rng(n)
+    # magnitudes that make the order visible in the last bits
+    x, y = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n), rng.standard_normal(n)
+    assert mod.total(x) == sum_in_eight_lanes(list(x))
+    assert mod.generated(x, y) == sum_in_eight_lanes(list(x * y))
+    assert mod.strided(x) == sum_in_eight_lanes(list(x[::-1][::3]))
+    a = x[: n // 4 * 4].reshape(-1, 4) if n >= 4 else np.zeros((0, 4))
+    assert mod.of_columns(a).tolist() == [sum_in_eight_lanes(list(a[:, j])) for j in range(4)]
