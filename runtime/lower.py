@@ -38,6 +38,7 @@ CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
 CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
 CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
 MATMUL_UNROLL = 4  # steps of k per pass of the matrix product's inner loop
+SUM_LANES = 8  # interleaved partial sums of a sum of doubles (see sum_in_lanes)
 HEADER = 32      # bytes before each buffer: prev, next, capacity (keeps 16-byte alignment)
 
 ELEM = {F64: DOUBLE, I64: INT, BOOL: I8}  # in memory; a bool register is i1
@@ -948,16 +949,50 @@ class FunctionLowering:
         if t.rank != 0:
             return self.reduce_arrays(op, start, step, n)
         acc = self.slot(reg_type(t))
-        self.b.store(self.reduce_identity(kind, t), acc)
-        with self.counted_loop(n) as k:
-            self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-            self.regions.append(Region(body, owned_args=False))
-            (elem,) = self.block_ops(body)
-            x = self.get(elem)
-            self.hand_on([])
+        done = INT(0)
+        if kind == "sum" and t == F64:
+            done = self.sum_in_lanes(op, start, step, n, acc)
+        else:
+            self.b.store(self.reduce_identity(kind, t), acc)
+        with self.counted_loop(self.b.sub(n, done)) as k:
+            x = self.reduce_element(body, start, step, self.b.add(done, k))
             current = self.b.load(acc, typ=reg_type(t))
             self.b.store(self.combine(kind, t, current, x), acc)
         return self.b.load(acc, typ=reg_type(t))
+
+    def reduce_element(self, body: ir.Block, start, step, k):
+        """The value a reduction's body yields at its k-th iteration."""
+        self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+        self.regions.append(Region(body, owned_args=False))
+        (elem,) = self.block_ops(body)
+        x = self.get(elem)
+        self.hand_on([])
+        return x
+
+    def sum_in_lanes(self, op, start, step, n, acc):
+        """A sum of doubles adds its elements in SUM_LANES interleaved partial sums (element
+        k into lane k % SUM_LANES) over the largest multiple of SUM_LANES elements, adds the
+        lanes pairwise into `acc`, and returns how many elements that covered; the caller
+        adds the rest in order. The order is fixed, whatever the machine: one dependent
+        addition per element would bound the loop by the adder's latency, while the lanes
+        are independent, so LLVM computes them as vectors."""
+        (body,) = op.regions
+        lanes = self.slot(ll.ArrayType(DOUBLE, SUM_LANES))
+        for j in range(SUM_LANES):
+            self.b.store(DOUBLE(0.0), self.b.gep(lanes, [INT(0), ll.Constant(ll.IntType(32), j)]))
+        blocks = self.b.sdiv(n, INT(SUM_LANES))
+        with self.counted_loop(blocks) as block:
+            with self.counted_loop(INT(SUM_LANES)) as j:
+                x = self.reduce_element(body, start, step,
+                                        self.b.add(self.b.mul(block, INT(SUM_LANES)), j))
+                lane = self.b.gep(lanes, [INT(0), j])
+                self.b.store(self.float_op("add", self.b.load(lane, typ=DOUBLE), x), lane)
+        partial = [self.b.load(self.b.gep(lanes, [INT(0), ll.Constant(ll.IntType(32), j)]),
+                               typ=DOUBLE) for j in range(SUM_LANES)]
+        while len(partial) > 1:
+            partial = [self.float_op("add", a, b) for a, b in zip(partial[::2], partial[1::2])]
+        self.b.store(partial[0], acc)
+        return self.b.mul(blocks, INT(SUM_LANES))
 
     def reduce_arrays(self, op, start, step, n):
         """sum(row for ...) and the like: the first element is copied into the result,
