@@ -1,5 +1,5 @@
-"""Bounds: marks `index` ops whose indices are provably in range, so native code skips
-the check (and loops with no check left can be vectorized).
+"""Bounds: marks `index`, `update` and `add_at` ops whose indices are provably in range,
+so native code skips the check (and loops with no check left can be vectorized).
 
 An index is in range when it is the induction variable i of a `for`, `build` or `reduce`
 that starts at a constant >= 0, steps by 1 and stops at the indexed array's size on that
@@ -19,7 +19,7 @@ from ir.ops import dim_of_value
 from ir.types import DYN
 
 LOOPS = ("for", "build", "reduce")
-INDEXED = {"index": 1, "add_at": 2}  # op: position of its first index operand
+INDEXED = {"index": 1, "update": 2, "add_at": 2}  # op: position of its first index operand
 
 
 class Bounds:

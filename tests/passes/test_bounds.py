@@ -101,3 +101,23 @@ def test_a_loop_over_a_smaller_literal_size_stays_in_range():
     marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
              if op.name == "index"]
     assert marks == [True, False]
+
+
+def test_updates_at_the_loop_variable_are_marked():
+    source = ("def f(c: f64[n], y: f64[n]) -> f64[n]:\n"
+              "    out = zeros(n)\n"
+              "    for k in range(1, n):\n"
+              "        out[k - 1] += c[k] * y[k]\n"
+              "    return out\n")
+    module = compile_source(source, backend="interp").module
+    before = ir.print_module(module)
+    after = ir.print_module(Bounds().apply(ir.clone_module(module)))
+    update = "%out.3 = update %out.2, %9, %4 : f64[n]"
+    assert update in before
+    marked = {update: "%out.3 = update %out.2, %9, %4 {inbounds = true} : f64[n]",
+              "%5 = index %c, %k : f64": "%5 = index %c, %k {inbounds = true} : f64",
+              "%6 = index %y, %k : f64": "%6 = index %y, %k {inbounds = true} : f64",
+              "%8 = index %out.2, %4 : f64": "%8 = index %out.2, %4 {inbounds = true} : f64"}
+    for old, new in marked.items():
+        before = before.replace(old, new)
+    assert after == before
