@@ -13,6 +13,7 @@ are copied into NumPy arrays that Python owns, then every buffer of the call is 
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import platform
 import threading
@@ -153,6 +154,36 @@ def site_from_json(d: dict) -> Site:
     return Site(d["kind"], loc, d["detail"])
 
 
+def data_address(a: np.ndarray) -> int:
+    """The address of a C-contiguous array's first element. Through the buffer protocol
+    when the array is writable: 0.2 µs, against 1.6 µs for `__array_interface__`, on a
+    call that otherwise costs about 1 µs."""
+    if a.flags.writeable and a.size:
+        return ctypes.addressof(ctypes.c_char.from_buffer(a))
+    return a.ctypes.data
+
+
+def result_plan(t) -> tuple:
+    """What `result` needs to know of a result of type t, looked up once."""
+    if not isinstance(t, ArrayType):
+        return False, NP_DTYPE[t], None
+    ctype = {F64: ctypes.c_double, I64: ctypes.c_int64, BOOL: ctypes.c_uint8}[t.elem]
+    return True, NP_DTYPE[t.elem], ctype
+
+
+def result(out, is_array: bool, dtype, ctype):
+    """A result as Python gets it: an array is copied into one NumPy owns."""
+    if not is_array:
+        return dtype(out[0].value)
+    data, dims = out
+    shape = tuple(dims)
+    count = math.prod(shape)
+    if count == 0:
+        return np.zeros(shape, dtype=dtype)
+    buffer = (ctype * count).from_address(data.value)
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape).copy()
+
+
 class NativeFunction:
     """Calls one native function. Marshalling is planned once here, so a call does only
     the checks and conversions its arguments need."""
@@ -165,6 +196,10 @@ class NativeFunction:
         self.is_array = [isinstance(t, ArrayType) for t in self.types]
         self.dtypes = [NP_DTYPE[t.elem] for t in self.types]
         self.dimensions = DimensionPlan(self.names, self.types)
+        # per parameter, what marshal checks: type, name, dtype, rank (0: a scalar), and
+        # the Python type passed as it is (a bool parameter takes int, as ctypes does)
+        self.plan = [(t, name, dtype, t.rank, float if t is F64 else int)
+                     for t, name, dtype in zip(self.types, self.names, self.dtypes)]
         self.returns_array = any(isinstance(t, ArrayType) for t in fn.return_types)
         argtypes = [ctypes.c_void_p]
         for t in self.types:
@@ -203,19 +238,18 @@ class NativeFunction:
             raise errors.ValueErrorDP(f"{self.fn.name}() takes {len(self.types)} arguments "
                                       f"({', '.join(self.names)}), {len(args)} given")
         flat, shapes, keep = [], [], []
-        for k, a in enumerate(args):
-            t = self.types[k]
-            if self.is_array[k]:
-                if not (type(a) is np.ndarray and a.dtype == self.dtypes[k]
-                        and a.ndim == t.rank and a.flags.c_contiguous):
-                    a = np.ascontiguousarray(coerce_argument(t, a, self.names[k]))
+        for a, (t, name, dtype, rank, exact) in zip(args, self.plan):
+            if rank:
+                if not (type(a) is np.ndarray and a.dtype == dtype and a.ndim == rank
+                        and a.flags.c_contiguous):
+                    a = np.ascontiguousarray(coerce_argument(t, a, name))
                 keep.append(a)
-                flat.append(a.__array_interface__["data"][0])
+                flat.append(data_address(a))
                 flat.extend(a.shape)
                 shapes.append(a.shape)
             else:
-                if type(a) is not (float if t is F64 else int):
-                    a = coerce_argument(t, a, self.names[k])
+                if type(a) is not exact:
+                    a = coerce_argument(t, a, name)
                 flat.append(a)
                 shapes.append(())
         self.dimensions.check(shapes)
@@ -233,6 +267,7 @@ class NativeFunction:
         scalar_only = not any(self.is_array) and not self.returns_array
         rtypes = [NP_DTYPE[t.elem] for t in self.fn.return_types]
         single = len(rtypes) == 1
+        result_plans = [result_plan(t) for t in self.fn.return_types]
 
         def call(*args):
             try:
@@ -252,25 +287,12 @@ class NativeFunction:
             try:
                 if status != 0:
                     raise self.error(ctx)
-                results = [self.result(t, out) for t, out in zip(self.fn.return_types, outs)]
+                results = [result(out, *plan) for out, plan in zip(outs, result_plans)]
             finally:
                 owner.free_all(address)
             return results[0] if single else tuple(results)
 
         return call
-
-    @staticmethod
-    def result(t, out):
-        if not isinstance(t, ArrayType):
-            return NP_DTYPE[t](out[0].value)
-        data, dims = out
-        shape = tuple(dims)
-        count = int(np.prod(shape))
-        if count == 0:
-            return np.zeros(shape, dtype=NP_DTYPE[t.elem])
-        ctype = {F64: ctypes.c_double, I64: ctypes.c_int64, BOOL: ctypes.c_uint8}[t.elem]
-        buffer = (ctype * count).from_address(data.value)
-        return np.frombuffer(buffer, dtype=NP_DTYPE[t.elem]).reshape(shape).copy()
 
     def error(self, ctx) -> Exception:
         site = self.owner.sites[ctx[2]]
