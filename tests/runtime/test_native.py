@@ -339,16 +339,25 @@ def test_max_and_min_order_signed_zeros_and_nan_as_ieee_maximum():
 
 
 def sum_in_eight_lanes(values) -> float:
-    """The order native code adds a sum of doubles in: element k into lane k % 8 over the
-    largest multiple of 8 elements, the lanes pairwise, then the rest in order."""
+    """The order native code adds a sum of doubles in, when the sum is outside loops and
+    its elements need no loop: from 16 elements on, element k into lane k % 8 over the
+    largest multiple of 8 elements, the lanes pairwise, then the rest in order; a shorter
+    sum in order."""
     lanes = [0.0] * 8
-    whole = len(values) // 8 * 8
+    whole = len(values) // 8 * 8 if len(values) >= 16 else 0
     for k in range(whole):
         lanes[k % 8] += values[k]
     while len(lanes) > 1:
         lanes = [a + b for a, b in zip(lanes[::2], lanes[1::2])]
     total = lanes[0]
     for v in values[whole:]:
+        total += v
+    return total
+
+
+def in_order(values) -> float:
+    total = 0.0
+    for v in values:
         total += v
     return total
 
@@ -365,13 +374,17 @@ def of_columns(a: f64[n, m]) -> f64[m]:
 
 def strided(x: f64[n]) -> f64:
     return sum(x[i] for i in range(n - 1, -1, -3))
+
+def of_row_sums(a: f64[n, m]) -> f64:
+    return sum(sum(a[i, j] for j in range(m)) * 1.0 for i in range(n))
 """
 
 
-@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 23, 100, 1001])
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 15, 16, 17, 23, 24, 100, 1001])
 def test_sums_of_doubles_add_in_eight_lanes(n):
     """A fixed order, the same on every machine: eight independent partial sums let the
-    loop run as vectors without LLVM reassociating anything."""
+    loop run as vectors without LLVM reassociating anything. Sums inside loops (each
+    column's) and sums whose element has a loop of its own add in order."""
     mod = compile_source(SUMS)
     rng = np.random.default_rng(n)
     # magnitudes that make the order visible in the last bits
@@ -380,4 +393,7 @@ def test_sums_of_doubles_add_in_eight_lanes(n):
     assert mod.generated(x, y) == sum_in_eight_lanes(list(x * y))
     assert mod.strided(x) == sum_in_eight_lanes(list(x[::-1][::3]))
     a = x[: n // 4 * 4].reshape(-1, 4) if n >= 4 else np.zeros((0, 4))
-    assert mod.of_columns(a).tolist() == [sum_in_eight_lanes(list(a[:, j])) for j in range(4)]
+    assert mod.of_columns(a).tolist() == [in_order(list(a[:, j])) for j in range(4)]
+    # inside a loop, or of a body with a loop of its own: in order
+    b = x[: n // 17 * 17].reshape(-1, 17) if n >= 17 else np.zeros((0, 17))
+    assert mod.of_row_sums(b) == in_order([in_order(list(r)) for r in b])
