@@ -37,7 +37,8 @@ PTR = ll.PointerType()
 CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
 CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
 CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
-MATMUL_UNROLL = 4  # steps of k per pass of the matrix product's inner loop
+TILE_ROWS, TILE_COLS = 4, 16  # a matrix product's tiles, whose sums stay in registers
+VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
 SUM_LANES_FROM = 16  # the shortest sum that adds in lanes
 HEADER = 32      # bytes before each buffer: prev, next, capacity (keeps 16-byte alignment)
@@ -77,6 +78,7 @@ class ModuleLowering:
         self.fast_math = fast_math
         self.llmod = ll.Module(name=name)
         self.sites: list[Site] = []
+        self.loop_ids = 0
         self.functions: dict[str, ll.Function] = {}
         self.runtime_helpers()
         for fn in module.functions.values():
@@ -106,6 +108,15 @@ class ModuleLowering:
         if existing is not None:
             return existing
         return ll.Function(self.llmod, ll.FunctionType(ret, args), name=name)
+
+    def not_vectorized(self):
+        """A new loop ID (it must name itself) that disables the loop vectorizer."""
+        option = self.llmod.add_metadata([ll.MetaDataString(self.llmod, "llvm.loop.vectorize.enable"),
+                                          ll.Constant(ll.IntType(1), 0)])
+        self.loop_ids += 1
+        loop_id = self.llmod.add_metadata([option, ll.MetaDataString(self.llmod, f"dpc.{self.loop_ids}")])
+        loop_id.operands = (loop_id, option)
+        return loop_id
 
     def intrinsic(self, name: str, count: int = 1) -> ll.Function:
         return self.declare(f"llvm.{name}.f64", DOUBLE, [DOUBLE] * count)
@@ -606,7 +617,9 @@ class FunctionLowering:
         with self.counted_loop(n) as i:
             self.store_elem(a, elem, i, value)
 
-    def counted_loop(self, n):
+    def counted_loop(self, n, vectorize: bool = True):
+        """`with counted_loop(n) as i:` emits a loop over i from 0 to n - 1. vectorize=False
+        tells LLVM's loop vectorizer to leave it alone."""
         lowering = self
 
         class Loop:
@@ -631,7 +644,9 @@ class FunctionLowering:
                     b = lowering.b
                     i = b.load(self.slot, typ=INT)
                     b.store(b.add(i, INT(1)), self.slot)
-                    b.branch(self.head)
+                    back = b.branch(self.head)
+                    if not vectorize:
+                        back.set_metadata("llvm.loop", lowering.owner.not_vectorized())
                     b.position_at_end(self.done)
                 return False
 
@@ -701,33 +716,8 @@ class FunctionLowering:
                 self.store_elem(out, F64, i, self.b.load(acc, typ=DOUBLE))
             return out
         out = self.new_array(F64, [rows, cols] if rows is not None else [cols])
-        self.fill(out, F64, DOUBLE(0.0))
         rows = rows if rows is not None else INT(1)
-        left = (lambda i, k: self.load_elem(a, F64, self.b.add(self.b.mul(i, inner), k)))
-        right = (lambda k, j: self.load_elem(b, F64, self.b.add(self.b.mul(k, cols), j)))
-        # Four steps of k per pass over a row of the result: each element is loaded and
-        # stored once for four products, added in the same order as one step at a time
-        # (so the bits do not change), then the steps left over one at a time.
-        quads = self.b.sdiv(inner, INT(MATMUL_UNROLL))
-        with self.counted_loop(rows) as i:
-            with self.counted_loop(quads) as quad:
-                first = self.b.mul(quad, INT(MATMUL_UNROLL))
-                ks = [self.b.add(first, INT(u)) for u in range(MATMUL_UNROLL)]
-                lefts = [left(i, k) for k in ks]
-                with self.counted_loop(cols) as j:
-                    at = self.b.add(self.b.mul(i, cols), j)
-                    acc = self.load_elem(out, F64, at)
-                    for k, x_ik in zip(ks, lefts):
-                        acc = self.float_op("add", acc, self.float_op("mul", x_ik, right(k, j)))
-                    self.store_elem(out, F64, at, acc)
-            done = self.b.mul(quads, INT(MATMUL_UNROLL))
-            with self.counted_loop(self.b.sub(inner, done)) as rest:
-                k = self.b.add(done, rest)
-                x_ik = left(i, k)
-                with self.counted_loop(cols) as j:
-                    at = self.b.add(self.b.mul(i, cols), j)
-                    term = self.float_op("mul", x_ik, right(k, j))
-                    self.store_elem(out, F64, at, self.float_op("add", self.load_elem(out, F64, at), term))
+        Product(self, a, b, out, inner, cols).emit(rows)
         return out
 
     def op_call(self, op):
@@ -1079,6 +1069,104 @@ class FunctionLowering:
             raise UnsupportedOp(f"op '{op.name}' on arrays must be scalarized before native "
                                 f"lowering")
         return lower_scalar(self, op)
+
+
+class Product:
+    """The loops of a matrix product out = a @ b (b with `cols` columns; a vector a is one
+    row) in tiles whose sums stay in registers over the whole of k: per step of k, a row
+    of the tile's columns of b serves all of its rows. Every element adds a[i, k] * b[k, j]
+    over k in order, from 0.0 (a product, then a sum: no fused multiply-add), so the bits
+    are those of the plain sum whichever tile computes it."""
+
+    def __init__(self, fl: "FunctionLowering", a: Array, b: Array, out: Array, inner, cols):
+        self.fl, self.x, self.y, self.out = fl, a, b, out
+        self.inner, self.cols = inner, cols
+
+    def emit(self, rows) -> None:
+        """Tiles of TILE_ROWS rows, then the rows left over one at a time."""
+        fl = self.fl
+        whole_rows = fl.b.and_(rows, INT(-TILE_ROWS))
+        with fl.counted_loop(fl.b.sdiv(whole_rows, INT(TILE_ROWS))) as tile:
+            self.rows(fl.b.mul(tile, INT(TILE_ROWS)), TILE_ROWS)
+        with fl.counted_loop(fl.b.sub(rows, whole_rows)) as r:
+            self.rows(fl.b.add(whole_rows, r), 1)
+
+    def rows(self, first_row, count: int) -> None:
+        """`count` rows: TILE_COLS columns at a time, then the last (fewer than TILE_COLS)
+        VECTOR columns at a time with masked loads and stores."""
+        fl = self.fl
+        wide = fl.b.and_(self.cols, INT(-TILE_COLS))
+        with fl.counted_loop(fl.b.sdiv(wide, INT(TILE_COLS))) as tile:
+            self.tile(first_row, count, fl.b.mul(tile, INT(TILE_COLS)))
+        rest = fl.b.sub(self.cols, wide)
+        vectors = fl.b.sdiv(fl.b.add(rest, INT(VECTOR - 1)), INT(VECTOR))
+        with fl.counted_loop(vectors) as v:
+            offset = fl.b.mul(v, INT(VECTOR))
+            lanes = fl.b.sub(rest, offset)
+            self.masked_tile(first_row, count, fl.b.add(wide, offset), lanes)
+
+    def left(self, i, k):
+        fl = self.fl
+        return fl.load_elem(self.x, F64, fl.b.add(fl.b.mul(i, self.inner), k))
+
+    def at(self, i, j):
+        return self.fl.b.add(self.fl.b.mul(i, self.cols), j)
+
+    def tile(self, first_row, count: int, first_col) -> None:
+        """count x TILE_COLS elements in scalar code: LLVM keeps the sums in registers and
+        computes each row's TILE_COLS as vectors."""
+        fl = self.fl
+        sums = [[fl.slot(DOUBLE) for _ in range(TILE_COLS)] for _ in range(count)]
+        for slot in (s for row in sums for s in row):
+            fl.b.store(DOUBLE(0.0), slot)
+        rows = [fl.b.add(first_row, INT(r)) for r in range(count)]
+        cols = [fl.b.add(first_col, INT(c)) for c in range(TILE_COLS)]
+        # the loop vectorizer would vectorize over k, as count * TILE_COLS ordered sums
+        with fl.counted_loop(self.inner, vectorize=False) as k:
+            lefts = [self.left(i, k) for i in rows]
+            rights = [fl.load_elem(self.y, F64, self.at(k, j)) for j in cols]
+            for row, x_ik in zip(sums, lefts):
+                for slot, y_kj in zip(row, rights):
+                    term = fl.float_op("mul", x_ik, y_kj)
+                    fl.b.store(fl.float_op("add", fl.b.load(slot, typ=DOUBLE), term), slot)
+        for i, row in zip(rows, sums):
+            for j, slot in zip(cols, row):
+                fl.store_elem(self.out, F64, self.at(i, j), fl.b.load(slot, typ=DOUBLE))
+
+    def masked_tile(self, first_row, count: int, first_col, lanes) -> None:
+        """count x VECTOR elements as vectors, of which the first `lanes` (1 to VECTOR)
+        are read and written: a masked load never touches memory past the row's end."""
+        fl = self.fl
+        vector = ll.VectorType(DOUBLE, VECTOR)
+        mask = fl.b.icmp_signed("<", ll.Constant(ll.VectorType(INT, VECTOR), list(range(VECTOR))),
+                                splat(fl.b, lanes, VECTOR))
+        zero = ll.Constant(vector, [0.0] * VECTOR)
+        sums = [fl.slot(vector) for _ in range(count)]
+        for slot in sums:
+            fl.b.store(zero, slot)
+        rows = [fl.b.add(first_row, INT(r)) for r in range(count)]
+        load = fl.owner.declare(f"llvm.masked.load.v{VECTOR}f64.p0", vector,
+                                [PTR, ll.IntType(32), mask.type, vector])
+        store = fl.owner.declare(f"llvm.masked.store.v{VECTOR}f64.p0", ll.VoidType(),
+                                 [vector, PTR, ll.IntType(32), mask.type])
+        align = ll.Constant(ll.IntType(32), 8)
+        with fl.counted_loop(self.inner, vectorize=False) as k:
+            right = fl.b.call(load, [fl.element_ptr(self.y, F64, self.at(k, first_col)), align,
+                                     mask, zero])
+            for slot, i in zip(sums, rows):
+                term = fl.float_op("mul", splat(fl.b, self.left(i, k), VECTOR), right)
+                fl.b.store(fl.float_op("add", fl.b.load(slot, typ=vector), term), slot)
+        for slot, i in zip(sums, rows):
+            fl.b.call(store, [fl.b.load(slot, typ=vector),
+                              fl.element_ptr(self.out, F64, self.at(i, first_col)), align, mask])
+
+
+def splat(b: ll.IRBuilder, value, lanes: int):
+    """A vector with `value` in each of its lanes."""
+    vector = ll.VectorType(value.type, lanes)
+    one = b.insert_element(ll.Constant(vector, None), value, ll.Constant(ll.IntType(32), 0))
+    return b.shuffle_vector(one, ll.Constant(vector, None),
+                            ll.Constant(ll.VectorType(ll.IntType(32), lanes), [0] * lanes))
 
 
 def is_straight_line(block: ir.Block) -> bool:
