@@ -2,7 +2,10 @@
 
 When `%b = build 0, n, 1 { ^(i): ... yield e }` has exactly one use, an in-range scalar
 read `index %b, %j`, that read becomes the build's body evaluated at `%j` (at `%j + n` for
-a negative `%j`, where the read is proved in [-n, n)), and the build goes away (DCE). This is what turns `sum(exp(x - m))` into one loop with no temporary:
+a negative `%j`, where the read is proved in [-n, n)), and the build goes away (DCE).
+A build of rows that only builds each row (`build { build { ... } }`, what elementwise
+ops on matrices become) read at `index %b, %j, %k` takes the row's body at %j, and the
+read of the copied row at %k fuses in the next round. This is what turns `sum(exp(x - m))` into one loop with no temporary:
 
     %t = build ... { index %x, %i; sub; yield }      %s = reduce ... {
     %e = build ... { index %t, %i; exp; yield }  ->     index %x, %i; sub; exp; yield
@@ -37,17 +40,33 @@ class Fusion:
 
 def forward_build_sizes(root: ir.Block) -> None:
     """`dim %b {axis = 0}` of `%b = build 0, n, 1` is `n` when n is itself a size (a
-    dimension or a constant >= 0), so the length of a temporary does not keep it alive."""
+    dimension or a constant >= 0), so the length of a temporary does not keep it alive;
+    `dim %b {axis = 1}` of a build of rows that only builds each row is the rows' n, when
+    n is a size defined outside %b."""
     for op in list(ir.walk_ops(root)):
-        if op.name != "dim" or op.attrs["axis"] != 0:
+        if op.name != "dim":
             continue
         source = op.operands[0].defining_op
         if source is None or source.name != "build":
             continue
-        start, stop, step = (dim_of_value(v) for v in source.operands)
+        level = source
+        for _ in range(op.attrs["axis"]):
+            level = level.regions[0].ops[0] if row_is_a_build(level) else None
+            if level is None:
+                break
+        if level is None or (level is not source and defined_inside(level.operands[1], source)):
+            continue
+        start, stop, step = (dim_of_value(v) for v in level.operands)
         stop_is_size = isinstance(stop, str) or isinstance(stop, int) and stop >= 0
         if start == 0 and step == 1 and stop_is_size and stop != ir.DYN:
-            replace_uses(root, op.results[0], source.operands[1])
+            replace_uses(root, op.results[0], level.operands[1])
+
+
+def defined_inside(value, op: ir.Op) -> bool:
+    """value is computed in op's regions (or is one of their arguments)."""
+    inside = {v for inner in ir.walk_ops(op.regions[0]) for v in inner.results}
+    inside.update(a for block in blocks(op.regions[0]) for a in block.args)
+    return value in inside
 
 
 def forward_filled_reads(root: ir.Block) -> None:
@@ -72,21 +91,39 @@ def uses_of(block: ir.Block) -> dict:
 
 def fusible(op: ir.Op, uses: dict) -> ir.Op | None:
     """The single element read that can take `op`'s body, or None."""
-    if op.name != "build" or op.results[0].type.rank != 1:
+    if op.name != "build" or not counts_from_zero(op):
         return None
-    start, _, step = (dim_of_value(v) for v in op.operands)
-    if start != 0 or step != 1:
+    rank = op.results[0].type.rank
+    if rank > 1 and not row_is_a_build(op):
         return None
     readers = uses.get(op.results[0], [])
     if len(readers) != 1:
         return None
     (reader,) = readers
-    if reader.name != "index" or reader.attrs.get(SAFE_INDEX) not in (True, "wraps") \
-            or len(reader.operands) != 2:
+    proofs = (True, "wraps") if rank == 1 else (True,)
+    if reader.name != "index" or reader.attrs.get(SAFE_INDEX) not in proofs \
+            or len(reader.operands) != 1 + rank:
         return None
     if reader.operands[0] is not op.results[0] or not body_never_fails(op.regions[0]):
         return None
     return reader
+
+
+def counts_from_zero(loop: ir.Op) -> bool:
+    start, _, step = (dim_of_value(v) for v in loop.operands[:3])
+    return start == 0 and step == 1
+
+
+def row_is_a_build(op: ir.Op) -> bool:
+    """A build of rows whose body only builds the row, `build { build { ... } }`: a read
+    of one element takes the row's body at the row's index (the inner build, copied, is
+    then read once and fuses in turn), and nothing computed once per row is repeated per
+    element."""
+    body = op.regions[0]
+    if len(body.ops) != 2 or body.ops[0].name != "build":
+        return False
+    row = body.ops[0]
+    return body.ops[1].operands[0] is row.results[0] and counts_from_zero(row)
 
 
 def fuse_round(root: ir.Block) -> bool:
@@ -139,6 +176,11 @@ def inline_at(block: ir.Block, build: ir.Op, reader: ir.Op, replaced: dict) -> N
     values = {body.args[0]: at}
     copies = wrapping + [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
     result = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
+    if len(reader.operands) > 2:  # a row: read its element, in range as the read was
+        rest = [resolve(v, replaced) for v in reader.operands[2:]]
+        element = ir.Op("index", [result] + rest, [reader.results[0].type], {SAFE_INDEX: True})
+        copies.append(element)
+        result = element.results[0]
     position = block.ops.index(reader)
     block.ops[position:position + 1] = copies
     replaced[reader.results[0]] = result
