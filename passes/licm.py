@@ -16,10 +16,10 @@ case in point:
 
 Only ops that cannot fail move (they then run even when L runs no iteration, and must
 not raise where the program did not); only ops that cost something are moved (a loop,
-a new array, a transcendental function), and a table only holds scalars (its size is
-then one iteration of L's worth of that op's values). Ops under an `if` stay (they
-may not run at all), as do those whose tabulated loops do not start at 0 with step 1
-or whose ranges are computed inside L.
+a new array other than a `full`, a transcendental function), and a table only holds
+scalars (its size is then one iteration of L's worth of that op's values). Ops under an
+`if` stay (they may not run at all), as do those whose tabulated loops do not start at 0
+with step 1 or whose ranges are computed inside L.
 """
 
 from __future__ import annotations
@@ -125,8 +125,11 @@ def costly(op: ir.Op) -> bool:
         return False
     if op.regions:
         return op.name in ("build", "reduce")
+    # A `full` stays: filling is no dearer than the copy a hoisted one needs wherever the
+    # loop updates it in place (the reverse sweep's zero adjoints, carried into inner
+    # loops: ode's gradient copied one per step), and a read of one is its fill value.
     return ir.REGISTRY[op.name].costly or op.results[0].type.rank > 0 and \
-        op.name not in ("index", "dim")
+        op.name not in ("index", "dim", "full")
 
 
 def defined_within(op: ir.Op) -> set:

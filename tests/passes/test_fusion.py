@@ -117,3 +117,46 @@ def test_a_read_of_a_filled_array_is_its_value():
         "  }\n"
         "  return %3\n"
         "}\n")
+
+
+def test_builds_of_rows_fuse_into_one_loop_nest():
+    """tanh(a + b) on a matrix: the sum's rows are not built; its `dim`s are the sizes."""
+    source = "def f(a: f64[n, m], b: f64[m]) -> f64[n, m]:\n    return tanh(a + b)\n"
+    before = Bounds().apply(Scalarize().apply(compile_source(source, backend="interp").module))
+    text = ir.print_function(before.functions["f"])
+    assert "%15 = index %4, %i.2, %i.3 {inbounds = true} : f64" in text
+    assert text.count("build") == 4
+    after = Fusion().apply(before)
+    assert ir.print_function(after.functions["f"]) == (
+        "func @f(%a: f64[n, m], %b: f64[m]) -> f64[n, m] {\n"
+        "  %0 = dim %a {axis = 0} : i64\n"
+        "  %1 = dim %a {axis = 1} : i64\n"
+        "  %2 = const 0 : i64\n"
+        "  %3 = const 1 : i64\n"
+        "  %4 = build %2, %0, %3 : f64[n, m] {\n"
+        "  ^(%i: i64):\n"
+        "    %5 = build %2, %1, %3 : f64[m] {\n"
+        "    ^(%i.1: i64):\n"
+        "      %6 = index %a, %i, %i.1 {inbounds = true} : f64\n"
+        "      %7 = index %b, %i.1 {inbounds = true} : f64\n"
+        "      %8 = add %6, %7 : f64\n"
+        "      %9 = tanh %8 : f64\n"
+        "      yield %9\n"
+        "    }\n"
+        "    yield %5\n"
+        "  }\n"
+        "  return %4\n"
+        "}\n")
+
+
+def test_a_build_of_rows_that_computes_per_row_is_not_fused():
+    # the row's own work (a sum per row) would run once per element if it moved
+    source = ("def f(a: f64[n, m]) -> f64[n, m]:\n"
+              "    t = [[a[i, j] * sum(a[i]) for j in range(m)] for i in range(n)]\n"
+              "    return exp(t)\n")
+    module = compile_source(source, backend="interp").module
+    fused = pipeline(module)
+    assert ir.print_function(fused.functions["f"]).count("build") == 4
+    a = np.arange(6.0).reshape(2, 3) / 10
+    np.testing.assert_allclose(ir.Interpreter(fused).run("f", [a]),
+                               np.exp(a * a.sum(axis=1, keepdims=True)), rtol=1e-14)

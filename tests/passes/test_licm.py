@@ -120,6 +120,28 @@ def test_work_under_an_if_stays():
     assert hoisted(source) == source
 
 
+def test_a_filled_array_updated_in_the_loop_stays():
+    # hoisted, the zeros would be copied on every iteration before the update
+    source = (
+        "func @f(%x: f64[n]) -> f64 {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = const 0.0 : f64\n"
+        "  %3 = for %0, %n, %1, %2 : f64 {\n"
+        "  ^(%i: i64, %acc: f64):\n"
+        "    %4 = full %2, %n : f64[n]\n"
+        "    %5 = index %x, %i {inbounds = true} : f64\n"
+        "    %6 = add_at %4, %5, %i {inbounds = true} : f64[n]\n"
+        "    %7 = index %6, %0 {inbounds = true} : f64\n"
+        "    %8 = add %acc, %7 : f64\n"
+        "    yield %8\n"
+        "  }\n"
+        "  return %3\n"
+        "}\n")
+    assert hoisted(source) == source
+
+
 PROGRAM = """\
 def f(x: f64[n], w: f64[m]) -> f64:
     total = 0.0

@@ -278,8 +278,11 @@ def test_large_temporaries_reuse_freed_memory_across_calls():
     assert faults_per_call(DPC_MALLOC_TUNING="0") > 300
 
 
+# shapes that reach every loop of the kernel: whole 4 x 16 tiles, the rows below them,
+# the masked 8-lane tiles right of them (full and partial), no k at all, vectors
 @pytest.mark.parametrize("n, k, m", [(3, 7, 5), (4, 4, 1), (1, 9, 3), (5, 0, 2), (0, 3, 3),
-                                     (6, 13, 17)])
+                                     (6, 13, 17), (8, 5, 32), (9, 11, 40), (4, 3, 8),
+                                     (7, 20, 24), (13, 2, 31)])
 def test_matrix_products_add_in_order_of_k(n, k, m):
     # the kernel takes four steps of k per pass but adds them one by one, from 0.0: the
     # same bits as summing a[i, k] * b[k, j] over k in order, whatever k's remainder by 4
