@@ -4,8 +4,9 @@ Elementwise math on arrays (with broadcasting), `select`, casts, reductions, `do
 `transpose` and `outer` are rewritten into `build` (one element per index) and
 `reduce` regions whose bodies index the operands and apply the scalar op. After this pass
 the only ops that touch whole arrays are `build`, `reduce`, `index`, `update`, `full`,
-`arange`, `stack`, `dim`, `shape_cast`, `matmul` (a native kernel) and calls; that is what native lowering handles, and
-what fusion works on.
+`arange`, `stack`, `dim`, `shape_cast`, `matmul` (a native kernel), a `transpose` whose
+one use is a matmul's left operand (the kernel reads the matrix it transposes), and
+calls; that is what native lowering handles, and what fusion works on.
 
     %z = add %x, %y : f64[n]
 becomes
@@ -24,7 +25,7 @@ compares them at run time, so a mismatch is an error and never a silent wrong an
 
 from __future__ import annotations
 
-from ir import Block, Builder, Function, Module, Op
+from ir import Block, Builder, Function, Module, Op, walk_ops
 from ir.ops import BINARY, UNARY
 from ir.types import DYN, I64
 
@@ -44,17 +45,36 @@ class Scalarize:
 
 def rewrite_function(module: Module, fn: Function) -> None:
     b = Builder(module)
-    rewrite_block(fn.body, b, {})
+    rewrite_block(fn.body, b, {}, read_transposed(fn.body))
 
 
-def rewrite_block(block: Block, b: Builder, subst: dict) -> None:
+def read_transposed(root: Block) -> set:
+    """The transposes whose one use is the left operand of a matmul: they stay, and the
+    native kernel reads the matrix they transpose in place of a transposed copy (the
+    gradient of x @ w has transpose(x) @ ct)."""
+    uses: dict = {}
+    for op in walk_ops(root):
+        for k, v in enumerate(op.operands):
+            uses.setdefault(v, []).append((op, k))
+    kept = set()
+    for op in walk_ops(root):
+        if op.name != "transpose":
+            continue
+        readers = uses.get(op.result, [])
+        if len(readers) == 1 and readers[0][1] == 0 and readers[0][0].name == "matmul" \
+                and readers[0][0].operands[1].type.rank == 2:
+            kept.add(op)
+    return kept
+
+
+def rewrite_block(block: Block, b: Builder, subst: dict, kept: set) -> None:
     old_ops, block.ops = block.ops, []
     with b.at(block):
         for op in old_ops:
             op.operands = [subst.get(v, v) for v in op.operands]
             for region in op.regions:
-                rewrite_block(region, b, subst)
-            rule = rule_for(op)
+                rewrite_block(region, b, subst, kept)
+            rule = None if op in kept else rule_for(op)
             if rule is None:
                 block.ops.append(op)
                 continue

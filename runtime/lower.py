@@ -61,6 +61,7 @@ class Array:
 
     data: ll.Value
     dims: list
+    transposed: bool = False  # a matrix read as its transpose (only by op_matmul)
 
 
 @dataclass
@@ -530,6 +531,15 @@ class FunctionLowering:
         self.root[op.result] = v
         self.views.add(op.result)
         return Array(self.element_ptr(a, t.elem, offset), a.dims[len(idx):])
+
+    def op_transpose(self, op):
+        """Scalarize keeps a transpose only as the left operand of a matmul, whose kernel
+        reads the matrix itself: no copy is made."""
+        (v,) = op.operands
+        a = self.get(v)
+        self.root[op.result] = v
+        self.views.add(op.result)
+        return Array(a.data, [a.dims[1], a.dims[0]], transposed=True)
 
     def op_update(self, op):
         return self.store_into(op, combine=None)
@@ -1106,7 +1116,10 @@ class Product:
             self.masked_tile(first_row, count, fl.b.add(wide, offset), lanes)
 
     def left(self, i, k):
+        """a[i, k]; for a transposed a, the element at k, i of the matrix it reads."""
         fl = self.fl
+        if self.x.transposed:
+            return fl.load_elem(self.x, F64, fl.b.add(fl.b.mul(k, self.x.dims[0]), i))
         return fl.load_elem(self.x, F64, fl.b.add(fl.b.mul(i, self.inner), k))
 
     def at(self, i, j):

@@ -90,3 +90,21 @@ def test_random_programs_unchanged(program):
     before = ir.Interpreter(module).run("f", args)
     after = ir.Interpreter(scalarized(module)).run("f", args)
     assert after == pytest.approx(before, rel=1e-12, abs=1e-12)
+
+
+def test_a_transpose_read_only_by_a_matrix_product_stays():
+    """transpose(a) @ b keeps the transpose (the kernel reads a in place); a transpose
+    used anywhere else, or as the right operand, becomes a loop nest."""
+    source = ("def f(a: f64[k, n], b: f64[k, m], c: f64[m, k]) -> (f64[n, m], f64[n, m], f64[m, k]):\n"
+              "    return transpose(a) @ b, transpose(a) @ transpose(c), transpose(transpose(c))\n")
+    module = scalarized(compile_source(source, backend="interp").module)
+    text = ir.print_function(module.functions["f"])
+    assert "%0 = transpose %a : f64[n, k]\n  %1 = matmul %0, %b : f64[n, m]\n" in text
+    assert text.count("transpose") == 2  # the left of the second product too, no other
+    a, b, c = (np.arange(12.0).reshape(s) for s in ((3, 4), (3, 4), (4, 3)))
+    got = ir.Interpreter(module).run("f", [a, b, c])
+    for g, want in zip(got, (a.T @ b, a.T @ c.T, c)):
+        np.testing.assert_array_equal(g, want)
+    native = compile_source(source).f(a, b, c)
+    for g, want in zip(native, (a.T @ b, a.T @ c.T, c)):
+        np.testing.assert_array_equal(g, want)
