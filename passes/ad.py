@@ -25,7 +25,11 @@ sweep right after, inside a new region:
   replays the body from those values and runs its reverse sweep, carrying the
   cotangents of the carried values and of the outer values the body uses. A `for`
   loop also tapes its body's costly elementwise results (OpDef.costly) no larger than
-  its carried values, and the replay reads them instead of computing them again.
+  its carried values, and the replay reads them instead of computing them again. A
+  `for` loop directly in its body that computes such values, with a range fixed outside
+  it and values no larger than the outer loop's carried ones, has its own tapes and
+  results recorded too (a tape of tapes): the reverse sweep reads them and does not run
+  that inner loop forward again.
 - `build` and `reduce`: a loop over the same range; each step replays the body at its
   index with the cotangent of its element.
 - `if`: an `if` on the same condition whose branches replay and reverse the taken branch.
@@ -164,12 +168,72 @@ def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
 
 @dataclass
 class Tape:
-    """What the forward loop recorded: its trip count, one tape per carried value, and
-    one per stored intermediate value of the body (value of the body -> its tape)."""
+    """What the forward loop recorded: its trip count, one tape per carried value, one
+    per stored intermediate value of the body (value of the body -> its tape), and the
+    tapes of the loops inside it that it kept whole (NestedTape)."""
 
     count: ir.Value
     tapes: list
     stored: dict = field(default_factory=dict)
+    nested: list = field(default_factory=list)
+
+
+@dataclass
+class NestedTape:
+    """A `for` loop inside a taped loop, whose own tapes (`inner`'s Tape: one per
+    carried value, then one per stored value) and results the outer loop records at
+    each of its iterations, in `outer` (the tapes' rows first, then the results)."""
+
+    inner: ir.Op
+    count: ir.Value
+    outer: list
+    carried: int
+
+    def recorded(self, d: "Differentiator") -> list:
+        """The values to record, in the forward loop, after the body's replay."""
+        tape = d.tapes[self.inner]
+        if len(tape.tapes) + len(tape.stored) != len(self.outer) - self.carried:
+            raise AssertionError("the inner loop stored other values than planned")
+        return tape.tapes + list(tape.stored.values()) + d.xs(self.inner.results)
+
+    def restore(self, d: "Differentiator", k) -> dict:
+        """At iteration k of the reverse sweep: the inner loop's Tape, read from the
+        outer tapes, and its results (`given` to the replay, which then skips it)."""
+        rows = [d.emit("index", t, k, inbounds=True) for t in self.outer]
+        body = self.inner.regions[0]
+        stored = stored_values(body, carried_dims(body))
+        tapes, rest = rows[:self.carried], rows[self.carried:]
+        d.tapes[self.inner] = Tape(self.count, tapes, dict(zip(stored, rest[:len(stored)])))
+        return dict(zip(self.inner.results, rest[len(stored):]))
+
+
+def stored_values(body: Block, sizes) -> list:
+    """The body's costly elementwise results (OpDef.costly) whose every dimension is one
+    of `sizes` (a carried value's): a tape of them costs no more than the carried values'
+    tapes, and is filled by a loop that runs whole anyway. The reverse sweep would
+    compute them again (an LSTM cell's gates)."""
+    return [op.results[0] for op in body.ops[:-1]
+            if REGISTRY[op.name].costly and len(op.results) == 1 and op.results[0].type.shape
+            and all(d in sizes for d in op.results[0].type.shape)]
+
+
+def carried_dims(body: Block) -> set:
+    """The dimensions of a loop body's carried values."""
+    return {d for a in body.args[1:] for d in a.type.shape if d != DYN}
+
+
+def is_const(v) -> bool:
+    return v.defining_op is not None and v.defining_op.name == "const"
+
+
+def defined_in(block: Block) -> set:
+    """The values block and its regions define, their arguments included."""
+    values = set(block.args)
+    for op in block.ops:
+        values.update(op.results)
+        for region in op.regions:
+            values |= defined_in(region)
+    return values
 
 
 class Differentiator(Emitter):
@@ -379,6 +443,8 @@ class Differentiator(Emitter):
         tapes = [self.new_tape(count, v, a.type) for v, a in zip(inits, body.args[1:])]
         kept = self.storable(body, inits)
         tapes += [self.new_tape_of_size(count, v, sizes) for v, sizes in kept]
+        nested = self.nested_tapes(body, inits, count)
+        tapes += [tape for plan in nested for tape in plan.outer]
         new = Block([a.type for a in body.args] + [t.type for t in tapes],
                     [a.name_hint for a in body.args] + [t.name_hint for t in tapes])
         n = len(inits)
@@ -388,33 +454,73 @@ class Differentiator(Emitter):
             stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
             yields = self.replay(body, [i] + carried)
             stored += [self.record(t, self.x(v), k) for t, (v, _) in zip(tape_args[n:], kept)]
+            rest = iter(tape_args[n + len(kept):])
+            for plan in nested:
+                stored += [self.record(next(rest), v, k) for v in plan.recorded(self)]
             self.b.op("yield", yields + stored)
         loop = self.b.op("for", [start, stop, step] + inits + tapes, regions=[new])
         if self.in_primal:  # the loop itself keeps its checks; its tapes may go
             self.kept.add(id(loop))
         self.primal.update(zip(op.results, loop.results[:n]))
+        outer = iter(loop.results[2 * n + len(kept):])
+        for plan in nested:
+            plan.outer = [next(outer) for _ in plan.outer]
         self.tapes[op] = Tape(count, loop.results[n:2 * n],
-                              {v: t for (v, _), t in zip(kept, loop.results[2 * n:])})
+                              {v: t for (v, _), t in zip(kept, loop.results[2 * n:])}, nested)
 
-    def storable(self, body: Block, inits: list) -> list:
-        """(value, sizes) of the body's costly elementwise results that the reverse sweep
-        can read from a tape instead of recomputing them: arrays whose every dimension
-        is one of a carried value's (so a tape of them costs no more than the carried
-        values' tapes, and is filled by a loop that runs whole anyway); sizes are
-        literals or (carried value, axis)."""
+    def nested_tapes(self, body: Block, inits: list, count) -> list:
+        """For each `for` loop directly in `body` whose range is fixed outside it, that
+        computes costly values (stored_values), and whose carried and stored values' sizes
+        are the carried values' of the loop around (an LSTM's loop over layers inside its
+        loop over time): tapes, allocated here, that keep that inner loop's own tapes and
+        results from every iteration, so that the reverse sweep reads them instead of
+        running the inner loop again."""
+        sizes = self.carried_sizes(inits)
+        inside = defined_in(body)
+        plans = []
+        for inner in body.ops[:-1]:
+            if inner.name != "for" or any(v in inside and not is_const(v) for v in inner.operands[:3]):
+                continue
+            inner_body = inner.regions[0]
+            carried = [a.type for a in inner_body.args[1:]]
+            stored = [v.type for v in stored_values(inner_body, carried_dims(inner_body))]
+            shapes = [t.shape for t in carried + stored]
+            # only where the replay would compute costly values again: a cheap inner
+            # loop (llsq's polynomial) is faster replayed than read from a larger tape
+            if not stored or not all(d in sizes for shape in shapes for d in shape):
+                continue
+            inner_count = self.trip_count(*[self.const(v.defining_op.attrs["value"]) if v in inside
+                                            else self.x(v) for v in inner.operands[:3]])
+            rows = [self.tape_of(count, self.zero(t), [inner_count] + self.size_values(sizes, t.shape))
+                    for t in carried + stored]
+            results = [self.tape_of(count, self.zero(t), self.size_values(sizes, t.shape))
+                       for t in carried]
+            plans.append(NestedTape(inner, inner_count, rows + results, len(carried)))
+        return plans
+
+    def carried_sizes(self, inits: list) -> dict:
+        """Each dimension of a carried value: a literal, or (carried value, axis)."""
         sizes = {}
         for v in inits:
             for axis, d in enumerate(v.type.shape):
                 if d != DYN:
                     sizes.setdefault(d, d if isinstance(d, int) else (v, axis))
-        kept = []  # the reverse sweep would recompute these (an LSTM cell's gates)
-        for op in body.ops[:-1]:
-            if not REGISTRY[op.name].costly or len(op.results) != 1:
-                continue
-            shape = op.results[0].type.shape
-            if shape and all(d in sizes for d in shape):
-                kept.append((op.results[0], [sizes[d] for d in shape]))
-        return kept
+        return sizes
+
+    def zero(self, t):
+        """A constant of t's element type, for tape_of."""
+        return self.const({F64: 0.0, I64: 0, BOOL: False}[t.elem])
+
+    def size_values(self, sizes: dict, shape) -> list:
+        return [self.const(sizes[d]) if isinstance(sizes[d], int)
+                else self.emit("dim", sizes[d][0], axis=sizes[d][1]) for d in shape]
+
+    def storable(self, body: Block, inits: list) -> list:
+        """(value, sizes) of the body's costly elementwise results that the reverse sweep
+        can read from a tape instead of recomputing them (stored_values); sizes are
+        literals or (carried value, axis)."""
+        sizes = self.carried_sizes(inits)
+        return [(v, [sizes[d] for d in v.type.shape]) for v in stored_values(body, sizes)]
 
     def new_tape_of_size(self, count, value, sizes):
         """An array of `count` rows for `value`, sized by `storable`'s sizes."""
@@ -479,6 +585,8 @@ class Differentiator(Emitter):
             for j, ct in zip(flowing, carried):
                 yield_cts[j] = ct
             given = {v: self.emit("index", t, k, inbounds=True) for v, t in tape.stored.items()}
+            for plan in tape.nested:
+                given.update(plan.restore(self, k))
             self.replay(body, positions(k) + rows, given)
             arg_cts = self.backprop(body, yield_cts)[lead:]
             return [arg_cts[j] if arg_cts[j] is not None else self.zeros_like(rows[j])

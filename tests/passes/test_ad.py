@@ -250,3 +250,41 @@ def test_costly_intermediates_of_a_loop_are_taped_not_recomputed(backend):
         e = np.eye(2)[k] * eps
         assert gx[k] == pytest.approx((f(x + e, w) - f(x - e, w)) / (2 * eps), rel=1e-7)
         assert gw[k] == pytest.approx((f(x, w + e) - f(x, w - e)) / (2 * eps), rel=1e-7)
+
+
+NESTED = """\
+def f(x: f64[n], w: f64[n]) -> f64:
+    h = x
+    total = 0.0
+    for t in range(4):
+        for layer in range(3):
+            h = tanh(h * w + float(layer))
+        total += sum(h * h)
+    return total
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_an_inner_loop_s_tapes_are_kept_by_the_outer_loop(backend):
+    # the forward loop over t records the loop over layers' own tapes (its h per layer,
+    # its tanh) at every t; the reverse sweep reads them and runs no loop over layers
+    # forward again: tanh is computed once, in the forward loop
+    grad = compile_source(NESTED, name="nested.dp", backend=backend).grad("f")
+    rev = grad.owner.ir("f.rev", stage="ad")
+    assert rev.count("tanh") == 1
+    assert rev.count(" = for ") == 4  # forward: t, layers; reverse: t, layers
+    x, w = np.array([0.3, -0.7, 0.1]), np.array([1.5, 0.2, -0.4])
+    gx, gw = grad(x, w)
+
+    def f(x, w):
+        h, total = x, 0.0
+        for _ in range(4):
+            for layer in range(3):
+                h = np.tanh(h * w + layer)
+            total += (h * h).sum()
+        return total
+    eps = 1e-6
+    for k in range(3):
+        e = np.eye(3)[k] * eps
+        assert gx[k] == pytest.approx((f(x + e, w) - f(x - e, w)) / (2 * eps), rel=1e-6, abs=1e-9)
+        assert gw[k] == pytest.approx((f(x, w + e) - f(x, w - e)) / (2 * eps), rel=1e-6, abs=1e-9)
