@@ -300,11 +300,7 @@ def binary(fl, op, name, t, x, y):
     if name == "pow":
         return b.call(fl.owner.intrinsic("pow", 2), [x, y])
     if name in ("maximum", "minimum"):
-        # NaN in either operand gives NaN, as np.maximum does
-        # IEEE 754-2019 maximum/minimum: NaN in either operand gives NaN, and +0 > -0.
-        # They are associative, so LLVM vectorizes max/min reductions without reordering
-        # what the result can be.
-        return b.call(fl.owner.intrinsic(name, 2), [x, y])
+        return ieee_extreme(fl, name, x, y)
     if name in FCMP:
         return b.fcmp_ordered(FCMP[name], x, y)
     if name == "ne":
@@ -312,6 +308,21 @@ def binary(fl, op, name, t, x, y):
     if name in ("floordiv", "mod"):
         return float_divmod(fl, x, y)[0 if name == "floordiv" else 1]
     raise NotImplementedError(name)
+
+
+def ieee_extreme(fl, name, x, y):
+    """IEEE 754-2019 maximum or minimum of doubles: NaN if either is NaN, and +0 > -0
+    (of two equal values, the AND of their bits for maximum, the OR for minimum, which
+    only differs from either for a +0/-0 pair). Selects: LLVM's llvm.maximum expands to
+    much the same on x86 but made loops that use it twice as slow; op_reduce uses the
+    intrinsic where LLVM vectorizes the reduction with it."""
+    b = fl.b
+    wins = b.fcmp_ordered(">" if name == "maximum" else "<", x, y)
+    pick = b.select(wins, x, y)
+    bits_x, bits_y = b.bitcast(x, INT), b.bitcast(y, INT)
+    tied = b.bitcast((b.and_ if name == "maximum" else b.or_)(bits_x, bits_y), DOUBLE)
+    pick = b.select(b.fcmp_ordered("==", x, y), tied, pick)
+    return b.select(b.fcmp_unordered("uno", x, x), x, pick)
 
 
 def float_divmod(fl, a, b_):
