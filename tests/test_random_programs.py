@@ -3,7 +3,6 @@ compile, verify, print and parse back identically; the interpreter agrees with t
 generator's independent Python oracle; native code agrees with the interpreter."""
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 import ir

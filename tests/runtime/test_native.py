@@ -284,8 +284,8 @@ def test_large_temporaries_reuse_freed_memory_across_calls():
                                      (6, 13, 17), (8, 5, 32), (9, 11, 40), (4, 3, 8),
                                      (7, 20, 24), (13, 2, 31)])
 def test_matrix_products_add_in_order_of_k(n, k, m):
-    # the kernel takes four steps of k per pass but adds them one by one, from 0.0: the
-    # same bits as summing a[i, k] * b[k, j] over k in order, whatever k's remainder by 4
+    # whichever tile computes an element (registers, masked lanes, a leftover row), it
+    # adds a[i, k] * b[k, j] one k at a time, from 0.0: the bits of the plain sum
     mod = compile_source("def mm(a: f64[n, k], b: f64[k, m]) -> f64[n, m]:\n    return a @ b\n\n"
                          "def vm(v: f64[k], b: f64[k, m]) -> f64[m]:\n    return v @ b\n")
     rng = np.random.default_rng(n * 100 + k)
