@@ -200,8 +200,7 @@ class NestedTape:
         """At iteration k of the reverse sweep: the inner loop's Tape, read from the
         outer tapes, and its results (`given` to the replay, which then skips it)."""
         rows = [d.emit("index", t, k, inbounds=True) for t in self.outer]
-        body = self.inner.regions[0]
-        stored = stored_values(body, carried_dims(body))
+        stored = inner_stored_values(self.inner)
         tapes, rest = rows[:self.carried], rows[self.carried:]
         d.tapes[self.inner] = Tape(self.count, tapes, dict(zip(stored, rest[:len(stored)])))
         return dict(zip(self.inner.results, rest[len(stored):]))
@@ -217,9 +216,11 @@ def stored_values(body: Block, sizes) -> list:
             and all(d in sizes for d in op.results[0].type.shape)]
 
 
-def carried_dims(body: Block) -> set:
-    """The dimensions of a loop body's carried values."""
-    return {d for a in body.args[1:] for d in a.type.shape if d != DYN}
+def inner_stored_values(loop: ir.Op) -> list:
+    """The values forward_for will store for `loop`: stored_values by the dimensions of
+    its initial values, as `storable` finds them."""
+    dims = {d for v in loop.operands[3:] for d in v.type.shape if d != DYN}
+    return stored_values(loop.regions[0], dims)
 
 
 def is_const(v) -> bool:
@@ -483,7 +484,7 @@ class Differentiator(Emitter):
                 continue
             inner_body = inner.regions[0]
             carried = [a.type for a in inner_body.args[1:]]
-            stored = [v.type for v in stored_values(inner_body, carried_dims(inner_body))]
+            stored = [v.type for v in inner_stored_values(inner)]
             shapes = [t.shape for t in carried + stored]
             # only where the replay would compute costly values again: a cheap inner
             # loop (llsq's polynomial) is faster replayed than read from a larger tape
