@@ -153,6 +153,18 @@ def uses_within(op: Op) -> set:
     return {v for region in op.regions for inner in walk_ops(region) for v in inner.operands}
 
 
+def defined_within(op: Op) -> set:
+    """The values op's regions define: their ops' results and their blocks' arguments."""
+    values = set()
+    for region in op.regions:
+        values.update(region.args)
+        for inner in walk_ops(region):
+            values.update(inner.results)
+            for block in inner.regions:
+                values.update(block.args)
+    return values
+
+
 def walk_ops(block: Block):
     """Every op in the block and, depth first, in its regions."""
     for op in block.ops:

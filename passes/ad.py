@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
+from ir.ops import constant
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
@@ -218,23 +219,9 @@ def stored_values(body: Block, sizes) -> list:
 
 def inner_stored_values(loop: ir.Op) -> list:
     """The values forward_for will store for `loop`: stored_values by the dimensions of
-    its initial values, as `storable` finds them."""
+    its initial values, as forward_for finds them."""
     dims = {d for v in loop.operands[3:] for d in v.type.shape if d != DYN}
     return stored_values(loop.regions[0], dims)
-
-
-def is_const(v) -> bool:
-    return v.defining_op is not None and v.defining_op.name == "const"
-
-
-def defined_in(block: Block) -> set:
-    """The values block and its regions define, their arguments included."""
-    values = set(block.args)
-    for op in block.ops:
-        values.update(op.results)
-        for region in op.regions:
-            values |= defined_in(region)
-    return values
 
 
 class Differentiator(Emitter):
@@ -425,7 +412,7 @@ class Differentiator(Emitter):
     # --- loops
     def new_tape(self, count, init, row_type):
         """An array of `count` rows shaped like `init`, typed to hold any `row_type`."""
-        tape = self.tape_of(count, init, self.dims(init))
+        tape = self.tape_of(count, init.type.elem, self.dims(init), init.name_hint)
         wanted = ArrayType(init.type.elem, (DYN, *row_type.shape))
         if tape.type != wanted:
             tape = self.emit("shape_cast", tape, type=wanted)
@@ -442,9 +429,11 @@ class Differentiator(Emitter):
         body = op.regions[0]
         count = self.trip_count(start, stop, step)
         tapes = [self.new_tape(count, v, a.type) for v, a in zip(inits, body.args[1:])]
-        kept = self.storable(body, inits)
-        tapes += [self.new_tape_of_size(count, v, sizes) for v, sizes in kept]
-        nested = self.nested_tapes(body, inits, count)
+        sizes = self.carried_sizes(inits)
+        kept = stored_values(body, sizes)  # the reverse sweep reads these from tapes
+        tapes += [self.tape_of(count, v.type.elem, self.size_values(sizes, v.type.shape), v.name_hint)
+                  for v in kept]
+        nested = self.nested_tapes(op, sizes, count)
         tapes += [tape for plan in nested for tape in plan.outer]
         new = Block([a.type for a in body.args] + [t.type for t in tapes],
                     [a.name_hint for a in body.args] + [t.name_hint for t in tapes])
@@ -454,7 +443,7 @@ class Differentiator(Emitter):
             k = self.iteration(i, start, step)
             stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
             yields = self.replay(body, [i] + carried)
-            stored += [self.record(t, self.x(v), k) for t, (v, _) in zip(tape_args[n:], kept)]
+            stored += [self.record(t, self.x(v), k) for t, v in zip(tape_args[n:], kept)]
             rest = iter(tape_args[n + len(kept):])
             for plan in nested:
                 stored += [self.record(next(rest), v, k) for v in plan.recorded(self)]
@@ -467,34 +456,33 @@ class Differentiator(Emitter):
         for plan in nested:
             plan.outer = [next(outer) for _ in plan.outer]
         self.tapes[op] = Tape(count, loop.results[n:2 * n],
-                              {v: t for (v, _), t in zip(kept, loop.results[2 * n:])}, nested)
+                              dict(zip(kept, loop.results[2 * n:])), nested)
 
-    def nested_tapes(self, body: Block, inits: list, count) -> list:
-        """For each `for` loop directly in `body` whose range is fixed outside it, that
+    def nested_tapes(self, loop: ir.Op, sizes: dict, count) -> list:
+        """For each `for` loop directly in `loop`'s body, whose range is fixed outside it, that
         computes costly values (stored_values), and whose carried and stored values' sizes
         are the carried values' of the loop around (an LSTM's loop over layers inside its
         loop over time): tapes, allocated here, that keep that inner loop's own tapes and
         results from every iteration, so that the reverse sweep reads them instead of
         running the inner loop again."""
-        sizes = self.carried_sizes(inits)
-        inside = defined_in(body)
+        inside = ir.defined_within(loop)
         plans = []
-        for inner in body.ops[:-1]:
-            if inner.name != "for" or any(v in inside and not is_const(v) for v in inner.operands[:3]):
+        for inner in loop.regions[0].ops[:-1]:
+            bounds = inner.operands[:3]
+            if inner.name != "for" or any(v in inside and constant(v) is None for v in bounds):
                 continue
-            inner_body = inner.regions[0]
-            carried = [a.type for a in inner_body.args[1:]]
+            carried = [a.type for a in inner.regions[0].args[1:]]
             stored = [v.type for v in inner_stored_values(inner)]
             shapes = [t.shape for t in carried + stored]
             # only where the replay would compute costly values again: a cheap inner
             # loop (llsq's polynomial) is faster replayed than read from a larger tape
             if not stored or not all(d in sizes for shape in shapes for d in shape):
                 continue
-            inner_count = self.trip_count(*[self.const(v.defining_op.attrs["value"]) if v in inside
-                                            else self.x(v) for v in inner.operands[:3]])
-            rows = [self.tape_of(count, self.zero(t), [inner_count] + self.size_values(sizes, t.shape))
+            inner_count = self.trip_count(*[self.const(constant(v)) if v in inside else self.x(v)
+                                            for v in bounds])
+            rows = [self.tape_of(count, t.elem, [inner_count] + self.size_values(sizes, t.shape))
                     for t in carried + stored]
-            results = [self.tape_of(count, self.zero(t), self.size_values(sizes, t.shape))
+            results = [self.tape_of(count, t.elem, self.size_values(sizes, t.shape))
                        for t in carried]
             plans.append(NestedTape(inner, inner_count, rows + results, len(carried)))
         return plans
@@ -508,31 +496,16 @@ class Differentiator(Emitter):
                     sizes.setdefault(d, d if isinstance(d, int) else (v, axis))
         return sizes
 
-    def zero(self, t):
-        """A constant of t's element type, for tape_of."""
-        return self.const({F64: 0.0, I64: 0, BOOL: False}[t.elem])
-
     def size_values(self, sizes: dict, shape) -> list:
+        """The sizes of `shape` as values: constants, or `dim`s of carried values."""
         return [self.const(sizes[d]) if isinstance(sizes[d], int)
                 else self.emit("dim", sizes[d][0], axis=sizes[d][1]) for d in shape]
 
-    def storable(self, body: Block, inits: list) -> list:
-        """(value, sizes) of the body's costly elementwise results that the reverse sweep
-        can read from a tape instead of recomputing them (stored_values); sizes are
-        literals or (carried value, axis)."""
-        sizes = self.carried_sizes(inits)
-        return [(v, [sizes[d] for d in v.type.shape]) for v in stored_values(body, sizes)]
-
-    def new_tape_of_size(self, count, value, sizes):
-        """An array of `count` rows for `value`, sized by `storable`'s sizes."""
-        return self.tape_of(count, value, [
-            self.const(size) if isinstance(size, int) else self.emit("dim", size[0], axis=size[1])
-            for size in sizes])
-
-    def tape_of(self, count, value, dims):
-        zero = {F64: 0.0, I64: 0, BOOL: False}[value.type.elem]
+    def tape_of(self, count, elem, dims, name: str | None = None):
+        """`count` rows of zeros of element type `elem`, each of size `dims`."""
+        zero = {F64: 0.0, I64: 0, BOOL: False}[elem]
         tape = self.emit("full", self.const(zero), count, *dims)
-        tape.name_hint = f"{value.name_hint}_tape" if value.name_hint else "tape"
+        tape.name_hint = f"{name}_tape" if name else "tape"
         return tape
 
     def forward_while(self, op: ir.Op) -> None:

@@ -54,19 +54,12 @@ def forward_build_sizes(root: ir.Block) -> None:
             level = level.regions[0].ops[0] if row_is_a_build(level) else None
             if level is None:
                 break
-        if level is None or (level is not source and defined_inside(level.operands[1], source)):
+        if level is None or level is not source and level.operands[1] in ir.defined_within(source):
             continue
         start, stop, step = (dim_of_value(v) for v in level.operands)
         stop_is_size = isinstance(stop, str) or isinstance(stop, int) and stop >= 0
         if start == 0 and step == 1 and stop_is_size and stop != ir.DYN:
             replace_uses(root, op.results[0], level.operands[1])
-
-
-def defined_inside(value, op: ir.Op) -> bool:
-    """value is computed in op's regions (or is one of their arguments)."""
-    inside = {v for inner in ir.walk_ops(op.regions[0]) for v in inner.results}
-    inside.update(a for block in blocks(op.regions[0]) for a in block.args)
-    return value in inside
 
 
 def forward_filled_reads(root: ir.Block) -> None:

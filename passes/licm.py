@@ -132,16 +132,6 @@ def costly(op: ir.Op) -> bool:
         op.name not in ("index", "dim", "full")
 
 
-def defined_within(op: ir.Op) -> set:
-    values = set()
-    for inner in walk_regions(op):
-        values.update(inner.results)
-    for inner in [op, *walk_regions(op)]:
-        for region in inner.regions:
-            values.update(region.args)
-    return values
-
-
 def invariant_slice(op: ir.Op, nest: Nest):
     """(the ops inside the loop that `op` needs, op included, in an order that defines
     before use; the loops whose induction variables they read, outermost first), or
@@ -160,7 +150,7 @@ def invariant_slice(op: ir.Op, nest: Nest):
         if not never_fails(inner) or not ir.REGISTRY[inner.name].pure:
             return None
         ops.append(inner)
-        for v in operands_within(inner) - defined_within(inner):
+        for v in operands_within(inner) - ir.defined_within(inner):
             if v not in nest.inside:
                 continue
             source = v.defining_op

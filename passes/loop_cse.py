@@ -28,7 +28,7 @@ from ir.ops import dim_of_value, range_count_dim
 from ir.types import ArrayType
 
 from .dce import effect_free, eliminate_dead_code, never_fails, operands_within
-from .fusion import replace_uses
+from .fusion import counts_from_zero, replace_uses
 
 LOOPS = ("build", "reduce", "for")
 
@@ -87,8 +87,7 @@ def same_range(a: ir.Op, b: ir.Op) -> bool:
 
 
 def counted_from_zero(op: ir.Op) -> bool:
-    return (op.name in LOOPS and dim_of_value(op.operands[0]) == 0
-            and dim_of_value(op.operands[2]) == 1)
+    return op.name in LOOPS and counts_from_zero(op)
 
 
 def share_one(block: ir.Block, earlier: ir.Op, later: ir.Op) -> bool:

@@ -29,6 +29,8 @@ from ir import Block, Builder, Function, Module, Op, walk_ops
 from ir.ops import BINARY, UNARY
 from ir.types import DYN, I64
 
+from .fusion import uses_of
+
 ELEMENTWISE = set(UNARY) | set(BINARY) | {"select", "to_f64", "to_i64"}
 REDUCE_KIND = {"reduce_sum": "sum", "reduce_prod": "prod", "reduce_max": "max",
                "reduce_min": "min"}
@@ -52,17 +54,12 @@ def read_transposed(root: Block) -> set:
     """The transposes whose one use is the left operand of a matmul: they stay, and the
     native kernel reads the matrix they transpose in place of a transposed copy (the
     gradient of x @ w has transpose(x) @ ct)."""
-    uses: dict = {}
-    for op in walk_ops(root):
-        for k, v in enumerate(op.operands):
-            uses.setdefault(v, []).append((op, k))
+    uses = uses_of(root)
     kept = set()
     for op in walk_ops(root):
-        if op.name != "transpose":
-            continue
-        readers = uses.get(op.result, [])
-        if len(readers) == 1 and readers[0][1] == 0 and readers[0][0].name == "matmul" \
-                and readers[0][0].operands[1].type.rank == 2:
+        readers = uses.get(op.result, []) if op.name == "transpose" else []
+        if len(readers) == 1 and readers[0].name == "matmul" and \
+                readers[0].operands[0] is op.result and readers[0].operands[1].type.rank == 2:
             kept.add(op)
     return kept
 
