@@ -24,6 +24,7 @@ import ir
 from ir.ops import dim_of_value
 
 from .dce import SAFE_INDEX, body_never_fails, effect_free, remove_dead_ops
+from .simplify import share_scalars
 
 class Fusion:
     name = "fusion"
@@ -34,6 +35,9 @@ class Fusion:
             forward_filled_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
             while fuse_round(fn.body):
+                # Two fused bodies often read one element twice (`x == 0 ? 0 : x / 6`
+                # from two builds): one read leaves the array a single reader.
+                share_scalars(fn.body)
                 dce(fn.body)
         return module
 

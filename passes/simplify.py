@@ -132,30 +132,37 @@ class CSE:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
-            subst = {}
-            self.block(fn.body, {}, subst)
-            replace_all(fn.body, subst)
+            share_scalars(fn.body)
         return module
 
-    def block(self, block: ir.Block, seen: dict, subst: dict) -> None:
-        seen = dict(seen)  # what an enclosing block computed is in scope here, not back
-        for op in block.ops:
-            op.operands = [subst.get(v, v) for v in op.operands]
-            for region in op.regions:
-                self.block(region, seen, subst)
-            # Arrays stay apart: one value shared by two uses is not updated in place
-            # where one of them updates it (an adjoint accumulator above all), and is
-            # kept alive longer; measured, sharing them made the ode and lstm gradients
-            # 5% slower. Scalars are shared.
-            if op.regions or not op.results or not REGISTRY[op.name].pure or \
-                    any(r.type.rank > 0 for r in op.results):
-                continue
-            key = (op.name, tuple(id(v) for v in op.operands), repr(sorted(op.attrs.items())),
-                   tuple(str(r.type) for r in op.results))
-            if key in seen:
-                subst.update(zip(op.results, seen[key].results))
-            else:
-                seen[key] = op
+
+def share_scalars(root: ir.Block) -> None:
+    """Every use of a scalar op that repeats one in scope uses the first instead (the
+    repeat is then dead)."""
+    subst = {}
+    share_in_block(root, {}, subst)
+    replace_all(root, subst)
+
+
+def share_in_block(block: ir.Block, seen: dict, subst: dict) -> None:
+    seen = dict(seen)  # what an enclosing block computed is in scope here, not back
+    for op in block.ops:
+        op.operands = [subst.get(v, v) for v in op.operands]
+        for region in op.regions:
+            share_in_block(region, seen, subst)
+        # Arrays stay apart: one value shared by two uses is not updated in place
+        # where one of them updates it (an adjoint accumulator above all), and is
+        # kept alive longer; measured, sharing them made the ode and lstm gradients
+        # 5% slower. Scalars are shared.
+        if op.regions or not op.results or not REGISTRY[op.name].pure or \
+                any(r.type.rank > 0 for r in op.results):
+            continue
+        key = (op.name, tuple(id(v) for v in op.operands), repr(sorted(op.attrs.items())),
+               tuple(str(r.type) for r in op.results))
+        if key in seen:
+            subst.update(zip(op.results, seen[key].results))
+        else:
+            seen[key] = op
 
 
 # A callee called from several places is inlined only when it has at most this many ops

@@ -160,3 +160,67 @@ def test_a_build_of_rows_that_computes_per_row_is_not_fused():
     a = np.arange(6.0).reshape(2, 3) / 10
     np.testing.assert_allclose(ir.Interpreter(fused).run("f", [a]),
                                np.exp(a * a.sum(axis=1, keepdims=True)), rtol=1e-14)
+
+
+TWO_READERS = """\
+func @f(%x: f64[n]) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = const 0.0 : f64
+  %3 = const 6.0 : f64
+  %a = build %0, %n, %1 : f64[n] {
+  ^(%i: i64):
+    %4 = index %x, %i {inbounds = true} : f64
+    %5 = mul %4, %4 : f64
+    yield %5
+  }
+  %zero = build %0, %n, %1 : bool[n] {
+  ^(%i.1: i64):
+    %6 = index %a, %i.1 {inbounds = true} : f64
+    %7 = eq %6, %2 : bool
+    yield %7
+  }
+  %part = build %0, %n, %1 : f64[n] {
+  ^(%i.2: i64):
+    %8 = index %a, %i.2 {inbounds = true} : f64
+    %9 = div %8, %3 : f64
+    yield %9
+  }
+  %s = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%i.3: i64):
+    %10 = index %zero, %i.3 {inbounds = true} : bool
+    %11 = index %part, %i.3 {inbounds = true} : f64
+    %12 = select %10, %2, %11 : f64
+    yield %12
+  }
+  return %s
+}
+"""
+
+
+def test_two_fused_bodies_reading_one_element_read_it_once():
+    # %zero and %part each read %a once; fused into the sum, they read %a[i] twice,
+    # and only once those reads are one does %a have the single reader that fuses it.
+    after = Fusion().apply(ir.parse_module(TWO_READERS))
+    assert ir.print_module(after) == (
+        "func @f(%x: f64[n]) -> f64 {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = const 0.0 : f64\n"
+        "  %3 = const 6.0 : f64\n"
+        "  %s = reduce %0, %n, %1 {kind = \"sum\"} : f64 {\n"
+        "  ^(%i.3: i64):\n"
+        "    %4 = index %x, %i.3 {inbounds = true} : f64\n"
+        "    %5 = mul %4, %4 : f64\n"
+        "    %6 = eq %5, %2 : bool\n"
+        "    %7 = div %5, %3 : f64\n"
+        "    %8 = select %6, %2, %7 : f64\n"
+        "    yield %8\n"
+        "  }\n"
+        "  return %s\n"
+        "}\n")
+    x = np.array([0.0, 1.5, -2.0])
+    before = ir.Interpreter(ir.parse_module(TWO_READERS)).run("f", [x])
+    assert ir.Interpreter(after).run("f", [x]) == before == 2.25 / 6.0 + 4.0 / 6.0

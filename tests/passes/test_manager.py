@@ -70,7 +70,7 @@ def test_cli_stats_and_dumps(capsys):
                    "bounds            29       +0\n"
                    "checks            26       -3\n"
                    "speculate         26       +0\n"
-                   "fusion            16      -10\n")
+                   "fusion            14      -12\n")
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
