@@ -224,3 +224,56 @@ def test_two_fused_bodies_reading_one_element_read_it_once():
     x = np.array([0.0, 1.5, -2.0])
     before = ir.Interpreter(ir.parse_module(TWO_READERS)).run("f", [x])
     assert ir.Interpreter(after).run("f", [x]) == before == 2.25 / 6.0 + 4.0 / 6.0
+
+
+def test_a_cheap_body_read_twice_is_repeated_at_each_read():
+    # t is read at i and at i - 1: one multiply more per element, and t is never
+    # written to memory and read back
+    source = ("def f(x: f64[n]) -> f64[n]:\n"
+              "    t = [2.0 * x[i] for i in range(n)]\n"
+              "    return [t[i] + t[i - 1] for i in range(n)]\n")
+    before = Bounds().apply(Scalarize().apply(compile_source(source, backend="interp").module))
+    after = Fusion().apply(ir.clone_module(before))
+    assert ir.print_function(after.functions["f"]) == (
+        "func @f(%x: f64[n]) -> f64[n] {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = build %0, %n, %1 : f64[n] {\n"
+        "  ^(%i: i64):\n"
+        "    %3 = const 2.0 : f64\n"
+        "    %4 = index %x, %i {inbounds = true} : f64\n"
+        "    %5 = mul %3, %4 : f64\n"
+        "    %6 = sub %i, %1 : i64\n"
+        "    %7 = lt %6, %0 : bool\n"
+        "    %8 = add %6, %n : i64\n"
+        "    %9 = select %7, %8, %6 : i64\n"
+        "    %10 = index %x, %9 {inbounds = true} : f64\n"
+        "    %11 = mul %3, %10 : f64\n"
+        "    %12 = add %5, %11 : f64\n"
+        "    yield %12\n"
+        "  }\n"
+        "  return %2\n"
+        "}\n")
+    x = np.array([1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ir.Interpreter(after).run("f", [x]), [8.0, 6.0, 10.0])
+    np.testing.assert_array_equal(ir.Interpreter(before).run("f", [x]), [8.0, 6.0, 10.0])
+
+
+@pytest.mark.parametrize("source", [
+    # an exp costs more than writing and reading back one number
+    "def f(x: f64[n]) -> f64[n]:\n"
+    "    t = [exp(x[i]) for i in range(n)]\n"
+    "    return [t[i] + t[i - 1] for i in range(n)]\n",
+    # read two loops deeper, the body would run n times per element
+    "def f(x: f64[n]) -> f64:\n"
+    "    t = [2.0 * x[i] for i in range(n)]\n"
+    "    return sum(sum(t[i] * t[j] for j in range(n)) for i in range(n))\n",
+])
+def test_a_body_read_twice_stays_built_when_repeating_it_costs_more(source):
+    module = compile_source(source, backend="interp").module
+    fused = pipeline(module)
+    assert "%t = build" in ir.print_function(fused.functions["f"])
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(ir.Interpreter(fused).run("f", [x]),
+                               ir.Interpreter(module).run("f", [x]), rtol=1e-15)
