@@ -1,7 +1,8 @@
 /* examples/gmm.dp in C: GradBench's GMM log posterior (ADBench's objective with the
  * Wishart prior added as a log density). Component j's lower-triangular factor Q is
  * packed in icf[j*t .. j*t+t), t = d(d+1)/2: the d logs of its diagonal, then its
- * strictly lower triangle column by column. */
+ * strictly lower triangle column by column. As in the .dp program, each Q_j is unpacked
+ * once into a dense d x d matrix, and Q_j x_i - Q_j mu_j is computed for every point. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -65,26 +66,35 @@ double gmm(const double *alphas, const double *means, const double *icf, const d
     int64_t t = d * (d + 1) / 2;
     double *sum_qs = malloc(k * sizeof(double));
     double *inner = malloc(k * sizeof(double));
-    double *centered = malloc(d * sizeof(double));
+    double *q = malloc(k * d * d * sizeof(double));  /* Q_j, dense and row-major */
+    double *qmu = malloc(k * d * sizeof(double));    /* Q_j mu_j */
     for (int64_t j = 0; j < k; j++) {
+        const double *row = icf + j * t;
         sum_qs[j] = 0.0;
-        for (int64_t r = 0; r < d; r++)
-            sum_qs[j] += icf[j * t + r];
+        for (int64_t r = 0; r < d; r++) {
+            sum_qs[j] += row[r];
+            for (int64_t c = 0; c < d; c++)
+                q[(j * d + r) * d + c] = r == c ? exp(row[r])
+                                       : r > c ? row[ltri_index(d, r, c)] : 0.0;
+        }
+        for (int64_t r = 0; r < d; r++) {
+            double s = 0.0;
+            for (int64_t c = 0; c < d; c++)
+                s += q[(j * d + r) * d + c] * means[j * d + c];
+            qmu[j * d + r] = s;
+        }
     }
     double slse = 0.0;
     for (int64_t i = 0; i < n; i++) {
         for (int64_t j = 0; j < k; j++) {
-            const double *q = icf + j * t;
-            for (int64_t r = 0; r < d; r++)
-                centered[r] = x[i * d + r] - means[j * d + r];
-            /* |Q (x - mu)|^2 without building Q */
+            /* |Q_j x_i - Q_j mu_j|^2 */
             double norm2 = 0.0;
             for (int64_t r = 0; r < d; r++) {
-                double below = 0.0;
-                for (int64_t c = 0; c < r; c++)
-                    below += q[ltri_index(d, r, c)] * centered[c];
-                double qr = exp(q[r]) * centered[r] + below;
-                norm2 += qr * qr;
+                double s = 0.0;
+                for (int64_t c = 0; c < d; c++)
+                    s += q[(j * d + r) * d + c] * x[i * d + c];
+                double diff = s - qmu[j * d + r];
+                norm2 += diff * diff;
             }
             inner[j] = alphas[j] + sum_qs[j] - 0.5 * norm2;
         }
@@ -92,7 +102,8 @@ double gmm(const double *alphas, const double *means, const double *icf, const d
     }
     free(sum_qs);
     free(inner);
-    free(centered);
+    free(q);
+    free(qmu);
     double log_likelihood = -0.5 * n * d * log(2.0 * PI) + slse - n * log_sum_exp(alphas, k);
     return log_likelihood + log_wishart_prior(icf, k, d, gamma, m);
 }
