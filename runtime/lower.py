@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from llvmlite import ir as ll
 
 import ir
+from ir.ops import dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -251,6 +252,21 @@ class Region:
         self.last_use = last_uses(block)
         if owned_args:
             self.owned += [a for a in block.args if isinstance(a.type, ArrayType)]
+
+
+def builds_rows_in_place(op: ir.Op) -> bool:
+    """A build whose body only builds its row of scalars (`build { build { ... } }`, what
+    elementwise ops on matrices become), the row's bounds fixed outside it and its step a
+    nonzero constant: every row has the same length, known before the first, and
+    computing it cannot fail."""
+    body = op.regions[0]
+    if len(body.ops) != 2 or body.ops[0].name != "build":
+        return False
+    inner = body.ops[0]
+    if body.ops[1].operands[0] is not inner.results[0] or inner.results[0].type.rank != 1:
+        return False
+    step = dim_of_value(inner.operands[2])
+    return isinstance(step, int) and step != 0 and not set(inner.operands[:3]) & set(body.args)
 
 
 def last_uses(block: ir.Block) -> dict:
@@ -888,6 +904,8 @@ class FunctionLowering:
         return self.loop_results(op, slots)
 
     def op_build(self, op):
+        if builds_rows_in_place(op):
+            return self.build_rows_in_place(op)
         start, stop, step = (self.get(v) for v in op.operands)
         (body,) = op.regions
         t = op.result.type
@@ -921,6 +939,28 @@ class FunctionLowering:
             data = self.b.load(data_slot, typ=PTR)
         self.own(op.result)
         return Array(data, dims)
+
+    def build_rows_in_place(self, op):
+        """`build { build { ... } }` with rows of one length: each element is stored in
+        its place in the matrix, with no row made apart and copied."""
+        start, stop, step = (self.get(v) for v in op.operands)
+        body = op.regions[0]
+        inner = body.ops[0]
+        n = self.range_count(op, start, stop, step)
+        row_start, row_stop, row_step = (self.get(v) for v in inner.operands)
+        m = self.range_count(inner, row_start, row_stop, row_step)  # step: a nonzero constant
+        out = self.new_array(op.result.type.elem, [n, m])
+        with self.counted_loop(n) as k:
+            self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
+            first = self.b.mul(k, m)
+            with self.counted_loop(m) as j:
+                self.values[inner.regions[0].args[0]] = self.b.add(row_start, self.b.mul(j, row_step))
+                self.regions.append(Region(inner.regions[0], owned_args=False))
+                (elem,) = self.block_ops(inner.regions[0])
+                self.store_elem(out, op.result.type.elem, self.b.add(first, j), self.get(elem))
+                self.hand_on([])
+        self.own(op.result)
+        return out
 
     def store_row(self, op, k, n, row: Array, elem_type, data_slot, dim_slots) -> None:
         """Row k of a build whose elements are arrays: the first row fixes the shape."""

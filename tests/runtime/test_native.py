@@ -215,6 +215,21 @@ def f(a: f64[n, m]) -> (f64[m], f64[n, m], f64[m], f64[m]):
         np.testing.assert_array_equal(got, want)
 
 
+def test_a_matrix_built_row_by_row_is_written_in_place():
+    # exp(a) * b + c is `build { build { ... } }`: each element goes to its place in the
+    # result, no row is made apart and copied (no memcpy at all in this function)
+    source = ("def f(a: f64[n, m], b: f64[n, m], c: f64[m]) -> f64[n, m]:\n"
+              "    return exp(a) * b + c\n")
+    mod = compile_source(source)
+    assert "memcpy" not in mod.ir("f", stage="llvm")
+    rng = np.random.default_rng(0)
+    a, b, c = rng.normal(size=(3, 5)), rng.normal(size=(3, 5)), rng.normal(size=5)
+    np.testing.assert_allclose(mod.f(a, b, c), mod.interpreter.run("f", [a, b, c]), rtol=1e-15)
+    np.testing.assert_allclose(mod.f(a, b, c), np.exp(a) * b + c, rtol=1e-15)
+    assert mod.f(np.zeros((0, 5)), np.zeros((0, 5)), c).shape == (0, 5)
+    assert mod.f(np.zeros((2, 0)), np.zeros((2, 0)), np.zeros(0)).shape == (2, 0)
+
+
 def test_converted_arguments_live_through_the_call():
     # Each call converts its arguments (list -> array, strided -> contiguous); the native
     # code must read those converted arrays, not memory already given back.
