@@ -954,11 +954,8 @@ class FunctionLowering:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
             first = self.b.mul(k, m)
             with self.counted_loop(m) as j:
-                self.values[inner.regions[0].args[0]] = self.b.add(row_start, self.b.mul(j, row_step))
-                self.regions.append(Region(inner.regions[0], owned_args=False))
-                (elem,) = self.block_ops(inner.regions[0])
-                self.store_elem(out, op.result.type.elem, self.b.add(first, j), self.get(elem))
-                self.hand_on([])
+                x = self.scalar_element(inner.regions[0], row_start, row_step, j)
+                self.store_elem(out, op.result.type.elem, self.b.add(first, j), x)
         self.own(op.result)
         return out
 
@@ -1010,12 +1007,12 @@ class FunctionLowering:
                    vectorized: bool = False) -> None:
         """acc = combine(acc, element k), for k from first to n - 1 in order."""
         with self.counted_loop(self.b.sub(n, first)) as k:
-            x = self.reduce_element(body, start, step, self.b.add(first, k))
+            x = self.scalar_element(body, start, step, self.b.add(first, k))
             current = self.b.load(acc, typ=reg_type(t))
             self.b.store(self.combine(kind, t, current, x, vectorized), acc)
 
-    def reduce_element(self, body: ir.Block, start, step, k):
-        """The value a reduction's body yields at its k-th iteration."""
+    def scalar_element(self, body: ir.Block, start, step, k):
+        """The scalar a loop's body (a reduction's, a row's) yields at its k-th iteration."""
         self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
         self.regions.append(Region(body, owned_args=False))
         (elem,) = self.block_ops(body)
@@ -1043,7 +1040,7 @@ class FunctionLowering:
             with self.counted_loop(self.b.sdiv(whole, INT(SUM_LANES))) as block:
                 with self.counted_loop(INT(SUM_LANES)) as j:
                     k = self.b.add(self.b.mul(block, INT(SUM_LANES)), j)
-                    self.add_to_lane(lanes, j, self.reduce_element(body, start, step, k))
+                    self.add_to_lane(lanes, j, self.scalar_element(body, start, step, k))
             self.b.store(self.lanes_total(lanes), acc)
         self.accumulate(body, start, step, whole, n, acc, "sum", F64)
         return self.b.load(acc, typ=DOUBLE)

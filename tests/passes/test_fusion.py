@@ -25,9 +25,14 @@ def pipeline(module):
     return out
 
 
+def scalarized(source):
+    """The module of `source` as fusion receives it: array ops as loops, bounds proved."""
+    return Bounds().apply(Scalarize().apply(compile_source(source, backend="interp").module))
+
+
 def test_before_and_after():
     source = "def f(x: f64[n], m: f64) -> f64:\n    return sum(exp(x - m))\n"
-    before = Bounds().apply(Scalarize().apply(compile_source(source, backend="interp").module))
+    before = scalarized(source)
     assert ir.print_function(before.functions["f"]).count("build") == 2
     after = Fusion().apply(before)
     assert ir.print_function(after.functions["f"]) == (
@@ -122,7 +127,7 @@ def test_a_read_of_a_filled_array_is_its_value():
 def test_builds_of_rows_fuse_into_one_loop_nest():
     """tanh(a + b) on a matrix: the sum's rows are not built; its `dim`s are the sizes."""
     source = "def f(a: f64[n, m], b: f64[m]) -> f64[n, m]:\n    return tanh(a + b)\n"
-    before = Bounds().apply(Scalarize().apply(compile_source(source, backend="interp").module))
+    before = scalarized(source)
     text = ir.print_function(before.functions["f"])
     assert "%15 = index %4, %i.2, %i.3 {inbounds = true} : f64" in text
     assert text.count("build") == 4
@@ -232,7 +237,7 @@ def test_a_cheap_body_read_twice_is_repeated_at_each_read():
     source = ("def f(x: f64[n]) -> f64[n]:\n"
               "    t = [2.0 * x[i] for i in range(n)]\n"
               "    return [t[i] + t[i - 1] for i in range(n)]\n")
-    before = Bounds().apply(Scalarize().apply(compile_source(source, backend="interp").module))
+    before = scalarized(source)
     after = Fusion().apply(ir.clone_module(before))
     assert ir.print_function(after.functions["f"]) == (
         "func @f(%x: f64[n]) -> f64[n] {\n"
