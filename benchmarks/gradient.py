@@ -21,11 +21,18 @@ ratio (the check: within 20%). llsq doubles its sample points n, ode its state s
 Then a loop of 10^6 iterations: its gradient's time and the peak memory the process
 reached (the tape holds one f64 per iteration).
 
-Table 3: Hessian-vector products (`mod.hvp(fn)`, forward mode over reverse, every f64
+Table 3: ode's gradient beside gradients written by hand in C (benchmarks/c/ode_grad.c,
+gcc -O3 -march=native) at the large size, all timed interleaved with dpc's primal and
+gradient and the C primal: the transposition written loop by loop, the same rearranged
+as gathers, and that again keeping the Runge-Kutta stages on the tape instead of
+replaying them. Each time is also given divided by dpc's primal: what gradient/primal
+would be with that gradient.
+
+Table 4: Hessian-vector products (`mod.hvp(fn)`, forward mode over reverse, every f64
 parameter) against the gradient, for gmm and the MLP at the large size: a small
 constant is expected (under 4).
 
-Table 4: specialization. For gmm, kmeans and lstm at the large size, the primal and the
+Table 5: specialization. For gmm, kmeans and lstm at the large size, the primal and the
 gradient of `mod.specialize(fn, ...)`, every dimension and integer parameter fixed at the
 input's values, against the generic ones: the native code knows the trip counts.
 """
@@ -33,6 +40,7 @@ input's values, against the generic ones: the native code knows the trip counts.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import resource
 import sys
 from pathlib import Path
@@ -49,7 +57,8 @@ import peers as peers_module  # noqa: E402
 import reference  # noqa: E402  (needs the tests folder on sys.path)
 from compiler import compile_file  # noqa: E402
 from compiler.driver import reachable  # noqa: E402
-from primal import MIN_RUNS, fmt_time, measure, print_table  # noqa: E402
+from primal import (DOUBLE_P, MIN_RUNS, agrees, build_c_library, c_call, declare,  # noqa: E402
+                    fmt_time, measure, print_table, ptr)
 
 WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
 HVP_WORKLOADS = ["gmm", "mlp"]
@@ -145,6 +154,46 @@ def long_loop(repeat: int) -> None:
           f"process so far {peak:.0f} MiB (the tape: {8 * steps / 2**20:.1f} MiB)")
 
 
+# The hand-written gradients of ode_last in benchmarks/c/ode_grad.c, each (x, n, s, xb).
+HAND_WRITTEN = {
+    "C gradient, stages transposed loop by loop": "ode_last_grad_plain",
+    "C gradient, rearranged as gathers": "ode_last_grad_replay",
+    "C gradient, gathers, stages on the tape": "ode_last_grad_taped",
+}
+
+
+def hand_written_gradient(lib, fn: str, x: np.ndarray, s: int):
+    """A zero-argument callable running C gradient `fn` at (x, s), and its result array."""
+    c_fn = getattr(lib, fn)
+    c_fn.restype, c_fn.argtypes = None, [DOUBLE_P, ctypes.c_int64, ctypes.c_int64, DOUBLE_P]
+    xb = np.empty_like(x)
+    x_p, xb_p = ptr(x), ptr(xb)
+    return (lambda: c_fn(x_p, len(x), s, xb_p)), xb
+
+
+def hand_written_table(repeat: int) -> None:
+    lib = build_c_library()
+    declare(lib)
+    primal, grad = functions("ode")
+    # check on a state whose gradient does not underflow (at the large size it is all 0)
+    x = 1.0 + np.random.default_rng(1).random(37)
+    for label, fn in HAND_WRITTEN.items():
+        run, xb = hand_written_gradient(lib, fn, x, 13)
+        run()
+        if not agrees(xb, grad(x, 13), rtol=1e-12):
+            raise SystemExit(f"{fn} in benchmarks/c/ode_grad.c disagrees with dpc's gradient")
+    x, s = reference.make_inputs("ode", "large")
+    fns = {"dpc primal": lambda: primal(x, s), "C primal (benchmarks/c/ode.c)":
+           c_call(lib, "ode", [x, s]), "dpc gradient": lambda: grad(x, s)}
+    for label, fn in HAND_WRITTEN.items():
+        fns[label] = hand_written_gradient(lib, fn, x, s)[0]
+    t = measure(fns, min_runs=repeat)
+    rows = [[label, fmt_time(seconds), f"{seconds / t['dpc primal']:.2f}",
+             f"{t['dpc gradient'] / seconds:.2f}"] for label, seconds in t.items()]
+    print("\node_last at the large size beside its gradient written by hand in C, medians:")
+    print_table(["code", "time", "time / dpc primal", "dpc gradient / time"], rows)
+
+
 def hvp_table(repeat: int) -> None:
     rows = []
     for name in HVP_WORKLOADS:
@@ -220,6 +269,7 @@ def main(argv=None) -> None:
     ratio_table(args.only, args.sizes, args.repeat)
     scaling_table(args.repeat)
     long_loop(args.repeat)
+    hand_written_table(args.repeat)
     hvp_table(args.repeat)
     specialization_table(args.repeat)
 
