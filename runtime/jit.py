@@ -29,7 +29,7 @@ from ir.types import BOOL, F64, I64, ArrayType
 from . import cache
 from .lower import CTX_FIELDS, ModuleLowering, Site, symbol
 
-OPTIONS = "O3 vectorize loop+slp ordered-reductions"
+OPTIONS = "O3 vectorize loop+slp ordered-reductions no-gather"
 
 _INIT_LOCK = threading.Lock()
 _INITIALIZED = False
@@ -80,9 +80,22 @@ def target_machine():
             keep_freed_memory()
             _INITIALIZED = True
     target = llvm.Target.from_default_triple()
-    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
-                                        features=llvm.get_host_cpu_features().flatten(),
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=cpu_features(),
                                         opt=3, jit=True)
+
+
+def cpu_features() -> str:
+    """The host CPU's features for LLVM, and on x86 `prefer-no-gather`: once a loop's trip
+    count is known (in a specialized function), LLVM unrolls it whole and may then
+    vectorize the loop around it with gathers, one lane per iteration, a row apart. On
+    this machine's AMD Zen 4 those gathers made GMM's specialized primal 1.3-1.4x slower
+    than the generic one (benchmarks/gradient.py, the specialization table). Without
+    them such loops are vectorized without gathers or stay scalar; the generic code of
+    every example runs as fast as before (GMM's and the MLP's gradients had a few)."""
+    features = [f for f in llvm.get_host_cpu_features().flatten().split(",") if f]
+    if llvm.get_process_triple().startswith(("x86_64", "i386", "i686")):
+        features.append("+prefer-no-gather")
+    return ",".join(features)
 
 
 def optimize(llmod, tm) -> None:

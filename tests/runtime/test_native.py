@@ -230,6 +230,22 @@ def test_a_matrix_built_row_by_row_is_written_in_place():
     assert mod.f(np.zeros((2, 0)), np.zeros((2, 0)), np.zeros(0)).shape == (2, 0)
 
 
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="x86 gathers")
+def test_specialized_loops_are_not_vectorized_with_gathers():
+    # With d known, LLVM unrolls the sum over r whole and vectorizes the loop over j, one
+    # lane per j, n * d elements apart: 33 gathers, slower than the generic code (GMM's
+    # beta). runtime/jit.py's cpu_features asks LLVM for no gathers.
+    source = ("def f(a: f64[k, n, d]) -> f64[n, k]:\n"
+              "    return [[sum(a[j, i, r] * a[j, i, r] for r in range(d)) for j in range(k)]\n"
+              "            for i in range(n)]\n")
+    mod = compile_source(source)
+    special = mod.specialize("f", d=8)
+    assert "masked.gather" not in special.owner.ir(special.name, stage="llvm")
+    a = np.random.default_rng(0).normal(size=(5, 7, 8))
+    np.testing.assert_array_equal(special(a), mod.f(a))
+    np.testing.assert_allclose(special(a), np.einsum("jir,jir->ij", a, a), rtol=1e-14)
+
+
 def test_converted_arguments_live_through_the_call():
     # Each call converts its arguments (list -> array, strided -> contiguous); the native
     # code must read those converted arrays, not memory already given back.
