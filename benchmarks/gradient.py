@@ -177,7 +177,7 @@ def hand_written_table(repeat: int) -> None:
     primal, grad = functions("ode")
     # check on a state whose gradient does not underflow (at the large size it is all 0)
     x = 1.0 + np.random.default_rng(1).random(37)
-    for label, fn in HAND_WRITTEN.items():
+    for fn in HAND_WRITTEN.values():
         run, xb = hand_written_gradient(lib, fn, x, 13)
         run()
         if not agrees(xb, grad(x, 13), rtol=1e-12):
