@@ -40,7 +40,6 @@ input's values, against the generic ones: the native code knows the trip counts.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import resource
 import sys
 from pathlib import Path
@@ -57,8 +56,8 @@ import peers as peers_module  # noqa: E402
 import reference  # noqa: E402  (needs the tests folder on sys.path)
 from compiler import compile_file  # noqa: E402
 from compiler.driver import reachable  # noqa: E402
-from primal import (DOUBLE_P, MIN_RUNS, agrees, build_c_library, c_call, declare,  # noqa: E402
-                    fmt_time, measure, print_table, ptr)
+from primal import (MIN_RUNS, agrees, build_c_library, c_call, declare, fmt_time,  # noqa: E402
+                    measure, print_table, ptr)
 
 WORKLOADS = ["lse", "llsq", "ode", "gmm", "lstm", "mlp", "kmeans"]
 HVP_WORKLOADS = ["gmm", "mlp"]
@@ -163,9 +162,9 @@ HAND_WRITTEN = {
 
 
 def hand_written_gradient(lib, fn: str, x: np.ndarray, s: int):
-    """A zero-argument callable running C gradient `fn` at (x, s), and its result array."""
+    """A zero-argument callable running C gradient `fn` at (x, s), and its result array
+    (lib declared by primal.declare, which knows the gradients' signatures)."""
     c_fn = getattr(lib, fn)
-    c_fn.restype, c_fn.argtypes = None, [DOUBLE_P, ctypes.c_int64, ctypes.c_int64, DOUBLE_P]
     xb = np.empty_like(x)
     x_p, xb_p = ptr(x), ptr(xb)
     return (lambda: c_fn(x_p, len(x), s, xb_p)), xb

@@ -124,6 +124,10 @@ C_SIGNATURES = {
     "kmeans": (D, [P, P, I, I, I]),
     "mlp_loss": (D, [P, P, P, P, P, P, I, I, I, I]),
     "add_one": (D, [D]),
+    # ode_last's gradient written by hand (benchmarks/c/ode_grad.c; benchmarks/gradient.py)
+    "ode_last_grad_plain": (None, [P, I, I, P]),
+    "ode_last_grad_replay": (None, [P, I, I, P]),
+    "ode_last_grad_taped": (None, [P, I, I, P]),
 }
 
 
