@@ -11,15 +11,15 @@ from .scope import assigned_names
 CUSTOM_RULES = ("derivative", "tangent")
 
 
-def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object]]:
-    """(callee, call node) for every call of a module function in the body, in order.
-    A function passed to a derivative form counts as called. A name the function binds
-    itself (a parameter, a variable) is that value where it is not called: `g * b`
-    with a parameter g does not call a function g."""
+def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object, str | None]]:
+    """(callee, call node, derivative form or None) for every call of a module function in
+    the body, in order. A function passed to a derivative form counts as called, by that
+    form. A name the function binds itself (a parameter, a variable) is that value where
+    it is not called: `g * b` with a parameter g does not call a function g."""
     local = bound_names(fdef)
     found = []
 
-    def visit(node, callee: bool = False) -> None:
+    def visit(node, form: str | None = None, callee: bool = False) -> None:
         if isinstance(node, list):
             for x in node:
                 visit(x)
@@ -27,12 +27,13 @@ def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object]]:
         if not hasattr(node, "__dataclass_fields__"):
             return
         if isinstance(node, A.Name) and node.id in names and (callee or node.id not in local):
-            found.append((node.id, node))
+            found.append((node.id, node, form))
         if isinstance(node, A.Call):
-            form = isinstance(node.func, A.Name) and node.func.id in DERIVATIVE_FORMS
+            name = node.func.id if isinstance(node.func, A.Name) else None
+            form = name if name in DERIVATIVE_FORMS else None
             visit(node.func, callee=True)
             for arg in node.args:
-                visit(arg, callee=form)
+                visit(arg, form, callee=form is not None)
             visit(node.kwargs)
             return
         for field in node.__dataclass_fields__:
@@ -60,31 +61,78 @@ def bound_names(fdef: A.FuncDef) -> set[str]:
     return bound
 
 
+# The custom rule a derivative form runs: reverse mode uses @derivative, forward @tangent.
+RULE_OF_FORM = {"grad": "derivative", "value_and_grad": "derivative", "vjp": "derivative",
+                "jvp": "tangent"}
+
+
+class CallGraph:
+    """What running a function needs, as edges between nodes (name, mode): mode None is
+    calling the function, mode "derivative" or "tangent" is differentiating it, which
+    runs its custom rule of that kind if it has one, else differentiates what it calls.
+    Differentiating also runs the function itself (the value comes first)."""
+
+    def __init__(self, defs: dict[str, A.FuncDef]):
+        self.calls = {name: calls_in(fdef, set(defs)) for name, fdef in defs.items()}
+        self.rules = {(dec.target, dec.name): name for name, fdef in defs.items()
+                      for dec in fdef.decorators if dec.name in CUSTOM_RULES}
+
+    def edges(self, node) -> list[tuple[str, tuple, object]]:
+        """(how, next node, call node or None) for each step out of `node`."""
+        name, mode = node
+        if mode is None:
+            steps = [("calls", (callee, None), call) for callee, call, _ in self.calls[name]]
+            return steps + [("differentiates", (callee, RULE_OF_FORM[form]), call)
+                            for callee, call, form in self.calls[name] if form]
+        steps = [("runs", (name, None), None)]
+        rule = self.rules.get((name, mode))
+        if rule is not None:
+            return steps + [(f"@{mode} rule", (rule, None), None)]
+        return steps + [("calls", (callee, mode), call) for callee, call, _ in self.calls[name]]
+
+
 def check_recursion(lowering) -> None:
-    defs = lowering.defs
-    graph = {name: calls_in(fdef, set(defs)) for name, fdef in defs.items()}
-    state: dict[str, str] = {}
+    """No function may reach itself, by calls or through differentiation: a custom rule
+    that differentiates the function it is the rule of would run itself forever."""
+    graph = CallGraph(lowering.defs)
+    state: dict[tuple, str] = {}
 
-    def visit(name: str, path: list[str]) -> None:
-        state[name] = "active"
-        for callee, node in graph[name]:
-            if state.get(callee) == "active":
-                cycle = path[path.index(callee):] + [name] if callee != name else [name]
-                raise lowering.error(node, "recursion is not supported: " + describe(cycle, callee))
-            if callee not in state:
-                visit(callee, path + [name])
-        state[name] = "done"
+    def visit(node, path: list) -> None:
+        state[node] = "active"
+        for how, target, call in graph.edges(node):
+            here = path + [(node, how, call)]
+            if state.get(target) == "active":
+                cycle = here[[step[0] for step in here].index(target):]
+                call = next(c for _, _, c in reversed(cycle) if c is not None)
+                raise lowering.error(call, "recursion is not supported: " + describe(cycle))
+            if target not in state:
+                visit(target, here)
+        state[node] = "done"
 
-    for name in defs:
-        if name not in state:
-            visit(name, [])
+    # called functions first: a cycle is told from where a call closes it
+    for node in [(name, None) for name in graph.calls] + [
+            (name, mode) for name in graph.calls for mode in CUSTOM_RULES]:
+        if node not in state:
+            visit(node, [])
 
 
-def describe(cycle: list[str], back_to: str) -> str:
-    if len(cycle) == 1:
-        return f"'{cycle[0]}' calls itself"
-    steps = f"'{cycle[0]}' calls " + ", which calls ".join(f"'{c}'" for c in cycle[1:])
-    return f"{steps}, which calls '{back_to}'"
+def describe(cycle: list) -> str:
+    """The cycle's steps in words: "'f' calls 'g', which differentiates 'h', whose
+    @derivative rule is 'f'"."""
+    starts = [k for k, ((_, mode), _, _) in enumerate(cycle) if mode is None]
+    if starts:  # told from a call where there is one
+        cycle = cycle[starts[0]:] + cycle[:starts[0]]
+    (first, mode), how, _ = cycle[0]
+    if len(cycle) == 1 and how == "calls":
+        return f"'{first}' calls itself"
+    words = []
+    for k, (_, how, _) in enumerate(cycle):
+        target, _ = cycle[(k + 1) % len(cycle)][0]
+        if how.startswith("@"):
+            words.append(f"whose {how} is '{target}'")
+        elif how != "runs":
+            words.append(f"{'which ' if words else ''}{how} '{target}'")
+    return ("differentiating " if mode else "") + f"'{first}' " + ", ".join(words)
 
 
 def check_decorators(lowering) -> None:

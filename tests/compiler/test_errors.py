@@ -53,6 +53,15 @@ WRONG = [
     ("mutual recursion",
      "def f(x: f64) -> f64:\n    return g(x)\n\ndef g(x: f64) -> f64:\n    return f(x) + 1.0\n", 5, 12,
      "recursion is not supported: 'f' calls 'g', which calls 'f'"),
+    ("recursion through a custom rule",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative(f)\ndef f_vjp(x: f64, ct: f64) -> f64:\n"
+     "    return grad(f)(x) * ct\n", 6, 17,
+     "recursion is not supported: 'f_vjp' differentiates 'f', whose @derivative rule is 'f_vjp'"),
+    ("recursion through a call and a custom rule",
+     "def f(x: f64) -> f64:\n    return x * x\n\n@tangent(f)\ndef f_jvp(x: f64, t: f64) -> f64:\n"
+     "    return h(x) * t\n\ndef h(x: f64) -> f64:\n    return jvp(f)(x, 1.0)\n", 9, 16,
+     "recursion is not supported: 'f_jvp' calls 'h', which differentiates 'f', "
+     "whose @tangent rule is 'f_jvp'"),
     ("wrong arity",
      "def g(a: f64, b: f64) -> f64:\n    return a * b\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
      5, 12, "'g' takes 2 arguments (a, b), 1 given"),
@@ -176,3 +185,15 @@ def test_a_variable_named_like_a_function_is_not_a_call():
     with pytest.raises(CompileError, match="recursion is not supported: 'scale' calls 'g', "
                                            "which calls 'scale'"):
         compile_source(source.replace("x * h", "x * h + g(x)"), backend="interp")
+
+
+def test_a_custom_rule_may_call_its_function_and_other_modes_of_it():
+    # f's reverse rule runs f itself and f's forward mode (f has no @tangent rule, so jvp
+    # differentiates f's body): neither reaches the rule again
+    source = ("def f(x: f64) -> f64:\n    return x * x * x\n\n"
+              "@derivative(f)\ndef f_vjp(x: f64, ct: f64) -> f64:\n"
+              "    value, slope = jvp(f)(x, 1.0)\n    return ct * (slope + 0.0 * f(x))\n\n"
+              "def g(x: f64) -> f64:\n    return grad(f)(x)\n")
+    for backend in ("interp", "native"):
+        mod = compile_source(source, backend=backend)
+        assert mod.g(2.0) == 12.0
