@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import ir
+from ir.calling import I64_MAX, I64_MIN
 
 from .derivatives import make_derived, make_hvp, wrt_position
 from .diagnostics import CompileError
@@ -326,6 +327,9 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise ValueError(f"specialize({fn.name}): {key} must be an integer, not {value!r}")
+        if not I64_MIN <= value <= I64_MAX:  # it would wrap around in the native code
+            raise ValueError(f"specialize({fn.name}): {key} = {value} is outside the range "
+                             f"of i64")
         if key in params and fn.param_types[params[key]] == ir.I64:
             ints[params[key]] = int(value)
         elif key in dim_names and key not in params:

@@ -20,6 +20,7 @@ from .errors import ShapeErrorDP, ValueErrorDP
 from .types import BOOL, DYN, F64, I64, ArrayType, Type
 
 NP_DTYPE = {F64: np.dtype(np.float64), I64: np.dtype(np.int64), BOOL: np.dtype(np.bool_)}
+I64_MIN, I64_MAX = -2**63, 2**63 - 1
 SAFE_SOURCES = {
     F64: ("f", "i", "u", "b"),
     I64: ("i", "u", "b"),
@@ -35,10 +36,18 @@ def coerce_scalar(t: Type, value, name: str):
             return np.bool_(value)
     elif t == I64:
         if isinstance(value, numbers.Integral):
-            return np.int64(value)
+            return np.int64(in_i64_range(int(value), name))
     elif isinstance(value, numbers.Real):
         return np.float64(value)
     raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} {value!r}")
+
+
+def in_i64_range(value: int, name: str) -> int:
+    """`value`, if an i64 holds it: a larger one would wrap around silently."""
+    if not I64_MIN <= value <= I64_MAX:
+        raise ValueErrorDP(f"argument {name} is {value}, outside the range of i64 "
+                           f"([-2**63, 2**63 - 1])")
+    return value
 
 
 def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
@@ -54,6 +63,8 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
         if arr.dtype.kind not in SAFE_SOURCES[t.elem]:
             raise ValueErrorDP(f"argument {name} must be {t}, got an array of dtype {arr.dtype}"
                                f" (convert it explicitly if that is intended)")
+        if want == np.int64 and arr.dtype.kind == "u" and arr.size:
+            in_i64_range(int(arr.max()), f"{name}'s largest element")
         arr = arr.astype(want)
     return arr
 

@@ -23,7 +23,7 @@ import llvmlite.binding as llvm
 
 import ir
 from ir import errors
-from ir.calling import DimensionPlan, coerce_argument
+from ir.calling import I64_MAX, I64_MIN, DimensionPlan, coerce_argument
 from ir.types import BOOL, F64, I64, ArrayType
 
 from . import cache
@@ -261,8 +261,8 @@ class NativeFunction:
                 flat.extend(a.shape)
                 shapes.append(a.shape)
             else:
-                if type(a) is not exact:
-                    a = coerce_argument(t, a, name)
+                if type(a) is not exact or (t is I64 and not I64_MIN <= a <= I64_MAX):
+                    a = coerce_argument(t, a, name)  # ctypes would wrap a large int around
                 flat.append(a)
                 shapes.append(())
         self.dimensions.check(shapes)
@@ -278,6 +278,7 @@ class NativeFunction:
         cfunc, local, owner = self.cfunc, self.local, self.owner
         exact = tuple({F64: float, I64: int, BOOL: bool}.get(t) for t in self.types)
         scalar_only = not any(self.is_array) and not self.returns_array
+        ints = [k for k, t in enumerate(self.types) if t is I64]  # checked: ctypes wraps
         rtypes = [NP_DTYPE[t.elem] for t in self.fn.return_types]
         single = len(rtypes) == 1
         result_plans = [result_plan(t) for t in self.fn.return_types]
@@ -288,7 +289,8 @@ class NativeFunction:
             except AttributeError:
                 state = self.thread_state()
             ctx, address, outs, pointers = state
-            if scalar_only and tuple(map(type, args)) == exact:  # checked in C, fast
+            if (scalar_only and tuple(map(type, args)) == exact  # checked in C, fast
+                    and (not ints or all(I64_MIN <= args[k] <= I64_MAX for k in ints))):
                 status = cfunc(address, *args, *pointers)
             else:
                 flat, keep = self.marshal(args)  # `keep` holds converted arrays during the call

@@ -100,6 +100,23 @@ def test_wrong_dtype(errors_module):
     assert errors_module.pair(np.arange(3), np.ones(3)) == 3.0
 
 
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_integers_outside_i64_are_refused(errors_module, backend):
+    # ctypes and NumPy's uint64 -> int64 cast wrap such values around without a word
+    mod = errors_module if backend == "native" else compile_source(ERRORS, backend="interp")
+    for big in (2**63, 2**64 + 5, np.uint64(2**63), -2**63 - 1):
+        with pytest.raises(ValueErrorDP) as err:
+            mod.div(big, 1)
+        assert str(err.value) == (f"argument a is {int(big)}, outside the range of i64 "
+                                  f"([-2**63, 2**63 - 1])")
+    assert mod.div(-2**63, -2**63) == 1 and mod.div(np.uint64(2**63 - 1), 1) == 2**63 - 1
+    with pytest.raises(ValueErrorDP) as err:
+        mod.ints(np.array([1, 2**63], dtype=np.uint64))
+    assert str(err.value) == ("argument k's largest element is 9223372036854775808, outside "
+                              "the range of i64 ([-2**63, 2**63 - 1])")
+    assert mod.ints(np.array([1, 2**62], dtype=np.uint64)) == 2**62 + 1
+
+
 def test_wrong_rank(errors_module):
     with pytest.raises(ShapeErrorDP) as err:
         errors_module.at(np.ones((2, 2)), 0)
