@@ -5,6 +5,8 @@ that the JIT and every pass are tested against.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .calling import prepare_arguments
 from .core import Block, Module
 from .registry import REGISTRY
@@ -25,8 +27,10 @@ class Interpreter:
         self.frame: Frame | None = None
 
     def run(self, name: str, args: list):
-        """Calls function `name` on Python arguments; a tuple when it returns several."""
-        results = self.call(name, args)
+        """Calls function `name` on Python arguments; a tuple when it returns several.
+        Array results are new arrays, as the native code's are: a result may be an argument
+        (`return x`) or another result (`return y, y`) inside the interpreter."""
+        results = [r.copy() if isinstance(r, np.ndarray) else r for r in self.call(name, args)]
         return results[0] if len(results) == 1 else tuple(results)
 
     def call(self, name: str, args: list) -> list:

@@ -117,6 +117,20 @@ def test_integers_outside_i64_are_refused(errors_module, backend):
     assert mod.ints(np.array([1, 2**62], dtype=np.uint64)) == 2**62 + 1
 
 
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_array_results_are_new_arrays(backend):
+    # value semantics: writing into a result changes neither an argument nor another result
+    mod = compile_source("def ident(x: f64[n]) -> f64[n]:\n    return x\n\n"
+                         "def twice(x: f64[n]) -> (f64[n], f64[n]):\n    y = x * 2.0\n"
+                         "    return y, y\n", backend=backend)
+    x = np.arange(3.0)
+    y = mod.ident(x)
+    y[0] = 99.0
+    a, b = mod.twice(x)
+    a[1] = -1.0
+    assert x.tolist() == [0.0, 1.0, 2.0] and b.tolist() == [0.0, 2.0, 4.0]
+
+
 def test_wrong_rank(errors_module):
     with pytest.raises(ShapeErrorDP) as err:
         errors_module.at(np.ones((2, 2)), 0)
