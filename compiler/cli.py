@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import math
 import sys
 from pathlib import Path
 
@@ -107,6 +108,8 @@ def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
     values = {}
     for text in texts:
         name, value = parse_assignment(text, flag)
+        if name in values:
+            raise UserError(f"{flag} {name} is given twice")
         try:
             values[name] = int(value)
         except ValueError:
@@ -118,7 +121,7 @@ def parse_value(name: str, text: str):
     if text.startswith("@"):
         try:
             return np.load(text[1:], allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError) as e:  # EOFError: an empty file
             raise UserError(f"cannot load {text[1:]} for argument {name}: {e}") from None
     try:
         value = ast.literal_eval(text)
@@ -126,6 +129,14 @@ def parse_value(name: str, text: str):
         raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
                         f"list of numbers") from None
     return np.asarray(value) if isinstance(value, (list, tuple)) else value
+
+
+def check_dimension(dims: dict[str, int], d: str, size: int, name: str) -> None:
+    """Records the size argument `name` gives dimension d, which --dim or an earlier
+    argument may already have given."""
+    if dims.setdefault(d, size) != size:
+        raise UserError(f"argument {name} makes dimension {d} {size}, but it is "
+                        f"{dims[d]} (from --dim or an earlier argument)")
 
 
 def random_value(t, dims: dict[str, int], rng, name: str):
@@ -150,8 +161,16 @@ def random_value(t, dims: dict[str, int], rng, name: str):
 
 
 def build_arguments(fn, args) -> list:
-    given = dict(parse_assignment(a, "--arg") for a in args.arg)
+    given = {}
+    for text in args.arg:
+        name, value = parse_assignment(text, "--arg")
+        if name in given:
+            raise UserError(f"--arg {name} is given twice")
+        given[name] = value
     dims = integer_assignments(args.dim, "--dim")
+    for d, size in dims.items():
+        if size < 0:
+            raise UserError(f"--dim {d}={size}: a size cannot be negative")
     names = [p.name_hint for p in fn.params]
     for name in given:
         if name not in names:
@@ -160,8 +179,8 @@ def build_arguments(fn, args) -> list:
     for p in fn.params:  # dimensions that given arrays fix
         if p.name_hint in values:
             for d, size in zip(p.type.shape, np.shape(values[p.name_hint])):
-                if isinstance(d, str):
-                    dims.setdefault(d, size)
+                if isinstance(d, str) and d != DYN:
+                    check_dimension(dims, d, size, p.name_hint)
     rng = np.random.default_rng(args.random) if args.random is not None else None
     out = []
     for p in fn.params:
@@ -387,11 +406,11 @@ def make_parser() -> argparse.ArgumentParser:
                               "--dim m=4 --arg n=10")
     add_run_arguments(p)
     add_wrt(p)
-    p.add_argument("--eps", type=float, default=1e-6,
+    p.add_argument("--eps", type=positive(float), default=1e-6,
                    help="finite-difference step, relative to max(1, |x|) (default 1e-6)")
     p.add_argument("--tol", type=float, default=1e-6,
                    help="the largest relative error accepted (default 1e-6)")
-    p.add_argument("--samples", type=int, default=200,
+    p.add_argument("--samples", type=positive(int), default=200,
                    help="check at most this many elements of each array, chosen at random "
                         "(default 200)")
     p.set_defaults(run=cmd_gradcheck)
@@ -403,6 +422,20 @@ def make_parser() -> argparse.ArgumentParser:
     gradbench.add_arguments(p)
     p.set_defaults(run=gradbench.run_command)
     return parser
+
+
+def positive(kind):
+    """An argparse type: a finite number of `kind` greater than 0."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text}")
+        return value
+    return parse
 
 
 def add_wrt(p) -> None:

@@ -74,6 +74,19 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "dpc: error: argument x: cannot read 'hello' as a number, a bool or a list of numbers\n"),
     (["check", "{prog}.missing"],
      "dpc: error: cannot read {prog}.missing: No such file or directory\n"),
+    (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=-3", "--arg", "k=1"],
+     "dpc: error: --dim n=-3: a size cannot be negative\n"),
+    (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=3", "--dim", "n=4"],
+     "dpc: error: --dim n is given twice\n"),
+    (["run", "{prog}", "wsq", "--arg", "w=1.0", "--arg", "w=2.0"],
+     "dpc: error: --arg w is given twice\n"),
+    (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=3", "--arg", "x=[1.0, 2.0]"],
+     "dpc: error: argument x makes dimension n 2, but it is 3 (from --dim or an earlier "
+     "argument)\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=@/dev/null"],
+     "dpc: error: cannot load /dev/null for argument x: No data left in file\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", f"k={2**64 + 5}"],
+     f"runtime error: argument k is {2**64 + 5}, outside the range of i64 ([-2**63, 2**63 - 1])\n"),
 ])
 def test_command_errors(prog, capsys, argv, message):
     status, out, err = dpc(capsys, *[a.format(prog=prog) for a in argv])
@@ -178,3 +191,18 @@ def test_ir_stage_ad_shows_the_generated_reverse_function(tmp_path, capsys):
     assert out.startswith("func @g(%x: f64) -> f64 {\n  %0 = const 1.0 : f64\n"
                           "  %1, %2 = call %x, %0 {callee = @f.rev} : f64, f64\n")
     assert "\nfunc @f.rev(%x: f64, %ct: f64) -> (f64, f64) {\n" in out
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--eps", "0", "must be a number greater than 0, not 0"),
+    ("--eps", "nan", "must be a number greater than 0, not nan"),
+    ("--samples", "-1", "must be a number greater than 0, not -1"),
+    ("--samples", "two", "'two' is not an integer"),
+])
+def test_gradcheck_options_are_checked(prog, capsys, option, value, message):
+    # argparse's own usage error (status 2), not a traceback from inside the check
+    with pytest.raises(SystemExit) as exit:
+        main(["gradcheck", str(prog), "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1",
+              option, value])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.endswith(f"dpc gradcheck: error: argument {option}: {message}\n")
