@@ -30,7 +30,7 @@ examples:
   dpc check examples/lse.dp
   dpc ir examples/lse.dp --fn lse
   dpc run examples/lse.dp lse --arg "x=[1.0, 2.0, 3.0]"
-  dpc run examples/mlp.dp mlp_loss --random 0 --dim n=8 --dim d=4 --dim h=16
+  dpc run examples/mlp.dp mlp_loss --random 0 --dim n=8 --dim d=4 --dim h=16 --dim o=3
   dpc grad examples/lse.dp lse --arg "x=[1.0, 2.0, 3.0]"
   dpc gradcheck examples/gmm.dp gmm --random 0 --dim k=3 --dim d=2 --dim t=3 --dim n=5 \\
       --arg gamma=1.0 --arg m=0
@@ -131,6 +131,10 @@ def parse_value(name: str, text: str):
     return np.asarray(value) if isinstance(value, (list, tuple)) else value
 
 
+def static_names(args) -> set[str]:
+    return set(integer_assignments(getattr(args, "static", []), "--static"))
+
+
 def check_dimension(dims: dict[str, int], d: str, size: int, name: str) -> None:
     """Records the size argument `name` gives dimension d, which --dim or an earlier
     argument may already have given."""
@@ -168,9 +172,14 @@ def build_arguments(fn, args) -> list:
             raise UserError(f"--arg {name} is given twice")
         given[name] = value
     dims = integer_assignments(args.dim, "--dim")
+    named = [d for p in fn.params for d in p.type.shape if isinstance(d, str) and d != DYN]
     for d, size in dims.items():
         if size < 0:
             raise UserError(f"--dim {d}={size}: a size cannot be negative")
+        if d not in named:
+            static = " (--static fixed it)" if d in static_names(args) else ""
+            raise UserError(f"--dim {d}: the arrays of '{args.fn}' have no dimension {d}"
+                            f"{static}")
     names = [p.name_hint for p in fn.params]
     for name in given:
         if name not in names:

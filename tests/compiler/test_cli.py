@@ -1,5 +1,8 @@
 """The dpc command line: run with every way of giving arguments, ir stages, help, errors."""
 
+import shlex
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -83,6 +86,10 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
     (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=3", "--arg", "x=[1.0, 2.0]"],
      "dpc: error: argument x makes dimension n 2, but it is 3 (from --dim or an earlier "
      "argument)\n"),
+    (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=3", "--dim", "q=4", "--arg", "k=1"],
+     "dpc: error: --dim q: the arrays of 'wsq' have no dimension q\n"),
+    (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=4", "--arg", "k=1", "--static", "n=3"],
+     "dpc: error: --dim n: the arrays of 'wsq' have no dimension n (--static fixed it)\n"),
     (["run", "{prog}", "wsq", "--arg", "x=@/dev/null"],
      "dpc: error: cannot load /dev/null for argument x: No data left in file\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", f"k={2**64 + 5}"],
@@ -206,3 +213,14 @@ def test_gradcheck_options_are_checked(prog, capsys, option, value, message):
               option, value])
     assert exit.value.code == 2
     assert capsys.readouterr().err.endswith(f"dpc gradcheck: error: argument {option}: {message}\n")
+
+
+def test_the_examples_in_the_help_run(capsys, monkeypatch):
+    # `dpc --help` shows them: each must work as printed, from the project root
+    from compiler.cli import DESCRIPTION
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    lines = DESCRIPTION.replace("\\\n", " ").split("examples:")[1].strip().splitlines()
+    assert len(lines) == 7
+    for line in lines:
+        status, _, err = dpc(capsys, *shlex.split(line)[1:])
+        assert (status, err) == (0, ""), line
