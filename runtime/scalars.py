@@ -68,10 +68,11 @@ def unary(fl, op, name, t, x):
                          b.zext(b.icmp_signed("<", x, INT(0)), INT))
     if name == "neg":
         return b.fneg(x)
-    if name == "sign":  # NaN stays NaN; zeros stay as they are
+    if name == "sign":  # NaN stays NaN; either zero gives +0.0, as in NumPy
         pos = b.fcmp_ordered(">", x, DOUBLE(0.0))
         neg = b.fcmp_ordered("<", x, DOUBLE(0.0))
-        return b.select(pos, DOUBLE(1.0), b.select(neg, DOUBLE(-1.0), x))
+        zero_or_nan = b.select(b.fcmp_unordered("uno", x, x), x, DOUBLE(0.0))
+        return b.select(pos, DOUBLE(1.0), b.select(neg, DOUBLE(-1.0), zero_or_nan))
     if name == "sigmoid":  # exp of a non-positive number only: no overflow
         e = call_math(fl, "exp", b.fneg(call_math(fl, "abs", x)))
         one_plus = b.fadd(DOUBLE(1.0), e)
@@ -334,12 +335,14 @@ def float_divmod(fl, a, b_):
     fix = b.and_(b.fcmp_unordered("!=", frem, DOUBLE(0.0)),
                  b.xor(b.fcmp_ordered("<", b_, DOUBLE(0.0)), b.fcmp_ordered("<", frem, DOUBLE(0.0))))
     mod = b.select(fix, b.fadd(frem, b_), frem)
+    # a zero remainder takes the divisor's sign too, as in NumPy (0.0 % -2.0 is -0.0)
+    copysign = fl.owner.declare("llvm.copysign.f64", DOUBLE, [DOUBLE, DOUBLE])
+    mod = b.select(b.fcmp_ordered("==", mod, DOUBLE(0.0)), b.call(copysign, [DOUBLE(0.0), b_]), mod)
     div = b.select(fix, b.fsub(div, DOUBLE(1.0)), div)
     floordiv = call_math(fl, "floor", div)
     rounded = b.select(b.fcmp_ordered(">", b.fsub(div, floordiv), DOUBLE(0.5)),
                        b.fadd(floordiv, DOUBLE(1.0)), floordiv)
     zero_div = b.fcmp_ordered("==", div, DOUBLE(0.0))
-    copysign = fl.owner.declare("llvm.copysign.f64", DOUBLE, [DOUBLE, DOUBLE])
     quotient = b.select(zero_div, b.call(copysign, [DOUBLE(0.0), b.fdiv(a, b_)]), rounded)
     by_zero = b.fcmp_ordered("==", b_, DOUBLE(0.0))
     # dividing by zero: NumPy gives a / 0 (inf or nan) and nan for the modulo
