@@ -142,6 +142,9 @@ def check_decorators(lowering) -> None:
             if dec.name not in CUSTOM_RULES:
                 raise lowering.error(dec, f"unknown decorator '@{dec.name}'; dpc knows "
                                           f"@derivative(f) and @tangent(f)")
+            if dec.target is None:
+                raise lowering.error(dec, f"@{dec.name} needs the function it is the rule of: "
+                                          f"@{dec.name}(f)")
             if dec.target not in module.functions:
                 raise lowering.error(dec, f"@{dec.name} names unknown function '{dec.target}'")
             if dec.target == fdef.name:

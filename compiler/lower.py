@@ -244,6 +244,9 @@ class FunctionLowering:
         pass
 
     def stmt_ExprStmt(self, s) -> None:
+        if isinstance(s.value, A.Name) and s.value.id in ("break", "continue"):
+            raise self.error(s, f"'{s.value.id}' is not supported: a loop runs all its "
+                                f"iterations (use while with a condition to stop early)")
         raise self.error(s, "this expression's value is not used; assign it to a name "
                             "(functions in dpc have no side effects)")
 

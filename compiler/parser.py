@@ -471,6 +471,7 @@ def make_parser() -> tuple[Lark, Indentation]:
 def parse(source: str, filename: str = "<source>") -> A.Module:
     """The syntax tree of `source`; raises SyntaxErrorDP for text that is not a program."""
     parser, indentation = make_parser()
+    source = source.removeprefix("\ufeff")  # the byte order mark some editors write
     text = source if source.endswith("\n") else source + "\n"
     try:
         with PARSE_LOCK:

@@ -62,6 +62,14 @@ WRONG = [
      "    return h(x) * t\n\ndef h(x: f64) -> f64:\n    return jvp(f)(x, 1.0)\n", 9, 16,
      "recursion is not supported: 'f_jvp' calls 'h', which differentiates 'f', "
      "whose @tangent rule is 'f_jvp'"),
+    ("break",
+     "def f(n: i64) -> i64:\n    s = 0\n    for i in range(n):\n        if i > 3:\n            break\n"
+     "        s = s + i\n    return s\n", 5, 13,
+     "'break' is not supported: a loop runs all its iterations (use while with a condition "
+     "to stop early)"),
+    ("a custom rule without its function",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 4, 1, "@derivative needs the function it is the rule of: @derivative(f)"),
     ("wrong arity",
      "def g(a: f64, b: f64) -> f64:\n    return a * b\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
      5, 12, "'g' takes 2 arguments (a, b), 1 given"),
@@ -197,3 +205,8 @@ def test_a_custom_rule_may_call_its_function_and_other_modes_of_it():
     for backend in ("interp", "native"):
         mod = compile_source(source, backend=backend)
         assert mod.g(2.0) == 12.0
+
+
+def test_a_byte_order_mark_is_not_part_of_the_program():
+    mod = compile_source("\ufeffdef f(x: f64) -> f64:\n    return x * 2.0\n", backend="interp")
+    assert mod.f(1.5) == 3.0
