@@ -36,6 +36,14 @@ def yield_types(block) -> list[Type]:
     return [v.type for v in term.operands]
 
 
+def yielded_type(block) -> Type:
+    """The type of the one value a region yields (a build's element, a reduce's term)."""
+    types = yield_types(block)
+    if len(types) != 1:
+        raise TypeRuleError(f"the region must yield one value, it yields {len(types)}")
+    return types[0]
+
+
 def constant(value):
     """The value of a `const` op's result; None for any other value."""
     op = value.defining_op
@@ -1170,7 +1178,7 @@ def infer_build(op, module):
     (body,) = op.regions
     if len(body.args) != 1 or body.args[0].type != I64:
         raise TypeRuleError("build region takes one i64 argument")
-    (elem,) = yield_types(body)
+    elem = yielded_type(body)
     return [ArrayType(elem.elem, (range_count_dim(op), *elem.shape))]
 
 
@@ -1204,7 +1212,7 @@ def infer_reduce(op, module):
     (body,) = op.regions
     if len(body.args) != 1 or body.args[0].type != I64:
         raise TypeRuleError("reduce region takes one i64 argument")
-    (elem,) = yield_types(body)
+    elem = yielded_type(body)
     if elem.elem not in (F64, I64):
         raise TypeRuleError(f"{op.attrs['kind']}() needs numeric elements, got {elem}")
     return [elem]

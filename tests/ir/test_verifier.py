@@ -90,6 +90,11 @@ CASES = [
     ("terminator in the middle",
      "func @f(%x: f64) -> f64 {\n  return %x\n  %y = exp %x : f64\n  return %y\n}\n",
      "@f: op 'return' (return %x): terminator in the middle of a block"),
+    ("reduce region yields nothing",
+     "func @f(%x: f64[n]) -> f64 {\n  %n = dim %x {axis = 0} : i64\n  %0 = const 0 : i64\n"
+     "  %1 = const 1 : i64\n  %s = reduce %0, %n, %1 {kind = \"sum\"} : f64 {\n  ^(%i: i64):\n"
+     "    yield\n  }\n  return %s\n}\n",
+     "@f: op 'reduce' (%s = reduce %0, %n, %1): the region must yield one value, it yields 0"),
     ("if condition not bool",
      "func @f(%x: f64) -> f64 {\n  %y = if %x : f64 {\n    yield %x\n  } {\n    yield %x\n  }\n  return %y\n}\n",
      "@f: op 'if' (%y = if %x): if condition must be bool, got f64"),
