@@ -383,11 +383,13 @@ class FunctionLowering:
 
     def float_op(self, name: str, x, y):
         """+ - * / on doubles; with fast_math, LLVM may reassociate and contract them
-        (FMA, vectorized reductions) at the cost of bit-for-bit IEEE results."""
+        (FMA, vectorized reductions), divide by multiplying with a reciprocal and ignore
+        the sign of zero, at the cost of bit-for-bit IEEE results. Not LLVM's whole `fast`,
+        which also assumes no inf or NaN (and so folds inf - inf to 0)."""
         op = {"add": self.b.fadd, "sub": self.b.fsub, "mul": self.b.fmul,
               "div": self.b.fdiv}[name](x, y)
         if self.owner.fast_math:
-            op.flags.append("fast")
+            op.flags.extend(["reassoc", "contract", "arcp", "nsz"])
         return op
 
     # --- memory helpers
