@@ -187,7 +187,9 @@ def llsq_arguments(input) -> tuple:
 def det_arguments(input) -> tuple:
     """A: l*l numbers, row-major, reshaped to the l x l matrix det.dp takes."""
     a, ell = floats(input, "A", 1), integer(input, "ell")
-    if ell < 1 or a.size != ell * ell:
+    if ell < 1:
+        raise MessageError(f"field 'ell' must be at least 1, not {ell}")
+    if a.size != ell * ell:
         raise MessageError(f"field 'A' must hold ell * ell = {ell * ell} numbers for "
                            f"ell = {ell}, not {a.size}")
     return (a.reshape(ell, ell),)

@@ -368,6 +368,7 @@ def test_malformed_message(fresh, line, id, words):
     ("lse", "primal", {"x": [1.0], "min_runs": -1}, ["min_runs"]),
     ("llsq", "primal", {"x": [1.0], "n": 2.5}, ["'n'", "integer"]),
     ("det", "primal", {"A": [1.0, 2.0, 3.0], "ell": 2}, ["'A'", "4"]),
+    ("det", "primal", {"A": [], "ell": 0}, ["field 'ell' must be at least 1, not 0"]),
     ("ode", "primal", {"x": [1.0, 2.0]}, ["'s'"]),
     ("saddle", "rr", {"start": [1.0, 1.0, 1.0]}, ["'start'", "2 numbers"]),
     ("particle", "ff", {"w": "zero"}, ["'w'", "number"]),
