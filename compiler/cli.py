@@ -20,6 +20,7 @@ from ir.types import DYN
 from . import gradbench
 from .diagnostics import CompileError
 from .driver import STAGES, compile_source
+from .timing import format_seconds, median_times
 
 DESCRIPTION = """\
 dpc compiles .dp programs: a small, statically typed array language with Python syntax,
@@ -276,6 +277,23 @@ def cmd_grad(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    """FN and its gradient (with respect to --wrt), timed in turns on the same arguments."""
+    module, fn = compile_for(args)
+    values = build_arguments(fn, args)
+    primal = module.function(fn.name)
+    try:
+        grad = module.grad(fn.name, [w.strip() for w in args.wrt.split(",")] if args.wrt else None)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    times = median_times({"primal": lambda: primal(*values), "gradient": lambda: grad(*values)},
+                         args.seconds)
+    for name, (t, samples) in times.items():
+        print(f"{name:16} {format_seconds(t):>10}   (median of {samples} samples)")
+    print(f"{'gradient/primal':16} {times['gradient'][0] / times['primal'][0]:>10.2f}")
+    return 0
+
+
 def cmd_gradcheck(args) -> int:
     """Reverse mode against central finite differences of the compiled function, element
     by element (a random sample of --samples elements of larger arrays)."""
@@ -406,6 +424,19 @@ def make_parser() -> argparse.ArgumentParser:
     add_run_arguments(p)
     add_wrt(p)
     p.set_defaults(run=cmd_grad)
+
+    p = sub.add_parser("bench", help="time a function and its gradient",
+                       description="Compile FILE and time FN and its reverse-mode gradient "
+                                   "(with respect to --wrt, default every f64 parameter) on the "
+                                   "same arguments, in turns, and print the median time per "
+                                   "call of each and their ratio. FN must return one f64.",
+                       epilog="example: dpc bench examples/gmm.dp gmm --random 0 --dim k=5 "
+                              "--dim d=10 --dim t=55 --dim n=1000 --arg gamma=1.0 --arg m=0")
+    add_run_arguments(p)
+    add_wrt(p)
+    p.add_argument("--seconds", type=positive(float), default=2.0,
+                   help="how long to keep timing (default 2)")
+    p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("gradcheck", help="compare the gradient with finite differences",
                        description="Compare FN's reverse-mode gradient with central finite "

@@ -224,3 +224,44 @@ def test_the_examples_in_the_help_run(capsys, monkeypatch):
     for line in lines:
         status, _, err = dpc(capsys, *shlex.split(line)[1:])
         assert (status, err) == (0, ""), line
+
+
+def test_bench_prints_medians_and_their_ratio(prog, capsys, monkeypatch):
+    import compiler.cli as cli
+    timed = {}
+
+    def fake_median_times(fns, seconds):
+        timed.update(fns=sorted(fns), seconds=seconds, results=[fn() for fn in fns.values()])
+        return {"primal": (2.5e-6, 40), "gradient": (7.0e-6, 40)}
+
+    monkeypatch.setattr(cli, "median_times", fake_median_times)
+    status, out, err = dpc(capsys, "bench", prog, "wsq", "--arg", "x=[1.0, 2.0]", "--arg", "w=0.5",
+                           "--arg", "k=3", "--seconds", "0.5")
+    assert (status, err) == (0, "")
+    assert out == ("primal               2.5 us   (median of 40 samples)\n"
+                   "gradient               7 us   (median of 40 samples)\n"
+                   "gradient/primal        2.80\n")
+    # what was timed: wsq itself, and its gradient with respect to x and w
+    value, (gx, gw) = timed["results"]
+    assert (timed["fns"], timed["seconds"]) == (["gradient", "primal"], 0.5)
+    assert value == 5.5 and gx.tolist() == [1.0, 2.0] and gw == 5.0
+
+
+def test_bench_times_for_real(prog, capsys):
+    status, out, _ = dpc(capsys, "bench", prog, "wsq", "--random", "0", "--dim", "n=100",
+                         "--arg", "k=2", "--seconds", "0.05")
+    lines = out.splitlines()
+    assert status == 0 and [line.split()[0] for line in lines] == ["primal", "gradient",
+                                                                    "gradient/primal"]
+    assert float(lines[2].split()[1]) > 0
+
+
+def test_median_times_takes_samples_in_turns():
+    from compiler.timing import MIN_SAMPLES, median_times
+    calls = []
+    times = median_times({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0)
+    assert {name: n for name, (_, n) in times.items()} == {"a": MIN_SAMPLES, "b": MIN_SAMPLES}
+    assert all(t > 0 for t, _ in times.values())
+    # after each one's warm-up and calibration calls, batches alternate a, b, a, b, ...
+    batches = [name for k, name in enumerate(calls) if k == 0 or calls[k - 1] != name]
+    assert batches[-2 * MIN_SAMPLES:] == ["a", "b"] * MIN_SAMPLES
