@@ -71,7 +71,10 @@ def cmd_ir(args) -> int:
         module, fn = specialized(module, module.module.functions[args.fn], args)
         args.fn = fn.name
     if not (args.dump_after or args.dump_after_all or args.stats):
-        sys.stdout.write(module.ir(args.fn, stage=args.stage))
+        try:
+            sys.stdout.write(module.ir(args.fn, stage=args.stage, format=args.format))
+        except ValueError as e:
+            raise UserError(str(e)) from None
         return 0
     wanted = {"all"} if args.dump_after_all else set(args.dump_after)
     manager = module.pipeline(dump_after=wanted)
@@ -403,6 +406,9 @@ def make_parser() -> argparse.ArgumentParser:
                         "scalarize, bounds, checks, speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",
                    help="print the whole module after every pass")
+    p.add_argument("--format", choices=("text", "dot"), default="text",
+                   help="text (default), or dot: the IR as a Graphviz graph "
+                        "(dpc ir ... --format dot | dot -Tsvg > ir.svg)")
     p.add_argument("--stats", action="store_true",
                    help="print the op count after every pass")
     add_static(p)

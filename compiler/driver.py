@@ -18,6 +18,7 @@ import numpy as np
 
 import ir
 from ir.calling import I64_MAX, I64_MIN
+from ir.dot import dot_functions
 
 from .derivatives import make_derived, make_hvp, wrt_position
 from .diagnostics import CompileError
@@ -274,14 +275,20 @@ class CompiledModule:
         manager.run(ir.clone_module(self.module))
         return manager
 
-    def ir(self, fn: str | None = None, stage: str = "ir") -> str:
+    def ir(self, fn: str | None = None, stage: str = "ir", format: str = "text") -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after
         lowering), 'ad' (derivative forms replaced by generated reverse and forward functions; with
         `fn`, also the generated functions it calls), 'opt' (after constant folding,
         simplification, CSE and DCE; with `fn` as 'ad'), 'scalar' (array ops as loops),
-        'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly)."""
+        'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly).
+        format 'dot': the IR stages as a Graphviz graph instead of text."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
+        if format not in ("text", "dot"):
+            raise ValueError(f"unknown format {format!r}; formats are text, dot")
+        if format == "dot" and stage in ("source", "llvm", "asm"):
+            raise ValueError(f"format 'dot' draws the IR stages (ir, ad, opt, scalar), not "
+                             f"{stage!r}")
         later = self.differentiated if stage in ("ad", "opt", "scalar") else self.module
         if fn is not None and fn not in later.functions:
             self.function(fn)  # raises with the list of functions
@@ -298,12 +305,16 @@ class CompiledModule:
                 self.compile_native()
             module = self.optimized if stage == "opt" else self.scalarized
         if fn is None:
-            return ir.print_module(module)
-        if stage in ("ad", "opt"):
+            shown = list(module.functions)
+        elif stage in ("ad", "opt"):
             shown = [n for n in reachable(module, fn).functions
                      if n == fn or n not in self.module.functions]
-            return "\n".join(ir.print_function(module.functions[n]) for n in shown)
-        return ir.print_function(module.functions[fn])
+        else:
+            shown = [fn]
+        functions = [module.functions[n] for n in shown]
+        if format == "dot":
+            return dot_functions(functions)
+        return "\n".join(ir.print_function(f) for f in functions)
 
 
 def wrt_positions(fn: ir.Function, wrt) -> list[int]:

@@ -106,8 +106,8 @@ class Printer:
         for op in block.ops:
             self.op(op, depth)
 
-    def op(self, op: Op, depth: int) -> None:
-        pad = INDENT * depth
+    def head(self, op: Op) -> str:
+        """The op's line without its regions; names its results."""
         uses = ", ".join(self.namer.use(v) for v in op.operands)
         if op.name == "const" and set(op.attrs) == {"value"}:
             uses = format_attr(op.attrs["value"])  # constants read best inline: const 1.0
@@ -117,6 +117,11 @@ class Printer:
         if op.results:
             defs = ", ".join(self.namer.define(r) for r in op.results)
             head = f"{defs} = {head} : {format_types(r.type for r in op.results)}"
+        return head
+
+    def op(self, op: Op, depth: int) -> None:
+        pad = INDENT * depth
+        head = self.head(op)
         if not op.regions:
             self.lines.append(pad + head)
             return
