@@ -19,7 +19,7 @@ from ir.types import DYN
 
 from . import gradbench
 from .diagnostics import CompileError
-from .driver import STAGES, compile_source
+from .driver import BUILD_KINDS, STAGES, compile_source
 from .timing import format_seconds, median_times
 
 DESCRIPTION = """\
@@ -297,6 +297,19 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_build(args) -> int:
+    """FILE's functions as ahead-of-time output at -o."""
+    from runtime import UnsupportedOp
+    from runtime.aot import BuildError
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
+    try:
+        module.build(args.emit, args.output)
+    except (BuildError, UnsupportedOp, OSError) as e:
+        raise UserError(f"cannot build {args.output}: {e}") from None
+    print(f"wrote {args.output} ({args.emit}: {', '.join(module.function_names)})")
+    return 0
+
+
 def cmd_gradcheck(args) -> int:
     """Reverse mode against central finite differences of the compiled function, element
     by element (a random sample of --samples elements of larger arrays)."""
@@ -460,6 +473,22 @@ def make_parser() -> argparse.ArgumentParser:
                    help="check at most this many elements of each array, chosen at random "
                         "(default 200)")
     p.set_defaults(run=cmd_gradcheck)
+
+    p = sub.add_parser("build", help="write native code to a file (object, library, header)",
+                       description="Compile FILE ahead of time for this machine's CPU and write "
+                                   "OUT: an object file (obj), a shared library (so, linked with "
+                                   "$CC or cc), LLVM IR (llvm), assembly (asm), or a C header "
+                                   "declaring the functions and their calling convention "
+                                   "(header). Every function of FILE is exported as "
+                                   "dpc_entry_NAME; to call a gradient from C, define it in FILE "
+                                   "(def f_grad(x: f64[n]) -> f64[n]: return grad(f)(x)).",
+                       epilog="example: dpc build examples/lse.dp -o lse.so --emit so && "
+                              "dpc build examples/lse.dp -o lse.h --emit header")
+    p.add_argument("file", help="the .dp source file")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
+    p.add_argument("--emit", choices=BUILD_KINDS, default="obj", help="what to write (default: obj)")
+    add_fast_math(p)
+    p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("gradbench", help="act as a GradBench tool on stdin/stdout",
                        formatter_class=argparse.RawDescriptionHelpFormatter,

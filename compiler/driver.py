@@ -157,6 +157,24 @@ class CompiledModule:
             warnings.warn(f"{self.filename}: running in the interpreter: {e}", stacklevel=3)
             return None
 
+    def build(self, kind: str, path) -> None:
+        """Ahead-of-time output written to `path`: 'obj' (an object file), 'so' (a shared
+        library), 'llvm', 'asm', or 'header' (C declarations of the module's functions)."""
+        from runtime import aot
+        if kind not in BUILD_KINDS:
+            raise ValueError(f"unknown output {kind!r}; dpc builds {', '.join(BUILD_KINDS)}")
+        if self.scalarized is None:
+            self.compile_native()
+        path = Path(path)
+        if kind == "header":
+            guard = "DPC_" + "".join(c if c.isalnum() else "_" for c in path.stem.upper()) + "_H"
+            path.write_text(aot.c_header(self.scalarized, self.function_names, guard,
+                                         Path(self.filename).name))
+        elif kind == "so":
+            aot.link_shared_library(aot.emit(self.scalarized, "obj", self.fast_math), path)
+        else:
+            path.write_bytes(aot.emit(self.scalarized, kind, self.fast_math))
+
     @property
     def function_names(self) -> list[str]:
         """The functions written in the source (not the ones the compiler derived)."""
@@ -315,6 +333,9 @@ class CompiledModule:
         if format == "dot":
             return dot_functions(functions)
         return "\n".join(ir.print_function(f) for f in functions)
+
+
+BUILD_KINDS = ("obj", "so", "llvm", "asm", "header")
 
 
 def wrt_positions(fn: ir.Function, wrt) -> list[int]:

@@ -1,0 +1,147 @@
+"""Ahead-of-time output for `dpc build`: a scalarized module as an object file, a shared
+library, LLVM IR or assembly, and a C header that declares its functions. The machine code
+is the JIT's (same lowering, same LLVM pipeline, this machine's CPU), made
+position-independent so that it links into a shared library."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import llvmlite.binding as llvm
+
+import ir
+from ir.types import BOOL, F64, I64, ArrayType
+
+from . import jit
+from .lower import CTX_FIELDS, symbol
+
+C_TYPE = {F64: "double", I64: "int64_t", BOOL: "bool"}
+C_ELEM = {F64: "double", I64: "int64_t", BOOL: "uint8_t"}  # array elements in memory
+
+
+class BuildError(Exception):
+    """Output that cannot be made here (no C compiler to link a shared library)."""
+
+
+def optimized_llvm(module: ir.Module, fast_math: bool = False):
+    """The module lowered to LLVM and optimized as the JIT does."""
+    jit.target_machine()  # LLVM's one-time set-up, the options the JIT's code is made with
+    text, _ = jit.llvm_ir(module, fast_math)
+    llmod = llvm.parse_assembly(text)
+    llmod.verify()
+    machine = position_independent_machine()
+    llmod.triple, llmod.data_layout = machine.triple, str(machine.target_data)
+    jit.optimize(llmod, machine)
+    return llmod
+
+
+def position_independent_machine():
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=jit.cpu_features(),
+                                        opt=3, reloc="pic", codemodel="default")
+
+
+def emit(module: ir.Module, kind: str, fast_math: bool = False) -> bytes:
+    """`kind` (obj, llvm or asm) of the module."""
+    llmod = optimized_llvm(module, fast_math)
+    if kind == "llvm":
+        return str(llmod).encode()
+    if kind == "asm":
+        return position_independent_machine().emit_assembly(llmod).encode()
+    return position_independent_machine().emit_object(llmod)
+
+
+def link_shared_library(obj: bytes, out: Path) -> None:
+    """Links an object file into a shared library with the system's C compiler ($CC, or
+    cc); the code calls malloc, free and libm."""
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc) is None:
+        raise BuildError(f"--emit so links with a C compiler and there is none ('{cc}' not "
+                         f"found; set CC); --emit obj gives the object file to link yourself")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "module.o"
+        path.write_bytes(obj)
+        done = subprocess.run([cc, "-shared", "-o", str(out), str(path), "-lm"],
+                              capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BuildError(f"linking with {cc} failed:\n{done.stderr.strip()}")
+
+
+def c_header(module: ir.Module, names: list[str], guard: str, origin: str) -> str:
+    """A C header declaring the entry points of `names` (functions of `module`)."""
+    lines = [f"/* {origin}: compiled by dpc for this machine's CPU "
+             f"({llvm.get_process_triple()}, {llvm.get_host_cpu_name()}).", " *"]
+    lines += [" * " + line if line else " *" for line in CONVENTION.splitlines()]
+    lines += [" */", f"#ifndef {guard}", f"#define {guard}", "",
+              "#include <stdbool.h>", "#include <stdint.h>", "",
+              "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+              f"#define DPC_CONTEXT_FIELDS {CTX_FIELDS}", ""]
+    for name in names:
+        fn = module.functions[name]
+        lines.append(f"/* {signature(fn)} */")
+        lines.append(declaration(f"int32_t dpc_entry_{symbol(name)[4:]}", c_parameters(fn)))
+        lines.append("")
+    lines += ["/* Frees every array the last call on ctx made (its results included). */",
+              "void dpc_free_all(int64_t *ctx);", ""]
+    lines += ["#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""]
+    return "\n".join(lines)
+
+
+def declaration(head: str, params: list[str]) -> str:
+    """`head(params);` on one line, or one parameter a line when that is too long."""
+    line = f"{head}({', '.join(params)});"
+    if len(line) <= 96:
+        return line
+    return f"{head}(\n    " + ",\n    ".join(params) + ");"
+
+
+CONVENTION = """\
+Each function returns 0, or 1 after a run-time error (an index out of bounds, an integer
+division by zero, a failed assert, sizes that disagree); the Python API (or dpc run)
+on the same arguments gives the message. Its first argument is a context: an array of DPC_CONTEXT_FIELDS int64_t, one per
+thread, reused from call to call. An array argument is passed as its data pointer (a
+row-major, contiguous array) followed by its size along each axis. Results come back
+through the pointers that follow: a scalar through its address; an array through the
+address of a data pointer and the address of room for its sizes. Result arrays belong to
+the context: read or copy them, then call dpc_free_all(ctx) before the next call on that
+context (after an error too)."""
+
+
+def signature(fn: ir.Function) -> str:
+    params = ", ".join(f"{p.name_hint}: {p.type}" for p in fn.params)
+    rets = fn.return_types
+    ret = str(rets[0]) if len(rets) == 1 else f"({', '.join(map(str, rets))})"
+    return f"{fn.name}({params}) -> {ret}"
+
+
+# C keywords a .dp parameter may be named, and the names the header gives other arguments
+C_RESERVED = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+              "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+              "register", "restrict", "return", "short", "signed", "sizeof", "static",
+              "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
+              "bool", "true", "false", "ctx"}
+
+
+def c_name(name: str) -> str:
+    return name + "_" if name in C_RESERVED or name.startswith("result") else name
+
+
+def c_parameters(fn: ir.Function) -> list[str]:
+    out = ["int64_t *ctx"]
+    for k, p in enumerate(fn.params):
+        name = c_name(p.name_hint or f"arg{k}")
+        if isinstance(p.type, ArrayType):
+            out.append(f"const {C_ELEM[p.type.elem]} *{name}")
+            out += [f"int64_t {name}_size{axis}" for axis in range(p.type.rank)]
+        else:
+            out.append(f"{C_TYPE[p.type]} {name}")
+    for k, t in enumerate(fn.return_types):
+        if isinstance(t, ArrayType):
+            out += [f"{C_ELEM[t.elem]} **result{k}", f"int64_t *result{k}_sizes"]
+        else:
+            out.append(f"{C_TYPE[t]} *result{k}")
+    return out

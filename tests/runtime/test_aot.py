@@ -1,0 +1,116 @@
+"""`dpc build`: native code ahead of time. A C program that includes the header and links
+the shared library (or the object file) gets what Python gets, bit for bit."""
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+
+from compiler import compile_source
+from compiler.cli import main
+
+PROGRAM = """\
+def lse(x: f64[n]) -> f64:
+    m = max(x)
+    return m + log(sum(exp(x - m)))
+
+def lse_grad(x: f64[n]) -> f64[n]:
+    return grad(lse)(x)
+
+def scaled(a: f64[n, m], s: f64, k: i64) -> (f64[n, m], i64):
+    return a * s, k * 2
+
+def at(x: f64[n], i: i64) -> f64:
+    return x[i]
+"""
+
+CALLER = r"""
+#include <stdio.h>
+#include "prog.h"
+
+int main(void) {
+    int64_t ctx[DPC_CONTEXT_FIELDS] = {0};
+    double x[3] = {1.0, 2.0, 3.0}, value, *grad, a[6] = {1, 2, 3, 4, 5, 6}, *scaled;
+    int64_t sizes[1], shape[2], twice;
+    if (dpc_entry_lse(ctx, x, 3, &value) != 0) return 1;
+    dpc_free_all(ctx);
+    if (dpc_entry_lse_grad(ctx, x, 3, &grad, sizes) != 0) return 1;
+    printf("%a %lld %a %a %a\n", value, (long long)sizes[0], grad[0], grad[1], grad[2]);
+    dpc_free_all(ctx);
+    if (dpc_entry_scaled(ctx, a, 2, 3, 0.5, 21, &scaled, shape, &twice) != 0) return 1;
+    printf("%lld %lld %a %a %lld\n", (long long)shape[0], (long long)shape[1], scaled[0],
+           scaled[5], (long long)twice);
+    dpc_free_all(ctx);
+    printf("%d\n", dpc_entry_at(ctx, x, 3, 7, &value));  /* out of bounds */
+    dpc_free_all(ctx);
+    return 0;
+}
+"""
+
+
+def python_results() -> list:
+    mod = compile_source(PROGRAM, name="prog.dp")
+    x = np.array([1.0, 2.0, 3.0])
+    g = mod.lse_grad(x)
+    s, twice = mod.scaled(np.arange(1.0, 7.0).reshape(2, 3), 0.5, 21)
+    return [[mod.lse(x), 3, g[0], g[1], g[2]], [2, 3, s[0, 0], s[1, 2], twice], [1]]
+
+
+def c_results(stdout: str) -> list:
+    """The C program's lines: integers, and doubles printed exactly (%a, hexadecimal)."""
+    return [[float.fromhex(t) if "0x" in t else int(t) for t in line.split()]
+            for line in stdout.splitlines()]
+
+
+def build(tmp_path, capsys, kind, name):
+    source = tmp_path / "prog.dp"
+    source.write_text(PROGRAM)
+    out = tmp_path / name
+    assert main(["build", str(source), "-o", str(out), "--emit", kind]) == 0
+    assert capsys.readouterr().out == f"wrote {out} ({kind}: lse, lse_grad, scaled, at)\n"
+    return out
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="linking needs a C compiler (cc)")
+@pytest.mark.parametrize("kind", ["so", "obj"])
+def test_a_c_program_gets_what_python_gets(tmp_path, capsys, kind):
+    build(tmp_path, capsys, "header", "prog.h")
+    library = build(tmp_path, capsys, kind, f"prog.{'so' if kind == 'so' else 'o'}")
+    (tmp_path / "main.c").write_text(CALLER)
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", "main", "main.c",
+                    str(library), "-lm", "-Wl,-rpath," + str(tmp_path)], cwd=tmp_path, check=True)
+    done = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, check=True)
+    assert c_results(done.stdout) == python_results()  # the same bits
+
+
+def test_the_header_declares_each_function_with_its_signature(tmp_path, capsys):
+    text = build(tmp_path, capsys, "header", "prog-2.h").read_text()
+    assert "#ifndef DPC_PROG_2_H\n#define DPC_PROG_2_H\n" in text
+    assert "#define DPC_CONTEXT_FIELDS 14\n" in text
+    assert ("/* lse(x: f64[n]) -> f64 */\n"
+            "int32_t dpc_entry_lse(int64_t *ctx, const double *x, int64_t x_size0, "
+            "double *result0);\n") in text
+    assert ("/* scaled(a: f64[n, m], s: f64, k: i64) -> (f64[n, m], i64) */\n"
+            "int32_t dpc_entry_scaled(\n    int64_t *ctx,\n    const double *a,\n"
+            "    int64_t a_size0,\n    int64_t a_size1,\n    double s,\n    int64_t k,\n"
+            "    double **result0,\n    int64_t *result0_sizes,\n    int64_t *result1);\n") in text
+    assert "void dpc_free_all(int64_t *ctx);\n" in text
+
+
+def test_llvm_assembly_and_object_code(tmp_path, capsys):
+    llvm_ir = build(tmp_path, capsys, "llvm", "p.ll").read_text()
+    assert "@dpc_entry_lse_grad(ptr" in llvm_ir and 'target triple = "unknown' not in llvm_ir
+    assert "dpc_entry_lse_grad:" in build(tmp_path, capsys, "asm", "p.s").read_text()
+    assert build(tmp_path, capsys, "obj", "p.o").read_bytes()[:4] == b"\x7fELF"
+
+
+def test_without_a_c_compiler_a_library_cannot_be_linked(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CC", "no-such-cc")
+    source = tmp_path / "prog.dp"
+    source.write_text(PROGRAM)
+    assert main(["build", str(source), "-o", str(tmp_path / "p.so"), "--emit", "so"]) == 1
+    assert capsys.readouterr().err == (
+        f"dpc: error: cannot build {tmp_path / 'p.so'}: --emit so links with a C compiler and "
+        f"there is none ('no-such-cc' not found; set CC); --emit obj gives the object file to "
+        f"link yourself\n")
