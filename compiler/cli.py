@@ -61,7 +61,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_ir(args) -> int:
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
+                            checked=not args.unchecked)
     if args.fn is not None and args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
@@ -240,7 +241,8 @@ def cmd_run(args) -> int:
 def compile_for(args):
     """The compiled module and the IR of args.fn in it (of its specialization, with
     --static)."""
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
+                            checked=not args.unchecked)
     if args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
@@ -301,7 +303,8 @@ def cmd_build(args) -> int:
     """FILE's functions as ahead-of-time output at -o."""
     from runtime import UnsupportedOp
     from runtime.aot import BuildError
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math)
+    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
+                            checked=not args.unchecked)
     try:
         module.build(args.emit, args.output)
     except (BuildError, UnsupportedOp, OSError) as e:
@@ -375,7 +378,7 @@ def add_run_arguments(p) -> None:
                    help="fill every argument not given with --arg with random numbers "
                         "(standard normal), arrays sized by --dim")
     add_static(p)
-    add_fast_math(p)
+    add_code_options(p)
 
 
 def add_static(p) -> None:
@@ -385,10 +388,13 @@ def add_static(p) -> None:
                         "(repeatable)")
 
 
-def add_fast_math(p) -> None:
+def add_code_options(p) -> None:
     p.add_argument("--fast-math", action="store_true",
-                   help="let LLVM reassociate and contract floating-point arithmetic "
-                        "(faster; results may differ in the last bits)")
+                   help="let LLVM reorder floating-point arithmetic (FMA, vectorized sums, "
+                        "reciprocals): faster, results may differ in the last bits")
+    p.add_argument("--unchecked", action="store_true",
+                   help="no bounds checks in native code: an index out of range is then "
+                        "undefined behaviour, not an error")
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -425,7 +431,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--stats", action="store_true",
                    help="print the op count after every pass")
     add_static(p)
-    add_fast_math(p)
+    add_code_options(p)
     p.set_defaults(run=cmd_ir)
 
     p = sub.add_parser("run", help="compile and run a function, print the result",
@@ -487,7 +493,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the .dp source file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
     p.add_argument("--emit", choices=BUILD_KINDS, default="obj", help="what to write (default: obj)")
-    add_fast_math(p)
+    add_code_options(p)
     p.set_defaults(run=cmd_build)
 
     p = sub.add_parser("gradbench", help="act as a GradBench tool on stdin/stdout",

@@ -30,15 +30,17 @@ BACKENDS = ("native", "interp")
 
 
 def compile_source(text: str, name: str = "<source>", backend: str = "native",
-                   fast_math: bool = False, optimize: bool = True) -> "CompiledModule":
+                   fast_math: bool = False, optimize: bool = True,
+                   checked: bool = True) -> "CompiledModule":
     """Parses, checks and lowers `.dp` source; raises CompileError for a bad program.
     fast_math (native only) lets LLVM reassociate floating-point arithmetic; optimize=False
-    skips stage `opt` (to measure what it gains)."""
+    skips stage `opt` (to measure what it gains); checked=False drops the bounds checks
+    of native code (an index out of range is then undefined behaviour, not an error)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     module = check_source(text, name)
     ir.verify_module(module)  # a failure here is a compiler bug, not a user error
-    return CompiledModule(module, text, name, backend, fast_math, optimize)
+    return CompiledModule(module, text, name, backend, fast_math, optimize, checked)
 
 
 def derivative_passes() -> list:
@@ -54,14 +56,15 @@ def optimization_passes() -> list:
     return optimization_passes()
 
 
-def native_passes() -> list:
+def native_passes(checked: bool = True) -> list:
     """The passes from stage 'ad' to stage 'scalar', the IR native code is made from."""
-    from passes.bounds import Bounds
+    from passes.bounds import Bounds, Unchecked
     from passes.checks import Checks
     from passes.fusion import Fusion
     from passes.scalarize import Scalarize
     from passes.speculate import Speculate
-    return [Scalarize(), Bounds(), Checks(), Speculate(), Fusion()]
+    bounds = [Bounds()] if checked else [Bounds(), Unchecked()]
+    return [Scalarize(), *bounds, Checks(), Speculate(), Fusion()]
 
 
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
@@ -80,9 +83,9 @@ def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
 
 
 def compile_file(path, backend: str = "native", fast_math: bool = False,
-                 optimize: bool = True) -> "CompiledModule":
+                 optimize: bool = True, checked: bool = True) -> "CompiledModule":
     path = Path(path)
-    return compile_source(path.read_text(), str(path), backend, fast_math, optimize)
+    return compile_source(path.read_text(), str(path), backend, fast_math, optimize, checked)
 
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:
@@ -125,10 +128,11 @@ class CompiledFunction:
 
 class CompiledModule:
     def __init__(self, module: ir.Module, source: str, filename: str, backend: str,
-                 fast_math: bool = False, optimize: bool = True):
+                 fast_math: bool = False, optimize: bool = True, checked: bool = True):
         self.module = module
         self.fast_math = fast_math
         self.optimize = optimize
+        self.checked = checked
         self.source = source
         self.filename = filename
         self.backend = backend
@@ -149,7 +153,7 @@ class CompiledModule:
         from passes.manager import PassManager
         passes = optimization_passes() if self.optimize else []
         self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
-        self.scalarized = PassManager(native_passes()).run(ir.clone_module(self.optimized))
+        self.scalarized = PassManager(native_passes(self.checked)).run(ir.clone_module(self.optimized))
         ir.verify_module(self.scalarized)
         try:
             return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
@@ -256,7 +260,7 @@ class CompiledModule:
                                  f"{name}.static.{suffix}")
             ir.verify_module(module)
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
-                                   self.backend, self.fast_math, self.optimize)
+                                   self.backend, self.fast_math, self.optimize, self.checked)
             self.derived[key] = child.function(special.name)
         return self.derived[key]
 
@@ -279,7 +283,7 @@ class CompiledModule:
                 raise ValueError(f"{kind}({name}): {e}") from None
             module = reachable(module, derived.name)
             child = CompiledModule(module, self.source, self.filename, self.backend,
-                                   self.fast_math, self.optimize)
+                                   self.fast_math, self.optimize, self.checked)
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
 
@@ -288,7 +292,8 @@ class CompiledModule:
         passes named in dump_after ('all': every one): the PassManager, whose .dumps and
         .stats (op counts after each pass) describe the run."""
         from passes.manager import PassManager
-        manager = PassManager(derivative_passes() + optimization_passes() + native_passes(),
+        manager = PassManager(derivative_passes() + optimization_passes()
+                              + native_passes(self.checked),
                               dump_after=dump_after)
         manager.run(ir.clone_module(self.module))
         return manager

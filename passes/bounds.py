@@ -31,6 +31,20 @@ class Bounds:
         return module
 
 
+class Unchecked:
+    """`compile_file(..., checked=False)`, `--unchecked`: every index the bounds pass could
+    not prove is taken as valid (negative ones still count from the end), so no bounds
+    check is left; an index out of range is then undefined behaviour, as in C."""
+    name = "unchecked"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            for op in ir.walk_ops(fn.body):
+                if op.name in INDEXED and not op.attrs.get("inbounds"):
+                    op.attrs["inbounds"] = "wraps"
+        return module
+
+
 def mark_block(block: ir.Block, loops: list) -> None:
     """`loops`: (induction variable, start, dimension it stops at) of the enclosing loops
     that start at a constant >= 0 and step by 1, innermost last."""

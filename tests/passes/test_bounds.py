@@ -2,7 +2,11 @@
 
 import ir
 from compiler import compile_source
-from passes.bounds import Bounds
+import numpy as np
+import pytest
+
+from ir import IndexErrorDP
+from passes.bounds import Bounds, Unchecked
 
 SOURCE = """\
 def f(x: f64[n], y: f64[m], k: i64) -> f64:
@@ -121,3 +125,40 @@ def test_updates_at_the_loop_variable_are_marked():
     for old, new in marked.items():
         before = before.replace(old, new)
     assert after == before
+
+
+UNCHECKED_BEFORE = """\
+func @f(%x: f64[n], %i: i64) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %s = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%j: i64):
+    %2 = index %x, %j {inbounds = true} : f64
+    yield %2
+  }
+  %3 = index %x, %i : f64
+  %4 = add %s, %3 : f64
+  return %4
+}
+"""
+
+
+def test_unchecked_takes_every_unproven_index_as_valid():
+    # what bounds proved stays as it is; the rest may still count from the end
+    after = ir.print_module(Unchecked().apply(ir.parse_module(UNCHECKED_BEFORE)))
+    assert after == UNCHECKED_BEFORE.replace("%3 = index %x, %i : f64",
+                                             "%3 = index %x, %i {inbounds = \"wraps\"} : f64")
+
+
+def test_checked_false_drops_the_checks_of_native_code():
+    source = "def at(x: f64[n], i: i64) -> f64:\n    return x[i]\n"
+    checked, unchecked = compile_source(source), compile_source(source, checked=False)
+    assert '{inbounds = "wraps"}' in unchecked.ir(stage="scalar")
+    assert "inbounds" not in checked.ir(stage="scalar")
+    x = np.array([1.0, 2.0, 3.0])
+    assert unchecked.at(x, -1) == checked.at(x, -1) == 3.0
+    with pytest.raises(IndexErrorDP):
+        checked.at(x, 3)
+    # derived functions are made as their module is
+    assert '{inbounds = "wraps"}' in unchecked.grad("at").owner.ir(stage="scalar")
