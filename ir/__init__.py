@@ -6,9 +6,9 @@ from . import ops as _ops  # registers every op  # noqa: F401
 from .builder import Builder
 from .clone import clone_function, clone_module
 from .core import Block, Function, Loc, Module, Op, Symbol, Value, defined_within, uses_within, walk_ops
-from .errors import (AssertionErrorDP, IndexErrorDP, IRParseError, NotLoweredError,
-                     RuntimeErrorDP, ShapeErrorDP, TypeRuleError, ValueErrorDP, VerifyError,
-                     ZeroDivisionErrorDP)
+from .errors import (AssertionErrorDP, IndexErrorDP, IRParseError, MemoryErrorDP,
+                     NotLoweredError, RuntimeErrorDP, ShapeErrorDP, TypeRuleError, ValueErrorDP,
+                     VerifyError, ZeroDivisionErrorDP)
 from .interpreter import Interpreter
 from .parser import parse_function, parse_module
 from .printer import print_function, print_module

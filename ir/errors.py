@@ -6,6 +6,8 @@ matching Python exception (so `except IndexError` works as a NumPy user expects)
 
 from __future__ import annotations
 
+import math
+
 
 class TypeRuleError(Exception):
     """An op's operands or attributes break its type rule. The message is user-facing."""
@@ -45,6 +47,41 @@ class ShapeErrorDP(RuntimeErrorDP, ValueError):
 
 class ValueErrorDP(RuntimeErrorDP, ValueError):
     """Any other bad value: empty reduction, zero range step, negative integer power."""
+
+
+class MemoryErrorDP(RuntimeErrorDP, MemoryError):
+    """An array too large to allocate: its size in bytes does not fit in an i64, or there
+    is not that much memory."""
+
+
+def cannot_allocate(shape, elem: str, item_bytes: int, at: str = "",
+                    rank: int | None = None) -> MemoryErrorDP:
+    """The error both backends raise for an array of `shape` they cannot allocate. Of an
+    array of a larger `rank`, native code knows only the first sizes: the message says so."""
+    sizes = " x ".join(str(int(d)) for d in shape)
+    if rank is not None and rank > len(shape):
+        return MemoryErrorDP(f"cannot allocate an array of {sizes} x ... {elem} elements "
+                             f"(rank {rank}){at}")
+    if 0 in shape:  # NumPy cannot describe it
+        return MemoryErrorDP(f"cannot allocate an array of {sizes} {elem} elements (its sizes "
+                             f"other than 0 overflow){at}")
+    nbytes = math.prod(int(d) for d in shape) * item_bytes
+    return MemoryErrorDP(f"cannot allocate an array of {sizes} {elem} elements "
+                         f"({byte_size(nbytes)}){at}")
+
+
+def byte_size(nbytes: int) -> str:
+    """A byte count for people, in the largest binary unit it reaches, to one decimal:
+    "512 bytes", "1.5 KiB", "32 GiB", "128 EiB", "3.69e+19 EiB"."""
+    if nbytes < 1024:
+        return f"{nbytes} bytes"
+    scaled, unit = nbytes / 1024, "KiB"
+    for larger in ("MiB", "GiB", "TiB", "PiB", "EiB"):
+        if scaled < 1024:
+            break
+        scaled, unit = scaled / 1024, larger
+    digits = f"{scaled:.1f}".removesuffix(".0") if scaled < 1024 else f"{scaled:.3g}"
+    return f"{digits} {unit}"
 
 
 class NotLoweredError(RuntimeErrorDP, NotImplementedError):

@@ -21,6 +21,7 @@ from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, T
                     array_or_scalar, assignable, broadcast_shapes, with_elem)
 
 NP_DTYPE = {F64: np.float64, I64: np.int64, BOOL: np.bool_}
+I64_MAX = 2**63 - 1
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -63,11 +64,19 @@ def dim_of_value(value) -> object:
     return DYN
 
 
+def size_dim(value) -> object:
+    """The dimension an i64 size operand gives an array: dim_of_value, but `?` for a
+    negative constant, which makes no array (the op fails at run time)."""
+    size = dim_of_value(value)
+    return DYN if isinstance(size, int) and size < 0 else size
+
+
 def range_count_dim(op) -> object:
     """Symbolic trip count of a `range(start, stop, step)` given by the first 3 operands."""
     start, stop, step = op.operands[:3]
     if dim_of_value(start) == 0 and dim_of_value(step) == 1:
-        return dim_of_value(stop)
+        count = dim_of_value(stop)
+        return max(count, 0) if isinstance(count, int) else count  # range(-1) is empty
     return DYN
 
 
@@ -87,6 +96,31 @@ def as_np(value, t: Type):
     if t.rank == 0:
         return dtype(value)
     return np.asarray(value, dtype=dtype)
+
+
+def check_size(op, shape) -> None:
+    """MemoryErrorDP when an array of `shape` with op's result elements takes more bytes
+    than an i64 holds, sizes 0 left out (NumPy's rule): native code checks the same."""
+    if math.prod(int(d) for d in shape if d) * item_bytes(op) > I64_MAX:
+        raise cannot_allocate(op, shape)
+
+
+def allocate(op, shape, make):
+    """make(), which makes op's result array of `shape`; MemoryErrorDP, as from native
+    code, when its byte size does not fit in an i64 or NumPy finds no memory for it."""
+    check_size(op, shape)
+    try:
+        return make()
+    except MemoryError:
+        raise cannot_allocate(op, shape) from None
+
+
+def cannot_allocate(op, shape) -> errors.MemoryErrorDP:
+    return errors.cannot_allocate(shape, str(op.results[0].type.elem), item_bytes(op), fmt_loc(op))
+
+
+def item_bytes(op) -> int:
+    return np.dtype(NP_DTYPE[op.results[0].type.elem]).itemsize
 
 
 def range_count(start: int, stop: int, step: int, op) -> int:
@@ -741,7 +775,7 @@ def infer_full(op, module):
     for d in dims:
         if d.type != I64:
             raise TypeRuleError(f"array dimensions must be i64, got {d.type}")
-    return [ArrayType(v.type.elem, tuple(dim_of_value(d) for d in dims))]
+    return [ArrayType(v.type.elem, tuple(size_dim(d) for d in dims))]
 
 
 def interp_full(op, args, ctx):
@@ -749,7 +783,8 @@ def interp_full(op, args, ctx):
     for d in dims:
         if d < 0:
             raise errors.ValueErrorDP(f"negative array dimension {int(d)}{fmt_loc(op)}")
-    return [np.full(tuple(int(d) for d in dims), v, dtype=NP_DTYPE[op.results[0].type.elem])]
+    shape = tuple(int(d) for d in dims)
+    return [allocate(op, shape, lambda: np.full(shape, v, dtype=NP_DTYPE[op.results[0].type.elem]))]
 
 
 def adjoint_full(ad, op, cts):
@@ -768,13 +803,14 @@ def infer_arange(op, module):
     (n,) = op.operands
     if n.type != I64:
         raise TypeRuleError(f"arange() needs an i64 length, got {n.type}")
-    return [ArrayType(I64, (dim_of_value(n),))]
+    return [ArrayType(I64, (size_dim(n),))]
 
 
 def interp_arange(op, args, ctx):
     if args[0] < 0:
         raise errors.ValueErrorDP(f"negative array dimension {int(args[0])}{fmt_loc(op)}")
-    return [np.arange(int(args[0]), dtype=np.int64)]
+    n = int(args[0])
+    return [allocate(op, (n,), lambda: np.arange(n, dtype=np.int64))]
 
 
 register(OpDef("arange", infer_arange, interp_arange, operands=1))
@@ -1183,17 +1219,26 @@ def infer_build(op, module):
 
 
 def interp_build(op, args, ctx):
+    """Allocates as native code does: an array of scalars before the first element, an
+    array of arrays once the first element fixes the shape of the others."""
     start, stop, step = args
     (body,) = op.regions
     n = range_count(start, stop, step, op)
     rtype = op.results[0].type
+    dtype = NP_DTYPE[rtype.elem]
     if n == 0:
         shape = (0, *(ctx.dim_value(d) or 0 for d in rtype.shape[1:]))
-        return [np.zeros(shape, dtype=NP_DTYPE[rtype.elem])]
-    items = [ctx.run_block(body, [np.int64(i)])[0] for i in range(int(start), int(stop), int(step))]
-    if len({np.shape(x) for x in items}) > 1:
-        raise errors.ShapeErrorDP(f"comprehension elements have different shapes{fmt_loc(op)}")
-    return [np.array(items, dtype=NP_DTYPE[rtype.elem])]
+        return [np.zeros(shape, dtype=dtype)]
+    out = allocate(op, (n,), lambda: np.empty(n, dtype=dtype)) if rtype.rank == 1 else None
+    for k, i in enumerate(range(int(start), int(stop), int(step))):
+        (x,) = ctx.run_block(body, [np.int64(i)])
+        if out is None:
+            shape = (n, *np.shape(x))
+            out = allocate(op, shape, lambda: np.empty(shape, dtype=dtype))
+        elif np.shape(x) != out.shape[1:]:
+            raise errors.ShapeErrorDP(f"comprehension elements have different shapes{fmt_loc(op)}")
+        out[k] = x
+    return [out]
 
 
 register(OpDef("build", infer_build, interp_build, operands=3, region_arity=1,

@@ -314,6 +314,9 @@ class NativeFunction:
         a, b, c = ctx[3], ctx[4], ctx[5]
         at = f" (at {site.loc})" if site.loc is not None else ""
         d = site.detail
+        if site.kind == "memory":  # the sizes of its first three axes
+            return errors.cannot_allocate([a, b, c][:d["rank"]], d["elem"], d["item_bytes"], at,
+                                          rank=d["rank"])
         if site.kind == "index":
             of = f" of {d['name']}" if d.get("name") else ""
             return errors.IndexErrorDP(

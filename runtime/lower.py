@@ -10,10 +10,12 @@ held by the call's context; `dpc.free` unlinks and frees it. A region frees, at 
 every buffer it owns and does not hand on (yield or return); a buffer that is yielded
 but not owned (a parameter, a value from an enclosing region) is copied first. Freed
 buffers are kept in a few slots of the context and reused by later allocations of the
-same call, so a loop that makes a temporary per iteration does not call malloc each time. On an
-error the function returns at once, and the caller frees whatever is still linked with
-`dpc_free_all`: no path leaks. `update` writes in place when the array is owned by the
-region and not used after it, and copies otherwise (value semantics).
+same call, so a loop that makes a temporary per iteration does not call malloc each time. An
+array whose byte size overflows i64, or that malloc cannot give, is a run-time error like
+the others (see new_array). On an error the function returns at once, and the caller
+frees whatever is still linked with `dpc_free_all`: no path leaks. `update` writes in
+place when the array is owned by the region and not used after it, and copies otherwise
+(value semantics).
 
 Region results and loop-carried values live in entry-block stack slots; LLVM's SROA and
 mem2reg turn them back into SSA registers, so the lowering stays simple.
@@ -160,6 +162,9 @@ class ModuleLowering:
         self.alloc.return_value.add_attribute("noalias")
         self.alloc.attributes.add("noinline")
         ctx, nbytes = self.alloc.args
+        null = ll.Constant(PTR, None)
+        with b.if_then(b.icmp_signed("<", nbytes, INT(0))):  # a size that overflowed
+            b.ret(null)
         for slot in range(CACHE_SLOTS):  # a cached buffer that is large enough
             cached = load_ptr(b, ctx, CACHE_BASE + slot)
             with b.if_then(b.icmp_unsigned("!=", cached, ll.Constant(PTR, None))):
@@ -168,6 +173,8 @@ class ModuleLowering:
                     store_ptr(b, ctx, ll.Constant(PTR, None), CACHE_BASE + slot)
                     b.ret(cached)
         head = b.call(malloc, [b.add(nbytes, INT(HEADER))])
+        with b.if_then(b.icmp_unsigned("==", head, null)):
+            b.ret(null)
         b.store(nbytes, capacity(head))
         nxt = load_ptr(b, ctx, 1)  # link the new buffer in right after the sentinel
         store_ptr(b, head, ctx, 0)
@@ -399,12 +406,32 @@ class FunctionLowering:
             total = self.b.mul(total, d)
         return total
 
-    def new_array(self, elem, dims: list) -> Array:
-        nbytes = self.b.mul(self.count(dims), INT(ELEM_SIZE[elem]))
-        return Array(self.b.call(self.owner.alloc, [self.ctx, nbytes]), list(dims))
+    def new_array(self, elem, dims: list, op=None) -> Array:
+        """A fresh buffer for an array of `dims` (each >= 0), made for `op` (which error
+        messages quote). When its byte size overflows or malloc fails, dpc.alloc gives
+        NULL: the function fails with the element type and the sizes (the first three:
+        the context has room for no more)."""
+        data = self.b.call(self.owner.alloc, [self.ctx, self.byte_size(elem, dims)])
+        self.fail_if(self.likely_false(self.b.icmp_unsigned("==", data, ll.Constant(PTR, None))),
+                     "memory", op, dims[:3], elem=str(elem),
+                     item_bytes=ELEM_SIZE[elem], rank=len(dims))
+        return Array(data, list(dims))
 
-    def copy_array(self, a: Array, t) -> Array:
-        fresh = self.new_array(t.elem, a.dims)
+    def byte_size(self, elem, dims: list):
+        """The bytes of an array of `dims`, or -1 (which dpc.alloc refuses) when they do
+        not fit in an i64. As in NumPy, sizes 0 do not count: an empty array whose
+        other sizes overflow is refused too (the interpreter cannot make it)."""
+        total, overflow, empty = INT(ELEM_SIZE[elem]), I1(0), I1(0)
+        for d in dims:
+            zero = self.b.icmp_signed("==", d, INT(0))
+            product = self.b.smul_with_overflow(total, self.b.select(zero, INT(1), d))
+            total = self.b.extract_value(product, 0)
+            overflow = self.b.or_(overflow, self.b.extract_value(product, 1))
+            empty = self.b.or_(empty, zero)
+        return self.b.select(overflow, INT(-1), self.b.select(empty, INT(0), total))
+
+    def copy_array(self, a: Array, t, op=None) -> Array:
+        fresh = self.new_array(t.elem, a.dims, op)
         nbytes = self.b.mul(self.count(a.dims), INT(ELEM_SIZE[t.elem]))
         self.memcpy(fresh.data, a.data, nbytes)
         return fresh
@@ -579,7 +606,7 @@ class FunctionLowering:
         if in_place:
             region.owned.remove(root)
         else:
-            a = self.copy_array(a, t)
+            a = self.copy_array(a, t, op)
         self.own(op.result)
         offset = self.checked_offset(op, v, a, [self.get(i) for i in idx])
         slot = Array(self.element_ptr(a, t.elem, offset), a.dims[len(idx):])
@@ -685,7 +712,7 @@ class FunctionLowering:
         sizes = [self.get(d) for d in dims]
         for axis, s in enumerate(sizes):
             self.fail_if(self.b.icmp_signed("<", s, INT(0)), "negative", op, [s])
-        a = self.new_array(op.result.type.elem, sizes)
+        a = self.new_array(op.result.type.elem, sizes, op)
         self.fill(a, op.result.type.elem, self.get(v))
         self.own(op.result)
         return a
@@ -693,7 +720,7 @@ class FunctionLowering:
     def op_arange(self, op):
         n = self.get(op.operands[0])
         self.fail_if(self.b.icmp_signed("<", n, INT(0)), "negative", op, [n])
-        a = self.new_array(I64, [n])
+        a = self.new_array(I64, [n], op)
         with self.counted_loop(n) as i:
             self.store_elem(a, I64, i, i)
         self.own(op.result)
@@ -703,7 +730,7 @@ class FunctionLowering:
         t = op.result.type
         items = [self.get(v) for v in op.operands]
         if t.rank == 1:
-            a = self.new_array(t.elem, [INT(len(items))])
+            a = self.new_array(t.elem, [INT(len(items))], op)
             for k, item in enumerate(items):
                 self.store_elem(a, t.elem, INT(k), item)
         else:
@@ -712,7 +739,7 @@ class FunctionLowering:
                 for axis, (d, e) in enumerate(zip(first.dims, item.dims)):
                     self.fail_if(self.b.icmp_signed("!=", d, e), "shape", op, [e, d, INT(axis)],
                                  message="array literal rows have different shapes")
-            a = self.new_array(t.elem, [INT(len(items))] + first.dims)
+            a = self.new_array(t.elem, [INT(len(items))] + first.dims, op)
             row = self.count(first.dims)
             nbytes = self.b.mul(row, INT(ELEM_SIZE[t.elem]))
             for k, item in enumerate(items):
@@ -733,7 +760,7 @@ class FunctionLowering:
         cols = b.dims[1] if y.type.rank == 2 else None
         self.own(op.result)
         if cols is None:  # matrix @ vector: one dot product per row
-            out = self.new_array(F64, [rows])
+            out = self.new_array(F64, [rows], op)
             with self.counted_loop(rows) as i:
                 acc = self.slot(DOUBLE)
                 self.b.store(DOUBLE(0.0), acc)
@@ -743,7 +770,7 @@ class FunctionLowering:
                     self.b.store(self.float_op("add", self.b.load(acc, typ=DOUBLE), term), acc)
                 self.store_elem(out, F64, i, self.b.load(acc, typ=DOUBLE))
             return out
-        out = self.new_array(F64, [rows, cols] if rows is not None else [cols])
+        out = self.new_array(F64, [rows, cols] if rows is not None else [cols], op)
         rows = rows if rows is not None else INT(1)
         Product(self, a, b, out, inner, cols).emit(rows)
         return out
@@ -859,7 +886,7 @@ class FunctionLowering:
                 region.owned.remove(root)  # moved into the loop
                 out.append(val)
             else:
-                out.append(self.copy_array(val, v.type))
+                out.append(self.copy_array(val, v.type, loop))
         return out
 
     def loop_results(self, op, slots) -> list:
@@ -918,7 +945,7 @@ class FunctionLowering:
         for s, d in zip(dim_slots, t.shape[1:]):
             self.b.store(INT(d if isinstance(d, int) else 0), s)
         if elem_type.rank == 0:  # the size is known before the loop
-            self.b.store(self.new_array(t.elem, [n]).data, data_slot)
+            self.b.store(self.new_array(t.elem, [n], op).data, data_slot)
         else:
             self.b.store(ll.Constant(PTR, None), data_slot)
         with self.counted_loop(n) as k:
@@ -937,7 +964,7 @@ class FunctionLowering:
         if elem_type.rank > 0:  # no iteration: still a valid (empty) buffer to free
             empty = self.b.icmp_unsigned("==", data, ll.Constant(PTR, None))
             with self.b.if_then(empty):
-                self.b.store(self.new_array(t.elem, [INT(0)]).data, data_slot)
+                self.b.store(self.new_array(t.elem, [INT(0)], op).data, data_slot)
             data = self.b.load(data_slot, typ=PTR)
         self.own(op.result)
         return Array(data, dims)
@@ -951,7 +978,7 @@ class FunctionLowering:
         n = self.range_count(op, start, stop, step)
         row_start, row_stop, row_step = (self.get(v) for v in inner.operands)
         m = self.range_count(inner, row_start, row_stop, row_step)  # step: a nonzero constant
-        out = self.new_array(op.result.type.elem, [n, m])
+        out = self.new_array(op.result.type.elem, [n, m], op)
         with self.counted_loop(n) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
             first = self.b.mul(k, m)
@@ -968,7 +995,7 @@ class FunctionLowering:
             with then:
                 for s, d in zip(dim_slots, row.dims):
                     self.b.store(d, s)
-                fresh = self.new_array(op.result.type.elem, [n] + row.dims)
+                fresh = self.new_array(op.result.type.elem, [n] + row.dims, op)
                 self.b.store(fresh.data, data_slot)
             with otherwise:
                 pass
@@ -1084,7 +1111,7 @@ class FunctionLowering:
                 with then:
                     for s, d in zip(dim_slots, x.dims):
                         self.b.store(d, s)
-                    fresh = self.new_array(t.elem, x.dims)
+                    fresh = self.new_array(t.elem, x.dims, op)
                     self.memcpy(fresh.data, x.data, self.b.mul(size, INT(ELEM_SIZE[t.elem])))
                     self.b.store(fresh.data, data_slot)
                 with otherwise:
@@ -1101,7 +1128,7 @@ class FunctionLowering:
         dims = [self.b.load(s, typ=INT) for s in dim_slots]
         empty = self.b.icmp_unsigned("==", self.b.load(data_slot, typ=PTR), ll.Constant(PTR, None))
         with self.b.if_then(empty):  # sum or prod of nothing (max and min failed above)
-            identity = self.new_array(t.elem, dims)
+            identity = self.new_array(t.elem, dims, op)
             self.fill(identity, t.elem, self.reduce_identity(kind, t.elem))
             self.b.store(identity.data, data_slot)
         self.own(op.result)
