@@ -259,7 +259,7 @@ class Differentiator(Emitter):
             if g.name_hint is None:
                 g.name_hint = f"{fn.params[k].name_hint}_bar"
         self.b.op("return", results + grads)
-        eliminate_dead_code(body, self.removable)
+        eliminate_dead_code(body, self.removable, self.module)
         return reverse_function(name, fn, self.wrt, values, body)
 
     def removable(self, op: ir.Op) -> bool:

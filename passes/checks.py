@@ -33,11 +33,11 @@ class Checks:
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
             name_dims(fn)
-            eliminate_dead_code(fn.body, effect_free)
+            eliminate_dead_code(fn.body, effect_free, module)
             while slice_to_checks(fn.body, used_values(fn.body)):
-                eliminate_dead_code(fn.body, effect_free)
+                eliminate_dead_code(fn.body, effect_free, module)
             while run_once(fn.body):
-                eliminate_dead_code(fn.body, effect_free)
+                eliminate_dead_code(fn.body, effect_free, module)
         return module
 
 

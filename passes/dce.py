@@ -14,6 +14,8 @@ import ir
 from ir.ops import dim_of_value
 from ir.registry import REGISTRY
 
+from .narrow import narrow_types
+
 SAFE_INDEX = "inbounds"
 NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", "log1p",
                "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "abs", "sign",
@@ -57,18 +59,22 @@ def effect_free(op: ir.Op) -> bool:
     return REGISTRY[op.name].pure and never_fails(op)
 
 
-def eliminate_dead_code(block: ir.Block, removable) -> None:
+def eliminate_dead_code(block: ir.Block, removable, module: ir.Module) -> None:
     """Removes dead ops and dead carried values from `block` and its regions, until
     nothing changes. A carried value that the body passes on unchanged is first
-    replaced by its initial value."""
-    forward_invariant_carried(block)
+    replaced by its initial value (module holds the callees, for the types that
+    replacement narrows)."""
+    if forward_invariant_carried(block):
+        narrow_types(block, module)  # a size carried unchanged may be a known one
     while True:
         remove_dead_ops(block, removable)
         if not prune_carried(block, removable):
             return
 
 
-def forward_invariant_carried(root: ir.Block) -> None:
+def forward_invariant_carried(root: ir.Block) -> bool:
+    """Replaces each carried value the body passes on unchanged by its initial value;
+    True when it replaced one."""
     subst = {}
     for op in ir.walk_ops(root):
         if op.name not in ("for", "while"):
@@ -85,6 +91,7 @@ def forward_invariant_carried(root: ir.Block) -> None:
     if subst:
         for op in ir.walk_ops(root):
             op.operands = [subst.get(v, v) for v in op.operands]
+    return bool(subst)
 
 
 def used_values(block: ir.Block) -> set:

@@ -80,7 +80,7 @@ class Tangents(Emitter):
         self.tangent.update(zip([fn.params[k] for k in self.wrt], body.args[n:]))
         returned = self.propagate(fn.body)
         self.b.op("return", self.xs(returned) + [self.t(v) for v in returned])
-        eliminate_dead_code(body, self.removable)
+        eliminate_dead_code(body, self.removable, self.module)
         return jvp_function(name, fn, body)
 
     def removable(self, op: ir.Op) -> bool:

@@ -44,7 +44,7 @@ class LICM:
         for fn in module.functions.values():
             name_dims(fn)
             if hoist_in(fn.body):
-                eliminate_dead_code(fn.body, effect_free)
+                eliminate_dead_code(fn.body, effect_free, module)
         return module
 
 

@@ -40,7 +40,7 @@ class LoopCSE:
         for fn in module.functions.values():
             merged = merge_identical(fn.body, fn.body)
             if share_in(fn.body) or merged:
-                eliminate_dead_code(fn.body, effect_free)
+                eliminate_dead_code(fn.body, effect_free, module)
         return module
 
 

@@ -3,7 +3,9 @@ that stays honest about IEEE, common subexpression elimination, dead code elimin
 
 - `constfold`: a pure scalar op whose operands are all constants becomes a constant,
   computed by the op's own interpreter rule (one meaning per op). An op that would raise
-  (integer division by zero) or give inf or NaN is left alone.
+  (integer division by zero) or give inf or NaN is left alone. A folded size is then a
+  literal in the types of the arrays it sizes (passes/narrow.py), as after `simplify`
+  and `inline`, which can also make a size known.
 - `simplify`: rewrites that hold for every IEEE value: x * 1.0, 1.0 * x, x / 1.0 and
   x - 0.0 are x; -(-x) is x; where(true, a, b) is a; where(c, a, a) is a. Not x * 0.0,
   which is NaN for x = inf, nor x + 0.0, which is +0.0 for x = -0.0. With constfold, this
@@ -27,6 +29,7 @@ from ir.ops import constant, dim_of_value
 from ir.registry import REGISTRY
 
 from .dce import effect_free, eliminate_dead_code
+from .narrow import narrow_types
 
 
 def is_const(v, value) -> bool:
@@ -41,26 +44,13 @@ def replace_all(root: ir.Block, subst: dict) -> None:
             op.operands = [subst.get(v, v) for v in op.operands]
 
 
-# Ops whose result type reads their i64 operands (a constant size is a literal in the
-# type): folding an operand would make the declared type disagree with the rule.
-SIZED = ("full", "arange", "build", "reduce")
-
-
 class ConstantFold:
     name = "constfold"
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
-            sizes = {v for op in ir.walk_ops(fn.body) if op.name in SIZED for v in op.operands}
-            for op in ir.walk_ops(fn.body):  # operands before users: folds chain
-                value = self.folded(op)
-                # a size stays what it is (its name is in the types it makes), unless a
-                # literal: `dim` of an axis of known size (a specialized function's)
-                literal = op.name == "dim" and isinstance(dim_of_value(op.results[0]), int)
-                if literal:
-                    value = dim_of_value(op.results[0])
-                if value is not None and (op.results[0] not in sizes or literal):
-                    op.name, op.operands, op.attrs = "const", [], {"value": value}
+            fold_constants(fn.body)
+            narrow_types(fn.body, module)  # a folded size is a literal in the types
         return module
 
     @staticmethod
@@ -84,6 +74,18 @@ class ConstantFold:
         return bool(out) if t == ir.BOOL else int(out)
 
 
+def fold_constants(block: ir.Block) -> None:
+    """Every scalar op of block and its regions whose operands are constants becomes the
+    constant it computes; `dim` of an axis of literal size (a specialized function's)
+    becomes that size."""
+    for op in ir.walk_ops(block):  # operands before users: folds chain
+        value = ConstantFold.folded(op)
+        if op.name == "dim" and isinstance(dim_of_value(op.results[0]), int):
+            value = dim_of_value(op.results[0])
+        if value is not None:
+            op.name, op.operands, op.attrs = "const", [], {"value": value}
+
+
 class Simplify:
     name = "simplify"
 
@@ -95,7 +97,9 @@ class Simplify:
                 same = self.identity(op)
                 if same is not None and same.type == op.results[0].type:
                     subst[op.results[0]] = same
-            replace_all(fn.body, subst)
+            if subst:
+                replace_all(fn.body, subst)
+                narrow_types(fn.body, module)  # a size may now be a constant
         return module
 
     @staticmethod
@@ -203,8 +207,11 @@ class Inline:
 
     def inline_into(self, module: ir.Module, body: ir.Block) -> None:
         """Inlines the wanted calls of `body`, and then those their bodies brought."""
+        inlined = False
         while self.block(module, body):
-            pass
+            inlined = True
+        if inlined:
+            narrow_types(body, module)  # the arguments' sizes reach the copied types
 
     def block(self, module: ir.Module, block: ir.Block) -> bool:
         changed = False
@@ -299,7 +306,7 @@ class DeadCode:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
-            eliminate_dead_code(fn.body, effect_free)
+            eliminate_dead_code(fn.body, effect_free, module)
         return module
 
 

@@ -10,7 +10,11 @@ dimensions, then re-optimized.
   calling convention checks the arguments' sizes against it);
 - the program's calls are inlined (as before AD), then constants fold, and `for` loops
   whose trip count became a known number no larger than UNROLL_TRIPS, with bodies of at
-  most UNROLL_OPS ops, are unrolled, until nothing changes.
+  most UNROLL_OPS ops, are unrolled, until nothing changes;
+- after each of these steps the types are narrowed (passes/narrow.py): an array sized by
+  a parameter, a folded sum or an unrolled index (`zeros(k)`, `[... for i in range(k)]`)
+  has that literal size in its type and in the types computed from it, the values loops
+  carry and the function's result included.
 
 The result is ordinary IR that the rest of the pipeline (AD, the `opt` stage, native
 code) treats like any function.
@@ -23,7 +27,8 @@ from ir import I64, Block, Function
 from ir.clone import clone_block, clone_op
 from ir.ops import constant
 
-from .simplify import ConstantFold, InlineCalls, call_counts, replace_all, retype, sized
+from .narrow import narrow_types
+from .simplify import InlineCalls, call_counts, fold_constants, replace_all, retype, sized
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
@@ -43,27 +48,20 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     special = Function(name, body, [sized(t, dims) for t in fn.return_types], dict(fn.attrs),
                        fn.filename)
     module.add(special)
+    narrow_types(body, module)  # the constant sizes are literals in the types
     # Calls are inlined first (as before AD), counted without fn itself: unrolling would
     # copy a call that is inlined in fn into several, too many to inline by size.
     inliner = InlineCalls()
     inliner.call_count = call_counts(f for k, f in module.functions.items() if k != fn.name)
     inliner.inline_into(module, body)
-    fold_dims(body)
-    single = ir.Module({name: special})
     while True:
-        ConstantFold().apply(single)
+        fold_constants(body)
+        narrow_types(body, module)  # after folding and unrolling, sizes become known
         if not unroll(body):
             break
+    # what it returns may now have sizes the generic signature leaves `?`
+    special.return_types = [v.type for v in body.terminator.operands]
     return special
-
-
-def fold_dims(block: Block) -> None:
-    """`dim` of an axis whose size is now a literal becomes that constant."""
-    for op in ir.walk_ops(block):
-        if op.name == "dim":
-            size = op.operands[0].type.shape[op.attrs["axis"]]
-            if isinstance(size, int):
-                op.name, op.operands, op.attrs = "const", [], {"value": size}
 
 
 def unroll(block: Block) -> bool:
@@ -104,8 +102,6 @@ def known_trips(op: ir.Op) -> int | None:
     start, stop, step = (constant(v) for v in op.operands[:3])
     if None in (start, stop, step) or step == 0:
         return None
-    if any(v.type != a.type for v, a in zip(op.operands[3:], op.regions[0].args[1:])):
-        return None  # a more precise initial type would retype the body's ops
     trips = len(range(start, stop, step))
     size = sum(1 for _ in ir.walk_ops(op.regions[0]))
     return trips if trips <= UNROLL_TRIPS and size <= UNROLL_OPS else None

@@ -265,3 +265,29 @@ def test_median_times_takes_samples_in_turns():
     # after each one's warm-up and calibration calls, batches alternate a, b, a, b, ...
     batches = [name for k, name in enumerate(calls) if k == 0 or calls[k - 1] != name]
     assert batches[-2 * MIN_SAMPLES:] == ["a", "b"] * MIN_SAMPLES
+
+
+SIZED = """\
+def f(x: f64[n], k: i64) -> f64:
+    z = zeros(k)
+    return sum(z) + x[0]
+
+def ramp(x: f64[n], k: i64) -> f64[?]:
+    return arange(k) * x[0]
+"""
+
+
+def test_static_integer_that_sizes_arrays(tmp_path, capsys):
+    path = tmp_path / "sized.dp"
+    path.write_text(SIZED)
+    for how in ("--arg", "--static"):  # the same output, generic or specialized
+        assert dpc(capsys, "run", path, "f", "--arg", "x=[1.0, 2.0]", how, "k=3") == (
+            0, "1.0\n", "")
+        assert dpc(capsys, "grad", path, "f", "--arg", "x=[1.0, 2.0]", how, "k=3") == (
+            0, "value: 1.0\ngrad x: [1.0, 0.0]\n", "")
+        assert dpc(capsys, "run", path, "ramp", "--arg", "x=[2.0, 2.0]", how, "k=3") == (
+            0, "[0.0, 2.0, 4.0]\n", "")
+    status, out, _ = dpc(capsys, "ir", path, "--fn", "ramp", "--static", "k=3")
+    assert status == 0
+    assert out.startswith("func @ramp.static.k3(%x: f64[n]) -> f64[3] {\n")
+    assert "  %0 = arange %k : i64[3]\n" in out

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ir
-from compiler import compile_file
+from compiler import compile_file, compile_source
 from passes.ad import AutoDiff
 from passes.simplify import CSE, ConstantFold, DeadCode, Inline, InlineCalls, Simplify
 from reference import EXAMPLES, make_inputs
@@ -261,3 +261,80 @@ def test_dim_of_a_literal_size_folds():
               "}\n")
     after = ir.print_module(ConstantFold().apply(ir.parse_module(source)))
     assert after == source.replace("%0 = dim %x {axis = 0} : i64", "%0 = const 4 : i64")
+
+
+FOLDED_SIZE = """\
+func @f(%x: f64[n]) -> f64 {
+  %0 = const 2 : i64
+  %1 = const 1 : i64
+  %2 = add %0, %1 : i64
+  %3 = const 0.0 : f64
+  %4 = full %3, %2 : f64[?]
+  %5 = add %4, %x : f64[n]
+  %6 = reduce_sum %5 : f64
+  return %6
+}
+"""
+
+
+def test_a_folded_size_is_a_literal_in_the_types_that_read_it():
+    # 2 + 1 folds to 3, so `full` makes an f64[3] (its rule says so); the sum with x of
+    # size n reads it as f64[?], to check at run time that 3 is n, as before
+    module = run([ConstantFold()], FOLDED_SIZE)
+    assert ir.print_module(module) == (
+        "func @f(%x: f64[n]) -> f64 {\n"
+        "  %0 = const 2 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = const 3 : i64\n"
+        "  %3 = const 0.0 : f64\n"
+        "  %4 = full %3, %2 : f64[3]\n"
+        "  %5 = shape_cast %4 {type = f64[?]} : f64[?]\n"
+        "  %6 = add %5, %x : f64[n]\n"
+        "  %7 = reduce_sum %6 : f64\n"
+        "  return %7\n"
+        "}\n")
+    x = np.array([1.0, 2.0, 3.0])
+    assert ir.Interpreter(module).run("f", [x]) == 6.0
+
+
+# Each pass here replaces an i64 value that sizes an array by a better known one, so the
+# array's type rule then gives a literal size where the declared type has `?`.
+KNOWN_SIZES = {
+    "simplify": ("def f(x: f64[n]) -> f64:\n"
+                 "    z = zeros(0 + 1)\n"
+                 "    return sum(z) + x[0]\n"),
+    "inline_calls": ("def g(k: i64) -> f64:\n"
+                     "    return sum(zeros(k) + 1.0)\n\n"
+                     "def f(x: f64[n]) -> f64:\n"
+                     "    return g(3) * x[0] + g(len(x))\n"),
+    "dce": ("def f(x: f64[n]) -> f64:\n"
+            "    m = 3\n"
+            "    for i in range(n):\n"
+            "        m = m + 0\n"
+            "    return sum(zeros(m)) + x[0]\n"),
+    # folded to 1, the size still does not broadcast: the front end typed it `?`
+    "constfold, size 1": ("def f(x: f64[n]) -> f64:\n"
+                          "    return sum(zeros(2 - 1) + x)\n"),
+    # folded to -1, the range is empty: the comprehension has size 0, not -1
+    "constfold, empty range": ("def f(x: f64[n]) -> f64:\n"
+                               "    b = [x[i % n] * i for i in range(2 - 3)]\n"
+                               "    return sum(b) + x[0]\n"),
+}
+
+
+def outcome(fn, *args):
+    """What fn returns, as a list, or the type of the error it raises."""
+    try:
+        return np.asarray(fn(*args)).tolist()
+    except ValueError as e:
+        return type(e)
+
+
+@pytest.mark.parametrize("name", list(KNOWN_SIZES))
+def test_passes_that_make_a_size_known_keep_the_types_valid_and_the_meaning(name):
+    # DPC_DEBUG (conftest) verifies the IR after every pass
+    mod = compile_source(KNOWN_SIZES[name], name=f"{name}.dp")
+    grad = mod.grad("f")
+    for x in (np.array([2.0]), np.array([2.0, 3.0])):
+        assert outcome(mod.f, x) == outcome(mod.f.interpret, x)
+        assert outcome(grad, x) == outcome(grad.interpret, x)

@@ -71,6 +71,201 @@ def test_integer_parameter_and_dimension_become_constants_and_small_loops_unroll
     assert interp.run("poly.static", [x]) == interp.run("poly", [x, 2])
 
 
+SIZED = """\
+func @sized(%x: f64[n], %k: i64) -> f64[?] {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0.0 : f64
+  %1 = full %0, %k : f64[?]
+  %2 = const 0 : i64
+  %3 = const 1 : i64
+  %4 = build %2, %k, %3 : f64[?] {
+  ^(%i: i64):
+    %5 = mod %i, %n : i64
+    %6 = index %x, %5 : f64
+    yield %6
+  }
+  %7 = arange %k : i64[?]
+  %8 = to_f64 %7 : f64[?]
+  %9 = mul %4, %8 : f64[?]
+  %acc = add %1, %9 : f64[?]
+  %10 = const 0 : i64
+  %11 = const 1 : i64
+  %acc.1 = for %10, %n, %11, %acc : f64[?] {
+  ^(%i.1: i64, %acc.2: f64[?]):
+    %12 = index %x, %i.1 : f64
+    %acc.3 = mul %acc.2, %12 : f64[?]
+    yield %acc.3
+  }
+  return %acc.1
+}
+"""
+
+# k = 3 sizes the arrays: every type that had its `?` says 3, the values the loop
+# carries and the function's result included.
+SIZED_SPECIALIZED = """\
+func @sized.static(%x: f64[n]) -> f64[3] {
+  %k = const 3 : i64
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0.0 : f64
+  %1 = full %0, %k : f64[3]
+  %2 = const 0 : i64
+  %3 = const 1 : i64
+  %4 = build %2, %k, %3 : f64[3] {
+  ^(%i: i64):
+    %5 = mod %i, %n : i64
+    %6 = index %x, %5 : f64
+    yield %6
+  }
+  %7 = arange %k : i64[3]
+  %8 = to_f64 %7 : f64[3]
+  %9 = mul %4, %8 : f64[3]
+  %acc = add %1, %9 : f64[3]
+  %10 = const 0 : i64
+  %11 = const 1 : i64
+  %acc.1 = for %10, %n, %11, %acc : f64[3] {
+  ^(%i.1: i64, %acc.2: f64[3]):
+    %12 = index %x, %i.1 : f64
+    %acc.3 = mul %acc.2, %12 : f64[3]
+    yield %acc.3
+  }
+  return %acc.1
+}
+"""
+
+
+def test_an_integer_parameter_that_sizes_arrays_becomes_a_literal_size_in_their_types():
+    module = ir.parse_module(SIZED)
+    special = specialize(module, module.functions["sized"], {1: 3}, {}, "sized.static")
+    ir.verify_module(module)
+    assert ir.print_function(special) == SIZED_SPECIALIZED
+    assert ir.print_module(ir.parse_module(SIZED_SPECIALIZED)) == SIZED_SPECIALIZED
+    x = np.array([0.5, -2.0])
+    interp = ir.Interpreter(module)
+    np.testing.assert_array_equal(interp.run("sized.static", [x]), interp.run("sized", [x, 3]))
+
+
+MIXED = """\
+func @mixed(%x: f64[n], %k: i64) -> f64[n] {
+  %0 = const 0.0 : f64
+  %1 = full %0, %k : f64[?]
+  %2 = add %1, %x : f64[n]
+  return %2
+}
+"""
+
+# The literal 3 cannot meet the name n in a type rule (the front end rejects
+# `zeros(3) + x`), and a literal 1 would broadcast where `?` must equal n: the sum reads
+# the array as f64[?] and checks at run time that k is n, as the generic function does.
+MIXED_SPECIALIZED = """\
+func @mixed.static(%x: f64[n]) -> f64[n] {{
+  %k = const {k} : i64
+  %0 = const 0.0 : f64
+  %1 = full %0, %k : f64[{k}]
+  %2 = shape_cast %1 {{type = f64[?]}} : f64[?]
+  %3 = add %2, %x : f64[n]
+  return %3
+}}
+"""
+
+
+@pytest.mark.parametrize("k", [3, 1])
+def test_a_literal_size_that_meets_a_dimension_name_is_checked_at_run_time(k):
+    module = ir.parse_module(MIXED)
+    special = specialize(module, module.functions["mixed"], {1: k}, {}, "mixed.static")
+    ir.verify_module(module)
+    assert ir.print_function(special) == MIXED_SPECIALIZED.format(k=k)
+
+
+# Programs whose i64 parameter k sizes arrays, and the k each is specialized for.
+SIZED_PROGRAMS = {
+    "zeros": ("def f(x: f64[n], k: i64) -> f64:\n"
+              "    z = zeros(k)\n"
+              "    return sum(z) + x[0]\n", 3),
+    "computed size": ("def f(x: f64[n], k: i64) -> f64:\n"
+                      "    z = zeros(k + 1) + x[1]\n"
+                      "    return sum(z * x[0])\n", 0),
+    "ones 2-D, returned": ("def f(x: f64[n], k: i64) -> f64[?, n]:\n"
+                           "    return ones(k, n) * x\n", 3),
+    "full": ("def f(x: f64[n], k: i64) -> f64:\n"
+             "    return sum(full(x[1], k, 2) * x[0])\n", 4),
+    "arange, returned": ("def f(x: f64[n], k: i64) -> f64[?]:\n"
+                         "    return arange(k) * x[0]\n", 5),
+    "comprehension": ("def f(x: f64[n], k: i64) -> f64:\n"
+                      "    y = [x[i % n] * i for i in range(k)]\n"
+                      "    return sum(y * y)\n", 3),
+    "empty comprehension": ("def f(x: f64[n], k: i64) -> f64:\n"
+                            "    y = [x[i % n] * i for i in range(k)]\n"
+                            "    return sum(y) + x[0]\n", -1),
+    "comprehension 2-D, returned": (
+        "def f(x: f64[n], k: i64) -> f64[?, ?]:\n"
+        "    return [[x[i % n] * j for j in range(k)] for i in range(k + 1)]\n", 3),
+    "carried": ("def f(x: f64[n], k: i64) -> f64:\n"
+                "    acc = zeros(k)\n"
+                "    for i in range(n):\n"
+                "        acc = acc + x[i]\n"
+                "    return sum(acc * acc)\n", 3),
+    # the loop carries zeros(k) in, x (of size n) out: its type widens back to `?`
+    "carried, widened": ("def f(x: f64[n], k: i64) -> f64:\n"
+                         "    acc = zeros(k)\n"
+                         "    for i in range(20):\n"
+                         "        acc = acc * 0.5 + x\n"
+                         "    return sum(acc * acc)\n", 2),
+    # unrolled, each copy of the body sizes an array by a constant index
+    "unrolled": ("def f(x: f64[n], k: i64) -> f64:\n"
+                 "    s = 0.0\n"
+                 "    for i in range(k):\n"
+                 "        s = s + sum(arange(i) * x[0])\n"
+                 "    return s\n", 4),
+}
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+@pytest.mark.parametrize("name", list(SIZED_PROGRAMS))
+def test_specializing_an_integer_that_sizes_arrays_keeps_values_shapes_and_gradients(name,
+                                                                                     backend):
+    source, k = SIZED_PROGRAMS[name]
+    mod = compile_source(source, name="sized.dp", backend=backend)
+    special = mod.specialize("f", k=k)
+    assert all(ir.DYN not in t.shape for t in special.function.return_types)  # sizes known
+    x = np.array([1.5, -2.0])
+    got, want = special(x), mod.f(x, k)
+    assert np.shape(got) == np.shape(want)
+    np.testing.assert_array_equal(got, want)
+    if mod.f.function.return_types == [ir.F64]:
+        np.testing.assert_array_equal(special.owner.grad(special.name)(x), mod.grad("f")(x, k))
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+@pytest.mark.parametrize("k", [2, 1])
+def test_a_specialized_size_meets_a_dimension_as_in_the_generic_function(k, backend):
+    mod = compile_source("def f(x: f64[n], k: i64) -> f64:\n    return sum(zeros(k) + x)\n",
+                         name="mixed.dp", backend=backend)
+    special = mod.specialize("f", k=k)
+    x = np.arange(1.0, k + 1)
+    assert special(x) == mod.f(x, k) == x.sum()
+    other = np.arange(1.0, k + 2)  # a size 1 does not broadcast either: k is not n
+    with pytest.raises(ValueError) as generic:
+        mod.f(other, k)
+    with pytest.raises(ValueError) as specialized:
+        special(other)
+    assert str(specialized.value) == str(generic.value)
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_negative_size_fails_at_run_time_as_in_the_generic_function(backend):
+    # 2 - k folds to -1: no array has that size, so the type keeps its `?`
+    mod = compile_source("def f(x: f64[n], k: i64) -> f64:\n"
+                         "    return sum(ones(2 - k) * x[0])\n", name="neg.dp", backend=backend)
+    special = mod.specialize("f", k=3)
+    assert "full %0, %2 : f64[?]" in special.owner.ir(special.name)
+    x = np.array([1.0, 2.0])
+    for generic, specialized in ((mod.f, special), (mod.grad("f"), special.owner.grad(special.name))):
+        with pytest.raises(ValueError, match="negative array dimension -1"):
+            generic(x, 3)
+        with pytest.raises(ValueError, match="negative array dimension -1"):
+            specialized(x)
+
+
 def everything_static(fn, args) -> dict:
     """Every i64 parameter and every dimension of fn, at the values args give them."""
     values = {}
