@@ -877,9 +877,10 @@ def interp_shape_cast(op, args, ctx):
     for axis, (size, d) in enumerate(zip(np.shape(a), declared.shape)):
         expected = ctx.dim_value(d)
         if expected is not None and size != expected:
+            named = f"{d} = {expected}" if isinstance(d, str) else str(expected)
             raise errors.ShapeErrorDP(
                 f"expected {declared}, got an array of shape {np.shape(a)}: "
-                f"axis {axis} has size {size}, not {d} = {expected}{fmt_loc(op)}")
+                f"axis {axis} has size {size}, not {named}{fmt_loc(op)}")
     return [a]
 
 

@@ -23,9 +23,10 @@ code) treats like any function.
 from __future__ import annotations
 
 import ir
-from ir import I64, Block, Function
+from ir import I64, ArrayType, Block, Function
 from ir.clone import clone_block, clone_op
 from ir.ops import constant
+from ir.types import DYN
 
 from .narrow import narrow_types
 from .simplify import InlineCalls, call_counts, fold_constants, replace_all, retype, sized
@@ -42,8 +43,11 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
         arg.index = k
     fixed = [ir.Op("const", [], [I64], {"value": int(value)}, result_names=[arg.name_hint])
              for arg, value in known]
-    body.ops[:0] = fixed
+    body.ops[:0] = fixed + size_checks(body.args, {d for d, v in dims.items() if v == 1})
     replace_all(body, {arg: op.result for (arg, _), op in zip(known, fixed)})
+    # A dimension fixed to 1 keeps its name: a literal 1 broadcasts, where the name must
+    # equal the sizes it meets (the generic function's size error would become a result).
+    dims = {d: v for d, v in dims.items() if v != 1}
     retype(body, dims)
     special = Function(name, body, [sized(t, dims) for t in fn.return_types], dict(fn.attrs),
                        fn.filename)
@@ -62,6 +66,20 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     # what it returns may now have sizes the generic signature leaves `?`
     special.return_types = [v.type for v in body.terminator.operands]
     return special
+
+
+def size_checks(params: list, ones: set) -> list:
+    """For each parameter with a dimension fixed to 1, a `shape_cast` to the type with 1
+    there, whose run-time check is the one the calling convention makes of a literal size
+    (its result is unused; it is kept because it can fail)."""
+    checks = []
+    for p in params:
+        if isinstance(p.type, ArrayType) and ones & set(p.type.shape):
+            unknown = sized(p.type, dict.fromkeys(ones, DYN))  # a name is cast to 1 via ?
+            checks.append(ir.Op("shape_cast", [p], [unknown], {"type": unknown}))
+            t = sized(p.type, dict.fromkeys(ones, 1))
+            checks.append(ir.Op("shape_cast", [checks[-1].results[0]], [t], {"type": t}))
+    return checks
 
 
 def unroll(block: Block) -> bool:

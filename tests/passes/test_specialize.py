@@ -252,6 +252,26 @@ def test_a_specialized_size_meets_a_dimension_as_in_the_generic_function(k, back
 
 
 @pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_dimension_fixed_to_1_does_not_start_broadcasting(backend):
+    # a literal 1 broadcasts; n = 1 must still equal the sizes it meets, so n stays a name
+    # in the types and the argument's size is checked on entry
+    mod = compile_source("def f(x: f64[n], k: i64) -> f64:\n    return sum(zeros(k + n - n) + x)\n",
+                         name="one.dp", backend=backend)
+    special = mod.specialize("f", n=1)
+    assert "(%x: f64[n], %k: i64)" in special.owner.ir(special.name)
+    assert special([0.5], 1) == mod.f([0.5], 1) == 0.5
+    with pytest.raises(ValueError) as generic:
+        mod.f([0.5], 2)
+    with pytest.raises(ValueError) as specialized:
+        special([0.5], 2)
+    assert str(specialized.value) == str(generic.value)
+    with pytest.raises(ValueError, match=r"expected f64\[1\].*axis 0 has size 2, not 1$"):
+        special([0.5, 1.5], 1)
+    grad = special.owner.grad(special.name)
+    np.testing.assert_array_equal(grad([0.5], 1), mod.grad("f")([0.5], 1))
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
 def test_a_negative_size_fails_at_run_time_as_in_the_generic_function(backend):
     # 2 - k folds to -1: no array has that size, so the type keeps its `?`
     mod = compile_source("def f(x: f64[n], k: i64) -> f64:\n"
