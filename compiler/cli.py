@@ -60,9 +60,14 @@ def cmd_check(args) -> int:
     return 0
 
 
+def compile_file_of(args):
+    """args.file compiled with the code options (--fast-math, --unchecked)."""
+    return compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
+                          checked=not args.unchecked)
+
+
 def cmd_ir(args) -> int:
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
-                            checked=not args.unchecked)
+    module = compile_file_of(args)
     if args.fn is not None and args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
@@ -108,13 +113,21 @@ def parse_assignment(text: str, what: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
-    """NAME=INT options, as a dict."""
+def assignments(texts: list[str], flag: str) -> dict[str, str]:
+    """NAME=VALUE options, as a dict; a name given twice is an error."""
     values = {}
     for text in texts:
         name, value = parse_assignment(text, flag)
         if name in values:
             raise UserError(f"{flag} {name} is given twice")
+        values[name] = value
+    return values
+
+
+def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
+    """NAME=INT options, as a dict."""
+    values = {}
+    for name, value in assignments(texts, flag).items():
         try:
             values[name] = int(value)
         except ValueError:
@@ -170,12 +183,7 @@ def random_value(t, dims: dict[str, int], rng, name: str):
 
 
 def build_arguments(fn, args) -> list:
-    given = {}
-    for text in args.arg:
-        name, value = parse_assignment(text, "--arg")
-        if name in given:
-            raise UserError(f"--arg {name} is given twice")
-        given[name] = value
+    given = assignments(args.arg, "--arg")
     dims = integer_assignments(args.dim, "--dim")
     named = [d for p in fn.params for d in p.type.shape if isinstance(d, str) and d != DYN]
     for d, size in dims.items():
@@ -241,8 +249,7 @@ def cmd_run(args) -> int:
 def compile_for(args):
     """The compiled module and the IR of args.fn in it (of its specialization, with
     --static)."""
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
-                            checked=not args.unchecked)
+    module = compile_file_of(args)
     if args.fn not in module.module.functions:
         raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
                         f"{', '.join(module.function_names)})")
@@ -259,12 +266,12 @@ def specialized(module, fn, args):
     return special.owner, special.function
 
 
-def gradient_of(module, fn, args):
-    """value_and_grad of args.fn with respect to --wrt (default: every f64 parameter):
-    the compiled function and the wrt parameter names."""
+def gradient_of(module, fn, args, form: str = "value_and_grad"):
+    """`form` (value_and_grad or grad) of args.fn with respect to --wrt (default: every
+    f64 parameter): the compiled function and the wrt parameter names."""
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
     try:
-        derived = module.value_and_grad(fn.name, wrt)
+        derived = getattr(module, form)(fn.name, wrt)
     except ValueError as e:
         raise UserError(str(e)) from None
     names = wrt or [fn.params[k].name_hint for k in fn.float_positions]
@@ -287,10 +294,7 @@ def cmd_bench(args) -> int:
     module, fn = compile_for(args)
     values = build_arguments(fn, args)
     primal = module.function(fn.name)
-    try:
-        grad = module.grad(fn.name, [w.strip() for w in args.wrt.split(",")] if args.wrt else None)
-    except ValueError as e:
-        raise UserError(str(e)) from None
+    grad, _ = gradient_of(module, fn, args, "grad")
     times = median_times({"primal": lambda: primal(*values), "gradient": lambda: grad(*values)},
                          args.seconds)
     for name, (t, samples) in times.items():
@@ -303,8 +307,7 @@ def cmd_build(args) -> int:
     """FILE's functions as ahead-of-time output at -o."""
     from runtime import UnsupportedOp
     from runtime.aot import BuildError
-    module = compile_source(read_source(args.file), args.file, fast_math=args.fast_math,
-                            checked=not args.unchecked)
+    module = compile_file_of(args)
     try:
         module.build(args.emit, args.output)
     except (BuildError, UnsupportedOp, OSError) as e:

@@ -145,16 +145,24 @@ class CompiledModule:
         if backend == "native":
             self.native = self.compile_native()
 
+    def scalarize(self) -> ir.Module:
+        """Stages 'opt' and 'scalar' of the module, made once: what native code (JIT or
+        ahead of time) is made from."""
+        if self.scalarized is None:
+            from passes.manager import PassManager
+            passes = optimization_passes() if self.optimize else []
+            self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
+            self.scalarized = PassManager(native_passes(self.checked)).run(
+                ir.clone_module(self.optimized))
+            ir.verify_module(self.scalarized)
+        return self.scalarized
+
     def compile_native(self):
-        """Scalarize a copy of the module and JIT-compile it."""
+        """Scalarize the module and JIT-compile it."""
         import warnings
 
         import runtime
-        from passes.manager import PassManager
-        passes = optimization_passes() if self.optimize else []
-        self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
-        self.scalarized = PassManager(native_passes(self.checked)).run(ir.clone_module(self.optimized))
-        ir.verify_module(self.scalarized)
+        self.scalarize()
         try:
             return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
         except runtime.UnsupportedOp as e:
@@ -167,17 +175,15 @@ class CompiledModule:
         from runtime import aot
         if kind not in BUILD_KINDS:
             raise ValueError(f"unknown output {kind!r}; dpc builds {', '.join(BUILD_KINDS)}")
-        if self.scalarized is None:
-            self.compile_native()
-        path = Path(path)
+        module, path = self.scalarize(), Path(path)
         if kind == "header":
             guard = "DPC_" + "".join(c if c.isalnum() else "_" for c in path.stem.upper()) + "_H"
-            path.write_text(aot.c_header(self.scalarized, self.function_names, guard,
+            path.write_text(aot.c_header(module, self.function_names, guard,
                                          Path(self.filename).name))
         elif kind == "so":
-            aot.link_shared_library(aot.emit(self.scalarized, "obj", self.fast_math), path)
+            aot.link_shared_library(aot.emit(module, "obj", self.fast_math), path)
         else:
-            path.write_bytes(aot.emit(self.scalarized, kind, self.fast_math))
+            path.write_bytes(aot.emit(module, kind, self.fast_math))
 
     @property
     def function_names(self) -> list[str]:
@@ -324,8 +330,7 @@ class CompiledModule:
             return native.optimized_ir if stage == "llvm" else native.asm
         module = self.differentiated if stage == "ad" else self.module
         if stage in ("opt", "scalar"):
-            if self.scalarized is None:
-                self.compile_native()
+            self.scalarize()
             module = self.optimized if stage == "opt" else self.scalarized
         if fn is None:
             shown = list(module.functions)

@@ -27,19 +27,18 @@ class BuildError(Exception):
     """Output that cannot be made here (no C compiler to link a shared library)."""
 
 
-def optimized_llvm(module: ir.Module, fast_math: bool = False):
-    """The module lowered to LLVM and optimized as the JIT does."""
-    jit.target_machine()  # LLVM's one-time set-up, the options the JIT's code is made with
+def optimized_llvm(module: ir.Module, machine, fast_math: bool = False):
+    """The module lowered to LLVM and optimized as the JIT does, for `machine`."""
     text, _ = jit.llvm_ir(module, fast_math)
     llmod = llvm.parse_assembly(text)
     llmod.verify()
-    machine = position_independent_machine()
     llmod.triple, llmod.data_layout = machine.triple, str(machine.target_data)
     jit.optimize(llmod, machine)
     return llmod
 
 
 def position_independent_machine():
+    jit.target_machine()  # LLVM's one-time set-up, the options the JIT's code is made with
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=jit.cpu_features(),
                                         opt=3, reloc="pic", codemodel="default")
@@ -47,12 +46,13 @@ def position_independent_machine():
 
 def emit(module: ir.Module, kind: str, fast_math: bool = False) -> bytes:
     """`kind` (obj, llvm or asm) of the module."""
-    llmod = optimized_llvm(module, fast_math)
+    machine = position_independent_machine()
+    llmod = optimized_llvm(module, machine, fast_math)
     if kind == "llvm":
         return str(llmod).encode()
     if kind == "asm":
-        return position_independent_machine().emit_assembly(llmod).encode()
-    return position_independent_machine().emit_object(llmod)
+        return machine.emit_assembly(llmod).encode()
+    return machine.emit_object(llmod)
 
 
 def link_shared_library(obj: bytes, out: Path) -> None:
