@@ -233,7 +233,7 @@ def specialization_table(repeat: int) -> None:
         values = static_values(generic.function, args)
         special = mod.specialize(fn, **values)
         rest = [a for p, a in zip(generic.function.params, args) if str(p.type) != "i64"]
-        grad, special_grad = mod.grad(fn), special.owner.grad(special.name)
+        grad, special_grad = mod.grad(fn), mod.grad(special)
         t = measure({"primal": lambda: generic(*args), "primal static": lambda: special(*rest),
                      "grad": lambda: grad(*args), "grad static": lambda: special_grad(*rest)},
                     min_runs=repeat)

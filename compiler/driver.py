@@ -211,50 +211,52 @@ class CompiledModule:
         return self.function(name)(*args)
 
     # --- derivatives from Python
-    def grad(self, name: str, wrt=None) -> CompiledFunction:
+    def grad(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """The gradient of scalar-valued function `name` with respect to the parameters
         named (or numbered) in wrt, every f64 parameter by default: like `grad(f, wrt=...)`
-        in the language, compiled like any function."""
+        in the language, compiled like any function. `name` may also be a compiled
+        function, a derived one included (this method and the ones below):
+        `mod.grad(mod.grad("f", wrt="w"), wrt="w")` is f's second derivative in w."""
         return self.derivative("grad", name, wrt)
 
-    def value_and_grad(self, name: str, wrt=None) -> CompiledFunction:
+    def value_and_grad(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """(value, gradients...) of scalar-valued function `name`."""
         return self.derivative("value_and_grad", name, wrt)
 
-    def vjp(self, name: str, wrt=None) -> CompiledFunction:
+    def vjp(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """Called with name's arguments and then one cotangent per result, returns the
         cotangents of the wrt parameters."""
         return self.derivative("vjp", name, wrt)
 
-    def jvp(self, name: str, wrt=None) -> CompiledFunction:
+    def jvp(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """Forward mode. Called with name's arguments and then one tangent per wrt
         parameter, returns name's results followed by their tangents."""
         return self.derivative("jvp", name, wrt)
 
-    def hvp(self, name: str, wrt=None) -> CompiledFunction:
+    def hvp(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """Hessian-vector products of scalar-valued function `name`, forward over
         reverse: called with name's arguments and then one vector per wrt parameter (the
         tangents of those parameters), returns H v, one part per wrt parameter."""
         return self.derivative("hvp", name, wrt)
 
-    def hessian(self, name: str, wrt=None):
+    def hessian(self, name: str | CompiledFunction, wrt=None):
         """The dense Hessian of scalar-valued function `name` with respect to the wrt
         parameters, for small inputs: one Hessian-vector product per input element.
         For one wrt parameter of shape S it returns an array of shape S + S; for several,
         a tuple of tuples whose block [a][b] has shape S_a + S_b."""
-        hvp = self.hvp(name, wrt)
-        positions = wrt_positions(self.function(name).function, wrt)
+        owner, name = self.target("hessian", name)
+        hvp = owner.hvp(name, wrt)
+        positions = wrt_positions(owner.function(name).function, wrt)
         return functools.partial(dense_hessian, hvp, positions)
 
-    def specialize(self, name: str, **values) -> CompiledFunction:
+    def specialize(self, name: str | CompiledFunction, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
         those sizes, partially evaluated and compiled anew (cached like any function):
         `mod.specialize("llsq", n=4096)`. It takes name's other parameters; arrays must
         have the given sizes."""
-        if not isinstance(name, str):
-            raise TypeError("mod.specialize(name, **values) takes the name of a function; a "
-                            "function of the module called 'specialize' is "
-                            "mod.function('specialize')")
+        owner, name = self.target("specialize", name)
+        if owner is not self:
+            return owner.specialize(name, **values)
         fn = self.function(name).function
         ints, dims = static_values(fn, values)
         key = ("specialize", name, tuple(sorted(values.items())))
@@ -270,10 +272,22 @@ class CompiledModule:
             self.derived[key] = child.function(special.name)
         return self.derived[key]
 
-    def derivative(self, kind: str, name: str, wrt) -> CompiledFunction:
-        if not isinstance(name, str):
-            raise TypeError(f"mod.{kind}(name, wrt=None) takes the name of a function; a "
-                            f"function of the module called '{kind}' is mod.function('{kind}')")
+    def target(self, kind: str, fn) -> tuple[CompiledModule, str]:
+        """(the module, the name) of the function a derivative method was given: a name
+        in this module, or a compiled function of any module (mod.f, mod.grad("f")), so
+        that derivatives compose from Python as they do in the language."""
+        if isinstance(fn, str):
+            return self, fn
+        if isinstance(fn, CompiledFunction):
+            return fn.owner, fn.name
+        raise TypeError(f"mod.{kind}() takes a function: its name, or a compiled function "
+                        f"such as mod.f or mod.grad('f'), not {type(fn).__name__} (a function "
+                        f"of the module called '{kind}' is mod.function('{kind}'))")
+
+    def derivative(self, kind: str, name, wrt) -> CompiledFunction:
+        owner, name = self.target(kind, name)
+        if owner is not self:
+            return owner.derivative(kind, name, wrt)
         fn = self.function(name).function
         positions = wrt_positions(fn, wrt)
         key = (kind, name, tuple(positions))

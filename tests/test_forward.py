@@ -174,6 +174,35 @@ def test_grad_and_jvp_nest_in_every_combination_to_depth_three(backend):
         assert relative_error(mod.run(fn, x, y), third) <= 1e-14, fn
 
 
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_python_derivatives_take_compiled_functions_and_nest(backend):
+    """mod.grad, jvp, vjp, hvp and hessian take a compiled function, a derived one
+    included, as JAX's transformations take functions: the nestings above, in Python."""
+    mod = compile_source(NESTING, name="nesting.dp", backend=backend)
+    x, y = 0.7, -1.3
+    second, mixed, third = nesting_expected(x, y)
+    dfdx = mod.grad(mod.f, wrt="x")
+    dfdx_fwd = mod.jvp(mod.f, wrt="x")  # (x, y, dx) -> (f, df)
+    seconds = [mod.grad(dfdx, wrt="x")(x, y), mod.jvp(dfdx, wrt="x")(x, y, 1.0)[1],
+               mod.vjp(dfdx, wrt="x")(x, y, 1.0), mod.hvp(mod.f, wrt="x")(x, y, 1.0),
+               mod.hessian(mod.f, wrt="x")(x, y), mod.jvp(dfdx_fwd, wrt="x")(x, y, 1.0, 1.0)[3]]
+    for got in seconds:
+        assert relative_error(got, second) <= 1e-14
+    assert relative_error(mod.grad(dfdx, wrt="y")(x, y), mixed) <= 1e-14
+    assert relative_error(mod.grad(mod.grad(dfdx, wrt="x"), wrt="x")(x, y), third) <= 1e-14
+
+
+def test_python_derivatives_refuse_what_is_not_a_function():
+    mod = compile_source(NESTING, name="nesting.dp", backend="interp")
+    with pytest.raises(TypeError) as err:
+        mod.grad(3.0)
+    assert str(err.value) == (
+        "mod.grad() takes a function: its name, or a compiled function such as mod.f or "
+        "mod.grad('f'), not float (a function of the module called 'grad' is "
+        "mod.function('grad'))")
+
+
 LOOPY = """\
 def energy(x: f64[n]) -> f64:
     e = 0.0

@@ -225,14 +225,14 @@ def test_specializing_an_integer_that_sizes_arrays_keeps_values_shapes_and_gradi
                                                                                      backend):
     source, k = SIZED_PROGRAMS[name]
     mod = compile_source(source, name="sized.dp", backend=backend)
-    special = mod.specialize("f", k=k)
+    special = mod.specialize(mod.f, k=k)  # a compiled function, or its name
     assert all(ir.DYN not in t.shape for t in special.function.return_types)  # sizes known
     x = np.array([1.5, -2.0])
     got, want = special(x), mod.f(x, k)
     assert np.shape(got) == np.shape(want)
     np.testing.assert_array_equal(got, want)
     if mod.f.function.return_types == [ir.F64]:
-        np.testing.assert_array_equal(special.owner.grad(special.name)(x), mod.grad("f")(x, k))
+        np.testing.assert_array_equal(mod.grad(special)(x), mod.grad("f")(x, k))
 
 
 @pytest.mark.parametrize("backend", ["interp", "native"])
@@ -267,7 +267,7 @@ def test_a_dimension_fixed_to_1_does_not_start_broadcasting(backend):
     assert str(specialized.value) == str(generic.value)
     with pytest.raises(ValueError, match=r"expected f64\[1\].*axis 0 has size 2, not 1$"):
         special([0.5, 1.5], 1)
-    grad = special.owner.grad(special.name)
+    grad = mod.grad(special)
     np.testing.assert_array_equal(grad([0.5], 1), mod.grad("f")([0.5], 1))
 
 
@@ -279,7 +279,7 @@ def test_a_negative_size_fails_at_run_time_as_in_the_generic_function(backend):
     special = mod.specialize("f", k=3)
     assert "full %0, %2 : f64[?]" in special.owner.ir(special.name)
     x = np.array([1.0, 2.0])
-    for generic, specialized in ((mod.f, special), (mod.grad("f"), special.owner.grad(special.name))):
+    for generic, specialized in ((mod.f, special), (mod.grad("f"), mod.grad(special))):
         with pytest.raises(ValueError, match="negative array dimension -1"):
             generic(x, 3)
         with pytest.raises(ValueError, match="negative array dimension -1"):
@@ -316,7 +316,7 @@ def test_specialized_examples_give_identical_values_and_gradients(name, backend)
         rest = [a for p, a in zip(generic.function.params, args) if p.type != ir.I64]
         np.testing.assert_array_equal(special(*rest), generic(*args))
         if generic.function.return_types == [ir.F64]:
-            for g, h in zip(as_tuple(special.owner.grad(special.name)(*rest)),
+            for g, h in zip(as_tuple(mod.grad(special)(*rest)),
                             as_tuple(mod.grad(fn)(*args))):
                 np.testing.assert_array_equal(g, h)
 
