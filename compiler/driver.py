@@ -318,13 +318,19 @@ class CompiledModule:
         manager.run(ir.clone_module(self.module))
         return manager
 
-    def ir(self, fn: str | None = None, stage: str = "ir", format: str = "text") -> str:
+    def ir(self, fn: str | CompiledFunction | None = None, stage: str = "ir",
+           format: str = "text") -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after
         lowering), 'ad' (derivative forms replaced by generated reverse and forward functions; with
         `fn`, also the generated functions it calls), 'opt' (after constant folding,
         simplification, CSE and DCE; with `fn` as 'ad'), 'scalar' (array ops as loops),
         'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly).
-        format 'dot': the IR stages as a Graphviz graph instead of text."""
+        format 'dot': the IR stages as a Graphviz graph instead of text. `fn` may be a
+        compiled function, a derived one included: mod.ir(mod.grad("f"), stage="opt")."""
+        if fn is not None:
+            owner, fn = self.target("ir", fn)
+            if owner is not self:
+                return owner.ir(fn, stage, format)
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
         if format not in ("text", "dot"):

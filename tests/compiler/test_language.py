@@ -403,6 +403,17 @@ def test_derivative_forms_type_check_and_lower_to_ops():
         "}\n")
 
 
+def test_ir_of_a_function_derived_from_python():
+    mod = compile_source(DERIVATIVES, name="d.dp")
+    derived = mod.grad(mod.grad("h"))
+    assert mod.ir(derived) == (
+        "func @h.grad.grad(%w: f64) -> f64 {\n"
+        "  %0 = grad %w {callee = @h.grad, wrt = [0]} : f64\n"
+        "  return %0\n"
+        "}\n")
+    assert mod.ir(mod.h, stage="source") == "def h(w: f64) -> f64:\n    return w * w * w\n"
+
+
 def test_reverse_derivative_forms_run():
     mod = compile_source(DERIVATIVES, name="d.dp", backend=BACKEND["name"])
     gx, gw = mod.g1(X, 2.0, 3)
