@@ -249,6 +249,23 @@ class CompiledModule:
         positions = wrt_positions(owner.function(name).function, wrt)
         return functools.partial(dense_hessian, hvp, positions)
 
+    def jacobian(self, name: str | CompiledFunction, wrt=None):
+        """The dense Jacobian of function `name` (every result f64) with respect to the
+        wrt parameters, for small inputs: called with name's arguments, it runs `name`
+        once for the results' shapes, then forward mode once per wrt input element or
+        reverse mode once per result element, whichever is fewer (JAX's jacfwd or
+        jacrev). The block of result r and wrt parameter p has shape R_r + P_p: one
+        array for one result and one parameter, a tuple over the parameters for one
+        result, over the results for one parameter, else a tuple of such tuples."""
+        owner, name = self.target("jacobian", name)
+        fn = owner.function(name).function
+        positions = wrt_positions(fn, wrt)
+        for r, t in enumerate(fn.return_types):
+            if t.elem != ir.F64:
+                raise ValueError(f"jacobian({name}): result {r} is {t}; a Jacobian needs "
+                                 f"f64 results")
+        return functools.partial(dense_jacobian, owner, name, wrt, positions)
+
     def specialize(self, name: str | CompiledFunction, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
         those sizes, partially evaluated and compiled anew (cached like any function):
@@ -411,17 +428,48 @@ def dense_hessian(hvp, positions: list[int], *args):
     with each unit vector of each wrt parameter."""
     shapes = [np.shape(args[k]) for k in positions]
     blocks = [[np.zeros(sa + sb) for sb in shapes] for sa in shapes]
+    for b, j, units in unit_vectors(shapes):
+        products = hvp(*args, *units)
+        products = products if len(positions) > 1 else (products,)
+        for a, column in enumerate(products):
+            blocks[a][b][(...,) + j] = column
+    if len(positions) == 1:
+        return blocks[0][0]
+    return tuple(tuple(row) for row in blocks)
+
+
+def dense_jacobian(owner: CompiledModule, name: str, wrt, positions: list[int], *args):
+    """CompiledModule.jacobian's blocks at `args`: columns from jvp, or rows from vjp."""
+    values = owner.function(name)(*args)
+    values = values if len(owner.function(name).function.return_types) > 1 else (values,)
+    outs = [np.shape(v) for v in values]
+    ins = [np.shape(args[k]) for k in positions]
+    blocks = [[np.zeros(out + in_) for in_ in ins] for out in outs]
+    if sum(map(np.prod, ins)) <= sum(map(np.prod, outs)):
+        jvp = owner.jvp(name, wrt)
+        for b, j, tangents in unit_vectors(ins):
+            for r, column in enumerate(jvp(*args, *tangents)[len(outs):]):
+                blocks[r][b][(...,) + j] = column
+    else:
+        vjp = owner.vjp(name, wrt)
+        for r, j, cotangents in unit_vectors(outs):
+            row = vjp(*args, *cotangents)
+            for b, part in enumerate(row if len(positions) > 1 else (row,)):
+                blocks[r][b][j] = part
+    if len(outs) == 1:
+        return blocks[0][0] if len(positions) == 1 else tuple(blocks[0])
+    return tuple(row[0] for row in blocks) if len(positions) == 1 else \
+        tuple(tuple(row) for row in blocks)
+
+
+def unit_vectors(shapes: list[tuple]):
+    """(part b, element j, one array per shape: all zeros but a 1 at element j of part b),
+    for every element of every part; scalars as floats, as the calls take them."""
     for b, shape in enumerate(shapes):
         for j in np.ndindex(*shape):
             units = [np.zeros(s) for s in shapes]
             units[b][j] = 1.0
-            products = hvp(*args, *[u if u.ndim else float(u) for u in units])
-            products = products if len(positions) > 1 else (products,)
-            for a, column in enumerate(products):
-                blocks[a][b][(...,) + j] = column
-    if len(positions) == 1:
-        return blocks[0][0]
-    return tuple(tuple(row) for row in blocks)
+            yield b, j, [u if u.ndim else float(u) for u in units]
 
 
 def reachable(module: ir.Module, root: str) -> ir.Module:

@@ -107,6 +107,54 @@ def test_dense_hessian_blocks_match_the_hand_derived_ones(backend):
     np.testing.assert_allclose(mod.hessian("f", wrt="x")(x, w), h_xx, rtol=1e-14)
 
 
+JACOBIANS = """\
+def wave(x: f64[n], w: f64) -> f64[n]:
+    return sin(x) * w
+
+def pair(x: f64[n], w: f64) -> (f64[2, 2], f64):
+    m = [[x[0] * w, x[1]], [w, x[0] * x[1]]]
+    return m, sum(x) * w
+
+def count(x: f64) -> i64:
+    return int(x)
+"""
+
+
+def modes_compiled(mod) -> set:
+    return {key[0] for key in mod.derived}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dense_jacobians_in_the_mode_that_runs_fewer_times(backend):
+    x, w = np.array([0.1, 0.2, 0.3]), 2.0
+    mod = compile_source(JACOBIANS, name="j.dp", backend=backend)
+    d_x, d_w = mod.jacobian("wave")(x, w)  # 4 inputs, 3 outputs: a vjp per output
+    np.testing.assert_allclose(d_x, np.diag(np.cos(x) * w), rtol=1e-15)
+    np.testing.assert_allclose(d_w, np.sin(x), rtol=1e-15)
+    assert modes_compiled(mod) == {"vjp"}
+    mod = compile_source(JACOBIANS, name="j.dp", backend=backend)
+    np.testing.assert_allclose(mod.jacobian(mod.wave, wrt="x")(x, w), np.diag(np.cos(x) * w),
+                               rtol=1e-15)  # 3 inputs, 3 outputs: a jvp per input
+    assert modes_compiled(mod) == {"jvp"}
+    x = np.array([0.5, -1.5])
+    (m_x, m_w), (s_x, s_w) = mod.jacobian("pair")(x, w)  # blocks: result shape + input shape
+    np.testing.assert_array_equal(m_x, [[[w, 0.0], [0.0, 1.0]], [[0.0, 0.0], [x[1], x[0]]]])
+    np.testing.assert_array_equal(m_w, [[x[0], 0.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(s_x, [w, w])
+    assert s_w == x.sum()
+    with pytest.raises(ValueError) as err:
+        mod.jacobian("count")
+    assert str(err.value) == "jacobian(count): result 0 is i64; a Jacobian needs f64 results"
+
+
+def test_the_last_row_of_ode_s_jacobian_is_the_gradient_of_its_last_element():
+    mod = compile_file("examples/ode.dp")
+    x = 1.0 + np.random.default_rng(3).random(6)
+    jacobian = mod.jacobian("ode", wrt="x")(x, 9)
+    assert jacobian.shape == (6, 6) and np.all(np.triu(jacobian, 1) == 0.0)  # y_i needs x_0..x_i
+    np.testing.assert_allclose(jacobian[-1], mod.grad("ode_last")(x, 9), rtol=1e-13)
+
+
 NESTING = """\
 def f(x: f64, y: f64) -> f64:
     return x ** 3.0 * y ** 2.0 + sin(x * y)
