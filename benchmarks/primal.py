@@ -10,7 +10,8 @@ load from other processes on a shared machine hits them alike and the ratios sta
 meaningful. Every figure is a median.
 
 Then the per-call overhead of a trivial dpc function and the compile time of
-examples/gmm.dp, cold and from the on-disk cache.
+examples/gmm.dp, of its gradient and of its Hessian-vector product, cold and from the
+on-disk cache.
 """
 
 from __future__ import annotations
@@ -309,8 +310,9 @@ def call_overhead(lib, backend: str) -> None:
 
 
 def compile_times(backend: str, repeat: int) -> None:
-    """Compile time of examples/gmm.dp with the object cache empty and then warm. The
-    cache is pointed at a temporary folder, so the user's cache is left alone."""
+    """Compile time of examples/gmm.dp, of its gradient and of its Hessian-vector
+    product, with the object cache empty and then warm. The cache is pointed at a
+    temporary folder, so the user's cache is left alone."""
     import runtime
 
     path = ROOT / "examples" / "gmm.dp"
@@ -321,26 +323,32 @@ def compile_times(backend: str, repeat: int) -> None:
         print(f"  compile_file: {fmt_time(t)} (no object cache yet)")
         return
 
-    def timed_compile(clear: bool) -> float:
+    def timed_compiles(clear: bool) -> list[float]:
+        """Seconds for the module, then mod.grad("gmm"), then mod.hvp("gmm")."""
         if clear:
             runtime.clear_cache()
-        t0 = time.perf_counter_ns()
-        compile_file(path, backend=backend)
-        return (time.perf_counter_ns() - t0) * 1e-9
+        t0 = time.perf_counter()
+        mod = compile_file(path, backend=backend)
+        t1 = time.perf_counter()
+        mod.grad("gmm")
+        t2 = time.perf_counter()
+        mod.hvp("gmm")
+        return [t1 - t0, t2 - t1, time.perf_counter() - t2]
 
     saved = os.environ.get("DPC_CACHE_DIR")
     with tempfile.TemporaryDirectory(prefix="dpc-bench-cache-") as folder:
         os.environ["DPC_CACHE_DIR"] = folder
         try:
-            cold = [timed_compile(clear=True) for _ in range(repeat)]
-            warm = [timed_compile(clear=False) for _ in range(repeat)]
+            cold = np.median([timed_compiles(clear=True) for _ in range(repeat)], axis=0)
+            warm = np.median([timed_compiles(clear=False) for _ in range(repeat)], axis=0)
         finally:
             if saved is None:
                 del os.environ["DPC_CACHE_DIR"]
             else:
                 os.environ["DPC_CACHE_DIR"] = saved
-    print(f"  cold (cache cleared): {fmt_time(float(np.median(cold)))}")
-    print(f"  cached:               {fmt_time(float(np.median(warm)))}")
+    rows = [[what, fmt_time(c), fmt_time(w)] for what, c, w in
+            zip(["compile_file", 'mod.grad("gmm")', 'mod.hvp("gmm")'], cold, warm)]
+    print_table(["compile", "cold (cache cleared)", "cached"], rows)
 
 
 # ----------------------------------------------------------------------------- main

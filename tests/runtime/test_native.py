@@ -356,6 +356,28 @@ def test_large_temporaries_reuse_freed_memory_across_calls():
     assert faults_per_call(DPC_MALLOC_TUNING="0") > 300
 
 
+PRODUCTS = """\
+def mm(a: f64[n, k], b: f64[k, m]) -> f64[n, m]:
+    return a @ b
+
+def tm(at: f64[k, n], b: f64[k, m]) -> f64[n, m]:
+    return transpose(at) @ b
+
+def vm(v: f64[k], b: f64[k, m]) -> f64[m]:
+    return v @ b
+"""
+
+
+def test_products_of_unknown_sizes_call_one_kernel_of_the_module():
+    # mm and vm call it (LLVM inlined tm's kernel, which had one caller)
+    lines = compile_source(PRODUCTS).ir(stage="llvm").splitlines()
+    defined = [line for line in lines if line.startswith("define") and "@dpc.matmul(" in line]
+    calls = [line for line in lines if " call " in line and "@dpc.matmul(" in line]
+    assert len(defined) == 1 and len(calls) == 2
+    specialized = compile_source(PRODUCTS).specialize("mm", n=5, k=3, m=20)
+    assert "@dpc.matmul" not in specialized.owner.ir(stage="llvm")
+
+
 # shapes that reach every loop of the kernel: whole 4 x 16 tiles, the rows below them,
 # the masked 8-lane tiles right of them (full and partial), no k at all, vectors
 @pytest.mark.parametrize("n, k, m", [(3, 7, 5), (4, 4, 1), (1, 9, 3), (5, 0, 2), (0, 3, 3),
@@ -363,15 +385,18 @@ def test_large_temporaries_reuse_freed_memory_across_calls():
                                      (7, 20, 24), (13, 2, 31)])
 def test_matrix_products_add_in_order_of_k(n, k, m):
     # whichever tile computes an element (registers, masked lanes, a leftover row), it
-    # adds a[i, k] * b[k, j] one k at a time, from 0.0: the bits of the plain sum
-    mod = compile_source("def mm(a: f64[n, k], b: f64[k, m]) -> f64[n, m]:\n    return a @ b\n\n"
-                         "def vm(v: f64[k], b: f64[k, m]) -> f64[m]:\n    return v @ b\n")
+    # adds a[i, k] * b[k, j] one k at a time, from 0.0: the bits of the plain sum; so
+    # does the shared kernel (sizes unknown), its transposed form, and the loops of a
+    # product whose sizes are known (specialized)
+    mod = compile_source(PRODUCTS)
     rng = np.random.default_rng(n * 100 + k)
     a, b, v = rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal(k)
     expected = np.zeros((n, m))
     for step in range(k):
         expected = expected + a[:, step:step + 1] * b[step:step + 1, :]
     assert np.array_equal(mod.mm(a, b), expected)
+    assert np.array_equal(mod.tm(a.T.copy(), b), expected)
+    assert np.array_equal(mod.specialize(mod.mm, n=n, k=k, m=m)(a, b), expected)
     in_order = np.zeros(m)
     for step in range(k):
         in_order = in_order + v[step] * b[step]
