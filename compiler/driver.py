@@ -20,7 +20,7 @@ import ir
 from ir.calling import I64_MAX, I64_MIN
 from ir.dot import dot_functions
 
-from .derivatives import make_derived, make_hvp, wrt_position
+from .derivatives import WrtError, make_derived, make_hvp, wrt_position
 from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
@@ -389,10 +389,14 @@ def wrt_positions(fn: ir.Function, wrt) -> list[int]:
     """Parameter positions from None (every f64 parameter), a name, a position, or a
     sequence of them; ValueError (WrtError) for one that is not an f64 parameter."""
     if wrt is None:
+        if not fn.float_positions:
+            raise WrtError(f"'{fn.name}' has no f64 parameter to differentiate")
         return fn.float_positions
     positions = []
     for item in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
         positions.append(wrt_position(fn, item, positions))
+    if not positions:
+        raise WrtError(f"wrt names no parameter of '{fn.name}' to differentiate")
     return positions
 
 

@@ -188,6 +188,14 @@ def test_python_derivative_errors_name_the_problem():
         mod.grad("ode")
     with pytest.raises(KeyError, match="no function 'nope'"):
         mod.grad("nope")
+    for derivative in (mod.grad, mod.jvp, mod.vjp, mod.hessian, mod.jacobian):
+        with pytest.raises(ValueError) as err:  # as grad(f, wrt=()) in the language
+            derivative("ode_last", wrt=())
+        assert str(err.value) == "wrt names no parameter of 'ode_last' to differentiate"
+    counted = compile_source("def count(k: i64) -> f64:\n    return float(k)\n", backend="interp")
+    with pytest.raises(ValueError) as err:
+        counted.grad("count")
+    assert str(err.value) == "'count' has no f64 parameter to differentiate"
 
 
 NESTED = """
