@@ -112,8 +112,31 @@ class CompiledFunction:
     def interpret(self, *args):
         return self.owner.interpreter.run(self.name, list(args))
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = self.bind(args, kwargs)
         return self.call(*args)
+
+    def bind(self, args: tuple, kwargs: dict) -> tuple:
+        """The arguments in parameter order, from positional ones followed by keyword
+        ones (by parameter name, as in Python: mod.gmm(alphas, means=m, ...));
+        ValueErrorDP, as for a wrong number of arguments, for an unknown, repeated or
+        missing name."""
+        names = [p.name_hint for p in self.function.params]
+        bound = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names:
+                raise ir.ValueErrorDP(f"{self.name}() has no parameter '{key}' (its "
+                                      f"parameters are {', '.join(names)})")
+            if key in bound:
+                raise ir.ValueErrorDP(f"{self.name}() got parameter '{key}' twice")
+            bound[key] = value
+        missing = [name for name in names if name not in bound]
+        if missing or len(args) > len(names):
+            raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
+                                  f"({', '.join(names)}), {len(args) + len(kwargs)} given"
+                                  + (f": {', '.join(missing)} missing" if missing else ""))
+        return tuple(bound[name] for name in names)
 
     @property
     def signature(self) -> str:
@@ -207,8 +230,8 @@ class CompiledModule:
     def __dir__(self):
         return list(super().__dir__()) + self.function_names
 
-    def run(self, name: str, *args):
-        return self.function(name)(*args)
+    def run(self, name: str, *args, **kwargs):
+        return self.function(name)(*args, **kwargs)
 
     # --- derivatives from Python
     def grad(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
@@ -247,7 +270,7 @@ class CompiledModule:
         owner, name = self.target("hessian", name)
         hvp = owner.hvp(name, wrt)
         positions = wrt_positions(owner.function(name).function, wrt)
-        return functools.partial(dense_hessian, hvp, positions)
+        return functools.partial(dense_hessian, owner.function(name), hvp, positions)
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
@@ -427,9 +450,10 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     return ints, dims
 
 
-def dense_hessian(hvp, positions: list[int], *args):
-    """The Hessian blocks of the function behind `hvp`, column by column: the product
-    with each unit vector of each wrt parameter."""
+def dense_hessian(fn: CompiledFunction, hvp, positions: list[int], *args, **kwargs):
+    """The Hessian blocks of fn, whose `hvp` this is, column by column: the product with
+    each unit vector of each wrt parameter."""
+    args = fn.bind(args, kwargs) if kwargs else args
     shapes = [np.shape(args[k]) for k in positions]
     blocks = [[np.zeros(sa + sb) for sb in shapes] for sa in shapes]
     for b, j, units in unit_vectors(shapes):
@@ -442,8 +466,10 @@ def dense_hessian(hvp, positions: list[int], *args):
     return tuple(tuple(row) for row in blocks)
 
 
-def dense_jacobian(owner: CompiledModule, name: str, wrt, positions: list[int], *args):
+def dense_jacobian(owner: CompiledModule, name: str, wrt, positions: list[int], *args,
+                   **kwargs):
     """CompiledModule.jacobian's blocks at `args`: columns from jvp, or rows from vjp."""
+    args = owner.function(name).bind(args, kwargs) if kwargs else args
     values = owner.function(name)(*args)
     values = values if len(owner.function(name).function.return_types) > 1 else (values,)
     outs = [np.shape(v) for v in values]

@@ -105,6 +105,7 @@ def test_dense_hessian_blocks_match_the_hand_derived_ones(backend):
     np.testing.assert_allclose(h_wx, 3 * x ** 2, rtol=1e-14)
     assert h_ww == 0.0
     np.testing.assert_allclose(mod.hessian("f", wrt="x")(x, w), h_xx, rtol=1e-14)
+    np.testing.assert_array_equal(mod.hessian("f", wrt="x")(w=w, x=x), h_xx)  # by keyword
 
 
 JACOBIANS = """\
@@ -142,6 +143,7 @@ def test_dense_jacobians_in_the_mode_that_runs_fewer_times(backend):
     np.testing.assert_array_equal(m_w, [[x[0], 0.0], [1.0, 0.0]])
     np.testing.assert_array_equal(s_x, [w, w])
     assert s_w == x.sum()
+    assert mod.jacobian("pair")(x, w=w)[1][0].tolist() == [w, w]  # by keyword
     with pytest.raises(ValueError) as err:
         mod.jacobian("count")
     assert str(err.value) == "jacobian(count): result 0 is i64; a Jacobian needs f64 results"

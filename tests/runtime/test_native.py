@@ -114,6 +114,22 @@ def test_wrong_dtype(errors_module):
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
+def test_arguments_by_keyword(backend):
+    mod = compile_source(ERRORS, name="errors.dp", backend=backend)
+    assert mod.div(7, b=2) == mod.div(b=2, a=7) == mod.run("div", a=7, b=2) == 3
+    x = np.array([1.0, 2.0, 3.0])
+    assert mod.grad("pair", wrt="y")(x, y=-x).tolist() == [1.0, 2.0, 3.0]
+    for call, message in [
+            (lambda: mod.div(7, c=2), "div() has no parameter 'c' (its parameters are a, b)"),
+            (lambda: mod.div(7, a=2), "div() got parameter 'a' twice"),
+            (lambda: mod.div(b=2), "div() takes 2 arguments (a, b), 1 given: a missing"),
+            (lambda: mod.div(7, 2, 3, b=1), "div() got parameter 'b' twice")]:
+        with pytest.raises(ValueErrorDP) as err:
+            call()
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
 def test_integers_outside_i64_are_refused(errors_module, backend):
     # ctypes and NumPy's uint64 -> int64 cast wrap such values around without a word
     mod = errors_module if backend == "native" else compile_source(ERRORS, backend="interp")
