@@ -151,8 +151,14 @@ class CompiledFunction:
 
 class CompiledModule:
     def __init__(self, module: ir.Module, source: str, filename: str, backend: str,
-                 fast_math: bool = False, optimize: bool = True, checked: bool = True):
+                 fast_math: bool = False, optimize: bool = True, checked: bool = True,
+                 root: str | None = None):
+        """root: for a module made for one derived or specialized function, that function;
+        native code is made only for it and the functions it still calls after
+        optimization (not for the primal and gradient a Hessian-vector product was
+        derived from, which cost LLVM a third of the compile)."""
         self.module = module
+        self.root = root
         self.fast_math = fast_math
         self.optimize = optimize
         self.checked = checked
@@ -175,6 +181,8 @@ class CompiledModule:
             from passes.manager import PassManager
             passes = optimization_passes() if self.optimize else []
             self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
+            if self.root is not None:
+                self.optimized = reachable(self.optimized, self.root)
             self.scalarized = PassManager(native_passes(self.checked)).run(
                 ir.clone_module(self.optimized))
             ir.verify_module(self.scalarized)
@@ -217,6 +225,9 @@ class CompiledModule:
         if name not in self.module.functions:
             known = ", ".join(self.function_names) or "none"
             raise KeyError(f"no function '{name}' in {self.filename} (functions: {known})")
+        if self.native is not None and name not in self.native.functions:
+            raise KeyError(f"'{name}' has no native code in the module made for "
+                           f"'{self.root}'; take it from the module it came from")
         return CompiledFunction(self, name)
 
     def __getattr__(self, name: str) -> CompiledFunction:
@@ -308,7 +319,8 @@ class CompiledModule:
                                  f"{name}.static.{suffix}")
             ir.verify_module(module)
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
-                                   self.backend, self.fast_math, self.optimize, self.checked)
+                                   self.backend, self.fast_math, self.optimize, self.checked,
+                                   root=special.name)
             self.derived[key] = child.function(special.name)
         return self.derived[key]
 
@@ -343,7 +355,8 @@ class CompiledModule:
                 raise ValueError(f"{kind}({name}): {e}") from None
             module = reachable(module, derived.name)
             child = CompiledModule(module, self.source, self.filename, self.backend,
-                                   self.fast_math, self.optimize, self.checked)
+                                   self.fast_math, self.optimize, self.checked,
+                                   root=derived.name)
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
 
@@ -392,6 +405,9 @@ class CompiledModule:
         if stage in ("opt", "scalar"):
             self.scalarize()
             module = self.optimized if stage == "opt" else self.scalarized
+            if fn is not None and fn not in module.functions:
+                raise KeyError(f"'{fn}' is not in stage {stage!r} of the module made for "
+                               f"'{self.root}': inlined into it or not needed by it")
         if fn is None:
             shown = list(module.functions)
         elif stage in ("ad", "opt"):

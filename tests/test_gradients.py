@@ -178,6 +178,26 @@ def test_vjp_of_an_array_valued_function(backend):
     np.testing.assert_allclose(d_x0, mod.vjp("ode", wrt=[0])(x, s, np.eye(len(x))[-1]), rtol=1e-14)
 
 
+def test_a_derived_function_s_module_has_native_code_for_it_alone():
+    # not for the primal and gradient it was derived from: LLVM's time went to them too
+    mod = compile_file("examples/lse.dp")
+    hvp = mod.hvp("lse")
+    assert [line.split("(")[0] for line in mod.ir(hvp, stage="scalar").splitlines()
+            if line.startswith("func")] == ["func @lse.hvp"]
+    assert "define i32 @dpc_entry_lse(" not in hvp.owner.ir(stage="llvm")
+    with pytest.raises(KeyError) as err:
+        hvp.owner.function("lse")
+    assert err.value.args[0] == ("'lse' has no native code in the module made for 'lse.hvp'; "
+                                 "take it from the module it came from")
+    with pytest.raises(KeyError) as err:
+        hvp.owner.ir("lse.grad", stage="opt")
+    assert err.value.args[0] == ("'lse.grad' is not in stage 'opt' of the module made for "
+                                 "'lse.hvp': inlined into it or not needed by it")
+    x, v = np.array([0.5, -1.0, 2.0]), np.array([1.0, 2.0, 3.0])
+    s = np.exp(x) / np.exp(x).sum()
+    np.testing.assert_allclose(hvp(x, v), s * v - s * (s @ v), rtol=1e-14)
+
+
 def test_python_derivative_errors_name_the_problem():
     mod = compile_file("examples/ode.dp", backend="interp")
     with pytest.raises(ValueError, match="cannot differentiate with respect to 's': it is i64"):
