@@ -66,6 +66,10 @@ def compile_file_of(args):
                           checked=not args.unchecked)
 
 
+# The derivatives `dpc ir --derivative` prints: the methods of a compiled module.
+DERIVATIVES = ("grad", "value_and_grad", "jvp", "vjp", "hvp")
+
+
 def cmd_ir(args) -> int:
     module = compile_file_of(args)
     if args.fn is not None and args.fn not in module.module.functions:
@@ -76,6 +80,13 @@ def cmd_ir(args) -> int:
             raise UserError("--static needs --fn: the function to specialize")
         module, fn = specialized(module, module.module.functions[args.fn], args)
         args.fn = fn.name
+    if args.wrt and not args.derivative:
+        raise UserError("--wrt needs --derivative: the derivative to take")
+    if args.derivative:
+        if args.fn is None:
+            raise UserError("--derivative needs --fn: the function to differentiate")
+        derived, _ = gradient_of(module, module.module.functions[args.fn], args, args.derivative)
+        module, args.fn = derived.owner, derived.name
     if not (args.dump_after or args.dump_after_all or args.stats):
         try:
             sys.stdout.write(module.ir(args.fn, stage=args.stage, format=args.format))
@@ -267,8 +278,9 @@ def specialized(module, fn, args):
 
 
 def gradient_of(module, fn, args, form: str = "value_and_grad"):
-    """`form` (value_and_grad or grad) of args.fn with respect to --wrt (default: every
-    f64 parameter): the compiled function and the wrt parameter names."""
+    """`form` (a derivative method of the module: value_and_grad, grad, jvp, ...) of fn
+    with respect to --wrt (default: every f64 parameter): the compiled function and the
+    wrt parameter names."""
     wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
     try:
         derived = getattr(module, form)(fn.name, wrt)
@@ -433,6 +445,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "(dpc ir ... --format dot | dot -Tsvg > ir.svg)")
     p.add_argument("--stats", action="store_true",
                    help="print the op count after every pass")
+    p.add_argument("--derivative", choices=DERIVATIVES,
+                   help="print this derivative of FN instead of FN (with --wrt): the "
+                        "function that mod.grad(FN) and the others compile")
+    add_wrt(p)
     add_static(p)
     add_code_options(p)
     p.set_defaults(run=cmd_ir)

@@ -200,6 +200,30 @@ def test_ir_stage_ad_shows_the_generated_reverse_function(tmp_path, capsys):
     assert "\nfunc @f.rev(%x: f64, %ct: f64) -> (f64, f64) {\n" in out
 
 
+@pytest.mark.parametrize("derivative, wrt, stage", [("grad", "x", "opt"), ("hvp", None, "ad"),
+                                                   ("jvp", "w", "scalar"), ("vjp", "x,w", "ir")])
+def test_ir_of_a_derivative_is_what_python_compiles(prog, capsys, derivative, wrt, stage):
+    from compiler import compile_file
+    argv = ["ir", prog, "--fn", "wsq", "--derivative", derivative, "--stage", stage]
+    status, out, err = dpc(capsys, *argv, *(["--wrt", wrt] if wrt else []))
+    mod = compile_file(prog)
+    derived = getattr(mod, derivative)("wsq", wrt.split(",") if wrt else None)
+    assert (status, out, err) == (0, mod.ir(derived, stage=stage), "")
+    assert out.startswith(f"func @{derived.name}(")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--derivative", "grad"], "--derivative needs --fn: the function to differentiate"),
+    (["--fn", "wsq", "--wrt", "x"], "--wrt needs --derivative: the derivative to take"),
+    (["--fn", "scale", "--derivative", "grad"],
+     "grad(scale): grad needs a function returning f64, @scale returns f64[n, m]"),
+    (["--fn", "wsq", "--derivative", "grad", "--wrt", "k"],
+     "cannot differentiate with respect to 'k': it is i64, not f64"),
+])
+def test_ir_of_a_derivative_errors(prog, capsys, argv, message):
+    assert dpc(capsys, "ir", prog, *argv) == (1, "", f"dpc: error: {message}\n")
+
+
 @pytest.mark.parametrize("option,value,message", [
     ("--eps", "0", "must be a number greater than 0, not 0"),
     ("--eps", "nan", "must be a number greater than 0, not nan"),
