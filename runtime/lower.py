@@ -331,7 +331,7 @@ class FunctionLowering:
         self.alloca_block = self.llfn.append_basic_block("slots")
         self.alloca_builder = ll.IRBuilder(self.alloca_block)
         self.b = ll.IRBuilder(self.llfn.append_basic_block("entry"))
-        self.ctx = self.llfn.args[0]
+        self.ctx = self.llfn.args[0] if fn is not None else None  # a helper has no context
 
     # --- values
     def run(self) -> None:
