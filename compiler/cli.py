@@ -80,7 +80,7 @@ def cmd_ir(args) -> int:
             raise UserError("--static needs --fn: the function to specialize")
         module, fn = specialized(module, module.module.functions[args.fn], args)
         args.fn = fn.name
-    if args.wrt and not args.derivative:
+    if args.wrt is not None and not args.derivative:
         raise UserError("--wrt needs --derivative: the derivative to take")
     if args.derivative:
         if args.fn is None:
@@ -281,7 +281,9 @@ def gradient_of(module, fn, args, form: str = "value_and_grad"):
     """`form` (a derivative method of the module: value_and_grad, grad, jvp, ...) of fn
     with respect to --wrt (default: every f64 parameter): the compiled function and the
     wrt parameter names."""
-    wrt = [w.strip() for w in args.wrt.split(",")] if args.wrt else None
+    wrt = None if args.wrt is None else [w.strip() for w in args.wrt.split(",")]
+    if wrt is not None and not all(wrt):
+        raise UserError(f"--wrt takes parameter names separated by commas, got '{args.wrt}'")
     try:
         derived = getattr(module, form)(fn.name, wrt)
     except ValueError as e:

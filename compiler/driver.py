@@ -98,6 +98,9 @@ def check_source(text: str, name: str = "<source>") -> ir.Module:
                            source=text) from None
 
 
+MISSING = object()  # an argument not given yet (None is a value a call may pass)
+
+
 class CompiledFunction:
     """A function of a compiled module, callable on NumPy arrays and Python scalars."""
 
@@ -112,7 +115,7 @@ class CompiledFunction:
     def interpret(self, *args):
         return self.owner.interpreter.run(self.name, list(args))
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, /, *args, **kwargs):
         if kwargs:
             args = self.bind(args, kwargs)
         return self.call(*args)
@@ -120,23 +123,31 @@ class CompiledFunction:
     def bind(self, args: tuple, kwargs: dict) -> tuple:
         """The arguments in parameter order, from positional ones followed by keyword
         ones (by parameter name, as in Python: mod.gmm(alphas, means=m, ...));
-        ValueErrorDP, as for a wrong number of arguments, for an unknown, repeated or
-        missing name."""
+        ValueErrorDP, as for a wrong number of arguments, for an unknown, repeated,
+        ambiguous or missing name. (A derived function can have two parameters of one
+        name, the tangents of jvp(jvp(f)) for one: those go by position.)"""
         names = [p.name_hint for p in self.function.params]
-        bound = dict(zip(names, args))
+        if len(args) > len(names):
+            raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
+                                  f"({', '.join(names)}), {len(args) + len(kwargs)} given")
+        bound = list(args) + [MISSING] * (len(names) - len(args))
         for key, value in kwargs.items():
-            if key not in names:
+            at = [k for k, name in enumerate(names) if name == key]
+            if not at:
                 raise ir.ValueErrorDP(f"{self.name}() has no parameter '{key}' (its "
                                       f"parameters are {', '.join(names)})")
-            if key in bound:
+            if len(at) > 1:
+                raise ir.ValueErrorDP(f"{self.name}() has {len(at)} parameters named "
+                                      f"'{key}': give their arguments by position")
+            if bound[at[0]] is not MISSING:
                 raise ir.ValueErrorDP(f"{self.name}() got parameter '{key}' twice")
-            bound[key] = value
-        missing = [name for name in names if name not in bound]
-        if missing or len(args) > len(names):
+            bound[at[0]] = value
+        missing = [name for name, value in zip(names, bound) if value is MISSING]
+        if missing:
             raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
-                                  f"({', '.join(names)}), {len(args) + len(kwargs)} given"
-                                  + (f": {', '.join(missing)} missing" if missing else ""))
-        return tuple(bound[name] for name in names)
+                                  f"({', '.join(names)}), {len(args) + len(kwargs)} given: "
+                                  f"{', '.join(missing)} missing")
+        return tuple(bound)
 
     @property
     def signature(self) -> str:
@@ -218,15 +229,18 @@ class CompiledModule:
 
     @property
     def function_names(self) -> list[str]:
-        """The functions written in the source (not the ones the compiler derived)."""
+        """The functions written in the source (not the ones the compiler derived); for a
+        module made for one derived or specialized function, that function."""
+        if self.root is not None:
+            return [self.root]
         return [name for name in self.module.functions if "." not in name]
 
     def function(self, name: str) -> CompiledFunction:
         if name not in self.module.functions:
             known = ", ".join(self.function_names) or "none"
             raise KeyError(f"no function '{name}' in {self.filename} (functions: {known})")
-        if self.native is not None and name not in self.native.functions:
-            raise KeyError(f"'{name}' has no native code in the module made for "
+        if self.root is not None and name != self.root:
+            raise KeyError(f"'{name}' is not compiled in the module made for "
                            f"'{self.root}'; take it from the module it came from")
         return CompiledFunction(self, name)
 
@@ -241,7 +255,7 @@ class CompiledModule:
     def __dir__(self):
         return list(super().__dir__()) + self.function_names
 
-    def run(self, name: str, *args, **kwargs):
+    def run(self, name: str, /, *args, **kwargs):
         return self.function(name)(*args, **kwargs)
 
     # --- derivatives from Python
@@ -300,7 +314,7 @@ class CompiledModule:
                                  f"f64 results")
         return functools.partial(dense_jacobian, owner, name, wrt, positions)
 
-    def specialize(self, name: str | CompiledFunction, **values) -> CompiledFunction:
+    def specialize(self, name: str | CompiledFunction, /, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
         those sizes, partially evaluated and compiled anew (cached like any function):
         `mod.specialize("llsq", n=4096)`. It takes name's other parameters; arrays must
@@ -431,8 +445,14 @@ def wrt_positions(fn: ir.Function, wrt) -> list[int]:
         if not fn.float_positions:
             raise WrtError(f"'{fn.name}' has no f64 parameter to differentiate")
         return fn.float_positions
+    if isinstance(wrt, (str, int, np.integer)) and not isinstance(wrt, bool):
+        wrt = [wrt]
+    if not isinstance(wrt, (list, tuple)):
+        raise WrtError(f"wrt takes a parameter name or position, or a list or tuple of them, "
+                       f"not {type(wrt).__name__}")
     positions = []
-    for item in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
+    for item in wrt:
+        item = int(item) if isinstance(item, np.integer) else item
         positions.append(wrt_position(fn, item, positions))
     if not positions:
         raise WrtError(f"wrt names no parameter of '{fn.name}' to differentiate")
@@ -466,10 +486,10 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     return ints, dims
 
 
-def dense_hessian(fn: CompiledFunction, hvp, positions: list[int], *args, **kwargs):
+def dense_hessian(fn: CompiledFunction, hvp, positions: list[int], /, *args, **kwargs):
     """The Hessian blocks of fn, whose `hvp` this is, column by column: the product with
     each unit vector of each wrt parameter."""
-    args = fn.bind(args, kwargs) if kwargs else args
+    args = fn.bind(args, kwargs)
     shapes = [np.shape(args[k]) for k in positions]
     blocks = [[np.zeros(sa + sb) for sb in shapes] for sa in shapes]
     for b, j, units in unit_vectors(shapes):
@@ -482,10 +502,10 @@ def dense_hessian(fn: CompiledFunction, hvp, positions: list[int], *args, **kwar
     return tuple(tuple(row) for row in blocks)
 
 
-def dense_jacobian(owner: CompiledModule, name: str, wrt, positions: list[int], *args,
+def dense_jacobian(owner: CompiledModule, name: str, wrt, positions: list[int], /, *args,
                    **kwargs):
     """CompiledModule.jacobian's blocks at `args`: columns from jvp, or rows from vjp."""
-    args = owner.function(name).bind(args, kwargs) if kwargs else args
+    args = owner.function(name).bind(args, kwargs)
     values = owner.function(name)(*args)
     values = values if len(owner.function(name).function.return_types) > 1 else (values,)
     outs = [np.shape(v) for v in values]

@@ -178,7 +178,7 @@ def test_vjp_of_an_array_valued_function(backend):
     np.testing.assert_allclose(d_x0, mod.vjp("ode", wrt=[0])(x, s, np.eye(len(x))[-1]), rtol=1e-14)
 
 
-def test_a_derived_function_s_module_has_native_code_for_it_alone():
+def test_a_derived_function_s_module_has_native_code_for_it_alone(tmp_path):
     # not for the primal and gradient it was derived from: LLVM's time went to them too
     mod = compile_file("examples/lse.dp")
     hvp = mod.hvp("lse")
@@ -187,8 +187,11 @@ def test_a_derived_function_s_module_has_native_code_for_it_alone():
     assert "define i32 @dpc_entry_lse(" not in hvp.owner.ir(stage="llvm")
     with pytest.raises(KeyError) as err:
         hvp.owner.function("lse")
-    assert err.value.args[0] == ("'lse' has no native code in the module made for 'lse.hvp'; "
+    assert err.value.args[0] == ("'lse' is not compiled in the module made for 'lse.hvp'; "
                                  "take it from the module it came from")
+    assert hvp.owner.function_names == ["lse.hvp"]
+    hvp.owner.build("header", tmp_path / "hvp.h")  # declares what the module compiled
+    assert "int32_t dpc_entry_lse__hvp(" in (tmp_path / "hvp.h").read_text()
     with pytest.raises(KeyError) as err:
         hvp.owner.ir("lse.grad", stage="opt")
     assert err.value.args[0] == ("'lse.grad' is not in stage 'opt' of the module made for "
@@ -212,6 +215,16 @@ def test_python_derivative_errors_name_the_problem():
         with pytest.raises(ValueError) as err:  # as grad(f, wrt=()) in the language
             derivative("ode_last", wrt=())
         assert str(err.value) == "wrt names no parameter of 'ode_last' to differentiate"
+    for wrt, kind in ((1.0, "float"), ({"x"}, "set"), (b"x", "bytes"), (True, "bool")):
+        with pytest.raises(ValueError) as err:
+            mod.grad("ode_last", wrt=wrt)
+        assert str(err.value) == (f"wrt takes a parameter name or position, or a list or "
+                                  f"tuple of them, not {kind}")
+    x = np.array([1.0, 2.0])
+    assert np.array_equal(mod.grad("ode_last", wrt=np.int64(0))(x, 3), mod.grad("ode_last")(x, 3))
+    with pytest.raises(ValueError) as err:  # too few arguments: the function's own message
+        mod.hessian("ode_last")(x)
+    assert str(err.value) == "ode_last() takes 2 arguments (x, s), 1 given: s missing"
     counted = compile_source("def count(k: i64) -> f64:\n    return float(k)\n", backend="interp")
     with pytest.raises(ValueError) as err:
         counted.grad("count")

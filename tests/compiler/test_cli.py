@@ -219,9 +219,19 @@ def test_ir_of_a_derivative_is_what_python_compiles(prog, capsys, derivative, wr
      "grad(scale): grad needs a function returning f64, @scale returns f64[n, m]"),
     (["--fn", "wsq", "--derivative", "grad", "--wrt", "k"],
      "cannot differentiate with respect to 'k': it is i64, not f64"),
+    (["--fn", "wsq", "--derivative", "grad", "--wrt", "x,"],
+     "--wrt takes parameter names separated by commas, got 'x,'"),
+    (["--fn", "wsq", "--wrt", ""], "--wrt needs --derivative: the derivative to take"),
 ])
 def test_ir_of_a_derivative_errors(prog, capsys, argv, message):
     assert dpc(capsys, "ir", prog, *argv) == (1, "", f"dpc: error: {message}\n")
+
+
+def test_a_static_parameter_may_be_called_name(tmp_path, capsys):
+    path = tmp_path / "n.dp"
+    path.write_text("def f(x: f64[n], name: i64) -> f64:\n    return sum(x) * float(name)\n")
+    assert dpc(capsys, "run", path, "f", "--arg", "x=[1.0, 2.0]", "--static", "name=3") == \
+        (0, "9.0\n", "")
 
 
 @pytest.mark.parametrize("option,value,message", [

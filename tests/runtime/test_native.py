@@ -123,10 +123,34 @@ def test_arguments_by_keyword(backend):
             (lambda: mod.div(7, c=2), "div() has no parameter 'c' (its parameters are a, b)"),
             (lambda: mod.div(7, a=2), "div() got parameter 'a' twice"),
             (lambda: mod.div(b=2), "div() takes 2 arguments (a, b), 1 given: a missing"),
-            (lambda: mod.div(7, 2, 3, b=1), "div() got parameter 'b' twice")]:
+            (lambda: mod.div(7, 2, 3, b=1), "div() takes 2 arguments (a, b), 4 given")]:
         with pytest.raises(ValueErrorDP) as err:
             call()
         assert str(err.value) == message
+
+
+KEYWORDS = """def h(self: f64, name: f64, fn: f64, args: f64, kwargs: f64) -> f64:
+    return self + 2.0 * name + 3.0 * fn + 4.0 * args + 5.0 * kwargs
+
+def cube(x: f64) -> f64:
+    return x * x * x
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_keywords_named_like_the_wrapper_s_own_parameters_reach_the_function(backend):
+    mod = compile_source(KEYWORDS, backend=backend)
+    given = dict(self=1.0, name=2.0, fn=3.0, args=4.0, kwargs=5.0)
+    assert mod.h(**given) == mod.run("h", **given) == mod.h(1.0, 2.0, 3.0, 4.0, 5.0) == 55.0
+    assert mod.hessian("h", wrt="name")(**given) == 0.0
+    assert mod.jacobian("h", wrt="fn")(**given) == 3.0
+    # jvp(jvp(cube)) has two tangents named t_x: they go by position, not by keyword
+    twice = mod.jvp(mod.jvp("cube"))
+    assert twice(2.0, 1.0, 1.0, 0.0)[-1] == 12.0  # d2/dx2 of x^3 at 2
+    with pytest.raises(ValueErrorDP) as err:
+        twice(2.0, t_x=1.0, t_t_x=0.0)
+    assert str(err.value) == "cube.jvp.jvp() has 2 parameters named 't_x': give their " \
+        "arguments by position"
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
