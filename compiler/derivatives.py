@@ -148,12 +148,25 @@ def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     names += [f"t_{fn.params[k].name_hint}" for k in wrt] if kind == "jvp" else []
     names += ["ct" if len(fn.return_types) == 1 else f"ct{k}" for k in
               range(len(fn.return_types))] if kind == "vjp" else []
-    body = Block(types, names)
+    body = Block(types, distinct(names))
     op = Op(kind, list(body.args), [], {"callee": Symbol(fn.name), "wrt": wrt})
     op.set_result_types(lookup(kind).infer(op, module))
     body.ops.append(op)
     body.ops.append(Op("return", op.results, []))
     return module.add(Function(name, body, [r.type for r in op.results], filename=fn.filename))
+
+
+def distinct(names: list[str]) -> list[str]:
+    """names with a suffix _2, _3, ... on each one already used: the parameters of a
+    derived function are called by name from Python, and jvp(jvp(f)) would have two t_x."""
+    seen, out = set(), []
+    for name in names:
+        fresh, k = name, 2
+        while fresh in seen:
+            fresh, k = f"{name}_{k}", k + 1
+        seen.add(fresh)
+        out.append(fresh)
+    return out
 
 
 def make_hvp(module, fn: Function, wrt: list[int]) -> Function:

@@ -98,9 +98,6 @@ def check_source(text: str, name: str = "<source>") -> ir.Module:
                            source=text) from None
 
 
-MISSING = object()  # an argument not given yet (None is a value a call may pass)
-
-
 class CompiledFunction:
     """A function of a compiled module, callable on NumPy arrays and Python scalars."""
 
@@ -123,31 +120,26 @@ class CompiledFunction:
     def bind(self, args: tuple, kwargs: dict) -> tuple:
         """The arguments in parameter order, from positional ones followed by keyword
         ones (by parameter name, as in Python: mod.gmm(alphas, means=m, ...));
-        ValueErrorDP, as for a wrong number of arguments, for an unknown, repeated,
-        ambiguous or missing name. (A derived function can have two parameters of one
-        name, the tangents of jvp(jvp(f)) for one: those go by position.)"""
+        ValueErrorDP, as for a wrong number of arguments, for an unknown, repeated or
+        missing name. (Parameter names are distinct, derived functions' too.)"""
         names = [p.name_hint for p in self.function.params]
         if len(args) > len(names):
             raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
                                   f"({', '.join(names)}), {len(args) + len(kwargs)} given")
-        bound = list(args) + [MISSING] * (len(names) - len(args))
+        bound = dict(zip(names, args))
         for key, value in kwargs.items():
-            at = [k for k, name in enumerate(names) if name == key]
-            if not at:
+            if key not in names:
                 raise ir.ValueErrorDP(f"{self.name}() has no parameter '{key}' (its "
                                       f"parameters are {', '.join(names)})")
-            if len(at) > 1:
-                raise ir.ValueErrorDP(f"{self.name}() has {len(at)} parameters named "
-                                      f"'{key}': give their arguments by position")
-            if bound[at[0]] is not MISSING:
+            if key in bound:
                 raise ir.ValueErrorDP(f"{self.name}() got parameter '{key}' twice")
-            bound[at[0]] = value
-        missing = [name for name, value in zip(names, bound) if value is MISSING]
+            bound[key] = value
+        missing = [name for name in names if name not in bound]
         if missing:
             raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
                                   f"({', '.join(names)}), {len(args) + len(kwargs)} given: "
                                   f"{', '.join(missing)} missing")
-        return tuple(bound)
+        return tuple(bound[name] for name in names)
 
     @property
     def signature(self) -> str:
@@ -264,7 +256,8 @@ class CompiledModule:
         named (or numbered) in wrt, every f64 parameter by default: like `grad(f, wrt=...)`
         in the language, compiled like any function. `name` may also be a compiled
         function, a derived one included (this method and the ones below):
-        `mod.grad(mod.grad("f", wrt="w"), wrt="w")` is f's second derivative in w."""
+        `mod.grad(mod.grad("f", wrt="w"), wrt="w")` is f's second derivative in w. The
+        result is compiled as the function's own module is (backend, fast_math)."""
         return self.derivative("grad", name, wrt)
 
     def value_and_grad(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
