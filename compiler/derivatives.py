@@ -173,6 +173,9 @@ def make_hvp(module, fn: Function, wrt: list[int]) -> Function:
     """Adds (once) `@f.hvp`: f's parameters, then a vector per wrt parameter -> the
     Hessian of scalar-valued f times those vectors, one part per wrt parameter, as the
     tangent of f's gradient (forward over reverse)."""
+    if fn.return_types != [F64]:  # said here: grad's own message would name grad
+        shown = ", ".join(map(str, fn.return_types))
+        raise TypeRuleError(f"hvp needs a function returning f64, @{fn.name} returns {shown}")
     gradient = make_derived(module, "grad", fn, wrt)
     jvp = make_derived(module, "jvp", gradient, wrt)
     name = fn.derived_name("hvp", wrt)
