@@ -159,7 +159,7 @@ class CompiledModule:
         """root: for a module made for one derived or specialized function, that function;
         native code is made only for it and the functions it still calls after
         optimization (not for the primal and gradient a Hessian-vector product was
-        derived from, which cost LLVM a third of the compile)."""
+        derived from, on which LLVM spent more than half of the compile)."""
         self.module = module
         self.root = root
         self.fast_math = fast_math
@@ -286,9 +286,9 @@ class CompiledModule:
         For one wrt parameter of shape S it returns an array of shape S + S; for several,
         a tuple of tuples whose block [a][b] has shape S_a + S_b."""
         owner, name = self.target("hessian", name)
-        hvp = owner.hvp(name, wrt)
-        positions = wrt_positions(owner.function(name).function, wrt)
-        return functools.partial(dense_hessian, owner.function(name), hvp, positions)
+        fn = owner.function(name)
+        positions = wrt_positions(fn.function, wrt)
+        return functools.partial(dense_hessian, fn, owner.hvp(name, wrt), positions)
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
@@ -299,13 +299,13 @@ class CompiledModule:
         array for one result and one parameter, a tuple over the parameters for one
         result, over the results for one parameter, else a tuple of such tuples."""
         owner, name = self.target("jacobian", name)
-        fn = owner.function(name).function
-        positions = wrt_positions(fn, wrt)
-        for r, t in enumerate(fn.return_types):
+        fn = owner.function(name)
+        positions = wrt_positions(fn.function, wrt)
+        for r, t in enumerate(fn.function.return_types):
             if t.elem != ir.F64:
                 raise ValueError(f"jacobian({name}): result {r} is {t}; a Jacobian needs "
                                  f"f64 results")
-        return functools.partial(dense_jacobian, owner, name, wrt, positions)
+        return functools.partial(dense_jacobian, fn, wrt, positions)
 
     def specialize(self, name: str | CompiledFunction, /, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
@@ -490,35 +490,41 @@ def dense_hessian(fn: CompiledFunction, hvp, positions: list[int], /, *args, **k
         products = products if len(positions) > 1 else (products,)
         for a, column in enumerate(products):
             blocks[a][b][(...,) + j] = column
-    if len(positions) == 1:
-        return blocks[0][0]
-    return tuple(tuple(row) for row in blocks)
+    return packed(blocks)
 
 
-def dense_jacobian(owner: CompiledModule, name: str, wrt, positions: list[int], /, *args,
-                   **kwargs):
-    """CompiledModule.jacobian's blocks at `args`: columns from jvp, or rows from vjp."""
-    args = owner.function(name).bind(args, kwargs)
-    values = owner.function(name)(*args)
-    values = values if len(owner.function(name).function.return_types) > 1 else (values,)
+def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args, **kwargs):
+    """CompiledModule.jacobian's blocks of fn at `args`: columns from jvp, or rows from
+    vjp."""
+    args = fn.bind(args, kwargs)
+    values = fn(*args)
+    values = values if len(fn.function.return_types) > 1 else (values,)
     outs = [np.shape(v) for v in values]
     ins = [np.shape(args[k]) for k in positions]
     blocks = [[np.zeros(out + in_) for in_ in ins] for out in outs]
     if sum(map(np.prod, ins)) <= sum(map(np.prod, outs)):
-        jvp = owner.jvp(name, wrt)
+        jvp = fn.owner.jvp(fn.name, wrt)
         for b, j, tangents in unit_vectors(ins):
             for r, column in enumerate(jvp(*args, *tangents)[len(outs):]):
                 blocks[r][b][(...,) + j] = column
     else:
-        vjp = owner.vjp(name, wrt)
+        vjp = fn.owner.vjp(fn.name, wrt)
         for r, j, cotangents in unit_vectors(outs):
             row = vjp(*args, *cotangents)
             for b, part in enumerate(row if len(positions) > 1 else (row,)):
                 blocks[r][b][j] = part
-    if len(outs) == 1:
-        return blocks[0][0] if len(positions) == 1 else tuple(blocks[0])
-    return tuple(row[0] for row in blocks) if len(positions) == 1 else \
-        tuple(tuple(row) for row in blocks)
+    return packed(blocks)
+
+
+def packed(blocks: list[list]):
+    """Blocks [result][parameter] as the caller gets them: one array for one of each, a
+    tuple over the parameters for one result, over the results for one parameter, else
+    a tuple of such tuples."""
+    if len(blocks) == 1:
+        return blocks[0][0] if len(blocks[0]) == 1 else tuple(blocks[0])
+    if len(blocks[0]) == 1:
+        return tuple(row[0] for row in blocks)
+    return tuple(tuple(row) for row in blocks)
 
 
 def unit_vectors(shapes: list[tuple]):
