@@ -28,6 +28,11 @@ SAFE_SOURCES = {
 }
 
 
+def arguments(n: int) -> str:
+    """'1 argument', '2 arguments': how many a function takes, in words."""
+    return f"{n} argument" + ("" if n == 1 else "s")
+
+
 def coerce_scalar(t: Type, value, name: str):
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
@@ -38,7 +43,10 @@ def coerce_scalar(t: Type, value, name: str):
         if isinstance(value, numbers.Integral):
             return np.int64(in_i64_range(int(value), name))
     elif isinstance(value, numbers.Real):
-        return np.float64(value)
+        try:
+            return np.float64(value)
+        except OverflowError:  # an int beyond the doubles
+            raise ValueErrorDP(f"argument {name} is {value}, too large for f64") from None
     raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} {value!r}")
 
 
@@ -55,6 +63,9 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     except (ValueError, TypeError) as e:
         raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
+    if not isinstance(value, np.ndarray) and arr.dtype.kind not in "biuf":  # None, "abc", 1j
+        raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} "
+                           f"{value!r:.60}")
     if arr.ndim != t.rank:
         raise ShapeErrorDP(f"argument {name} must be {t} (rank {t.rank}), got an array of "
                            f"rank {arr.ndim} with shape {arr.shape}")
@@ -116,7 +127,7 @@ def prepare_arguments(fn, args: list) -> tuple[list, dict[str, int]]:
     """Converts Python arguments for `fn` and binds its dimension names."""
     names = [p.name_hint or f"#{k}" for k, p in enumerate(fn.params)]
     if len(args) != len(fn.params):
-        raise ValueErrorDP(f"{fn.name}() takes {len(fn.params)} arguments "
+        raise ValueErrorDP(f"{fn.name}() takes {arguments(len(fn.params))} "
                            f"({', '.join(names)}), {len(args)} given")
     values = [coerce_argument(t, a, n) for t, a, n in zip(fn.param_types, args, names)]
     plan = DimensionPlan(names, fn.param_types)

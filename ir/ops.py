@@ -16,6 +16,7 @@ import numpy as np
 from . import errors
 from .core import Symbol
 from .errors import TypeRuleError
+from .calling import arguments
 from .registry import OpDef, register
 from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
                     array_or_scalar, assignable, broadcast_shapes, with_elem)
@@ -167,7 +168,8 @@ def interp_to_f64(op, args, ctx):
 def interp_to_i64(op, args, ctx):
     (x,) = args
     values = np.asarray(x)
-    if values.dtype == np.float64 and not np.all(np.abs(values) < 9.2e18):  # NaN fails too
+    # [-2**63, 2**63): the doubles an i64 holds after truncation; NaN is in no range
+    if values.dtype == np.float64 and not np.all((values >= -2.0 ** 63) & (values < 2.0 ** 63)):
         raise errors.ValueErrorDP(
             f"cannot convert a non-finite or out-of-range f64 to i64{fmt_loc(op)}")
     return [as_np(np.trunc(x), op.results[0].type)]
@@ -1302,7 +1304,7 @@ def callee_of(op, module):
 def check_call_args(fn, arg_types: list[Type], what: str) -> None:
     params = fn.param_types
     if len(arg_types) != len(params):
-        raise TypeRuleError(f"{what} takes {len(params)} arguments, {len(arg_types)} given")
+        raise TypeRuleError(f"{what} takes {arguments(len(params))}, {len(arg_types)} given")
     for k, (a, p) in enumerate(zip(arg_types, params)):
         if a.elem != p.elem or a.rank != p.rank:
             name = fn.params[k].name_hint or f"#{k}"

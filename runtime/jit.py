@@ -23,7 +23,7 @@ import llvmlite.binding as llvm
 
 import ir
 from ir import errors
-from ir.calling import I64_MAX, I64_MIN, DimensionPlan, coerce_argument
+from ir.calling import I64_MAX, I64_MIN, DimensionPlan, arguments, coerce_argument
 from ir.types import BOOL, F64, I64, ArrayType
 
 from . import cache
@@ -210,8 +210,9 @@ class NativeFunction:
         self.dtypes = [NP_DTYPE[t.elem] for t in self.types]
         self.dimensions = DimensionPlan(self.names, self.types)
         # per parameter, what marshal checks: type, name, dtype, rank (0: a scalar), and
-        # the Python type passed as it is (a bool parameter takes int, as ctypes does)
-        self.plan = [(t, name, dtype, t.rank, float if t is F64 else int)
+        # the Python type passed as it is (anything else goes through coerce_argument,
+        # which refuses an int for a bool, as the interpreter does)
+        self.plan = [(t, name, dtype, t.rank, {F64: float, BOOL: bool}.get(t, int))
                      for t, name, dtype in zip(self.types, self.names, self.dtypes)]
         self.returns_array = any(isinstance(t, ArrayType) for t in fn.return_types)
         argtypes = [ctypes.c_void_p]
@@ -248,7 +249,7 @@ class NativeFunction:
         """The flat native arguments, and the converted arrays, which must stay alive
         until the call returns (`flat` holds only their addresses)."""
         if len(args) != len(self.types):
-            raise errors.ValueErrorDP(f"{self.fn.name}() takes {len(self.types)} arguments "
+            raise errors.ValueErrorDP(f"{self.fn.name}() takes {arguments(len(self.types))} "
                                       f"({', '.join(self.names)}), {len(args)} given")
         flat, shapes, keep = [], [], []
         for a, (t, name, dtype, rank, exact) in zip(args, self.plan):

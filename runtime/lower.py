@@ -852,12 +852,17 @@ class FunctionLowering:
 
     # --- structured control flow
     def range_count(self, op, start, stop, step):
+        """len(range(start, stop, step)), as Python has it. The distance and the stride
+        are unsigned: range(0, 2**63 - 1, 2**62) spans more than an i64 holds, and its
+        2 iterations once came out as none."""
         self.fail_if(self.b.icmp_signed("==", step, INT(0)), "range", op)
         positive = self.b.icmp_signed(">", step, INT(0))
+        runs = self.b.select(positive, self.b.icmp_signed("<", start, stop),
+                             self.b.icmp_signed(">", start, stop))
         span = self.b.select(positive, self.b.sub(stop, start), self.b.sub(start, stop))
         stride = self.b.select(positive, step, self.b.neg(step))
-        n = self.b.sdiv(self.b.add(span, self.b.sub(stride, INT(1))), stride)
-        return self.b.select(self.b.icmp_signed(">", n, INT(0)), n, INT(0))
+        n = self.b.add(self.b.udiv(self.b.sub(span, INT(1)), stride), INT(1))
+        return self.b.select(runs, n, INT(0))
 
     def op_for(self, op):
         start, stop, step, *inits = (self.get(v) for v in op.operands)

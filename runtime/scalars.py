@@ -415,6 +415,8 @@ def cast(fl, op, name, t, x):
         return x
     if t == BOOL:
         return b.zext(x, INT)
-    finite = b.fcmp_ordered("<", call_math(fl, "abs", x), DOUBLE(9.2e18))
+    # [-2**63, 2**63): the doubles an i64 holds after truncation (NaN is in no range)
+    finite = b.and_(b.fcmp_ordered(">=", x, DOUBLE(-2.0 ** 63)),
+                    b.fcmp_ordered("<", x, DOUBLE(2.0 ** 63)))
     fl.fail_if(b.not_(finite), "cast", op)
     return b.fptosi(x, INT)

@@ -545,3 +545,58 @@ def test_sums_of_doubles_add_in_eight_lanes(n):
     # inside a loop, or of a body with a loop of its own: in order
     b = x[: n // 17 * 17].reshape(-1, 17) if n >= 17 else np.zeros((0, 17))
     assert mod.of_row_sums(b) == in_order([in_order(list(r)) for r in b])
+
+
+EDGES = """\
+def count(a: i64, b: i64, s: i64) -> i64:
+    c = 0
+    for i in range(a, b, s):
+        c += 1
+    return c
+
+def last(a: i64, b: i64, s: i64) -> i64:
+    c = 0
+    for i in range(a, b, s):
+        c = i
+    return c
+
+def pick(b: bool) -> f64:
+    return 1.0 if b else 0.0
+
+def to_int(x: f64) -> i64:
+    return int(x)
+
+def total(x: f64[n]) -> f64:
+    return sum(x)
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_ranges_whose_span_is_beyond_i64_run_as_in_python(backend):
+    mod = compile_source(EDGES, backend=backend)
+    big = 2 ** 63 - 1
+    for a, b, s in [(0, big, 2 ** 62), (0, 2 ** 62 + 2, 2 ** 62), (-1, big, big),
+                    (big, -big - 1, -big - 1), (-5, 5, 3), (5, -5, -3), (3, 3, 1), (4, 3, 1)]:
+        assert mod.count(a, b, s) == len(range(a, b, s))
+        assert mod.last(a, b, s) == (range(a, b, s)[-1] if range(a, b, s) else 0)
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_scalar_arguments_at_the_edges_of_their_types(backend):
+    mod = compile_source(EDGES, backend=backend)
+    assert (mod.pick(True), mod.pick(np.bool_(False))) == (1.0, 0.0)
+    for wrong in (5, 1, np.int64(1)):  # native code took any int for a bool
+        with pytest.raises(ValueErrorDP, match="^argument b must be bool, got "):
+            mod.pick(wrong)
+    assert mod.to_int(-2.0 ** 63) == -2 ** 63  # the least i64 is a double
+    assert mod.to_int(9.21e18) == 9210000000000000000
+    for x in (2.0 ** 63, float("nan"), -float("inf")):
+        with pytest.raises(ValueErrorDP, match="^cannot convert a non-finite or out-of-range"):
+            mod.to_int(x)
+    with pytest.raises(ValueErrorDP) as err:
+        mod.to_int(10 ** 400)
+    assert str(err.value) == f"argument x is {10 ** 400}, too large for f64"
+    for wrong, shown in (("abc", "str 'abc'"), (None, "NoneType None"), (1j, "complex 1j")):
+        with pytest.raises(ValueErrorDP) as err:
+            mod.total(wrong)
+        assert str(err.value) == f"argument x must be f64[n], got {shown}"
