@@ -937,7 +937,7 @@ def interp_reduction(fn, what):
         axis = op.attrs.get("axis")
         empty = a.size == 0 if axis is None else a.shape[axis] == 0
         if empty and what in ("max", "min"):
-            raise errors.ValueErrorDP(f"{what}() of an empty array{fmt_loc(op)}")
+            raise errors.ValueErrorDP(f"{what}() of an empty sequence{fmt_loc(op)}")
         return [as_np(fn(a, axis=axis), op.results[0].type)]
     return interp
 

@@ -36,6 +36,8 @@ def never_fails(op: ir.Op) -> bool:
         return True
     if name == "index":
         return bool(op.attrs.get(SAFE_INDEX))
+    if name == "update":  # in range, and a scalar, which fits any slot
+        return bool(op.attrs.get(SAFE_INDEX)) and op.operands[1].type.rank == 0
     if name in ("floordiv", "mod"):  # integers: unless by a known nonzero constant
         divisor = dim_of_value(op.operands[1])
         return op.operands[0].type.elem.name == "f64" or isinstance(divisor, int) and divisor != 0

@@ -15,7 +15,20 @@ case in point:
           exp(icf[j, r]) ...                      build ... build ... { index %e, %j, %r ... }
 
 Only ops that cannot fail move (they then run even when L runs no iteration, and must
-not raise where the program did not); only ops that cost something are moved (a loop,
+not raise where the program did not), with one exception: an op that can fail (a `max`
+of an array, which is empty, an index that may be out of range) but sits in the body of a
+`for` L itself, not in a loop or branch inside it, runs in L's first iteration with the
+same operands. L is then put under an `if` that it runs at least once, and the op moves
+before L inside that `if`:
+
+    %r = for 0, %n, 1, %acc { ...                %0 = lt 0, %n
+      %m = reduce_max %x                   ->     %r = if %0 { %m = reduce_max %x
+      ...                                                    %r1 = for 0, %n, 1, %acc { ... }
+    }                                                        yield %r1 } { yield %acc }
+
+The dense Hessian of a function is such a loop: a Hessian-vector product per column, of
+which everything but the tangent's part is the same in every column. Only ops that cost
+something are moved (a loop,
 a new array other than a `full`, a transcendental function), and a table only holds
 scalars (its size is then one iteration of L's worth of that op's values). Ops under an
 `if` stay (they may not run at all), as do those whose tabulated loops do not start at 0
@@ -32,6 +45,7 @@ from ir.types import ArrayType
 from .checks import name_dims, walk_regions
 from .dce import effect_free, eliminate_dead_code, never_fails, operands_within
 from .fusion import replace_uses
+from .simplify import share_scalars
 
 LOOPS = ("for", "build", "reduce", "while")
 COUNTED = ("for", "build", "reduce")
@@ -44,6 +58,10 @@ class LICM:
         for fn in module.functions.values():
             name_dims(fn)
             if hoist_in(fn.body):
+                # each move took its own copy of what it reads, and a failing op it
+                # repeats stays in the loop: equal scalars become one value, then the
+                # copies left unused go
+                share_scalars(fn.body)
                 eliminate_dead_code(fn.body, effect_free, module)
         return module
 
@@ -54,9 +72,46 @@ def hoist_in(block: ir.Block) -> bool:
     for op in list(block.ops):
         if op.name in LOOPS:
             changed |= hoist_out_of(op, block)
+            if needs_guard(op):
+                hoist_out_of(op, guard(op, block), may_fail=True)
+                changed = True
         for region in op.regions:
             changed |= hoist_in(region)
     return changed
+
+
+def needs_guard(loop: ir.Op) -> bool:
+    """Does `loop`, a `for` of a constant step, hold an op that could move but for
+    what it may raise (which it raises in the first iteration too)?"""
+    if loop.name != "for":
+        return False
+    step = dim_of_value(loop.operands[2])
+    if not isinstance(step, int) or step == 0:
+        return False
+    nest = Nest(loop)
+    for op in walk_regions(loop):
+        if costly(op):
+            found = invariant_slice(op, nest, may_fail=True)
+            if found is not None and found[2]:
+                return True
+    return False
+
+
+def guard(loop: ir.Op, block: ir.Block) -> ir.Block:
+    """Puts `loop` under an `if` that it runs at least once; its results become the
+    if's, its initial values when it does not run. Returns the block `loop` is now in."""
+    start, stop, step = loop.operands[:3]
+    runs = ir.Op("lt" if dim_of_value(step) > 0 else "gt", [start, stop], [ir.BOOL])
+    then, other = ir.Block([], []), ir.Block([], [])
+    branch = ir.Op("if", [runs.result], [r.type for r in loop.results], regions=[then, other],
+                   loc=loop.loc, result_names=[r.name_hint for r in loop.results])
+    for old, new in zip(loop.results, branch.results):
+        replace_uses(block, old, new)
+    position = block.ops.index(loop)
+    block.ops[position:position + 1] = [runs, branch]
+    then.ops = [loop, ir.Op("yield", list(loop.results), [])]
+    other.ops = [ir.Op("yield", list(loop.operands[3:]), [])]
+    return then
 
 
 class Nest:
@@ -101,16 +156,18 @@ class Nest:
             block = self.block_of[id(owner)]
 
 
-def hoist_out_of(loop: ir.Op, block: ir.Block) -> bool:
+def hoist_out_of(loop: ir.Op, block: ir.Block, may_fail: bool = False) -> bool:
+    """Moves the invariant ops of `loop` before it in `block`; with may_fail, also
+    those that can fail in the first iteration (`loop` runs at least once)."""
     nest = Nest(loop)
     changed = False
     for op in list(walk_regions(loop)):
         if id(op) not in nest.block_of or not costly(op):
             continue
-        found = invariant_slice(op, nest)
+        found = invariant_slice(op, nest, may_fail)
         if found is None:
             continue
-        ops, tabulated = found
+        ops, tabulated, _ = found
         if tabulated and op.results[0].type.rank > 0:
             continue
         position = block.ops.index(loop)
@@ -128,27 +185,36 @@ def costly(op: ir.Op) -> bool:
     # A `full` stays: filling is no dearer than the copy a hoisted one needs wherever the
     # loop updates it in place (the reverse sweep's zero adjoints, carried into inner
     # loops: ode's gradient copied one per step), and a read of one is its fill value.
-    return ir.REGISTRY[op.name].costly or op.results[0].type.rank > 0 and \
-        op.name not in ("index", "dim", "full")
+    if op.name in ("index", "dim", "full"):
+        return False
+    # an array made, or one read whole (a sum, a max, a dot product: as dear as the first)
+    return (ir.REGISTRY[op.name].costly or op.results[0].type.rank > 0
+            or any(v.type.rank > 0 for v in op.operands))
 
 
-def invariant_slice(op: ir.Op, nest: Nest):
+def invariant_slice(op: ir.Op, nest: Nest, may_fail: bool = False):
     """(the ops inside the loop that `op` needs, op included, in an order that defines
-    before use; the loops whose induction variables they read, outermost first), or
-    None when `op` is not invariant or cannot move."""
+    before use; the loops whose induction variables they read, outermost first; whether
+    one of them can fail), or None when `op` is not invariant or cannot move. With
+    may_fail, ops that can fail may be among them if they sit right in the loop's body."""
     chain = nest.loops_above(op)
     if chain is None:
         return None
     depth = {id(loop): k for k, loop in enumerate(chain)}
     ops, tabulated, seen = [], set(), set()
+    fails = False
     pending = [op]
     while pending:
         inner = pending.pop()
         if id(inner) in seen:
             continue
         seen.add(id(inner))
-        if not never_fails(inner) or not ir.REGISTRY[inner.name].pure:
+        if not ir.REGISTRY[inner.name].pure:
             return None
+        if not never_fails(inner):
+            if not may_fail or nest.block_of[id(inner)] is not nest.loop.regions[-1]:
+                return None
+            fails = True
         ops.append(inner)
         for v in operands_within(inner) - ir.defined_within(inner):
             if v not in nest.inside:
@@ -163,9 +229,24 @@ def invariant_slice(op: ir.Op, nest: Nest):
             if loop is None or id(loop) not in depth or not countable(loop, nest):
                 return None
             tabulated.add(id(loop))
+    if fails and (tabulated or not first_to_fail(ops, nest.loop.regions[-1])):
+        return None  # a table computes ops for iterations that may not run
     order = {id(o): k for k, o in enumerate(walk_regions(nest.loop))}
     ops.sort(key=lambda o: order[id(o)])
-    return ops, [loop for loop in chain if id(loop) in tabulated]
+    return ops, [loop for loop in chain if id(loop) in tabulated], fails
+
+
+def first_to_fail(ops: list, body: ir.Block) -> bool:
+    """Does every op of `body` that comes before one of `ops` that can fail either
+    never fail or belong to `ops`? Then moving `ops` out, in order, raises the error
+    that the first iteration would have raised first (a user's assert before them, say)."""
+    moving = {id(op) for op in ops}
+    for op in body.ops:
+        if id(op) in moving:
+            if not never_fails(op) and not all(id(o) in moving or never_fails(o)
+                                               for o in body.ops[:body.ops.index(op)]):
+                return False
+    return True
 
 
 def countable(loop: ir.Op, nest: Nest) -> bool:

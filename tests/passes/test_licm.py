@@ -170,3 +170,135 @@ def test_the_reverse_sweep_reads_tables():
     before, reverse = text.split("%w_bar, %x_bar = for")
     assert ("exp" in before, "cos" in before) == (True, True)
     assert ("exp" in reverse, "cos" in reverse) == (False, False)
+
+
+GUARDED_BEFORE = (
+    "func @f(%x: f64[n], %k: i64) -> f64 {\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = for %0, %k, %1, %2 : f64 {\n"
+    "  ^(%i: i64, %acc: f64):\n"
+    "    %top = reduce_max %x : f64\n"
+    "    %4 = sub %x, %top : f64[n]\n"
+    "    %5 = exp %4 : f64[n]\n"
+    "    %6 = reduce_sum %5 : f64\n"
+    "    %7 = to_f64 %i : f64\n"
+    "    %8 = mul %6, %7 : f64\n"
+    "    %9 = add %acc, %8 : f64\n"
+    "    yield %9\n"
+    "  }\n"
+    "  return %3\n"
+    "}\n"
+)
+
+GUARDED_AFTER = (
+    "func @f(%x: f64[n], %k: i64) -> f64 {\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = lt %0, %k : bool\n"
+    "  %4 = if %3 : f64 {\n"
+    "    %top = reduce_max %x : f64\n"
+    "    %5 = sub %x, %top : f64[n]\n"
+    "    %6 = exp %5 : f64[n]\n"
+    "    %7 = reduce_sum %6 : f64\n"
+    "    %8 = for %0, %k, %1, %2 : f64 {\n"
+    "    ^(%i: i64, %acc: f64):\n"
+    "      %9 = to_f64 %i : f64\n"
+    "      %10 = mul %7, %9 : f64\n"
+    "      %11 = add %acc, %10 : f64\n"
+    "      yield %11\n"
+    "    }\n"
+    "    yield %8\n"
+    "  } {\n"
+    "    yield %2\n"
+    "  }\n"
+    "  return %4\n"
+    "}\n"
+)
+
+
+def test_work_that_may_fail_moves_under_a_guard_that_the_loop_runs():
+    # max(x) fails for an empty x, which a loop of no iteration never sees: the loop goes
+    # under `if 0 < k`, and the max (and the sum of exps that needs it) before the loop
+    assert hoisted(GUARDED_BEFORE) == GUARDED_AFTER
+    assert ir.print_module(ir.parse_module(GUARDED_AFTER)) == GUARDED_AFTER
+
+
+def test_work_that_may_fail_leaves_only_the_loop_it_sits_in():
+    # the max leaves the inner loop under the inner loop's guard, and stays there: the
+    # inner loop may run no iteration even when the outer one runs
+    source = (
+        "func @f(%x: f64[n], %k: i64, %m: i64) -> f64 {\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = const 0.0 : f64\n"
+        "  %3 = for %0, %k, %1, %2 : f64 {\n"
+        "  ^(%i: i64, %acc: f64):\n"
+        "    %4 = for %0, %m, %1, %acc : f64 {\n"
+        "    ^(%j: i64, %inner: f64):\n"
+        "      %top = reduce_max %x : f64\n"
+        "      %5 = add %inner, %top : f64\n"
+        "      yield %5\n"
+        "    }\n"
+        "    yield %4\n"
+        "  }\n"
+        "  return %3\n"
+        "}\n")
+    assert hoisted(source) == (
+        "func @f(%x: f64[n], %k: i64, %m: i64) -> f64 {\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = const 0.0 : f64\n"
+        "  %3 = for %0, %k, %1, %2 : f64 {\n"
+        "  ^(%i: i64, %acc: f64):\n"
+        "    %4 = lt %0, %m : bool\n"
+        "    %5 = if %4 : f64 {\n"
+        "      %top = reduce_max %x : f64\n"
+        "      %6 = for %0, %m, %1, %acc : f64 {\n"
+        "      ^(%j: i64, %inner: f64):\n"
+        "        %7 = add %inner, %top : f64\n"
+        "        yield %7\n"
+        "      }\n"
+        "      yield %6\n"
+        "    } {\n"
+        "      yield %acc\n"
+        "    }\n"
+        "    yield %5\n"
+        "  }\n"
+        "  return %3\n"
+        "}\n")
+
+
+GUARDS = """\
+def f(x: f64[n], k: i64) -> f64:
+    s = 0.0
+    for i in range(k):
+        s += max(x) * float(i)
+    return s
+
+def g(x: f64[n], k: i64) -> f64:
+    s = 0.0
+    for i in range(k):
+        assert n > 0, "x must not be empty"
+        s += max(x) * float(i)
+    return s
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_guarded_work_raises_what_the_loop_raised_and_only_when_it_runs(backend):
+    mod = compile_source(GUARDS, backend=backend)
+    opt = mod.ir("f", stage="opt")
+    assert opt.index("reduce_max") < opt.index("= for")  # moved
+    assert mod.f(np.array([1.0, 3.0, 2.0]), 4) == 3.0 * (0 + 1 + 2 + 3)
+    empty = np.zeros(0)
+    assert mod.f(empty, 0) == 0.0 and mod.g(empty, 0) == 0.0
+    with pytest.raises(ValueError, match=r"^max\(\) of an empty sequence \(at <source>:4:14\)"):
+        mod.f(empty, 2)
+    # the user's assert comes first in an iteration: the max stays behind it
+    opt = mod.ir("g", stage="opt")
+    assert opt.index("= for") < opt.index("reduce_max")
+    with pytest.raises(AssertionError, match="^x must not be empty"):
+        mod.g(empty, 2)
