@@ -35,6 +35,11 @@ constant is expected (under 4).
 Table 5: specialization. For gmm, kmeans and lstm at the large size, the primal and the
 gradient of `mod.specialize(fn, ...)`, every dimension and integer parameter fixed at the
 input's values, against the generic ones: the native code knows the trip counts.
+
+Table 6: dense Hessians of lse for n = 10, 100, 1000: `mod.hessian` (one native call
+looping over the columns, what they share computed once before the loop) against a
+Python loop calling `mod.hvp` once per column (how mod.hessian worked before), and
+against JAX's `jax.jit(jax.hessian(lse))` where JAX is installed.
 """
 
 from __future__ import annotations
@@ -211,6 +216,37 @@ def hvp_table(repeat: int) -> None:
     print_table(["workload", "gradient", "hvp", "hvp/gradient"], rows)
 
 
+def hessian_table(repeat: int) -> None:
+    mod = compile_file(ROOT / "examples" / "lse.dp")
+    hessian, hvp = mod.hessian("lse"), mod.hvp("lse")
+    jax_hessian = peers_module.jax_hessian("lse") if "jax" in peers_module.installed_peers() else None
+    rows = []
+    for n in (10, 100, 1000):
+        x = np.random.default_rng(2).standard_normal(n)
+        units = np.eye(n)
+
+        def by_columns():
+            return np.stack([hvp(x, unit) for unit in units], axis=1)
+
+        fns = {"dpc": lambda: hessian(x), "columns": by_columns}
+        if jax_hessian is not None:
+            fns["jax"] = lambda: jax_hessian(x)
+        for fn in fns.values():
+            fn()  # warm-up: JAX compiles here
+        if not agrees(fns["dpc"](), by_columns()):
+            raise SystemExit(f"mod.hessian('lse') disagrees with its hvp columns at n = {n}")
+        t = measure(fns, min_runs=repeat)
+        row = [str(n), fmt_time(t["dpc"]), fmt_time(t["columns"]),
+               f"{t['columns'] / t['dpc']:.1f}"]
+        if jax_hessian is not None:
+            row += [fmt_time(t["jax"]), f"{t['dpc'] / t['jax']:.2f}"]
+        rows.append(row)
+        print(f"  done hessian lse {n}", file=sys.stderr, flush=True)
+    print("\nDense Hessian of lse, median time per call (dpc/jax < 1: dpc is faster):")
+    header = ["n", "mod.hessian", "hvp per column from Python", "speed-up"]
+    print_table(header + (["jax", "dpc/jax"] if jax_hessian is not None else []), rows)
+
+
 def static_values(fn, args) -> dict:
     """Every i64 parameter and dimension of fn, at the values args give them."""
     values = {}
@@ -271,6 +307,7 @@ def main(argv=None) -> None:
     hand_written_table(args.repeat)
     hvp_table(args.repeat)
     specialization_table(args.repeat)
+    hessian_table(args.repeat)
 
 
 if __name__ == "__main__":

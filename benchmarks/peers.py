@@ -178,6 +178,14 @@ def jax_primal(name: str) -> Callable:
     return lambda *args: jax.block_until_ready(f(*args))
 
 
+def jax_hessian(name: str) -> Callable:
+    """The jitted dense Hessian (jax.hessian: forward over reverse) of a workload with one
+    f64 parameter."""
+    import jax
+    hessian = jax.jit(jax.hessian(jax_objectives()[name]))
+    return lambda *args: jax.block_until_ready(hessian(*args))
+
+
 # ----------------------------------------------------------------------------- PyTorch
 
 def torch_objectives() -> dict[str, Callable]:

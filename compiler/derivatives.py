@@ -9,14 +9,16 @@ type rule as everywhere else.
 
 from __future__ import annotations
 
-from ir import F64, Block, Function, Op, Symbol
+from ir import F64, I64, Block, Builder, Function, Op, Symbol
 from ir.errors import TypeRuleError
 from ir.registry import lookup
 
 from . import ast as A
+from .builtins import BUILTINS
 from .lower import DERIVATIVE_FORMS, count
 
 KWARGS = ("wrt",)
+DENSE = ("hessian", "jacfwd", "jacrev")  # the derivatives make_dense builds
 
 
 def lower_derivative_call(lw, e: A.Call) -> list:
@@ -188,3 +190,76 @@ def make_hvp(module, fn: Function, wrt: list[int]) -> Function:
     products = call.results[len(wrt):]
     body.ops.append(Op("return", products, []))
     return module.add(Function(name, body, [v.type for v in products], filename=fn.filename))
+
+
+def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
+    """Adds (once) `@f.hessian`, `@f.jacfwd` or `@f.jacrev`: f's parameters -> f's dense
+    second or first derivatives, one native call for all of them. It runs an inner
+    derivative (hvp, jvp or vjp of f) once per element of each of its seeds (the wrt
+    parameters' tangents, or for jacrev the results' cotangents), with that element 1
+    and every other seed element 0, and stores each product of the run at the element's
+    index: the block of seed s and product p has shape S_s + P_p. The products are the
+    wrt parameters' Hessian parts (hessian), the results' tangents (jacfwd) or the wrt
+    parameters' cotangents (jacrev); each block holds, for hessian and jacfwd, the
+    columns of the dense derivative, for jacrev its rows."""
+    name = fn.derived_name(kind, wrt)
+    if name in module.functions:
+        return module.functions[name]
+    if kind == "hessian" and fn.return_types != [F64]:
+        shown = ", ".join(map(str, fn.return_types))
+        raise TypeRuleError(f"a Hessian needs a function returning f64, @{fn.name} returns "
+                            f"{shown}")
+    inner, first_product = {
+        "hessian": lambda: (make_hvp(module, fn, wrt), 0),
+        "jacfwd": lambda: (make_derived(module, "jvp", fn, wrt), len(fn.return_types)),
+        "jacrev": lambda: (make_derived(module, "vjp", fn, wrt), 0),
+    }[kind]()
+    body = Block(list(fn.param_types), [p.name_hint for p in fn.params])
+    b = Builder(module, body)
+    args = list(body.args)
+    wrt_dims = [dims_of(b, args[k]) for k in wrt]
+    # f runs once: its results give their shapes, unknown until it runs, and where f
+    # fails (lse of no element), so does its derivative, also when there is no column
+    results = b.op("call", args, {"callee": Symbol(fn.name)},
+                   result_types=list(fn.return_types)).results
+    result_dims = [dims_of(b, r) for r in results]
+    seed_dims, product_dims = {"hessian": (wrt_dims, wrt_dims),
+                               "jacfwd": (wrt_dims, result_dims),
+                               "jacrev": (result_dims, wrt_dims)}[kind]
+    zeros = [b.emit("full", b.const(0.0), *dims) if dims else b.const(0.0) for dims in seed_dims]
+    blocks = []
+    for s, dims in enumerate(seed_dims):
+        def run(index, s=s):  # the products for unit element `index` of seed s
+            unit = (b.emit("update", zeros[s], b.const(1.0), *index, inbounds=True) if index
+                    else b.const(1.0))
+            seeds = zeros[:s] + [unit] + zeros[s + 1:]
+            call = b.op("call", args + seeds, {"callee": Symbol(inner.name)},
+                        result_types=list(inner.return_types))
+            return call.results[first_product:]
+        if not dims:
+            blocks += run([])
+            continue
+        inits = [b.emit("full", b.const(0.0), *dims, *p) for p in product_dims]
+        blocks += element_loops(b, dims, inits, lambda index, held: [
+            b.emit("update", block, product, *index)
+            for block, product in zip(held, run(index))])
+    b.op("return", blocks)
+    return module.add(Function(name, body, [v.type for v in blocks], filename=fn.filename))
+
+
+def dims_of(b: Builder, value) -> list:
+    """The sizes of an array value's axes as i64 values; none for a scalar."""
+    return [b.emit("dim", value, axis=axis) for axis in range(value.type.rank)]
+
+
+def element_loops(b: Builder, dims: list, carried: list, step, index=()) -> list:
+    """Nested `for` loops over every index of an array of sizes `dims`, in row-major
+    order, carrying `carried` through step(index, carried) -> the next carried values;
+    returns the last ones."""
+    if not dims:
+        return step(list(index), carried)
+    block = Block([I64] + [v.type for v in carried], [f"i{len(index)}"] + [None] * len(carried))
+    with b.at(block):
+        out = element_loops(b, dims[1:], list(block.args[1:]), step, (*index, block.args[0]))
+        b.op("yield", out)
+    return b.op("for", [b.const(0), dims[0], b.const(1)] + carried, regions=[block]).results

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 import ir
-from ir.calling import I64_MAX, I64_MIN
+from ir.calling import I64_MAX, I64_MIN, DimensionPlan, arguments
 from ir.dot import dot_functions
 
-from .derivatives import WrtError, make_derived, make_hvp, wrt_position
+from .derivatives import DENSE, WrtError, make_dense, make_derived, make_hvp, wrt_position
 from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
@@ -124,7 +124,7 @@ class CompiledFunction:
         missing name. (Parameter names are distinct, derived functions' too.)"""
         names = [p.name_hint for p in self.function.params]
         if len(args) > len(names):
-            raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
+            raise ir.ValueErrorDP(f"{self.name}() takes {arguments(len(names))} "
                                   f"({', '.join(names)}), {len(args) + len(kwargs)} given")
         bound = dict(zip(names, args))
         for key, value in kwargs.items():
@@ -136,7 +136,7 @@ class CompiledFunction:
             bound[key] = value
         missing = [name for name in names if name not in bound]
         if missing:
-            raise ir.ValueErrorDP(f"{self.name}() takes {len(names)} arguments "
+            raise ir.ValueErrorDP(f"{self.name}() takes {arguments(len(names))} "
                                   f"({', '.join(names)}), {len(args) + len(kwargs)} given: "
                                   f"{', '.join(missing)} missing")
         return tuple(bound[name] for name in names)
@@ -282,22 +282,23 @@ class CompiledModule:
 
     def hessian(self, name: str | CompiledFunction, wrt=None):
         """The dense Hessian of scalar-valued function `name` with respect to the wrt
-        parameters, for small inputs: one Hessian-vector product per input element.
-        For one wrt parameter of shape S it returns an array of shape S + S; for several,
-        a tuple of tuples whose block [a][b] has shape S_a + S_b."""
+        parameters: one native call that runs a Hessian-vector product per input element
+        (JAX's jacfwd(jacrev(f))). For one wrt parameter of shape S it returns an array
+        of shape S + S; for several, a tuple of tuples whose block [a][b] has shape
+        S_a + S_b."""
         owner, name = self.target("hessian", name)
-        fn = owner.function(name)
-        positions = wrt_positions(fn.function, wrt)
-        return functools.partial(dense_hessian, fn, owner.hvp(name, wrt), positions)
+        dense = owner.derivative("hessian", name, wrt)
+        shapes = [dense.function.param_types[k] for k in wrt_positions(dense.function, wrt)]
+        return functools.partial(columns_to_blocks, dense, [t.rank for t in shapes], len(shapes))
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
-        wrt parameters, for small inputs: called with name's arguments, it runs `name`
-        once for the results' shapes, then forward mode once per wrt input element or
-        reverse mode once per result element, whichever is fewer (JAX's jacfwd or
-        jacrev). The block of result r and wrt parameter p has shape R_r + P_p: one
-        array for one result and one parameter, a tuple over the parameters for one
-        result, over the results for one parameter, else a tuple of such tuples."""
+        wrt parameters: called with name's arguments, it runs forward mode once per wrt
+        input element or reverse mode once per result element, whichever is fewer (JAX's
+        jacfwd or jacrev), all in one native call. The block of result r and wrt
+        parameter p has shape R_r + P_p: one array for one result and one parameter, a
+        tuple over the parameters for one result, over the results for one parameter,
+        else a tuple of such tuples."""
         owner, name = self.target("jacobian", name)
         fn = owner.function(name)
         positions = wrt_positions(fn.function, wrt)
@@ -356,6 +357,8 @@ class CompiledModule:
                 fn = module.functions[name]
                 if kind == "hvp":
                     derived = make_hvp(module, fn, positions)
+                elif kind in DENSE:
+                    derived = make_dense(module, kind, fn, positions)
                 else:
                     derived = make_derived(module, kind, fn, positions)
             except ir.TypeRuleError as e:
@@ -479,41 +482,51 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     return ints, dims
 
 
-def dense_hessian(fn: CompiledFunction, hvp, positions: list[int], /, *args, **kwargs):
-    """The Hessian blocks of fn, whose `hvp` this is, column by column: the product with
-    each unit vector of each wrt parameter."""
-    args = fn.bind(args, kwargs)
-    shapes = [np.shape(args[k]) for k in positions]
-    blocks = [[np.zeros(sa + sb) for sb in shapes] for sa in shapes]
-    for b, j, units in unit_vectors(shapes):
-        products = hvp(*args, *units)
-        products = products if len(positions) > 1 else (products,)
-        for a, column in enumerate(products):
-            blocks[a][b][(...,) + j] = column
+def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: int, /,
+                      *args, **kwargs):
+    """The Jacobian or Hessian blocks [product][seed] from a dense function that
+    computes them as columns: its block (seed s, product p) has shape S_s + P_p, each
+    element of seed s followed by the column it gives; the caller gets P_p + S_s."""
+    out = dense(*dense.bind(args, kwargs))
+    out = out if len(seed_ranks) * products > 1 else (out,)
+    blocks = [[None] * len(seed_ranks) for _ in range(products)]
+    for s, rank in enumerate(seed_ranks):
+        for p in range(products):
+            block = out[s * products + p]
+            axes = list(range(rank, np.ndim(block))) + list(range(rank))
+            blocks[p][s] = np.ascontiguousarray(np.transpose(block, axes)) if rank else block
     return packed(blocks)
 
 
 def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args, **kwargs):
-    """CompiledModule.jacobian's blocks of fn at `args`: columns from jvp, or rows from
-    vjp."""
+    """CompiledModule.jacobian's blocks of fn at `args`: columns from jvp when the wrt
+    inputs have no more elements than the results, else rows from vjp."""
     args = fn.bind(args, kwargs)
-    values = fn(*args)
-    values = values if len(fn.function.return_types) > 1 else (values,)
-    outs = [np.shape(v) for v in values]
-    ins = [np.shape(args[k]) for k in positions]
-    blocks = [[np.zeros(out + in_) for in_ in ins] for out in outs]
-    if sum(map(np.prod, ins)) <= sum(map(np.prod, outs)):
-        jvp = fn.owner.jvp(fn.name, wrt)
-        for b, j, tangents in unit_vectors(ins):
-            for r, column in enumerate(jvp(*args, *tangents)[len(outs):]):
-                blocks[r][b][(...,) + j] = column
-    else:
-        vjp = fn.owner.vjp(fn.name, wrt)
-        for r, j, cotangents in unit_vectors(outs):
-            row = vjp(*args, *cotangents)
-            for b, part in enumerate(row if len(positions) > 1 else (row,)):
-                blocks[r][b][j] = part
-    return packed(blocks)
+    outs = result_sizes(fn, args)
+    ins = sum(int(np.prod(np.shape(args[k]))) for k in positions)
+    if ins <= outs:
+        dense = fn.owner.derivative("jacfwd", fn.name, wrt)
+        ranks = [fn.function.param_types[k].rank for k in positions]
+        return columns_to_blocks(dense, ranks, len(fn.function.return_types), *args)
+    rows = fn.owner.derivative("jacrev", fn.name, wrt)(*args)
+    results, params = len(fn.function.return_types), len(positions)
+    rows = rows if results * params > 1 else (rows,)
+    return packed([[rows[r * params + b] for b in range(params)] for r in range(results)])
+
+
+def result_sizes(fn: CompiledFunction, args: tuple) -> int:
+    """How many elements fn's results have for these arguments: from the result types
+    when each of their dimensions is a literal or a parameter's, else by running fn."""
+    f = fn.function
+    try:
+        bound = DimensionPlan([p.name_hint for p in f.params], f.param_types).bind(
+            [np.shape(a) for a in args])
+        sizes = [[d if isinstance(d, int) else bound[d] for d in t.shape] for t in f.return_types]
+    except (KeyError, ValueError):  # a `?` or unbound dimension, or arguments to complain about
+        values = fn(*args)
+        values = values if len(f.return_types) > 1 else (values,)
+        sizes = [np.shape(v) for v in values]
+    return sum(int(np.prod(s)) for s in sizes)
 
 
 def packed(blocks: list[list]):
@@ -525,16 +538,6 @@ def packed(blocks: list[list]):
     if len(blocks[0]) == 1:
         return tuple(row[0] for row in blocks)
     return tuple(tuple(row) for row in blocks)
-
-
-def unit_vectors(shapes: list[tuple]):
-    """(part b, element j, one array per shape: all zeros but a 1 at element j of part b),
-    for every element of every part; scalars as floats, as the calls take them."""
-    for b, shape in enumerate(shapes):
-        for j in np.ndindex(*shape):
-            units = [np.zeros(s) for s in shapes]
-            units[b][j] = 1.0
-            yield b, j, [u if u.ndim else float(u) for u in units]
 
 
 def reachable(module: ir.Module, root: str) -> ir.Module:
