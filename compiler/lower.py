@@ -659,7 +659,36 @@ class FunctionLowering:
                 raise self.error(node, f"argument '{param.name_hint}' of '{fn.name}' must be "
                                        f"{param.type}, got {v.type}")
             out.append(v)
+        self.check_call_sizes(e, fn, out)
         return out
+
+    def check_call_sizes(self, e, fn: Function, args: list) -> None:
+        """Run-time checks that the arguments' sizes are what fn's parameter types say
+        (a literal, or one size wherever a dimension name appears) where the arguments'
+        own types do not show it: a `?`, or a name for a literal. Sizes that differ by
+        their types were refused by the call's type rule; a size left unchecked would
+        let fn read past the end of an array."""
+        first = {}  # fn's dimension name -> (argument, axis) that binds it
+        for k, (v, p) in enumerate(zip(args, fn.params)):
+            for axis, (d_arg, d_par) in enumerate(zip(v.type.shape, p.type.shape)):
+                where = f"argument {p.name_hint} of {fn.name} ({p.type}), axis {axis}"
+                if isinstance(d_par, int):
+                    if d_arg != d_par:
+                        self.size_check(e, v, axis, self.b.const(d_par), where)
+                    continue
+                if d_par not in first:
+                    first[d_par] = (k, axis)
+                    continue
+                k0, axis0 = first[d_par]
+                if DYN in (d_arg, args[k0].type.shape[axis0]):
+                    size = self.emit(e, "dim", args[k0], axis=axis0)
+                    self.size_check(e, v, axis, size, f"{where}, whose {d_par} is "
+                                                      f"{fn.params[k0].name_hint}'s")
+
+    def size_check(self, e, v, axis: int, size, message: str) -> None:
+        """Fails at run time unless axis `axis` of v has `size` elements."""
+        self.emit_op(e, "shape_check", [self.emit(e, "dim", v, axis=axis), size],
+                     {"message": message})
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -1385,7 +1385,11 @@ def infer_derivative(kind):
         args, extra = operand_types(op)[:n], operand_types(op)[n:]
         check_call_args(fn, args, f"{kind}(@{fn.name})")
         results = bind_result_dims(fn, args)
-        grads = [args[k] for k in wrt]
+        # shaped as the argument, but with the callee's literal sizes, as the generated
+        # function's results are (its parameter f64[3] gets f64[3] back, also for f64[m])
+        grads = [args[k] if args[k].rank == 0 else ArrayType(args[k].elem, tuple(
+            p if isinstance(p, int) else a for a, p in zip(args[k].shape, fn.param_types[k].shape)))
+            for k in wrt]
         if kind in ("grad", "value_and_grad"):
             if len(results) != 1 or results[0] != F64:
                 shown = ", ".join(map(str, results))

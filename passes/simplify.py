@@ -264,11 +264,14 @@ def call_counts(functions) -> Counter:
 
 def dim_mapping(fn: ir.Function, args: list) -> dict | None:
     """The caller's size for each of fn's dimension names, when the call binds each name
-    to one known size (a name or a literal); else None: the call then stays, with the
-    check at the call that arrays sharing a name agree."""
+    to one known size (a name or a literal), and each literal size of fn's to itself;
+    else None: the call then stays, after the front end's checks that its arguments'
+    sizes are what fn's types say (compiler/lower.py, check_call_sizes)."""
     dims: dict = {}
     for p, a in zip(fn.param_types, args):
         for d, e in zip(p.shape, a.type.shape):
+            if isinstance(d, int) and e != d:
+                return None
             if isinstance(d, str) and (e == ir.DYN or dims.setdefault(d, e) != e):
                 return None
     return {d: e for d, e in dims.items() if d != e}

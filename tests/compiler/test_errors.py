@@ -46,6 +46,10 @@ WRONG = [
     ("return inside a loop",
      "def f(n: i64) -> i64:\n    for i in range(n):\n        return i\n    return 0\n", 3, 9,
      "return must be the last statement of the function (or of every branch of a final if/else)"),
+    ("a gradient of fixed size returned as another",  # was a VerifyError after AD
+     "def h3(x: f64[3]) -> f64:\n    return sum(x)\n\ndef g(x: f64[m]) -> f64[m]:\n"
+     "    return grad(h3)(x)\n", 5, 12,
+     "the returned value is f64[3] but must be f64[m]: dimension 3 is not m"),
     ("missing return",
      "def f(x: f64) -> f64:\n    y = x\n", 1, 1, "function 'f' does not end with a return statement"),
     ("recursion",

@@ -87,6 +87,43 @@ def test_dimension_mismatch_at_the_call_names_parameter_and_dimension():
     assert str(err.value) == "argument y: dimension n is 3 here but 5 in argument x"
 
 
+CALLS_CHECKED = """\
+def g(x: f64[n], y: f64[n]) -> f64[n]:
+    return x * y
+
+def h3(x: f64[3]) -> f64:
+    return sum(x)
+
+def unknown(x: f64[m], k: i64) -> f64[m]:
+    return g(x, ones(k))
+
+def literal(x: f64[m]) -> f64:
+    return h3(x)
+
+def through_grad(x: f64[m]) -> f64:
+    return sum(grad(h3)(x))
+"""
+
+
+def test_sizes_at_a_call_between_functions_are_checked_where_types_cannot_show_them():
+    # ones(k) is f64[?] and g needs n = m; h3 needs 3 of an m. Unchecked, native code
+    # read past the end of ones(1) and summed 4 elements of a 3-element parameter.
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    check(CALLS_CHECKED, "unknown", (x, 4), x)
+    with pytest.raises(ShapeErrorDP) as err:
+        run(CALLS_CHECKED, "unknown", x, 1)
+    assert str(err.value) == ("argument y of g (f64[n]), axis 0, whose n is x's: size 1 is "
+                              "not 4 (at test.dp:8:12)")
+    check(CALLS_CHECKED, "literal", (x[:3],), 6.0)
+    for fn in ("literal", "through_grad"):
+        with pytest.raises(ShapeErrorDP) as err:
+            run(CALLS_CHECKED, fn, x)
+        line = {"literal": 11, "through_grad": 14}[fn]
+        col = {"literal": 12, "through_grad": 16}[fn]
+        assert str(err.value) == (f"argument x of h3 (f64[3]), axis 0: size 4 is not 3 "
+                                  f"(at test.dp:{line}:{col})")
+
+
 def test_mixed_arithmetic_promotes_and_conversions():
     source = ("def f(i: i64, x: f64) -> (f64, i64, f64, i64):\n"
               "    return i + x, int(x), float(i), int(-x)\n")
