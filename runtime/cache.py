@@ -4,7 +4,8 @@ The key hashes everything the machine code depends on: the IR module's text and 
 source locations that run-time error messages quote, the runtime's own source (which
 does the lowering), the llvmlite and LLVM versions, the host CPU and its features, and
 the compile options. An entry is the object file plus the
-table of error sites. Set DPC_CACHE=0 to turn the cache off, DPC_CACHE_DIR to move it
+table of error sites, which also holds a hash of both: an entry that does not match it
+(a file cut short or overwritten) is a miss, never code handed to LLVM. Set DPC_CACHE=0 to turn the cache off, DPC_CACHE_DIR to move it
 (default: $XDG_CACHE_HOME/dpc, else ~/.cache/dpc); `clear_cache()` empties it.
 """
 
@@ -22,7 +23,7 @@ import llvmlite.binding as llvm
 
 import ir
 
-FORMAT = "dpc-object-cache-1"
+FORMAT = "dpc-object-cache-2"
 
 
 @functools.cache
@@ -61,14 +62,23 @@ def key(module: ir.Module, options: str) -> str:
     return h.hexdigest()
 
 
+def checksum(obj: bytes, sites: list) -> str:
+    return hashlib.sha256(obj + json.dumps(sites, sort_keys=True).encode()).hexdigest()
+
+
 def load(digest: str) -> tuple[bytes, list] | None:
+    """The entry `digest` (object code, error sites), or None when there is none or it
+    is damaged."""
     if not enabled():
         return None
     folder = cache_dir()
     try:
         obj = (folder / f"{digest}.o").read_bytes()
-        sites = json.loads((folder / f"{digest}.json").read_text())
-    except (OSError, ValueError):
+        table = json.loads((folder / f"{digest}.json").read_text())
+        sites = table["sites"]
+        if table["format"] != FORMAT or table["checksum"] != checksum(obj, sites):
+            return None
+    except (OSError, ValueError, TypeError, KeyError):
         return None
     return obj, sites
 
@@ -80,7 +90,8 @@ def store(digest: str, obj: bytes, sites: list) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         # write then rename, so a concurrent reader never sees half a file
-        for suffix, data in ((".json", json.dumps(sites).encode()), (".o", obj)):
+        table = {"format": FORMAT, "checksum": checksum(obj, sites), "sites": sites}
+        for suffix, data in ((".json", json.dumps(table).encode()), (".o", obj)):
             fd, tmp = tempfile.mkstemp(dir=folder)
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
@@ -90,12 +101,18 @@ def store(digest: str, obj: bytes, sites: list) -> None:
 
 
 def clear_cache() -> int:
-    """Deletes every cache entry; returns how many files were removed."""
+    """Deletes every cache entry, and nothing else (the folder may be shared); returns
+    how many files were removed."""
     folder = cache_dir()
     removed = 0
     if folder.is_dir():
         for path in folder.iterdir():
-            if path.suffix in (".o", ".json"):
+            if path.suffix in (".o", ".json") and is_digest(path.stem):
                 path.unlink(missing_ok=True)
                 removed += 1
     return removed
+
+
+def is_digest(name: str) -> bool:
+    """Is `name` a cache key (64 hexadecimal digits), as entries are named?"""
+    return len(name) == 64 and all(c in "0123456789abcdef" for c in name)

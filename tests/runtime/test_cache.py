@@ -46,3 +46,34 @@ def test_cache_can_be_turned_off_and_cleared(cache_folder, monkeypatch):
     assert not compile_source(SOURCE, name="c.dp").native.from_cache
     assert not compile_source(SOURCE, name="c.dp").native.from_cache
     assert list(cache_folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("damage", ["object cut short", "object overwritten", "table emptied",
+                                    "table of another shape"])
+def test_a_damaged_entry_is_a_miss(cache_folder, damage):
+    # it was handed to LLVM as it was: a cut object file crashed the process
+    compile_source(SOURCE, name="c.dp")
+    (obj,) = cache_folder.glob("*.o")
+    (table,) = cache_folder.glob("*.json")
+    if damage == "object cut short":
+        obj.write_bytes(obj.read_bytes()[:200])
+    elif damage == "object overwritten":
+        obj.write_bytes(b"garbage\n")
+    elif damage == "table emptied":
+        table.write_text("[]")
+    else:
+        table.write_text('{"a": 1}')
+    again = compile_source(SOURCE, name="c.dp")
+    assert not again.native.from_cache
+    with pytest.raises(AssertionError) as err:
+        again.f(-np.ones(2))
+    assert str(err.value) == "first must be positive (at c.dp:2:5)"
+    assert compile_source(SOURCE, name="c.dp").native.from_cache  # stored again, whole
+
+
+def test_clearing_leaves_other_files_in_a_shared_folder(cache_folder):
+    (cache_folder / "package.json").write_text("{}")
+    (cache_folder / "main.o").write_bytes(b"x")
+    compile_source(SOURCE, name="c.dp")
+    assert runtime.clear_cache() == 2
+    assert sorted(p.name for p in cache_folder.iterdir()) == ["main.o", "package.json"]
