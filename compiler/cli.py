@@ -85,7 +85,8 @@ def cmd_ir(args) -> int:
     if args.derivative:
         if args.fn is None:
             raise UserError("--derivative needs --fn: the function to differentiate")
-        derived, _ = gradient_of(module, module.module.functions[args.fn], args, args.derivative)
+        derived, _ = gradient_of(module, module.module.functions[args.fn], args, args.derivative,
+                                     args.derivative)
         module, args.fn = derived.owner, derived.name
     if not (args.dump_after or args.dump_after_all or args.stats):
         try:
@@ -186,11 +187,15 @@ def random_value(t, dims: dict[str, int], rng, name: str):
             shape.append(dims[d])
         else:
             raise UserError(f"argument {name} is {t}: give the size of {d} with --dim {d}=INT")
-    if t.elem.name == "f64":
-        return rng.standard_normal(shape)
-    if t.elem.name == "i64":
-        return rng.integers(0, 10, size=shape)
-    return rng.random(shape) < 0.5
+    try:
+        if t.elem.name == "f64":
+            return rng.standard_normal(shape)
+        if t.elem.name == "i64":
+            return rng.integers(0, 10, size=shape)
+        return rng.random(shape) < 0.5
+    except MemoryError:
+        raise UserError(f"argument {name} ({t}) of shape {tuple(shape)} does not fit in "
+                        f"memory; give smaller sizes with --dim") from None
 
 
 def build_arguments(fn, args) -> list:
@@ -214,6 +219,8 @@ def build_arguments(fn, args) -> list:
             for d, size in zip(p.type.shape, np.shape(values[p.name_hint])):
                 if isinstance(d, str) and d != DYN:
                     check_dimension(dims, d, size, p.name_hint)
+    if args.random is not None and args.random < 0:
+        raise UserError(f"--random {args.random}: the seed cannot be negative")
     rng = np.random.default_rng(args.random) if args.random is not None else None
     out = []
     for p in fn.params:
@@ -277,17 +284,18 @@ def specialized(module, fn, args):
     return special.owner, special.function
 
 
-def gradient_of(module, fn, args, form: str = "value_and_grad"):
+def gradient_of(module, fn, args, form: str = "value_and_grad", said: str = "grad"):
     """`form` (a derivative method of the module: value_and_grad, grad, jvp, ...) of fn
     with respect to --wrt (default: every f64 parameter): the compiled function and the
-    wrt parameter names."""
+    wrt parameter names. Errors name the derivative as the user asked for it (`said`:
+    `dpc grad` computes value_and_grad, and says grad)."""
     wrt = None if args.wrt is None else [w.strip() for w in args.wrt.split(",")]
     if wrt is not None and not all(wrt):
         raise UserError(f"--wrt takes parameter names separated by commas, got '{args.wrt}'")
     try:
         derived = getattr(module, form)(fn.name, wrt)
     except ValueError as e:
-        raise UserError(str(e)) from None
+        raise UserError(str(e).replace(form, said) if form == "value_and_grad" else str(e)) from None
     names = wrt or [fn.params[k].name_hint for k in fn.float_positions]
     return derived, names
 

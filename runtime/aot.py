@@ -6,6 +6,7 @@ position-independent so that it links into a shared library."""
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -59,13 +60,14 @@ def link_shared_library(obj: bytes, out: Path) -> None:
     """Links an object file into a shared library with the system's C compiler ($CC, or
     cc); the code calls malloc, free and libm."""
     cc = os.environ.get("CC", "cc")
-    if shutil.which(cc) is None:
+    command = shlex.split(cc)  # CC may carry flags, as make's does: CC="gcc -m64"
+    if not command or shutil.which(command[0]) is None:
         raise BuildError(f"--emit so links with a C compiler and there is none ('{cc}' not "
                          f"found; set CC); --emit obj gives the object file to link yourself")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "module.o"
         path.write_bytes(obj)
-        done = subprocess.run([cc, "-shared", "-o", str(out), str(path), "-lm"],
+        done = subprocess.run(command + ["-shared", "-o", str(out), str(path), "-lm"],
                               capture_output=True, text=True)
     if done.returncode != 0:
         raise BuildError(f"linking with {cc} failed:\n{done.stderr.strip()}")

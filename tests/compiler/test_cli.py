@@ -57,6 +57,16 @@ def test_run_with_random_and_dims(prog, capsys):
     assert float(out) == pytest.approx(w * (x * x).sum() + 1.0, rel=1e-15)
 
 
+def test_random_arguments_that_cannot_be_made_are_errors(prog, capsys):
+    status, out, err = dpc(capsys, "run", prog, "wsq", "--random", -1, "--dim", "n=4", "--arg", "k=1")
+    assert (status, out, err) == (1, "", "dpc: error: --random -1: the seed cannot be negative\n")
+    status, out, err = dpc(capsys, "run", prog, "wsq", "--random", 0, "--dim", f"n={10 ** 11}",
+                           "--arg", "k=1")
+    assert (status, out) == (1, "")
+    assert err == (f"dpc: error: argument x (f64[n]) of shape ({10 ** 11},) does not fit in "
+                   f"memory; give smaller sizes with --dim\n")
+
+
 def test_run_tuple_result_prints_one_line_each(prog, capsys):
     status, out, _ = dpc(capsys, "run", prog, "both", "--arg", "x=[1.5, 2.5, 3]")
     assert (status, out) == (0, "7.0\n3\n")
@@ -155,9 +165,10 @@ def test_lse_gradient_from_the_command_line(capsys):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["grad", "{prog}", "both", "--arg", "x=[1.0]"],
-     "dpc: error: value_and_grad(both): value_and_grad needs a function returning f64, "
-     "@both returns f64, i64\n"),
+    (["grad", "{prog}", "both", "--arg", "x=[1.0]"],  # named as asked, not value_and_grad
+     "dpc: error: grad(both): grad needs a function returning f64, @both returns f64, i64\n"),
+    (["gradcheck", "{prog}", "both", "--arg", "x=[1.0]"],
+     "dpc: error: grad(both): grad needs a function returning f64, @both returns f64, i64\n"),
     (["grad", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt", "k"],
      "dpc: error: cannot differentiate with respect to 'k': it is i64, not f64\n"),
     (["gradcheck", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt",

@@ -114,3 +114,10 @@ def test_without_a_c_compiler_a_library_cannot_be_linked(tmp_path, capsys, monke
         f"dpc: error: cannot build {tmp_path / 'p.so'}: --emit so links with a C compiler and "
         f"there is none ('no-such-cc' not found; set CC); --emit obj gives the object file to "
         f"link yourself\n")
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="linking needs a C compiler (cc)")
+def test_a_c_compiler_given_with_flags_links(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("CC", "cc -O1 -Wl,--no-undefined -lc")  # as make takes CC="gcc -m64"
+    library = build(tmp_path, capsys, "so", "p.so")
+    assert library.read_bytes()[:4] == b"\x7fELF"
