@@ -9,6 +9,8 @@ structured control flow (`for`, `while`, `if`, `build`, `reduce`); calls; deriva
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import math
 
 import numpy as np
@@ -197,7 +199,26 @@ def sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def _libm_lgamma():
+    """C's lgamma, which native code calls: Python's math.lgamma is its own, and near the
+    function's zeros (1, 2, -2.457...) off by up to 1e-5 relative, so the interpreter
+    disagreed with native code far beyond the last bits. None where no libm is found."""
+    name = ctypes.util.find_library("m")
+    try:
+        fn = ctypes.CDLL(name).lgamma if name else None
+    except (OSError, AttributeError):
+        return None
+    if fn is not None:
+        fn.restype, fn.argtypes = ctypes.c_double, [ctypes.c_double]
+    return fn
+
+
+_C_LGAMMA = _libm_lgamma()
+
+
 def _lgamma_scalar(x: float) -> float:
+    if _C_LGAMMA is not None:
+        return _C_LGAMMA(x)
     try:
         return math.lgamma(x)
     except ValueError:  # the poles at 0, -1, -2, ...: C's lgamma gives +inf
