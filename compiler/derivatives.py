@@ -82,6 +82,10 @@ def resolve_form(lw, form: A.Call) -> tuple[str, Function, list[int]]:
 
 def function_of(lw, node) -> Function:
     if isinstance(node, A.Name):
+        if node.id in BUILTINS and node.id not in lw.owner.module.functions:
+            raise lw.error(node, f"'{node.id}' is a builtin; derivative forms take a function "
+                                 f"of this module: def a function that calls {node.id}, and "
+                                 f"pass that")
         if node.id not in lw.owner.module.functions:
             hint = lw.scope.suggestion(node.id, list(lw.owner.module.functions))
             raise lw.error(node, f"unknown function '{node.id}'{hint}")

@@ -226,7 +226,13 @@ class FunctionLowering:
         return None
 
     def returned(self, s: A.Return) -> list:
-        values = [v for e in s.values for v in self.multi(e)]
+        parts = [self.multi(e) for e in s.values]
+        for e, part in zip(s.values, parts):
+            if len(s.values) > 1 and len(part) > 1:  # Python would nest the tuples
+                raise self.error(e, f"this call returns {count(len(part))}, and a tuple "
+                                    f"cannot hold a tuple: unpack it first (a, b = ...) and "
+                                    f"return the values")
+        values = [v for part in parts for v in part]
         declared = self.fn.return_types
         if len(values) != len(declared):
             raise self.error(s, f"'{self.fn.name}' is declared to return {count(len(declared))}, "
@@ -720,24 +726,24 @@ def returns_somewhere(s) -> bool:
 
 def rewrite_early_returns(stmts, lowering) -> list:
     """`if c: return a` followed by more statements means `if c: return a else: <rest>`:
-    the rest moves into the branch that does not return, so every return is in tail
-    position. Returns in loops are left alone and reported where they stand."""
-    out = list(stmts)
+    the rest moves into each branch that does not end in a return (a branch that returns
+    on some of its paths gets it too, and is rewritten the same way), so every return is
+    in tail position. Returns in loops are left alone and reported where they stand."""
+    out = [replace(s, body=rewrite_early_returns(s.body, lowering),
+                   orelse=rewrite_early_returns(s.orelse, lowering)) if isinstance(s, A.If)
+           else s for s in stmts]
     for k, s in enumerate(out):
-        if not isinstance(s, A.If) or k == len(out) - 1:
+        if not isinstance(s, A.If) or k == len(out) - 1 or not returns_somewhere(s):
             continue
         rest = out[k + 1:]
         body_returns, else_returns = ends_in_return(s.body), ends_in_return(s.orelse)
         if body_returns and else_returns:
             raise lowering.error(rest[0], "unreachable code: every branch of the if above "
                                           "returns")
-        if body_returns:
-            s = replace(s, orelse=rewrite_early_returns(list(s.orelse) + rest, lowering))
-        elif else_returns:
-            s = replace(s, body=rewrite_early_returns(list(s.body) + rest, lowering))
-        else:
-            continue
-        return out[:k] + [s]
+        body = list(s.body) if body_returns else list(s.body) + rest
+        orelse = list(s.orelse) if else_returns else list(s.orelse) + rest
+        return out[:k] + [replace(s, body=rewrite_early_returns(body, lowering),
+                                  orelse=rewrite_early_returns(orelse, lowering))]
     return out
 
 

@@ -46,6 +46,15 @@ WRONG = [
     ("return inside a loop",
      "def f(n: i64) -> i64:\n    for i in range(n):\n        return i\n    return 0\n", 3, 9,
      "return must be the last statement of the function (or of every branch of a final if/else)"),
+    ("derivative of a builtin",
+     "def f(x: f64) -> f64:\n    return grad(sin)(x)\n", 2, 17,
+     "'sin' is a builtin; derivative forms take a function of this module: def a function "
+     "that calls sin, and pass that"),
+    ("a tuple in a returned tuple",
+     "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef q(x: f64) -> (f64, f64, f64):\n"
+     "    return p(x), x\n", 5, 12,
+     "this call returns 2 values, and a tuple cannot hold a tuple: unpack it first "
+     "(a, b = ...) and return the values"),
     ("a gradient of fixed size returned as another",  # was a VerifyError after AD
      "def h3(x: f64[3]) -> f64:\n    return sum(x)\n\ndef g(x: f64[m]) -> f64[m]:\n"
      "    return grad(h3)(x)\n", 5, 12,

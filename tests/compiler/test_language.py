@@ -210,6 +210,35 @@ def test_return_in_branches_and_early_return():
         check(source, "f", (x,), expected)
 
 
+NESTED_RETURNS = """\
+def f(a: f64) -> f64:
+    if a > 0.0:
+        if a > 1.0:
+            return a
+        b = a + 1.0
+        return b
+    elif a < -5.0:
+        if a < -10.0:
+            return 10.0
+        return 5.0
+    return -a
+
+def g(a: f64) -> f64:
+    if a > 0.0:
+        if a > 1.0:
+            return a * 2.0
+    return -a
+"""
+
+
+def test_early_returns_inside_branches():
+    # a return that ends some paths of a branch: what follows the if runs on the others
+    for a, expected in ((2.0, 2.0), (0.5, 1.5), (-1.0, 1.0), (-7.0, 5.0), (-20.0, 10.0)):
+        check(NESTED_RETURNS, "f", (a,), expected)
+    for a, expected in ((2.0, 4.0), (0.5, -0.5), (-1.0, 1.0)):
+        check(NESTED_RETURNS, "g", (a,), expected)
+
+
 def test_assert_passes_and_fails_with_message():
     source = ("def f(x: f64) -> f64:\n    assert x > 0.0, \"x must be positive\"\n"
               "    return sqrt(x)\n")
