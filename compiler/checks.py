@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir import F64, Symbol
+from ir import DYN, F64, Symbol
 
 from . import ast as A
 from .lower import DERIVATIVE_FORMS
@@ -176,6 +176,24 @@ def check_signature(lowering, dec, rule, params, results) -> None:
         raise lowering.error(dec, f"{what} must take ({', '.join(map(str, params))}), but "
                                   f"'{rule.name}' takes ({', '.join(map(str, got))})")
     rets = rule.return_types
-    if len(rets) != len(results) or any(g.elem != p.elem or g.rank != p.rank for g, p in zip(rets, results)):
+    if len(rets) != len(results) or any(g.elem != p.elem or g.rank != p.rank for g, p in zip(rets, results)) \
+            or not same_sizes(got, params, rets, results):
         raise lowering.error(dec, f"{what} must return ({', '.join(map(str, results))}), but "
                                   f"'{rule.name}' returns ({', '.join(map(str, rets))})")
+
+
+def same_sizes(rule_params, params, rule_results, results) -> bool:
+    """Are the rule's result sizes the expected ones, its dimension names read as the
+    sizes its parameters bind them to? (f64[3] where f64[n] is due is not; a `?` is
+    checked when the rule runs.)"""
+    bound = {}
+    for got, want in zip(rule_params, params):
+        for d, e in zip(got.shape, want.shape):
+            if isinstance(d, str) and d != DYN:
+                bound.setdefault(d, e)
+    for got, want in zip(rule_results, results):
+        for d, e in zip(got.shape, want.shape):
+            size = bound.get(d, d) if isinstance(d, str) else d
+            if DYN not in (d, e) and size != e:
+                return False
+    return True

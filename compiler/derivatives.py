@@ -32,7 +32,7 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     if len(e.args) != n + extra:
         raise lw.error(e, f"{kind}({fn.name}) takes {count(n + extra, 'argument')} "
                           f"({describe_arguments(kind, fn, wrt)}), {len(e.args)} given")
-    args = lw.call_arguments(e, fn, e.args[:n])
+    args = lw.call_arguments(e, fn, e.args[:n], check_sizes=False)
     extra_types = tangent_types(kind, fn, wrt)
     for node, t in zip(e.args[n:], extra_types):
         v = lw.expr(node)
@@ -42,6 +42,10 @@ def lower_derivative_call(lw, e: A.Call) -> list:
             raise lw.error(node, f"this {'tangent' if kind == 'jvp' else 'cotangent'} must be "
                                  f"{t}, got {v.type}")
         args.append(v)
+    # the tangents and cotangents too: jvp(g)(x, ones(k)) read past the end of ones(k)
+    names = distinct([p.name_hint for p in fn.params] + extra_names(kind, fn, wrt))
+    lw.check_call_sizes(e, f"{kind}({fn.name})", list(zip(names, fn.param_types + extra_types)),
+                        args)
     return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results
 
 
@@ -150,16 +154,24 @@ def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     if name in module.functions:
         return module.functions[name]
     types = list(fn.param_types) + tangent_types(kind, fn, wrt)
-    names = [p.name_hint for p in fn.params]
-    names += [f"t_{fn.params[k].name_hint}" for k in wrt] if kind == "jvp" else []
-    names += ["ct" if len(fn.return_types) == 1 else f"ct{k}" for k in
-              range(len(fn.return_types))] if kind == "vjp" else []
+    names = [p.name_hint for p in fn.params] + extra_names(kind, fn, wrt)
     body = Block(types, distinct(names))
     op = Op(kind, list(body.args), [], {"callee": Symbol(fn.name), "wrt": wrt})
     op.set_result_types(lookup(kind).infer(op, module))
     body.ops.append(op)
     body.ops.append(Op("return", op.results, []))
     return module.add(Function(name, body, [r.type for r in op.results], filename=fn.filename))
+
+
+def extra_names(kind: str, fn: Function, wrt: list[int]) -> list[str]:
+    """The names of the arguments a derivative form takes after f's: t_x for the tangent
+    of x (jvp), ct or ct0, ct1, ... for the cotangents of f's results (vjp)."""
+    if kind == "jvp":
+        return [f"t_{fn.params[k].name_hint}" for k in wrt]
+    if kind == "vjp":
+        results = len(fn.return_types)
+        return ["ct" if results == 1 else f"ct{k}" for k in range(results)]
+    return []
 
 
 def distinct(names: list[str]) -> list[str]:

@@ -651,7 +651,7 @@ class FunctionLowering:
         args = self.call_arguments(e, fn, e.args)
         return self.emit_op(e, "call", args, {"callee": Symbol(name)}).results
 
-    def call_arguments(self, e, fn: Function, arg_nodes) -> list:
+    def call_arguments(self, e, fn: Function, arg_nodes, check_sizes: bool = True) -> list:
         names = [p.name_hint for p in fn.params]
         if len(arg_nodes) != len(names):
             raise self.error(e, f"'{fn.name}' takes {count(len(names), 'argument')} "
@@ -665,22 +665,25 @@ class FunctionLowering:
                 raise self.error(node, f"argument '{param.name_hint}' of '{fn.name}' must be "
                                        f"{param.type}, got {v.type}")
             out.append(v)
-        self.check_call_sizes(e, fn, out)
+        if check_sizes:
+            self.check_call_sizes(e, fn.name, [(p.name_hint, p.type) for p in fn.params], out)
         return out
 
-    def check_call_sizes(self, e, fn: Function, args: list) -> None:
-        """Run-time checks that the arguments' sizes are what fn's parameter types say
-        (a literal, or one size wherever a dimension name appears) where the arguments'
-        own types do not show it: a `?`, or a name for a literal. Sizes that differ by
-        their types were refused by the call's type rule; a size left unchecked would
-        let fn read past the end of an array."""
-        first = {}  # fn's dimension name -> (argument, axis) that binds it
-        for k, (v, p) in enumerate(zip(args, fn.params)):
-            for axis, (d_arg, d_par) in enumerate(zip(v.type.shape, p.type.shape)):
-                where = f"argument {p.name_hint} of {fn.name} ({p.type}), axis {axis}"
+    def check_call_sizes(self, e, callee: str, params: list, args: list) -> None:
+        """Run-time checks that the arguments' sizes are what the parameter types say
+        (params: (name, type) of each, the callee's; a literal, or one size wherever a
+        dimension name appears) where the arguments' own types do not show it: a `?`, or
+        a name for a literal. Sizes that differ by their types were refused by the call's
+        type rule; a size left unchecked would let the callee read past an array's end."""
+        first = {}  # the callee's dimension name -> (argument, axis) that binds it
+        for k, (v, (name, t)) in enumerate(zip(args, params)):
+            for axis, (d_arg, d_par) in enumerate(zip(v.type.shape, t.shape)):
+                where = f"argument {name} of {callee} ({t}), axis {axis}"
                 if isinstance(d_par, int):
                     if d_arg != d_par:
                         self.size_check(e, v, axis, self.b.const(d_par), where)
+                    continue
+                if d_par == DYN:  # a result of data-dependent size: its vjp checks it
                     continue
                 if d_par not in first:
                     first[d_par] = (k, axis)
@@ -689,7 +692,7 @@ class FunctionLowering:
                 if DYN in (d_arg, args[k0].type.shape[axis0]):
                     size = self.emit(e, "dim", args[k0], axis=axis0)
                     self.size_check(e, v, axis, size, f"{where}, whose {d_par} is "
-                                                      f"{fn.params[k0].name_hint}'s")
+                                                      f"{params[k0][0]}'s")
 
     def size_check(self, e, v, axis: int, size, message: str) -> None:
         """Fails at run time unless axis `axis` of v has `size` elements."""

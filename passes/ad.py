@@ -163,6 +163,11 @@ def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
     args = body.args[:len(fn.params)]
     results = b.op("call", args, {"callee": Symbol(fn.name)}).results if values else []
     grads = b.op("call", list(body.args), {"callee": fn.attrs["derivative"]}).results
+    # a rule's result of size `?` is checked here against the parameter it is the
+    # cotangent of (other sizes the front end compared with the parameter's), at its return
+    b.loc = module.functions[fn.attrs["derivative"].name].body.ops[-1].loc
+    grads = [g if g.type == t else b.emit("shape_cast", g, type=t)
+             for g, t in zip(grads, [fn.param_types[k] for k in fn.float_positions])]
     b.op("return", list(results) + [grads[fn.float_positions.index(k)] for k in wrt])
     return reverse_function(name, fn, wrt, values, body)
 
@@ -250,6 +255,10 @@ class Differentiator(Emitter):
         self.in_primal = False
         returned = fn.body.ops[-1].operands
         results = self.xs(returned) if values else []
+        saved, self.b.loc = self.b.loc, fn.body.ops[-1].loc  # the checks point at the return
+        for v, ct in zip(returned, ct_args):
+            self.check_cotangent_size(v, ct)
+        self.b.loc = saved
         for v, ct in zip(returned, ct_args):
             self.accumulate(v, ct)
         for op in reversed(fn.body.ops[:-1]):
@@ -261,6 +270,15 @@ class Differentiator(Emitter):
         self.b.op("return", results + grads)
         eliminate_dead_code(body, self.removable, self.module)
         return reverse_function(name, fn, self.wrt, values, body)
+
+    def check_cotangent_size(self, result, ct) -> None:
+        """A result of data-dependent size (`?`) meets its cotangent, whose size only the
+        caller knew: they must agree, or the reverse sweep reads past the end of one."""
+        for axis, d in enumerate(getattr(ct.type, "shape", ())):
+            if d == DYN:
+                sizes = [self.emit("dim", ct, axis=axis), self.emit("dim", self.x(result), axis=axis)]
+                self.b.op("shape_check", sizes, {"message": f"the cotangent {ct.name_hint} must "
+                                                            f"have the size of the result, axis {axis}"})
 
     def removable(self, op: ir.Op) -> bool:
         """Replayed and adjoint ops may go when unused; a primal op only if it cannot

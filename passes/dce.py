@@ -24,6 +24,20 @@ NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", 
                "reduce_sum", "reduce_prod", "yield"}
 
 
+def shapes_agree(op: ir.Op) -> bool:
+    """Do the types show that op's array operands broadcast together? A `?` meeting
+    another size may not (x + ones(k)): the op then fails at run time on a mismatch."""
+    shapes = [v.type.shape for v in op.operands if v.type.rank > 0]
+    if len(shapes) < 2:
+        return True
+    for axis in range(1, max(map(len, shapes)) + 1):
+        sizes = {shape[-axis] for shape in shapes if len(shape) >= axis} - {1}
+        if len(sizes) > 1 or ir.DYN in sizes and sum(
+                1 for shape in shapes if len(shape) >= axis and shape[-axis] != 1) > 1:
+            return False
+    return True
+
+
 def body_never_fails(block: ir.Block) -> bool:
     return all(never_fails(op) for op in block.ops)
 
@@ -33,7 +47,7 @@ def never_fails(op: ir.Op) -> bool:
     removed without changing which errors a program raises.)"""
     name = op.name
     if name in NEVER_FAILS:
-        return True
+        return shapes_agree(op)
     if name == "index":
         return bool(op.attrs.get(SAFE_INDEX))
     if name == "update":  # in range, and a scalar, which fits any slot

@@ -100,7 +100,7 @@ class Emitter:
             for d in dims:
                 size = self.emit("mul", size, d)
             flat = self.nest_reduce("min", dims, lambda idx: self.emit(
-                "select", self.emit("eq", self.emit("index", a, *idx, inbounds=True), m),
+                "select", self.is_extreme(self.emit("index", a, *idx, inbounds=True), m),
                 self.flat_index(idx, dims), size))
             return self.unflatten(flat, dims)
 
@@ -108,9 +108,15 @@ class Emitter:
             def hit(t):
                 at = idx[:axis] + [t[0]] + idx[axis:]
                 elem = self.emit("index", a, *at, inbounds=True)
-                return self.emit("select", self.emit("eq", elem, self.at(m, idx)), t[0], dims[axis])
+                return self.emit("select", self.is_extreme(elem, self.at(m, idx)), t[0], dims[axis])
             return self.nest_reduce("min", [dims[axis]], hit)
         return self.nest(dims[:axis] + dims[axis + 1:], first)
+
+    def is_extreme(self, elem, m):
+        """Is `elem` the max / min `m`? Equal to it, or NaN: max and min propagate NaN, so
+        m is NaN exactly when an element is, and the first NaN is the one that won (no
+        element equals a NaN; the position past the end was then read)."""
+        return self.emit("or", self.emit("eq", elem, m), self.emit("ne", elem, elem))
 
     # --- loop nests for the array rules
     def nest(self, sizes: list, element):

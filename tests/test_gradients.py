@@ -121,6 +121,32 @@ def test_non_differentiable_points_follow_the_language_conventions(backend):
     assert mod.grad("absolute")(0.0) == 0.0
     assert mod.grad("relu")(0.0) == 1.0  # a tie sends the gradient to the first argument
     np.testing.assert_array_equal(mod.grad("first_max")(np.array([1.0, 3.0, 3.0])), [0, 1, 0])
+    # a NaN is the max (max propagates it), and the first NaN gets the gradient: no element
+    # equals NaN, and the position past the end was read (garbage in native code)
+    x = np.array([1.0, np.nan, 3.0, np.nan])
+    np.testing.assert_array_equal(mod.grad("first_max")(x), [0, 1, 0, 0])
+    value, tangent = mod.jvp("first_max")(x, np.array([1.0, 2.0, 3.0, 4.0]))
+    assert np.isnan(value) and tangent == 2.0
+    np.testing.assert_array_equal(mod.hessian("first_max")(x), np.zeros((4, 4)))
+
+
+DATA_SIZED_RULE = """
+def f(x: f64[n]) -> f64:
+    return sum(x * x)
+
+@derivative(f)
+def f_vjp(x: f64[m], ct: f64) -> f64[?]:
+    return [2.0 * x[i] * ct for i in range(min(m, 3))]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_rule_s_result_of_data_dependent_size_is_checked(backend):
+    # it was a VerifyError at compile time; a wrong size would be read past its end
+    mod = compile_source(DATA_SIZED_RULE, name="r.dp", backend=backend)
+    np.testing.assert_array_equal(mod.grad("f")(np.array([1.0, 2.0])), [2.0, 4.0])
+    with pytest.raises(ValueError, match=r"^expected f64\[n\].* \(at r.dp:7:12\)$"):
+        mod.grad("f")(np.ones(4))
 
 
 CUSTOM = """

@@ -59,6 +59,10 @@ WRONG = [
      "def h3(x: f64[3]) -> f64:\n    return sum(x)\n\ndef g(x: f64[m]) -> f64[m]:\n"
      "    return grad(h3)(x)\n", 5, 12,
      "the returned value is f64[3] but must be f64[m]: dimension 3 is not m"),
+    ("a derivative rule of other sizes",
+     "def f(x: f64[n]) -> f64:\n    return sum(x * x)\n\n@derivative(f)\n"
+     "def f_vjp(x: f64[m], ct: f64) -> f64[3]:\n    return ones(3) * ct\n", 4, 1,
+     "a @derivative(f) rule must return (f64[n]), but 'f_vjp' returns (f64[3])"),
     ("missing return",
      "def f(x: f64) -> f64:\n    y = x\n", 1, 1, "function 'f' does not end with a return statement"),
     ("recursion",

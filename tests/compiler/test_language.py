@@ -118,10 +118,49 @@ def test_sizes_at_a_call_between_functions_are_checked_where_types_cannot_show_t
     for fn in ("literal", "through_grad"):
         with pytest.raises(ShapeErrorDP) as err:
             run(CALLS_CHECKED, fn, x)
-        line = {"literal": 11, "through_grad": 14}[fn]
-        col = {"literal": 12, "through_grad": 16}[fn]
-        assert str(err.value) == (f"argument x of h3 (f64[3]), axis 0: size 4 is not 3 "
+        line, col, callee = {"literal": (11, 12, "h3"), "through_grad": (14, 16, "grad(h3)")}[fn]
+        assert str(err.value) == (f"argument x of {callee} (f64[3]), axis 0: size 4 is not 3 "
                                   f"(at test.dp:{line}:{col})")
+
+
+FORMS_CHECKED = """\
+def g(x: f64[n]) -> f64:
+    return sum(x * x)
+
+def gv(x: f64[n]) -> f64[n]:
+    return x * 2.0
+
+def head(x: f64[n], k: i64) -> f64[?]:
+    return [x[i] * 2.0 for i in range(k)]
+
+def tangent(x: f64[m], k: i64) -> f64:
+    v, t = jvp(g)(x, ones(k))
+    return t
+
+def cotangent(x: f64[m], k: i64) -> f64:
+    return sum(vjp(gv)(x, ones(k)))
+
+def data_sized(x: f64[m], k: i64, j: i64) -> f64:
+    return sum(vjp(head, wrt=x)(x, k, ones(j)))
+"""
+
+
+def test_tangents_and_cotangents_are_checked_against_what_they_go_with():
+    # unchecked, jvp(g)(x, ones(1)) read len(x) elements of a 1-element array
+    x = np.ones(5)
+    check(FORMS_CHECKED, "tangent", (x, 5), 10.0)
+    check(FORMS_CHECKED, "cotangent", (x, 5), 10.0)
+    check(FORMS_CHECKED, "data_sized", (x, 3, 3), 6.0)
+    for fn, args, message in [
+            ("tangent", (x, 1), "argument t_x of jvp(g) (f64[n]), axis 0, whose n is x's: "
+                                "size 1 is not 5 (at test.dp:11:12)"),
+            ("cotangent", (x, 2), "argument ct of vjp(gv) (f64[n]), axis 0, whose n is x's: "
+                                  "size 2 is not 5 (at test.dp:15:16)"),
+            ("data_sized", (x, 3, 4), "the cotangent ct must have the size of the result, "
+                                      "axis 0: size 4 is not 3 (at test.dp:8:12)")]:
+        with pytest.raises(ShapeErrorDP) as err:
+            run(FORMS_CHECKED, fn, *args)
+        assert str(err.value) == message
 
 
 def test_mixed_arithmetic_promotes_and_conversions():

@@ -302,3 +302,30 @@ def test_guarded_work_raises_what_the_loop_raised_and_only_when_it_runs(backend)
     assert opt.index("= for") < opt.index("reduce_max")
     with pytest.raises(AssertionError, match="^x must not be empty"):
         mod.g(empty, 2)
+
+
+SIZES = """\
+def in_loop(x: f64[n], k: i64, p: i64) -> f64:
+    acc = 0.0
+    y = ones(p)
+    for i in range(k):
+        acc += sum(x + y)
+    return acc
+
+def unused(x: f64[n], p: i64) -> f64:
+    z = x + ones(p)
+    return 1.0
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_an_op_whose_sizes_may_disagree_neither_moves_nor_goes(backend):
+    # x + ones(p) fails when p is not n: out of a loop that runs no iteration it raised,
+    # and unused it was dropped; elementwise ops on sizes the types match stay movable
+    optimized = compile_source(SIZES, backend=backend)
+    plain = compile_source(SIZES, backend=backend, optimize=False)
+    assert optimized.in_loop(np.ones(3), 0, 4) == plain.in_loop(np.ones(3), 0, 4) == 0.0
+    assert optimized.in_loop(np.ones(3), 2, 3) == 12.0
+    for mod in (optimized, plain):
+        with pytest.raises(ValueError, match="^add: "):
+            mod.unused(np.ones(3), 4)
