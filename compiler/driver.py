@@ -522,7 +522,8 @@ def result_sizes(fn: CompiledFunction, args: tuple) -> int:
         bound = DimensionPlan([p.name_hint for p in f.params], f.param_types).bind(
             [np.shape(a) for a in args])
         sizes = [[d if isinstance(d, int) else bound[d] for d in t.shape] for t in f.return_types]
-    except (KeyError, ValueError):  # a `?` or unbound dimension, or arguments to complain about
+    except (KeyError, ValueError, IndexError, TypeError):  # a `?` or unbound dimension, or
+        # arguments to complain about (a string for an array): fn says what is wrong
         values = fn(*args)
         values = values if len(f.return_types) > 1 else (values,)
         sizes = [np.shape(v) for v in values]

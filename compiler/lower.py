@@ -107,6 +107,7 @@ class FunctionLowering:
         for name, value in zip((p.name for p in fdef.params), self.fn.params):
             self.scope.bind(name, value)
         self.dim_ops: list[ir.Op] = []
+        self.loops = 0  # how many loops the statement being lowered is in
         self.bind_dimensions()
 
     def error(self, node, message: str):
@@ -216,6 +217,10 @@ class FunctionLowering:
         for k, s in enumerate(stmts):
             last = k == len(stmts) - 1
             if isinstance(s, A.Return):
+                if self.loops:
+                    raise self.error(s, "return cannot be inside a loop: a loop runs all its "
+                                        "iterations; keep the value in a variable and return "
+                                        "it after the loop")
                 if not (tail and last):
                     raise self.error(s, "return must be the last statement of the function "
                                         "(or of every branch of a final if/else)")
@@ -224,6 +229,13 @@ class FunctionLowering:
                 return self.if_return(s)
             self.stmt(s)
         return None
+
+    def loop_body(self, stmts) -> None:
+        self.loops += 1
+        try:
+            self.block(stmts, tail=False)
+        finally:
+            self.loops -= 1
 
     def returned(self, s: A.Return) -> list:
         parts = [self.multi(e) for e in s.values]
@@ -375,7 +387,7 @@ class FunctionLowering:
             for name, arg in zip(carried, block.args[1:]):
                 self.scope.bind(name, arg)
             with self.b.at(block):
-                self.block(s.body, tail=False)
+                self.loop_body(s.body)
             return block, self.scope
 
         block, types = self.fixpoint(s, carried, before, lower_body)
@@ -394,7 +406,7 @@ class FunctionLowering:
                 self.scope.bind(name, arg)
             with self.b.at(block):
                 if stmts_or_cond is None:
-                    self.block(s.body, tail=False)
+                    self.loop_body(s.body)
                 else:
                     cond = self.condition(s.cond, "while")
                     self.b.op("yield", [cond])

@@ -46,7 +46,9 @@ def coerce_scalar(t: Type, value, name: str):
         try:
             return np.float64(value)
         except OverflowError:  # an int beyond the doubles
-            raise ValueErrorDP(f"argument {name} is {value}, too large for f64") from None
+            digits = len(str(abs(value)))
+            raise ValueErrorDP(f"argument {name} is an int of {digits} digits, too large for "
+                               f"f64") from None
     raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} {value!r}")
 
 
@@ -61,7 +63,10 @@ def in_i64_range(value: int, name: str) -> int:
 def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-    except (ValueError, TypeError) as e:
+        if arr.dtype == object and t.elem == F64 and arr.size and all(
+                isinstance(v, numbers.Integral) for v in arr.flat):  # ints beyond i64: [2**70]
+            arr = np.asarray(value, dtype=np.float64)
+    except (ValueError, TypeError, OverflowError) as e:
         raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
     if not isinstance(value, np.ndarray) and arr.dtype.kind not in "biuf":  # None, "abc", 1j
         raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} "

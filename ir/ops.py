@@ -397,14 +397,21 @@ for _name, (_fn, _accepted, _verb) in UNARY.items():
                    costly=_name in COSTLY))
 
 
+def divides_by_zero(a, b) -> bool:
+    """Does some element of a // b (a % b) divide by zero? Not where there is no element:
+    x // 0 for an empty x divides nothing, in native code and NumPy alike."""
+    a, b = np.broadcast_arrays(a, b)
+    return bool(np.any(b == 0))
+
+
 def int_floordiv(a, b, op):
-    if np.any(np.asarray(b) == 0):
+    if divides_by_zero(a, b):
         raise errors.ZeroDivisionErrorDP(f"integer division by zero{fmt_loc(op)}")
     return np.floor_divide(a, b)
 
 
 def int_mod(a, b, op):
-    if np.any(np.asarray(b) == 0):
+    if divides_by_zero(a, b):
         raise errors.ZeroDivisionErrorDP(f"integer modulo by zero{fmt_loc(op)}")
     return np.mod(a, b)
 

@@ -234,7 +234,12 @@ class Inline:
             copies.ops = [clone_op(inner, values) for inner in body.ops[:-1]]
             retype(copies, dims)
             block.ops += copies.ops
-            subst.update(zip(op.results, (values.get(v, v) for v in body.ops[-1].operands)))
+            returned = [values.get(v, v) for v in body.ops[-1].operands]
+            made = {id(r) for o in copies.ops for r in o.results}
+            for result, value in zip(op.results, returned):
+                if id(value) in made and result.name_hint:  # the caller's name for it
+                    value.name_hint = result.name_hint
+            subst.update(zip(op.results, returned))
             changed = True
         if subst:
             replace_all(block, subst)

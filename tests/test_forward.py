@@ -198,6 +198,9 @@ def test_dense_jacobians_in_the_mode_that_runs_fewer_times(backend):
     np.testing.assert_array_equal(s_x, [w, w])
     assert s_w == x.sum()
     assert mod.jacobian("pair")(x, w=w)[1][0].tolist() == [w, w]  # by keyword
+    with pytest.raises(ValueError) as err:  # was an IndexError from inside the jacobian
+        mod.jacobian("wave")("abc", w)
+    assert str(err.value) == "argument x must be f64[n], got str 'abc'"
     with pytest.raises(ValueError) as err:
         mod.jacobian("count")
     assert str(err.value) == "jacobian(count): result 0 is i64; a Jacobian needs f64 results"

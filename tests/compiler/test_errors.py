@@ -45,7 +45,13 @@ WRONG = [
      "return must be the last statement of the function (or of every branch of a final if/else)"),
     ("return inside a loop",
      "def f(n: i64) -> i64:\n    for i in range(n):\n        return i\n    return 0\n", 3, 9,
-     "return must be the last statement of the function (or of every branch of a final if/else)"),
+     "return cannot be inside a loop: a loop runs all its iterations; keep the value in a "
+     "variable and return it after the loop"),
+    ("return inside a while loop's if",
+     "def f(n: i64) -> i64:\n    while n > 0:\n        if n == 3:\n            return n\n"
+     "        n -= 1\n    return 0\n", 4, 13,
+     "return cannot be inside a loop: a loop runs all its iterations; keep the value in a "
+     "variable and return it after the loop"),
     ("derivative of a builtin",
      "def f(x: f64) -> f64:\n    return grad(sin)(x)\n", 2, 17,
      "'sin' is a builtin; derivative forms take a function of this module: def a function "

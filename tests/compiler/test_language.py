@@ -163,6 +163,13 @@ def test_tangents_and_cotangents_are_checked_against_what_they_go_with():
         assert str(err.value) == message
 
 
+def test_integer_division_by_zero_of_no_element_is_no_error():
+    source = "def f(x: i64[n], d: i64) -> i64:\n    return sum(x // d) + sum(x % d)\n"
+    check(source, "f", (np.zeros(0, dtype=np.int64), 0), 0)
+    with pytest.raises(ZeroDivisionErrorDP):
+        run(source, "f", np.ones(2, dtype=np.int64), 0)
+
+
 def test_mixed_arithmetic_promotes_and_conversions():
     source = ("def f(i: i64, x: f64) -> (f64, i64, f64, i64):\n"
               "    return i + x, int(x), float(i), int(-x)\n")
