@@ -99,24 +99,38 @@ class Emitter:
             size = self.const(1)
             for d in dims:
                 size = self.emit("mul", size, d)
-            flat = self.nest_reduce("min", dims, lambda idx: self.emit(
-                "select", self.is_extreme(self.emit("index", a, *idx, inbounds=True), m),
-                self.flat_index(idx, dims), size))
+
+            def first(test):
+                return self.nest_reduce("min", dims, lambda idx: self.emit(
+                    "select", test(self.emit("index", a, *idx, inbounds=True)),
+                    self.flat_index(idx, dims), size))
+            flat = self.or_first_nan(first(lambda e: self.emit("eq", e, m)), size,
+                                     lambda: first(lambda e: self.emit("ne", e, e)))
             return self.unflatten(flat, dims)
 
         def first(idx):
-            def hit(t):
-                at = idx[:axis] + [t[0]] + idx[axis:]
-                elem = self.emit("index", a, *at, inbounds=True)
-                return self.emit("select", self.is_extreme(elem, self.at(m, idx)), t[0], dims[axis])
-            return self.nest_reduce("min", [dims[axis]], hit)
+            def along(test):
+                def hit(t):
+                    elem = self.emit("index", a, *idx[:axis], t[0], *idx[axis:], inbounds=True)
+                    return self.emit("select", test(elem), t[0], dims[axis])
+                return self.nest_reduce("min", [dims[axis]], hit)
+            m_here = self.at(m, idx)
+            return self.or_first_nan(along(lambda e: self.emit("eq", e, m_here)), dims[axis],
+                                     lambda: along(lambda e: self.emit("ne", e, e)))
         return self.nest(dims[:axis] + dims[axis + 1:], first)
 
-    def is_extreme(self, elem, m):
-        """Is `elem` the max / min `m`? Equal to it, or NaN: max and min propagate NaN, so
-        m is NaN exactly when an element is, and the first NaN is the one that won (no
-        element equals a NaN; the position past the end was then read)."""
-        return self.emit("or", self.emit("eq", elem, m), self.emit("ne", elem, elem))
+    def or_first_nan(self, found, none, first_nan):
+        """`found`, the position of the first element equal to the extreme; or, when no
+        element is (`none`), the position first_nan() computes: max and min propagate
+        NaN, so the extreme is then NaN, which nothing equals, and the first NaN won.
+        That second search runs only then (the position past the end was read before)."""
+        then, other = ir.Block([], []), ir.Block([], [])
+        with self.b.at(then):
+            self.b.op("yield", [first_nan()])
+        with self.b.at(other):
+            self.b.op("yield", [found])
+        missing = self.emit("eq", found, none)
+        return self.b.op("if", [missing], regions=[then, other], result_types=[I64]).result
 
     # --- loop nests for the array rules
     def nest(self, sizes: list, element):
