@@ -184,6 +184,14 @@ def array_op(name: str, n: int, opname: str):
     return handler
 
 
+def lower_dot(lw, e):
+    """dot(a, b) as NumPy's for vectors and matrices: the dot product of two vectors, else
+    the matrix product, as `a @ b`."""
+    expect_args(lw, e, "dot", 2)
+    a, b = (lw.to_float(e, lw.expr(x)) for x in e.args)
+    return lw.binary(e, "@", a, b)
+
+
 def lower_len(lw, e):
     expect_args(lw, e, "len", 1)
     x = lw.expr(e.args[0])
@@ -209,7 +217,7 @@ BUILTINS = {
     "ones": filled(1.0, "ones"),
     "full": lower_full,
     "arange": lower_arange,
-    "dot": array_op("dot", 2, "dot"),
+    "dot": lower_dot,
     "outer": array_op("outer", 2, "outer"),
     "transpose": array_op("transpose", 1, "transpose"),
     "len": lower_len,

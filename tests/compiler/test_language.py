@@ -463,6 +463,9 @@ def test_linear_algebra():
               "    return dot(v, v), a @ b, a @ v, transpose(a), a.T, outer(w, v), v @ v, v @ b\n")
     w = rng.standard_normal(4)
     check(source, "f", (A, B, V, w), (V @ V, A @ B, A @ V, A.T, A.T, np.outer(w, V), V @ V, V @ B))
+    source = ("def g(a: f64[n, k], b: f64[k, m], v: f64[k]) -> (f64[n, m], f64[n], f64[m]):\n"
+              "    return dot(a, b), dot(a, v), dot(v, b)\n")  # as NumPy's dot: a @ b
+    check(source, "g", (A, B, V), (A @ B, A @ V, V @ B))
 
 
 def test_len():
