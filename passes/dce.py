@@ -46,8 +46,8 @@ def never_fails(op: ir.Op) -> bool:
     """Can running `op` never raise, whatever the values? (Then it may be moved or
     removed without changing which errors a program raises.)"""
     name = op.name
-    if name in NEVER_FAILS:
-        return shapes_agree(op)
+    if name in NEVER_FAILS:  # a yield passes values on (an if's branches may differ)
+        return name == "yield" or shapes_agree(op)
     if name == "index":
         return bool(op.attrs.get(SAFE_INDEX))
     if name == "update":  # in range, and a scalar, which fits any slot

@@ -27,9 +27,10 @@ before L inside that `if`:
     }                                                        yield %r1 } { yield %acc }
 
 The dense Hessian of a function is such a loop: a Hessian-vector product per column, of
-which everything but the tangent's part is the same in every column. Only ops that cost
-something are moved (a loop,
-a new array other than a `full`, a transcendental function), and a table only holds
+which everything but the tangent's part is the same in every column (that also needs
+the op not to be behind others that can fail, which then fail first). Only ops that cost
+something move, with what they read: a loop, a new array other than a `full`, a
+reduction of an array, a transcendental function. A table only holds
 scalars (its size is then one iteration of L's worth of that op's values). Ops under an
 `if` stay (they may not run at all), as do those whose tabulated loops do not start at 0
 with step 1 or whose ranges are computed inside L.
@@ -262,10 +263,14 @@ def hoisted(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> list:
     """The ops to put before the loop; `op`'s uses are redirected to what they compute."""
     block = nest.block_of[id(op)]
     if not tabulated:
+        # every op of the slice computes the same in each iteration: its uses read the
+        # copy, and it goes (DCE would leave one that can fail, to run every iteration)
         values: dict = {}
         copies = [clone_op(inner, values) for inner in ops]
-        redirect(nest.loop, op.results[0], values[op.results[0]])
-        block.ops.remove(op)
+        for inner in ops:
+            for result in inner.results:
+                redirect(nest.loop, result, values[result])
+            nest.block_of[id(inner)].ops.remove(inner)
         return copies
     table, constants = tabulate(op, ops, tabulated, nest)
     ivs = [loop.regions[-1].args[0] for loop in tabulated]
