@@ -18,6 +18,7 @@ from ir import ArrayType, RuntimeErrorDP
 from ir.types import DYN
 
 from . import gradbench
+from .derivatives import DENSE
 from .diagnostics import CompileError
 from .driver import BUILD_KINDS, STAGES, compile_source
 from .timing import format_seconds, median_times
@@ -66,8 +67,9 @@ def compile_file_of(args):
                           checked=not args.unchecked)
 
 
-# The derivatives `dpc ir --derivative` prints: the methods of a compiled module.
-DERIVATIVES = ("grad", "value_and_grad", "jvp", "vjp", "hvp")
+# The derivatives `dpc ir --derivative` prints: the methods of a compiled module, and the
+# generated functions of its dense hessian and jacobian (jacfwd: columns, jacrev: rows).
+DERIVATIVES = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacfwd", "jacrev")
 
 
 def cmd_ir(args) -> int:
@@ -85,8 +87,7 @@ def cmd_ir(args) -> int:
     if args.derivative:
         if args.fn is None:
             raise UserError("--derivative needs --fn: the function to differentiate")
-        derived, _ = gradient_of(module, module.module.functions[args.fn], args, args.derivative,
-                                     args.derivative)
+        derived, _ = gradient_of(module, module.module.functions[args.fn], args, args.derivative)
         module, args.fn = derived.owner, derived.name
     if not (args.dump_after or args.dump_after_all or args.stats):
         try:
@@ -193,7 +194,7 @@ def random_value(t, dims: dict[str, int], rng, name: str):
         if t.elem.name == "i64":
             return rng.integers(0, 10, size=shape)
         return rng.random(shape) < 0.5
-    except MemoryError:
+    except (MemoryError, ValueError):  # NumPy: MemoryError, or 'array is too big'
         raise UserError(f"argument {name} ({t}) of shape {tuple(shape)} does not fit in "
                         f"memory; give smaller sizes with --dim") from None
 
@@ -284,18 +285,23 @@ def specialized(module, fn, args):
     return special.owner, special.function
 
 
-def gradient_of(module, fn, args, form: str = "value_and_grad", said: str = "grad"):
+def gradient_of(module, fn, args, form: str = "value_and_grad", said: str | None = None):
     """`form` (a derivative method of the module: value_and_grad, grad, jvp, ...) of fn
     with respect to --wrt (default: every f64 parameter): the compiled function and the
-    wrt parameter names. Errors name the derivative as the user asked for it (`said`:
-    `dpc grad` computes value_and_grad, and says grad)."""
+    wrt parameter names. Errors name the derivative as the user asked for it (`said`,
+    default `form`: `dpc grad` computes value_and_grad, and says grad)."""
+    said = said or form
     wrt = None if args.wrt is None else [w.strip() for w in args.wrt.split(",")]
     if wrt is not None and not all(wrt):
         raise UserError(f"--wrt takes parameter names separated by commas, got '{args.wrt}'")
     try:
-        derived = getattr(module, form)(fn.name, wrt)
+        derived = (module.derivative(form, fn.name, wrt) if form in DENSE
+                   else getattr(module, form)(fn.name, wrt))
     except ValueError as e:
-        raise UserError(str(e).replace(form, said) if form == "value_and_grad" else str(e)) from None
+        message = str(e)
+        for words in (f"{form}(", f"{form} needs"):  # the form's own words, not a name in them
+            message = message.replace(words, words.replace(form, said))
+        raise UserError(message) from None
     names = wrt or [fn.params[k].name_hint for k in fn.float_positions]
     return derived, names
 
@@ -303,7 +309,7 @@ def gradient_of(module, fn, args, form: str = "value_and_grad", said: str = "gra
 def cmd_grad(args) -> int:
     module, fn = compile_for(args)
     values = build_arguments(fn, args)
-    derived, names = gradient_of(module, fn, args)
+    derived, names = gradient_of(module, fn, args, said="grad")
     value, *grads = derived(*values)
     print(f"value: {format_result(value)}")
     for name, g in zip(names, grads):
@@ -343,7 +349,7 @@ def cmd_gradcheck(args) -> int:
     by element (a random sample of --samples elements of larger arrays)."""
     module, fn = compile_for(args)
     values = build_arguments(fn, args)
-    derived, names = gradient_of(module, fn, args)
+    derived, names = gradient_of(module, fn, args, said="grad")
     primal = module.function(fn.name)
     value, *grads = derived(*values)
     if not np.isfinite(value):

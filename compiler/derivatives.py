@@ -4,7 +4,9 @@
 A derivative form applied to another one (`grad(grad(f))`) needs the inner one as a
 function: we add it to the module as `@f.grad` (wrt positions in the name when not the
 default), whose body is the single derivative op. Its result types come from the same
-type rule as everywhere else.
+type rule as everywhere else. The Python API's derivatives are made here too: `@f.hvp`
+(jvp of grad), and the dense `@f.hessian`, `@f.jacfwd` and `@f.jacrev`, loops over unit
+vectors calling hvp, jvp or vjp.
 """
 
 from __future__ import annotations
@@ -233,17 +235,17 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     body = Block(list(fn.param_types), [p.name_hint for p in fn.params])
     b = Builder(module, body)
     args = list(body.args)
-    wrt_dims = [dims_of(b, args[k]) for k in wrt]
+    wrt_dims = [axis_sizes(b, args[k]) for k in wrt]
     # f runs once: its results give their shapes, unknown until it runs, and where f
     # fails (lse of no element), so does its derivative, also when there is no column
     results = b.op("call", args, {"callee": Symbol(fn.name)},
                    result_types=list(fn.return_types)).results
-    result_dims = [dims_of(b, r) for r in results]
+    result_dims = [axis_sizes(b, r) for r in results]
     seed_dims, product_dims = {"hessian": (wrt_dims, wrt_dims),
                                "jacfwd": (wrt_dims, result_dims),
                                "jacrev": (result_dims, wrt_dims)}[kind]
     zeros = [b.emit("full", b.const(0.0), *dims) if dims else b.const(0.0) for dims in seed_dims]
-    blocks = []
+    parts = []
     for s, dims in enumerate(seed_dims):
         def run(index, s=s):  # the products for unit element `index` of seed s
             unit = (b.emit("update", zeros[s], b.const(1.0), *index, inbounds=True) if index
@@ -253,17 +255,17 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
                         result_types=list(inner.return_types))
             return call.results[first_product:]
         if not dims:
-            blocks += run([])
+            parts += run([])
             continue
         inits = [b.emit("full", b.const(0.0), *dims, *p) for p in product_dims]
-        blocks += element_loops(b, dims, inits, lambda index, held: [
-            b.emit("update", block, product, *index)
-            for block, product in zip(held, run(index))])
-    b.op("return", blocks)
-    return module.add(Function(name, body, [v.type for v in blocks], filename=fn.filename))
+        parts += element_loops(b, dims, inits, lambda index, held: [
+            b.emit("update", part, product, *index)
+            for part, product in zip(held, run(index))])
+    b.op("return", parts)
+    return module.add(Function(name, body, [v.type for v in parts], filename=fn.filename))
 
 
-def dims_of(b: Builder, value) -> list:
+def axis_sizes(b: Builder, value) -> list:
     """The sizes of an array value's axes as i64 values; none for a scalar."""
     return [b.emit("dim", value, axis=axis) for axis in range(value.type.rank)]
 

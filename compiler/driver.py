@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import ir
-from ir.calling import I64_MAX, I64_MIN, DimensionPlan, arguments
+from ir.calling import I64_MAX, I64_MIN, DimensionPlan
+from ir.errors import count
 from ir.dot import dot_functions
 
 from .derivatives import DENSE, WrtError, make_dense, make_derived, make_hvp, wrt_position
@@ -124,7 +125,7 @@ class CompiledFunction:
         missing name. (Parameter names are distinct, derived functions' too.)"""
         names = [p.name_hint for p in self.function.params]
         if len(args) > len(names):
-            raise ir.ValueErrorDP(f"{self.name}() takes {arguments(len(names))} "
+            raise ir.ValueErrorDP(f"{self.name}() takes {count(len(names), 'argument')} "
                                   f"({', '.join(names)}), {len(args) + len(kwargs)} given")
         bound = dict(zip(names, args))
         for key, value in kwargs.items():
@@ -136,7 +137,7 @@ class CompiledFunction:
             bound[key] = value
         missing = [name for name in names if name not in bound]
         if missing:
-            raise ir.ValueErrorDP(f"{self.name}() takes {arguments(len(names))} "
+            raise ir.ValueErrorDP(f"{self.name}() takes {count(len(names), 'argument')} "
                                   f"({', '.join(names)}), {len(args) + len(kwargs)} given: "
                                   f"{', '.join(missing)} missing")
         return tuple(bound[name] for name in names)
@@ -295,10 +296,11 @@ class CompiledModule:
         """The dense Jacobian of function `name` (every result f64) with respect to the
         wrt parameters: called with name's arguments, it runs forward mode once per wrt
         input element or reverse mode once per result element, whichever is fewer (JAX's
-        jacfwd or jacrev), all in one native call. The block of result r and wrt
-        parameter p has shape R_r + P_p: one array for one result and one parameter, a
-        tuple over the parameters for one result, over the results for one parameter,
-        else a tuple of such tuples."""
+        jacfwd or jacrev), all in one native call (after a call of `name` alone when a
+        result's size is data-dependent, to count its elements). The block of result r
+        and wrt parameter p has shape R_r + P_p: one array for one result and one
+        parameter, a tuple over the parameters for one result, over the results for one
+        parameter, else a tuple of such tuples."""
         owner, name = self.target("jacobian", name)
         fn = owner.function(name)
         positions = wrt_positions(fn.function, wrt)

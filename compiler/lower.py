@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import ir
 from ir import BOOL, DYN, F64, I64, ArrayType, Block, Builder, Function, Loc, Module, Symbol
-from ir.errors import TypeRuleError
+from ir.errors import TypeRuleError, count
 from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
@@ -222,8 +222,8 @@ class FunctionLowering:
                                         "iterations; keep the value in a variable and return "
                                         "it after the loop")
                 if not (tail and last):
-                    raise self.error(s, "return must be the last statement of the function "
-                                        "(or of every branch of a final if/else)")
+                    raise self.error(s, "return must be the last statement of a function or "
+                                        "of a branch of an if: what follows it never runs")
                 return self.returned(s)
             if isinstance(s, A.If) and tail and last and returns_somewhere(s):
                 return self.if_return(s)
@@ -703,20 +703,15 @@ class FunctionLowering:
                 k0, axis0 = first[d_par]
                 if DYN in (d_arg, args[k0].type.shape[axis0]):
                     size = self.emit(e, "dim", args[k0], axis=axis0)
-                    self.size_check(e, v, axis, size, f"{where}, whose {d_par} is "
-                                                      f"{params[k0][0]}'s")
+                    bound_by = f"axis {axis0}'s" if k0 == k else f"{params[k0][0]}'s"
+                    self.size_check(e, v, axis, size, f"{where}, whose {d_par} is {bound_by}")
 
     def size_check(self, e, v, axis: int, size, message: str) -> None:
-        """Fails at run time unless axis `axis` of v has `size` elements."""
-        self.emit_op(e, "shape_check", [self.emit(e, "dim", v, axis=axis), size],
-                     {"message": message})
+        self.at(e)  # the check points at the call
+        self.b.size_check(v, axis, size, message)
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def count(n: int, noun: str = "value") -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
 
 def pad(nodes, n):
     return nodes if len(nodes) == n else [nodes[0]] * n
@@ -739,27 +734,44 @@ def returns_somewhere(s) -> bool:
     return False
 
 
-def rewrite_early_returns(stmts, lowering) -> list:
+COPY_BUDGET = 1000  # statements that early returns may copy into both branches of ifs
+
+
+def rewrite_early_returns(stmts, lowering, budget: list | None = None) -> list:
     """`if c: return a` followed by more statements means `if c: return a else: <rest>`:
-    the rest moves into each branch that does not end in a return (a branch that returns
-    on some of its paths gets it too, and is rewritten the same way), so every return is
-    in tail position. Returns in loops are left alone and reported where they stand."""
-    out = [replace(s, body=rewrite_early_returns(s.body, lowering),
-                   orelse=rewrite_early_returns(s.orelse, lowering)) if isinstance(s, A.If)
-           else s for s in stmts]
-    for k, s in enumerate(out):
-        if not isinstance(s, A.If) or k == len(out) - 1 or not returns_somewhere(s):
+    the rest moves into each branch that does not end in a return, and a branch that
+    returns on some of its paths only is rewritten the same way, so every return is in
+    tail position. When neither branch ends in a return, the rest goes into both: each
+    such copy counts against `budget` (COPY_BUDGET statements), since a run of them
+    doubles the code each time. Returns in loops are left alone and reported where they
+    stand."""
+    budget = [COPY_BUDGET] if budget is None else budget
+    for k, s in enumerate(stmts):
+        if not isinstance(s, A.If) or not returns_somewhere(s):
             continue
-        rest = out[k + 1:]
+        rest = list(stmts[k + 1:])
         body_returns, else_returns = ends_in_return(s.body), ends_in_return(s.orelse)
-        if body_returns and else_returns:
+        if rest and body_returns and else_returns:
             raise lowering.error(rest[0], "unreachable code: every branch of the if above "
                                           "returns")
-        body = list(s.body) if body_returns else list(s.body) + rest
-        orelse = list(s.orelse) if else_returns else list(s.orelse) + rest
-        return out[:k] + [replace(s, body=rewrite_early_returns(body, lowering),
-                                  orelse=rewrite_early_returns(orelse, lowering))]
-    return out
+        if rest and not body_returns and not else_returns:
+            budget[0] -= statement_count(rest)
+            if budget[0] < 0:
+                raise lowering.error(s, "each branch of this if returns on some paths only, "
+                                        "so the code after it would be copied into both, "
+                                        "too many times over with the ifs like it; keep the "
+                                        "result in a variable and return it once, at the end")
+        body = list(s.body) + ([] if body_returns else rest)
+        orelse = list(s.orelse) + ([] if else_returns else rest)
+        return list(stmts[:k]) + [replace(s, body=rewrite_early_returns(body, lowering, budget),
+                                          orelse=rewrite_early_returns(orelse, lowering, budget))]
+    return list(stmts)
+
+
+def statement_count(stmts) -> int:
+    """Statements in stmts, those in the bodies of ifs and loops included."""
+    return sum(1 + statement_count(getattr(s, "body", [])) + statement_count(getattr(s, "orelse", []))
+               for s in stmts)
 
 
 def may_fail(e) -> bool:

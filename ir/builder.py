@@ -36,6 +36,12 @@ class Builder:
     def const(self, value, name_hint: str | None = None) -> Value:
         return self.emit("const", value=value, name_hint=name_hint)
 
+    def size_check(self, value: Value, axis: int, size: Value, message: str) -> Op:
+        """A run-time check that axis `axis` of array `value` has `size` elements; it
+        fails with `message` and the two sizes."""
+        return self.op("shape_check", [self.emit("dim", value, axis=axis), size],
+                       {"message": message})
+
     @contextmanager
     def at(self, block: Block):
         """Build into `block` for the duration of the `with`."""

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from .errors import ShapeErrorDP, ValueErrorDP
+from .errors import ShapeErrorDP, ValueErrorDP, count
 from .types import BOOL, DYN, F64, I64, ArrayType, Type
 
 NP_DTYPE = {F64: np.dtype(np.float64), I64: np.dtype(np.int64), BOOL: np.dtype(np.bool_)}
@@ -26,11 +26,6 @@ SAFE_SOURCES = {
     I64: ("i", "u", "b"),
     BOOL: ("b",),
 }
-
-
-def arguments(n: int) -> str:
-    """'1 argument', '2 arguments': how many a function takes, in words."""
-    return f"{n} argument" + ("" if n == 1 else "s")
 
 
 def coerce_scalar(t: Type, value, name: str):
@@ -132,7 +127,7 @@ def prepare_arguments(fn, args: list) -> tuple[list, dict[str, int]]:
     """Converts Python arguments for `fn` and binds its dimension names."""
     names = [p.name_hint or f"#{k}" for k, p in enumerate(fn.params)]
     if len(args) != len(fn.params):
-        raise ValueErrorDP(f"{fn.name}() takes {arguments(len(fn.params))} "
+        raise ValueErrorDP(f"{fn.name}() takes {count(len(fn.params), 'argument')} "
                            f"({', '.join(names)}), {len(args)} given")
     values = [coerce_argument(t, a, n) for t, a, n in zip(fn.param_types, args, names)]
     plan = DimensionPlan(names, fn.param_types)

@@ -9,6 +9,11 @@ from __future__ import annotations
 import math
 
 
+def count(n: int, noun: str = "value") -> str:
+    """'1 argument', '2 arguments': a number of things, in words."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 class TypeRuleError(Exception):
     """An op's operands or attributes break its type rule. The message is user-facing."""
 

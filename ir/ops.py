@@ -17,8 +17,7 @@ import numpy as np
 
 from . import errors
 from .core import Symbol
-from .errors import TypeRuleError
-from .calling import arguments
+from .errors import TypeRuleError, count
 from .registry import OpDef, register
 from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
                     array_or_scalar, assignable, broadcast_shapes, with_elem)
@@ -171,7 +170,8 @@ def interp_to_i64(op, args, ctx):
     (x,) = args
     values = np.asarray(x)
     # [-2**63, 2**63): the doubles an i64 holds after truncation; NaN is in no range
-    if values.dtype == np.float64 and not np.all((values >= -2.0 ** 63) & (values < 2.0 ** 63)):
+    low, high = float(-I64_MAX - 1), float(I64_MAX + 1)
+    if values.dtype == np.float64 and not np.all((values >= low) & (values < high)):
         raise errors.ValueErrorDP(
             f"cannot convert a non-finite or out-of-range f64 to i64{fmt_loc(op)}")
     return [as_np(np.trunc(x), op.results[0].type)]
@@ -1338,7 +1338,8 @@ def callee_of(op, module):
 def check_call_args(fn, arg_types: list[Type], what: str) -> None:
     params = fn.param_types
     if len(arg_types) != len(params):
-        raise TypeRuleError(f"{what} takes {arguments(len(params))}, {len(arg_types)} given")
+        raise TypeRuleError(f"{what} takes {count(len(params), 'argument')}, "
+                            f"{len(arg_types)} given")
     for k, (a, p) in enumerate(zip(arg_types, params)):
         if a.elem != p.elem or a.rank != p.rank:
             name = fn.params[k].name_hint or f"#{k}"

@@ -276,9 +276,9 @@ class Differentiator(Emitter):
         caller knew: they must agree, or the reverse sweep reads past the end of one."""
         for axis, d in enumerate(getattr(ct.type, "shape", ())):
             if d == DYN:
-                sizes = [self.emit("dim", ct, axis=axis), self.emit("dim", self.x(result), axis=axis)]
-                self.b.op("shape_check", sizes, {"message": f"the cotangent {ct.name_hint} must "
-                                                            f"have the size of the result, axis {axis}"})
+                self.b.size_check(ct, axis, self.emit("dim", self.x(result), axis=axis),
+                                  f"the cotangent {ct.name_hint} must have the size of the "
+                                  f"result, axis {axis}")
 
     def removable(self, op: ir.Op) -> bool:
         """Replayed and adjoint ops may go when unused; a primal op only if it cannot

@@ -3,10 +3,11 @@
 The key hashes everything the machine code depends on: the IR module's text and the
 source locations that run-time error messages quote, the runtime's own source (which
 does the lowering), the llvmlite and LLVM versions, the host CPU and its features, and
-the compile options. An entry is the object file plus the
-table of error sites, which also holds a hash of both: an entry that does not match it
-(a file cut short or overwritten) is a miss, never code handed to LLVM. Set DPC_CACHE=0 to turn the cache off, DPC_CACHE_DIR to move it
-(default: $XDG_CACHE_HOME/dpc, else ~/.cache/dpc); `clear_cache()` empties it.
+the compile options. An entry is the object file plus the table of error sites, which
+also holds a hash of both: an entry that does not match it (a file cut short or
+overwritten) is a miss, never code handed to LLVM. Set DPC_CACHE=0 to turn the cache
+off, DPC_CACHE_DIR to move it (default: $XDG_CACHE_HOME/dpc, else ~/.cache/dpc);
+`clear_cache()` empties it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 from llvmlite import ir as ll
 
+from ir.calling import I64_MAX, I64_MIN
 from ir.types import BOOL, F64, I64
 
 DOUBLE = ll.DoubleType()
@@ -416,7 +417,7 @@ def cast(fl, op, name, t, x):
     if t == BOOL:
         return b.zext(x, INT)
     # [-2**63, 2**63): the doubles an i64 holds after truncation (NaN is in no range)
-    finite = b.and_(b.fcmp_ordered(">=", x, DOUBLE(-2.0 ** 63)),
-                    b.fcmp_ordered("<", x, DOUBLE(2.0 ** 63)))
+    finite = b.and_(b.fcmp_ordered(">=", x, DOUBLE(float(I64_MIN))),
+                    b.fcmp_ordered("<", x, DOUBLE(float(I64_MAX + 1))))
     fl.fail_if(b.not_(finite), "cast", op)
     return b.fptosi(x, INT)

@@ -212,13 +212,16 @@ def test_ir_stage_ad_shows_the_generated_reverse_function(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("derivative, wrt, stage", [("grad", "x", "opt"), ("hvp", None, "ad"),
-                                                   ("jvp", "w", "scalar"), ("vjp", "x,w", "ir")])
+                                                   ("jvp", "w", "scalar"), ("vjp", "x,w", "ir"),
+                                                   ("hessian", "x", "opt"), ("jacrev", "w", "ad")])
 def test_ir_of_a_derivative_is_what_python_compiles(prog, capsys, derivative, wrt, stage):
     from compiler import compile_file
     argv = ["ir", prog, "--fn", "wsq", "--derivative", derivative, "--stage", stage]
     status, out, err = dpc(capsys, *argv, *(["--wrt", wrt] if wrt else []))
     mod = compile_file(prog)
-    derived = getattr(mod, derivative)("wsq", wrt.split(",") if wrt else None)
+    wrt = wrt.split(",") if wrt else None
+    derived = (mod.derivative(derivative, "wsq", wrt) if derivative in ("hessian", "jacrev")
+               else getattr(mod, derivative)("wsq", wrt))
     assert (status, out, err) == (0, mod.ir(derived, stage=stage), "")
     assert out.startswith(f"func @{derived.name}(")
 

@@ -42,7 +42,8 @@ WRONG = [
      "'i' is the loop variable of the for loop at line 2 and is not visible after it"),
     ("non-tail return",
      "def f(x: f64) -> f64:\n    return x\n    y = x\n", 2, 5,
-     "return must be the last statement of the function (or of every branch of a final if/else)"),
+     "return must be the last statement of a function or of a branch of an if: what follows "
+     "it never runs"),
     ("return inside a loop",
      "def f(n: i64) -> i64:\n    for i in range(n):\n        return i\n    return 0\n", 3, 9,
      "return cannot be inside a loop: a loop runs all its iterations; keep the value in a "

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from compiler import compile_source
+from compiler import CompileError, compile_source
 from ir import AssertionErrorDP, IndexErrorDP, ShapeErrorDP, ZeroDivisionErrorDP
 
 rng = np.random.default_rng(7)
@@ -121,6 +121,16 @@ def test_sizes_at_a_call_between_functions_are_checked_where_types_cannot_show_t
         line, col, callee = {"literal": (11, 12, "h3"), "through_grad": (14, 16, "grad(h3)")}[fn]
         assert str(err.value) == (f"argument x of {callee} (f64[3]), axis 0: size 4 is not 3 "
                                   f"(at test.dp:{line}:{col})")
+
+
+def test_a_dimension_repeated_in_one_argument_is_checked_at_a_call():
+    source = ("def sq(x: f64[n, n]) -> f64:\n    return sum(x)\n\n"
+              "def use(k: i64) -> f64:\n    return sq(ones(2, k))\n")
+    check(source, "use", (2,), 4.0)
+    with pytest.raises(ShapeErrorDP) as err:
+        run(source, "use", 3)
+    assert str(err.value) == ("argument x of sq (f64[n, n]), axis 1, whose n is axis 0's: "
+                              "size 3 is not 2 (at test.dp:5:12)")
 
 
 FORMS_CHECKED = """\
@@ -283,6 +293,26 @@ def test_early_returns_inside_branches():
         check(NESTED_RETURNS, "f", (a,), expected)
     for a, expected in ((2.0, 4.0), (0.5, -0.5), (-1.0, 1.0)):
         check(NESTED_RETURNS, "g", (a,), expected)
+
+
+def partial_returns(k: int) -> str:
+    """k ifs in a row, each returning on some paths of its branch only."""
+    lines = ["def f(a: f64) -> f64:", "    s = a"]
+    for i in range(k):
+        lines += [f"    if a > {i}.0:", f"        if a > {i}.5:", f"            return s + {i}.0",
+                  "    s = s * 2.0"]
+    return "\n".join(lines + ["    return s"]) + "\n"
+
+
+def test_early_returns_that_would_copy_too_much_code_are_an_error():
+    # the code after each if goes into both its branches: a run of k doubles it k times
+    for a, expected in ((-1.0, -8.0), (0.2, 1.6), (0.7, 0.7), (1.7, 1.7), (2.2, 2.2)):
+        check(partial_returns(3), "f", (a,), expected)
+    with pytest.raises(CompileError) as err:
+        run(partial_returns(12), "f", 1.0)
+    assert (err.value.line, err.value.col) == (35, 5)  # the if at which the copies run out
+    assert str(err.value.message).startswith("each branch of this if returns on some paths "
+                                              "only, so the code after it would be copied")
 
 
 def test_assert_passes_and_fails_with_message():
