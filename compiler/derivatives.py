@@ -227,11 +227,14 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
         shown = ", ".join(map(str, fn.return_types))
         raise TypeRuleError(f"a Hessian needs a function returning f64, @{fn.name} returns "
                             f"{shown}")
-    inner, first_product = {
-        "hessian": lambda: (make_hvp(module, fn, wrt), 0),
-        "jacfwd": lambda: (make_derived(module, "jvp", fn, wrt), len(fn.return_types)),
-        "jacrev": lambda: (make_derived(module, "vjp", fn, wrt), 0),
-    }[kind]()
+    first_product = 0  # where the products start among the inner derivative's results
+    if kind == "hessian":
+        inner = make_hvp(module, fn, wrt)
+    elif kind == "jacfwd":
+        inner = make_derived(module, "jvp", fn, wrt)
+        first_product = len(fn.return_types)  # after f's results
+    else:
+        inner = make_derived(module, "vjp", fn, wrt)
     body = Block(list(fn.param_types), [p.name_hint for p in fn.params])
     b = Builder(module, body)
     args = list(body.args)

@@ -289,8 +289,8 @@ class CompiledModule:
         S_a + S_b."""
         owner, name = self.target("hessian", name)
         dense = owner.derivative("hessian", name, wrt)
-        shapes = [dense.function.param_types[k] for k in wrt_positions(dense.function, wrt)]
-        return functools.partial(columns_to_blocks, dense, [t.rank for t in shapes], len(shapes))
+        ranks = [dense.function.param_types[k].rank for k in wrt_positions(dense.function, wrt)]
+        return functools.partial(columns_to_blocks, dense, ranks, len(ranks))
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
@@ -489,15 +489,20 @@ def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: 
     """The Jacobian or Hessian blocks [product][seed] from a dense function that
     computes them as columns: its block (seed s, product p) has shape S_s + P_p, each
     element of seed s followed by the column it gives; the caller gets P_p + S_s."""
-    out = dense(*dense.bind(args, kwargs))
-    out = out if len(seed_ranks) * products > 1 else (out,)
+    by_seed = grid(dense(*dense.bind(args, kwargs)), len(seed_ranks), products)
     blocks = [[None] * len(seed_ranks) for _ in range(products)]
     for s, rank in enumerate(seed_ranks):
-        for p in range(products):
-            block = out[s * products + p]
+        for p, block in enumerate(by_seed[s]):
             axes = list(range(rank, np.ndim(block))) + list(range(rank))
             blocks[p][s] = np.ascontiguousarray(np.transpose(block, axes)) if rank else block
     return packed(blocks)
+
+
+def grid(out, rows: int, cols: int) -> list[list]:
+    """A dense function's results (one value, or a tuple of rows * cols in row-major
+    order) as rows of blocks."""
+    out = out if rows * cols > 1 else (out,)
+    return [list(out[r * cols:(r + 1) * cols]) for r in range(rows)]
 
 
 def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args, **kwargs):
@@ -511,9 +516,7 @@ def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args, **
         ranks = [fn.function.param_types[k].rank for k in positions]
         return columns_to_blocks(dense, ranks, len(fn.function.return_types), *args)
     rows = fn.owner.derivative("jacrev", fn.name, wrt)(*args)
-    results, params = len(fn.function.return_types), len(positions)
-    rows = rows if results * params > 1 else (rows,)
-    return packed([[rows[r * params + b] for b in range(params)] for r in range(results)])
+    return packed(grid(rows, len(fn.function.return_types), len(positions)))
 
 
 def result_sizes(fn: CompiledFunction, args: tuple) -> int:

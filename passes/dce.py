@@ -30,10 +30,9 @@ def shapes_agree(op: ir.Op) -> bool:
     shapes = [v.type.shape for v in op.operands if v.type.rank > 0]
     if len(shapes) < 2:
         return True
-    for axis in range(1, max(map(len, shapes)) + 1):
-        sizes = {shape[-axis] for shape in shapes if len(shape) >= axis} - {1}
-        if len(sizes) > 1 or ir.DYN in sizes and sum(
-                1 for shape in shapes if len(shape) >= axis and shape[-axis] != 1) > 1:
+    for axis in range(1, max(map(len, shapes)) + 1):  # from the last axis, as broadcasting
+        sizes = [shape[-axis] for shape in shapes if len(shape) >= axis and shape[-axis] != 1]
+        if len(sizes) > 1 and (len(set(sizes)) > 1 or ir.DYN in sizes):
             return False
     return True
 
