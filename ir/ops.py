@@ -704,9 +704,17 @@ def adjoint_index(ad, op, cts):
     return [None] * len(op.operands)
 
 
+# The `inbounds` proof of an access at indices that an op of the program, run on the same
+# values, has already checked: valid where it stands (possibly negative, counting from the
+# end), so native code skips the check. Not valid anywhere else: an access that repeats a
+# read done under `if j < n` or in a loop that may run no iteration must stay where it is
+# (passes/dce.never_fails); the bounds pass upgrades it when the loops alone prove it.
+REPEATED = "repeated"
+
+
 def tangent_index(fw, op):
     a, *idx = op.operands
-    return [fw.emit("index", fw.dx(a), *fw.xs(idx), inbounds="wraps")]  # checked by op
+    return [fw.emit("index", fw.dx(a), *fw.xs(idx), inbounds=REPEATED)]
 
 
 register(OpDef("index", infer_index, interp_index, tangent=tangent_index, adjoint=adjoint_index))
@@ -755,8 +763,8 @@ def adjoint_update(ad, op, cts):
     (ct,) = cts
     a, v, *idx = op.operands
     at = ad.xs(idx)  # checked when the update ran
-    slot = ad.emit("index", ct, *at, inbounds="wraps") if ad.active(v) else None
-    rest = ad.emit("update", ct, ad.const(0.0), *at, inbounds="wraps") if ad.active(a) else None
+    slot = ad.emit("index", ct, *at, inbounds=REPEATED) if ad.active(v) else None
+    rest = ad.emit("update", ct, ad.const(0.0), *at, inbounds=REPEATED) if ad.active(a) else None
     return [rest, slot] + [None] * len(idx)
 
 
@@ -766,7 +774,7 @@ def tangent_store(fw, op):
     if fw.dx(v) is None and op.name == "add_at":
         return [fw.dx(a)]
     stored = fw.dx(v) if fw.dx(v) is not None else fw.const(0.0)
-    return [fw.emit(op.name, fw.t(a), stored, *fw.xs(idx), inbounds="wraps")]
+    return [fw.emit(op.name, fw.t(a), stored, *fw.xs(idx), inbounds=REPEATED)]
 
 
 register(OpDef("update", infer_update, interp_update, tangent=tangent_store,
@@ -785,7 +793,7 @@ def interp_add_at(op, args, ctx):
 def adjoint_add_at(ad, op, cts):
     (ct,) = cts
     a, v, *idx = op.operands
-    slot = ad.emit("index", ct, *ad.xs(idx), inbounds="wraps") if ad.active(v) else None
+    slot = ad.emit("index", ct, *ad.xs(idx), inbounds=REPEATED) if ad.active(v) else None
     return [ct, slot] + [None] * len(idx)
 
 

@@ -52,6 +52,7 @@ from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
 from .dce import eliminate_dead_code, never_fails
+from .bounds import prove_repeated
 from .emit import CHECKED, DifferentiationError, Emitter, mark_checked
 from .forward import Tangents, tangent_rule_function
 
@@ -71,6 +72,8 @@ class AutoDiff:
         self.lowered: set[str] = set()
         for fn in list(module.functions.values()):
             self.lower_forms(fn)
+        for fn in module.functions.values():
+            prove_repeated(fn)
         return module
 
     def lower_forms(self, fn: Function) -> None:

@@ -37,20 +37,22 @@ def shapes_agree(op: ir.Op) -> bool:
     return True
 
 
-def body_never_fails(block: ir.Block) -> bool:
-    return all(never_fails(op) for op in block.ops)
+def body_never_fails(block: ir.Block, in_place: bool = False) -> bool:
+    return all(never_fails(op, in_place) for op in block.ops)
 
 
-def never_fails(op: ir.Op) -> bool:
+def never_fails(op: ir.Op, in_place: bool = False) -> bool:
     """Can running `op` never raise, whatever the values? (Then it may be moved or
-    removed without changing which errors a program raises.)"""
+    removed without changing which errors a program raises.) With `in_place`, only where
+    it is: an index proved in range by the test of the `if` it is in may be removed, not
+    moved."""
     name = op.name
     if name in NEVER_FAILS:  # a yield passes values on (an if's branches may differ)
         return name == "yield" or shapes_agree(op)
     if name == "index":
-        return bool(op.attrs.get(SAFE_INDEX))
+        return proved(op, in_place)
     if name == "update":  # in range, and a scalar, which fits any slot
-        return bool(op.attrs.get(SAFE_INDEX)) and op.operands[1].type.rank == 0
+        return proved(op, in_place) and op.operands[1].type.rank == 0
     if name in ("floordiv", "mod"):  # integers: unless by a known nonzero constant
         divisor = dim_of_value(op.operands[1])
         return op.operands[0].type.elem.name == "f64" or isinstance(divisor, int) and divisor != 0
@@ -61,17 +63,24 @@ def never_fails(op: ir.Op) -> bool:
         return all(isinstance(s, str) and s != ir.DYN or isinstance(s, int) and s >= 0
                    for s in sizes)
     if name == "if":
-        return all(body_never_fails(r) for r in op.regions)
+        return all(body_never_fails(r, in_place) for r in op.regions)
     if name in ("build", "reduce"):
         step = dim_of_value(op.operands[2])
         kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
-        return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0])
+        return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0], in_place)
     return False
+
+
+def proved(op: ir.Op, in_place: bool) -> bool:
+    """Is op's index in range where op is, or (not in_place) wherever it is moved?
+    ("guarded" and "assumed" hold only where the op is: passes/bounds.py.)"""
+    proof = op.attrs.get(SAFE_INDEX)
+    return bool(proof) if in_place else proof in (True, "wraps")
 
 
 def effect_free(op: ir.Op) -> bool:
     """May op go when nobody uses its results? (It is pure and cannot fail.)"""
-    return REGISTRY[op.name].pure and never_fails(op)
+    return REGISTRY[op.name].pure and never_fails(op, in_place=True)
 
 
 def eliminate_dead_code(block: ir.Block, removable, module: ir.Module) -> None:

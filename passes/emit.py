@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import ir
 from ir import F64, I64, Block, Builder, Function
-from ir.ops import constant, dim_of_value
+from ir.ops import REPEATED, constant, dim_of_value
 from ir.types import DYN
 
-# The `inbounds` proof of an access at indices that the same op, run forward on the same
-# values, has already checked: valid, but possibly negative (counting from the end).
-CHECKED = "wraps"
+CHECKED = REPEATED  # an access the same op, run forward on the same values, has checked
 
 
 class DifferentiationError(Exception):

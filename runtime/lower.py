@@ -37,6 +37,9 @@ I32 = ll.IntType(32)
 I8 = ll.IntType(8)
 I1 = ll.IntType(1)
 PTR = ll.PointerType()
+# Proofs of an index that may be negative (it counts from the end): proved in [-size,
+# size), repeating a checked access (AD), or taken as valid (--unchecked); passes/bounds.py.
+WRAPPING_PROOFS = ("wraps", "repeated", "assumed")
 CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
 CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
 CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
@@ -573,7 +576,7 @@ class FunctionLowering:
             for axis, iv in enumerate(indices):
                 size = a.dims[axis]
                 i = iv
-                if proof == "wraps":
+                if proof in WRAPPING_PROOFS:
                     i = self.b.select(self.b.icmp_signed("<", iv, INT(0)), self.b.add(iv, size), iv)
                 offset = self.b.add(self.b.mul(offset, size), i)
             for size in a.dims[len(indices):]:

@@ -72,7 +72,7 @@ func @f.rev(%x: f64[n], %w: f64, %ct: f64) -> (f64, f64[n], f64) {
     %31 = eq %ct.1, %30 : bool
     %32 = select %31, %30, %29 : f64
     %33 = add %20, %32 : f64
-    %34 = add_at %19, %ct.1, %23 {inbounds = "wraps"} : f64[n]
+    %34 = add_at %19, %ct.1, %23 {inbounds = "repeated"} : f64[n]
     yield %28, %34, %33
   }
   return %5, %x_bar, %w_bar
@@ -124,7 +124,7 @@ func @total.rev(%x: f64[n], %ct: f64) -> (f64, f64[n]) {
     %12 = const 1 : i64
     %13 = sub %n, %12 : i64
     %14 = sub %13, %k : i64
-    %15 = add_at %11, %ct, %14 {inbounds = "wraps"} : f64[n]
+    %15 = add_at %11, %ct, %14 {inbounds = "repeated"} : f64[n]
     yield %15
   }
   return %3, %x_bar

@@ -148,17 +148,149 @@ def test_unchecked_takes_every_unproven_index_as_valid():
     # what bounds proved stays as it is; the rest may still count from the end
     after = ir.print_module(Unchecked().apply(ir.parse_module(UNCHECKED_BEFORE)))
     assert after == UNCHECKED_BEFORE.replace("%3 = index %x, %i : f64",
-                                             "%3 = index %x, %i {inbounds = \"wraps\"} : f64")
+                                             "%3 = index %x, %i {inbounds = \"assumed\"} : f64")
 
 
 def test_checked_false_drops_the_checks_of_native_code():
     source = "def at(x: f64[n], i: i64) -> f64:\n    return x[i]\n"
     checked, unchecked = compile_source(source), compile_source(source, checked=False)
-    assert '{inbounds = "wraps"}' in unchecked.ir(stage="scalar")
+    assert '{inbounds = "assumed"}' in unchecked.ir(stage="scalar")
     assert "inbounds" not in checked.ir(stage="scalar")
     x = np.array([1.0, 2.0, 3.0])
     assert unchecked.at(x, -1) == checked.at(x, -1) == 3.0
     with pytest.raises(IndexErrorDP):
         checked.at(x, 3)
-    # derived functions are made as their module is
-    assert '{inbounds = "wraps"}' in unchecked.grad("at").owner.ir(stage="scalar")
+    # derived functions are made as their module is: the checked gradient keeps the read
+    # of x[i] that checks i; the unchecked one needs no read of x at all
+    assert "index %x, %i : f64" in checked.grad("at").owner.ir(stage="scalar")
+    assert "index %x" not in unchecked.grad("at").owner.ir(stage="scalar")
+
+
+GUARDED_SOURCE = """\
+def f(x: f64[n]) -> f64[n]:
+    return [x[i + 1] if i < n - 1 else 0.0 for i in range(n)]
+"""
+
+
+def test_a_read_the_if_test_keeps_in_range_is_guarded_before_and_after():
+    module = compile_source(GUARDED_SOURCE, backend="interp").module
+    before = ir.print_module(module)
+    after = ir.print_module(Bounds().apply(ir.clone_module(module)))
+    read = "%9 = index %x, %8 : f64"
+    assert read in before
+    assert after == before.replace(read, '%9 = index %x, %8 {inbounds = "guarded"} : f64')
+
+
+@pytest.mark.parametrize("test, marked", [
+    ("i < n - 1", "guarded"),            # i + 1 < n
+    ("i + 1 < n", "guarded"),
+    ("n - 1 > i", "guarded"),
+    ("i <= n - 2", "guarded"),
+    ("i < n - 1 and i > 0", "guarded"),  # one part of `and` is enough
+    ("not (i >= n - 1)", "guarded"),
+    ("i < n", False),                    # i + 1 may be n
+    ("i <= n - 1", False),
+    ("i < n - 1 or i > 0", False),       # `or`: neither part need hold
+    ("i > n - 1", False),                # says nothing about i + 1 < n
+])
+def test_which_if_tests_prove_a_shifted_read(test, marked):
+    source = f"def f(x: f64[n]) -> f64[n]:\n    return [x[i + 1] if {test} else 0.0 for i in range(n)]\n"
+    module = Bounds().apply(ir.clone_module(compile_source(source, backend="interp").module))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    assert marks == [marked]
+
+
+def test_the_else_branch_takes_the_opposite_of_the_test():
+    source = ("def f(x: f64[n]) -> f64[n]:\n"
+              "    return [0.0 if i >= n - 2 else x[i + 2] for i in range(n)]\n")
+    module = Bounds().apply(ir.clone_module(compile_source(source, backend="interp").module))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    assert marks == ["guarded"]
+
+
+def test_a_guarded_read_stays_under_its_test_and_runs_as_written():
+    # speculation would read x[n] at i = n - 1: the `if` stays, native code has no check
+    mod = compile_source(GUARDED_SOURCE)
+    scalar = mod.ir("f", stage="scalar")
+    assert '{inbounds = "guarded"}' in scalar and "if" in scalar and "select" not in scalar
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert mod.f(x).tolist() == [2.0, 3.0, 4.0, 0.0]
+    assert mod.f(x[:1]).tolist() == [0.0]
+    # forward mode's tangent read repeats the guarded read: it stays under the test too
+    y, t = mod.jvp("f")(x, np.array([10.0, 20.0, 30.0, 40.0]))
+    assert t.tolist() == [20.0, 30.0, 40.0, 0.0]
+    assert "select" not in mod.ir(mod.jvp("f"), stage="scalar")
+
+
+def test_unchecked_reads_are_not_moved_out_of_their_test():
+    # --unchecked takes x[c[i]] as valid where the program reads it, which is only when
+    # the test holds: made before the test, the read could be anywhere in memory
+    source = ("def f(x: f64[n], c: i64[n]) -> f64[n]:\n"
+              "    return [x[c[i]] if c[i] < n and c[i] >= 0 else 0.0 for i in range(n)]\n")
+    mod = compile_source(source, checked=False)
+    scalar = mod.ir("f", stage="scalar")
+    assert '%9 = index %x, %3 {inbounds = "assumed"} : f64' in scalar
+    assert "%8 = if %7 : f64" in scalar and "select %7" not in scalar
+    assert mod.f(np.array([1.0, 2.0, 3.0]), np.array([2, 10**15, -10**15])).tolist() == [3.0, 0.0, 0.0]
+
+
+REPEATED_BEFORE = """\
+func @f(%x: f64[n], %j: i64) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %s = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%i: i64):
+    %2 = index %x, %i {inbounds = "repeated"} : f64
+    %3 = sub %i, %1 : i64
+    %4 = index %x, %3 {inbounds = "repeated"} : f64
+    %5 = index %x, %0 {inbounds = "repeated"} : f64
+    %6 = index %x, %j {inbounds = "repeated"} : f64
+    %7 = add %2, %4 : f64
+    %8 = add %5, %6 : f64
+    %9 = add %7, %8 : f64
+    yield %9
+  }
+  return %s
+}
+"""
+
+
+def test_repeated_reads_get_the_proofs_that_hold_wherever_they_move():
+    # x[i] and x[i - 1] are in range for every i of the loop; x[0] only when the loop
+    # runs, and x[j] only where the program read it: those two stay "repeated"
+    from passes.bounds import prove_repeated
+    module = ir.parse_module(REPEATED_BEFORE)
+    prove_repeated(module.functions["f"])
+    assert ir.print_module(module) == REPEATED_BEFORE.replace(
+        '%2 = index %x, %i {inbounds = "repeated"}', "%2 = index %x, %i {inbounds = true}").replace(
+        '%4 = index %x, %3 {inbounds = "repeated"}', '%4 = index %x, %3 {inbounds = "wraps"}')
+
+
+def test_a_gradient_never_reads_what_the_program_did_not():
+    # the reverse sweep repeats x[j] in a loop that runs k = 0 times: made before the
+    # loop, it read x[10**14] (a crash); it stays behind the loop's own test
+    source = ("def f(x: f64[n], j: i64, k: i64) -> f64:\n"
+              "    t = 0.0\n"
+              "    for i in range(k):\n"
+              "        t += sin(x[j]) * t + x[j]\n"
+              "    return t\n")
+    grad = compile_source(source).grad("f")
+    assert grad(np.ones(3), 10**14, 0).tolist() == [0.0, 0.0, 0.0]
+    assert grad(np.ones(3), 10**14, -10**14)[0] == 0.0
+    with pytest.raises(IndexErrorDP):
+        grad(np.ones(3), 10**14, 1)
+    assert grad(np.ones(3), 2, 1).tolist() == [0.0, 0.0, 1.0]
+
+
+def test_a_read_that_cannot_fail_where_it_is_goes_when_unused():
+    # the gradient of sum(exp(x[i + 1]) ...) needs no primal value: the loop that read
+    # x[i + 1] under its test (kept while the read was checked) is gone
+    source = "def f(x: f64[n]) -> f64:\n    return sum([exp(x[i + 1]) if i + 1 < n else x[i] for i in range(n)])\n"
+    mod = compile_source(source)
+    scalar = mod.ir(mod.grad("f"), stage="scalar")
+    assert scalar.count(" for ") == 1 and "build" not in scalar
+    x = np.array([0.5, 1.0, 2.0])
+    assert mod.grad("f")(x).tolist() == [0.0, np.exp(1.0), np.exp(2.0) + 1.0]

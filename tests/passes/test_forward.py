@@ -51,7 +51,7 @@ func @f.fwd(%x: f64[n], %w: f64, %t_x: f64[n], %t_w: f64) -> (f64, f64) {
   %4, %5 = for %0, %n, %1, %2, %3 : f64, f64 {
   ^(%i: i64, %acc: f64, %t_acc: f64):
     %6 = index %x, %i : f64
-    %7 = index %t_x, %i {inbounds = "wraps"} : f64
+    %7 = index %t_x, %i {inbounds = true} : f64
     %8 = mul %acc, %w : f64
     %9 = mul %t_acc, %w : f64
     %10 = const 0.0 : f64
