@@ -15,8 +15,10 @@ An access AD made to repeat one the program checked (`inbounds = "repeated"`: va
 it stands, not elsewhere) gets the proof above when there is one, so it may move.
 
 Inside the then-branch of `if i + a < d - b` (also `<=`, `>`, `>=` written the other
-way, and `and` of such tests), i + c for 0 < c <= a + b is below the size d:
-`x[i + 1] if i < n - 1 else 0.0`, the shifted read a reverse sweep makes, is marked
+way, `not`, and `and` of such tests; the else-branch takes the opposite), i + c for
+c <= a + b is below the size d, and it is >= 0 when i is a loop variable from start >= -c
+or the test also says `i >= -c`. Such a read, `x[i + 1] if i < n - 1 else 0.0` (the
+shifted read a reverse sweep makes) or `x[c[i]] if 0 <= c[i] < n else 0.0`, is marked
 `inbounds = "guarded"`. That proof holds only under the test, so such a read is never
 moved out of its branch (dce.never_fails is false for it: no speculation, no hoisting);
 native code skips its check, and LLVM vectorizes the branch as a masked load.
@@ -103,7 +105,8 @@ OPPOSITE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
 
 def guard_facts(test, loops: list, holds: bool) -> list:
     """Facts an `if` gives the branch where its test `holds` (the then-branch) or not
-    (the else-branch): from `i + a < d - b`, with i a loop variable, i + (a + b) < d."""
+    (the else-branch): `v + a < d - b` says v + (a + b) < d, and `c <= v + a` says
+    v >= c - a, for a loop variable or any other i64 value v."""
     op = test.defining_op
     if op is None:
         return []
@@ -116,30 +119,73 @@ def guard_facts(test, loops: list, holds: bool) -> list:
         return []
     name = op.name if holds else OPPOSITE[op.name]
     low, high = op.operands if name in ("lt", "le") else reversed(op.operands)
-    size, below = size_minus(high)
     strict = name in ("lt", "gt")
-    facts = []
-    for variable, start, _, _, _ in loops:
-        offset = offset_from(low, variable)
-        if offset is None or size == DYN:
-            continue
-        headroom = offset + below - (0 if strict else 1)
-        if headroom > 0:
-            facts.append((variable, start, size, headroom, True))
-    return facts
+    return upper_fact(low, high, strict, loops) + lower_fact(low, high, strict, loops)
+
+
+def upper_fact(low, high, strict: bool, loops: list) -> list:
+    """low < high (low <= high unless strict) with high = d - b: low's base v, which is
+    low - a, has v + (a + b) < d, or v + (a + b - 1) < d."""
+    size, below = size_minus(high)
+    value, a = base_and_offset(low)
+    start = next((start for v, start, _, _, by_test in loops if v is value and not by_test), None)
+    if size == DYN or not exact(value, a, start) or below > SMALL:
+        return []
+    return [(value, start, size, a + below - (0 if strict else 1), True)]
+
+
+def lower_fact(low, high, strict: bool, loops: list) -> list:
+    """c < high (c <= high unless strict) for a constant c: high's base v, which is
+    high - a, has v >= c + 1 - a, or v >= c - a. A fact with no size bounds only below."""
+    c = dim_of_value(low) if is_constant(low) else None
+    if not isinstance(c, int):
+        return []
+    value, a = base_and_offset(high)
+    if not exact(value, a, next((start for v, start, _, _, by_test in loops
+                                  if v is value and not by_test), None)):
+        return []
+    return [(value, c + (1 if strict else 0) - a, DYN, 0, True)]
+
+
+# A test says what it seems to only when its arithmetic does not wrap around at 64 bits
+# (`i + 2**63 - 1 < n` holds for every i >= 1): a loop variable from start >= 0 stays
+# below an array's size (< 2**60), so i + a cannot wrap for |a| <= SMALL, nor d - b for
+# b <= SMALL; any other value v is taken as it is compared, v < d - b, never v + a.
+SMALL = 2**32
+
+
+def exact(value, a: int, start) -> bool:
+    """Can `value + a` be taken at its word, value being a loop variable from start (or
+    any value when start is None)?"""
+    return a == 0 or start is not None and abs(a) <= SMALL
+
+
+def base_and_offset(value) -> tuple:
+    """(v, c) when value is v + c or v - c for a constant c, else (value, 0)."""
+    op = value.defining_op
+    if op is not None and op.name in ("add", "sub") and is_constant(op.operands[1]):
+        offset = offset_from(value, op.operands[0])
+        if offset is not None:
+            return op.operands[0], offset
+    return value, 0
 
 
 def both_parts(op: ir.Op, name: str) -> list:
-    """The two tests of `a and b` (name "and") or `a or b` ("or"), also in the form a
-    short-circuit takes (`select a, b, false`, `select a, true, b`); else []."""
+    """The two tests of `a and b` (name "and") or `a or b` ("or"), also in the forms a
+    short-circuit takes (`if a {b} {false}`, `select a, b, false`, and for `or` true in
+    the then-branch); else []."""
     if op.name == name:
         return list(op.operands)
     if op.name == "select":
         test, then, other = op.operands
-        if name == "and" and constant(other) is False:
-            return [test, then]
-        if name == "or" and constant(then) is True:
-            return [test, other]
+    elif op.name == "if" and len(op.results) == 1:  # before speculation makes it a select
+        test, (then,), (other,) = op.operands[0], *(r.ops[-1].operands for r in op.regions)
+    else:
+        return []
+    if name == "and" and constant(other) is False:
+        return [test, then]
+    if name == "or" and constant(then) is True:
+        return [test, other]
     return []
 
 
@@ -188,12 +234,16 @@ def index_in_range(index, size, loops: list, anywhere: bool = False):
     constant = dim_of_value(index) if is_constant(index) else None
     guarded = False
     for variable, start, bound, headroom, by_test in loops:
-        # the same size, or literal sizes where the loop's is the smaller
-        if bound != size and not (isinstance(bound, int) and isinstance(size, int) and bound <= size):
+        # the same size, or literal sizes where the loop's is the smaller (a fact that
+        # only bounds below has size ?, which no array's size can match)
+        if bound == DYN or bound != size and not (
+                isinstance(bound, int) and isinstance(size, int) and bound <= size):
             continue
         offset = offset_from(index, variable)
         if by_test:
-            guarded = guarded or offset is not None and 0 < offset <= headroom and start + offset >= 0
+            lowest = lower_bound(variable, loops)
+            guarded = guarded or offset is not None and offset <= headroom and \
+                lowest is not None and lowest + offset >= 0
             continue
         # inside a loop over this size that runs at all, size > start >= 0
         if isinstance(constant, int) and -1 <= constant <= start and not anywhere:
@@ -201,6 +251,12 @@ def index_in_range(index, size, loops: list, anywhere: bool = False):
         if offset is not None and offset <= 0 and start + offset >= -1:
             return True if start + offset >= 0 else "wraps"
     return GUARDED if guarded else False
+
+
+def lower_bound(value, loops: list):
+    """The largest c with value >= c among the facts, None when none bounds it."""
+    starts = [start for v, start, _, _, _ in loops if v is value and start is not None]
+    return max(starts) if starts else None
 
 
 def is_constant(value) -> bool:

@@ -192,6 +192,9 @@ def test_a_read_the_if_test_keeps_in_range_is_guarded_before_and_after():
     ("i <= n - 1", False),
     ("i < n - 1 or i > 0", False),       # `or`: neither part need hold
     ("i > n - 1", False),                # says nothing about i + 1 < n
+    # i + 2**63 - 1 wraps around: the test holds for every i >= 1
+    ("i + 9223372036854775807 < n", False),
+    ("i < n - 9223372036854775807", False),
 ])
 def test_which_if_tests_prove_a_shifted_read(test, marked):
     source = f"def f(x: f64[n]) -> f64[n]:\n    return [x[i + 1] if {test} else 0.0 for i in range(n)]\n"
@@ -228,11 +231,11 @@ def test_unchecked_reads_are_not_moved_out_of_their_test():
     # --unchecked takes x[c[i]] as valid where the program reads it, which is only when
     # the test holds: made before the test, the read could be anywhere in memory
     source = ("def f(x: f64[n], c: i64[n]) -> f64[n]:\n"
-              "    return [x[c[i]] if c[i] < n and c[i] >= 0 else 0.0 for i in range(n)]\n")
+              "    return [x[c[i]] if c[i] < n and c[i] > -n else 0.0 for i in range(n)]\n")
     mod = compile_source(source, checked=False)
     scalar = mod.ir("f", stage="scalar")
-    assert '%9 = index %x, %3 {inbounds = "assumed"} : f64' in scalar
-    assert "%8 = if %7 : f64" in scalar and "select %7" not in scalar
+    assert '%10 = index %x, %3 {inbounds = "assumed"} : f64' in scalar
+    assert "%9 = if %8 : f64" in scalar and "select %8" not in scalar
     assert mod.f(np.array([1.0, 2.0, 3.0]), np.array([2, 10**15, -10**15])).tolist() == [3.0, 0.0, 0.0]
 
 
@@ -294,3 +297,31 @@ def test_a_read_that_cannot_fail_where_it_is_goes_when_unused():
     assert scalar.count(" for ") == 1 and "build" not in scalar
     x = np.array([0.5, 1.0, 2.0])
     assert mod.grad("f")(x).tolist() == [0.0, np.exp(1.0), np.exp(2.0) + 1.0]
+
+
+@pytest.mark.parametrize("read, marked", [
+    ("x[c[i]] if c[i] < n and c[i] >= 0 else 0.0", "guarded"),
+    ("x[c[i]] if 0 <= c[i] and c[i] < n else 0.0", "guarded"),
+    ("x[c[i] - 1] if 1 <= c[i] and c[i] <= n else 0.0", "guarded"),
+    ("0.0 if c[i] < 0 or c[i] >= n else x[c[i]]", "guarded"),
+    ("x[c[i]] if c[i] < n else 0.0", False),              # may be below -n
+    ("x[c[i]] if c[i] >= 0 and c[i] <= n else 0.0", False),  # may be n
+    # c[i] + 1 may wrap around to -2**63: only the value itself is taken at its word
+    ("x[c[i] + 1] if c[i] + 1 < n and c[i] + 1 >= 0 else 0.0", False),
+])
+def test_a_test_on_any_value_proves_a_gather(read, marked):
+    source = f"def f(x: f64[n], c: i64[n]) -> f64[n]:\n    return [{read} for i in range(n)]\n"
+    mod = compile_source(source)
+    reads = [line for line in mod.ir("f", stage="scalar").splitlines() if "index %x" in line]
+    assert len(reads) == 1
+    assert (f'{{inbounds = "{marked}"}}' in reads[0]) if marked else "inbounds" not in reads[0]
+    x, c = np.array([1.0, 2.0, 3.0]), np.array([2, 3, -2**63])
+    assert outcome(mod, x, c) == outcome(compile_source(source, backend="interp"), x, c)
+
+
+def outcome(mod, *args):
+    """f's value as a list, or the type of the error it raised."""
+    try:
+        return mod.f(*args).tolist()
+    except Exception as e:  # noqa: BLE001
+        return type(e)
