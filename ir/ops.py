@@ -128,7 +128,18 @@ def item_bytes(op) -> int:
 def range_count(start: int, stop: int, step: int, op) -> int:
     if step == 0:
         raise errors.ValueErrorDP(f"range() step must not be zero{fmt_loc(op)}")
-    return len(range(int(start), int(stop), int(step)))
+    return range_length(int(start), int(stop), int(step))
+
+
+def range_length(start: int, stop: int, step: int) -> int:
+    """len(range(start, stop, step)) for a step other than 0, at most 2**63 - 1, as native
+    code counts (a loop that runs longer could never finish). Python's len() raises
+    OverflowError past 2**63 - 1."""
+    if step > 0:
+        count = (stop - start + step - 1) // step
+    else:
+        count = (start - stop - step - 1) // -step
+    return min(max(count, 0), I64_MAX)
 
 
 # ----------------------------------------------------------------------------- constants and casts
@@ -1195,6 +1206,26 @@ def interp_for(op, args, ctx):
 
 def _zero_step(op):
     raise errors.ValueErrorDP(f"range() step must not be zero{fmt_loc(op)}")
+
+
+# trip_count(start, stop, step): how many iterations `for i in range(start, stop, step)`
+# runs, for AD's tapes and reverse loops. Computed as i64 arithmetic, stop - start + step - 1
+# wraps around for ranges like range(0, 2**63 - 1, 2**62), and a tape one row short of the
+# loop that fills it corrupts memory. A count of 2**63 or more (range(-1, 2**63 - 1)) is
+# 2**63 - 1, as every loop counts (range_length); step 0 gives 0, the loop itself raising
+# the error.
+def infer_trip_count(op, module):
+    if any(t != I64 for t in operand_types(op)):
+        raise TypeRuleError(f"trip_count needs i64 start, stop and step, got {operand_types(op)}")
+    return [I64]
+
+
+def interp_trip_count(op, args, ctx):
+    start, stop, step = (int(a) for a in args)
+    return [np.int64(range_length(start, stop, step) if step else 0)]
+
+
+register(OpDef("trip_count", infer_trip_count, interp_trip_count, operands=3))
 
 
 register(OpDef("for", infer_for, interp_for, region_arity=1,

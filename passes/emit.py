@@ -167,11 +167,7 @@ class Emitter:
             if dim_of_value(stop) != DYN:
                 return stop  # a dimension or a constant: never negative
             return self.emit("maximum", stop, self.const(0))
-        one = self.const(1)
-        step = self.emit("select", self.emit("eq", step, self.const(0)), one, step)
-        span = self.emit("add", self.emit("sub", stop, start),
-                         self.emit("sub", step, self.emit("sign", step)))
-        return self.emit("maximum", self.emit("floordiv", span, step), self.const(0))
+        return self.emit("trip_count", start, stop, step)
 
     def position(self, k, start, step):
         """The induction variable at iteration k."""

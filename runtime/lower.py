@@ -855,16 +855,29 @@ class FunctionLowering:
 
     # --- structured control flow
     def range_count(self, op, start, stop, step):
-        """len(range(start, stop, step)), as Python has it. The distance and the stride
-        are unsigned: range(0, 2**63 - 1, 2**62) spans more than an i64 holds, and its
-        2 iterations once came out as none."""
+        """len(range(start, stop, step)), as Python has it, up to 2**63 - 1 (a loop that
+        runs longer could never finish; a build that long cannot be allocated)."""
         self.fail_if(self.b.icmp_signed("==", step, INT(0)), "range", op)
+        return self.count_of(start, stop, step)
+
+    def op_trip_count(self, op):
+        """range_count's count, 0 for step 0 (ir/ops.py)."""
+        start, stop, step = (self.get(v) for v in op.operands)
+        return self.b.select(self.b.icmp_signed("==", step, INT(0)), INT(0),
+                             self.count_of(start, stop, step))
+
+    def count_of(self, start, stop, step):
+        """len(range(start, stop, step)) for a step other than 0, at most 2**63 - 1. The
+        distance and the stride are unsigned: range(0, 2**63 - 1, 2**62) spans more than
+        an i64 holds, and its 2 iterations once came out as none."""
+        step = self.b.select(self.b.icmp_signed("==", step, INT(0)), INT(1), step)
         positive = self.b.icmp_signed(">", step, INT(0))
         runs = self.b.select(positive, self.b.icmp_signed("<", start, stop),
                              self.b.icmp_signed(">", start, stop))
         span = self.b.select(positive, self.b.sub(stop, start), self.b.sub(start, stop))
         stride = self.b.select(positive, step, self.b.neg(step))
         n = self.b.add(self.b.udiv(self.b.sub(span, INT(1)), stride), INT(1))
+        n = self.b.select(self.b.icmp_signed("<", n, INT(0)), INT(2**63 - 1), n)  # >= 2**63
         return self.b.select(runs, n, INT(0))
 
     def op_for(self, op):

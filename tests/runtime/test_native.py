@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from compiler import compile_file, compile_source
-from ir import (AssertionErrorDP, IndexErrorDP, ShapeErrorDP, ValueErrorDP,
+from ir import (AssertionErrorDP, IndexErrorDP, MemoryErrorDP, ShapeErrorDP, ValueErrorDP,
                 ZeroDivisionErrorDP)
 from reference import EXAMPLES, make_inputs
 
@@ -579,6 +579,73 @@ def test_ranges_whose_span_is_beyond_i64_run_as_in_python(backend):
                     (big, -big - 1, -big - 1), (-5, 5, 3), (5, -5, -3), (3, 3, 1), (4, 3, 1)]:
         assert mod.count(a, b, s) == len(range(a, b, s))
         assert mod.last(a, b, s) == (range(a, b, s)[-1] if range(a, b, s) else 0)
+
+
+LONG_RANGES = """\
+def stepped(x: f64[n], a: i64, b: i64, c: i64) -> f64:
+    s = 1.0
+    for i in range(a, b, c):
+        s = s * x[i % n] + sin(s)
+    return s
+
+def squares(x: f64[n], a: i64, b: i64, c: i64) -> f64:
+    s = 0.0
+    for i in range(a, b, c):
+        s += x[i] * x[i]
+    return s
+
+def running(x: f64[n], a: i64, b: i64) -> f64:
+    s = 0.0
+    for i in range(a, b):
+        s = s * x[i] + exp(x[0])
+    return s
+
+def total(x: f64[n], a: i64, b: i64) -> f64:
+    return sum(x[i] for i in range(a, b))
+
+def squared(x: f64[n], a: i64, b: i64) -> f64[?]:
+    return [x[i] * x[i] for i in range(a, b)]
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_gradients_of_loops_whose_span_is_beyond_i64(backend):
+    # the reverse sweep counted range(0, 2**63 - 1, 2**62) in wrapping i64 arithmetic: a
+    # tape of 0 rows for the 2 iterations that ran (native code corrupted the heap), and
+    # 1 iteration for the empty range(2**62 + 10**9, -2**63, 2**62) (it read x[2**62...])
+    mod = compile_source(LONG_RANGES, backend=backend)
+    x, big = np.array([1.0, 2.0, 3.0]), 2 ** 63 - 1
+    x0 = x.copy()
+    for a, b, c in [(0, big, 2 ** 62), (-1, big, big), (0, 2 ** 62 + 2, 2 ** 62)]:
+        s, dsdx = 1.0, np.zeros(3)
+        for i in range(a, b, c):  # s = s * x[i % n] + sin(s), forward mode by hand
+            k = i % 3
+            e = np.eye(3)[k]
+            s, dsdx = s * x[k] + np.sin(s), dsdx * x[k] + s * e + np.cos(s) * dsdx
+        assert mod.stepped(x, a, b, c) == pytest.approx(s, rel=1e-15)
+        assert mod.grad("stepped")(x, a, b, c) == pytest.approx(dsdx, rel=1e-14)
+    for a, b, c in [(2 ** 62 + 10 ** 9, -big - 1, 2 ** 62), (big, -big - 1, 1), (-big - 1, big, -1)]:
+        assert len(range(a, b, c)) == 0
+        assert mod.grad("squares")(x, a, b, c).tolist() == [0.0, 0.0, 0.0]
+        assert mod.hessian("squares")(x, a, b, c).tolist() == np.zeros((3, 3)).tolist()
+    assert mod.grad("running")(x, big, -big - 1).tolist() == [0.0, 0.0, 0.0]
+    assert np.array_equal(x, x0)
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_loops_of_2_to_the_63_iterations_or_more_run(backend):
+    # such a count came out negative: native code ran the loop 0 times and returned 0.0
+    mod = compile_source(LONG_RANGES, backend=backend)
+    x, big = np.array([1.0, 2.0, 3.0]), 2 ** 63 - 1
+    for f, a, b in [("squares", -1, big), ("squares", -big - 1, big), ("total", -1, big)]:
+        args = (x, a, b, 1) if f == "squares" else (x, a, b)
+        with pytest.raises(IndexErrorDP, match="^index 3 is out of bounds|^index -92233720"):
+            mod.run(f, *args)
+    with pytest.raises(MemoryErrorDP, match="^cannot allocate an array of 9223372036854775807 "
+                                            "f64 elements"):
+        mod.squared(x, -big - 1, big)
+    with pytest.raises(MemoryErrorDP):  # the tape of 2**63 - 1 rows
+        mod.grad("running")(x, -1, big)
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
