@@ -159,7 +159,13 @@ def parse_value(name: str, text: str):
     except (ValueError, SyntaxError):
         raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
                         f"list of numbers") from None
-    return np.asarray(value) if isinstance(value, (list, tuple)) else value
+    if not isinstance(value, (list, tuple)):
+        return value
+    try:
+        return np.asarray(value)
+    except ValueError:  # ragged: [[1, 2], [3]]
+        raise UserError(f"argument {name}: '{text}' is not an array: its nested lists have "
+                        f"different lengths") from None
 
 
 def static_names(args) -> set[str]:

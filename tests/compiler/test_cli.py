@@ -85,6 +85,9 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "runtime error: argument k must be i64, got float 2.5\n"),
     (["run", "{prog}", "wsq", "--arg", "x=hello"],
      "dpc: error: argument x: cannot read 'hello' as a number, a bool or a list of numbers\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[[1.0, 2.0], [3.0]]"],
+     "dpc: error: argument x: '[[1.0, 2.0], [3.0]]' is not an array: its nested lists have "
+     "different lengths\n"),
     (["check", "{prog}.missing"],
      "dpc: error: cannot read {prog}.missing: No such file or directory\n"),
     (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=-3", "--arg", "k=1"],
