@@ -125,6 +125,14 @@ def item_bytes(op) -> int:
     return np.dtype(NP_DTYPE[op.results[0].type.elem]).itemsize
 
 
+def different_shapes(what: str, shape: tuple, first: tuple, op) -> errors.ShapeErrorDP:
+    """Elements of one array that differ in shape, worded as native code words it: the
+    first axis where `shape` is not the first element's."""
+    got, expected = next((a, b) for a, b in zip(shape, first) if a != b)
+    return errors.ShapeErrorDP(f"{what} have different shapes: size {got} is not "
+                               f"{expected}{fmt_loc(op)}")
+
+
 def range_count(start: int, stop: int, step: int, op) -> int:
     if step == 0:
         raise errors.ValueErrorDP(f"range() step must not be zero{fmt_loc(op)}")
@@ -890,9 +898,9 @@ def _stack_dim(d, e):
 
 
 def interp_stack(op, args, ctx):
-    shapes = {np.shape(a) for a in args}
-    if len(shapes) > 1:
-        raise errors.ShapeErrorDP(f"array literal rows have different shapes{fmt_loc(op)}")
+    for a in args[1:]:
+        if np.shape(a) != np.shape(args[0]):
+            raise different_shapes("array literal rows", np.shape(a), np.shape(args[0]), op)
     return [np.array(args, dtype=NP_DTYPE[op.results[0].type.elem])]
 
 
@@ -1312,7 +1320,7 @@ def interp_build(op, args, ctx):
             shape = (n, *np.shape(x))
             out = allocate(op, shape, lambda: np.empty(shape, dtype=dtype))
         elif np.shape(x) != out.shape[1:]:
-            raise errors.ShapeErrorDP(f"comprehension elements have different shapes{fmt_loc(op)}")
+            raise different_shapes("comprehension elements", np.shape(x), out.shape[1:], op)
         out[k] = x
     return [out]
 
@@ -1354,6 +1362,8 @@ def interp_reduce(op, args, ctx):
     combine = REDUCE_KINDS[kind]
     for i in range(int(start), int(stop), int(step)):
         (x,) = ctx.run_block(body, [np.int64(i)])
+        if acc is not None and np.shape(x) != np.shape(acc):  # NumPy would broadcast them
+            raise different_shapes("generator elements", np.shape(x), np.shape(acc), op)
         acc = x if acc is None else combine(acc, x)
     return [as_np(acc, rtype)]
 

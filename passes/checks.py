@@ -12,7 +12,8 @@ same order:
    the array it was read from (a row `x[i]` has the length d whatever i is).
 2. Dead work that may fail. A `build` or `reduce` whose result nobody uses becomes a
    `for` over the same range whose body yields nothing; DCE then removes what in it
-   cannot fail. A `max`/`min` reduction also fails on an empty range: that check stays
+   cannot fail. Not a build or reduce of arrays whose length the type leaves open: its
+   elements may differ in length, which only the build or reduce itself checks. A `max`/`min` reduction also fails on an empty range: that check stays
    as the same reduction of a constant.
 3. Repeated checks. A `for` that carries nothing and whose body never reads its
    induction variable does the same checks in every iteration: it runs the body once,
@@ -24,7 +25,7 @@ from __future__ import annotations
 import ir
 from ir.ops import dim_of_value
 
-from .dce import effect_free, eliminate_dead_code, used_values
+from .dce import effect_free, eliminate_dead_code, may_be_ragged, used_values
 
 
 class Checks:
@@ -93,7 +94,7 @@ def slice_to_checks(block: ir.Block, used: set) -> bool:
         for region in op.regions:
             changed |= slice_to_checks(region, used)
         if op.name in ("build", "reduce") and not any(r in used for r in op.results) \
-                and not empty_range_check(op):
+                and not empty_range_check(op) and not may_be_ragged(op):
             ops += checks_of(op)
             changed = True
         else:

@@ -65,10 +65,19 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
     if name == "if":
         return all(body_never_fails(r, in_place) for r in op.regions)
     if name in ("build", "reduce"):
+        if may_be_ragged(op):
+            return False
         step = dim_of_value(op.operands[2])
         kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
         return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0], in_place)
     return False
+
+
+def may_be_ragged(op: ir.Op) -> bool:
+    """Can a build or reduce of arrays fail for elements of different lengths (`[zeros(i)
+    for i in range(n)]`)? Only when the elements' type leaves a size unknown."""
+    shape = op.results[0].type.shape if op.results else ()
+    return op.name == "build" and ir.DYN in shape[1:] or op.name == "reduce" and ir.DYN in shape
 
 
 def proved(op: ir.Op, in_place: bool) -> bool:

@@ -648,6 +648,42 @@ def test_loops_of_2_to_the_63_iterations_or_more_run(backend):
         mod.grad("running")(x, -1, big)
 
 
+RAGGED = """\
+def unread(x: f64[n]) -> f64:
+    y = [zeros(i) for i in range(n)]
+    return x[0] * float(len(y))
+
+def nested(x: f64[n]) -> f64:
+    y = [[1.0 for j in range(i)] for i in range(n)]
+    return x[0]
+
+def generator(x: f64[n]) -> f64:
+    return sum(sum(zeros(1 if i == 0 else 3) + 1.0 for i in range(2)))
+
+def literal(x: f64[n], k: i64) -> f64:
+    return sum([zeros(2), zeros(k)])
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_elements_of_different_shapes_are_an_error_even_when_unread(backend):
+    # native code dropped the unread comprehension, with the check of its rows' lengths;
+    # the interpreter let NumPy broadcast a generator's elements of lengths 1 and 3
+    mod = compile_source(RAGGED, name="ragged.dp", backend=backend)
+    x = np.array([1.0, 2.0, 3.0])
+    for fn, args, what, line, col, sizes in [
+            ("unread", (), "comprehension elements", 2, 9, "1 is not 0"),
+            ("nested", (), "comprehension elements", 6, 9, "1 is not 0"),
+            ("generator", (), "generator elements", 10, 20, "3 is not 1"),
+            ("literal", (3,), "array literal rows", 13, 16, "3 is not 2")]:
+        message = f"{what} have different shapes: size {sizes} (at ragged.dp:{line}:{col})"
+        with pytest.raises(ShapeErrorDP) as err:
+            mod.run(fn, x, *args)
+        assert str(err.value) == message
+        with pytest.raises(ShapeErrorDP):
+            mod.grad(fn)(x, *args)
+
+
 @pytest.mark.parametrize("backend", ["native", "interp"])
 def test_scalar_arguments_at_the_edges_of_their_types(backend):
     mod = compile_source(EDGES, backend=backend)
