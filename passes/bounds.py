@@ -88,7 +88,8 @@ def mark_block(block: ir.Block, loops: list, anywhere: bool = False) -> None:
             start, stop, step = (dim_of_value(v) for v in op.operands[:3])
             if stop == DYN:
                 stop = bound_of(op.operands[1], loops)
-            if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN:
+            if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN \
+                    and not (isinstance(stop, int) and stop > LARGEST_SIZE):
                 inner = loops + [(op.regions[0].args[0], start, stop, 0, False)]
         if op.name == "if" and not anywhere:
             test = op.operands[0]
@@ -148,10 +149,12 @@ def lower_fact(low, high, strict: bool, loops: list) -> list:
 
 
 # A test says what it seems to only when its arithmetic does not wrap around at 64 bits
-# (`i + 2**63 - 1 < n` holds for every i >= 1): a loop variable from start >= 0 stays
-# below an array's size (< 2**60), so i + a cannot wrap for |a| <= SMALL, nor d - b for
-# b <= SMALL; any other value v is taken as it is compared, v < d - b, never v + a.
+# (`i + 2**63 - 1 < n` holds for every i >= 1): a loop variable with a fact stays below
+# an array's size or a literal of at most LARGEST_SIZE, so i + a cannot wrap for
+# |a| <= SMALL, nor d - b for b <= SMALL; any other value v is taken as it is compared,
+# v < d - b, never v + a.
 SMALL = 2**32
+LARGEST_SIZE = 2**60  # no array has more elements: its bytes would not fit in an i64
 
 
 def exact(value, a: int, start) -> bool:

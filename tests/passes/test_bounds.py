@@ -204,6 +204,21 @@ def test_which_if_tests_prove_a_shifted_read(test, marked):
     assert marks == [marked]
 
 
+def test_a_loop_variable_near_2_to_the_63_proves_nothing():
+    # i + 3 wraps around to a negative number, which is below n: x[i + 2] read x[-2**63]
+    source = ("def f(x: f64[n]) -> f64:\n"
+              "    s = 0.0\n"
+              "    for i in range(9223372036854775806, 9223372036854775807):\n"
+              "        if i + 3 < n:\n"
+              "            s += x[i + 2]\n"
+              "    return s\n")
+    mod = compile_source(source)
+    assert "inbounds" not in [line for line in mod.ir("f", stage="scalar").splitlines()
+                              if "index %x" in line][0]
+    with pytest.raises(IndexErrorDP, match="^index -9223372036854775808 is out of bounds"):
+        mod.f(np.arange(4.0))
+
+
 def test_the_else_branch_takes_the_opposite_of_the_test():
     source = ("def f(x: f64[n]) -> f64[n]:\n"
               "    return [0.0 if i >= n - 2 else x[i + 2] for i in range(n)]\n")
