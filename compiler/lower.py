@@ -272,6 +272,11 @@ class FunctionLowering:
         value = self.expr(s.value)
         if s.annot is not None:
             (t,) = self.owner.ir_type(s.annot, f"'{s.target}'")
+            bound = {d for p in self.fn.params for d in ir.types.dim_names(p.type)}
+            for d in ir.types.dim_names(t):
+                if d not in bound:
+                    raise self.error(s.annot, f"dimension '{d}' of the type of '{s.target}' is "
+                                              f"not the dimension of any parameter")
             value = self.coerce(s.value, value, t, f"'{s.target}'")
         self.bind(s.target, value)
 
