@@ -21,6 +21,10 @@ from .types import BOOL, DYN, F64, I64, ArrayType, Type
 
 NP_DTYPE = {F64: np.dtype(np.float64), I64: np.dtype(np.int64), BOOL: np.dtype(np.bool_)}
 I64_MIN, I64_MAX = -2**63, 2**63 - 1
+# The largest size a dimension name takes. An array's bytes must fit in an i64, but one
+# with no elements may have any sizes: passes/bounds.py takes a loop up to a dimension to
+# stay below 2**60, so that i + 1 cannot wrap around.
+LARGEST_SIZE = 2**60
 SAFE_SOURCES = {
     F64: ("f", "i", "u", "b"),
     I64: ("i", "u", "b"),
@@ -105,6 +109,10 @@ class DimensionPlan:
 
     def check(self, shapes: list[tuple]) -> None:
         """Raises ShapeErrorDP naming the argument and the dimension that disagree."""
+        for d, (k, axis) in self.first.items():
+            if shapes[k][axis] > LARGEST_SIZE:  # an array of no elements, (2**63 - 1, 0)
+                raise ShapeErrorDP(f"argument {self.names[k]} makes dimension {d} "
+                                   f"{shapes[k][axis]}: dpc takes at most 2**60")
         for k, axis, d in self.checks:
             size = shapes[k][axis]
             if isinstance(d, int):

@@ -723,12 +723,17 @@ def adjoint_index(ad, op, cts):
     return [None] * len(op.operands)
 
 
-# The `inbounds` proof of an access at indices that an op of the program, run on the same
-# values, has already checked: valid where it stands (possibly negative, counting from the
-# end), so native code skips the check. Not valid anywhere else: an access that repeats a
-# read done under `if j < n` or in a loop that may run no iteration must stay where it is
-# (passes/dce.never_fails); the bounds pass upgrades it when the loops alone prove it.
-REPEATED = "repeated"
+# `inbounds` proofs: an index op carrying one is in range, and native code does not check
+# it. true: in [0, size) wherever the op is moved; "wraps": in [-size, size), a negative
+# index counting from the end. Valid only where the op stands (passes/dce.never_fails
+# keeps them there): "guarded", in [0, size) under the test of the enclosing `if`
+# (passes/bounds.py); "repeated", an access AD makes that repeats one an op of the
+# program, run on the same values, has checked (one done under `if j < n`, or in a loop
+# that may run no iteration, must stay where it is; the bounds pass upgrades it when the
+# loops alone prove it); "assumed", any index under --unchecked.
+REPEATED, GUARDED, ASSUMED = "repeated", "guarded", "assumed"
+MOVABLE_PROOFS = (True, "wraps")
+WRAPPING_PROOFS = ("wraps", REPEATED, ASSUMED)  # native code maps a negative index
 
 
 def tangent_index(fw, op):

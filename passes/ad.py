@@ -47,13 +47,13 @@ from dataclasses import dataclass, field
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
-from ir.ops import constant
+from ir.ops import REPEATED, constant
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
 from .dce import eliminate_dead_code, never_fails
 from .bounds import prove_repeated
-from .emit import CHECKED, DifferentiationError, Emitter, mark_checked
+from .emit import DifferentiationError, Emitter, mark_checked
 from .forward import Tangents, tangent_rule_function
 
 DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
@@ -294,7 +294,7 @@ class Differentiator(Emitter):
         if not self.active(array) or ct is None:
             return
         target = self.adjoint_value(array)
-        self.adjoint[array] = self.emit("add_at", target, ct, *indices, inbounds=CHECKED)
+        self.adjoint[array] = self.emit("add_at", target, ct, *indices, inbounds=REPEATED)
 
     def add_at_first(self, array, result, ct, axis) -> None:
         """max / min over `axis` (None: all): ct goes to the first element, in row-major

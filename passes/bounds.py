@@ -26,8 +26,11 @@ native code skips its check, and LLVM vectorizes the branch as a masked load.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import ir
-from ir.ops import REPEATED, constant, dim_of_value
+from ir.calling import LARGEST_SIZE
+from ir.ops import ASSUMED, GUARDED, REPEATED, constant, dim_of_value, size_dim
 from ir.types import DYN
 
 LOOPS = ("for", "build", "reduce")
@@ -43,8 +46,16 @@ class Bounds:
         return module
 
 
-GUARDED = "guarded"  # in [0, size), proved by an enclosing `if`'s test: not movable
-ASSUMED = "assumed"  # taken as in [-size, size) where the program reads it: not movable
+class Fact(NamedTuple):
+    """start <= value and value + headroom < size, where the fact holds: for the variable
+    of an enclosing loop (from_test False, headroom 0) or from the test of an enclosing
+    `if` (from_test True; start None when the test does not bound it below, size ? when
+    it bounds it only below)."""
+    value: object
+    start: object
+    size: object
+    headroom: int
+    from_test: bool
 
 
 class Unchecked:
@@ -71,30 +82,29 @@ def prove_repeated(fn: ir.Function) -> None:
     mark_block(fn.body, [], anywhere=True)
 
 
-def mark_block(block: ir.Block, loops: list, anywhere: bool = False) -> None:
-    """`loops`: facts (variable, start, size, headroom, guarded) about the induction
-    variables of the enclosing loops that start at a constant >= 0 and step by 1, innermost
-    last: start <= variable and variable + headroom < size. A loop's own fact has headroom
-    0; the test of an enclosing `if` adds one with `guarded` set."""
+def mark_block(block: ir.Block, facts: list, anywhere: bool = False) -> None:
+    """`facts`: what holds in `block`, innermost last: one per enclosing loop that starts
+    at a constant >= 0 and steps by 1, and (unless `anywhere`) those of enclosing `if`s'
+    tests."""
     for op in block.ops:
         # a repeated access (AD's) is valid where it stands; proved, it may also move
         marks = (REPEATED,) if anywhere else (None, False, REPEATED)
         if op.name in INDEXED and op.attrs.get("inbounds") in marks:
-            proof = in_range(op, loops, anywhere)
+            proof = in_range(op, facts, anywhere)
             if proof:
                 op.attrs["inbounds"] = proof
-        inner = loops
+        inner = facts
         if op.name in LOOPS:
             start, stop, step = (dim_of_value(v) for v in op.operands[:3])
             if stop == DYN:
-                stop = bound_of(op.operands[1], loops)
+                stop = bound_of(op.operands[1], facts)
             if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN \
                     and not (isinstance(stop, int) and stop > LARGEST_SIZE):
-                inner = loops + [(op.regions[0].args[0], start, stop, 0, False)]
+                inner = facts + [Fact(op.regions[0].args[0], start, stop, 0, False)]
         if op.name == "if" and not anywhere:
             test = op.operands[0]
-            mark_block(op.regions[0], loops + guard_facts(test, loops, holds=True))
-            mark_block(op.regions[1], loops + guard_facts(test, loops, holds=False))
+            mark_block(op.regions[0], facts + guard_facts(test, facts, holds=True))
+            mark_block(op.regions[1], facts + guard_facts(test, facts, holds=False))
             continue
         for region in op.regions:
             mark_block(region, inner, anywhere)
@@ -104,7 +114,7 @@ def mark_block(block: ir.Block, loops: list, anywhere: bool = False) -> None:
 OPPOSITE = {"lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}
 
 
-def guard_facts(test, loops: list, holds: bool) -> list:
+def guard_facts(test, facts: list, holds: bool) -> list:
     """Facts an `if` gives the branch where its test `holds` (the then-branch) or not
     (the else-branch): `v + a < d - b` says v + (a + b) < d, and `c <= v + a` says
     v >= c - a, for a loop variable or any other i64 value v."""
@@ -112,49 +122,52 @@ def guard_facts(test, loops: list, holds: bool) -> list:
     if op is None:
         return []
     if op.name == "not":
-        return guard_facts(op.operands[0], loops, not holds)
+        return guard_facts(op.operands[0], facts, not holds)
     parts = both_parts(op, "and" if holds else "or")
     if parts:  # both parts hold (or both fail)
-        return [fact for part in parts for fact in guard_facts(part, loops, holds)]
+        return [fact for part in parts for fact in guard_facts(part, facts, holds)]
     if op.name not in OPPOSITE or op.operands[0].type != ir.I64:
         return []
     name = op.name if holds else OPPOSITE[op.name]
     low, high = op.operands if name in ("lt", "le") else reversed(op.operands)
     strict = name in ("lt", "gt")
-    return upper_fact(low, high, strict, loops) + lower_fact(low, high, strict, loops)
+    return upper_fact(low, high, strict, facts) + lower_fact(low, high, strict, facts)
 
 
-def upper_fact(low, high, strict: bool, loops: list) -> list:
+def upper_fact(low, high, strict: bool, facts: list) -> list:
     """low < high (low <= high unless strict) with high = d - b: low's base v, which is
     low - a, has v + (a + b) < d, or v + (a + b - 1) < d."""
     size, below = size_minus(high)
     value, a = base_and_offset(low)
-    start = next((start for v, start, _, _, by_test in loops if v is value and not by_test), None)
+    start = loop_start(value, facts)
     if size == DYN or not exact(value, a, start) or below > SMALL:
         return []
-    return [(value, start, size, a + below - (0 if strict else 1), True)]
+    return [Fact(value, start, size, a + below - (0 if strict else 1), True)]
 
 
-def lower_fact(low, high, strict: bool, loops: list) -> list:
+def lower_fact(low, high, strict: bool, facts: list) -> list:
     """c < high (c <= high unless strict) for a constant c: high's base v, which is
     high - a, has v >= c + 1 - a, or v >= c - a. A fact with no size bounds only below."""
     c = dim_of_value(low) if is_constant(low) else None
     if not isinstance(c, int):
         return []
     value, a = base_and_offset(high)
-    if not exact(value, a, next((start for v, start, _, _, by_test in loops
-                                  if v is value and not by_test), None)):
+    if not exact(value, a, loop_start(value, facts)):
         return []
-    return [(value, c + (1 if strict else 0) - a, DYN, 0, True)]
+    return [Fact(value, c + (1 if strict else 0) - a, DYN, 0, True)]
 
 
 # A test says what it seems to only when its arithmetic does not wrap around at 64 bits
 # (`i + 2**63 - 1 < n` holds for every i >= 1): a loop variable with a fact stays below
-# an array's size or a literal of at most LARGEST_SIZE, so i + a cannot wrap for
-# |a| <= SMALL, nor d - b for b <= SMALL; any other value v is taken as it is compared,
-# v < d - b, never v + a.
+# a dimension (at most LARGEST_SIZE, checked at the call) or a literal no larger, so
+# i + a cannot wrap for |a| <= SMALL, nor d - b for b <= SMALL; any other value v is
+# taken as it is compared, v < d - b, never v + a.
 SMALL = 2**32
-LARGEST_SIZE = 2**60  # no array has more elements: its bytes would not fit in an i64
+
+
+def loop_start(value, facts: list):
+    """The start of the loop whose variable `value` is, None when it is none's."""
+    return next((f.start for f in facts if f.value is value and not f.from_test), None)
 
 
 def exact(value, a: int, start) -> bool:
@@ -195,13 +208,13 @@ def both_parts(op: ir.Op, name: str) -> list:
 def size_minus(value) -> tuple:
     """(d, b) when value is d - b for a size d (a dimension or a constant) and a constant
     b >= 0, else (?, 0)."""
-    size = dim_of_value(value)
+    size = size_dim(value)
     if size != DYN:
         return size, 0
     op = value.defining_op
     if op is None or op.name not in ("add", "sub") or not is_constant(op.operands[1]):
         return DYN, 0
-    size, c = dim_of_value(op.operands[0]), dim_of_value(op.operands[1])
+    size, c = size_dim(op.operands[0]), dim_of_value(op.operands[1])
     if size == DYN or not isinstance(c, int):
         return DYN, 0
     below = c if op.name == "sub" else -c
@@ -210,55 +223,70 @@ def size_minus(value) -> tuple:
     return size, below
 
 
-def bound_of(stop, loops: list):
+def bound_of(stop, facts: list):
     """The dimension a loop stopping at `stop` stays below when stop is an enclosing
     loop's variable plus at most 1 (`range(r)` inside `range(d)`: below d), else `?`."""
-    for variable, _, bound, _, by_test in loops:
-        offset = offset_from(stop, variable)
-        if offset is not None and offset <= 1 and not by_test:
-            return bound
+    for fact in facts:
+        offset = offset_from(stop, fact.value)
+        if offset is not None and offset <= 1 and not fact.from_test:
+            return fact.size
     return DYN
 
 
-def in_range(op: ir.Op, loops: list, anywhere: bool = False):
+def in_range(op: ir.Op, facts: list, anywhere: bool = False):
     """True when every index is in [0, size), "wraps" when some may be negative but all
     are in [-size, size), False when that is not proved."""
     array, indices = op.operands[0], op.operands[INDEXED[op.name]:]
-    proofs = [index_in_range(index, array.type.shape[axis], loops, anywhere)
+    proofs = [index_in_range(index, array.type.shape[axis], facts, anywhere)
               for axis, index in enumerate(indices)]
     if not all(proofs) or "wraps" in proofs and GUARDED in proofs:
         return False
-    return "wraps" if "wraps" in proofs else GUARDED if GUARDED in proofs else True
+    if "wraps" in proofs:
+        return "wraps"
+    return GUARDED if GUARDED in proofs else True
 
 
-def index_in_range(index, size, loops: list, anywhere: bool = False):
+def index_in_range(index, size, facts: list, anywhere: bool = False):
     """True for 0 <= index < size, "wraps" for -size <= index < 0 possible, "guarded" for
     0 <= index < size under the test of an enclosing `if`, False for not proved."""
     constant = dim_of_value(index) if is_constant(index) else None
-    guarded = False
-    for variable, start, bound, headroom, by_test in loops:
-        # the same size, or literal sizes where the loop's is the smaller (a fact that
-        # only bounds below has size ?, which no array's size can match)
-        if bound == DYN or bound != size and not (
-                isinstance(bound, int) and isinstance(size, int) and bound <= size):
-            continue
-        offset = offset_from(index, variable)
-        if by_test:
-            lowest = lower_bound(variable, loops)
-            guarded = guarded or offset is not None and offset <= headroom and \
-                lowest is not None and lowest + offset >= 0
+    for fact in facts:
+        if fact.from_test or not within(fact.size, size):
             continue
         # inside a loop over this size that runs at all, size > start >= 0
-        if isinstance(constant, int) and -1 <= constant <= start and not anywhere:
+        if isinstance(constant, int) and -1 <= constant <= fact.start and not anywhere:
             return True if constant >= 0 else "wraps"
-        if offset is not None and offset <= 0 and start + offset >= -1:
-            return True if start + offset >= 0 else "wraps"
-    return GUARDED if guarded else False
+        offset = offset_from(index, fact.value)
+        if offset is not None and offset <= 0 and fact.start + offset >= -1:
+            return True if fact.start + offset >= 0 else "wraps"
+    return GUARDED if guarded_by_test(index, size, facts) else False
 
 
-def lower_bound(value, loops: list):
+def guarded_by_test(index, size, facts: list) -> bool:
+    """Is index = v + c in [0, size) by the facts of enclosing tests: v + headroom < size
+    for some headroom >= c, and v >= start for some start >= -c?"""
+    for fact in facts:
+        if not fact.from_test or not within(fact.size, size):
+            continue
+        offset = offset_from(index, fact.value)
+        lowest = lower_bound(fact.value, facts)
+        if offset is not None and offset <= fact.headroom and lowest is not None \
+                and lowest + offset >= 0:
+            return True
+    return False
+
+
+def within(bound, size) -> bool:
+    """Is a value below `bound` below `size`: the same size, or literal sizes where the
+    bound is the smaller? (A fact that bounds only below has bound ?, which none is.)"""
+    if bound == DYN:
+        return False
+    return bound == size or isinstance(bound, int) and isinstance(size, int) and bound <= size
+
+
+def lower_bound(value, facts: list):
     """The largest c with value >= c among the facts, None when none bounds it."""
-    starts = [start for v, start, _, _, _ in loops if v is value and start is not None]
+    starts = [f.start for f in facts if f.value is value and f.start is not None]
     return max(starts) if starts else None
 
 

@@ -1,7 +1,7 @@
 """Checks: work kept only for the errors it may raise is cut down to those checks.
 
 A gradient replays the primal's loops in its reverse sweep with their index checks
-marked done (`inbounds = "wraps"`), so the primal's own forward loop stays in the
+marked done (`inbounds = "repeated"`), so the primal's own forward loop stays in the
 gradient, though nobody reads its values, for the checks it makes. Run whole, it costs a
 second primal. Three rewrites shrink it to what can fail, raising the same errors in the
 same order:
@@ -13,8 +13,9 @@ same order:
 2. Dead work that may fail. A `build` or `reduce` whose result nobody uses becomes a
    `for` over the same range whose body yields nothing; DCE then removes what in it
    cannot fail. Not a build or reduce of arrays whose length the type leaves open: its
-   elements may differ in length, which only the build or reduce itself checks. A `max`/`min` reduction also fails on an empty range: that check stays
-   as the same reduction of a constant.
+   elements may differ in length, which only the build or reduce itself checks. A
+   `max`/`min` reduction also fails on an empty range: that check stays as the same
+   reduction of a constant.
 3. Repeated checks. A `for` that carries nothing and whose body never reads its
    induction variable does the same checks in every iteration: it runs the body once,
    when the range is not empty.

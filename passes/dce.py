@@ -3,15 +3,16 @@
 An op goes when nobody uses its results and `removable(op)` says dropping it changes
 nothing (it is pure, and either cannot fail, `effect_free`, or is known to repeat work
 that already succeeded). `never_fails` is also what lets fusion and speculation move
-work without changing which errors a program raises. A value carried by a `for` or `while` goes when its result is unused and, in
-the loop body, it only feeds its own next value: that is how a tape the reverse sweep
-never reads disappears with the updates that fill it.
+work without changing which errors a program raises. A value carried by a `for` or
+`while` goes when its result is unused and, in the loop body, it only feeds its own next
+value: that is how a tape the reverse sweep never reads disappears with the updates that
+fill it.
 """
 
 from __future__ import annotations
 
 import ir
-from ir.ops import dim_of_value
+from ir.ops import MOVABLE_PROOFS, dim_of_value
 from ir.registry import REGISTRY
 
 from .narrow import narrow_types
@@ -69,7 +70,8 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
             return False
         step = dim_of_value(op.operands[2])
         kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
-        return isinstance(step, int) and step != 0 and kind_ok and body_never_fails(op.regions[0], in_place)
+        return (isinstance(step, int) and step != 0 and kind_ok
+                and body_never_fails(op.regions[0], in_place))
     return False
 
 
@@ -81,10 +83,10 @@ def may_be_ragged(op: ir.Op) -> bool:
 
 
 def proved(op: ir.Op, in_place: bool) -> bool:
-    """Is op's index in range where op is, or (not in_place) wherever it is moved?
-    ("guarded" and "assumed" hold only where the op is: passes/bounds.py.)"""
+    """Is op's index in range where op is, or (not in_place) wherever it is moved? (The
+    proofs: ir/ops.py, above REPEATED.)"""
     proof = op.attrs.get(SAFE_INDEX)
-    return bool(proof) if in_place else proof in (True, "wraps")
+    return bool(proof) if in_place else proof in MOVABLE_PROOFS
 
 
 def effect_free(op: ir.Op) -> bool:

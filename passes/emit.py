@@ -14,7 +14,6 @@ from ir import F64, I64, Block, Builder, Function
 from ir.ops import REPEATED, constant, dim_of_value
 from ir.types import DYN
 
-CHECKED = REPEATED  # an access the same op, run forward on the same values, has checked
 
 
 class DifferentiationError(Exception):
@@ -176,10 +175,12 @@ class Emitter:
         return self.emit("add", start, self.emit("mul", k, step))
 
     def iteration(self, i, start, step):
-        """The iteration number of induction variable i."""
+        """The iteration number of induction variable i: len(range(start, i, step)), which
+        does not wrap around where (i - start) // step does (range(-2**63, 2**63 - 1,
+        2**62) numbered its iterations 0, 1, -2, -1)."""
         if constant(start) == 0 and constant(step) == 1:
             return i
-        return self.emit("floordiv", self.emit("sub", i, start), step)
+        return self.emit("trip_count", start, i, step)
 
 
 def mark_checked(op: ir.Op) -> None:
@@ -187,7 +188,7 @@ def mark_checked(op: ir.Op) -> None:
     known to be valid (negative ones still count from the end)."""
     for inner in [op, *(o for r in op.regions for o in ir.walk_ops(r))]:
         if inner.name == "index" and not inner.attrs.get("inbounds"):
-            inner.attrs["inbounds"] = CHECKED
+            inner.attrs["inbounds"] = REPEATED
 
 
 def activity(fn: Function, wrt: list[int]) -> set:

@@ -26,7 +26,7 @@ program raises exactly the errors it raised before; work is repeated only as abo
 from __future__ import annotations
 
 import ir
-from ir.ops import dim_of_value
+from ir.ops import MOVABLE_PROOFS, dim_of_value
 
 from .dce import SAFE_INDEX, body_never_fails, effect_free, remove_dead_ops
 from .simplify import share_scalars
@@ -106,7 +106,7 @@ def fusible(op: ir.Op, uses: dict, depth: dict) -> list | None:
     if len(readers) > 1 and (rank > 1 or not cheap_to_repeat(op.regions[0])
                              or any(depth[id(r)] > depth[id(op)] + 1 for r in readers)):
         return None
-    proofs = (True, "wraps") if rank == 1 else (True,)
+    proofs = MOVABLE_PROOFS if rank == 1 else (True,)
     for reader in readers:
         if reader.name != "index" or reader.attrs.get(SAFE_INDEX) not in proofs \
                 or len(reader.operands) != 1 + rank or reader.operands[0] is not op.results[0]:

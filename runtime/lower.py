@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from llvmlite import ir as ll
 
 import ir
-from ir.ops import dim_of_value
+from ir.ops import WRAPPING_PROOFS, dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -37,9 +37,6 @@ I32 = ll.IntType(32)
 I8 = ll.IntType(8)
 I1 = ll.IntType(1)
 PTR = ll.PointerType()
-# Proofs of an index that may be negative (it counts from the end): proved in [-size,
-# size), repeating a checked access (AD), or taken as valid (--unchecked); passes/bounds.py.
-WRAPPING_PROOFS = ("wraps", "repeated", "assumed")
 CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
 CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
 CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
@@ -862,18 +859,18 @@ class FunctionLowering:
 
     def op_trip_count(self, op):
         """range_count's count, 0 for step 0 (ir/ops.py)."""
-        start, stop, step = (self.get(v) for v in op.operands)
-        return self.b.select(self.b.icmp_signed("==", step, INT(0)), INT(0),
-                             self.count_of(start, stop, step))
+        return self.count_of(*(self.get(v) for v in op.operands))
 
     def count_of(self, start, stop, step):
-        """len(range(start, stop, step)) for a step other than 0, at most 2**63 - 1. The
+        """len(range(start, stop, step)), at most 2**63 - 1, and 0 for step 0. The
         distance and the stride are unsigned: range(0, 2**63 - 1, 2**62) spans more than
         an i64 holds, and its 2 iterations once came out as none."""
-        step = self.b.select(self.b.icmp_signed("==", step, INT(0)), INT(1), step)
+        zero_step = self.b.icmp_signed("==", step, INT(0))
+        step = self.b.select(zero_step, INT(1), step)  # no division by 0 below
         positive = self.b.icmp_signed(">", step, INT(0))
         runs = self.b.select(positive, self.b.icmp_signed("<", start, stop),
                              self.b.icmp_signed(">", start, stop))
+        runs = self.b.and_(runs, self.b.not_(zero_step))
         span = self.b.select(positive, self.b.sub(stop, start), self.b.sub(start, stop))
         stride = self.b.select(positive, step, self.b.neg(step))
         n = self.b.add(self.b.udiv(self.b.sub(span, INT(1)), stride), INT(1))

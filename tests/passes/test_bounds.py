@@ -5,7 +5,7 @@ from compiler import compile_source
 import numpy as np
 import pytest
 
-from ir import IndexErrorDP
+from ir import IndexErrorDP, ShapeErrorDP
 from passes.bounds import Bounds, Unchecked
 
 SOURCE = """\
@@ -194,7 +194,7 @@ def test_a_read_the_if_test_keeps_in_range_is_guarded_before_and_after():
     ("i > n - 1", False),                # says nothing about i + 1 < n
     # i + 2**63 - 1 wraps around: the test holds for every i >= 1
     ("i + 9223372036854775807 < n", False),
-    ("i < n - 9223372036854775807", False),
+    ("i < n - 9223372036854775807", False),  # n - b is taken at its word for b <= 2**32
 ])
 def test_which_if_tests_prove_a_shifted_read(test, marked):
     source = f"def f(x: f64[n]) -> f64[n]:\n    return [x[i + 1] if {test} else 0.0 for i in range(n)]\n"
@@ -219,6 +219,24 @@ def test_a_loop_variable_near_2_to_the_63_proves_nothing():
         mod.f(np.arange(4.0))
 
 
+def test_a_dimension_beyond_2_to_the_60_is_refused_at_the_call():
+    # a loop up to n is taken to stay below 2**60, so that i + 100 < k cannot wrap
+    # around; an array of no elements could make n 2**63 - 1
+    source = ("def f(x: f64[k], b: bool[n, m]) -> f64:\n"
+              "    s = 0.0\n"
+              "    for i in range(9223372036854775800, n):\n"
+              "        if i + 100 < k:\n"
+              "            s += x[i + 100]\n"
+              "    return s\n")
+    for backend in ("native", "interp"):
+        mod = compile_source(source, backend=backend)
+        with pytest.raises(ShapeErrorDP) as err:
+            mod.f(np.ones(3), np.empty((2**63 - 1, 0), dtype=bool))
+        assert str(err.value) == ("argument b makes dimension n 9223372036854775807: dpc "
+                                  "takes at most 2**60")
+        assert mod.f(np.ones(3), np.empty((2**60, 0), dtype=bool)) == 0.0
+
+
 def test_the_else_branch_takes_the_opposite_of_the_test():
     source = ("def f(x: f64[n]) -> f64[n]:\n"
               "    return [0.0 if i >= n - 2 else x[i + 2] for i in range(n)]\n")
@@ -232,7 +250,7 @@ def test_a_guarded_read_stays_under_its_test_and_runs_as_written():
     # speculation would read x[n] at i = n - 1: the `if` stays, native code has no check
     mod = compile_source(GUARDED_SOURCE)
     scalar = mod.ir("f", stage="scalar")
-    assert '{inbounds = "guarded"}' in scalar and "if" in scalar and "select" not in scalar
+    assert '{inbounds = "guarded"}' in scalar and " = if " in scalar and "select" not in scalar
     x = np.array([1.0, 2.0, 3.0, 4.0])
     assert mod.f(x).tolist() == [2.0, 3.0, 4.0, 0.0]
     assert mod.f(x[:1]).tolist() == [0.0]

@@ -612,11 +612,13 @@ def squared(x: f64[n], a: i64, b: i64) -> f64[?]:
 def test_gradients_of_loops_whose_span_is_beyond_i64(backend):
     # the reverse sweep counted range(0, 2**63 - 1, 2**62) in wrapping i64 arithmetic: a
     # tape of 0 rows for the 2 iterations that ran (native code corrupted the heap), and
-    # 1 iteration for the empty range(2**62 + 10**9, -2**63, 2**62) (it read x[2**62...])
+    # 1 iteration for the empty range(2**62 + 10**9, -2**63, 2**62) (it read x[2**62...]);
+    # the iterations of range(-2**63, 2**63 - 1, 2**62) were taped as rows 0, 1, -2, -1
     mod = compile_source(LONG_RANGES, backend=backend)
     x, big = np.array([1.0, 2.0, 3.0]), 2 ** 63 - 1
     x0 = x.copy()
-    for a, b, c in [(0, big, 2 ** 62), (-1, big, big), (0, 2 ** 62 + 2, 2 ** 62)]:
+    for a, b, c in [(0, big, 2 ** 62), (-1, big, big), (0, 2 ** 62 + 2, 2 ** 62),
+                    (-big - 1, big, 2 ** 62), (big, -big - 1, -2 ** 62)]:
         s, dsdx = 1.0, np.zeros(3)
         for i in range(a, b, c):  # s = s * x[i % n] + sin(s), forward mode by hand
             k = i % 3
