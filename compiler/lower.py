@@ -88,13 +88,18 @@ class Lowering:
                 raise self.error(p, f"parameter '{p.name}' has the name of a dimension; "
                                     f"rename one of them")
         rets = self.ir_type(fdef.ret, "a return value", allow_tuple=True)
-        for t in rets:
-            for d in ir.types.dim_names(t):
-                if d not in dims:
-                    raise self.error(fdef.ret, f"dimension '{d}' of the return type is not "
-                                               f"the dimension of any parameter")
+        self.check_dims_bound(rets, dims, fdef.ret, "the return type")
         fn = Function(fdef.name, Block(types, names), rets, filename=self.tree.filename)
         self.module.add(fn)
+
+
+    def check_dims_bound(self, types: list, dims: set, node, what: str) -> None:
+        """Every dimension name of `types` is one a parameter has (one of `dims`)."""
+        for t in types:
+            for d in ir.types.dim_names(t):
+                if d not in dims:
+                    raise self.error(node, f"dimension '{d}' of {what} is not the dimension "
+                                           f"of any parameter")
 
 
 class FunctionLowering:
@@ -272,11 +277,8 @@ class FunctionLowering:
         value = self.expr(s.value)
         if s.annot is not None:
             (t,) = self.owner.ir_type(s.annot, f"'{s.target}'")
-            bound = {d for p in self.fn.params for d in ir.types.dim_names(p.type)}
-            for d in ir.types.dim_names(t):
-                if d not in bound:
-                    raise self.error(s.annot, f"dimension '{d}' of the type of '{s.target}' is "
-                                              f"not the dimension of any parameter")
+            dims = {d for p in self.fn.params for d in ir.types.dim_names(p.type)}
+            self.owner.check_dims_bound([t], dims, s.annot, f"the type of '{s.target}'")
             value = self.coerce(s.value, value, t, f"'{s.target}'")
         self.bind(s.target, value)
 

@@ -206,21 +206,13 @@ def both_parts(op: ir.Op, name: str) -> list:
 
 
 def size_minus(value) -> tuple:
-    """(d, b) when value is d - b for a size d (a dimension or a constant) and a constant
-    b >= 0, else (?, 0)."""
-    size = size_dim(value)
-    if size != DYN:
-        return size, 0
-    op = value.defining_op
-    if op is None or op.name not in ("add", "sub") or not is_constant(op.operands[1]):
+    """(d, b) when value is d - b for a size d (a dimension or a constant >= 0) and a
+    constant b >= 0, else (?, 0)."""
+    base, offset = base_and_offset(value)
+    size = size_dim(base)
+    if size == DYN or offset > 0:
         return DYN, 0
-    size, c = size_dim(op.operands[0]), dim_of_value(op.operands[1])
-    if size == DYN or not isinstance(c, int):
-        return DYN, 0
-    below = c if op.name == "sub" else -c
-    if below < 0:
-        return DYN, 0
-    return size, below
+    return size, -offset
 
 
 def bound_of(stop, facts: list):

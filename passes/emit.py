@@ -15,7 +15,6 @@ from ir.ops import REPEATED, constant, dim_of_value
 from ir.types import DYN
 
 
-
 class DifferentiationError(Exception):
     """A program that AD cannot differentiate; `loc` says where."""
 
