@@ -52,7 +52,7 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
         return name == "yield" or shapes_agree(op)
     if name == "index":
         return proved(op, in_place)
-    if name == "update":  # in range, and a scalar, which fits any slot
+    if name in ("update", "add_at"):  # in range, and a scalar, which fits any slot
         return proved(op, in_place) and op.operands[1].type.rank == 0
     if name in ("floordiv", "mod"):  # integers: unless by a known nonzero constant
         divisor = dim_of_value(op.operands[1])

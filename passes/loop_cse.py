@@ -27,8 +27,10 @@ import ir
 from ir.ops import dim_of_value, range_count_dim
 from ir.types import ArrayType
 
+from .checks import walk_regions
 from .dce import effect_free, eliminate_dead_code, never_fails, operands_within
 from .fusion import counts_from_zero, replace_uses
+from .simplify import share_scalars
 
 LOOPS = ("build", "reduce", "for")
 
@@ -38,22 +40,30 @@ class LoopCSE:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
-            merged = merge_identical(fn.body, fn.body)
+            merged = False
+            # a merge can make the scalars that follow equal, and those the next loops
+            while merge_identical(fn.body, fn.body):
+                share_scalars(fn.body)
+                merged = True
             if share_in(fn.body) or merged:
                 eliminate_dead_code(fn.body, effect_free, module)
         return module
 
 
-def merge_identical(block: ir.Block, root: ir.Block) -> bool:
-    """Plain CSE for ops with regions, which `cse` leaves alone: of two loops in one
-    block that compute the same (equal text, the same values from outside), the second
-    goes and its uses read the first. (LICM leaves one table per use.)"""
+def merge_identical(block: ir.Block, root: ir.Block, outer: dict | None = None) -> bool:
+    """Plain CSE for ops with regions, which `cse` leaves alone: of two loops that
+    compute the same (equal text, the same values from outside), where the first comes
+    before the second in its block or in a block around it, the second goes and its uses
+    read the first. (LICM leaves one table per use; the dense Hessian's loop over
+    columns repeats the argmax search that LICM moved before it.) The first has run
+    whenever the second would, with the same operands: it raised any error the second
+    could, so only purity matters, not whether they can fail."""
     changed = False
-    seen: dict = {}
+    seen = dict(outer or {})
     for op in list(block.ops):
         for region in op.regions:
-            changed |= merge_identical(region, root)
-        if not op.regions or not op.results or not effect_free(op):
+            changed |= merge_identical(region, root, seen)
+        if not op.regions or not op.results or not all_pure(op):
             continue
         first = seen.setdefault(op_text(op, {}), op)
         if first is not op:
@@ -62,6 +72,11 @@ def merge_identical(block: ir.Block, root: ir.Block) -> bool:
             block.ops.remove(op)
             changed = True
     return changed
+
+
+def all_pure(op: ir.Op) -> bool:
+    return ir.REGISTRY[op.name].pure and all(ir.REGISTRY[inner.name].pure
+                                             for inner in walk_regions(op))
 
 
 def share_in(block: ir.Block) -> bool:

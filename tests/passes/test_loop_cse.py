@@ -102,3 +102,118 @@ def test_a_value_that_may_fail_is_not_moved():
     source = BEFORE.replace("%11 = index %9, %s {inbounds = true}", "%11 = index %9, %s") \
                    .replace("%5 = index %3, %r {inbounds = true}", "%5 = index %3, %r")
     assert shared(source).count("build") == 1
+
+
+# The dense Hessian's shape: LICM put the argmax search (a `reduce` min, which can fail on
+# an empty range, so LICM keeps the copy in the reverse part of the body) before the loop
+# over columns; the copy in the body is the same search, and goes.
+NESTED_BEFORE = (
+    "func @f(%x: f64[n], %top: f64) -> f64 {\n"
+    "  %n = dim %x {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = reduce %0, %n, %1 {kind = \"min\"} : i64 {\n"
+    "  ^(%i: i64):\n"
+    "    %4 = index %x, %i {inbounds = true} : f64\n"
+    "    %5 = eq %4, %top : bool\n"
+    "    %6 = select %5, %i, %n : i64\n"
+    "    yield %6\n"
+    "  }\n"
+    "  %7 = for %0, %n, %1, %2 : f64 {\n"
+    "  ^(%c: i64, %acc: f64):\n"
+    "    %8 = reduce %0, %n, %1 {kind = \"min\"} : i64 {\n"
+    "    ^(%j: i64):\n"
+    "      %9 = index %x, %j {inbounds = true} : f64\n"
+    "      %10 = eq %9, %top : bool\n"
+    "      %11 = select %10, %j, %n : i64\n"
+    "      yield %11\n"
+    "    }\n"
+    "    %12 = eq %8, %n : bool\n"
+    "    %13 = eq %3, %n : bool\n"
+    "    %14 = if %13 : i64 {\n"
+    "      yield %0\n"
+    "    } {\n"
+    "      yield %3\n"
+    "    }\n"
+    "    %15 = if %12 : i64 {\n"
+    "      yield %0\n"
+    "    } {\n"
+    "      yield %8\n"
+    "    }\n"
+    "    %16 = add %14, %15 : i64\n"
+    "    %17 = to_f64 %16 : f64\n"
+    "    %18 = add %acc, %17 : f64\n"
+    "    yield %18\n"
+    "  }\n"
+    "  return %7\n"
+    "}\n"
+)
+
+NESTED_AFTER = (
+    "func @f(%x: f64[n], %top: f64) -> f64 {\n"
+    "  %n = dim %x {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = reduce %0, %n, %1 {kind = \"min\"} : i64 {\n"
+    "  ^(%i: i64):\n"
+    "    %4 = index %x, %i {inbounds = true} : f64\n"
+    "    %5 = eq %4, %top : bool\n"
+    "    %6 = select %5, %i, %n : i64\n"
+    "    yield %6\n"
+    "  }\n"
+    "  %7 = for %0, %n, %1, %2 : f64 {\n"
+    "  ^(%c: i64, %acc: f64):\n"
+    "    %8 = eq %3, %n : bool\n"
+    "    %9 = if %8 : i64 {\n"
+    "      yield %0\n"
+    "    } {\n"
+    "      yield %3\n"
+    "    }\n"
+    "    %10 = add %9, %9 : i64\n"
+    "    %11 = to_f64 %10 : f64\n"
+    "    %12 = add %acc, %11 : f64\n"
+    "    yield %12\n"
+    "  }\n"
+    "  return %7\n"
+    "}\n"
+)
+
+
+def test_a_loop_repeating_one_before_it_in_an_outer_block_reads_that_one():
+    # the search goes, the two `if`s on its result are then equal, and one goes too
+    assert shared(NESTED_BEFORE) == NESTED_AFTER
+
+
+def test_a_loop_inside_another_is_not_merged_with_one_after_it():
+    # the search after the loop has not run when the loop's body runs
+    source = (
+        "func @f(%x: f64[n], %top: f64) -> i64 {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = for %0, %n, %1, %0 : i64 {\n"
+        "  ^(%c: i64, %acc: i64):\n"
+        "    %3 = reduce %0, %n, %1 {kind = \"min\"} : i64 {\n"
+        "    ^(%j: i64):\n"
+        "      %4 = index %x, %j {inbounds = true} : f64\n"
+        "      %5 = eq %4, %top : bool\n"
+        "      %6 = select %5, %j, %n : i64\n"
+        "      yield %6\n"
+        "    }\n"
+        "    %7 = add %acc, %3 : i64\n"
+        "    yield %7\n"
+        "  }\n"
+        "  %8 = reduce %0, %n, %1 {kind = \"min\"} : i64 {\n"
+        "  ^(%i: i64):\n"
+        "    %9 = index %x, %i {inbounds = true} : f64\n"
+        "    %10 = eq %9, %top : bool\n"
+        "    %11 = select %10, %i, %n : i64\n"
+        "    yield %11\n"
+        "  }\n"
+        "  %12 = add %2, %8 : i64\n"
+        "  return %12\n"
+        "}\n"
+    )
+    assert shared(source) == source

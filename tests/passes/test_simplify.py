@@ -338,3 +338,20 @@ def test_passes_that_make_a_size_known_keep_the_types_valid_and_the_meaning(name
     for x in (np.array([2.0]), np.array([2.0, 3.0])):
         assert outcome(mod.f, x) == outcome(mod.f.interpret, x)
         assert outcome(grad, x) == outcome(grad.interpret, x)
+
+
+def test_a_dead_scalar_add_at_goes_only_when_proved_in_range():
+    # a scalar added at a proved index cannot fail: unused, it goes (the dense Hessian's
+    # adjoint of x, made in every column); at an unproved one it stays, to raise
+    text = ("func @f(%x: f64[n], %i: i64) -> f64 {\n"
+            "  %0 = const 1.0 : f64\n"
+            "  %1 = add_at %x, %0, %i {inbounds = true} : f64[n]\n"
+            "  %2 = add_at %x, %0, %i : f64[n]\n"
+            "  return %0\n"
+            "}\n")
+    kept = ("func @f(%x: f64[n], %i: i64) -> f64 {\n"
+            "  %0 = const 1.0 : f64\n"
+            "  %1 = add_at %x, %0, %i : f64[n]\n"
+            "  return %0\n"
+            "}\n")
+    assert ir.print_module(run([DeadCode()], text)) == kept
