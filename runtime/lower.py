@@ -544,6 +544,11 @@ class FunctionLowering:
         self.root[op.result] = v
         return a
 
+    def dim_or_zero(self, d):
+        """Dimension d where known, else 0 (no element yet has told the size)."""
+        known = self.known_dim(d)
+        return INT(0) if known is None else known
+
     def known_dim(self, d):
         """An LLVM value for dimension d of the running function, or None for `?`."""
         if isinstance(d, int):
@@ -992,8 +997,8 @@ class FunctionLowering:
         n = self.range_count(op, start, stop, step)
         data_slot = self.slot(PTR)
         dim_slots = [self.slot(INT) for _ in range(elem_type.rank)]
-        for s, d in zip(dim_slots, t.shape[1:]):
-            self.b.store(INT(d if isinstance(d, int) else 0), s)
+        for s, d in zip(dim_slots, t.shape[1:]):  # what no iteration leaves: f64[0, m]
+            self.b.store(self.dim_or_zero(d), s)
         if elem_type.rank == 0:  # the size is known before the loop
             self.b.store(self.new_array(t.elem, [n], op).data, data_slot)
         else:
@@ -1036,7 +1041,10 @@ class FunctionLowering:
                 x = self.scalar_element(inner.regions[0], row_start, row_step, j)
                 self.store_elem(out, op.result.type.elem, self.b.add(first, j), x)
         self.own(op.result)
-        return out
+        # no row: the sizes the type names, 0 along a `?`, as every other build gives
+        none = self.b.icmp_signed("==", n, INT(0))
+        named = self.dim_or_zero(op.result.type.shape[1])
+        return Array(out.data, [n, self.b.select(none, named, m)])
 
     def store_row(self, op, k, n, row: Array, elem_type, data_slot, dim_slots) -> None:
         """Row k of a build whose elements are arrays: the first row fixes the shape."""
@@ -1148,7 +1156,7 @@ class FunctionLowering:
         data_slot = self.slot(PTR)
         dim_slots = [self.slot(INT) for _ in t.shape]
         for s, d in zip(dim_slots, t.shape):
-            self.b.store(self.known_dim(d) or INT(0), s)
+            self.b.store(self.dim_or_zero(d), s)
         self.b.store(ll.Constant(PTR, None), data_slot)
         with self.counted_loop(n) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))

@@ -129,6 +129,36 @@ def test_arguments_by_keyword(backend):
         assert str(err.value) == message
 
 
+EMPTY_ROWS = """def rows(x: f64[n, m], k: i64) -> f64[?, m]:
+    return [x[i % n] for i in range(k)]
+
+def column_sums(x: f64[n, m], k: i64) -> f64[m]:
+    y = [x[i % n] for i in range(k)]
+    return sum(y, axis=0) + x[0]
+
+def weighted(x: f64[n, m], k: i64) -> f64:
+    y = [x[i % n] for i in range(k)]
+    return sum(sum(y, axis=0) * x[0])
+
+def grid(n: i64, m: i64) -> f64[?, ?]:
+    return [[float(i * 10 + j) for j in range(m)] for i in range(n)]
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_a_comprehension_of_rows_that_runs_no_iteration(backend):
+    # no row has run: the rows' sizes are those the type names (m here), 0 along a `?`,
+    # in both backends and whether or not rows are built in place
+    mod = compile_source(EMPTY_ROWS, name="rows.dp", backend=backend)
+    x = np.arange(6.0).reshape(2, 3)
+    assert mod.rows(x, 0).shape == (0, 3)
+    assert mod.column_sums(x, 0).tolist() == [0.0, 1.0, 2.0]
+    assert mod.grad("weighted", wrt="x")(x, 0).tolist() == [[0.0] * 3] * 2
+    assert mod.grid(0, 2).shape == (0, 0)
+    assert mod.grid(2, 0).shape == (2, 0)
+    assert mod.grid(2, 2).tolist() == [[0.0, 1.0], [10.0, 11.0]]
+
+
 KEYWORDS = """def h(self: f64, name: f64, fn: f64, args: f64, kwargs: f64) -> f64:
     return self + 2.0 * name + 3.0 * fn + 4.0 * args + 5.0 * kwargs
 
