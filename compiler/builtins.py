@@ -20,19 +20,27 @@ REDUCTION_OPS = {"sum": "reduce_sum", "prod": "reduce_prod", "max": "reduce_max"
 
 
 def expect_args(lw, e: A.Call, name: str, n: int | tuple, kwargs: tuple = ()) -> None:
+    for kw in e.kwargs:  # first: exp(x=1.0) has one argument, given by a keyword
+        if kw.name not in kwargs:
+            allowed = f"; it takes {', '.join(k + '=' for k in kwargs)}" if kwargs else \
+                "; pass arguments by position"
+            raise lw.error(kw, f"{name}() has no keyword argument '{kw.name}'{allowed}")
     low, high = (n, n) if isinstance(n, int) else n
     if not low <= len(e.args) <= high:
         want = str(low) if low == high else f"{low} to {high}"
         raise lw.error(e, f"{name}() takes {want} argument{'s' if high != 1 else ''}, "
-                          f"{len(e.args)} given")
-    for kw in e.kwargs:
-        if kw.name not in kwargs:
-            allowed = f"; it takes {', '.join(k + '=' for k in kwargs)}" if kwargs else ""
-            raise lw.error(kw, f"{name}() has no keyword argument '{kw.name}'{allowed}")
+                          f"{len(e.args)} given{positional_axis_advice(e, name, kwargs)}")
     for a in e.args:
         if isinstance(a, A.Generator) and name not in REDUCTION_OPS:
             raise lw.error(a, "a generator expression is only allowed as the argument of sum, "
                               "max, min or prod")
+
+
+def positional_axis_advice(e: A.Call, name: str, kwargs: tuple) -> str:
+    """sum(x, 1), as NumPy allows: the axis goes by keyword here."""
+    if "axis" not in kwargs or len(e.args) != 2 or not isinstance(e.args[1], A.Num):
+        return ""
+    return f" (pass the axis by keyword: {name}(..., axis={e.args[1].value}))"
 
 
 def float_math(name):
@@ -77,6 +85,8 @@ def reduction(name):
     """sum/prod/max/min: of an array (optionally along an axis), of a generator, or, for
     max and min, elementwise over two or more arguments."""
     def handler(lw, e):
+        if not e.args and name in ("max", "min"):
+            raise lw.error(e, f"{name}() takes an array, a generator, or two or more numbers")
         if name in ("max", "min") and len(e.args) >= 2:
             expect_args(lw, e, name, (2, 64))
             return pairwise(lw, e, "maximum" if name == "max" else "minimum")
@@ -145,14 +155,18 @@ def lower_int(lw, e):
     return x if x.type.elem == I64 else lw.emit(e, "to_i64", x)
 
 
-def dims_of(lw, e, nodes) -> list:
+def dims_of(lw, e, nodes, name: str) -> list:
     if not nodes:
         raise lw.error(e, "an array needs at least one dimension")
     out = []
     for node in nodes:
+        if isinstance(node, A.TupleLit):  # NumPy's zeros((n, m))
+            raise lw.error(node, f"{name}() takes the sizes as separate arguments: "
+                                 f"{name}({'value, ' if name == 'full' else ''}n, m)")
         d = lw.expr(node)
         if d.type != I64:
-            raise lw.error(node, f"an array dimension must be i64, got {d.type}")
+            first = " (full takes the fill value first: full(value, n))" if name == "full" else ""
+            raise lw.error(node, f"an array dimension must be i64, got {d.type}{first}")
         out.append(d)
     return out
 
@@ -160,21 +174,24 @@ def dims_of(lw, e, nodes) -> list:
 def filled(value: float, name: str):
     def handler(lw, e):
         expect_args(lw, e, name, (1, 8))
-        return lw.emit(e, "full", lw.const(e, value), *dims_of(lw, e, e.args))
+        return lw.emit(e, "full", lw.const(e, value), *dims_of(lw, e, e.args, name))
     return handler
 
 
 def lower_full(lw, e):
     expect_args(lw, e, "full", (2, 9))
+    if isinstance(e.args[0], A.TupleLit):  # NumPy's full((n, m), value)
+        raise lw.error(e.args[0], "full() takes the fill value first, then the sizes: "
+                                  "full(value, n, m)")
     v = lw.expr(e.args[0])
     if v.type.rank != 0:
         raise lw.error(e.args[0], f"full() fills with a scalar, got {v.type}")
-    return lw.emit(e, "full", v, *dims_of(lw, e, e.args[1:]))
+    return lw.emit(e, "full", v, *dims_of(lw, e, e.args[1:], "full"))
 
 
 def lower_arange(lw, e):
     expect_args(lw, e, "arange", 1)
-    return lw.emit(e, "arange", *dims_of(lw, e, e.args))
+    return lw.emit(e, "arange", *dims_of(lw, e, e.args, "arange"))
 
 
 def array_op(name: str, n: int, opname: str):

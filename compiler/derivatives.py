@@ -195,7 +195,7 @@ def make_hvp(module, fn: Function, wrt: list[int]) -> Function:
     tangent of f's gradient (forward over reverse)."""
     if fn.return_types != [F64]:  # said here: grad's own message would name grad
         shown = ", ".join(map(str, fn.return_types))
-        raise TypeRuleError(f"hvp needs a function returning f64, @{fn.name} returns {shown}")
+        raise TypeRuleError(f"hvp needs a function returning f64, '{fn.name}' returns {shown}")
     gradient = make_derived(module, "grad", fn, wrt)
     jvp = make_derived(module, "jvp", gradient, wrt)
     name = fn.derived_name("hvp", wrt)
@@ -225,7 +225,7 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
         return module.functions[name]
     if kind == "hessian" and fn.return_types != [F64]:
         shown = ", ".join(map(str, fn.return_types))
-        raise TypeRuleError(f"a Hessian needs a function returning f64, @{fn.name} returns "
+        raise TypeRuleError(f"a Hessian needs a function returning f64, '{fn.name}' returns "
                             f"{shown}")
     first_product = 0  # where the products start among the inner derivative's results
     if kind == "hessian":

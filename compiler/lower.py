@@ -31,6 +31,30 @@ VERBS = {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide",
          "lt": "compare", "le": "compare", "gt": "compare", "ge": "compare", "eq": "compare",
          "ne": "compare"}
 DERIVATIVE_FORMS = ("grad", "value_and_grad", "jvp", "vjp")
+# What users of NumPy, JAX and Python reach for that is not a builtin here, and what to
+# write instead (a close spelling would suggest the wrong builtin: square -> sqrt).
+NOT_BUILTINS = {
+    "square": "write x * x", "expit": "use sigmoid(x)", "logistic": "use sigmoid(x)",
+    "f64": "convert with float(x)", "i64": "convert with int(x)",
+    "round": "floor(x + 0.5) rounds halves up", "maximum": "max(a, b) works elementwise",
+    "minimum": "min(a, b) works elementwise", "clip": "write min(max(x, low), high)",
+    "log10": "write log(x) / log(10.0)", "log2": "write log(x) / log(2.0)",
+    "sinh": "write (exp(x) - exp(-x)) / 2.0", "cosh": "write (exp(x) + exp(-x)) / 2.0",
+    "softmax": "write exp(x - max(x)) / sum(exp(x - max(x)))",
+    "logsumexp": "write max(x) + log(sum(exp(x - max(x))))",
+    "argmax": "keep the index of the largest so far in a for loop",
+    "argmin": "keep the index of the smallest so far in a for loop",
+    "cumsum": "carry the running sum in a for loop",
+    "matmul": "use a @ b", "array": "write a list [a, b, c] or a comprehension",
+    "asarray": "arrays come in as parameters", "linspace": "write [a + (b - a) * i / (n - 1) "
+    "for i in range(n)]", "print": "functions have no side effects; return the value "
+    "(dpc run prints it)", "shape": "use len(x) or the dimension names of the parameter's type",
+}
+# Module names NumPy, JAX and Python code calls through; .dp has none.
+MODULES = ("np", "numpy", "jnp", "jax", "math", "torch", "scipy", "random", "cmath")
+# Constants those modules have, and how to write them.
+CONSTANTS = {"pi": "write the number 3.141592653589793", "e": "write exp(1.0)",
+             "inf": "write 1.0 / 0.0", "nan": "write 0.0 / 0.0"}
 
 
 class Lowering:
@@ -99,7 +123,28 @@ class Lowering:
             for d in ir.types.dim_names(t):
                 if d not in dims:
                     raise self.error(node, f"dimension '{d}' of {what} is not the dimension "
-                                           f"of any parameter")
+                                           f"of any parameter; write ? for a size known only "
+                                           f"when the function runs")
+
+
+def true_division_advice(value, target: Type) -> str:
+    """Where an i64 was wanted and '/' made an f64 (n = n / 2), say so and where."""
+    op = value.defining_op
+    if target.elem != I64 or value.type.elem != F64 or op is None or op.name != "div":
+        return ""
+    return (f" ('/' at line {op.loc.line} gives f64 even for integers; use // for integer "
+            f"division)")
+
+
+def index_advice(t: Type) -> str:
+    if t == F64:
+        return " (convert with int(...))"
+    if t.rank > 0 and t.elem == BOOL:
+        return (" (a mask cannot select elements: keep them with where(mask, x, 0.0), "
+                "or sum(where(mask, x, 0.0)))")
+    if t.rank > 0 and t.elem == I64:
+        return " (an array cannot index: gather with [x[idx[j]] for j in range(len(idx))])"
+    return ""
 
 
 class FunctionLowering:
@@ -184,7 +229,8 @@ class FunctionLowering:
                     raise self.error(node, f"{what} is {value.type} but must be {target}: "
                                            f"dimension {d} is not {e}")
             return self.emit(node, "shape_cast", value, type=target)
-        raise self.error(node, f"{what} is {value.type} but must be {target}")
+        raise self.error(node, f"{what} is {value.type} but must be {target}"
+                               f"{true_division_advice(value, target)}")
 
     def unify(self, node, types: list[Type], what: str) -> Type:
         """The type that values of all these types can be converted to."""
@@ -270,6 +316,8 @@ class FunctionLowering:
         if isinstance(s.value, A.Name) and s.value.id in ("break", "continue"):
             raise self.error(s, f"'{s.value.id}' is not supported: a loop runs all its "
                                 f"iterations (use while with a condition to stop early)")
+        if isinstance(s.value, A.Call) and not isinstance(s.value.func, A.Call):
+            self.check_callee(s.value)
         raise self.error(s, "this expression's value is not used; assign it to a name "
                             "(functions in dpc have no side effects)")
 
@@ -288,7 +336,10 @@ class FunctionLowering:
         self.scope.bind(name, value)
 
     def stmt_TupleAssign(self, s: A.TupleAssign) -> None:
-        values = self.multi(s.value)
+        if isinstance(s.value, A.TupleLit):  # a, b = b, a: every value first, as Python
+            values = [self.expr(e) for e in s.value.elems]
+        else:
+            values = self.multi(s.value)
         if len(values) != len(s.targets):
             raise self.error(s, f"cannot unpack {count(len(values))} into {len(s.targets)} names")
         for name, value in zip(s.targets, values):
@@ -507,6 +558,8 @@ class FunctionLowering:
             raise self.error(node, f"'{name}' is a function; call it: {name}(...)")
         if name in BUILTINS or name in DERIVATIVE_FORMS:
             raise self.error(node, f"'{name}' is a built-in function; call it: {name}(...)")
+        if name in CONSTANTS and name != "e":
+            raise self.error(node, f"unknown name '{name}': {CONSTANTS[name]}")
         hint = self.scope.suggestion(name, [])
         raise self.error(node, f"unknown name '{name}'{hint}")
 
@@ -593,13 +646,16 @@ class FunctionLowering:
     def index_value(self, e):
         v = self.expr(e)
         if v.type != I64:
-            raise self.error(e, f"an index must be i64, got {v.type}" +
-                             (" (convert with int(...))" if v.type == F64 else ""))
+            raise self.error(e, f"an index must be i64, got {v.type}" + index_advice(v.type))
         return v
 
     def expr_Attribute(self, e: A.Attribute):
         if e.name == "T":
             return self.emit(e, "transpose", self.expr(e.base))
+        module = self.module_prefix(e)
+        if module is not None:
+            advice = CONSTANTS.get(e.name, "pass the value as an argument")
+            raise self.error(e.base, f"{module}.{e.name}: there are no modules in .dp; {advice}")
         raise self.error(e, f"unknown attribute '.{e.name}'; arrays have '.T' (use len(a) or "
                             f"dimension names for sizes)")
 
@@ -647,6 +703,9 @@ class FunctionLowering:
         from .derivatives import lower_derivative_call  # it imports this module
         if isinstance(e.func, A.Call):
             return lower_derivative_call(self, e)
+        if isinstance(e.func, A.Attribute):
+            at = e.func.base if self.module_prefix(e.func) is not None else e.func
+            raise self.error(at, self.method_call_error(e))
         if not isinstance(e.func, A.Name):
             raise self.error(e, "only named functions can be called")
         name = e.func.id
@@ -659,8 +718,41 @@ class FunctionLowering:
                                 f"{name}(f)(x)")
         if self.scope.lookup(name) is not None:
             raise self.error(e, f"'{name}' is a value, not a function")
+        if name in NOT_BUILTINS:
+            raise self.error(e.func, f"'{name}' is not a builtin: {NOT_BUILTINS[name]}")
         hint = self.scope.suggestion(name, list(self.owner.defs) + list(BUILTINS))
         raise self.error(e.func, f"unknown function '{name}'{hint}")
+
+    def check_callee(self, e: A.Call) -> None:
+        """Raises the error a call of an unknown function or a method gets (print(x),
+        a.append(v) as statements): it says more than that the value goes unused."""
+        name = e.func.id if isinstance(e.func, A.Name) else None
+        if name not in self.owner.defs and name not in BUILTINS and name not in DERIVATIVE_FORMS:
+            self.expr_Call(e)
+
+    def module_prefix(self, e: A.Attribute) -> str | None:
+        """The module name `e` is read through (np.exp, math.pi), unless it names a value."""
+        base = e.base
+        if isinstance(base, A.Name) and base.id in MODULES and self.scope.lookup(base.id) is None:
+            return base.id
+        return None
+
+    def method_call_error(self, e: A.Call) -> str:
+        """What to write instead of np.exp(x), x.sum() or a.append(v)."""
+        func, name = e.func, e.func.name
+        module = self.module_prefix(func)
+        if name in BUILTINS and module is None and isinstance(func.base, A.Name):
+            instead = f"call the builtin: {name}({func.base.id}{', ...' if e.args else ''})"
+        elif name in BUILTINS:
+            instead = f"call the builtin {name}(...)"
+        else:
+            instead = NOT_BUILTINS.get(name, f"there is no builtin '{name}'")
+        if module is not None:
+            return f"{module}.{name}: there are no modules in .dp; {instead}"
+        if name == "append":
+            return ("arrays cannot grow: make one with a comprehension, or with zeros(n) and "
+                    "x[i] = ... in a loop")
+        return f"values have no methods in .dp ('.{name}'); {instead}"
 
     def call_function(self, e: A.Call, name: str) -> list:
         if e.kwargs:

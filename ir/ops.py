@@ -1316,6 +1316,7 @@ def interp_build(op, args, ctx):
     rtype = op.results[0].type
     dtype = NP_DTYPE[rtype.elem]
     if n == 0:
+        # a row's sizes as the type names them, 0 along a `?`: no row has run to say more
         shape = (0, *(ctx.dim_value(d) or 0 for d in rtype.shape[1:]))
         return [np.zeros(shape, dtype=dtype)]
     out = allocate(op, (n,), lambda: np.empty(n, dtype=dtype)) if rtype.rank == 1 else None
@@ -1476,7 +1477,10 @@ def infer_derivative(kind):
         if kind in ("grad", "value_and_grad"):
             if len(results) != 1 or results[0] != F64:
                 shown = ", ".join(map(str, results))
-                raise TypeRuleError(f"{kind} needs a function returning f64, @{fn.name} returns {shown}")
+                array = len(results) == 1 and results[0].rank > 0
+                raise TypeRuleError(f"{kind} needs a function returning f64, '{fn.name}' returns "
+                                    f"{shown}" + (" (for an array result, use vjp or jvp)"
+                                                  if array else ""))
             _expect_extra(extra, [], kind)
             return grads if kind == "grad" else [F64, *grads]
         if kind == "jvp":

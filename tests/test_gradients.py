@@ -233,11 +233,11 @@ def test_python_derivative_errors_name_the_problem():
         mod.grad("ode_last", wrt="s")
     with pytest.raises(ValueError, match="'y' is not a parameter of 'ode_last'"):
         mod.grad("ode_last", wrt="y")
-    with pytest.raises(ValueError, match="grad needs a function returning f64, @ode returns f64"):
+    with pytest.raises(ValueError, match="grad needs a function returning f64, 'ode' returns f64"):
         mod.grad("ode")
     with pytest.raises(ValueError) as err:
         mod.hvp("ode")
-    assert str(err.value) == "hvp(ode): hvp needs a function returning f64, @ode returns f64[n]"
+    assert str(err.value) == "hvp(ode): hvp needs a function returning f64, 'ode' returns f64[n]"
     with pytest.raises(KeyError, match="no function 'nope'"):
         mod.grad("nope")
     for derivative in (mod.grad, mod.jvp, mod.vjp, mod.hessian, mod.jacobian):

@@ -169,9 +169,9 @@ def test_lse_gradient_from_the_command_line(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["grad", "{prog}", "both", "--arg", "x=[1.0]"],  # named as asked, not value_and_grad
-     "dpc: error: grad(both): grad needs a function returning f64, @both returns f64, i64\n"),
+     "dpc: error: grad(both): grad needs a function returning f64, 'both' returns f64, i64\n"),
     (["gradcheck", "{prog}", "both", "--arg", "x=[1.0]"],
-     "dpc: error: grad(both): grad needs a function returning f64, @both returns f64, i64\n"),
+     "dpc: error: grad(both): grad needs a function returning f64, 'both' returns f64, i64\n"),
     (["grad", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt", "k"],
      "dpc: error: cannot differentiate with respect to 'k': it is i64, not f64\n"),
     (["gradcheck", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt",
@@ -233,7 +233,7 @@ def test_ir_of_a_derivative_is_what_python_compiles(prog, capsys, derivative, wr
     (["--derivative", "grad"], "--derivative needs --fn: the function to differentiate"),
     (["--fn", "wsq", "--wrt", "x"], "--wrt needs --derivative: the derivative to take"),
     (["--fn", "scale", "--derivative", "grad"],
-     "grad(scale): grad needs a function returning f64, @scale returns f64[n, m]"),
+     "grad(scale): grad needs a function returning f64, 'scale' returns f64[n, m] (for an array result, use vjp or jvp)"),
     (["--fn", "wsq", "--derivative", "grad", "--wrt", "k"],
      "cannot differentiate with respect to 'k': it is i64, not f64"),
     (["--fn", "wsq", "--derivative", "grad", "--wrt", "x,"],

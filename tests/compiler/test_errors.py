@@ -109,7 +109,7 @@ WRONG = [
     ("grad of a non-scalar function",
      "def f(x: f64[n]) -> f64[n]:\n    return x * x\n\n"
      "def g(x: f64[n]) -> f64[n]:\n    return grad(f)(x)\n", 5, 12,
-     "grad needs a function returning f64, @f returns f64[n]"),
+     "grad needs a function returning f64, 'f' returns f64[n] (for an array result, use vjp or jvp)"),
     ("return type mismatch",
      "def f(x: f64[n]) -> f64:\n    return x\n", 2, 12,
      "the returned value is f64[n] but must be f64"),
@@ -152,7 +152,49 @@ WRONG = [
      "axis 2 is out of range for an array of rank 2"),
     ("local type with a dimension no parameter has",
      "def f(k: i64) -> f64:\n    y: f64[q] = zeros(k)\n    return sum(y)\n", 2, 8,
-     "dimension 'q' of the type of 'y' is not the dimension of any parameter"),
+     "dimension 'q' of the type of 'y' is not the dimension of any parameter; write ? for "
+     "a size known only when the function runs"),
+    # NumPy, JAX and Python habits: each gets what to write instead
+    ("a method call", "def f(x: f64[n]) -> f64:\n    return x.sum()\n", 2, 13,
+     "values have no methods in .dp ('.sum'); call the builtin: sum(x)"),
+    ("a method that is no builtin", "def f(x: f64[n]) -> f64[n]:\n    return x.reshape(-1)\n",
+     2, 13, "values have no methods in .dp ('.reshape'); there is no builtin 'reshape'"),
+    ("a call through numpy", "def f(x: f64[n]) -> f64[n]:\n    return np.exp(x)\n", 2, 12,
+     "np.exp: there are no modules in .dp; call the builtin exp(...)"),
+    ("a constant of numpy", "def f(x: f64) -> f64:\n    return np.pi * x\n", 2, 12,
+     "np.pi: there are no modules in .dp; write the number 3.141592653589793"),
+    ("pi", "def f(x: f64) -> f64:\n    return pi * x\n", 2, 12,
+     "unknown name 'pi': write the number 3.141592653589793"),
+    ("a list that grows", "def f(x: f64[n]) -> f64:\n    y = zeros(n)\n    y.append(1.0)\n"
+     "    return 1.0\n", 3, 6,
+     "arrays cannot grow: make one with a comprehension, or with zeros(n) and x[i] = ... in a "
+     "loop"),
+    ("print", "def f(x: f64) -> f64:\n    print(x)\n    return x\n", 2, 5,
+     "'print' is not a builtin: functions have no side effects; return the value (dpc run "
+     "prints it)"),
+    ("square, not sqrt", "def f(x: f64) -> f64:\n    return square(x)\n", 2, 12,
+     "'square' is not a builtin: write x * x"),
+    ("numpy's zeros((n, m))", "def f(n: i64) -> f64[?, ?]:\n    return zeros((n, n))\n", 2, 18,
+     "zeros() takes the sizes as separate arguments: zeros(n, m)"),
+    ("numpy's full((n, m), v)", "def f(n: i64) -> f64[?, ?]:\n    return full((n, n), 0.0)\n",
+     2, 17, "full() takes the fill value first, then the sizes: full(value, n, m)"),
+    ("full(n, value)", "def f(n: i64) -> f64[?]:\n    return full(n, 3.0)\n", 2, 20,
+     "an array dimension must be i64, got f64 (full takes the fill value first: full(value, n))"),
+    ("a positional axis", "def f(x: f64[n, m]) -> f64[m]:\n    return sum(x, 0)\n", 2, 12,
+     "sum() takes 1 argument, 2 given (pass the axis by keyword: sum(..., axis=0))"),
+    ("a builtin's argument by keyword", "def f(x: f64) -> f64:\n    return exp(x=1.0)\n", 2, 16,
+     "exp() has no keyword argument 'x'; pass arguments by position"),
+    ("max of nothing", "def f(x: f64) -> f64:\n    return max()\n", 2, 12,
+     "max() takes an array, a generator, or two or more numbers"),
+    ("a boolean mask", "def f(x: f64[n]) -> f64:\n    return sum(x[x > 0.0])\n", 2, 20,
+     "an index must be i64, got bool[n] (a mask cannot select elements: keep them with "
+     "where(mask, x, 0.0), or sum(where(mask, x, 0.0)))"),
+    ("an array of indices", "def f(x: f64[n], i: i64[k]) -> f64:\n    return sum(x[i])\n", 2, 18,
+     "an index must be i64, got i64[k] (an array cannot index: gather with [x[idx[j]] for j in "
+     "range(len(idx))])"),
+    ("true division of integers", "def f(n: i64) -> i64:\n    n = n / 2\n    return n\n", 3, 12,
+     "the returned value is f64 but must be i64 ('/' at line 2 gives f64 even for integers; "
+     "use // for integer division)"),
     ("comprehension over a non-integer",
      "def f(x: f64) -> f64[?]:\n    return [1.0 for i in range(x)]\n", 2, 32,
      "range() needs i64 arguments, got f64"),
@@ -237,3 +279,10 @@ def test_a_custom_rule_may_call_its_function_and_other_modes_of_it():
 def test_a_byte_order_mark_is_not_part_of_the_program():
     mod = compile_source("\ufeffdef f(x: f64) -> f64:\n    return x * 2.0\n", backend="interp")
     assert mod.f(1.5) == 3.0
+
+
+def test_a_tuple_of_values_is_assigned_as_python_does():
+    # every value of the right side is read before any name is bound: a swap
+    mod = compile_source("def f(x: f64, y: f64) -> f64:\n    x, y = y, x\n    return x - 2.0 * y\n")
+    assert mod.f(1.0, 2.5) == 0.5
+    assert mod.interpreter.run("f", [1.0, 2.5]) == 0.5
