@@ -133,17 +133,28 @@ def c_name(name: str) -> str:
 
 
 def c_parameters(fn: ir.Function) -> list[str]:
-    out = ["int64_t *ctx"]
-    for k, p in enumerate(fn.params):
-        name = c_name(p.name_hint or f"arg{k}")
-        if isinstance(p.type, ArrayType):
-            out.append(f"const {C_ELEM[p.type.elem]} *{name}")
-            out += [f"int64_t {name}_size{axis}" for axis in range(p.type.rank)]
-        else:
-            out.append(f"{C_TYPE[p.type]} {name}")
+    results = []
     for k, t in enumerate(fn.return_types):
         if isinstance(t, ArrayType):
-            out += [f"{C_ELEM[t.elem]} **result{k}", f"int64_t *result{k}_sizes"]
+            results += [f"{C_ELEM[t.elem]} **result{k}", f"int64_t *result{k}_sizes"]
         else:
-            out.append(f"{C_TYPE[t]} *result{k}")
-    return out
+            results.append(f"{C_TYPE[t]} *result{k}")
+    # every C name once: a parameter named ctx_ or x_size0 must not meet the ones made here
+    taken = {"ctx"} | {f"result{k}" for k in range(len(fn.return_types))} | \
+        {f"result{k}_sizes" for k in range(len(fn.return_types))}
+
+    def unique(name: str) -> str:
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        return name
+
+    out = ["int64_t *ctx"]
+    for k, p in enumerate(fn.params):
+        name = unique(c_name(p.name_hint or f"arg{k}"))
+        if isinstance(p.type, ArrayType):
+            out.append(f"const {C_ELEM[p.type.elem]} *{name}")
+            out += [f"int64_t {unique(f'{name}_size{axis}')}" for axis in range(p.type.rank)]
+        else:
+            out.append(f"{C_TYPE[p.type]} {name}")
+    return out + results

@@ -9,6 +9,7 @@ import pytest
 
 from compiler import compile_source
 from compiler.cli import main
+from runtime.aot import c_parameters
 
 PROGRAM = """\
 def lse(x: f64[n]) -> f64:
@@ -121,3 +122,14 @@ def test_a_c_compiler_given_with_flags_links(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CC", "cc -O1 -Wl,--no-undefined -lc")  # as make takes CC="gcc -m64"
     library = build(tmp_path, capsys, "so", "p.so")
     assert library.read_bytes()[:4] == b"\x7fELF"
+
+
+def test_parameter_names_never_meet_the_names_the_header_makes():
+    # ctx_ (the renamed ctx) and x_size0 (x's size) are a user's names here too
+    mod = compile_source("def f(ctx: f64, ctx_: f64) -> f64:\n    return ctx + ctx_\n"
+                         "def g(x_size0: f64, x: f64[n]) -> f64:\n    return x_size0 + sum(x)\n")
+    functions = mod.module.functions
+    assert c_parameters(functions["f"]) == ["int64_t *ctx", "double ctx_", "double ctx__",
+                                            "double *result0"]
+    assert c_parameters(functions["g"]) == ["int64_t *ctx", "double x_size0", "const double *x",
+                                            "int64_t x_size0_", "double *result0"]
