@@ -60,6 +60,9 @@ def in_i64_range(value: int, name: str) -> int:
 
 
 def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
+    if isinstance(value, np.ma.MaskedArray):  # native code would read the masked elements
+        raise ValueErrorDP(f"argument {name} is a masked array, and dpc reads every element: "
+                           f"pass {name}.filled(value), or np.asarray({name}) to drop the mask")
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
         if arr.dtype == object and t.elem == F64 and arr.size and all(

@@ -114,6 +114,17 @@ def test_wrong_dtype(errors_module):
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
+def test_a_masked_array_is_refused(backend):
+    # the interpreter would honour the mask, native code read what lies under it
+    mod = compile_source(ERRORS, name="errors.dp", backend=backend)
+    x = np.ma.array([1.0, 2.0, 3.0], mask=[0, 1, 0])
+    with pytest.raises(ValueErrorDP) as err:
+        mod.pair(x, np.ones(3))
+    assert str(err.value) == ("argument x is a masked array, and dpc reads every element: "
+                              "pass x.filled(value), or np.asarray(x) to drop the mask")
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
 def test_arguments_by_keyword(backend):
     mod = compile_source(ERRORS, name="errors.dp", backend=backend)
     assert mod.div(7, b=2) == mod.div(b=2, a=7) == mod.run("div", a=7, b=2) == 3
