@@ -39,6 +39,9 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
     of native code (an index out of range is then undefined behaviour, not an error)."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if not isinstance(text, str):
+        raise TypeError(f"compile_source takes the program's text as a str, got "
+                        f"{type(text).__name__} (for a file, use compile_file(path))")
     module = check_source(text, name)
     ir.verify_module(module)  # a failure here is a compiler bug, not a user error
     return CompiledModule(module, text, name, backend, fast_math, optimize, checked)

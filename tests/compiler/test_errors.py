@@ -286,3 +286,11 @@ def test_a_tuple_of_values_is_assigned_as_python_does():
     mod = compile_source("def f(x: f64, y: f64) -> f64:\n    x, y = y, x\n    return x - 2.0 * y\n")
     assert mod.f(1.0, 2.5) == 0.5
     assert mod.interpreter.run("f", [1.0, 2.5]) == 0.5
+
+
+@pytest.mark.parametrize("text, kind", [(None, "NoneType"), (b"def f", "bytes")])
+def test_compile_source_wants_text(text, kind):
+    with pytest.raises(TypeError) as err:
+        compile_source(text)
+    assert str(err.value) == (f"compile_source takes the program's text as a str, got {kind} "
+                              f"(for a file, use compile_file(path))")
