@@ -155,7 +155,7 @@ def parse_value(name: str, text: str):
         except (OSError, ValueError, EOFError) as e:  # EOFError: an empty file
             raise UserError(f"cannot load {text[1:]} for argument {name}: {e}") from None
     try:
-        value = ast.literal_eval(text)
+        value = ast.literal_eval(NonFinite().visit(ast.parse(text.strip(), mode="eval")))
     except (ValueError, SyntaxError):
         raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
                         f"list of numbers") from None
@@ -166,6 +166,16 @@ def parse_value(name: str, text: str):
     except ValueError:  # ragged: [[1, 2], [3]]
         raise UserError(f"argument {name}: '{text}' is not an array: its nested lists have "
                         f"different lengths") from None
+
+
+class NonFinite(ast.NodeTransformer):
+    """nan, inf and infinity (any case, as NumPy prints and JSON writes them) as the
+    floats they name: --arg s=inf, --arg "x=[1.0, nan]"."""
+    NAMES = {"nan": math.nan, "inf": math.inf, "infinity": math.inf}
+
+    def visit_Name(self, node: ast.Name):
+        value = self.NAMES.get(node.id.lower())
+        return node if value is None else ast.copy_location(ast.Constant(value), node)
 
 
 def static_names(args) -> set[str]:
@@ -514,7 +524,7 @@ def make_parser() -> argparse.ArgumentParser:
     add_wrt(p)
     p.add_argument("--eps", type=positive(float), default=1e-6,
                    help="finite-difference step, relative to max(1, |x|) (default 1e-6)")
-    p.add_argument("--tol", type=float, default=1e-6,
+    p.add_argument("--tol", type=positive(float, zero=True), default=1e-6,
                    help="the largest relative error accepted (default 1e-6)")
     p.add_argument("--samples", type=positive(int), default=200,
                    help="check at most this many elements of each array, chosen at random "
@@ -546,16 +556,18 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def positive(kind):
-    """An argparse type: a finite number of `kind` greater than 0."""
+def positive(kind, zero: bool = False):
+    """An argparse type: a finite number of `kind` greater than 0 (or, with zero, not
+    below it)."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             what = "an integer" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
-        if not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"must be a number greater than 0, not {text}")
+        if not ((value >= 0 if zero else value > 0) and math.isfinite(value)):
+            bound = "0 or more" if zero else "greater than 0"
+            raise argparse.ArgumentTypeError(f"must be a number {bound}, not {text}")
         return value
     return parse
 

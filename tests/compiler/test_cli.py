@@ -40,6 +40,13 @@ def test_run_with_literal_arguments(prog, capsys):
     assert (status, out, err) == (0, "5.5\n", "")
 
 
+def test_run_with_non_finite_arguments(prog, capsys):
+    # nan and inf as NumPy prints them and JSON writes them (NaN, Infinity)
+    status, out, err = dpc(capsys, "run", prog, "scale", "--arg", "a=[[1.0, -inf], [NaN, 0.5]]",
+                           "--arg", "s=Infinity")
+    assert (status, out, err) == (0, "[[inf, -inf], [nan, inf]]\n", "")
+
+
 def test_run_with_npy_file(prog, tmp_path, capsys):
     np.save(tmp_path / "a.npy", np.arange(6.0).reshape(2, 3))
     status, out, _ = dpc(capsys, "run", prog, "scale", "--arg", f"a=@{tmp_path / 'a.npy'}",
@@ -256,6 +263,7 @@ def test_a_static_parameter_may_be_called_name(tmp_path, capsys):
     ("--eps", "nan", "must be a number greater than 0, not nan"),
     ("--samples", "-1", "must be a number greater than 0, not -1"),
     ("--samples", "two", "'two' is not an integer"),
+    ("--tol", "-1", "must be a number 0 or more, not -1"),  # which every check would fail
 ])
 def test_gradcheck_options_are_checked(prog, capsys, option, value, message):
     # argparse's own usage error (status 2), not a traceback from inside the check
