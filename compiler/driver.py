@@ -293,7 +293,8 @@ class CompiledModule:
         owner, name = self.target("hessian", name)
         dense = owner.derivative("hessian", name, wrt)
         ranks = [dense.function.param_types[k].rank for k in wrt_positions(dense.function, wrt)]
-        return functools.partial(columns_to_blocks, dense, ranks, len(ranks))
+        return assembled("hessian", name, functools.partial(columns_to_blocks, dense, ranks,
+                                                            len(ranks)))
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
@@ -311,7 +312,7 @@ class CompiledModule:
             if t.elem != ir.F64:
                 raise ValueError(f"jacobian({name}): result {r} is {t}; a Jacobian needs "
                                  f"f64 results")
-        return functools.partial(dense_jacobian, fn, wrt, positions)
+        return assembled("jacobian", name, functools.partial(dense_jacobian, fn, wrt, positions))
 
     def specialize(self, name: str | CompiledFunction, /, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
@@ -345,6 +346,12 @@ class CompiledModule:
             return self, fn
         if isinstance(fn, CompiledFunction):
             return fn.owner, fn.name
+        if hasattr(fn, "assembled_from"):
+            made, of = fn.assembled_from
+            raise TypeError(f"mod.{kind}() takes a compiled function, and mod.{made}('{of}') "
+                            f"is not one: its blocks are put together in Python. Pass '{of}' "
+                            f"itself (its IR: dpc ir FILE --fn {of} --derivative "
+                            f"{'hessian' if made == 'hessian' else 'jacfwd'})")
         raise TypeError(f"mod.{kind}() takes a function: its name, or a compiled function "
                         f"such as mod.f or mod.grad('f'), not {type(fn).__name__} (a function "
                         f"of the module called '{kind}' is mod.function('{kind}'))")
@@ -485,6 +492,13 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
                              f"nor a dimension of '{fn.name}' (those are: "
                              f"{', '.join(known) or 'none'})")
     return ints, dims
+
+
+def assembled(made: str, of: str, call: functools.partial) -> functools.partial:
+    """A dense derivative's Python function, marked with what it is the derivative of:
+    derivative methods given it then say so instead of failing on its type."""
+    call.assembled_from = (made, of)
+    return call
 
 
 def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: int, /,

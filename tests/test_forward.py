@@ -79,6 +79,20 @@ def test_dense_hessian_of_lse_is_diag_softmax_minus_its_outer_product(backend):
                                rtol=1e-12, atol=1e-15)
 
 
+def test_a_dense_derivative_given_to_a_derivative_method_says_what_it_is():
+    # mod.hessian and mod.jacobian put their blocks together in Python: no compiled
+    # function to show or differentiate, and the message says so, not "not partial"
+    mod = compile_file("examples/lse.dp")
+    for made, of, shown in [(mod.hessian("lse"), "hessian", "hessian"),
+                            (mod.jacobian("lse"), "jacobian", "jacfwd")]:
+        with pytest.raises(TypeError) as err:
+            mod.ir(made)
+        assert str(err.value) == (
+            f"mod.ir() takes a compiled function, and mod.{of}('lse') is not one: its blocks "
+            f"are put together in Python. Pass 'lse' itself (its IR: dpc ir FILE --fn lse "
+            f"--derivative {shown})")
+
+
 CUBIC = """\
 def f(x: f64[n], w: f64) -> f64:
     s = 0.0
