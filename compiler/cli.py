@@ -228,8 +228,12 @@ def build_arguments(fn, args) -> list:
                             f"{static}")
     names = [p.name_hint for p in fn.params]
     for name in given:
+        if name in static_names(args):
+            raise UserError(f"--arg {name}: --static {name} gives its value already; give one "
+                            f"of the two")
         if name not in names:
-            raise UserError(f"'{fn.name}' has no parameter '{name}' (parameters: {', '.join(names)})")
+            raise UserError(f"'{args.fn}' has no parameter '{name}' (parameters: "
+                            f"{', '.join(names)})")
     values = {name: parse_value(name, text) for name, text in given.items()}
     for p in fn.params:  # dimensions that given arrays fix
         if p.name_hint in values:

@@ -84,6 +84,10 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "dpc: error: missing argument k (i64): give --arg k=VALUE, or --random SEED to fill arrays\n"),
     (["run", "{prog}", "wsq", "--arg", "z=1"],
      "dpc: error: 'wsq' has no parameter 'z' (parameters: x, w, k)\n"),
+    (["run", "{prog}", "wsq", "--static", "k=2", "--arg", "k=3"],
+     "dpc: error: --arg k: --static k gives its value already; give one of the two\n"),
+    (["run", "{prog}", "wsq", "--static", "k=2", "--arg", "z=3"],  # not 'wsq.static.k2'
+     "dpc: error: 'wsq' has no parameter 'z' (parameters: x, w)\n"),
     (["run", "{prog}", "nope"],
      "dpc: error: no function 'nope' in {prog} (functions: wsq, scale, both)\n"),
     (["run", "{prog}", "wsq", "--random", "0", "--arg", "k=1"],
