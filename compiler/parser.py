@@ -8,7 +8,11 @@ a small postlexer turns indentation into _INDENT/_DEDENT tokens. Every failure b
 from __future__ import annotations
 
 import ast as pyast
+import difflib
+import keyword
+import re
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +25,8 @@ from .diagnostics import SyntaxErrorDP
 TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
 CLOSE = {"RPAR": ")", "RSQB": "]"}
+LAYOUT = ("_NL", "_INDENT", "_DEDENT", "$END")  # tokens of line structure, not of text
+ONLY_RANGE_LOOPS = "only 'for NAME in range(...)' is supported"
 TAB = 8
 PARSE_LOCK = threading.Lock()  # the postlexer keeps state during a parse
 
@@ -35,56 +41,102 @@ class SyntaxProblem(Exception):
 
 class Indentation:
     """Postlexer: indentation -> _INDENT/_DEDENT; newlines inside brackets are dropped.
-    Also remembers open brackets so errors can say which one is not closed."""
+    Also remembers open brackets and the tokens of the current statement, so that errors
+    can say which bracket is not closed and read the statement around a bad token."""
 
     always_accept = ("_NL",)
 
     def process(self, stream):
-        self.levels = [0]
+        # Each open block's indentation, counted with a tab as 8 columns and as 1: the two
+        # counts must nest the same way, or the block structure depends on the tab width.
+        self.levels = [(0, 0)]
         self.brackets: list[Token] = []
+        self.statement: list[Token] = []
+        self.statement_ended = False  # the next token starts a new statement
         last = None
         for token in stream:
             last = token
             if token.type == "_NL":
                 if not self.brackets:
+                    self.statement_ended = True
                     yield from self.newline(token)
                 continue
-            if token.type in OPEN:
-                self.brackets.append(token)
-            elif token.type in CLOSE:
-                if not self.brackets:
-                    raise SyntaxProblem(f"unmatched '{token.value}'", token.line, token.column)
-                self.brackets.pop()
+            if self.statement_ended:
+                self.statement, self.statement_ended = [], False
+            self.statement.append(token)
+            self.match_brackets(token)
             yield token
+        if self.brackets:
+            bracket = self.brackets[-1]
+            raise SyntaxProblem(f"'{bracket.value}' opened at {bracket.line}:{bracket.column} "
+                                f"is not closed before end of file", bracket.line, bracket.column)
         while len(self.levels) > 1:
             self.levels.pop()
             yield self.at("_DEDENT", last)
 
+    def tokens_before(self, token: Token) -> list[Token]:
+        """The tokens of `token`'s statement before it. A token that no parser state could
+        take never reaches the postlexer: it follows the tokens seen so far."""
+        if token.type in LAYOUT and token.type != "_NL":
+            return []
+        if self.statement and self.statement[-1] is token:
+            return self.statement[:-1]
+        if self.statement_ended and token.type != "_NL":
+            return []
+        return list(self.statement)
+
+    def match_brackets(self, token: Token) -> None:
+        if token.type in OPEN:
+            self.brackets.append(token)
+        elif token.type in CLOSE:
+            if not self.brackets:
+                raise SyntaxProblem(f"unmatched '{token.value}'", token.line, token.column)
+            self.brackets.pop()
+
     def newline(self, token: Token):
         yield token
         indent_text = token.value.rsplit("\n", 1)[1]
-        line = token.end_line
+        line, col = token.end_line, len(indent_text) + 1
+        change = self.open_or_close_blocks(indent_text, line)
+        kind, count = ("_INDENT", 1) if change == "indent" else ("_DEDENT", change)
+        for _ in range(count):
+            yield Token(kind, indent_text, line=line, column=col, end_line=line, end_column=col)
+
+    def open_or_close_blocks(self, indent_text: str, line: int) -> str | int:
+        """Opens or closes blocks for a line indented by `indent_text`; returns what
+        `block_change` says, after checking that it does not depend on the width of a tab."""
         if " " in indent_text and "\t" in indent_text:
             raise SyntaxProblem("indentation mixes tabs and spaces; use spaces only", line, 1)
-        indent = indent_text.count(" ") + indent_text.count("\t") * TAB
-        if indent > self.levels[-1]:
-            self.levels.append(indent)
-            yield Token("_INDENT", indent_text, line=line, column=indent + 1,
-                        end_line=line, end_column=indent + 1)
-            return
-        while indent < self.levels[-1]:
-            self.levels.pop()
-            yield Token("_DEDENT", indent_text, line=line, column=indent + 1,
-                        end_line=line, end_column=indent + 1)
-        if indent != self.levels[-1]:
+        widths = (len(indent_text.expandtabs(TAB)), len(indent_text))
+        changes = {block_change([level[k] for level in self.levels], widths[k]) for k in (0, 1)}
+        if len(changes) > 1:
+            raise SyntaxProblem("inconsistent use of tabs and spaces in indentation; indent "
+                                "with spaces only", line, 1)
+        (change,) = changes
+        if change is None:
             raise SyntaxProblem("unindent does not match any outer indentation level",
-                                line, indent + 1)
+                                line, len(indent_text) + 1)
+        if change == "indent":
+            self.levels.append(widths)
+        else:
+            del self.levels[len(self.levels) - change:]
+        return change
 
     @staticmethod
     def at(kind: str, token: Token | None) -> Token:
         line = token.end_line if token is not None else 1
         col = token.end_column if token is not None else 1
         return Token(kind, "", line=line, column=col, end_line=line, end_column=col)
+
+
+def block_change(levels: list[int], width: int) -> str | int | None:
+    """What a line indented `width` does to blocks indented `levels`: "indent" opens one,
+    k closes k (0 continues the innermost), None matches no level."""
+    if width > levels[-1]:
+        return "indent"
+    if width in levels:
+        return len(levels) - 1 - levels.index(width)
+    return None
 
 
 def pos(x) -> tuple[int, int]:
@@ -127,6 +179,9 @@ class ToAST(Transformer):
     # --- module and functions
     def start(self, children):
         return [c for c in children if isinstance(c, A.FuncDef)]
+
+    def docstring(self, children):
+        return None  # it documents; it computes nothing
 
     def funcdef(self, children):
         decorators = [c for c in children if isinstance(c, A.Decorator)]
@@ -173,6 +228,8 @@ class ToAST(Transformer):
                 stmts.append(c)
         return stmts
 
+    body = suite  # a function's suite, whose docstring is None
+
     def simple_stmt(self, children):
         return children[0]
 
@@ -198,7 +255,7 @@ class ToAST(Transformer):
     def aug_assign(self, children):
         target, op, value = children
         line, col = pos(target)
-        op = op.value[0]
+        op = op.value[:-1]  # x op= y is x = x op y
         if isinstance(target, A.Name):
             return A.AugAssign(target.id, op, value, line, col)
         name, indices = index_target(target)
@@ -354,8 +411,16 @@ class ToAST(Transformer):
         return A.Comprehension(elem, var, range_args, *pos(bracket))
 
     def comp_for(self, children):
-        _for, var, iterable = children
+        _for, var, iterable, *_ = children
         return str(var), range_arguments(iterable)
+
+    def comp_filter(self, children):
+        raise SyntaxProblem("comprehension filters are not supported; use 'e if c else 0.0' "
+                            "(or where(c, e, 0.0))", *pos(children[0]))
+
+    def comp_second_for(self, children):
+        raise SyntaxProblem("one 'for' per comprehension; nest them: "
+                            "[[e for j in range(m)] for i in range(n)]", *pos(children[0]))
 
 
 def check_type_name(tok: Token) -> None:
@@ -390,17 +455,327 @@ def range_arguments(iterable) -> list:
             raise SyntaxProblem(f"range() takes 1 to 3 arguments, {len(iterable.args)} given",
                                 *pos(iterable))
         return list(iterable.args)
-    raise SyntaxProblem("only 'for NAME in range(...)' is supported", *pos(iterable))
+    raise SyntaxProblem(ONLY_RANGE_LOOPS, *pos(iterable))
 
 
 # --------------------------------------------------------------------------- errors
+#
+# When the parser meets a token it cannot take, each hint below looks at that token, the
+# tokens of its statement before it and the terminals the parser could have taken, and
+# recognizes one habit from Python or another language. The first hint that recognizes
+# the failure says what to write instead; otherwise the message lists what was expected.
 
 NAMED_TOKENS = {
     "NAME": "a name", "INT": "a number", "FLOAT": "a number", "STRING": "a string",
     "_NL": "end of line", "_INDENT": "an indented block", "_DEDENT": "end of block",
-    "$END": "end of file", "AUGOP": "'+=', '-=', '*=' or '/='",
+    "$END": "end of file", "AUGOP": "an augmented assignment such as '+='",
     "COMP_OP": "a comparison", "ADD_OP": "'+' or '-'", "MUL_OP": "'*', '/', '//', '%' or '@'",
 }
+
+NO_EXCEPTIONS = '{word} is not supported: .dp has no exceptions; check with assert cond, "message"'
+NO_IMPORTS = "import is not needed: builtins such as exp and sum are always available"
+NO_MATCH = "{word} is not supported; use if/elif/else"
+NO_OUTER_NAMES = ("{word} is not supported: a function sees only its arguments; pass the "
+                  "value as an argument")
+NO_FUNCTION_WORD = "{word} is not a .dp keyword; define a function with def"
+# Words of Python (and of other languages) that .dp lacks, and what to write instead:
+# {word} is the word, {name} the token after it, {function} the function it is in.
+NOT_IN_DP = {
+    "lambda": "lambda is not supported in .dp; define a function with def at the top level",
+    "def": "functions are defined at the top level only; move def {name} out of {function}",
+    "class": "class is not supported in .dp; define functions with def at the top level",
+    "import": NO_IMPORTS,
+    "from": NO_IMPORTS,
+    "raise": 'raise is not supported; use assert cond, "message"',
+    "try": NO_EXCEPTIONS,
+    "except": NO_EXCEPTIONS,
+    "finally": NO_EXCEPTIONS,
+    "with": "with is not supported: a .dp function only computes a value from its arguments",
+    "global": NO_OUTER_NAMES,
+    "nonlocal": NO_OUTER_NAMES,
+    "del": "del is not supported; a name that is no longer needed can simply go unused",
+    "yield": ("yield is not supported: a function returns one value; build an array with a "
+              "comprehension"),
+    "async": "async is not supported; write a plain def",
+    "await": "await is not supported; call the function directly",
+    "match": NO_MATCH,
+    "case": NO_MATCH,
+    "is": "'is' is not supported; compare values with == or !=",
+    "elsif": "use elif instead of 'elsif'",
+    "elseif": "use elif instead of 'elseif'",
+    "fn": NO_FUNCTION_WORD,
+    "func": NO_FUNCTION_WORD,
+    "function": NO_FUNCTION_WORD,
+}
+STATEMENT_WORDS = ("def", "return", "assert", "pass", "if", "elif", "else", "for", "while")
+# C's operators for what Python spells as words.
+WORD_OPERATORS = {"&": "and", "|": "or", "!": "not"}
+
+
+@dataclass
+class Failure:
+    """What the parser knew when it met a token it could not take."""
+
+    token: Token
+    before: list[Token]  # the tokens of the token's statement before it
+    accepts: set[str]    # the terminals it could have taken instead
+    brackets: list[Token]  # the brackets open, innermost last
+    lines: list[str]
+
+    @property
+    def previous(self) -> Token | None:
+        return self.before[-1] if self.before else None
+
+    @property
+    def first(self) -> Token:
+        """The first token of the statement."""
+        return self.before[0] if self.before else self.token
+
+    def line(self, number: int) -> str:
+        return self.lines[number - 1] if 1 <= number <= len(self.lines) else ""
+
+    def rest_of_line(self, token: Token) -> str:
+        return self.line(token.line)[token.column - 1:]
+
+    def text(self, start: Token, end: Token) -> str:
+        """The source from `start` up to `end`, on one line."""
+        lines = [self.line(n) for n in range(start.line, end.line + 1)]
+        lines[-1] = lines[-1][:end.column - 1]
+        lines[0] = lines[0][start.column - 1:]
+        return " ".join(" ".join(lines).split())
+
+    def starts_line(self, token: Token) -> bool:
+        return token.column == indentation_of(self.line(token.line)) + 1
+
+
+def indentation_of(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def at(token: Token, message: str) -> SyntaxProblem:
+    return SyntaxProblem(message, token.line, token.column)
+
+
+def unclosed_bracket(f: Failure) -> SyntaxProblem | None:
+    """A statement that begins while a bracket of an earlier line is still open: the failing
+    token starts a later line no deeper than the bracket's line, as a new statement would.
+    (A continuation line is indented deeper, or aligned under the bracket.)"""
+    b = f.brackets[-1] if f.brackets else None
+    if b is not None and f.token.line > b.line and f.starts_line(f.token) \
+            and f.token.column <= indentation_of(f.line(b.line)) + 1:
+        return at(f.token, f"'{b.value}' opened at {b.line}:{b.column} is not closed before "
+                           f"{describe_token(f.token)}")
+    return None
+
+
+def missing_block(f: Failure) -> SyntaxProblem | None:
+    header = after_colon(f.token, f.lines) if "_INDENT" in f.accepts else None
+    if header is None:
+        return None
+    return at(f.token, f"expected an indented block after the ':' on line {header}")
+
+
+def python_keyword(f: Failure) -> SyntaxProblem | None:
+    word = python_word(f)
+    if word is None:
+        return None
+    after = f.token.value if word is not f.token else ""
+    return at(word, NOT_IN_DP[word.value].format(
+        word=word.value, name=after, function=enclosing_function(f.lines, word.line)))
+
+
+def python_word(f: Failure) -> Token | None:
+    """The word of NOT_IN_DP that made the statement fail: a word Python reserves at the
+    failing token or just before it, or one that starts the statement when the statement
+    fails right after it or Python reserves it (then it cannot be a variable)."""
+    def in_table(t):
+        return t is not None and t.type == "NAME" and t.value in NOT_IN_DP
+    for t in (f.previous, f.token):
+        if in_table(t) and keyword.iskeyword(t.value):
+            return t
+    if in_table(f.first) and (len(f.before) <= 1 or keyword.iskeyword(f.first.value)):
+        return f.first
+    return None
+
+
+def enclosing_function(lines: list[str], line: int) -> str:
+    for text in reversed(lines[:line - 1]):
+        found = re.match(r"def\s+(\w+)", text)
+        if found:
+            return found.group(1)
+    return "the function"
+
+
+def else_if(f: Failure) -> SyntaxProblem | None:
+    if f.token.type == "IF" and f.previous is not None and f.previous.type == "ELSE":
+        return at(f.previous, "use elif instead of 'else if'")
+    return None
+
+
+def misspelled_statement(f: Failure) -> SyntaxProblem | None:
+    """`retrun x`: a name that starts a statement and is followed by one more word."""
+    if len(f.before) != 1 or f.first.type != "NAME":
+        return None
+    return misspelled(f.first, STATEMENT_WORDS)
+
+
+def misspelled(word: Token, words) -> SyntaxProblem | None:
+    close = difflib.get_close_matches(word.value.lower(), words, n=1, cutoff=0.75)
+    if not close:
+        return None
+    return at(word, f"unknown statement '{word.value}'; did you mean '{close[0]}'?")
+
+
+def top_level_statement(f: Failure) -> SyntaxProblem | None:
+    if f.before or "DEF" not in f.accepts or f.token.type in LAYOUT:
+        return None
+    if f.token.type == "IF" and "__name__" in f.rest_of_line(f.token):
+        return at(f.token, "only def at the top level: there is no main program; call the "
+                           "functions from Python or with dpc run")
+    if f.token.type == "NAME" and re.match(r"\w+\s*(:[^=]*)?=(?!=)", f.rest_of_line(f.token)):
+        return at(f.token, "only def at the top level: module-level constants are not "
+                           "supported; pass it as an argument or write the literal")
+    typo = misspelled(f.token, ("def",)) if f.token.type == "NAME" else None
+    return typo or at(f.token, "only def at the top level: put statements inside a function")
+
+
+def number_literal(f: Failure) -> SyntaxProblem | None:
+    """`1_000.0`, `0x10`, `1.5j`: the lexer reads a number, then a name or another number."""
+    number, token = f.previous, f.token
+    if (number is None or number.type not in ("INT", "FLOAT")
+            or token.type not in ("NAME", "INT", "FLOAT")
+            or (number.end_line, number.end_column) != (token.line, token.column)):
+        return None
+    text = re.match(r"[\w.]*", f.rest_of_line(number)).group()
+    try:
+        value = pyast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return at(number, f"'{text}' is not a number")
+    if isinstance(value, complex):
+        return at(number, "complex numbers are not supported; numbers are f64 or i64")
+    if "_" in text:
+        return at(number, f"digit separators are not supported: write {value!r}")
+    return at(number, f"numbers are written in decimal: write {value!r}")
+
+
+def f_string(f: Failure) -> SyntaxProblem | None:
+    for t in (f.previous, f.token):
+        if (t is not None and t.type == "NAME" and "f" in t.value.lower()
+                and re.match(r"[rRfF]{1,2}[\"']", f.rest_of_line(t))):
+            return at(t, "f-strings are not supported; use a plain string")
+    return None
+
+
+def lone_string(f: Failure) -> SyntaxProblem | None:
+    if f.token.type != "STRING":
+        return None
+    if f.token.value in ('""', "''") and f.rest_of_line(f.token).startswith(f.token.value[0] * 3):
+        return at(f.token, "unterminated string")  # a triple quote read as an empty string
+    if not f.before:
+        return at(f.token, "a string on its own is not a statement; use # for comments")
+    return at(f.token, "a string can only be an assert message or a docstring")
+
+
+def ellipsis(f: Failure) -> SyntaxProblem | None:
+    if not f.before and f.rest_of_line(f.token).startswith("..."):
+        return at(f.token, "'...' is not a statement; write the body")
+    return None
+
+
+def array_type(f: Failure) -> SyntaxProblem | None:
+    """`f64[n][m]`, `f64[n + 1]`: a type's dimensions are names, integers or ?."""
+    if f.token.value == "[" and f.previous is not None and f.previous.value == "]":
+        return at(f.token, f"an array type has one pair of brackets: write {one_pair(f)}")
+    elem = token_before(f.before, f.brackets[-1]) if f.brackets else None
+    if elem not in TYPE_NAMES:
+        return None
+    return at(f.token, f"a dimension is a name, an integer or ?; use {elem}[?] for a "
+                       f"computed size")
+
+
+def one_pair(f: Failure) -> str:
+    """`f64[n][m]` -> `f64[n, m]`, read from the line of the failing '['."""
+    for found in re.finditer(r"(\w+)((?:\[[^\[\]]*\])+)", f.line(f.token.line)):
+        if found.start(2) < f.token.column <= found.end(2):
+            dims = re.findall(r"\[([^\[\]]*)\]", found.group(2))
+            return f"{found.group(1)}[{', '.join(dims)}]"
+    return "f64[n, m]"
+
+
+def token_before(tokens: list[Token], token: Token) -> str | None:
+    for k, t in enumerate(tokens):
+        if t is token:
+            return tokens[k - 1].value if k > 0 else None
+    return None
+
+
+def slice_index(f: Failure) -> SyntaxProblem | None:
+    if f.token.value == ":" and f.brackets and f.brackets[-1].value == "[":
+        return at(f.token, "slices are not supported; index one element or a row (x[i]), or "
+                           "build the part with a comprehension: [x[i] for i in range(1, n)]")
+    return None
+
+
+def signature(f: Failure) -> SyntaxProblem | None:
+    """The parameters and return type of a def."""
+    if f.first.type != "DEF" or not f.before:
+        return None
+    token, previous = f.token, f.previous
+    in_parameters = [b.value for b in f.brackets] == ["("]
+    if in_parameters and token.value in (")", ",") and previous.type == "NAME" \
+            and f.before[-2].value in ("(", ","):
+        return at(previous, f"parameter '{previous.value}' needs a type, like "
+                            f"{previous.value}: f64")
+    if in_parameters and token.value == "=":
+        return at(token, "default values are not supported; every argument is passed")
+    if in_parameters and token.value in ("*", "**"):
+        return at(token, "*args and **kwargs are not supported; list each parameter with "
+                         "its type")
+    if f.brackets:
+        return None
+    if token.value == ":" and ("ARROW" in f.accepts or previous.type == "ARROW"):
+        end = previous if previous.type == "ARROW" else token
+        return at(token, f"the return type is missing: {f.text(f.first, end)} -> f64:")
+    arrow = next((t for t in f.before if t.type == "ARROW"), None)
+    if arrow is not None and token.value == ",":
+        types = f.rest_of_line(arrow)[2:].split("#")[0].strip().rstrip(":").strip()
+        return at(token, f"a tuple return type needs parentheses: -> ({types})")
+    return None
+
+
+def single_equals(f: Failure) -> SyntaxProblem | None:
+    if f.token.value != "=":
+        return None
+    if any(t.type in ("IF", "ELIF", "WHILE", "ASSERT") for t in f.before):
+        return at(f.token, "use == to compare (= assigns)")
+    if any(t.value == "=" for t in f.before):
+        return at(f.token, "chained assignment is not supported; assign one name at a time")
+    return None
+
+
+def declaration_without_value(f: Failure) -> SyntaxProblem | None:
+    """`y: f64` on its own."""
+    b = f.before
+    if (f.token.type == "_NL" and len(b) >= 3 and b[0].type == "NAME" and b[1].value == ":"
+            and "EQUAL" in f.accepts):
+        return at(f.token, f"a declaration needs a value: {f.text(b[0], f.token)} = ...")
+    return None
+
+
+def for_target(f: Failure) -> SyntaxProblem | None:
+    """`for i, v in enumerate(x)`: anything but one name between 'for' and 'in'."""
+    fors = [k for k, t in enumerate(f.before) if t.type == "FOR"]
+    if not fors or f.token.value == "in":
+        return None
+    target = f.before[fors[-1] + 1:]
+    if not target or (len(target) == 1 and target[0].type == "NAME"):
+        return at(f.token, ONLY_RANGE_LOOPS)
+    return None
+
+
+HINTS = (unclosed_bracket, missing_block, python_keyword, else_if, misspelled_statement,
+         number_literal, f_string, lone_string, ellipsis, top_level_statement, array_type,
+         slice_index, signature, single_equals, declaration_without_value, for_target)
 
 
 def describe_terminal(parser: Lark, name: str) -> str:
@@ -414,7 +789,7 @@ def describe_terminal(parser: Lark, name: str) -> str:
 
 
 def describe_token(token: Token) -> str:
-    if token.type in ("_NL", "_INDENT", "_DEDENT", "$END"):
+    if token.type in LAYOUT:
         return NAMED_TOKENS[token.type]
     if token.type == "NAME":
         return f"name '{token.value}'"
@@ -425,8 +800,7 @@ def after_colon(token: Token, lines: list[str]) -> int | None:
     """The line number of the `...:` line just before `token`, when `token` starts its line."""
     if token.line is None or token.line < 2 or token.line > len(lines):
         return None
-    text = lines[token.line - 1]
-    if len(text) - len(text.lstrip()) != token.column - 1:
+    if indentation_of(lines[token.line - 1]) != token.column - 1:
         return None
     for k in range(token.line - 2, -1, -1):
         code = lines[k].split("#", 1)[0].rstrip()
@@ -435,21 +809,30 @@ def after_colon(token: Token, lines: list[str]) -> int | None:
     return None
 
 
-def unexpected_token_message(parser: Lark, err: UnexpectedToken, brackets: list,
-                             lines: list[str]) -> str:
+def unexpected_token_problem(parser: Lark, err: UnexpectedToken, indentation: Indentation,
+                             lines: list[str]) -> SyntaxProblem:
+    token = err.token
+    before = indentation.tokens_before(token)
+    # `accepts`, not `expected`: LALR's merged states also expect terminals that are only
+    # valid after other statements (a ':' after `y: f64`).
+    failure = Failure(token, before, set(err.accepts or err.expected), indentation.brackets, lines)
+    if token.line is not None and token.type != "_INDENT":
+        for hint in HINTS:
+            problem = hint(failure)
+            if problem is not None:
+                return problem
+    return SyntaxProblem(unexpected_token_message(parser, err, failure), token.line or err.line,
+                         token.column or err.column)
+
+
+def unexpected_token_message(parser: Lark, err: UnexpectedToken, f: Failure) -> str:
     token = err.token
     if token.type == "_INDENT":
         return "unexpected indentation"
-    header = after_colon(token, lines)
-    if header is not None:
-        return f"expected an indented block after the ':' on line {header}"
-    if token.type == "_NL" and "COLON" in err.expected:
+    if token.type == "_NL" and "COLON" in f.accepts:
         return "expected ':' at the end of the line"
     found = describe_token(token)
     expected = sorted({describe_terminal(parser, t) for t in err.expected})
-    if brackets and token.type in ("$END", "_DEDENT") or brackets and token.line > brackets[-1].line:
-        b = brackets[-1]
-        return f"'{b.value}' opened at {b.line}:{b.column} is not closed before {found}"
     if token.type == "_DEDENT" and "an indented block" in expected:
         return "expected an indented block"
     if len(expected) == 1:
@@ -457,6 +840,20 @@ def unexpected_token_message(parser: Lark, err: UnexpectedToken, brackets: list,
     if len(expected) <= 6:
         return f"unexpected {found} (expected {', '.join(expected[:-1])} or {expected[-1]})"
     return f"unexpected {found}"
+
+
+def character_message(text: str, k: int) -> str:
+    """Why the lexer could not read the character at text[k]."""
+    char = text[k]
+    if char in "\"'":
+        return "unterminated string"
+    if char in WORD_OPERATORS:
+        op = char * 2 if char in "&|" and text.startswith(char * 2, k) else char
+        return (f"use '{WORD_OPERATORS[char]}' instead of '{op}' ('and', 'or' and 'not' work "
+                f"elementwise on arrays of bool too)")
+    if char == ";":
+        return "one statement per line; ';' is not supported"
+    return f"unexpected character {char!r}"
 
 
 @lru_cache(maxsize=1)
@@ -473,27 +870,25 @@ def parse(source: str, filename: str = "<source>") -> A.Module:
     parser, indentation = make_parser()
     source = source.removeprefix("\ufeff")  # the byte order mark some editors write
     text = source if source.endswith("\n") else source + "\n"
-    try:
-        with PARSE_LOCK:
+    with PARSE_LOCK:  # the error is read from the postlexer's state too
+        try:
             functions = parser.parse(text)
-    except SyntaxProblem as e:
-        raise SyntaxErrorDP(e.message, e.line, e.col, filename=filename, source=source) from None
-    except UnexpectedInput as e:
-        raise syntax_error(parser, indentation, e, text, filename, source) from None
-    return A.Module(functions, filename, source)
+        except SyntaxProblem as e:
+            problem = e
+        except UnexpectedInput as e:
+            problem = syntax_problem(parser, indentation, e, text)
+        else:
+            return A.Module(functions, filename, source)
+    line = max(1, min(problem.line or 1, len(source.splitlines()) or 1))
+    raise SyntaxErrorDP(problem.message, line, max(1, problem.col or 1), filename=filename,
+                        source=source)
 
 
-def syntax_error(parser, indentation, err, text, filename, source) -> SyntaxErrorDP:
+def syntax_problem(parser, indentation, err, text) -> SyntaxProblem:
     if isinstance(err, UnexpectedCharacters):
-        char = text[err.pos_in_stream]
-        message = "unterminated string" if char in "\"'" else f"unexpected character {char!r}"
-        line, col = err.line, err.column
-    elif isinstance(err, UnexpectedToken):
-        message = unexpected_token_message(parser, err, getattr(indentation, "brackets", []),
-                                           text.splitlines())
-        line, col = err.token.line or err.line, err.token.column or err.column
-    else:  # UnexpectedEOF
-        message, line, col = "unexpected end of file", err.line, err.column
-    line = max(1, min(line if isinstance(line, int) else 1, len(source.splitlines()) or 1))
-    return SyntaxErrorDP(message, line, max(1, col if isinstance(col, int) else 1),
-                         filename=filename, source=source)
+        k = err.pos_in_stream
+        col = err.column - 2 if text[k] in "\"'" and text[k - 2:k] == text[k] * 2 else err.column
+        return SyntaxProblem(character_message(text, k), err.line, col)  # at a triple quote
+    if isinstance(err, UnexpectedToken):
+        return unexpected_token_problem(parser, err, indentation, text.split("\n"))
+    return SyntaxProblem("unexpected end of file", err.line, err.column)

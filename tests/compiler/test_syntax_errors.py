@@ -1,0 +1,294 @@
+"""Python habits that are not .dp: each gets one sentence that says what is wrong and what
+to write instead, at the exact line and column of the offending token. Docstrings, the
+other augmented assignments and tab-indented files are accepted."""
+
+import numpy as np
+import pytest
+
+from compiler import CompileError, SyntaxErrorDP, compile_source
+from compiler.parser import parse
+
+HEAD = "def f(x: f64[n], n: i64) -> f64:\n"
+SLICES = ("slices are not supported; index one element or a row (x[i]), or build the part "
+          "with a comprehension: [x[i] for i in range(1, n)]")
+FILTERS = ("comprehension filters are not supported; use 'e if c else 0.0' (or "
+           "where(c, e, 0.0))")
+TWO_FORS = "one 'for' per comprehension; nest them: [[e for j in range(m)] for i in range(n)]"
+TABS = "inconsistent use of tabs and spaces in indentation; indent with spaces only"
+NO_EXCEPTIONS = '{} is not supported: .dp has no exceptions; check with assert cond, "message"'
+IMPORTS = "import is not needed: builtins such as exp and sum are always available"
+OUTER = "{} is not supported: a function sees only its arguments; pass the value as an argument"
+WORDS = "('and', 'or' and 'not' work elementwise on arrays of bool too)"
+DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
+ONLY_DEF = "only def at the top level: "
+
+# (id, source, line, col, message)
+WRONG = [
+    # strings and '...' that are not docstrings
+    ("string mid-body", HEAD + "    y = x[0]\n    \"\"\"later\"\"\"\n    return y\n", 3, 5,
+     "a string on its own is not a statement; use # for comments"),
+    ("string first in an if", HEAD + "    if n > 0:\n        \"positive\"\n        return 1.0\n"
+     "    return 0.0\n", 3, 9, "a string on its own is not a statement; use # for comments"),
+    ("second module docstring", "'''one'''\n'''two'''\n" + HEAD + "    return 1.0\n", 2, 1,
+     "a string on its own is not a statement; use # for comments"),
+    ("string as a value", HEAD + "    y = \"hello\"\n    return 1.0\n", 2, 9,
+     "a string can only be an assert message or a docstring"),
+    ("unterminated triple quote", HEAD + "    return \"\"\"abc\n", 2, 12, "unterminated string"),
+    ("ellipsis body", HEAD + "    ...\n", 2, 5, "'...' is not a statement; write the body"),
+    # indentation that depends on the width of a tab
+    ("tab deeper than spaces", HEAD + "    y = x[0]\n\treturn y\n", 3, 1, TABS),
+    ("tab opens a block after spaces", HEAD + "    if n > 0:\n\ty = 2.0\n    return y\n", 3, 1,
+     TABS),
+    ("spaces continue a tab block", HEAD + "    if n > 0:\n\ty = 2.0\n        return y\n"
+     "    return 1.0\n", 3, 1, TABS),
+    ("spaces after a tab block", HEAD + "\ty = x[0]\n    return y\n", 3, 1, TABS),
+    # slices
+    ("slice from", HEAD + "    return sum(x[1:])\n", 2, 19, SLICES),
+    ("slice of a column", HEAD + "    return sum(x[:, 0])\n", 2, 18, SLICES),
+    ("slice with a step", HEAD + "    return sum(x[::-1])\n", 2, 18, SLICES),
+    ("slice of a row", HEAD + "    return sum(x[0, :])\n", 2, 21, SLICES),
+    ("slice assigned", HEAD + "    y = x\n    y[:] = 0.0\n    return 1.0\n", 3, 7, SLICES),
+    # Python keywords that .dp lacks
+    ("lambda", HEAD + "    g = lambda y: y * 2.0\n    return 1.0\n", 2, 9,
+     "lambda is not supported in .dp; define a function with def at the top level"),
+    ("raise", HEAD + "    if n < 0:\n        raise ValueError(\"neg\")\n    return 1.0\n", 3, 9,
+     'raise is not supported; use assert cond, "message"'),
+    ("try", HEAD + "    try:\n        y = log(x[0])\n    except ValueError:\n        y = 0.0\n"
+     "    return y\n", 2, 5, NO_EXCEPTIONS.format("try")),
+    ("except", HEAD + "    except:\n        pass\n    return 1.0\n", 2, 5,
+     NO_EXCEPTIONS.format("except")),
+    ("finally", HEAD + "    finally:\n        pass\n    return 1.0\n", 2, 5,
+     NO_EXCEPTIONS.format("finally")),
+    ("with", HEAD + "    with open(\"a\") as fh:\n        pass\n    return 1.0\n", 2, 5,
+     "with is not supported: a .dp function only computes a value from its arguments"),
+    ("global", HEAD + "    global c\n    return 1.0\n", 2, 5, OUTER.format("global")),
+    ("nonlocal", HEAD + "    nonlocal c\n    return 1.0\n", 2, 5, OUTER.format("nonlocal")),
+    ("del", HEAD + "    y = 1.0\n    del y\n    return 1.0\n", 3, 5,
+     "del is not supported; a name that is no longer needed can simply go unused"),
+    ("yield", HEAD + "    yield x\n", 2, 5,
+     "yield is not supported: a function returns one value; build an array with a comprehension"),
+    ("import", "import numpy as np\n" + HEAD + "    return 1.0\n", 1, 1, IMPORTS),
+    ("from import", "from math import exp\n" + HEAD + "    return 1.0\n", 1, 1, IMPORTS),
+    ("import in a body", HEAD + "    import math\n    return 1.0\n", 2, 5, IMPORTS),
+    ("class", "class Model:\n    pass\n", 1, 1,
+     "class is not supported in .dp; define functions with def at the top level"),
+    ("async", "async def f(x: f64) -> f64:\n    return x\n", 1, 1,
+     "async is not supported; write a plain def"),
+    ("match", "def f(n: i64) -> i64:\n    match n:\n        case 0:\n            return 1\n", 2, 5,
+     "match is not supported; use if/elif/else"),
+    ("is", HEAD + "    return x[0] is 0.0\n", 2, 17,
+     "'is' is not supported; compare values with == or !="),
+    ("nested def", HEAD + "    def g(y: f64) -> f64:\n        return y\n    return g(x[0])\n", 2, 5,
+     "functions are defined at the top level only; move def g out of f"),
+    ("fn", "fn f(x: f64) -> f64:\n    return x\n", 1, 1,
+     "fn is not a .dp keyword; define a function with def"),
+    ("retrun", HEAD + "    retrun x\n", 2, 5, "unknown statement 'retrun'; did you mean 'return'?"),
+    ("Return", HEAD + "    Return x\n", 2, 5, "unknown statement 'Return'; did you mean 'return'?"),
+    ("Def", "Def f(x: f64) -> f64:\n    return x\n", 1, 1,
+     "unknown statement 'Def'; did you mean 'def'?"),
+    ("elsif", HEAD + "    if n > 0:\n        return 1.0\n    elsif n < 0:\n        return 2.0\n"
+     "    return 0.0\n", 4, 5, "use elif instead of 'elsif'"),
+    ("else if", HEAD + "    if n > 0:\n        return 1.0\n    else if n < 0:\n        return 2.0\n"
+     "    return 0.0\n", 4, 5, "use elif instead of 'else if'"),
+    # comprehensions
+    ("comprehension filter", HEAD + "    return sum([x[i] for i in range(n) if x[i] > 0.0])\n",
+     2, 40, FILTERS),
+    ("generator filter", HEAD + "    return sum(x[i] for i in range(n) if x[i] > 0.0)\n", 2, 39,
+     FILTERS),
+    ("two fors", HEAD + "    return sum([x[i] * x[j] for i in range(n) for j in range(n)])\n",
+     2, 47, TWO_FORS),
+    ("two fors in a generator", HEAD + "    return sum(x[i] for i in range(n) for j in range(n))\n",
+     2, 39, TWO_FORS),
+    # signatures
+    ("untyped parameter", "def f(x) -> f64:\n    return x\n", 1, 7,
+     "parameter 'x' needs a type, like x: f64"),
+    ("untyped parameter before another", "def f(x, y: f64) -> f64:\n    return y\n", 1, 7,
+     "parameter 'x' needs a type, like x: f64"),
+    ("no return type", "def f(x: f64):\n    return x\n", 1, 14,
+     "the return type is missing: def f(x: f64) -> f64:"),
+    ("nothing after the arrow", "def f(x: f64) -> :\n    return x\n", 1, 18,
+     "the return type is missing: def f(x: f64) -> f64:"),
+    ("default value", "def f(x: f64, scale: f64 = 1.0) -> f64:\n    return x\n", 1, 26,
+     "default values are not supported; every argument is passed"),
+    ("*args", "def f(*xs: f64) -> f64:\n    return 1.0\n", 1, 7,
+     "*args and **kwargs are not supported; list each parameter with its type"),
+    ("**kwargs", "def f(x: f64, **kw: f64) -> f64:\n    return x\n", 1, 15,
+     "*args and **kwargs are not supported; list each parameter with its type"),
+    ("tuple return without parentheses", "def f(x: f64) -> f64, f64:\n    return x, x\n", 1, 21,
+     "a tuple return type needs parentheses: -> (f64, f64)"),
+    ("one bracket per dimension", "def f(x: f64[n][m]) -> f64:\n    return 1.0\n", 1, 16,
+     "an array type has one pair of brackets: write f64[n, m]"),
+    ("a computed dimension", "def f(x: f64[n]) -> f64[n+1]:\n    return x\n", 1, 26, DIMENSION),
+    ("a slice as a dimension", "def f(x: f64[:]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
+    ("a negative dimension", "def f(x: f64[-1]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
+    # operators and assignments
+    ("&&", HEAD + "    return 1.0 if x[0] > 0.0 && n > 0 else 0.0\n", 2, 30,
+     f"use 'and' instead of '&&' {WORDS}"),
+    ("&", HEAD + "    return sum(where((x > 0.0) & (x < 1.0), x, 0.0))\n", 2, 32,
+     f"use 'and' instead of '&' {WORDS}"),
+    ("||", HEAD + "    return 1.0 if x[0] > 0.0 || n > 0 else 0.0\n", 2, 30,
+     f"use 'or' instead of '||' {WORDS}"),
+    ("|", "def f(n: i64) -> i64:\n    return n | 1\n", 2, 14, f"use 'or' instead of '|' {WORDS}"),
+    ("!", "def f(b: bool) -> bool:\n    return !b\n", 2, 12, f"use 'not' instead of '!' {WORDS}"),
+    ("semicolon", HEAD + "    y = x; z = y\n    return 1.0\n", 2, 10,
+     "one statement per line; ';' is not supported"),
+    ("chained assignment", HEAD + "    a = b = x[0]\n    return a\n", 2, 11,
+     "chained assignment is not supported; assign one name at a time"),
+    ("= in an if", HEAD + "    if n = 1:\n        return 1.0\n    return 0.0\n", 2, 10,
+     "use == to compare (= assigns)"),
+    ("= in a while", HEAD + "    while n = 1:\n        n -= 1\n    return 0.0\n", 2, 13,
+     "use == to compare (= assigns)"),
+    ("declaration without value", HEAD + "    y: f64\n    return 1.0\n", 2, 11,
+     "a declaration needs a value: y: f64 = ..."),
+    # loops, strings, the top level
+    ("enumerate", HEAD + "    for i, v in enumerate(x):\n        pass\n    return 1.0\n", 2, 10,
+     "only 'for NAME in range(...)' is supported"),
+    ("zip", HEAD + "    for a, b in zip(x, x):\n        pass\n    return 1.0\n", 2, 10,
+     "only 'for NAME in range(...)' is supported"),
+    ("f-string in assert", HEAD + "    assert n > 0, f\"n is {n}\"\n    return 1.0\n", 2, 19,
+     "f-strings are not supported; use a plain string"),
+    ("module constant", "c = 3.0\n" + HEAD + "    return c\n", 1, 1,
+     ONLY_DEF + "module-level constants are not supported; pass it as an argument or write "
+     "the literal"),
+    ("annotated module constant", HEAD + "    return 1.0\n\nc: f64 = 3.0\n", 4, 1,
+     ONLY_DEF + "module-level constants are not supported; pass it as an argument or write "
+     "the literal"),
+    ("main guard", HEAD + "    return 1.0\n\nif __name__ == \"__main__\":\n    f(1.0)\n", 4, 1,
+     ONLY_DEF + "there is no main program; call the functions from Python or with dpc run"),
+    ("top-level call", HEAD + "    return 1.0\n\nprint(f(1.0))\n", 4, 1,
+     ONLY_DEF + "put statements inside a function"),
+    # brackets and numbers
+    ("unclosed bracket at end of file", HEAD + "    return (x[0] + 1.0\n", 2, 12,
+     "'(' opened at 2:12 is not closed before end of file"),
+    ("unclosed bracket without a newline", HEAD + "    return sum(x[0] +", 2, 15,
+     "'(' opened at 2:15 is not closed before end of file"),
+    ("digit separator", HEAD + "    return 1_000.0\n", 2, 12,
+     "digit separators are not supported: write 1000.0"),
+    ("hexadecimal", "def f(n: i64) -> i64:\n    return 0x10 * n\n", 2, 12,
+     "numbers are written in decimal: write 16"),
+    ("complex", HEAD + "    return 1.5j\n", 2, 12,
+     "complex numbers are not supported; numbers are f64 or i64"),
+    ("exponent without digits", HEAD + "    return 1e\n", 2, 12, "'1e' is not a number"),
+]
+
+
+@pytest.mark.parametrize("kind,source,line,col,message", WRONG, ids=[w[0] for w in WRONG])
+def test_wrong_syntax(kind, source, line, col, message):
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse(source, "s.dp")
+    assert (err.value.message, err.value.line, err.value.col) == (message, line, col)
+
+
+def test_a_tab_error_points_at_the_start_of_the_line():
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse("def f(x: f64) -> f64:\n    y = x\n\treturn y\n", "t.dp")
+    assert str(err.value) == (f"t.dp:3:1: error: {TABS}\n"
+                              " 3 |     return y\n"
+                              "   | ^")
+
+
+def test_an_unclosed_bracket_is_pointed_at():
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse("def f(x: f64) -> f64:\n    return exp(x\n", "t.dp")
+    assert str(err.value) == ("t.dp:2:15: error: '(' opened at 2:15 is not closed before end "
+                              "of file\n"
+                              " 2 |     return exp(x\n"
+                              "   |               ^")
+
+
+def test_unclosed_bracket_before_the_next_statement_still_names_it():
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse(HEAD + "    y = exp(x[0]\n    return y\n")
+    assert (err.value.message, err.value.line, err.value.col) == (
+        "'(' opened at 2:12 is not closed before 'return'", 3, 5)
+
+
+def test_a_continuation_line_inside_brackets_is_not_a_new_statement():
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse("def f(x: f64,\n      y) -> f64:\n    return x\n")
+    assert (err.value.message, err.value.line, err.value.col) == (
+        "parameter 'y' needs a type, like y: f64", 2, 7)
+
+
+def test_a_name_like_a_soft_keyword_is_a_variable():
+    assert parse(HEAD + "    match = x[0]\n    case = match\n    return case\n").functions
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse(HEAD + "    match = x[0] +\n    return match\n")
+    assert err.value.message == "unexpected end of line"
+
+
+DOCUMENTED = '''"""Module docstring: what this file computes."""
+
+# a comment may come first too
+def scale(x: f64) -> f64:
+    """Doubles x.
+
+    Spans lines, like Python's."""
+    return 2.0 * x
+
+def twice(x: f64) -> f64:
+    \'\'\'Single quotes work too.\'\'\'
+    return scale(scale(x))
+'''
+
+
+def test_docstrings_are_accepted_and_ignored():
+    mod = compile_source(DOCUMENTED, backend="interp")
+    assert mod.twice(1.5) == 6.0
+    assert [len(f.body) for f in parse(DOCUMENTED).functions] == [1, 1]
+
+
+def test_a_function_of_only_a_docstring_has_no_return():
+    with pytest.raises(CompileError) as err:
+        compile_source('def f(x: f64) -> f64:\n    """Nothing yet."""\n', name="d.dp")
+    assert err.value.message == "function 'f' does not end with a return statement"
+
+
+def test_lines_after_a_multi_line_docstring_keep_their_numbers():
+    with pytest.raises(SyntaxErrorDP) as err:
+        parse('def f(x: f64) -> f64:\n    """One\n    two\n    three"""\n    return x[1:]\n')
+    assert (err.value.line, err.value.col) == (5, 15)
+
+
+def test_files_indented_with_tabs_only_work():
+    source = "def f(x: f64) -> f64:\n\ty = 1.0\n\tif x > 0.0:\n\t\ty = 2.0\n\treturn y\n"
+    mod = compile_source(source, backend="interp")
+    assert (mod.f(1.0), mod.f(-1.0)) == (2.0, 1.0)
+
+
+AUGMENTED = """
+def f(x: f64, n: i64) -> (f64, i64, i64):
+    x **= 2.0
+    a = n
+    a //= 3
+    b = n
+    b %= 4
+    return x, a, b
+
+def g(m: f64[k, k], v: f64[k]) -> f64[k]:
+    w = v
+    w @= m
+    y = v
+    y[0] **= 3.0
+    y[1] //= 2.0
+    y[0] %= 5.0
+    return w + y
+"""
+
+
+def test_every_arithmetic_operator_has_an_augmented_assignment():
+    mod = compile_source(AUGMENTED, backend="interp")
+    assert tuple(mod.f(3.0, -7)) == (9.0, -7 // 3, -7 % 4)
+    m, v = np.arange(4.0).reshape(2, 2), np.array([3.0, 5.0])
+    y = v.copy()
+    y[0] **= 3.0
+    y[1] //= 2.0
+    y[0] %= 5.0
+    np.testing.assert_array_equal(mod.g(m, v), v @ m + y)
+
+
+def test_and_or_not_work_elementwise_as_the_operator_message_says():
+    mod = compile_source("def f(x: f64[n]) -> f64[n]:\n"
+                         "    return where((x > 0.0) and not (x > 1.0) or (x < -1.0), x, 0.0)\n",
+                         backend="interp")
+    np.testing.assert_array_equal(mod.f(np.array([-2.0, -0.5, 0.5, 2.0])), [-2.0, 0.0, 0.5, 0.0])
