@@ -108,7 +108,7 @@ def optimize(llmod, tm) -> None:
 
 def llvm_ir(module: ir.Module, fast_math: bool = False) -> tuple[str, list]:
     lowering = ModuleLowering(module, fast_math=fast_math)
-    return str(lowering.llmod), lowering.sites
+    return lowering.text(), lowering.sites
 
 
 class NativeModule:

@@ -23,6 +23,7 @@ mem2reg turn them back into SSA registers, so the lowering stays simple.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from llvmlite import ir as ll
@@ -44,6 +45,13 @@ TILE_ROWS, TILE_COLS = 4, 16  # a matrix product's tiles, whose sums stay in reg
 VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
 SUM_LANES_FROM = 16  # the shortest sum that adds in lanes
+# LLVM's string attributes for the matrix product kernels, which llvmlite's function
+# attributes cannot hold: vectors as wide as the CPU has. LLVM tunes Intel's AVX-512
+# chips to 256-bit vectors (for the clock speed of older ones), which halves what a
+# product's tiles compute per instruction; on an Intel Xeon with AVX-512, 512-bit tiles
+# made the MLP's gradient 1.3x faster (benchmarks/peers.py --time: slower than JAX's and
+# PyTorch's before). Everywhere, not only in the kernels, they made lstm 1.3x slower.
+WIDE_VECTORS = '"prefer-vector-width"="512" "min-legal-vector-width"="512"'
 HEADER = 32      # bytes before each buffer: prev, next, capacity (keeps 16-byte alignment)
 
 ELEM = {F64: DOUBLE, I64: INT, BOOL: I8}  # in memory; a bool register is i1
@@ -107,6 +115,13 @@ class ModuleLowering:
         b.ret(status)
         inner.linkage = "internal"
 
+    def text(self) -> str:
+        """The module as LLVM IR text, its product kernels marked to use wide vectors."""
+        def widen(found):
+            return f"{found.group(0)} {WIDE_VECTORS}"
+        return re.sub(r'define internal void @"dpc\.matmul(\.t)?"\([^)]*\)', widen,
+                      str(self.llmod))
+
     def product_kernel(self, transposed: bool) -> ll.Function:
         """`void dpc.matmul(a, b, out, rows, inner, cols)` (dpc.matmul.t: a read as the
         transpose of the matrix it points to), out = a @ b. One copy per module, called
@@ -121,6 +136,7 @@ class ModuleLowering:
         kernel = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR] * 3 + [INT] * 3),
                              name=name)
         kernel.linkage = "internal"
+        kernel.attributes.add("noinline")  # inlined, its loops would lose WIDE_VECTORS
         for arg in kernel.args[:3]:
             arg.add_attribute("noalias")
         a, b, out, rows, inner, cols = kernel.args

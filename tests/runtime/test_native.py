@@ -748,3 +748,20 @@ def test_scalar_arguments_at_the_edges_of_their_types(backend):
         with pytest.raises(ValueErrorDP) as err:
             mod.total(wrong)
         assert str(err.value) == f"argument x must be f64[n], got {shown}"
+
+
+def test_the_matrix_product_kernel_asks_for_wide_vectors():
+    # LLVM's 256-bit tuning of AVX-512 chips would halve what the product's tiles compute
+    # per instruction; the kernel alone asks for more (elsewhere it made lstm slower)
+    mod = compile_source("def f(a: f64[n, k], b: f64[k, m]) -> f64[n, m]:\n    return a @ b\n")
+    lines = mod.ir("f", stage="llvm").splitlines()
+    defines = [line for line in lines if line.startswith("define")]
+    (kernel,) = [line for line in defines if "@dpc.matmul(" in line]
+    group = kernel.split("#")[-1].split()[0]
+    (attributes,) = [line for line in lines if line.startswith(f"attributes #{group} ")]
+    assert '"prefer-vector-width"="512"' in attributes
+    assert '"min-legal-vector-width"="512"' in attributes
+    (entry,) = [line for line in defines if "dpc_entry_f" in line]
+    assert "#" + group not in entry
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(mod.f(a, b), a @ b)
