@@ -348,10 +348,11 @@ class CompiledModule:
             return fn.owner, fn.name
         if hasattr(fn, "assembled_from"):
             made, of = fn.assembled_from
+            shown = "hessian" if made == "hessian" else "jacfwd or jacrev"
+            where = (f"; its compiled part: dpc ir FILE --fn {of} --derivative {shown}"
+                     if kind == "ir" and "." not in of else "")
             raise TypeError(f"mod.{kind}() takes a compiled function, and mod.{made}('{of}') "
-                            f"is not one: its blocks are put together in Python. Pass '{of}' "
-                            f"itself (its IR: dpc ir FILE --fn {of} --derivative "
-                            f"{'hessian' if made == 'hessian' else 'jacfwd'})")
+                            f"is not one: its blocks are put together in Python{where}")
         raise TypeError(f"mod.{kind}() takes a function: its name, or a compiled function "
                         f"such as mod.f or mod.grad('f'), not {type(fn).__name__} (a function "
                         f"of the module called '{kind}' is mod.function('{kind}'))")

@@ -132,8 +132,39 @@ def true_division_advice(value, target: Type) -> str:
     op = value.defining_op
     if target.elem != I64 or value.type.elem != F64 or op is None or op.name != "div":
         return ""
+    if not all(from_integer(v) for v in op.operands):  # x / 2.0: // would not give i64
+        return ""
     return (f" ('/' at line {op.loc.line} gives f64 even for integers; use // for integer "
             f"division)")
+
+
+def root_name(e: A.Attribute) -> A.Name:
+    while isinstance(e, A.Attribute):
+        e = e.base
+    return e
+
+
+def dotted(e) -> str:
+    """np.random.rand, as written."""
+    return f"{dotted(e.base)}.{e.name}" if isinstance(e, A.Attribute) else getattr(e, "id", "?")
+
+
+def builtin_call(name: str, array: str, e: A.Call) -> str:
+    """x.sum(), x.max(1), x.sum(axis=1) as calls of the builtin: a method's one argument
+    is NumPy's axis, which the builtins take by keyword (max(x, 1) is elementwise)."""
+    axis = e.args[0] if len(e.args) == 1 and isinstance(e.args[0], A.Num) else None
+    axis = axis.value if axis is not None else next(
+        (kw.value.value for kw in e.kwargs if kw.name == "axis" and isinstance(kw.value, A.Num)),
+        None)
+    if name in ("sum", "prod", "max", "min", "mean") and axis is not None:
+        return f"{name}({array}, axis={axis})"
+    return f"{name}({array}{', ...' if e.args or e.kwargs else ''})"
+
+
+def from_integer(value) -> bool:
+    """Is `value` an i64 promoted to f64 (as both sides of n / 2 are)?"""
+    op = value.defining_op
+    return op is not None and op.name == "to_f64" and op.operands[0].type.elem == I64
 
 
 def index_advice(t: Type) -> str:
@@ -704,7 +735,7 @@ class FunctionLowering:
         if isinstance(e.func, A.Call):
             return lower_derivative_call(self, e)
         if isinstance(e.func, A.Attribute):
-            at = e.func.base if self.module_prefix(e.func) is not None else e.func
+            at = root_name(e.func) if self.module_prefix(e.func) is not None else e.func
             raise self.error(at, self.method_call_error(e))
         if not isinstance(e.func, A.Name):
             raise self.error(e, "only named functions can be called")
@@ -732,7 +763,7 @@ class FunctionLowering:
 
     def module_prefix(self, e: A.Attribute) -> str | None:
         """The module name `e` is read through (np.exp, math.pi), unless it names a value."""
-        base = e.base
+        base = root_name(e)  # np of np.random.rand
         if isinstance(base, A.Name) and base.id in MODULES and self.scope.lookup(base.id) is None:
             return base.id
         return None
@@ -742,13 +773,13 @@ class FunctionLowering:
         func, name = e.func, e.func.name
         module = self.module_prefix(func)
         if name in BUILTINS and module is None and isinstance(func.base, A.Name):
-            instead = f"call the builtin: {name}({func.base.id}{', ...' if e.args else ''})"
+            instead = f"call the builtin: {builtin_call(name, func.base.id, e)}"
         elif name in BUILTINS:
             instead = f"call the builtin {name}(...)"
         else:
             instead = NOT_BUILTINS.get(name, f"there is no builtin '{name}'")
         if module is not None:
-            return f"{module}.{name}: there are no modules in .dp; {instead}"
+            return f"{dotted(func)}: there are no modules in .dp; {instead}"
         if name == "append":
             return ("arrays cannot grow: make one with a comprehension, or with zeros(n) and "
                     "x[i] = ... in a loop")

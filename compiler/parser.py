@@ -509,7 +509,7 @@ NOT_IN_DP = {
 }
 STATEMENT_WORDS = ("def", "return", "assert", "pass", "if", "elif", "else", "for", "while")
 # C's operators for what Python spells as words.
-WORD_OPERATORS = {"&": "and", "|": "or", "!": "not"}
+WORD_OPERATORS = {"&": "and", "|": "or", "!": "not", "~": "not"}
 
 
 @dataclass
@@ -711,6 +711,11 @@ def token_before(tokens: list[Token], token: Token) -> str | None:
 
 def slice_index(f: Failure) -> SyntaxProblem | None:
     if f.token.value == ":" and f.brackets and f.brackets[-1].value == "[":
+        b = f.brackets[-1]
+        ends_header = f.first.type in ("IF", "ELIF", "WHILE", "FOR", "DEF") and \
+            not f.rest_of_line(f.token)[1:].split("#")[0].strip()
+        if ends_header:  # `if x[0 > 0.0:`: the ':' of the header, not of a slice
+            return at(f.token, f"'[' opened at {b.line}:{b.column} is not closed before ':'")
         return at(f.token, "slices are not supported; index one element or a row (x[i]), or "
                            "build the part with a comprehension: [x[i] for i in range(1, n)]")
     return None
@@ -758,7 +763,10 @@ def declaration_without_value(f: Failure) -> SyntaxProblem | None:
     b = f.before
     if (f.token.type == "_NL" and len(b) >= 3 and b[0].type == "NAME" and b[1].value == ":"
             and "EQUAL" in f.accepts):
-        return at(f.token, f"a declaration needs a value: {f.text(b[0], f.token)} = ...")
+        last = b[-1]  # the caret goes after it, before any comment
+        declared = f.text(b[0], f.token).split("#")[0].strip()
+        return SyntaxProblem(f"a declaration needs a value: {declared} = ...", last.end_line,
+                             last.end_column)
     return None
 
 
@@ -849,8 +857,9 @@ def character_message(text: str, k: int) -> str:
         return "unterminated string"
     if char in WORD_OPERATORS:
         op = char * 2 if char in "&|" and text.startswith(char * 2, k) else char
-        return (f"use '{WORD_OPERATORS[char]}' instead of '{op}' ('and', 'or' and 'not' work "
-                f"elementwise on arrays of bool too)")
+        return (f"for bool values use '{WORD_OPERATORS[char]}' instead of '{op}' ('and', 'or' "
+                f"and 'not' work elementwise on arrays of bool too); .dp has no bitwise "
+                f"operators")
     if char == ";":
         return "one statement per line; ';' is not supported"
     return f"unexpected character {char!r}"

@@ -1,5 +1,7 @@
 """Loop CSE: a value two loops over the same range both compute, per iteration, is
-computed once, by a `build` the two then index; two equal loops in one block are one.
+computed once, by a `build` the two then index; of two equal loops, where the first
+comes before the second in its block or in a block around it, the second goes (and the
+scalars that then become equal are shared, as the `cse` pass would).
 
 The reverse sweep of a `build` replays its body element by element before running the
 element's adjoint, though the sweep has just recomputed the whole build (its replay of

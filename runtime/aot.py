@@ -125,11 +125,11 @@ C_RESERVED = {"auto", "break", "case", "char", "const", "continue", "default", "
               "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
               "register", "restrict", "return", "short", "signed", "sizeof", "static",
               "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
-              "bool", "true", "false", "ctx"}
+              "bool", "true", "false"}
 
 
 def c_name(name: str) -> str:
-    return name + "_" if name in C_RESERVED or name.startswith("result") else name
+    return name + "_" if name in C_RESERVED else name
 
 
 def c_parameters(fn: ir.Function) -> list[str]:

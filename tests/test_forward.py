@@ -84,13 +84,17 @@ def test_a_dense_derivative_given_to_a_derivative_method_says_what_it_is():
     # function to show or differentiate, and the message says so, not "not partial"
     mod = compile_file("examples/lse.dp")
     for made, of, shown in [(mod.hessian("lse"), "hessian", "hessian"),
-                            (mod.jacobian("lse"), "jacobian", "jacfwd")]:
+                            (mod.jacobian("lse"), "jacobian", "jacfwd or jacrev")]:
         with pytest.raises(TypeError) as err:
             mod.ir(made)
         assert str(err.value) == (
             f"mod.ir() takes a compiled function, and mod.{of}('lse') is not one: its blocks "
-            f"are put together in Python. Pass 'lse' itself (its IR: dpc ir FILE --fn lse "
-            f"--derivative {shown})")
+            f"are put together in Python; its compiled part: dpc ir FILE --fn lse "
+            f"--derivative {shown}")
+    with pytest.raises(TypeError) as err:
+        mod.grad(mod.hessian("lse"))
+    assert str(err.value) == ("mod.grad() takes a compiled function, and mod.hessian('lse') is "
+                              "not one: its blocks are put together in Python")
 
 
 CUBIC = """\

@@ -159,6 +159,12 @@ WRONG = [
      "values have no methods in .dp ('.sum'); call the builtin: sum(x)"),
     ("a method that is no builtin", "def f(x: f64[n]) -> f64[n]:\n    return x.reshape(-1)\n",
      2, 13, "values have no methods in .dp ('.reshape'); there is no builtin 'reshape'"),
+    ("a method's axis", "def f(x: f64[n, m]) -> f64[n]:\n    return x.max(1)\n", 2, 13,
+     "values have no methods in .dp ('.max'); call the builtin: max(x, axis=1)"),
+    ("a call through a module's module", "def f(n: i64) -> f64:\n    return np.random.rand()\n",
+     2, 12, "np.random.rand: there are no modules in .dp; there is no builtin 'rand'"),
+    ("true division of floats", "def f(x: f64) -> i64:\n    return x / 2.0\n", 2, 14,
+     "the returned value is f64 but must be i64"),  # // would not make it i64 either
     ("a call through numpy", "def f(x: f64[n]) -> f64[n]:\n    return np.exp(x)\n", 2, 12,
      "np.exp: there are no modules in .dp; call the builtin exp(...)"),
     ("a constant of numpy", "def f(x: f64) -> f64:\n    return np.pi * x\n", 2, 12,

@@ -18,7 +18,8 @@ TABS = "inconsistent use of tabs and spaces in indentation; indent with spaces o
 NO_EXCEPTIONS = '{} is not supported: .dp has no exceptions; check with assert cond, "message"'
 IMPORTS = "import is not needed: builtins such as exp and sum are always available"
 OUTER = "{} is not supported: a function sees only its arguments; pass the value as an argument"
-WORDS = "('and', 'or' and 'not' work elementwise on arrays of bool too)"
+WORDS = ("('and', 'or' and 'not' work elementwise on arrays of bool too); .dp has no bitwise "
+         "operators")
 DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
 ONLY_DEF = "only def at the top level: "
 
@@ -123,13 +124,20 @@ WRONG = [
     ("a negative dimension", "def f(x: f64[-1]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
     # operators and assignments
     ("&&", HEAD + "    return 1.0 if x[0] > 0.0 && n > 0 else 0.0\n", 2, 30,
-     f"use 'and' instead of '&&' {WORDS}"),
+     f"for bool values use 'and' instead of '&&' {WORDS}"),
     ("&", HEAD + "    return sum(where((x > 0.0) & (x < 1.0), x, 0.0))\n", 2, 32,
-     f"use 'and' instead of '&' {WORDS}"),
+     f"for bool values use 'and' instead of '&' {WORDS}"),
     ("||", HEAD + "    return 1.0 if x[0] > 0.0 || n > 0 else 0.0\n", 2, 30,
-     f"use 'or' instead of '||' {WORDS}"),
-    ("|", "def f(n: i64) -> i64:\n    return n | 1\n", 2, 14, f"use 'or' instead of '|' {WORDS}"),
-    ("!", "def f(b: bool) -> bool:\n    return !b\n", 2, 12, f"use 'not' instead of '!' {WORDS}"),
+     f"for bool values use 'or' instead of '||' {WORDS}"),
+    ("|", "def f(a: bool, b: bool) -> bool:\n    return a | b\n", 2, 14,
+     f"for bool values use 'or' instead of '|' {WORDS}"),
+    ("!", "def f(b: bool) -> bool:\n    return !b\n", 2, 12,
+     f"for bool values use 'not' instead of '!' {WORDS}"),
+    ("~", "def f(b: bool) -> bool:\n    return ~b\n", 2, 12,
+     f"for bool values use 'not' instead of '~' {WORDS}"),
+    ("a ']' missing before a header's ':'",
+     HEAD + "    if x[0 > 0.0:\n        return 1.0\n    return 0.0\n", 2, 17,
+     "'[' opened at 2:9 is not closed before ':'"),
     ("semicolon", HEAD + "    y = x; z = y\n    return 1.0\n", 2, 10,
      "one statement per line; ';' is not supported"),
     ("chained assignment", HEAD + "    a = b = x[0]\n    return a\n", 2, 11,
@@ -139,6 +147,9 @@ WRONG = [
     ("= in a while", HEAD + "    while n = 1:\n        n -= 1\n    return 0.0\n", 2, 13,
      "use == to compare (= assigns)"),
     ("declaration without value", HEAD + "    y: f64\n    return 1.0\n", 2, 11,
+     "a declaration needs a value: y: f64 = ..."),
+    ("declaration without value, a comment after it",
+     HEAD + "    y: f64  # scratch\n    return 1.0\n", 2, 11,
      "a declaration needs a value: y: f64 = ..."),
     # loops, strings, the top level
     ("enumerate", HEAD + "    for i, v in enumerate(x):\n        pass\n    return 1.0\n", 2, 10,
