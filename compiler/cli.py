@@ -219,16 +219,17 @@ def build_arguments(fn, args) -> list:
     given = assignments(args.arg, "--arg")
     dims = integer_assignments(args.dim, "--dim")
     named = [d for p in fn.params for d in p.type.shape if isinstance(d, str) and d != DYN]
+    fixed = static_names(args)
     for d, size in dims.items():
         if size < 0:
             raise UserError(f"--dim {d}={size}: a size cannot be negative")
         if d not in named:
-            static = " (--static fixed it)" if d in static_names(args) else ""
+            static = " (--static fixed it)" if d in fixed else ""
             raise UserError(f"--dim {d}: the arrays of '{args.fn}' have no dimension {d}"
                             f"{static}")
     names = [p.name_hint for p in fn.params]
     for name in given:
-        if name in static_names(args):
+        if name in fixed:
             raise UserError(f"--arg {name}: --static {name} gives its value already; give one "
                             f"of the two")
         if name not in names:

@@ -293,8 +293,8 @@ class CompiledModule:
         owner, name = self.target("hessian", name)
         dense = owner.derivative("hessian", name, wrt)
         ranks = [dense.function.param_types[k].rank for k in wrt_positions(dense.function, wrt)]
-        return assembled("hessian", name, functools.partial(columns_to_blocks, dense, ranks,
-                                                            len(ranks)))
+        return DenseDerivative("hessian", name, functools.partial(columns_to_blocks, dense,
+                                                                  ranks, len(ranks)))
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
@@ -312,7 +312,8 @@ class CompiledModule:
             if t.elem != ir.F64:
                 raise ValueError(f"jacobian({name}): result {r} is {t}; a Jacobian needs "
                                  f"f64 results")
-        return assembled("jacobian", name, functools.partial(dense_jacobian, fn, wrt, positions))
+        return DenseDerivative("jacobian", name,
+                               functools.partial(dense_jacobian, fn, wrt, positions))
 
     def specialize(self, name: str | CompiledFunction, /, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
@@ -346,13 +347,13 @@ class CompiledModule:
             return self, fn
         if isinstance(fn, CompiledFunction):
             return fn.owner, fn.name
-        if hasattr(fn, "assembled_from"):
-            made, of = fn.assembled_from
-            shown = "hessian" if made == "hessian" else "jacfwd or jacrev"
-            where = (f"; its compiled part: dpc ir FILE --fn {of} --derivative {shown}"
-                     if kind == "ir" and "." not in of else "")
-            raise TypeError(f"mod.{kind}() takes a compiled function, and mod.{made}('{of}') "
-                            f"is not one: its blocks are put together in Python{where}")
+        if isinstance(fn, DenseDerivative):
+            shown = "hessian" if fn.made == "hessian" else "jacfwd or jacrev"
+            where = (f"; its compiled part: dpc ir FILE --fn {fn.of} --derivative {shown}"
+                     if kind == "ir" and "." not in fn.of else "")
+            raise TypeError(f"mod.{kind}() takes a compiled function, and mod.{fn.made}("
+                            f"'{fn.of}') is not one: its blocks are put together in "
+                            f"Python{where}")
         raise TypeError(f"mod.{kind}() takes a function: its name, or a compiled function "
                         f"such as mod.f or mod.grad('f'), not {type(fn).__name__} (a function "
                         f"of the module called '{kind}' is mod.function('{kind}'))")
@@ -495,11 +496,16 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     return ints, dims
 
 
-def assembled(made: str, of: str, call: functools.partial) -> functools.partial:
-    """A dense derivative's Python function, marked with what it is the derivative of:
-    derivative methods given it then say so instead of failing on its type."""
-    call.assembled_from = (made, of)
-    return call
+class DenseDerivative:
+    """What mod.hessian('f') and mod.jacobian('f') give: a Python function that calls
+    native code and puts its columns together as blocks. `made` and `of` name it, so that
+    derivative methods given it can say what it is."""
+
+    def __init__(self, made: str, of: str, blocks: functools.partial):
+        self.made, self.of, self.blocks = made, of, blocks
+
+    def __call__(self, /, *args, **kwargs):  # a parameter of the function may be `self`
+        return self.blocks(*args, **kwargs)
 
 
 def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: int, /,

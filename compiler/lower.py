@@ -347,8 +347,9 @@ class FunctionLowering:
         if isinstance(s.value, A.Name) and s.value.id in ("break", "continue"):
             raise self.error(s, f"'{s.value.id}' is not supported: a loop runs all its "
                                 f"iterations (use while with a condition to stop early)")
-        if isinstance(s.value, A.Call) and not isinstance(s.value.func, A.Call):
-            self.check_callee(s.value)
+        problem = self.callee_problem(s.value) if isinstance(s.value, A.Call) else None
+        if problem is not None:  # print(x), a.append(v): say more than that it goes unused
+            raise self.error(*problem)
         raise self.error(s, "this expression's value is not used; assign it to a name "
                             "(functions in dpc have no side effects)")
 
@@ -589,7 +590,7 @@ class FunctionLowering:
             raise self.error(node, f"'{name}' is a function; call it: {name}(...)")
         if name in BUILTINS or name in DERIVATIVE_FORMS:
             raise self.error(node, f"'{name}' is a built-in function; call it: {name}(...)")
-        if name in CONSTANTS and name != "e":
+        if name in CONSTANTS and name != "e":  # a lone e is more likely a name of the user's
             raise self.error(node, f"unknown name '{name}': {CONSTANTS[name]}")
         hint = self.scope.suggestion(name, [])
         raise self.error(node, f"unknown name '{name}'{hint}")
@@ -734,9 +735,9 @@ class FunctionLowering:
         from .derivatives import lower_derivative_call  # it imports this module
         if isinstance(e.func, A.Call):
             return lower_derivative_call(self, e)
-        if isinstance(e.func, A.Attribute):
-            at = root_name(e.func) if self.module_prefix(e.func) is not None else e.func
-            raise self.error(at, self.method_call_error(e))
+        problem = self.callee_problem(e)
+        if problem is not None:
+            raise self.error(*problem)
         if not isinstance(e.func, A.Name):
             raise self.error(e, "only named functions can be called")
         name = e.func.id
@@ -747,19 +748,25 @@ class FunctionLowering:
         if name in DERIVATIVE_FORMS:
             raise self.error(e, f"{name}(f) gives a function; call it with arguments: "
                                 f"{name}(f)(x)")
-        if self.scope.lookup(name) is not None:
-            raise self.error(e, f"'{name}' is a value, not a function")
-        if name in NOT_BUILTINS:
-            raise self.error(e.func, f"'{name}' is not a builtin: {NOT_BUILTINS[name]}")
-        hint = self.scope.suggestion(name, list(self.owner.defs) + list(BUILTINS))
-        raise self.error(e.func, f"unknown function '{name}'{hint}")
+        raise self.error(e, f"'{name}' is a value, not a function")
 
-    def check_callee(self, e: A.Call) -> None:
-        """Raises the error a call of an unknown function or a method gets (print(x),
-        a.append(v) as statements): it says more than that the value goes unused."""
-        name = e.func.id if isinstance(e.func, A.Name) else None
-        if name not in self.owner.defs and name not in BUILTINS and name not in DERIVATIVE_FORMS:
-            self.expr_Call(e)
+    def callee_problem(self, e: A.Call) -> tuple | None:
+        """(where, what) for a call of a method, through a module or of a name that is no
+        function (np.exp(x), x.sum(), print(x)); None for a callee that exists."""
+        if isinstance(e.func, A.Attribute):
+            at = root_name(e.func) if self.module_prefix(e.func) is not None else e.func
+            return at, self.method_call_error(e)
+        if not isinstance(e.func, A.Name):
+            return None
+        name = e.func.id
+        known = (name in self.owner.defs or name in BUILTINS or name in DERIVATIVE_FORMS
+                 or self.scope.lookup(name) is not None)
+        if known:
+            return None
+        if name in NOT_BUILTINS:
+            return e.func, f"'{name}' is not a builtin: {NOT_BUILTINS[name]}"
+        hint = self.scope.suggestion(name, list(self.owner.defs) + list(BUILTINS))
+        return e.func, f"unknown function '{name}'{hint}"
 
     def module_prefix(self, e: A.Attribute) -> str | None:
         """The module name `e` is read through (np.exp, math.pi), unless it names a value."""
