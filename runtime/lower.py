@@ -119,17 +119,22 @@ class ModuleLowering:
         """The module as LLVM IR text, its product kernels marked to use wide vectors."""
         def widen(found):
             return f"{found.group(0)} {WIDE_VECTORS}"
-        return re.sub(r'define internal void @"dpc\.matmul(\.t)?"\([^)]*\)', widen,
+        return re.sub(r'define internal void @"dpc\.matmul[.0-9tx]*"\([^)]*\)', widen,
                       str(self.llmod))
 
-    def product_kernel(self, transposed: bool) -> ll.Function:
+    def product_kernel(self, transposed: bool, inner=None, cols=None) -> ll.Function:
         """`void dpc.matmul(a, b, out, rows, inner, cols)` (dpc.matmul.t: a read as the
         transpose of the matrix it points to), out = a @ b. One copy per module, called
         by every product of sizes not known when compiling: a gradient has dozens of
         products, and a copy of the tiled loops at each made LLVM's time most of a
         compile (the Hessian-vector products of gmm and the MLP: 14 and 10 s, now 8 and
-        2.5). None of the pointers aliases another written through (out is new)."""
+        2.5). Products whose inner and column sizes are known (a specialized function)
+        get a copy per pair of sizes, `dpc.matmul.10x25`, whose loops fold them; its
+        size arguments are then ignored. None of the pointers aliases another written
+        through (out is new)."""
         name = "dpc.matmul.t" if transposed else "dpc.matmul"
+        if inner is not None:
+            name = f"dpc.matmul.{inner.constant}x{cols.constant}" + (".t" if transposed else "")
         existing = self.llmod.globals.get(name)
         if existing is not None:
             return existing
@@ -139,7 +144,8 @@ class ModuleLowering:
         kernel.attributes.add("noinline")  # inlined, its loops would lose WIDE_VECTORS
         for arg in kernel.args[:3]:
             arg.add_attribute("noalias")
-        a, b, out, rows, inner, cols = kernel.args
+        a, b, out, rows, *sizes = kernel.args
+        inner, cols = (inner, cols) if inner is not None else sizes
         fl = FunctionLowering(self, None, kernel)
         Product(fl, Array(a, [rows, inner], transposed), Array(b, [inner, cols]),
                 Array(out, [rows, cols]), inner, cols).emit(rows)
@@ -820,12 +826,9 @@ class FunctionLowering:
             return out
         out = self.new_array(F64, [rows, cols] if rows is not None else [cols], op)
         rows = rows if rows is not None else INT(1)
-        if isinstance(inner, ll.Constant) and isinstance(cols, ll.Constant):
-            # known sizes (a specialized function): the loops made here fold them
-            Product(self, a, b, out, inner, cols).emit(rows)
-        else:
-            kernel = self.owner.product_kernel(a.transposed)
-            self.b.call(kernel, [a.data, b.data, out.data, rows, inner, cols])
+        known = isinstance(inner, ll.Constant) and isinstance(cols, ll.Constant)
+        kernel = self.owner.product_kernel(a.transposed, *((inner, cols) if known else ()))
+        self.b.call(kernel, [a.data, b.data, out.data, rows, inner, cols])
         return out
 
     def op_call(self, op):
