@@ -1409,28 +1409,36 @@ def infer_call(op, module):
 
 def bind_result_dims(fn, arg_types: list[Type]) -> list[Type]:
     """The callee's result types with its dimension names replaced by the caller's dims."""
-    binding: dict[str, object] = {}
-    for k, (a, p) in enumerate(zip(arg_types, fn.param_types)):
-        for d_arg, d_par in zip(a.shape, p.shape):
-            if isinstance(d_par, int):
-                if isinstance(d_arg, int) and d_arg != d_par:
-                    raise TypeRuleError(_dim_msg(fn, k, d_par, d_arg))
-                continue
-            seen = binding.setdefault(d_par, d_arg)
-            if seen != d_arg and DYN not in (seen, d_arg):
-                raise TypeRuleError(_dim_msg(fn, k, d_par, d_arg, seen))
-            if seen == DYN:
-                binding[d_par] = d_arg
+    params = [(p.name_hint or f"#{k}", t) for k, (p, t) in enumerate(zip(fn.params, fn.param_types))]
+    binding = bind_dims(fn.name, params, arg_types)
     return [array_or_scalar(t.elem, tuple(binding.get(d, DYN) if isinstance(d, str) else d
                                           for d in t.shape)) for t in fn.return_types]
 
 
-def _dim_msg(fn, k, d_par, d_arg, seen=None) -> str:
-    name = fn.params[k].name_hint or f"#{k}"
-    if seen is None:
-        return f"argument {name} of @{fn.name}: dimension {d_par} must be {d_par}, got {d_arg}"
-    return (f"argument {name} of @{fn.name}: dimension {d_par} is {seen} from an earlier "
-            f"argument but {d_arg} here")
+def bind_dims(callee: str, params: list, arg_types: list[Type]) -> dict:
+    """The caller's dim for each dimension name of the callee's parameters (params: (name,
+    type) of each); raises TypeRuleError where two arguments give one name two dims, or an
+    argument's literal size is not the parameter's. A `?`, or a name for a literal, is
+    left to the run-time check of the call."""
+    binding: dict[str, object] = {}
+    first: dict[str, tuple] = {}  # dimension name -> (argument, axis) that bound it
+    for k, (a, (name, p)) in enumerate(zip(arg_types, params)):
+        for axis, (d_arg, d_par) in enumerate(zip(a.shape, p.shape)):
+            if isinstance(d_par, int):
+                if isinstance(d_arg, int) and d_arg != d_par:
+                    raise TypeRuleError(f"argument {name} of {callee} ({p}): axis {axis} is "
+                                        f"{d_arg}, not {d_par}")
+                continue
+            seen = binding.get(d_par, DYN)
+            if seen == DYN:  # the first size the types show binds the name
+                binding[d_par], first[d_par] = d_arg, (k, axis)
+            elif seen != d_arg and d_arg != DYN:
+                k0, axis0 = first[d_par]
+                there = f"on axis {axis0}" if k0 == k else f"in argument {params[k0][0]}"
+                here = f"on axis {axis}" if k0 == k else "here"
+                raise TypeRuleError(f"argument {name} of {callee} ({p}): dimension {d_par} is "
+                                    f"{d_arg} {here} but {seen} {there}")
+    return binding
 
 
 def interp_call(op, args, ctx):
@@ -1485,10 +1493,24 @@ def infer_derivative(kind):
             return grads if kind == "grad" else [F64, *grads]
         if kind == "jvp":
             _expect_extra(extra, grads, "jvp tangent")
+            bind_extra_dims(fn, kind, wrt, operand_types(op))
             return [*results, *results]
         _expect_extra(extra, results, "vjp cotangent")
+        bind_extra_dims(fn, kind, wrt, operand_types(op))
         return grads
     return infer
+
+
+def bind_extra_dims(fn, kind: str, wrt: list[int], arg_types: list[Type]) -> None:
+    """Tangents (cotangents) are sized by f's dimension names, as the parameters (results)
+    they go with: the generated function that takes them all binds those names once."""
+    params = [(p.name_hint or f"#{k}", t) for k, (p, t) in enumerate(zip(fn.params, fn.param_types))]
+    if kind == "jvp":
+        params += [(f"t_{params[k][0]}", params[k][1]) for k in wrt]
+    else:
+        params += [("ct" if len(fn.return_types) == 1 else f"ct{k}", t)
+                   for k, t in enumerate(fn.return_types)]
+    bind_dims(f"{kind}({fn.name})", params, arg_types)
 
 
 def _expect_extra(got: list[Type], expected: list[Type], what: str) -> None:

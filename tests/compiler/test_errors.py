@@ -201,6 +201,26 @@ WRONG = [
     ("true division of integers", "def f(n: i64) -> i64:\n    n = n / 2\n    return n\n", 3, 12,
      "the returned value is f64 but must be i64 ('/' at line 2 gives f64 even for integers; "
      "use // for integer division)"),
+    ("arguments that give a callee's dimension two sizes",
+     "def g(a: f64[n], b: f64[n]) -> f64:\n    return dot(a, b)\n\n"
+     "def f(x: f64[n], y: f64[m]) -> f64:\n    return g(x, y)\n", 5, 12,
+     "argument b of g (f64[n]): dimension n is m here but n in argument a"),
+    ("an argument that gives a callee's dimension two sizes",
+     "def g(a: f64[n, n]) -> f64:\n    return sum(a)\n\n"
+     "def f(x: f64[n, m]) -> f64:\n    return g(x)\n", 5, 12,
+     "argument a of g (f64[n, n]): dimension n is m on axis 1 but n on axis 0"),
+    ("an argument of another literal size",
+     "def g(a: f64[3]) -> f64:\n    return sum(a)\n\n"
+     "def f(x: f64[4]) -> f64:\n    return g(x)\n", 5, 12,
+     "argument a of g (f64[3]): axis 0 is 4, not 3"),
+    ("a tangent of another dimension",  # was an internal TypeRuleError from the AD pass
+     "def g(a: f64[n]) -> f64:\n    return sum(a * a)\n\n"
+     "def f(x: f64[n], t: f64[m]) -> f64:\n    v, d = jvp(g)(x, t)\n    return d\n", 5, 12,
+     "argument t_a of jvp(g) (f64[n]): dimension n is m here but n in argument a"),
+    ("a cotangent of another dimension",  # was an internal TypeRuleError from the AD pass
+     "def g(a: f64[n]) -> f64[n]:\n    return a * a\n\n"
+     "def f(x: f64[n], c: f64[m]) -> f64[n]:\n    return vjp(g)(x, c)\n", 5, 12,
+     "argument ct of vjp(g) (f64[n]): dimension n is m here but n in argument a"),
     ("comprehension over a non-integer",
      "def f(x: f64) -> f64[?]:\n    return [1.0 for i in range(x)]\n", 2, 32,
      "range() needs i64 arguments, got f64"),
