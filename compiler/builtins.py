@@ -201,12 +201,16 @@ def array_op(name: str, n: int, opname: str):
     return handler
 
 
+def lower_transpose(lw, e):
+    expect_args(lw, e, "transpose", 1)
+    return lw.emit(e, "transpose", lw.expr(e.args[0]))
+
+
 def lower_dot(lw, e):
     """dot(a, b) as NumPy's for vectors and matrices: the dot product of two vectors, else
     the matrix product, as `a @ b`."""
     expect_args(lw, e, "dot", 2)
-    a, b = (lw.to_float(e, lw.expr(x)) for x in e.args)
-    return lw.binary(e, "@", a, b)
+    return lw.binary(e, "@", *(lw.expr(x) for x in e.args))
 
 
 def lower_len(lw, e):
@@ -236,7 +240,7 @@ BUILTINS = {
     "arange": lower_arange,
     "dot": lower_dot,
     "outer": array_op("outer", 2, "outer"),
-    "transpose": array_op("transpose", 1, "transpose"),
+    "transpose": lower_transpose,
     "len": lower_len,
     "range": lower_range,
 }

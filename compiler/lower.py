@@ -599,7 +599,8 @@ class FunctionLowering:
         return self.binary(e, e.op, self.expr(e.left), self.expr(e.right))
 
     def binary(self, node, op: str, a, b):
-        if op == "@":
+        if op == "@":  # in f64, integers promoted, as dot and outer are
+            a, b = self.to_float(node, a), self.to_float(node, b)
             if a.type.rank == 1 and b.type.rank == 1:
                 return self.emit(node, "dot", a, b)
             return self.emit(node, "matmul", a, b)

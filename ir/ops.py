@@ -1099,9 +1099,12 @@ def infer_matmul(op, module):
 
 
 def infer_transpose(op, module):
+    """Any element type: a transpose moves elements and computes nothing (NumPy's keeps
+    an integer matrix integer)."""
     (a,) = operand_types(op)
-    need_f64_arrays([a], "transpose()", (2,))
-    return [ArrayType(F64, (a.shape[1], a.shape[0]))]
+    if a.rank != 2:
+        raise TypeRuleError(f"transpose() needs a matrix (an array of rank 2), got {a}")
+    return [ArrayType(a.elem, (a.shape[1], a.shape[0]))]
 
 
 def infer_outer(op, module):

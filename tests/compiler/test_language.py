@@ -498,6 +498,18 @@ def test_linear_algebra():
     check(source, "g", (A, B, V), (A @ B, A @ V, V @ B))
 
 
+def test_linear_algebra_of_integers():
+    """A transpose moves elements, so it keeps their type, as NumPy's does; the products
+    work in f64, integers promoted, `a @ b` as `dot(a, b)` (it was an error for `@` and
+    for `a.T` of an integer matrix, and transpose(a) made it f64)."""
+    i, j = np.arange(6).reshape(2, 3), np.arange(6).reshape(3, 2) - 2
+    source = ("def f(a: i64[n, m], b: i64[m, k], x: f64[m]) -> "
+              "(i64[m, n], i64[m, n], f64[n, k], f64[n, k], f64[n], f64[k, m]):\n"
+              "    return a.T, transpose(a), a @ b, dot(a, b), a @ x, (a @ b).T @ a\n")
+    check(source, "f", (i, j, V), (i.T, i.T, (i @ j).astype(float), (i @ j).astype(float),
+                                   i @ V, ((i @ j).T @ i).astype(float)))
+
+
 def test_len():
     source = "def f(a: f64[n, m]) -> i64:\n    return len(a) * 10 + len(a[0])\n"
     check(source, "f", (A,), 43)
