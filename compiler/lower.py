@@ -21,7 +21,7 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 from . import ast as A
 from .builtins import BUILTINS
 from .diagnostics import TypeErrorDP
-from .scope import Scope, assigned_names
+from .scope import Scope, assigned_names, first_bindings
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
               "**": "pow"}
@@ -472,7 +472,7 @@ class FunctionLowering:
 
         def lower_body(types):
             block = Block([I64, *types], [s.var, *carried])
-            self.scope = before.copy()
+            self.scope = self.body_scope(s, before, f"for loop at line {s.line}")
             self.scope.bind(s.var, block.args[0])
             for name, arg in zip(carried, block.args[1:]):
                 self.scope.bind(name, arg)
@@ -491,7 +491,7 @@ class FunctionLowering:
 
         def lower_region(types, stmts_or_cond):
             block = Block(list(types), list(carried))
-            self.scope = before.copy()
+            self.scope = self.body_scope(s, before, f"while loop at line {s.line}")
             for name, arg in zip(carried, block.args):
                 self.scope.bind(name, arg)
             with self.b.at(block):
@@ -508,6 +508,18 @@ class FunctionLowering:
         op = self.emit_op(s, "while", self.inits(s, carried, types, before),
                           regions=[cond_block, block], names=carried)
         self.after_loop(s, carried, op, before, f"while loop at line {s.line}", None)
+
+    def body_scope(self, s, before, what: str):
+        """The scope a loop body starts with: a name the body binds that is not bound before
+        the loop has no value until the body binds it, in each iteration (Python would
+        carry it over from the previous one)."""
+        scope = before.copy()
+        for name, line in first_bindings(s.body).items():
+            if before.lookup(name) is None and name != getattr(s, "var", None):
+                scope.hidden[name] = (f"'{name}' is first bound later in the {what} (at line "
+                                      f"{line}) and has no value here; to carry it from one "
+                                      f"iteration to the next, bind it before the loop")
+        return scope
 
     def fixpoint(self, s, carried, before, lower_body):
         """Lowers a loop body until the carried types stop widening (i64 -> f64, a
@@ -592,6 +604,10 @@ class FunctionLowering:
             raise self.error(node, f"'{name}' is a built-in function; call it: {name}(...)")
         if name in CONSTANTS and name != "e":  # a lone e is more likely a name of the user's
             raise self.error(node, f"unknown name '{name}': {CONSTANTS[name]}")
+        later = first_bindings(self.fdef.body).get(name)
+        if later is not None:
+            raise self.error(node, f"'{name}' is used before it is bound (at line {later}); "
+                                   f"bind it first")
         hint = self.scope.suggestion(name, [])
         raise self.error(node, f"unknown name '{name}'{hint}")
 

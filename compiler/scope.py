@@ -39,21 +39,23 @@ class Scope:
 
 def assigned_names(stmts) -> list[str]:
     """Names a statement list (re)binds, nested blocks included, in first-seen order."""
-    out: list[str] = []
+    return list(first_bindings(stmts))
 
-    def add(name: str) -> None:
-        if name not in out:
-            out.append(name)
+
+def first_bindings(stmts) -> dict[str, int]:
+    """name -> the line of the statement that first (re)binds it in a statement list,
+    nested blocks included, in first-seen order."""
+    out: dict[str, int] = {}
 
     def visit(block) -> None:
         for s in block:
             if isinstance(s, (A.Assign, A.AugAssign, A.IndexAssign)):
-                add(s.target)
+                out.setdefault(s.target, s.line)
             elif isinstance(s, A.TupleAssign):
                 for t in s.targets:
-                    add(t)
+                    out.setdefault(t, s.line)
             elif isinstance(s, A.For):
-                add(s.var)
+                out.setdefault(s.var, s.line)
                 visit(s.body)
             elif isinstance(s, A.While):
                 visit(s.body)

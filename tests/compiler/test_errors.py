@@ -37,6 +37,19 @@ WRONG = [
     ("name bound in only one branch",
      "def f(x: f64) -> f64:\n    if x > 0.0:\n        y = x\n    return y\n", 4, 12,
      "'y' is bound only in some branches of the if at line 2; bind it before the if or in every branch"),
+    ("a name used in a loop before the body binds it",  # was "unknown name 'prev'"
+     "def f(n: i64) -> f64:\n    s = 0.0\n    for i in range(n):\n        if i > 0:\n"
+     "            s += prev\n        prev = float(i)\n    return s\n", 5, 18,
+     "'prev' is first bound later in the for loop at line 3 (at line 6) and has no value "
+     "here; to carry it from one iteration to the next, bind it before the loop"),
+    ("a while condition that reads a name the body binds",
+     "def f(x: f64) -> f64:\n    while x > 0.0 and step > 0.5:\n        step = x / 2.0\n"
+     "        x = x - step\n    return x\n", 2, 23,
+     "'step' is first bound later in the while loop at line 2 (at line 3) and has no value "
+     "here; to carry it from one iteration to the next, bind it before the loop"),
+    ("a name used before it is bound",  # was "unknown name 'z'"
+     "def f(x: f64) -> f64:\n    y = z + 1.0\n    z = 2.0\n    return y\n", 2, 9,
+     "'z' is used before it is bound (at line 3); bind it first"),
     ("loop variable after the loop",
      "def f(n: i64) -> i64:\n    for i in range(n):\n        pass\n    return i\n", 4, 12,
      "'i' is the loop variable of the for loop at line 2 and is not visible after it"),
