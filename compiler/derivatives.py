@@ -38,11 +38,13 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     extra_types = tangent_types(kind, fn, wrt)
     for node, t in zip(e.args[n:], extra_types):
         v = lw.expr(node)
-        if v.type.elem != F64:
+        if v.type.elem == I64 and t.elem == F64:
             v = lw.to_float(node, v)
-        if v.type.rank != t.rank:
+        if v.type.elem != t.elem or v.type.rank != t.rank:
+            unused = " (an integer or bool result has no derivative: its value is not used)" \
+                if t.elem != F64 else ""
             raise lw.error(node, f"this {'tangent' if kind == 'jvp' else 'cotangent'} must be "
-                                 f"{t}, got {v.type}")
+                                 f"{t}, got {v.type}{unused}")
         args.append(v)
     # the tangents and cotangents too: jvp(g)(x, ones(k)) read past the end of ones(k)
     names = distinct([p.name_hint for p in fn.params] + extra_names(kind, fn, wrt))

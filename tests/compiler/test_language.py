@@ -592,6 +592,39 @@ def test_jvp_runs():
     assert t == pytest.approx(2.0 * tangent.sum(), rel=1e-14)
 
 
+INTEGER_RESULTS = """\
+def f(x: f64[n]) -> (f64, i64):
+    return sum(x * x), n * 2
+
+def k(x: f64[n]) -> (f64[n], bool):
+    return x * 3.0, x[0] > 0.0
+
+def vf(x: f64[n]) -> f64[n]:
+    return vjp(f)(x, 1.5, 0)
+
+def vk(x: f64[n], c: f64[n]) -> f64[n]:
+    return vjp(k)(x, c, True)
+
+def jf(x: f64[n], t: f64[n]) -> (f64, i64, f64, i64):
+    return jvp(f)(x, t)
+"""
+
+
+def test_derivatives_of_functions_with_integer_results():
+    """vjp takes a cotangent for every result, an integer or bool one of the result's type
+    (it was converted to f64 and then refused: 'cotangent must be i64, got f64'), whose
+    value is not used; jvp gives such a result the tangent 0 (False)."""
+    check(INTEGER_RESULTS, "vf", (X,), 3.0 * X)
+    check(INTEGER_RESULTS, "vk", (X, Y), 3.0 * Y)
+    check(INTEGER_RESULTS, "jf", (X, Y), ((X * X).sum(), 10, 2.0 * (X * Y).sum(), 0))
+    with pytest.raises(CompileError) as err:
+        run(INTEGER_RESULTS + "\ndef bad(x: f64[n]) -> f64[n]:\n    return vjp(f)(x, 1.0, 0.5)\n",
+            "bad", X)
+    assert (err.value.line, err.value.col) == (17, 27)
+    assert err.value.message == ("this cotangent must be i64, got f64 (an integer or bool "
+                                 "result has no derivative: its value is not used)")
+
+
 def test_shape_checked_at_run_time_where_unknown():
     source = "def f(k: i64, x: f64[n]) -> f64[n]:\n    return zeros(k) + x\n"
     check(source, "f", (5, X), X)
