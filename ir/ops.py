@@ -561,11 +561,13 @@ def adjoint_div(ad, ct, a, b, y):
 
 
 def adjoint_pow(ad, ct, a, b, y):
-    # d/da a^b = b a^(b-1); d/db a^b = log(a) a^b, taken as 0 at a = 0 (as JAX does) so
-    # that x ** 2.0 at x = 0 stays finite whatever the exponent's activity.
-    one = ad.const(1.0)
-    ct_a = ad.times(ct, ad.emit("mul", b, ad.emit("pow", a, ad.emit("sub", b, one))))
-    zero = ad.const(0.0)
+    # d/da a^b = b a^(b-1), taken as 0 at b = 0: a^0 is 1 everywhere, but 0 * 0^-1 is
+    # nan, which made the gradient of a polynomial sum(c[k] * x ** k ...) nan at x = 0.
+    # d/db a^b = log(a) a^b, taken as 0 at a = 0 (as JAX does) so that x ** 2.0 at x = 0
+    # stays finite whatever the exponent's activity.
+    one, zero = ad.const(1.0), ad.const(0.0)
+    slope = ad.emit("mul", b, ad.emit("pow", a, ad.emit("sub", b, one)))
+    ct_a = ad.times(ct, ad.emit("select", ad.emit("eq", b, zero), zero, slope))
     log_a = ad.emit("select", ad.emit("eq", a, zero), zero, ad.emit("log", a))
     return ct_a, ad.times(ct, ad.emit("mul", log_a, y))
 

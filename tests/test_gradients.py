@@ -130,6 +130,28 @@ def test_non_differentiable_points_follow_the_language_conventions(backend):
     np.testing.assert_array_equal(mod.hessian("first_max")(x), np.zeros((4, 4)))
 
 
+POLYNOMIAL = """
+def poly(c: f64[n], x: f64) -> f64:
+    return sum(c[k] * x ** k for k in range(n))
+
+def power(x: f64, y: f64) -> f64:
+    return x ** y
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_zeroth_power_has_derivative_zero_everywhere(backend):
+    """x ** 0 is 1 for every x, so its derivative is 0, also at x = 0, where the rule
+    y x^(y-1) reads 0 * inf: a polynomial's derivative at 0 was NaN in both modes."""
+    mod = compile_source(POLYNOMIAL, name="poly.dp", backend=backend)
+    c = np.array([1.0, 2.0, 3.0])
+    assert mod.grad("poly", wrt="x")(c, 0.0) == 2.0
+    assert mod.jvp("poly", wrt="x")(c, 0.0, 1.0) == (1.0, 2.0)
+    assert mod.hessian("poly", wrt="x")(c, 0.0) == 6.0
+    assert mod.grad("power")(0.0, 0.0) == (0.0, 0.0)
+    assert mod.grad("power")(2.0, 0.0) == (0.0, pytest.approx(np.log(2.0), rel=1e-15))
+
+
 DATA_SIZED_RULE = """
 def f(x: f64[n]) -> f64:
     return sum(x * x)
