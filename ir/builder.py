@@ -43,6 +43,18 @@ class Builder:
                        {"message": message})
 
     @contextmanager
+    def located(self, loc: Loc | None):
+        """Attach `loc` to the ops built during the `with`, then restore the previous one:
+        an op's rule that builds a region's ops at their own places must not leave the
+        last of those places to the ops built after it (the loop itself, say)."""
+        saved = self.loc
+        self.loc = loc
+        try:
+            yield
+        finally:
+            self.loc = saved
+
+    @contextmanager
     def at(self, block: Block):
         """Build into `block` for the duration of the `with`."""
         saved = self.block

@@ -349,7 +349,8 @@ class Differentiator(Emitter):
     # --- forward and reverse sweeps
     def forward(self, op: ir.Op) -> None:
         if op.name in ("for", "while") and any(self.active(r) for r in op.results):
-            getattr(self, "forward_" + op.name)(op)
+            with self.b.located(op.loc):  # its trip count fails where the loop is
+                getattr(self, "forward_" + op.name)(op)
             return
         new = clone_op(op, self.primal)
         self.b.block.ops.append(new)
@@ -370,9 +371,9 @@ class Differentiator(Emitter):
         if rule is None:
             raise DifferentiationError(f"cannot differentiate through '{op.name}' in "
                                        f"'{self.fn.name}': it has no reverse-mode rule", op.loc)
-        self.b.loc = op.loc
-        for v, ct in zip(op.operands, rule(self, op, cts)):
-            self.accumulate(v, ct)
+        with self.b.located(op.loc):
+            for v, ct in zip(op.operands, rule(self, op, cts)):
+                self.accumulate(v, ct)
 
     def replay(self, block: Block, args: list, given: dict | None = None) -> list:
         """Emits `block`'s ops with its arguments bound to `args`, and the results in

@@ -135,15 +135,14 @@ class Tangents(Emitter):
         if rule is None:
             raise DifferentiationError(f"cannot differentiate through '{op.name}' in "
                                        f"'{self.fn.name}': it has no forward-mode rule", op.loc)
-        self.b.loc = op.loc
-        if op.name not in STRUCTURED:  # structured rules emit the op itself too
-            self.clone(op)
-            if all(self.dx(v) is None for v in op.operands):
-                return  # every operand's tangent is zero, so are the results'
-
-        for r, t in zip(op.results, rule(self, op)):
-            if t is not None and self.active(r):
-                self.tangent[r] = self.fit(t, self.x(r))
+        with self.b.located(op.loc):  # a loop's ops, and then the loop, at their places
+            if op.name not in STRUCTURED:  # structured rules emit the op itself too
+                self.clone(op)
+                if all(self.dx(v) is None for v in op.operands):
+                    return  # every operand's tangent is zero, so are the results'
+            for r, t in zip(op.results, rule(self, op)):
+                if t is not None and self.active(r):
+                    self.tangent[r] = self.fit(t, self.x(r))
 
     def clone(self, op: ir.Op) -> ir.Op:
         new = clone_op(op, self.primal)
