@@ -50,6 +50,20 @@ class ShapeErrorDP(RuntimeErrorDP, ValueError):
     """Argument or intermediate shapes do not agree."""
 
 
+# What the run-time size checks of the program's operations say. Native code compares two
+# sizes at a time (passes/scalarize.py, runtime/lower.py); the interpreter compares the
+# same two, in the same order, so a mismatch reads the same on both backends.
+OPERAND_SHAPES = "operand shapes do not match"  # after the op's name: "add: ..."
+DOT_LENGTHS = "dot: vector lengths do not match"
+INNER_DIMENSIONS = "@: inner dimensions do not match"
+STORED_ROW = "the stored row does not fit its slot"
+
+
+def sizes_differ(what: str, size, expected, at: str = "") -> "ShapeErrorDP":
+    """The error of a size check: `size` was found where `expected` was needed."""
+    return ShapeErrorDP(f"{what}: size {int(size)} is not {int(expected)}{at}")
+
+
 class ValueErrorDP(RuntimeErrorDP, ValueError):
     """Any other bad value: empty reduction, zero range step, negative integer power."""
 

@@ -542,17 +542,21 @@ def interp_binary(float_fn, int_fn):
 def check_broadcast(op, args) -> None:
     """Run-time shape check where the types left a dimension open (`?`). Only a dimension
     that is the literal 1 in the type broadcasts: a `?` that turns out to be 1 at run time
-    must still match, as in the native code."""
-    rank = max(np.ndim(a) for a in args)
-    for axis in range(rank):
-        sizes = []
+    must still match, as in the native code. Along each axis, every operand's size is
+    compared with that of the first operand whose type names the result's size there, as
+    passes/scalarize.py compares them, so the message is native code's."""
+    result = op.results[0].type
+    for axis in range(result.rank):
+        found = []  # (named as the result's size, the size)
         for v, a in zip(op.operands, args):
-            k = axis - (rank - np.ndim(a))
+            k = axis - (result.rank - v.type.rank)
             if k >= 0 and v.type.shape[k] != 1:
-                sizes.append(np.shape(a)[k])
-        if len(set(sizes)) > 1:
-            shapes = " and ".join(str(np.shape(a)) for a in args)
-            raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not match{fmt_loc(op)}")
+                found.append((v.type.shape[k] == result.shape[axis], np.shape(a)[k]))
+        found.sort(key=lambda named_size: not named_size[0])
+        for _, size in found[1:]:
+            if size != found[0][1]:
+                raise errors.sizes_differ(f"{op.name}: {errors.OPERAND_SHAPES}", size,
+                                          found[0][1], fmt_loc(op))
 
 
 def adjoint_div(ad, ct, a, b, y):
@@ -764,14 +768,10 @@ def check_store(op, v, slot_shape) -> None:
     leading axes and axes whose size is the literal 1 in its type, never along a `?` that
     happens to be 1 at run time (as in native code)."""
     v_type = op.operands[1].type
-    v_shape = np.shape(v)
-    aligned = slot_shape[len(slot_shape) - len(v_shape):]
-    fits = len(v_shape) <= len(slot_shape) and all(
-        d == 1 and t == 1 or d == s for d, t, s in zip(v_shape, v_type.shape, aligned))
-    if not fits:
-        verb = "add" if op.name == "add_at" else "store"
-        raise errors.ShapeErrorDP(
-            f"cannot {verb} shape {v_shape} into a slot of shape {slot_shape}{fmt_loc(op)}")
+    aligned = slot_shape[len(slot_shape) - v_type.rank:]  # the type rule: rank <= the slot's
+    for d, t, s in zip(np.shape(v), v_type.shape, aligned):
+        if t != 1 and d != s:  # compared axis by axis, as native code compares them
+            raise errors.sizes_differ(errors.STORED_ROW, d, s, fmt_loc(op))
 
 
 def interp_update(op, args, ctx):
@@ -961,8 +961,7 @@ def infer_shape_check(op, module):
 
 def interp_shape_check(op, args, ctx):
     if args[0] != args[1]:
-        raise errors.ShapeErrorDP(f"{op.attrs['message']}: size {int(args[0])} is not "
-                                  f"{int(args[1])}{fmt_loc(op)}")
+        raise errors.sizes_differ(op.attrs["message"], args[0], args[1], fmt_loc(op))
     return []
 
 
@@ -1115,20 +1114,16 @@ def infer_outer(op, module):
     return [ArrayType(F64, (a.shape[0], b.shape[0]))]
 
 
-def interp_linalg(fn):
+def interp_linalg(fn, contracted: str | None = None):
+    """The rule of a linear-algebra op; `contracted`, for a product, is the message of the
+    check that the left operand's last size is the right one's first."""
     def interp(op, args, ctx):
-        try:
-            return [as_np(fn(*args), op.results[0].type)]
-        except ValueError:
-            shapes = " and ".join(str(np.shape(a)) for a in args)
-            raise errors.ShapeErrorDP(f"{op.name}: shapes {shapes} do not match{fmt_loc(op)}") from None
+        if contracted is not None:
+            left, right = np.shape(args[0])[-1], np.shape(args[1])[0]
+            if left != right:  # the sizes native code compares, in its order
+                raise errors.sizes_differ(contracted, right, left, fmt_loc(op))
+        return [as_np(fn(*args), op.results[0].type)]
     return interp
-
-
-def np_dot(a, b):
-    if a.shape != b.shape:
-        raise ValueError("shapes")
-    return np.dot(a, b)
 
 
 def adjoint_dot(ad, op, cts):
@@ -1170,9 +1165,9 @@ def tangent_transpose(fw, op):
     return [fw.emit("transpose", fw.dx(op.operands[0]))]
 
 
-register(OpDef("dot", infer_dot, interp_linalg(np_dot), operands=2, tangent=tangent_bilinear,
-               adjoint=adjoint_dot))
-register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul), operands=2,
+register(OpDef("dot", infer_dot, interp_linalg(np.dot, errors.DOT_LENGTHS), operands=2,
+               tangent=tangent_bilinear, adjoint=adjoint_dot))
+register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul, errors.INNER_DIMENSIONS), operands=2,
                tangent=tangent_bilinear, adjoint=adjoint_matmul))
 register(OpDef("transpose", infer_transpose, interp_linalg(lambda a: np.ascontiguousarray(a.T)),
                operands=1, tangent=tangent_transpose, adjoint=adjoint_transpose))

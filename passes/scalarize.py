@@ -25,7 +25,7 @@ compares them at run time, so a mismatch is an error and never a silent wrong an
 
 from __future__ import annotations
 
-from ir import Block, Builder, Function, Module, Op, walk_ops
+from ir import Block, Builder, Function, Module, Op, errors, walk_ops
 from ir.ops import BINARY, UNARY
 from ir.types import DYN, I64
 
@@ -157,7 +157,7 @@ def elementwise(b: Builder, op: Op):
         if not found:
             sizes.append(b.const(1))
             continue
-        sizes.append(agree(b, found, f"{op.name}: operand shapes do not match"))
+        sizes.append(agree(b, found, f"{op.name}: {errors.OPERAND_SHAPES}"))
     nest = Nest(b)
 
     def element(indices):
@@ -196,7 +196,7 @@ def reduction(b: Builder, op: Op):
 
 def dot(b: Builder, op: Op):
     x, y = op.operands
-    n = agree(b, [(x, 0), (y, 0)], "dot: vector lengths do not match")
+    n = agree(b, [(x, 0), (y, 0)], errors.DOT_LENGTHS)
     nest = Nest(b)
     return nest.reduce("sum", [n], lambda i: b.emit("mul", b.emit("index", x, *i, inbounds=True),
                                                     b.emit("index", y, *i, inbounds=True)))
@@ -204,7 +204,7 @@ def dot(b: Builder, op: Op):
 
 def matmul(b: Builder, op: Op):
     x, y = op.operands
-    k = agree(b, [(x, x.type.rank - 1), (y, 0)], "@: inner dimensions do not match")
+    k = agree(b, [(x, x.type.rank - 1), (y, 0)], errors.INNER_DIMENSIONS)
     nest = Nest(b)
     rows = [size_of(b, x, 0)] if x.type.rank == 2 else []
     cols = [size_of(b, y, 1)] if y.type.rank == 2 else []

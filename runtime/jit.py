@@ -331,7 +331,7 @@ class NativeFunction:
             if "declared" in d:
                 return errors.ShapeErrorDP(f"expected {d['declared']}: axis {c} has size {a}, "
                                            f"not {b}{at}")
-            return errors.ShapeErrorDP(f"{d['message']}: size {a} is not {b}{at}")
+            return errors.sizes_differ(d["message"], a, b, at)
         if site.kind == "notlowered":
             return errors.NotLoweredError(f"'jvp' of @{d['callee']} needs forward mode, "
                                           f"which is not built yet{at}")

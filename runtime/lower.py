@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from llvmlite import ir as ll
 
 import ir
+from ir import errors
 from ir.ops import WRAPPING_PROOFS, dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
@@ -683,7 +684,7 @@ class FunctionLowering:
         for axis, (d, s) in enumerate(zip(slot.dims[lead:], src.dims)):
             if not spread[lead + axis]:
                 self.fail_if(self.b.icmp_signed("!=", d, s), "shape", op, [s, d, INT(axis)],
-                             message="the stored row does not fit its slot")
+                             message=errors.STORED_ROW)
         n = self.count(slot.dims)
         if not any(spread) and combine is None:
             self.memcpy(slot.data, src.data, self.b.mul(n, INT(ELEM_SIZE[elem])))
@@ -809,7 +810,7 @@ class FunctionLowering:
         a, b = self.get(x), self.get(y)
         inner = a.dims[-1]
         self.fail_if(self.b.icmp_signed("!=", inner, b.dims[0]), "shape", op,
-                     [b.dims[0], inner], message="@: inner dimensions do not match")
+                     [b.dims[0], inner], message=errors.INNER_DIMENSIONS)
         rows = a.dims[0] if x.type.rank == 2 else None
         cols = b.dims[1] if y.type.rank == 2 else None
         self.own(op.result)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from compiler import compile_source
-from ir import ValueErrorDP
+from ir import ShapeErrorDP, ValueErrorDP
 
 BACKENDS = ["native", "interp"]
 
@@ -31,3 +31,48 @@ def test_a_loop_s_zero_step_is_reported_at_the_loop_in_every_derivative(backend)
         assert str(err.value) == "range() step must not be zero (at steps.dp:3:5)"
     assert mod.grad("steps")(2.0, 2) == 12.0
 
+
+MISMATCHED = """\
+def times(x: f64[n], k: i64) -> f64:
+    return sum(x * ones(k))
+
+def pick(x: f64[n], k: i64) -> f64:
+    return sum(where(x > 0.0, x, ones(k)))
+
+def along_rows(a: f64[n, m], k: i64) -> f64:
+    return sum(transpose(a) * ones(k))
+
+def dotted(x: f64[n], k: i64) -> f64:
+    return dot(x, ones(k))
+
+def product(a: f64[n, m], k: i64) -> f64:
+    return sum(a @ ones(k, 2))
+
+def stored(x: f64[n], k: i64) -> f64:
+    a = zeros(n, n)
+    a[0] = ones(k) * x[0]
+    return sum(a)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
+    # the interpreter said "mul: shapes (3,) and (2,) do not match" where native code said
+    # "mul: operand shapes do not match: size 2 is not 3"; now both compare the same sizes
+    mod = compile_source(MISMATCHED, name="sizes.dp", backend=backend)
+    x, a = np.array([1.0, 2.0, 3.0]), np.ones((2, 3))
+    for fn, args, message in [
+            ("times", (x, 2), "mul: operand shapes do not match: size 2 is not 3 (at sizes.dp:2:18)"),
+            ("pick", (x, 2), "select: operand shapes do not match: size 2 is not 3 (at sizes.dp:5:16)"),
+            ("along_rows", (a, 3), "mul: operand shapes do not match: size 3 is not 2 "
+                                   "(at sizes.dp:8:29)"),
+            ("dotted", (x, 2), "dot: vector lengths do not match: size 2 is not 3 (at sizes.dp:11:12)"),
+            ("product", (a, 2), "@: inner dimensions do not match: size 2 is not 3 "
+                                "(at sizes.dp:14:18)"),
+            ("stored", (x, 2), "the stored row does not fit its slot: size 2 is not 3 "
+                               "(at sizes.dp:18:5)")]:
+        for call in (mod.function(fn), mod.grad(fn), mod.jvp(fn)):
+            tangent = (np.ones_like(args[0]),) if call.name.endswith(".jvp") else ()
+            with pytest.raises(ShapeErrorDP) as err:
+                call(*args, *tangent)
+            assert str(err.value) == message, (fn, call.name)
