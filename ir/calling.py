@@ -114,19 +114,36 @@ class DimensionPlan:
         """Raises ShapeErrorDP naming the argument and the dimension that disagree."""
         for d, (k, axis) in self.first.items():
             if shapes[k][axis] > LARGEST_SIZE:  # an array of no elements, (2**63 - 1, 0)
-                raise ShapeErrorDP(f"argument {self.names[k]} makes dimension {d} "
-                                   f"{shapes[k][axis]}: dpc takes at most 2**60")
+                raise self.too_large(k, axis, shapes[k][axis])
         for k, axis, d in self.checks:
             size = shapes[k][axis]
             if isinstance(d, int):
                 if size != d:
-                    raise ShapeErrorDP(f"argument {self.names[k]} must be {self.types[k]}: "
-                                       f"axis {axis} has size {size}, not {d}")
+                    raise self.not_literal(k, axis, size)
                 continue
             k0, axis0 = self.first[d]
             if size != shapes[k0][axis0]:
-                raise ShapeErrorDP(f"argument {self.names[k]}: dimension {d} is {size} here "
-                                   f"but {shapes[k0][axis0]} in argument {self.names[k0]}")
+                raise self.disagrees(k, axis, size, shapes[k0][axis0])
+
+    # The messages, also those of the same checks in native code (runtime/lower.py), which
+    # a caller from C meets without Python's checks before it.
+    def too_large(self, k: int, axis: int, size: int) -> ShapeErrorDP:
+        d = self.types[k].shape[axis]
+        if size < 0:  # only from C
+            return ShapeErrorDP(f"argument {self.names[k]} has size {size} along axis {axis}: "
+                                f"a size is at least 0")
+        return ShapeErrorDP(f"argument {self.names[k]} makes dimension {d} {size}: dpc takes "
+                            f"at most 2**60")
+
+    def not_literal(self, k: int, axis: int, size: int) -> ShapeErrorDP:
+        return ShapeErrorDP(f"argument {self.names[k]} must be {self.types[k]}: axis {axis} "
+                            f"has size {size}, not {self.types[k].shape[axis]}")
+
+    def disagrees(self, k: int, axis: int, size: int, first_size: int) -> ShapeErrorDP:
+        d = self.types[k].shape[axis]
+        k0 = self.first[d][0]
+        return ShapeErrorDP(f"argument {self.names[k]}: dimension {d} is {size} here but "
+                            f"{first_size} in argument {self.names[k0]}")
 
     def bind(self, shapes: list[tuple]) -> dict[str, int]:
         """Checks, then the size of every dimension name."""

@@ -103,7 +103,8 @@ def declaration(head: str, params: list[str]) -> str:
 
 CONVENTION = """\
 Each function returns 0, or 1 after a run-time error (an index out of bounds, an integer
-division by zero, a failed assert, sizes that disagree); the Python API (or dpc run)
+division by zero, a failed assert, sizes that disagree, an argument's sizes among them:
+checked as Python checks them, negative ones refused); the Python API (or dpc run)
 on the same arguments gives the message. Its first argument is a context: an array of DPC_CONTEXT_FIELDS int64_t, one per
 thread, reused from call to call. An array argument is passed as its data pointer (a
 row-major, contiguous array) followed by its size along each axis. Results come back

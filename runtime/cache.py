@@ -33,7 +33,8 @@ def lowering_fingerprint() -> str:
     change to the lowering, so an object cached before it must not be used. Computed on
     the first compile, not at import."""
     h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
+    # ir/errors.py too: the lowering puts some of its messages in the table of error sites
+    for path in sorted(Path(__file__).parent.glob("*.py")) + [Path(ir.errors.__file__)]:
         h.update(path.read_bytes())
     return h.hexdigest()
 

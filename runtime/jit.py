@@ -332,6 +332,11 @@ class NativeFunction:
                 return errors.ShapeErrorDP(f"expected {d['declared']}: axis {c} has size {a}, "
                                            f"not {b}{at}")
             return errors.sizes_differ(d["message"], a, b, at)
+        if site.kind == "argument":  # met only from C: Python checks the sizes first
+            k, axis = d["arg"], d["axis"]
+            if d["check"] == "disagrees":
+                return self.dimensions.disagrees(k, axis, a, b)
+            return getattr(self.dimensions, d["check"])(k, axis, a)
         if site.kind == "notlowered":
             return errors.NotLoweredError(f"'jvp' of @{d['callee']} needs forward mode, "
                                           f"which is not built yet{at}")

@@ -30,6 +30,7 @@ from llvmlite import ir as ll
 
 import ir
 from ir import errors
+from ir.calling import LARGEST_SIZE, DimensionPlan
 from ir.ops import WRAPPING_PROOFS, dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
@@ -81,6 +82,7 @@ class Site:
     """A place in the program that can raise a run-time error, for the message."""
 
     kind: str        # index | zero | assert | shape | range | empty | cast | pow | notlowered
+    #                  | argument (sizes of the arguments, checked for callers from C)
     loc: object
     detail: dict = field(default_factory=dict)
 
@@ -111,10 +113,55 @@ class ModuleLowering:
         store_ptr(b, ctx, ctx, 1)
         for slot in range(CACHE_SLOTS):
             store_ptr(b, ctx, ll.Constant(PTR, None), CACHE_BASE + slot)
+        self.argument_checks(b, fn, entry)
         status = b.call(inner, list(entry.args))
         b.call(self.flush, [ctx])  # only results (or, after an error, leftovers) stay linked
         b.ret(status)
         inner.linkage = "internal"
+
+    def argument_checks(self, b: ll.IRBuilder, fn: ir.Function, entry: ll.Function) -> None:
+        """The checks of the arguments' sizes that Python makes before a call
+        (ir.calling.DimensionPlan), made again here for callers from C, which pass each
+        size on its own: sizes of one dimension name that disagree, or a literal size that
+        is not the array's, made the code read past an array's end."""
+        types = fn.param_types
+        plan = DimensionPlan([p.name_hint or f"#{k}" for k, p in enumerate(fn.params)], types)
+        sizes, args = {}, iter(entry.args[1:])
+        for k, t in enumerate(types):
+            next(args)  # the data pointer, or the scalar
+            for axis in range(t.rank):
+                sizes[k, axis] = next(args)
+        for (k, axis), size in sizes.items():
+            d = types[k].shape[axis]
+            if plan.first.get(d) == (k, axis):  # above 2**60, negative ones included
+                bad = b.icmp_unsigned(">", size, INT(LARGEST_SIZE))
+                self.fail_entry(b, entry, bad, "too_large", k, axis, [size])
+            elif d == ir.DYN:
+                self.fail_entry(b, entry, b.icmp_signed("<", size, INT(0)), "too_large", k, axis,
+                                [size])
+        for k, axis, d in plan.checks:
+            size = sizes[k, axis]
+            if isinstance(d, int):
+                self.fail_entry(b, entry, b.icmp_signed("!=", size, INT(d)), "not_literal", k,
+                                axis, [size])
+            else:
+                first = sizes[plan.first[d]]
+                self.fail_entry(b, entry, b.icmp_signed("!=", size, first), "disagrees", k,
+                                axis, [size, first])
+
+    def fail_entry(self, b, entry, condition, check: str, k: int, axis: int, values) -> None:
+        """If `condition`, the entry point returns 1 with site "argument" and `values` in ctx
+        (nothing is allocated yet)."""
+        site = self.site("argument", None, check=check, arg=k, axis=axis)
+        fail, ok = entry.append_basic_block("bad_argument"), entry.append_basic_block("ok")
+        b.cbranch(condition, fail, ok)
+        b.position_at_end(fail)
+        ctx = entry.args[0]
+        b.store(INT(site), b.gep(ctx, [INT(2)], source_etype=INT))
+        for j, v in enumerate(values):
+            b.store(v, b.gep(ctx, [INT(3 + j)], source_etype=INT))
+        b.ret(I32(1))
+        b.position_at_end(ok)
 
     def text(self) -> str:
         """The module as LLVM IR text, its product kernels marked to use wide vectors."""

@@ -133,3 +133,69 @@ def test_parameter_names_never_meet_the_names_the_header_makes():
                                             "double *result0"]
     assert c_parameters(functions["g"]) == ["int64_t *ctx", "double x_size0", "const double *x",
                                             "int64_t x_size0_", "double *result0"]
+
+
+SIZES = """\
+def pair(x: f64[n], y: f64[n]) -> f64:
+    return dot(x, y)
+
+def three(x: f64[3]) -> f64:
+    return sum(x)
+
+def doubled(x: f64[n]) -> f64[n]:
+    return 2.0 * x
+"""
+
+SIZES_CALLER = r"""
+#include <stdio.h>
+#include "sizes.h"
+
+int main(void) {
+    int64_t ctx[DPC_CONTEXT_FIELDS] = {0}, size[1];
+    double x[3] = {1.0, 2.0, 3.0}, y[3] = {4.0, 5.0, 6.0}, value, *twice;
+    printf("%d ", dpc_entry_pair(ctx, x, 3, y, 2, &value));  /* n is 3 and 2 */
+    dpc_free_all(ctx);
+    printf("%d ", dpc_entry_three(ctx, x, 2, &value));       /* not 3 */
+    dpc_free_all(ctx);
+    printf("%d ", dpc_entry_doubled(ctx, x, -3, &twice, size));
+    dpc_free_all(ctx);
+    int status = dpc_entry_pair(ctx, x, 2, y, 2, &value);
+    printf("%d %g\n", status, value);
+    dpc_free_all(ctx);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="linking needs a C compiler (cc)")
+def test_a_c_caller_s_sizes_are_checked_as_python_s_are(tmp_path, capsys):
+    # from C, sizes of one dimension that disagree, or a literal one that is not the
+    # array's, returned 0 after reading past the end of an array
+    source = tmp_path / "sizes.dp"
+    source.write_text(SIZES)
+    for kind, name in (("header", "sizes.h"), ("so", "sizes.so")):
+        assert main(["build", str(source), "-o", str(tmp_path / name), "--emit", kind]) == 0
+    (tmp_path / "main.c").write_text(SIZES_CALLER)
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Werror", "-o", "main", "main.c", "sizes.so",
+                    "-lm", "-Wl,-rpath," + str(tmp_path)], cwd=tmp_path, check=True)
+    done = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, check=True)
+    assert done.stdout == "1 1 1 0 14\n"
+
+
+def test_the_messages_of_the_checks_a_c_caller_meets():
+    # Python checks the sizes before the call; native code's own checks, which a caller
+    # from C meets, say the same
+    native = compile_source(SIZES, name="sizes.dp").native
+    x = np.array([1.0, 2.0, 3.0])
+    for fn, sizes, message in [
+            ("pair", (3, 2), "argument y: dimension n is 2 here but 3 in argument x"),
+            ("three", (2,), "argument x must be f64[3]: axis 0 has size 2, not 3"),
+            ("doubled", (-3,), "argument x has size -3 along axis 0: a size is at least 0"),
+            ("doubled", (2**61,), "argument x makes dimension n 2305843009213693952: dpc "
+                                  "takes at most 2**60")]:
+        f = native.functions[fn]
+        ctx, address, _, pointers = f.thread_state()
+        flat = [a for size in sizes for a in (x.ctypes.data, size)]
+        assert f.cfunc(address, *flat, *pointers) == 1
+        assert str(f.error(ctx)) == message
+        native.free_all(address)
