@@ -441,6 +441,17 @@ def int_pow(a, b, op):
     return np.power(a, b)
 
 
+def float_pow(a, b, op):
+    """C's pow, as native code calls it. np.power with a scalar exponent of 0.5 takes a
+    sqrt shortcut that disagrees with pow at two points (pow(-inf, 0.5) is inf, not nan;
+    pow(-0.0, 0.5) is 0.0, not -0.0), also when the exponent is a 0-d array or a
+    broadcast view with stride 0; an exponent that is a real array of the base's shape,
+    of at least one dimension, does not."""
+    a, b = np.broadcast_arrays(a, b)
+    exponent = np.atleast_1d(b).copy()
+    return np.power(np.atleast_1d(a), exponent).reshape(a.shape)
+
+
 def num_only(fn):
     return lambda a, b, op: fn(a, b)
 
@@ -494,7 +505,7 @@ BINARY = {
     "div": (num_only(np.divide), None, (F64,), None, "divide"),
     "floordiv": (num_only(np.floor_divide), int_floordiv, NUMERIC, None, "floor-divide"),
     "mod": (num_only(np.mod), int_mod, NUMERIC, None, "take modulo of"),
-    "pow": (num_only(np.power), int_pow, NUMERIC, None, "raise"),
+    "pow": (float_pow, int_pow, NUMERIC, None, "raise"),
     "maximum": (num_only(ieee_maximum), num_only(np.maximum), NUMERIC, None, "take max of"),
     "minimum": (num_only(ieee_minimum), num_only(np.minimum), NUMERIC, None, "take min of"),
     "lt": (num_only(np.less), num_only(np.less), NUMERIC, BOOL, "compare"),

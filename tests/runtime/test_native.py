@@ -53,6 +53,19 @@ def test_float_modulo_and_sign_agree_with_numpy_to_the_sign_of_zero():
             assert (signs | np.isnan(want)).all(), (a, b, got, want)  # a NaN's sign: any
 
 
+def test_square_root_powers_are_c_pow_in_both_backends_and_in_folded_constants():
+    # NumPy's power with a scalar exponent 0.5 is sqrt: sqrt(-inf) is nan and sqrt(-0.0)
+    # is -0.0, where C's pow (native code) gives inf and 0.0.
+    source = ("def arr(x: f64[n]) -> f64[n]:\n    return x ** 0.5\n"
+              "def one(x: f64) -> f64:\n    return pow(x, 0.5)\n"
+              "def folded() -> f64:\n    return (-0.0) ** 0.5\n")
+    x = np.array([-np.inf, -0.0, 4.0])
+    for mod in (compile_source(source), compile_source(source, backend="interp")):
+        got = [*mod.arr(x), mod.one(-np.inf), mod.one(-0.0), mod.folded()]
+        assert got == [np.inf, 0.0, 2.0, np.inf, 0.0, 0.0]
+        assert not np.signbit(got).any()
+
+
 ERRORS = """\
 def at(x: f64[n], i: i64) -> f64:
     return x[i]
