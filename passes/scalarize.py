@@ -183,6 +183,10 @@ def reduction(b: Builder, op: Op):
     if axis is None:
         return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx, inbounds=True))
     kept = [s for k, s in enumerate(sizes) if k != axis]
+    others = [d for k, d in enumerate(x.type.shape) if k != axis]
+    if kind in ("max", "min") and may_be_zero(x.type.shape[axis]) and \
+            any(map(may_be_zero, others)):
+        empty_axis_check(nest, kind, sizes[axis])
 
     def element(outer):
         def inner(idx):
@@ -192,6 +196,18 @@ def reduction(b: Builder, op: Op):
         return nest.reduce(kind, [sizes[axis]], inner)
 
     return nest.build(kept, element)
+
+
+def may_be_zero(dim) -> bool:
+    return not (isinstance(dim, int) and dim > 0)
+
+
+def empty_axis_check(nest: Nest, kind: str, size) -> None:
+    """max/min along an empty axis fails even where the result has no elements (a 0 x 0
+    matrix along either axis), as in NumPy; the loops over the result would not run the
+    reduction that checks. The check is the same reduction of a constant, which LLVM
+    keeps only for its test of the size."""
+    nest.reduce(kind, [size], lambda idx: nest.b.const(0))
 
 
 def dot(b: Builder, op: Op):

@@ -73,6 +73,21 @@ def test_broadcasting_and_axes():
         np.testing.assert_allclose(a, b, rtol=1e-14)
 
 
+def test_max_along_an_empty_axis_fails_when_the_result_is_empty_too():
+    # NumPy raises for max(zeros((0, 0)), axis=0): the loop over the result's elements
+    # never reaches the reduction that checks, so scalarize adds the check.
+    source = ("def f(a: f64[n, m]) -> f64[m]:\n    return max(a, axis=0)\n"
+              "def g(a: f64[n, m]) -> f64[n]:\n    return min(a, axis=1)\n")
+    for mod in (compile_source(source), compile_source(source, backend="interp")):
+        for fn, line in (("f", 2), ("g", 4)):
+            what = "max" if fn == "f" else "min"
+            with pytest.raises(ValueError, match=rf"^{what}\(\) of an empty sequence "
+                                                 rf"\(at <source>:{line}:12\)$"):
+                mod.run(fn, np.zeros((0, 0)))
+        assert mod.f(np.zeros((3, 0))).shape == (0,) and mod.g(np.zeros((0, 3))).shape == (0,)
+        assert mod.f(np.array([[1.0, -2.0], [3.0, -4.0]])).tolist() == [3.0, -2.0]
+
+
 def test_runtime_shape_mismatch_is_caught():
     source = "def f(k: i64, x: f64[n]) -> f64[n]:\n    return zeros(k) + x\n"
     module = scalarized(compile_source(source, backend="interp").module)
