@@ -162,8 +162,11 @@ class Emitter:
     # --- ranges
     def trip_count(self, start, stop, step):
         if constant(start) == 0 and constant(step) == 1:
-            if dim_of_value(stop) != DYN:
-                return stop  # a dimension or a constant: never negative
+            count = dim_of_value(stop)
+            if isinstance(count, int) and count < 0:
+                return self.const(0)  # range(-1) is empty: a tape of -1 rows fails
+            if count != DYN:
+                return stop  # a dimension or a nonnegative constant
             return self.emit("maximum", stop, self.const(0))
         return self.emit("trip_count", start, stop, step)
 

@@ -286,6 +286,18 @@ def test_a_negative_size_fails_at_run_time_as_in_the_generic_function(backend):
             specialized(x)
 
 
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_negative_trip_count_gives_an_empty_tape_not_a_negative_size(backend):
+    # ode's loop over range(s) is too long to unroll: with s = -1 it runs no step, and
+    # the tape of its carried state has 0 rows, not -1 (which failed: "negative array
+    # dimension -1", where the generic gradient at s = -1 is 0)
+    mod = compile_file("examples/ode.dp", backend=backend)
+    special = mod.specialize("ode_last", s=-1)
+    x = np.array([0.5, -1.0, 2.0])
+    assert mod.grad(special)(x).tolist() == mod.grad("ode_last")(x, -1).tolist() == [0.0] * 3
+    assert mod.hessian(special)(x).tolist() == [[0.0] * 3] * 3
+
+
 def everything_static(fn, args) -> dict:
     """Every i64 parameter and every dimension of fn, at the values args give them."""
     values = {}
