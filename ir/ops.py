@@ -662,15 +662,48 @@ def interp_select(op, args, ctx):
     return [as_np(np.where(*args), op.results[0].type)]
 
 
+def zero_guard(op):
+    """(g, d, "mul" or "div") when op is `select(g == 0, 0, g * d)` or `select(g == 0, 0,
+    g / d)`: a derivative's product guarded so that an exactly zero g gives 0 even where
+    d is infinite or NaN (emit.times, emit.over); else None. The guard is not a branch:
+    it is g * d with that convention, and its own derivative has the part through g,
+    d * dg, also where g is 0. Without that part a Hessian lost every term whose first
+    derivative passed through a zero (r * r at a residual r = 0 had Hessian 0, not 2)."""
+    c, a, b = op.operands
+    test, product = c.defining_op, b.defining_op
+    if constant(a) != 0.0 or test is None or product is None or test.name != "eq" or \
+            product.name not in ("mul", "div") or b.type.elem != F64:
+        return None
+    g, zero = test.operands
+    if constant(zero) != 0.0 or product.operands[0] is not g:
+        return None
+    return g, product.operands[1], product.name
+
+
+def through_guarded(d, name: str, dg, factor):
+    """The part of a guarded g * factor (g / factor) that comes from g: dg * factor
+    (dg / factor), itself 0 where dg is 0."""
+    return d.times(dg, factor) if name == "mul" else d.over(dg, factor)
+
+
 def adjoint_select(ad, op, cts):
     (ct,) = cts
     c = ad.x(op.operands[0])
     zero = ad.const(0.0)
+    guard = zero_guard(op)
+    if guard is not None:  # where g is 0, the product's cotangent still reaches g
+        g, factor, name = guard
+        ad.accumulate(g, ad.emit("select", c, through_guarded(ad, name, ct, ad.x(factor)), zero))
     return [None, ad.emit("select", c, ct, zero), ad.emit("select", c, zero, ct)]
 
 
 def tangent_select(fw, op):
     c, a, b = op.operands
+    guard = zero_guard(op)
+    if guard is not None and fw.dx(guard[0]) is not None:  # where g is 0: dg * factor
+        g, factor, name = guard
+        at_zero = through_guarded(fw, name, fw.dx(g), fw.x(factor))
+        return [fw.emit("select", fw.x(c), at_zero, fw.t(b))]
     return [fw.emit("select", fw.x(c), fw.t(a), fw.t(b))]
 
 

@@ -126,6 +126,46 @@ def test_dense_hessian_blocks_match_the_hand_derived_ones(backend):
     np.testing.assert_array_equal(mod.hessian("f", wrt="x")(w=w, x=x), h_xx)  # by keyword
 
 
+ZERO_RESIDUALS = """\
+def res(x: f64[n]) -> f64:
+    r = x[0] + 2.0 * x[1] - 3.0
+    return r * r
+
+def product(x: f64[n]) -> f64:
+    p = 1.0
+    for i in range(n):
+        p = p * x[i]
+    return p
+
+def res_along(x: f64[n], v: f64[n]) -> f64:
+    return dot(grad(res)(x), v)
+
+def res_hvp(x: f64[n], v: f64[n]) -> f64[n]:
+    return grad(res_along, wrt=x)(x, v)
+
+def masked(x: f64[n]) -> f64:
+    return sum(where(x > 0.0, sqrt(x), 0.0))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_second_derivatives_through_a_first_derivative_that_is_exactly_zero(backend):
+    """At an exact fit (r = 0) the gradient of r^2 is 0, but its Hessian is 2 J^T J: the
+    guard that makes a zero cotangent contribute 0 (`ct == 0 ? 0 : ct * d`) must still
+    pass on its derivative d * dct. It did not: H of res was [[2, 4], [0, 0]] forward
+    over reverse (the second column lost), H v was 0 reverse over reverse, and the
+    Hessian of a product loop at [0, 0, 4] was not symmetric."""
+    mod = compile_source(ZERO_RESIDUALS, backend=backend)
+    x = np.array([1.0, 1.0])
+    assert mod.hessian("res")(x).tolist() == [[2.0, 4.0], [4.0, 8.0]]
+    assert [mod.res_hvp(x, v).tolist() for v in np.eye(2)] == [[2.0, 4.0], [4.0, 8.0]]
+    assert mod.hvp("res")(x, np.array([0.0, 1.0])).tolist() == [4.0, 8.0]
+    assert mod.hessian("product")(np.array([0.0, 0.0, 4.0])).tolist() == \
+        [[0.0, 4.0, 0.0], [4.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    # the masked-out branch still contributes nothing: sqrt's infinite slope at 0 stays out
+    assert mod.hessian("masked")(np.array([0.0, 4.0])).tolist() == [[0.0, 0.0], [0.0, -0.03125]]
+
+
 MATRIX = """\
 def f(a: f64[m, k], w: f64) -> f64:
     return sum(exp(a * w)) + w * max(a) * prod(a)
