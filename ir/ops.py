@@ -1064,16 +1064,24 @@ def product_of_others(d, op):
     4 off the diagonal); 0 for three zeros or more, whose first derivatives are 0."""
     a = d.x(op.operands[0])
     axis = op.attrs.get("axis")
-    zero, one, two = d.const(0.0), d.const(1.0), d.const(2.0)
+    zero, one = d.const(0.0), d.const(1.0)
     is_zero = d.emit("eq", a, zero)
     zeros = d.spread(d.emit("reduce_sum", d.emit("to_f64", is_zero), **op.attrs), axis, a)
     rest = d.spread(d.emit("reduce_prod", d.emit("select", is_zero, one, a), **op.attrs), axis, a)
     zero_sum = d.spread(d.emit("reduce_sum", d.emit("select", is_zero, a, zero), **op.attrs), axis, a)
+    p = d.spread(d.x(op.result), axis, a)
+    return others_product(d, a, p, zeros, rest, zero_sum)
+
+
+def others_product(d, a, p, zeros, rest, zero_sum):
+    """product_of_others from the reduction's product p, its number of zeros, the
+    product of its nonzero elements (rest) and the sum of its zeros (zero_sum): the rule
+    of reduce_prod and of a `prod` generator's `reduce`."""
+    zero, one, two = d.const(0.0), d.const(1.0), d.const(2.0)
     pair = d.emit("mul", rest, d.emit("sub", zero_sum, a))
     lone = d.emit("select", d.emit("eq", zeros, one), rest,
                   d.emit("select", d.emit("eq", zeros, two), pair, zero))
-    p = d.spread(d.x(op.result), axis, a)
-    return d.emit("select", is_zero, lone, d.emit("div", p, a))
+    return d.emit("select", d.emit("eq", a, zero), lone, d.emit("div", p, a))
 
 
 def adjoint_reduce_prod(ad, op, cts):

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
-from ir.ops import REPEATED, constant
+from ir.ops import REPEATED, constant, others_product
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
@@ -702,18 +702,18 @@ class Differentiator(Emitter):
         self.adjoint.update(zip(free, new.results))
 
     def reverse_prod(self, op: ir.Op, ct) -> None:
-        """prod: ct times the product of the other elements (see adjoint_reduce_prod)."""
+        """prod: ct times the product of the other elements (see product_of_others)."""
         zero, one = self.const(0.0), self.const(1.0)
         zeros = self.replay_reduce(op, "sum", lambda v: self.emit(
             "to_f64", self.emit("eq", v, zero)))
         rest = self.replay_reduce(op, "prod", lambda v: self.emit(
             "select", self.emit("eq", v, zero), one, v))
-        lone = self.emit("select", self.emit("eq", zeros, one), rest, zero)
+        zero_sum = self.replay_reduce(op, "sum", lambda v: self.emit(
+            "select", self.emit("eq", v, zero), v, zero))
         p = self.x(op.result)
 
         def element_ct(k, values, carried):
-            v = values[0]
-            others = self.emit("select", self.emit("eq", v, zero), lone, self.emit("div", p, v))
+            others = others_product(self, values[0], p, zeros, rest, zero_sum)
             return self.emit("mul", ct, others), [], None
         self.reverse_range(op, [], element_ct)
 

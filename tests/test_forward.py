@@ -220,6 +220,19 @@ def test_the_hessian_of_prod_at_two_and_three_zeros(backend):
         np.testing.assert_array_equal(mod.hessian("p")(x), expected)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_hessian_of_a_prod_generator_at_two_zeros_is_that_of_prod(backend):
+    """A `prod(... for ...)` generator's reverse rule had no term for a second zero: its
+    Hessian at [0, 0, 4] was 0, not 4 off the diagonal."""
+    mod = compile_source("def p(x: f64[n]) -> f64:\n    return prod(x[i] for i in range(n))\n"
+                         "def q(x: f64[n]) -> f64:\n    return prod(x)\n", backend=backend)
+    for x in ([0.0, 0.0, 4.0], [0.0, 2.0, 4.0], [0.0, 0.0, 0.0, 3.0], [1.5, 2.0, 3.0]):
+        x = np.array(x)
+        np.testing.assert_array_equal(mod.hessian("p")(x), mod.hessian("q")(x))
+        np.testing.assert_array_equal(mod.grad("p")(x), mod.grad("q")(x))
+    assert mod.hessian("p")(np.array([0.0, 0.0, 4.0]))[0].tolist() == [0.0, 4.0, 0.0]
+
+
 JACOBIANS = """\
 def wave(x: f64[n], w: f64) -> f64[n]:
     return sin(x) * w
