@@ -576,13 +576,13 @@ def adjoint_div(ad, ct, a, b, y):
 
 
 def adjoint_pow(ad, ct, a, b, y):
-    # d/da a^b = b a^(b-1), taken as 0 at b = 0: a^0 is 1 everywhere, but 0 * 0^-1 is
-    # nan, which made the gradient of a polynomial sum(c[k] * x ** k ...) nan at x = 0.
-    # d/db a^b = log(a) a^b, taken as 0 at a = 0 (as JAX does) so that x ** 2.0 at x = 0
-    # stays finite whatever the exponent's activity.
+    # d/da a^b = b a^(b-1), taken as 0 at b = 0 (as JAX does): a^0 is 1 everywhere, but
+    # 0 * 0^-1 is nan, which made the gradient of a polynomial sum(c[k] * x ** k ...) nan
+    # at x = 0. A guarded product, so its own derivative in b (1/a at b = 0) stays, from
+    # the guard's rules (zero_guard). d/db a^b = log(a) a^b, taken as 0 at a = 0 (as JAX
+    # does) so that x ** 2.0 at x = 0 stays finite whatever the exponent's activity.
     one, zero = ad.const(1.0), ad.const(0.0)
-    slope = ad.emit("mul", b, ad.emit("pow", a, ad.emit("sub", b, one)))
-    ct_a = ad.times(ct, ad.emit("select", ad.emit("eq", b, zero), zero, slope))
+    ct_a = ad.times(ct, ad.times(b, ad.emit("pow", a, ad.emit("sub", b, one))))
     log_a = ad.emit("select", ad.emit("eq", a, zero), zero, ad.emit("log", a))
     return ct_a, ad.times(ct, ad.emit("mul", log_a, y))
 
@@ -662,22 +662,25 @@ def interp_select(op, args, ctx):
     return [as_np(np.where(*args), op.results[0].type)]
 
 
+# The attribute that marks AD's guarded products (passes/emit.py, Emitter.guarded): only
+# those are read as products below, never a program's own `where(g == 0.0, 0.0, g * d)`,
+# whose derivative at g = 0 is that of the branch it takes (0 for p * log(p) at p = 0).
+ZERO_GUARD = "zero_guard"
+
+
 def zero_guard(op):
-    """(g, d, "mul" or "div") when op is `select(g == 0, 0, g * d)` or `select(g == 0, 0,
-    g / d)`: a derivative's product guarded so that an exactly zero g gives 0 even where
-    d is infinite or NaN (emit.times, emit.over); else None. The guard is not a branch:
-    it is g * d with that convention, and its own derivative has the part through g,
-    d * dg, also where g is 0. Without that part a Hessian lost every term whose first
-    derivative passed through a zero (r * r at a residual r = 0 had Hessian 0, not 2)."""
-    c, a, b = op.operands
+    """(g, d, "mul" or "div") when op is AD's `select(g == 0, 0, g * d)` or `select(g ==
+    0, 0, g / d)` {zero_guard}: a derivative's product guarded so that an exactly zero g
+    gives 0 even where d is infinite or NaN; else None. The guard is not a branch: it is
+    g * d with that convention, and its own derivative has the part through g, d * dg,
+    also where g is 0. Without that part a Hessian lost every term whose first derivative
+    passed through a zero (r * r at a residual r = 0 had Hessian 0, not 2)."""
+    c, _, b = op.operands
     test, product = c.defining_op, b.defining_op
-    if constant(a) != 0.0 or test is None or product is None or test.name != "eq" or \
-            product.name not in ("mul", "div") or b.type.elem != F64:
-        return None
-    g, zero = test.operands
-    if constant(zero) != 0.0 or product.operands[0] is not g:
-        return None
-    return g, product.operands[1], product.name
+    if not op.attrs.get(ZERO_GUARD) or test is None or product is None \
+            or product.name not in ("mul", "div") or product.operands[0] is not test.operands[0]:
+        return None  # not a guard, or no longer one after a pass rewrote its parts
+    return product.operands[0], product.operands[1], product.name
 
 
 def through_guarded(d, name: str, dg, factor):

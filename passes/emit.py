@@ -61,8 +61,10 @@ class Emitter:
         return self.guarded(d_in, self.emit("div", d_in, d))
 
     def guarded(self, d_in, value):
+        """d_in * d (or / d), marked so that differentiating it again reads it as the
+        product it is, not as a branch (ir.ops.zero_guard)."""
         zero = self.const(0.0)
-        return self.emit("select", self.emit("eq", d_in, zero), zero, value)
+        return self.emit("select", self.emit("eq", d_in, zero), zero, value, zero_guard=True)
 
     def spread(self, value, axis, like):
         """`value` repeated along the axis of `like` that a reduction removed (every axis

@@ -145,6 +145,12 @@ def res_hvp(x: f64[n], v: f64[n]) -> f64[n]:
 
 def masked(x: f64[n]) -> f64:
     return sum(where(x > 0.0, sqrt(x), 0.0))
+
+def entropy(p: f64[n]) -> f64:
+    return -sum(where(p == 0.0, 0.0, p * log(p)))
+
+def own_guard(g: f64, d: f64) -> f64:
+    return where(g == 0.0, 0.0, g * d)
 """
 
 
@@ -164,6 +170,19 @@ def test_second_derivatives_through_a_first_derivative_that_is_exactly_zero(back
         [[0.0, 4.0, 0.0], [4.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
     # the masked-out branch still contributes nothing: sqrt's infinite slope at 0 stays out
     assert mod.hessian("masked")(np.array([0.0, 4.0])).tolist() == [[0.0, 0.0], [0.0, -0.03125]]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_program_s_own_guard_is_a_branch(backend):
+    """Only AD's guards are read as products: a program's where(p == 0, 0, p * log(p))
+    takes its branch at p = 0, gradient 0 there (it was inf while every such select was
+    taken for a guard), whichever way the product is written."""
+    mod = compile_source(ZERO_RESIDUALS, backend=backend)
+    p = np.array([0.0, 0.5, 0.5])
+    np.testing.assert_array_equal(mod.grad("entropy")(p), [0.0, -np.log(0.5) - 1.0,
+                                                           -np.log(0.5) - 1.0])
+    assert mod.grad("own_guard")(0.0, 3.0) == (0.0, 0.0)
+    assert mod.grad("own_guard")(2.0, 3.0) == (3.0, 2.0)
 
 
 MATRIX = """\

@@ -66,11 +66,11 @@ func @f.rev(%x: f64[n], %w: f64, %ct: f64) -> (f64, f64[n], f64) {
     %25 = mul %ct.1, %w : f64
     %26 = const 0.0 : f64
     %27 = eq %ct.1, %26 : bool
-    %28 = select %27, %26, %25 : f64
+    %28 = select %27, %26, %25 {zero_guard = true} : f64
     %29 = mul %ct.1, %24 : f64
     %30 = const 0.0 : f64
     %31 = eq %ct.1, %30 : bool
-    %32 = select %31, %30, %29 : f64
+    %32 = select %31, %30, %29 {zero_guard = true} : f64
     %33 = add %20, %32 : f64
     %34 = add_at %19, %ct.1, %23 {inbounds = "repeated"} : f64[n]
     yield %28, %34, %33

@@ -56,11 +56,11 @@ func @f.fwd(%x: f64[n], %w: f64, %t_x: f64[n], %t_w: f64) -> (f64, f64) {
     %9 = mul %t_acc, %w : f64
     %10 = const 0.0 : f64
     %11 = eq %t_acc, %10 : bool
-    %12 = select %11, %10, %9 : f64
+    %12 = select %11, %10, %9 {zero_guard = true} : f64
     %13 = mul %t_w, %acc : f64
     %14 = const 0.0 : f64
     %15 = eq %t_w, %14 : bool
-    %16 = select %15, %14, %13 : f64
+    %16 = select %15, %14, %13 {zero_guard = true} : f64
     %17 = add %12, %16 : f64
     %18 = add %8, %6 : f64
     %19 = add %17, %7 : f64
@@ -75,7 +75,7 @@ func @f.fwd(%x: f64[n], %w: f64, %t_x: f64[n], %t_w: f64) -> (f64, f64) {
     %27 = div %5, %26 : f64
     %28 = const 0.0 : f64
     %29 = eq %5, %28 : bool
-    %30 = select %29, %28, %27 : f64
+    %30 = select %29, %28, %27 {zero_guard = true} : f64
     yield %24, %30
   } {
     %31 = const 0.0 : f64

@@ -18,7 +18,7 @@ func @g(%x: f64[n], %w: f64) -> f64 {
   %4 = mul %w, %3 : f64
   %5 = const 0.0 : f64
   %6 = eq %3, %5 : bool
-  %7 = select %6, %5, %4 : f64
+  %7 = select %6, %5, %4 {zero_guard = true} : f64
   %8 = neg %7 : f64
   %9 = neg %8 : f64
   %10 = sub %9, %5 : f64
@@ -83,11 +83,11 @@ func @f.rev(%x: f64, %ct: f64) -> (f64, f64) {
   %2 = mul %ct, %x : f64
   %3 = const 0.0 : f64
   %4 = eq %ct, %3 : bool
-  %5 = select %4, %3, %2 : f64
+  %5 = select %4, %3, %2 {zero_guard = true} : f64
   %6 = mul %ct, %0 : f64
   %7 = const 0.0 : f64
   %8 = eq %ct, %7 : bool
-  %9 = select %8, %7, %6 : f64
+  %9 = select %8, %7, %6 {zero_guard = true} : f64
   %10 = cos %x : f64
   %11 = mul %5, %10 : f64
   %x_bar = add %9, %11 : f64
