@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from ir import F64, I64, Block, Builder, Function, Op, Symbol
 from ir.errors import TypeRuleError
+from ir.ops import derived_param_names
 from ir.registry import lookup
 
 from . import ast as A
@@ -41,13 +42,13 @@ def lower_derivative_call(lw, e: A.Call) -> list:
         if v.type.elem == I64 and t.elem == F64:
             v = lw.to_float(node, v)
         if v.type.elem != t.elem or v.type.rank != t.rank:
-            unused = " (an integer or bool result has no derivative: its value is not used)" \
-                if t.elem != F64 else ""
+            unused = (f" (an integer or bool result has no derivative: pass any {t}, zeros "
+                      f"say; its values are not used)") if t.elem != F64 else ""
             raise lw.error(node, f"this {'tangent' if kind == 'jvp' else 'cotangent'} must be "
                                  f"{t}, got {v.type}{unused}")
         args.append(v)
     # the tangents and cotangents too: jvp(g)(x, ones(k)) read past the end of ones(k)
-    names = distinct([p.name_hint for p in fn.params] + extra_names(kind, fn, wrt))
+    names = derived_param_names(kind, fn, wrt)
     lw.check_call_sizes(e, f"{kind}({fn.name})", list(zip(names, fn.param_types + extra_types)),
                         args)
     return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results
@@ -158,37 +159,12 @@ def make_derived(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     if name in module.functions:
         return module.functions[name]
     types = list(fn.param_types) + tangent_types(kind, fn, wrt)
-    names = [p.name_hint for p in fn.params] + extra_names(kind, fn, wrt)
-    body = Block(types, distinct(names))
+    body = Block(types, derived_param_names(kind, fn, wrt))
     op = Op(kind, list(body.args), [], {"callee": Symbol(fn.name), "wrt": wrt})
     op.set_result_types(lookup(kind).infer(op, module))
     body.ops.append(op)
     body.ops.append(Op("return", op.results, []))
     return module.add(Function(name, body, [r.type for r in op.results], filename=fn.filename))
-
-
-def extra_names(kind: str, fn: Function, wrt: list[int]) -> list[str]:
-    """The names of the arguments a derivative form takes after f's: t_x for the tangent
-    of x (jvp), ct or ct0, ct1, ... for the cotangents of f's results (vjp)."""
-    if kind == "jvp":
-        return [f"t_{fn.params[k].name_hint}" for k in wrt]
-    if kind == "vjp":
-        results = len(fn.return_types)
-        return ["ct" if results == 1 else f"ct{k}" for k in range(results)]
-    return []
-
-
-def distinct(names: list[str]) -> list[str]:
-    """names with a suffix _2, _3, ... on each one already used: the parameters of a
-    derived function are called by name from Python, and jvp(jvp(f)) would have two t_x."""
-    seen, out = set(), []
-    for name in names:
-        fresh, k = name, 2
-        while fresh in seen:
-            fresh, k = f"{name}_{k}", k + 1
-        seen.add(fresh)
-        out.append(fresh)
-    return out
 
 
 def make_hvp(module, fn: Function, wrt: list[int]) -> Function:

@@ -1484,6 +1484,8 @@ def bind_dims(callee: str, params: list, arg_types: list[Type]) -> dict:
                     raise TypeRuleError(f"argument {name} of {callee} ({p}): axis {axis} is "
                                         f"{d_arg}, not {d_par}")
                 continue
+            if d_par == DYN:  # a result of data-dependent size: each its own, checked at run time
+                continue
             seen = binding.get(d_par, DYN)
             if seen == DYN:  # the first size the types show binds the name
                 binding[d_par], first[d_par] = d_arg, (k, axis)
@@ -1559,13 +1561,33 @@ def infer_derivative(kind):
 def bind_extra_dims(fn, kind: str, wrt: list[int], arg_types: list[Type]) -> None:
     """Tangents (cotangents) are sized by f's dimension names, as the parameters (results)
     they go with: the generated function that takes them all binds those names once."""
-    params = [(p.name_hint or f"#{k}", t) for k, (p, t) in enumerate(zip(fn.params, fn.param_types))]
+    types = fn.param_types + ([fn.param_types[k] for k in wrt] if kind == "jvp" else fn.return_types)
+    bind_dims(f"{kind}({fn.name})", list(zip(derived_param_names(kind, fn, wrt), types)), arg_types)
+
+
+def derived_param_names(kind: str, fn, wrt: list[int]) -> list[str]:
+    """The parameters of f's derivative form `kind` (jvp or vjp): f's, then t_x for the
+    tangent of x (jvp), ct or ct0, ct1, ... for the cotangents of f's results (vjp); a
+    name already used gets _2, _3, ...: the derived function's parameters are called by
+    name from Python, and jvp(jvp(f)) would have two t_x."""
+    names = [p.name_hint or f"#{k}" for k, p in enumerate(fn.params)]
     if kind == "jvp":
-        params += [(f"t_{params[k][0]}", params[k][1]) for k in wrt]
-    else:
-        params += [("ct" if len(fn.return_types) == 1 else f"ct{k}", t)
-                   for k, t in enumerate(fn.return_types)]
-    bind_dims(f"{kind}({fn.name})", params, arg_types)
+        names += [f"t_{names[k]}" for k in wrt]
+    elif kind == "vjp":
+        results = len(fn.return_types)
+        names += ["ct" if results == 1 else f"ct{k}" for k in range(results)]
+    return distinct(names)
+
+
+def distinct(names: list[str]) -> list[str]:
+    seen, out = set(), []
+    for name in names:
+        fresh, k = name, 2
+        while fresh in seen:
+            fresh, k = f"{name}_{k}", k + 1
+        seen.add(fresh)
+        out.append(fresh)
+    return out
 
 
 def _expect_extra(got: list[Type], expected: list[Type], what: str) -> None:

@@ -234,6 +234,11 @@ WRONG = [
      "def g(a: f64[n]) -> f64[n]:\n    return a * a\n\n"
      "def f(x: f64[n], c: f64[m]) -> f64[n]:\n    return vjp(g)(x, c)\n", 5, 12,
      "argument ct of vjp(g) (f64[n]): dimension n is m here but n in argument a"),
+    ("a tangent named as the function's own parameter",  # named as Python's mod.jvp names it
+     "def h(x: f64[n], t_x: f64[n]) -> f64:\n    return sum(x * t_x)\n\n"
+     "def f(a: f64[n], b: f64[n], c: f64[m]) -> f64:\n    v, d = jvp(h)(a, b, c, b)\n"
+     "    return d\n", 5, 12,
+     "argument t_x_2 of jvp(h) (f64[n]): dimension n is m here but n in argument x"),
     ("comprehension over a non-integer",
      "def f(x: f64) -> f64[?]:\n    return [1.0 for i in range(x)]\n", 2, 32,
      "range() needs i64 arguments, got f64"),

@@ -622,7 +622,19 @@ def test_derivatives_of_functions_with_integer_results():
             "bad", X)
     assert (err.value.line, err.value.col) == (17, 27)
     assert err.value.message == ("this cotangent must be i64, got f64 (an integer or bool "
-                                 "result has no derivative: its value is not used)")
+                                 "result has no derivative: pass any i64, zeros say; its "
+                                 "values are not used)")
+
+
+def test_cotangents_of_results_of_data_dependent_size_are_each_their_own_size():
+    """Two f64[?] results may differ in size, and so may their cotangents: a `?` binds
+    nothing (vjp's own check of its arguments' sizes called the second 'dimension ? is 4
+    here but 3 in argument ct0', though Python's mod.vjp took them)."""
+    source = ("def g(x: f64[n], k: i64) -> (f64[?], f64[?]):\n"
+              "    return zeros(k) + x[0], zeros(k + 1) + x[0]\n\n"
+              "def f(x: f64[n]) -> f64[n]:\n"
+              "    return vjp(g)(x, 3, ones(3), ones(4))\n")
+    check(source, "f", (X,), np.eye(len(X))[0] * 7.0)
 
 
 def test_shape_checked_at_run_time_where_unknown():
