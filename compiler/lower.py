@@ -21,7 +21,7 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 from . import ast as A
 from .builtins import BUILTINS
 from .diagnostics import TypeErrorDP
-from .scope import Scope, assigned_names, first_bindings
+from .scope import BoundLaterInLoop, Scope, assigned_names, first_bindings
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
               "**": "pow"}
@@ -472,7 +472,7 @@ class FunctionLowering:
 
         def lower_body(types):
             block = Block([I64, *types], [s.var, *carried])
-            self.scope = self.body_scope(s, before, f"for loop at line {s.line}")
+            self.scope = self.body_scope(s, before, f"for loop at line {s.line}", s.var)
             self.scope.bind(s.var, block.args[0])
             for name, arg in zip(carried, block.args[1:]):
                 self.scope.bind(name, arg)
@@ -491,7 +491,7 @@ class FunctionLowering:
 
         def lower_region(types, stmts_or_cond):
             block = Block(list(types), list(carried))
-            self.scope = self.body_scope(s, before, f"while loop at line {s.line}")
+            self.scope = self.body_scope(s, before, f"while loop at line {s.line}", None)
             for name, arg in zip(carried, block.args):
                 self.scope.bind(name, arg)
             with self.b.at(block):
@@ -509,16 +509,13 @@ class FunctionLowering:
                           regions=[cond_block, block], names=carried)
         self.after_loop(s, carried, op, before, f"while loop at line {s.line}", None)
 
-    def body_scope(self, s, before, what: str):
+    def body_scope(self, s, before, what: str, loop_var: str | None):
         """The scope a loop body starts with: a name the body binds that is not bound before
-        the loop has no value until the body binds it, in each iteration (Python would
-        carry it over from the previous one)."""
+        the loop has no value until the body binds it, in each iteration."""
         scope = before.copy()
         for name, line in first_bindings(s.body).items():
-            if before.lookup(name) is None and name != getattr(s, "var", None):
-                scope.hidden[name] = (f"'{name}' is first bound later in the {what} (at line "
-                                      f"{line}) and has no value here; to carry it from one "
-                                      f"iteration to the next, bind it before the loop")
+            if before.lookup(name) is None and name != loop_var:
+                scope.hidden[name] = BoundLaterInLoop(name, line, what)
         return scope
 
     def fixpoint(self, s, carried, before, lower_body):
@@ -596,8 +593,15 @@ class FunctionLowering:
         value = self.scope.lookup(name)
         if value is not None:
             return value
-        if name in self.scope.hidden:
-            raise self.error(node, self.scope.hidden[name])
+        hidden = self.scope.hidden.get(name)
+        if isinstance(hidden, BoundLaterInLoop):
+            raise self.error(node, hidden.message(node.line))
+        if hidden is not None:
+            raise self.error(node, hidden)
+        if isinstance(node, (A.AugAssign, A.IndexAssign)):  # x += 1.0 or x[i] = v, x unbound
+            first = "x = 0.0" if isinstance(node, A.AugAssign) else "x = zeros(n)"
+            raise self.error(node, f"'{name}' has no value before this statement updates it; "
+                                   f"bind it first ({first.replace('x', name, 1)}, say)")
         if name in self.owner.defs:
             raise self.error(node, f"'{name}' is a function; call it: {name}(...)")
         if name in BUILTINS or name in DERIVATIVE_FORMS:
@@ -605,9 +609,12 @@ class FunctionLowering:
         if name in CONSTANTS and name != "e":  # a lone e is more likely a name of the user's
             raise self.error(node, f"unknown name '{name}': {CONSTANTS[name]}")
         later = first_bindings(self.fdef.body).get(name)
-        if later is not None:
+        if later is not None and later > node.line:
             raise self.error(node, f"'{name}' is used before it is bound (at line {later}); "
                                    f"bind it first")
+        if later == node.line:  # y = y + x, y unbound
+            raise self.error(node, f"'{name}' has no value before this line binds it; bind "
+                                   f"it first")
         hint = self.scope.suggestion(name, [])
         raise self.error(node, f"unknown name '{name}'{hint}")
 

@@ -17,10 +17,28 @@ from . import ast as A
 
 
 @dataclass
+class BoundLaterInLoop:
+    """A name a loop body binds that is not bound before the loop: it has no value in an
+    iteration until the body binds it (Python would carry it over from the previous one).
+    Where it is read decides the sentence: before its binding, or in another branch."""
+    name: str
+    line: int   # of the binding
+    loop: str   # "for loop at line 3"
+
+    def message(self, read_at: int) -> str:
+        where = (f"it is first bound later in the {self.loop} (at line {self.line})"
+                 if self.line > read_at else
+                 f"the {self.loop} binds it at line {self.line}, on a path that does not "
+                 f"reach this read")
+        return (f"'{self.name}' has no value here: {where}; to carry it from one iteration "
+                f"to the next, bind it before the loop")
+
+
+@dataclass
 class Scope:
     values: dict[str, Value] = field(default_factory=dict)
-    # name -> sentence explaining why it is not visible here
-    hidden: dict[str, str] = field(default_factory=dict)
+    # name -> sentence explaining why it is not visible here (or what makes one)
+    hidden: dict[str, "str | BoundLaterInLoop"] = field(default_factory=dict)
 
     def copy(self) -> "Scope":
         return Scope(dict(self.values), dict(self.hidden))
@@ -39,17 +57,19 @@ class Scope:
 
 def assigned_names(stmts) -> list[str]:
     """Names a statement list (re)binds, nested blocks included, in first-seen order."""
-    return list(first_bindings(stmts))
+    return list(first_bindings(stmts, updates=True))
 
 
-def first_bindings(stmts) -> dict[str, int]:
-    """name -> the line of the statement that first (re)binds it in a statement list,
-    nested blocks included, in first-seen order."""
+def first_bindings(stmts, updates: bool = False) -> dict[str, int]:
+    """name -> the line of the statement that first binds it in a statement list, nested
+    blocks included, in first-seen order; with `updates`, also `x += ...` and `x[i] =
+    ...`, which rebind a name but need a value first."""
     out: dict[str, int] = {}
+    binds = (A.Assign, A.AugAssign, A.IndexAssign) if updates else (A.Assign,)
 
     def visit(block) -> None:
         for s in block:
-            if isinstance(s, (A.Assign, A.AugAssign, A.IndexAssign)):
+            if isinstance(s, binds):
                 out.setdefault(s.target, s.line)
             elif isinstance(s, A.TupleAssign):
                 for t in s.targets:

@@ -40,13 +40,25 @@ WRONG = [
     ("a name used in a loop before the body binds it",  # was "unknown name 'prev'"
      "def f(n: i64) -> f64:\n    s = 0.0\n    for i in range(n):\n        if i > 0:\n"
      "            s += prev\n        prev = float(i)\n    return s\n", 5, 18,
-     "'prev' is first bound later in the for loop at line 3 (at line 6) and has no value "
-     "here; to carry it from one iteration to the next, bind it before the loop"),
+     "'prev' has no value here: it is first bound later in the for loop at line 3 (at line "
+     "6); to carry it from one iteration to the next, bind it before the loop"),
+    ("a name the loop binds in another branch",  # said 'first bound later' of line 5
+     "def f(n: i64) -> f64:\n    s = 0.0\n    for i in range(n):\n        if i == 0:\n"
+     "            prev = 1.0\n        else:\n            s += prev\n    return s\n", 7, 18,
+     "'prev' has no value here: the for loop at line 3 binds it at line 5, on a path that "
+     "does not reach this read; to carry it from one iteration to the next, bind it before "
+     "the loop"),
+    ("an update of a name never bound",  # said 'used before it is bound (at line 3)' of line 3
+     "def f(n: i64) -> f64:\n    for i in range(n):\n        s += 1.0\n    return 0.0\n", 3, 9,
+     "'s' has no value before this statement updates it; bind it first (s = 0.0, say)"),
+    ("a name read on the line that first binds it",
+     "def f(x: f64) -> f64:\n    y = y + x\n    return y\n", 2, 9,
+     "'y' has no value before this line binds it; bind it first"),
     ("a while condition that reads a name the body binds",
      "def f(x: f64) -> f64:\n    while x > 0.0 and step > 0.5:\n        step = x / 2.0\n"
      "        x = x - step\n    return x\n", 2, 23,
-     "'step' is first bound later in the while loop at line 2 (at line 3) and has no value "
-     "here; to carry it from one iteration to the next, bind it before the loop"),
+     "'step' has no value here: it is first bound later in the while loop at line 2 (at line "
+     "3); to carry it from one iteration to the next, bind it before the loop"),
     ("a name used before it is bound",  # was "unknown name 'z'"
      "def f(x: f64) -> f64:\n    y = z + 1.0\n    z = 2.0\n    return y\n", 2, 9,
      "'z' is used before it is bound (at line 3); bind it first"),
