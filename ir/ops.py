@@ -442,11 +442,13 @@ def int_pow(a, b, op):
 
 
 def float_pow(a, b, op):
-    """C's pow, as native code calls it. np.power with a scalar exponent of 0.5 takes a
-    sqrt shortcut that disagrees with pow at two points (pow(-inf, 0.5) is inf, not nan;
-    pow(-0.0, 0.5) is 0.0, not -0.0), also when the exponent is a 0-d array or a
-    broadcast view with stride 0; an exponent that is a real array of the base's shape,
-    of at least one dimension, does not."""
+    """pow as C defines it at its special values, as native code (which calls libm's pow)
+    does. np.power with a scalar exponent of 0.5 takes a sqrt shortcut that disagrees
+    at two points (pow(-inf, 0.5) is inf, not nan; pow(-0.0, 0.5) is 0.0, not -0.0), also
+    when the exponent is a 0-d array or a broadcast view with stride 0; an exponent that
+    is a real array of the base's shape does not. Elsewhere NumPy's vectorized pow may
+    differ from libm's in the last bit (both are within an ulp): the backends agree
+    to rounding there, not bit for bit."""
     a, b = np.broadcast_arrays(a, b)
     exponent = np.atleast_1d(b).copy()
     return np.power(np.atleast_1d(a), exponent).reshape(a.shape)

@@ -29,12 +29,14 @@ FORMAT = "dpc-object-cache-2"
 
 @functools.cache
 def lowering_fingerprint() -> str:
-    """A hash of the runtime's own source: the same IR lowers to different code after a
-    change to the lowering, so an object cached before it must not be used. Computed on
-    the first compile, not at import."""
+    """A hash of the source of the runtime and of the IR package: the same IR lowers to
+    different code after a change to the lowering or to what it takes from ir (the
+    entry points' size checks from ir.calling, messages from ir.errors, proofs from
+    ir.ops), so an object cached before it must not be used. Computed on the first
+    compile, not at import."""
     h = hashlib.sha256()
-    # ir/errors.py too: the lowering puts some of its messages in the table of error sites
-    for path in sorted(Path(__file__).parent.glob("*.py")) + [Path(ir.errors.__file__)]:
+    sources = sorted(Path(__file__).parent.glob("*.py")) + sorted(Path(ir.__file__).parent.glob("*.py"))
+    for path in sources:
         h.update(path.read_bytes())
     return h.hexdigest()
 

@@ -333,10 +333,12 @@ class NativeFunction:
                                            f"not {b}{at}")
             return errors.sizes_differ(d["message"], a, b, at)
         if site.kind == "argument":  # met only from C: Python checks the sizes first
-            k, axis = d["arg"], d["axis"]
+            k, axis, plan = d["arg"], d["axis"], self.dimensions
             if d["check"] == "disagrees":
-                return self.dimensions.disagrees(k, axis, a, b)
-            return getattr(self.dimensions, d["check"])(k, axis, a)
+                return plan.disagrees(k, axis, a, b)
+            if d["check"] == "not_literal":
+                return plan.not_literal(k, axis, a)
+            return plan.too_large(k, axis, a)
         if site.kind == "notlowered":
             return errors.NotLoweredError(f"'jvp' of @{d['callee']} needs forward mode, "
                                           f"which is not built yet{at}")

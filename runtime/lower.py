@@ -153,15 +153,7 @@ class ModuleLowering:
         """If `condition`, the entry point returns 1 with site "argument" and `values` in ctx
         (nothing is allocated yet)."""
         site = self.site("argument", None, check=check, arg=k, axis=axis)
-        fail, ok = entry.append_basic_block("bad_argument"), entry.append_basic_block("ok")
-        b.cbranch(condition, fail, ok)
-        b.position_at_end(fail)
-        ctx = entry.args[0]
-        b.store(INT(site), b.gep(ctx, [INT(2)], source_etype=INT))
-        for j, v in enumerate(values):
-            b.store(v, b.gep(ctx, [INT(3 + j)], source_etype=INT))
-        b.ret(I32(1))
-        b.position_at_end(ok)
+        fail_with(b, entry, entry.args[0], condition, site, values)
 
     def text(self) -> str:
         """The module as LLVM IR text, its product kernels marked to use wide vectors."""
@@ -575,16 +567,7 @@ class FunctionLowering:
     def fail_if(self, condition, kind: str, op, values=(), **detail) -> None:
         """If `condition`, record the error site and its values in ctx and return 1."""
         site = self.owner.site(kind, op, **detail)
-        fail = self.llfn.append_basic_block("fail")
-        ok = self.llfn.append_basic_block("ok")
-        self.b.cbranch(condition, fail, ok)
-        self.b.position_at_end(fail)
-        self.b.store(INT(site), self.b.gep(self.ctx, [INT(2)], source_etype=INT))
-        for k, v in enumerate(values):
-            v = self.b.zext(v, INT) if v.type == I1 else v
-            self.b.store(v, self.b.gep(self.ctx, [INT(3 + k)], source_etype=INT))
-        self.b.ret(I32(1))
-        self.b.position_at_end(ok)
+        fail_with(self.b, self.llfn, self.ctx, condition, site, values)
 
     def likely_false(self, cond):
         fn = self.owner.declare("llvm.expect.i1", I1, [I1, I1])
@@ -1278,6 +1261,25 @@ class FunctionLowering:
             raise UnsupportedOp(f"op '{op.name}' on arrays must be scalarized before native "
                                 f"lowering")
         return lower_scalar(self, op)
+
+
+# Where a failing function leaves its error in ctx, for Python (runtime/jit.py) to read:
+# the error site's number, then the values its message shows.
+CTX_ERROR_SITE, CTX_ERROR_VALUES = 2, 3
+
+
+def fail_with(b: ll.IRBuilder, llfn, ctx, condition, site: int, values) -> None:
+    """If `condition`, store the site and its values in ctx and return 1; code after it
+    runs where the condition is false."""
+    fail, ok = llfn.append_basic_block("fail"), llfn.append_basic_block("ok")
+    b.cbranch(condition, fail, ok)
+    b.position_at_end(fail)
+    b.store(INT(site), b.gep(ctx, [INT(CTX_ERROR_SITE)], source_etype=INT))
+    for k, v in enumerate(values):
+        v = b.zext(v, INT) if v.type == I1 else v
+        b.store(v, b.gep(ctx, [INT(CTX_ERROR_VALUES + k)], source_etype=INT))
+    b.ret(I32(1))
+    b.position_at_end(ok)
 
 
 class Product:
