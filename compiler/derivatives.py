@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ir import F64, I64, Block, Builder, Function, Op, Symbol
 from ir.errors import TypeRuleError
-from ir.ops import derived_param_names
+from ir.ops import derived_param_names, tangent_types
 from ir.registry import lookup
 
 from . import ast as A
@@ -52,14 +52,6 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     lw.check_call_sizes(e, f"{kind}({fn.name})", list(zip(names, fn.param_types + extra_types)),
                         args)
     return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results
-
-
-def tangent_types(kind: str, fn: Function, wrt: list[int]) -> list:
-    if kind == "jvp":
-        return [fn.param_types[k] for k in wrt]
-    if kind == "vjp":
-        return list(fn.return_types)
-    return []
 
 
 def describe_arguments(kind: str, fn: Function, wrt: list[int]) -> str:

@@ -1563,8 +1563,18 @@ def infer_derivative(kind):
 def bind_extra_dims(fn, kind: str, wrt: list[int], arg_types: list[Type]) -> None:
     """Tangents (cotangents) are sized by f's dimension names, as the parameters (results)
     they go with: the generated function that takes them all binds those names once."""
-    types = fn.param_types + ([fn.param_types[k] for k in wrt] if kind == "jvp" else fn.return_types)
+    types = fn.param_types + tangent_types(kind, fn, wrt)
     bind_dims(f"{kind}({fn.name})", list(zip(derived_param_names(kind, fn, wrt), types)), arg_types)
+
+
+def tangent_types(kind: str, fn, wrt: list[int]) -> list[Type]:
+    """The types of the arguments f's derivative form `kind` takes after f's: a tangent
+    per wrt parameter (jvp), a cotangent per result (vjp)."""
+    if kind == "jvp":
+        return [fn.param_types[k] for k in wrt]
+    if kind == "vjp":
+        return list(fn.return_types)
+    return []
 
 
 def derived_param_names(kind: str, fn, wrt: list[int]) -> list[str]:
