@@ -168,6 +168,72 @@ def test_printed_reverse_function_parses_back_and_means_the_same():
                                   ir.Interpreter(module).run("f.rev", [x, 0.7, 1.0])[1])
 
 
+QUOTIENTS = """\
+func @f(%x: f64, %y: f64) -> f64 {
+  %0 = const 6.0 : f64
+  %1 = div %x, %0 : f64
+  %2 = div %1, %y : f64
+  return %2
+}
+
+func @g(%x: f64, %y: f64) -> (f64, f64) {
+  %0, %1 = grad %x, %y {callee = @f, wrt = [0, 1]} : f64, f64
+  return %0, %1
+}
+"""
+
+# The cotangent of a quotient by a constant is a product with its reciprocal (computed
+# here, once): a division costs about eight products in vector code. By a value, it
+# stays a division.
+QUOTIENTS_REVERSED = """\
+func @f.rev(%x: f64, %y: f64, %ct: f64) -> (f64, f64, f64) {
+  %0 = const 6.0 : f64
+  %1 = div %x, %0 : f64
+  %2 = div %1, %y : f64
+  %3 = div %ct, %y : f64
+  %4 = const 0.0 : f64
+  %5 = eq %ct, %4 : bool
+  %6 = select %5, %4, %3 {zero_guard = true} : f64
+  %7 = mul %6, %2 : f64
+  %8 = const 0.0 : f64
+  %9 = eq %6, %8 : bool
+  %10 = select %9, %8, %7 {zero_guard = true} : f64
+  %y_bar = neg %10 : f64
+  %11 = const 0.16666666666666666 : f64
+  %12 = mul %6, %11 : f64
+  %13 = const 0.0 : f64
+  %14 = eq %6, %13 : bool
+  %x_bar = select %14, %13, %12 {zero_guard = true} : f64
+  return %2, %x_bar, %y_bar
+}
+"""
+
+
+def test_a_quotient_by_a_constant_passes_its_cotangent_times_the_reciprocal():
+    module = differentiate(QUOTIENTS)
+    assert ir.print_function(module.functions["f.rev"]) == QUOTIENTS_REVERSED
+    gx, gy = ir.Interpreter(module).run("g", [3.0, 0.5])
+    assert (gx, gy) == (1.0 / 0.5 * (1.0 / 6.0), -(1.0 / 0.5) * (3.0 / 6.0 / 0.5))
+
+
+TINY_DIVISOR = """\
+def f(x: f64) -> f64:
+    return (1e-20 * x) / 1e-310
+
+def slope(x: f64) -> f64:
+    value, tangent = jvp(f)(x, 1.0)
+    return tangent
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_divisor_without_a_normal_reciprocal_is_still_divided_by(backend):
+    # 1 / 1e-310 overflows to inf: times the tangent 1e-20 it would be inf, where the
+    # quotient 1e-20 / 1e-310 is finite.
+    mod = compile_source(TINY_DIVISOR, name="tiny.dp", backend=backend)
+    assert mod.slope(1.0) == 1e-20 / 1e-310
+
+
 WHILE = """\
 def f(x: f64) -> f64:
     y = x
