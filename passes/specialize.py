@@ -14,7 +14,9 @@ dimensions, then re-optimized.
 - after each of these steps the types are narrowed (passes/narrow.py): an array sized by
   a parameter, a folded sum or an unrolled index (`zeros(k)`, `[... for i in range(k)]`)
   has that literal size in its type and in the types computed from it, the values loops
-  carry and the function's result included.
+  carry and the function's result included;
+- fn's custom rules (@derivative, @tangent), which take fn's parameters first, are
+  specialized for the same integer parameters, so that they still apply to the copy.
 
 The result is ordinary IR that the rest of the pipeline (AD, the `opt` stage, native
 code) treats like any function.
@@ -49,8 +51,8 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     # equal the sizes it meets (the generic function's size error would become a result).
     dims = {d: v for d, v in dims.items() if v != 1}
     retype(body, dims)
-    special = Function(name, body, [sized(t, dims) for t in fn.return_types], dict(fn.attrs),
-                       fn.filename)
+    attrs = dict(fn.attrs) | specialized_rules(module, fn, ints, name)
+    special = Function(name, body, [sized(t, dims) for t in fn.return_types], attrs, fn.filename)
     module.add(special)
     narrow_types(body, module)  # the constant sizes are literals in the types
     # Calls are inlined first (as before AD), counted without fn itself: unrolling would
@@ -66,6 +68,19 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     # what it returns may now have sizes the generic signature leaves `?`
     special.return_types = [v.type for v in body.terminator.operands]
     return special
+
+
+def specialized_rules(module: ir.Module, fn: Function, ints: dict, name: str) -> dict:
+    """fn's custom rules (@derivative, @tangent) for the integer parameters fixed in fn:
+    a rule takes fn's parameters first, so the same positions are fixed in it, and the
+    specialized fn, which no longer takes them, can call it. Dimensions stay names in
+    the rule: its parameters take arrays of any size."""
+    rules = {}
+    for kind in ("derivative", "tangent"):
+        if ints and kind in fn.attrs:
+            rule = module.functions[fn.attrs[kind].name]
+            rules[kind] = ir.Symbol(specialize(module, rule, ints, {}, f"{name}.{kind}").name)
+    return rules
 
 
 def size_checks(params: list, ones: set) -> list:

@@ -372,3 +372,29 @@ def test_cli_static_runs_and_prints_the_specialized_ir():
     bad = dpc("run", "examples/llsq.dp", "llsq", "--static", "q=3")
     assert bad.returncode == 1
     assert "'q' is neither an i64 parameter nor a dimension of 'llsq'" in bad.stderr
+
+
+CUSTOM_RULES = """\
+def f(x: f64[n], k: i64) -> f64:
+    return sum(x) * float(k)
+
+@derivative(f)
+def f_vjp(x: f64[n], k: i64, ct: f64) -> f64[n]:
+    return zeros(n) + ct * float(100 + k)
+
+@tangent(f)
+def f_jvp(x: f64[n], k: i64, t: f64[n]) -> f64:
+    return float(7 + k) * sum(t)
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_specialized_function_keeps_its_custom_rules_with_the_value_fixed(backend):
+    # the rules take f's parameters, k included: they are specialized for k as f is
+    # (they were kept as they were, and grad failed with "@f_vjp takes 3 arguments, 2 given")
+    mod = compile_source(CUSTOM_RULES, name="rules.dp", backend=backend)
+    special = mod.specialize("f", k=3)
+    x = np.array([1.0, 2.0, 3.0])
+    assert mod.grad(special)(x).tolist() == mod.grad("f")(x, 3).tolist() == [103.0] * 3
+    assert mod.jvp(special)(x, np.ones(3)) == mod.jvp("f", wrt="x")(x, 3, np.ones(3)) == (18.0, 30.0)
+    assert mod.hvp(special)(x, np.ones(3)).tolist() == [0.0] * 3
