@@ -329,9 +329,8 @@ class CompiledModule:
         if key not in self.derived:
             from passes.specialize import specialize
             module = ir.clone_module(self.module)
-            suffix = ".".join(f"{k}{v}" for k, v in sorted(values.items()))
             special = specialize(module, module.functions[name], ints, dims,
-                                 f"{name}.static.{suffix}")
+                                 f"{name}.static.{static_suffix(values)}")
             ir.verify_module(module)
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
                                    self.backend, self.fast_math, self.optimize, self.checked,
@@ -467,6 +466,12 @@ def wrt_positions(fn: ir.Function, wrt) -> list[int]:
     if not positions:
         raise WrtError(f"wrt names no parameter of '{fn.name}' to differentiate")
     return positions
+
+
+def static_suffix(values: dict) -> str:
+    """The values in a specialized function's name: `m2.n9`, a negative one `n_neg5`
+    (a `-` would end the name in the IR text format, whose dumps must parse back)."""
+    return ".".join(f"{k}{v}" if v >= 0 else f"{k}_neg{-v}" for k, v in sorted(values.items()))
 
 
 def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
