@@ -82,8 +82,8 @@ def load(digest: str) -> tuple[bytes, list] | None:
         sites = table["sites"]
         if table["format"] != FORMAT or table["checksum"] != checksum(obj, sites):
             return None
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
+    except (OSError, ValueError, TypeError, KeyError, RecursionError):
+        return None  # json raises RecursionError on brackets nested too deep
     return obj, sites
 
 

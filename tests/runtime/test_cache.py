@@ -49,7 +49,7 @@ def test_cache_can_be_turned_off_and_cleared(cache_folder, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["object cut short", "object overwritten", "table emptied",
-                                    "table of another shape"])
+                                    "table of another shape", "table nested too deep"])
 def test_a_damaged_entry_is_a_miss(cache_folder, damage):
     # it was handed to LLVM as it was: a cut object file crashed the process
     compile_source(SOURCE, name="c.dp")
@@ -61,6 +61,8 @@ def test_a_damaged_entry_is_a_miss(cache_folder, damage):
         obj.write_bytes(b"garbage\n")
     elif damage == "table emptied":
         table.write_text("[]")
+    elif damage == "table nested too deep":  # json raised RecursionError, not ValueError
+        table.write_text("[" * 100_000 + "]" * 100_000)
     else:
         table.write_text('{"a": 1}')
     again = compile_source(SOURCE, name="c.dp")
