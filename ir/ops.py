@@ -988,7 +988,9 @@ register(OpDef("stack", infer_stack, interp_stack, tangent=tangent_stack, adjoin
 
 
 def infer_shape_cast(op, module):
-    """Checked at run time: the operand's `?` dimensions are the declared ones."""
+    """Checked at run time: the operand's `?` dimensions are the declared ones. With an
+    `argument` attribute (a parameter's name), it checks that argument's size as the
+    calling convention does, and its error says so."""
     (t,) = operand_types(op)
     declared = op.attrs["type"]
     if t.elem != declared.elem or t.rank != declared.rank:
@@ -1004,6 +1006,9 @@ def interp_shape_cast(op, args, ctx):
     declared = op.attrs["type"]
     for axis, (size, d) in enumerate(zip(np.shape(a), declared.shape)):
         expected = ctx.dim_value(d)
+        if expected is not None and size != expected and "argument" in op.attrs:
+            raise errors.ShapeErrorDP(f"argument {op.attrs['argument']} must be {declared}: "
+                                      f"axis {axis} has size {size}, not {expected}")
         if expected is not None and size != expected:
             named = f"{d} = {expected}" if isinstance(d, str) else str(expected)
             raise errors.ShapeErrorDP(

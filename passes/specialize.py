@@ -93,7 +93,9 @@ def size_checks(params: list, ones: set) -> list:
             unknown = sized(p.type, dict.fromkeys(ones, DYN))  # a name is cast to 1 via ?
             checks.append(ir.Op("shape_cast", [p], [unknown], {"type": unknown}))
             t = sized(p.type, dict.fromkeys(ones, 1))
-            checks.append(ir.Op("shape_cast", [checks[-1].results[0]], [t], {"type": t}))
+            # the error names the argument, as the calling convention's does
+            checks.append(ir.Op("shape_cast", [checks[-1].results[0]], [t],
+                                {"type": t, "argument": p.name_hint}))
     return checks
 
 

@@ -328,6 +328,9 @@ class NativeFunction:
         if site.kind == "assert":
             return errors.AssertionErrorDP(f"{d['message']}{at}")
         if site.kind == "shape":
+            if d.get("argument"):  # a parameter's size, checked in the body (see ir.ops)
+                return errors.ShapeErrorDP(f"argument {d['argument']} must be {d['declared']}: "
+                                           f"axis {c} has size {a}, not {b}{at}")
             if "declared" in d:
                 return errors.ShapeErrorDP(f"expected {d['declared']}: axis {c} has size {a}, "
                                            f"not {b}{at}")
