@@ -178,8 +178,8 @@ class NonFinite(ast.NodeTransformer):
         return node if value is None else ast.copy_location(ast.Constant(value), node)
 
 
-def static_names(args) -> set[str]:
-    return set(integer_assignments(getattr(args, "static", []), "--static"))
+def static_values(args) -> dict[str, int]:
+    return integer_assignments(getattr(args, "static", []), "--static")
 
 
 def check_dimension(dims: dict[str, int], d: str, size: int, name: str) -> None:
@@ -219,11 +219,11 @@ def build_arguments(fn, args) -> list:
     given = assignments(args.arg, "--arg")
     dims = integer_assignments(args.dim, "--dim")
     named = [d for p in fn.params for d in p.type.shape if isinstance(d, str) and d != DYN]
-    fixed = static_names(args)
+    fixed = static_values(args)
     for d, size in dims.items():
         if size < 0:
             raise UserError(f"--dim {d}={size}: a size cannot be negative")
-        if d not in named:
+        if d not in named or d in fixed:
             static = " (--static fixed it)" if d in fixed else ""
             raise UserError(f"--dim {d}: the arrays of '{args.fn}' have no dimension {d}"
                             f"{static}")
@@ -241,6 +241,8 @@ def build_arguments(fn, args) -> list:
             for d, size in zip(p.type.shape, np.shape(values[p.name_hint])):
                 if isinstance(d, str) and d != DYN:
                     check_dimension(dims, d, size, p.name_hint)
+    for d in fixed.keys() & set(named):  # a dimension fixed to 1 stays a name in the types
+        dims[d] = fixed[d]
     if args.random is not None and args.random < 0:
         raise UserError(f"--random {args.random}: the seed cannot be negative")
     rng = np.random.default_rng(args.random) if args.random is not None else None
