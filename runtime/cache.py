@@ -93,15 +93,25 @@ def store(digest: str, obj: bytes, sites: list) -> None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        # write then rename, so a concurrent reader never sees half a file
         table = {"format": FORMAT, "checksum": checksum(obj, sites), "sites": sites}
         for suffix, data in ((".json", json.dumps(table).encode()), (".o", obj)):
-            fd, tmp = tempfile.mkstemp(dir=folder)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, folder / f"{digest}{suffix}")
+            write_whole(folder / f"{digest}{suffix}", data)
     except OSError:
         pass  # a cache that cannot be written only costs time
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """Writes a temporary file and renames it to path, so that a concurrent reader never
+    sees half a file; a temporary that could not be written whole is removed, since
+    clear_cache() does not know its name."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def clear_cache() -> int:

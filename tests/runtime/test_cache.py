@@ -79,3 +79,14 @@ def test_clearing_leaves_other_files_in_a_shared_folder(cache_folder):
     compile_source(SOURCE, name="c.dp")
     assert runtime.clear_cache() == 2
     assert sorted(p.name for p in cache_folder.iterdir()) == ["main.o", "package.json"]
+
+
+def test_a_write_that_fails_leaves_no_temporary_file(cache_folder, monkeypatch):
+    # a full disk fails the write: the half-written temporary stayed in the folder,
+    # where clear_cache() does not look (it is not named like an entry)
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr("runtime.cache.os.replace", full_disk)
+    mod = compile_source(SOURCE, name="c.dp")
+    assert mod.f(np.array([1.0, 2.0])) == 5.0
+    assert list(cache_folder.iterdir()) == []
