@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import ir
-from ir.calling import I64_MAX, I64_MIN, DimensionPlan
+from ir.calling import I64_MAX, I64_MIN, LARGEST_SIZE, DimensionPlan
 from ir.errors import count
 from ir.dot import dot_functions
 
@@ -477,7 +477,7 @@ def static_suffix(values: dict) -> str:
 def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     """Splits `values` into integer parameters of fn (position -> value) and dimensions
     of its parameters (name -> size); ValueError for a name that is neither or a value
-    that is not a whole number (a dimension: not negative)."""
+    that is not a whole number (a dimension: from 0 to 2**60)."""
     params = {p.name_hint: k for k, p in enumerate(fn.params)}
     dim_names = {d for t in fn.param_types for d in t.shape if isinstance(d, str) and d != ir.DYN}
     ints, dims = {}, {}
@@ -492,6 +492,9 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
         elif key in dim_names and key not in params:
             if value < 0:
                 raise ValueError(f"specialize({fn.name}): dimension {key} cannot be {value}")
+            if value > LARGEST_SIZE:  # the calling convention refuses such an argument
+                raise ValueError(f"specialize({fn.name}): dimension {key} = {value} is more "
+                                 f"than 2**60, the largest size dpc takes")
             dims[key] = int(value)
         else:
             known = [p.name_hint for p in fn.params if p.type == ir.I64] + sorted(dim_names)

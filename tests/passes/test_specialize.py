@@ -421,3 +421,16 @@ def test_an_argument_of_another_size_than_a_fixed_dimension_is_named(n, backend)
     with pytest.raises(ValueError) as err:
         mod.specialize("lse", n=n)(np.ones(3))
     assert str(err.value) == f"argument x must be f64[{n}]: axis 0 has size 3, not {n}"
+
+
+def test_a_dimension_larger_than_any_argument_may_have_is_refused():
+    # the calling convention refuses a size above 2**60 (only an array of no elements can
+    # have one); specialized for one, the function took such an argument and ran
+    mod = compile_source("def f(b: bool[n, m]) -> f64:\n    return float(n)\n")
+    with pytest.raises(ValueError) as generic:
+        mod.f(np.zeros((2**62, 0), dtype=bool))
+    assert str(generic.value) == "argument b makes dimension n 4611686018427387904: dpc takes at most 2**60"
+    with pytest.raises(ValueError, match=r"^specialize\(f\): dimension n = 4611686018427387904 "
+                                         r"is more than 2\*\*60, the largest size dpc takes$"):
+        mod.specialize("f", n=2**62)
+    assert mod.specialize("f", n=2**60)(np.zeros((2**60, 0), dtype=bool)) == 2.0**60
