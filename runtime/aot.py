@@ -18,7 +18,7 @@ import ir
 from ir.types import BOOL, F64, I64, ArrayType
 
 from . import jit
-from .lower import CTX_FIELDS, symbol
+from .lower import CTX_FIELDS, entry_symbol
 
 C_TYPE = {F64: "double", I64: "int64_t", BOOL: "bool"}
 C_ELEM = {F64: "double", I64: "int64_t", BOOL: "uint8_t"}  # array elements in memory
@@ -85,7 +85,7 @@ def c_header(module: ir.Module, names: list[str], guard: str, origin: str) -> st
     for name in names:
         fn = module.functions[name]
         lines.append(f"/* {signature(fn)} */")
-        lines.append(declaration(f"int32_t dpc_entry_{symbol(name)[4:]}", c_parameters(fn)))
+        lines.append(declaration(f"int32_t {entry_symbol(name)}", c_parameters(fn)))
         lines.append("")
     lines += ["/* Frees every array the last call on ctx made (its results included). */",
               "void dpc_free_all(int64_t *ctx);", ""]

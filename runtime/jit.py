@@ -27,7 +27,7 @@ from ir.calling import I64_MAX, I64_MIN, DimensionPlan, coerce_argument
 from ir.types import BOOL, F64, I64, ArrayType
 
 from . import cache
-from .lower import CTX_FIELDS, ModuleLowering, Site, symbol
+from .lower import CTX_FIELDS, ModuleLowering, Site, entry_symbol
 
 OPTIONS = "O3 vectorize loop+slp ordered-reductions no-gather"
 
@@ -223,7 +223,7 @@ class NativeFunction:
                 argtypes.append(CTYPE[t])
         for t in fn.return_types:
             argtypes += [ctypes.c_void_p] * (2 if isinstance(t, ArrayType) else 1)
-        address = owner.engine.get_function_address("dpc_entry_" + symbol(fn.name)[4:])
+        address = owner.engine.get_function_address(entry_symbol(fn.name))
         self.cfunc = ctypes.CFUNCTYPE(ctypes.c_int32, *argtypes)(address)
         self.local = threading.local()
         self.call = self.make_call()

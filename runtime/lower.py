@@ -106,7 +106,7 @@ class ModuleLowering:
         """`dpc_entry_f`: the function Python calls; it starts the call's allocation list
         in ctx, so the caller does not have to."""
         inner = self.functions[fn.name]
-        entry = ll.Function(self.llmod, inner.function_type, name="dpc_entry_" + symbol(fn.name)[4:])
+        entry = ll.Function(self.llmod, inner.function_type, name=entry_symbol(fn.name))
         b = ll.IRBuilder(entry.append_basic_block())
         ctx = entry.args[0]
         store_ptr(b, ctx, ctx, 0)
@@ -310,7 +310,16 @@ class ModuleLowering:
 
 
 def symbol(name: str) -> str:
-    return "dpc_" + name.replace(".", "__")
+    """The internal symbol of function `name`. Its own prefix, with a dot no .dp name has,
+    keeps it apart from the exported ones and the runtime's: as dpc_NAME, a function named
+    free_all was dpc_free_all, and one named entry_f met f's entry point."""
+    return "dpc.fn." + name
+
+
+def entry_symbol(name: str) -> str:
+    """The exported entry point of function `name`, a C identifier (dots, in the names of
+    derived functions, as two underscores)."""
+    return "dpc_entry_" + name.replace(".", "__")
 
 
 def load_ptr(b, base, k):

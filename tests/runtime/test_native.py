@@ -791,3 +791,15 @@ def test_the_matrix_product_kernel_asks_for_wide_vectors():
     assert "#" + group not in entry
     a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
     np.testing.assert_array_equal(mod.f(a, b), a @ b)
+
+
+def test_function_names_never_meet_the_runtime_s_symbols():
+    # free_all, entry_f next to f, alloc and exp named functions whose LLVM symbols were
+    # dpc_free_all, dpc_entry_f (f's entry point), ...: compiling raised a traceback
+    source = ("def f(x: f64) -> f64:\n    return x + 1.0\n"
+              "def entry_f(x: f64) -> f64:\n    return x * 10.0\n"
+              "def free_all(x: f64) -> f64:\n    return x * 3.0\n"
+              "def alloc(x: f64[n]) -> f64[n]:\n    return exp(x) * 7.0\n")
+    mod = compile_source(source)
+    assert (mod.f(2.0), mod.entry_f(2.0), mod.free_all(2.0)) == (3.0, 20.0, 6.0)
+    assert mod.alloc(np.zeros(2)).tolist() == [7.0, 7.0]
