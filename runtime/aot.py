@@ -20,8 +20,9 @@ from ir.types import BOOL, F64, I64, ArrayType
 from . import jit
 from .lower import CTX_FIELDS, entry_symbol
 
+# Scalars and array elements alike: the code reads a bool element's lowest bit, as C's
+# bool (one byte, 0 or 1) and NumPy's hold it; a uint8_t mask of 255 would read as false.
 C_TYPE = {F64: "double", I64: "int64_t", BOOL: "bool"}
-C_ELEM = {F64: "double", I64: "int64_t", BOOL: "uint8_t"}  # array elements in memory
 
 
 class BuildError(Exception):
@@ -104,14 +105,15 @@ def declaration(head: str, params: list[str]) -> str:
 CONVENTION = """\
 Each function returns 0, or 1 after a run-time error (an index out of bounds, an integer
 division by zero, a failed assert, sizes that disagree, an argument's sizes among them:
-checked as Python checks them, negative ones refused); the Python API (or dpc run)
-on the same arguments gives the message. Its first argument is a context: an array of DPC_CONTEXT_FIELDS int64_t, one per
-thread, reused from call to call. An array argument is passed as its data pointer (a
-row-major, contiguous array) followed by its size along each axis. Results come back
-through the pointers that follow: a scalar through its address; an array through the
-address of a data pointer and the address of room for its sizes. Result arrays belong to
-the context: read or copy them, then call dpc_free_all(ctx) before the next call on that
-context (after an error too)."""
+checked as Python checks them, negative ones refused); the Python API (or dpc run) on the
+same arguments gives the message. Its first argument is a context: an array of
+DPC_CONTEXT_FIELDS int64_t, one per thread, reused from call to call. An array argument
+is passed as its data pointer (a row-major, contiguous array; bool elements are C bools,
+0 or 1) followed by its size along each axis. Results come back through the pointers that
+follow: a scalar through its address; an array through the address of a data pointer and
+the address of room for its sizes. Result arrays belong to the context: read or copy
+them, then call dpc_free_all(ctx) before the next call on that context (after an error
+too)."""
 
 
 def signature(fn: ir.Function) -> str:
@@ -137,7 +139,7 @@ def c_parameters(fn: ir.Function) -> list[str]:
     results = []
     for k, t in enumerate(fn.return_types):
         if isinstance(t, ArrayType):
-            results += [f"{C_ELEM[t.elem]} **result{k}", f"int64_t *result{k}_sizes"]
+            results += [f"{C_TYPE[t.elem]} **result{k}", f"int64_t *result{k}_sizes"]
         else:
             results.append(f"{C_TYPE[t]} *result{k}")
     # every C name once: a parameter named ctx_ or x_size0 must not meet the ones made here
@@ -154,7 +156,7 @@ def c_parameters(fn: ir.Function) -> list[str]:
     for k, p in enumerate(fn.params):
         name = unique(c_name(p.name_hint or f"arg{k}"))
         if isinstance(p.type, ArrayType):
-            out.append(f"const {C_ELEM[p.type.elem]} *{name}")
+            out.append(f"const {C_TYPE[p.type.elem]} *{name}")
             out += [f"int64_t {unique(f'{name}_size{axis}')}" for axis in range(p.type.rank)]
         else:
             out.append(f"{C_TYPE[p.type]} {name}")

@@ -199,3 +199,12 @@ def test_the_messages_of_the_checks_a_c_caller_meets():
         assert f.cfunc(address, *flat, *pointers) == 1
         assert str(f.error(ctx)) == message
         native.free_all(address)
+
+
+def test_bool_arrays_are_declared_as_c_bool():
+    # the code reads an element's lowest bit, as C's bool (and NumPy's) holds it: declared
+    # uint8_t, a mask of 0 and 255 or 2 read as all false
+    mod = compile_source("def f(b: bool[n], c: bool) -> bool[n]:\n    return b and c\n")
+    assert c_parameters(mod.module.functions["f"]) == [
+        "int64_t *ctx", "const bool *b", "int64_t b_size0", "bool c", "bool **result0",
+        "int64_t *result0_sizes"]
