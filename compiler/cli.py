@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -588,7 +589,13 @@ def add_wrt(p) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
+        return status
+    except BrokenPipeError:
+        # the reader stopped early (dpc ir ... | head): end quietly, as cat does. Python's
+        # own flush at exit would fail again on the same pipe, so stdout goes nowhere now.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     except CompileError as e:
         print(e.format(), file=sys.stderr)
     except RuntimeErrorDP as e:

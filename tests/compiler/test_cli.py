@@ -371,3 +371,16 @@ def test_static_integer_that_sizes_arrays(tmp_path, capsys):
     assert status == 0
     assert out.startswith("func @ramp.static.k3(%x: f64[n]) -> f64[3] {\n")
     assert "  %0 = arange %k : i64[3]\n" in out
+
+
+def test_a_reader_that_stops_early_ends_dpc_quietly():
+    # dpc ir ... | head: the write after head exits raised BrokenPipeError, a traceback
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    dpc_ir = subprocess.Popen([sys.executable, "-m", "compiler.cli", "ir", "examples/gmm.dp",
+                               "--dump-after-all"], cwd=root, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    assert dpc_ir.stdout.readline() == "// ----- after inline_calls\n"
+    dpc_ir.stdout.close()  # more than a pipe holds is still to come
+    assert (dpc_ir.stderr.read(), dpc_ir.wait()) == ("", 1)
