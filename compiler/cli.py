@@ -151,10 +151,7 @@ def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
 
 def parse_value(name: str, text: str):
     if text.startswith("@"):
-        try:
-            return np.load(text[1:], allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e:  # EOFError: an empty file
-            raise UserError(f"cannot load {text[1:]} for argument {name}: {e}") from None
+        return load_npy(name, text[1:])
     try:
         value = ast.literal_eval(NonFinite().visit(ast.parse(text.strip(), mode="eval")))
     except (ValueError, SyntaxError):
@@ -167,6 +164,25 @@ def parse_value(name: str, text: str):
     except ValueError:  # ragged: [[1, 2], [3]]
         raise UserError(f"argument {name}: '{text}' is not an array: its nested lists have "
                         f"different lengths") from None
+
+
+def load_npy(name: str, path: str) -> np.ndarray:
+    """The array in the .npy file at path. np.load also opens .npz archives (an object no
+    function takes) and says any other file holds pickled data, so the magic is read first."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(len(NPY_MAGIC))
+        if magic and magic != NPY_MAGIC:
+            raise UserError(f"cannot load {path} for argument {name}: it is not a .npy file "
+                            f"(np.save writes one)")
+        return np.load(path, allow_pickle=False)
+    except OSError as e:  # as read_source says it: No such file or directory
+        raise UserError(f"cannot load {path} for argument {name}: {e.strerror or e}") from None
+    except (ValueError, EOFError) as e:  # EOFError: an empty file
+        raise UserError(f"cannot load {path} for argument {name}: {e}") from None
+
+
+NPY_MAGIC = b"\x93NUMPY"
 
 
 class NonFinite(ast.NodeTransformer):

@@ -122,10 +122,19 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "runtime error: argument x must be f64[1]: axis 0 has size 2, not 1\n"),
     (["run", "{prog}", "wsq", "--arg", "x=@/dev/null"],
      "dpc: error: cannot load /dev/null for argument x: No data left in file\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=@{prog}"],  # np.load said it held pickled data
+     "dpc: error: cannot load {prog} for argument x: it is not a .npy file (np.save writes "
+     "one)\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=@{prog}.missing"],
+     "dpc: error: cannot load {prog}.missing for argument x: No such file or directory\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=@{prog}.npz"],  # an archive reached the call
+     "dpc: error: cannot load {prog}.npz for argument x: it is not a .npy file (np.save "
+     "writes one)\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", f"k={2**64 + 5}"],
      f"runtime error: argument k is {2**64 + 5}, outside the range of i64 ([-2**63, 2**63 - 1])\n"),
 ])
 def test_command_errors(prog, capsys, argv, message):
+    np.savez(f"{prog}.npz", x=np.zeros(2))
     status, out, err = dpc(capsys, *[a.format(prog=prog) for a in argv])
     assert (status, out) == (1, "")
     assert err == message.format(prog=prog)
