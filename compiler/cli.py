@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ir import ArrayType, RuntimeErrorDP
+from ir.errors import count
 from ir.types import DYN
 
 from . import gradbench
@@ -397,6 +398,8 @@ def cmd_gradcheck(args) -> int:
               f"differences cannot be checked there")
     rng = np.random.default_rng(0)
     params = [p.name_hint for p in fn.params]
+    for name in names:
+        note_non_finite(name, values[params.index(name)])
     worst_overall = 0.0
     print(f"{'parameter':12} {'elements':>10} {'max rel. error':>15}")
     for name, g in zip(names, grads):
@@ -412,13 +415,26 @@ def cmd_gradcheck(args) -> int:
     return 0 if passed else 1
 
 
+def note_non_finite(name: str, value) -> None:
+    """Says that parameter `name` has elements the check skips: a step from inf or nan
+    lands on nan, which made a right gradient fail (and NumPy warn)."""
+    bad = np.size(value) - np.count_nonzero(np.isfinite(value))
+    if bad:
+        verb, them = ("is", "it is") if bad == 1 else ("are", "they are")
+        print(f"note: {count(bad, 'element')} of {name} {verb} not finite: finite "
+              f"differences cannot be taken there, so {them} not checked")
+
+
 def finite_difference_errors(primal, values, k, grad, args, rng):
     """Relative errors of grad (the gradient for parameter k) against central finite
-    differences with step --eps * max(1, |x|), and the count of elements checked."""
+    differences with step --eps * max(1, |x|), at its finite elements, and the count of
+    elements checked."""
     x = np.array(values[k], dtype=np.float64)
     flat_grad = np.reshape(np.asarray(grad, dtype=np.float64), -1)
     size = x.size
-    picked = range(size) if size <= args.samples else rng.choice(size, args.samples, replace=False)
+    finite = np.flatnonzero(np.isfinite(x))
+    picked = finite if finite.size <= args.samples else rng.choice(finite, args.samples,
+                                                                    replace=False)
     errors = []
     for j in picked:
         step = args.eps * max(1.0, abs(float(x.reshape(-1)[j])))

@@ -393,3 +393,15 @@ def test_a_reader_that_stops_early_ends_dpc_quietly():
     assert dpc_ir.stdout.readline() == "// ----- after inline_calls\n"
     dpc_ir.stdout.close()  # more than a pipe holds is still to come
     assert (dpc_ir.stderr.read(), dpc_ir.wait()) == ("", 1)
+
+
+def test_gradcheck_skips_elements_that_are_not_finite(capsys):
+    # x + step at x = -inf is nan: the check printed NumPy's RuntimeWarning and FAILED
+    # a right gradient
+    status, out, err = dpc(capsys, "gradcheck", "examples/lse.dp", "lse", "--arg",
+                           "x=[1.0, -inf, 2.0]")
+    lines = out.splitlines()
+    assert (status, err) == (0, "")
+    assert lines[0] == ("note: 1 element of x is not finite: finite differences cannot be "
+                        "taken there, so it is not checked")
+    assert lines[2].split()[:2] == ["x", "2/3"]
