@@ -180,6 +180,14 @@ def make_hvp(module, fn: Function, wrt: list[int]) -> Function:
     return module.add(Function(name, body, [v.type for v in products], filename=fn.filename))
 
 
+def check_jacobian_results(fn: Function) -> None:
+    """A Jacobian's rows or columns are f64: an i64 or bool result has none (the reverse
+    function's cotangent of it would be i64, its tangent a store of i64 into f64)."""
+    for r, t in enumerate(fn.return_types):
+        if t.elem != F64:
+            raise TypeRuleError(f"result {r} is {t}; a Jacobian needs f64 results")
+
+
 def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     """Adds (once) `@f.hessian`, `@f.jacfwd` or `@f.jacrev`: f's parameters -> f's dense
     second or first derivatives, one native call for all of them. It runs an inner
@@ -197,6 +205,8 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
         shown = ", ".join(map(str, fn.return_types))
         raise TypeRuleError(f"a Hessian needs a function returning f64, '{fn.name}' returns "
                             f"{shown}")
+    if kind != "hessian":
+        check_jacobian_results(fn)
     first_product = 0  # where the products start among the inner derivative's results
     if kind == "hessian":
         inner = make_hvp(module, fn, wrt)

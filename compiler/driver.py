@@ -21,7 +21,8 @@ from ir.calling import I64_MAX, I64_MIN, LARGEST_SIZE, DimensionPlan
 from ir.errors import count
 from ir.dot import dot_functions
 
-from .derivatives import DENSE, WrtError, make_dense, make_derived, make_hvp, wrt_position
+from .derivatives import (DENSE, WrtError, check_jacobian_results, make_dense, make_derived,
+                          make_hvp, wrt_position)
 from .diagnostics import CompileError
 from .lower import lower_module
 from .parser import parse
@@ -308,10 +309,10 @@ class CompiledModule:
         owner, name = self.target("jacobian", name)
         fn = owner.function(name)
         positions = wrt_positions(fn.function, wrt)
-        for r, t in enumerate(fn.function.return_types):
-            if t.elem != ir.F64:
-                raise ValueError(f"jacobian({name}): result {r} is {t}; a Jacobian needs "
-                                 f"f64 results")
+        try:
+            check_jacobian_results(fn.function)
+        except ir.TypeRuleError as e:
+            raise ValueError(f"jacobian({name}): {e}") from None
         return DenseDerivative("jacobian", name,
                                functools.partial(dense_jacobian, fn, wrt, positions))
 

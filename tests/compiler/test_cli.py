@@ -265,6 +265,11 @@ def test_ir_of_a_derivative_is_what_python_compiles(prog, capsys, derivative, wr
     (["--fn", "wsq", "--derivative", "grad", "--wrt", "x,"],
      "--wrt takes parameter names separated by commas, got 'x,'"),
     (["--fn", "wsq", "--wrt", ""], "--wrt needs --derivative: the derivative to take"),
+    # a traceback (jacrev), a message about storing i64 in f64 (jacfwd): mod.jacobian's words
+    (["--fn", "both", "--derivative", "jacrev"],
+     "jacrev(both): result 1 is i64; a Jacobian needs f64 results"),
+    (["--fn", "both", "--derivative", "jacfwd"],
+     "jacfwd(both): result 1 is i64; a Jacobian needs f64 results"),
 ])
 def test_ir_of_a_derivative_errors(prog, capsys, argv, message):
     assert dpc(capsys, "ir", prog, *argv) == (1, "", f"dpc: error: {message}\n")
