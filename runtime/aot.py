@@ -6,6 +6,7 @@ position-independent so that it links into a shared library."""
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -123,16 +124,28 @@ def signature(fn: ir.Function) -> str:
     return f"{fn.name}({params}) -> {ret}"
 
 
-# C keywords a .dp parameter may be named, and the names the header gives other arguments
+# Keywords of C (to C23) and C++ (the header is extern "C" for C++ too) that a .dp
+# parameter may be named; such a parameter gets a _ after its name
 C_RESERVED = {"auto", "break", "case", "char", "const", "continue", "default", "do", "double",
               "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
               "register", "restrict", "return", "short", "signed", "sizeof", "static",
               "struct", "switch", "typedef", "union", "unsigned", "void", "volatile", "while",
-              "bool", "true", "false"}
+              "bool", "true", "false", "alignas", "alignof", "constexpr", "nullptr",
+              "static_assert", "thread_local", "typeof", "typeof_unqual",
+              "asm", "catch", "const_cast", "consteval", "constinit", "co_await", "co_return",
+              "co_yield", "concept", "decltype", "delete", "dynamic_cast", "explicit",
+              "export", "friend", "mutable", "namespace", "new", "noexcept", "operator",
+              "private", "protected", "public", "reinterpret_cast", "requires",
+              "static_cast", "template", "this", "throw", "typeid", "typename", "using",
+              "virtual", "and_eq", "bitand", "bitor", "compl", "not_eq", "or_eq", "xor",
+              "xor_eq", "NULL"}
+# Names the included headers define, as types or macros (int64_t, INT64_MAX, INT8_C), and
+# those C keeps for itself (_Bool, __LINE__): also not a parameter's name in C
+C_LIBRARY = re.compile(r"\w+_t|[A-Z0-9_]+_(MIN|MAX|C)|_[A-Z_]\w*")
 
 
 def c_name(name: str) -> str:
-    return name + "_" if name in C_RESERVED else name
+    return name + "_" if name in C_RESERVED or C_LIBRARY.fullmatch(name) else name
 
 
 def c_parameters(fn: ir.Function) -> list[str]:

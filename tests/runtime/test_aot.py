@@ -208,3 +208,32 @@ def test_bool_arrays_are_declared_as_c_bool():
     assert c_parameters(mod.module.functions["f"]) == [
         "int64_t *ctx", "const bool *b", "int64_t b_size0", "bool c", "bool **result0",
         "int64_t *result0_sizes"]
+
+
+KEYWORDS = """\
+def step(old: f64[n], new: f64[n], this: f64, int64_t: f64, INT64_MAX: i64,
+         _Bool: f64) -> f64:
+    return sum(new - old) * this + int64_t + float(INT64_MAX) + _Bool
+"""
+
+
+def test_parameters_named_like_c_and_cxx_words_are_renamed():
+    # new and this are C++ keywords, int64_t and INT64_MAX are stdint.h's, _Bool is C99's:
+    # each made the header fail to compile (the header says extern "C" for C++)
+    fn = compile_source(KEYWORDS).module.functions["step"]
+    assert c_parameters(fn) == [
+        "int64_t *ctx", "const double *old", "int64_t old_size0", "const double *new_",
+        "int64_t new__size0", "double this_", "double int64_t_", "int64_t INT64_MAX_",
+        "double _Bool_", "double *result0"]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None or shutil.which("c++") is None,
+                    reason="needs a C and a C++ compiler (cc, c++)")
+def test_the_header_compiles_as_c_and_as_cxx(tmp_path, capsys):
+    source = tmp_path / "kw.dp"
+    source.write_text(KEYWORDS)
+    assert main(["build", str(source), "-o", str(tmp_path / "kw.h"), "--emit", "header"]) == 0
+    (tmp_path / "main.c").write_text('#include "kw.h"\nint main(void) { return 0; }\n')
+    for compiler in (["cc", "-std=c99"], ["c++", "-x", "c++"]):
+        subprocess.run(compiler + ["-Wall", "-Werror", "-fsyntax-only", "main.c"], cwd=tmp_path,
+                       check=True)
