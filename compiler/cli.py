@@ -58,8 +58,8 @@ def read_source(path: str) -> str:
 def cmd_check(args) -> int:
     module = compile_source(read_source(args.file), args.file)
     names = module.function_names
-    print(f"{args.file}: ok, {len(names)} function{'s' if len(names) != 1 else ''}: "
-          f"{', '.join(names)}")
+    print(f"{args.file}: ok, {count(len(names), 'function')}" + (": " if names else "")
+          + ", ".join(names))
     return 0
 
 
@@ -76,9 +76,8 @@ DERIVATIVES = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacfwd
 
 def cmd_ir(args) -> int:
     module = compile_file_of(args)
-    if args.fn is not None and args.fn not in module.module.functions:
-        raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
-                        f"{', '.join(module.function_names)})")
+    if args.fn is not None:
+        check_function(module, args)
     if args.static:
         if args.fn is None:
             raise UserError("--static needs --fn: the function to specialize")
@@ -306,13 +305,19 @@ def cmd_run(args) -> int:
     return 0
 
 
+def check_function(module, args) -> None:
+    """args.fn is a function of args.file, or an error that lists the file's functions."""
+    if args.fn not in module.module.functions:
+        names = ", ".join(module.function_names)
+        raise UserError(f"no function '{args.fn}' in {args.file} "
+                        f"({'functions: ' + names if names else 'it defines none'})")
+
+
 def compile_for(args):
     """The compiled module and the IR of args.fn in it (of its specialization, with
     --static)."""
     module = compile_file_of(args)
-    if args.fn not in module.module.functions:
-        raise UserError(f"no function '{args.fn}' in {args.file} (functions: "
-                        f"{', '.join(module.function_names)})")
+    check_function(module, args)
     fn = module.module.functions[args.fn]
     return specialized(module, fn, args) if args.static else (module, fn)
 

@@ -144,6 +144,15 @@ def test_check_ok(prog, capsys):
     assert dpc(capsys, "check", prog) == (0, f"{prog}: ok, 3 functions: wsq, scale, both\n", "")
 
 
+def test_a_file_without_functions(tmp_path, capsys):
+    # said 'ok, 0 functions: ' and '(functions: )'
+    path = tmp_path / "empty.dp"
+    path.write_text("# nothing yet\n")
+    assert dpc(capsys, "check", path) == (0, f"{path}: ok, 0 functions\n", "")
+    assert dpc(capsys, "run", path, "f") == (
+        1, "", f"dpc: error: no function 'f' in {path} (it defines none)\n")
+
+
 def test_ir_stages(prog, capsys):
     status, out, _ = dpc(capsys, "ir", prog, "--fn", "wsq", "--stage", "source")
     assert (status, out) == (0, "# Weighted sum of squares.\ndef wsq(x: f64[n], w: f64, k: i64) -> f64:\n"
