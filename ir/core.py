@@ -136,6 +136,10 @@ class Function:
 @dataclass
 class Module:
     functions: dict[str, Function] = field(default_factory=dict)
+    # For a module read from IR text: (line, col) there of each op and of each function
+    # (keyed by name), so that the verifier can say where in the text a rule is broken.
+    # Copies do not keep it.
+    positions: dict = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, fn: Function) -> Function:
         self.functions[fn.name] = fn

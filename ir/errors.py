@@ -27,7 +27,12 @@ class IRParseError(Exception):
 
 
 class VerifyError(Exception):
-    """The IR breaks one of the verifier's rules; the message names the op and the rule."""
+    """The IR breaks one of the verifier's rules; the message names the op and the rule.
+    For IR read from text, also the line and column of the op in that text."""
+
+    def __init__(self, message: str, line: int | None = None, col: int | None = None):
+        super().__init__(message if line is None else f"{line}:{col}: {message}")
+        self.message, self.line, self.col = message, line, col
 
 
 class RuntimeErrorDP(Exception):

@@ -1,7 +1,9 @@
 """Reads the IR text format written by ir.printer back into a Module.
 
 The parser takes result types as printed and does not type-check: run the verifier for
-that. Errors are `IRParseError` with the line and column in the text.
+that. Errors are `IRParseError` with the line and column in the text; the module keeps the
+line and column of each op and function (`Module.positions`), so the verifier's errors give
+them too.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class Parser:
         self.tokens = tokenize(text)
         self.pos = 0
         self.values: dict[str, Value] = {}
+        self.positions: dict = {}  # Module.positions
 
     # --- token helpers
     @property
@@ -201,12 +204,14 @@ class Parser:
 
     # --- structure
     def module(self) -> Module:
-        module = Module()
+        module = Module(positions=self.positions)
         while self.tok.kind != "eof":
+            start = self.tok
             fn = self.function()
             if fn.name in module.functions:
-                raise self.error(f"function @{fn.name} is defined twice")
+                raise self.error(f"function @{fn.name} is defined twice", start)
             module.add(fn)
+            self.positions[fn.name] = (start.line, start.col)
         return module
 
     def function(self) -> Function:
@@ -247,6 +252,7 @@ class Parser:
         return block
 
     def op(self) -> Op:
+        start = self.tok
         result_toks = []
         if self.tok.kind == "value":
             result_toks.append(self.advance())
@@ -291,6 +297,7 @@ class Parser:
                 result_names=[self.name_hint(n) for n in names])
         for name, value in zip(names, op.results):
             self.values[name] = value
+        self.positions[op] = (start.line, start.col)
         return op
 
 

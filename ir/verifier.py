@@ -5,7 +5,8 @@ attributes; passes its type rule; declares result types its rule agrees with; us
 values defined before it in an enclosing scope; defines each value once; every block ends
 in the right terminator and has no other; `return` matches the function's signature; every
 dimension name in a type is bound by the function's parameters; function attributes name
-functions that exist.
+functions that exist. For a module read from IR text, an error also gives the line and
+column of the op (or function) in that text.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class FunctionVerifier:
         where = f"@{self.fn.name}"
         if op is not None:
             where += f": op '{op.name}' ({self.describe(op)})"
-        return VerifyError(f"{where}: {message}")
+        # an op a pass made after parsing has no position: better none than the function's
+        line, col = self.module.positions.get(self.fn.name if op is None else op, (None, None))
+        return VerifyError(f"{where}: {message}", line, col)
 
     def describe(self, op: Op) -> str:
         uses = ", ".join(self.namer.use(v) for v in op.operands)
@@ -71,7 +74,9 @@ class FunctionVerifier:
                 raise self.fail(f"type {value.type} of {self.namer.use(value)} uses dimension "
                                 f"'{d}', which no parameter binds", op)
 
-    def block(self, block: Block, scope: set, terminator: str) -> None:
+    def block(self, block: Block, scope: set, terminator: str, owner: Op | None = None) -> None:
+        if not block.ops and owner is not None:
+            raise self.fail(f"its region is empty: it must end in '{terminator}'", owner)
         if not block.ops or block.ops[-1].name != terminator:
             last = block.ops[-1] if block.ops else None
             raise self.fail(f"block does not end in '{terminator}'", last)
@@ -101,7 +106,7 @@ class FunctionVerifier:
                 raise self.fail(f"missing attribute '{name}'", op)
         for region in op.regions:
             inner = self.define_all(region.args, scope, op)
-            self.block(region, inner, "yield")
+            self.block(region, inner, "yield", op)
         for r in op.results:
             self.check_dims(r, op)
         try:

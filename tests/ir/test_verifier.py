@@ -32,72 +32,76 @@ def test_good_module_verifies():
 CASES = [
     ("unknown op",
      "func @f(%x: f64) -> f64 {\n  %y = frobnicate %x : f64\n  return %y\n}\n",
-     "@f: op 'frobnicate' (%y = frobnicate %x): unknown op 'frobnicate'"),
+     "2:3: @f: op 'frobnicate' (%y = frobnicate %x): unknown op 'frobnicate'"),
     ("operand count",
      "func @f(%x: f64) -> f64 {\n  %y = exp %x, %x : f64\n  return %y\n}\n",
-     "@f: op 'exp' (%y = exp %x, %x): takes 1 operands, has 2"),
+     "2:3: @f: op 'exp' (%y = exp %x, %x): takes 1 operands, has 2"),
     ("type rule: element types",
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = add %x, %k : f64\n  return %y\n}\n",
-     "@f: op 'add' (%y = add %x, %k): cannot add f64 and i64: element types differ"),
+     "2:3: @f: op 'add' (%y = add %x, %k): cannot add f64 and i64: element types differ"),
     ("type rule: dimensions",
      "func @f(%x: f64[n], %y: f64[m]) -> f64[n] {\n  %z = add %x, %y : f64[n]\n  return %z\n}\n",
-     "@f: op 'add' (%z = add %x, %y): cannot add f64[n] and f64[m]: dimension n is not m"),
+     "2:3: @f: op 'add' (%z = add %x, %y): cannot add f64[n] and f64[m]: dimension n is not m"),
     ("declared result type",
      "func @f(%x: f64[n]) -> f64 {\n  %y = exp %x : f64\n  return %y\n}\n",
-     "@f: op 'exp' (%y = exp %x): result types f64 do not match the type rule's f64[n]"),
+     "2:3: @f: op 'exp' (%y = exp %x): result types f64 do not match the type rule's f64[n]"),
     ("return type",
      "func @f(%x: f64[n]) -> f64 {\n  return %x\n}\n",
-     "@f: op 'return' (return %x): returns f64[n] but the function is declared to return f64"),
+     "2:3: @f: op 'return' (return %x): returns f64[n] but the function is declared to return f64"),
     ("missing terminator",
      "func @f(%x: f64) -> f64 {\n  %y = exp %x : f64\n}\n",
-     "@f: op 'exp' (%y = exp %x): block does not end in 'return'"),
+     "2:3: @f: op 'exp' (%y = exp %x): block does not end in 'return'"),
     ("yield in function body",
      "func @f(%x: f64) -> f64 {\n  yield %x\n}\n",
-     "@f: op 'yield' (yield %x): block does not end in 'return'"),
+     "2:3: @f: op 'yield' (yield %x): block does not end in 'return'"),
     ("region count",
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64\n  return %y\n}\n",
-     "@f: op 'for' (%y = for %k, %k, %k, %x): takes 1 regions, has 0"),
+     "2:3: @f: op 'for' (%y = for %k, %k, %k, %x): takes 1 regions, has 0"),
     ("missing attribute",
      "func @f(%x: f64[n]) -> i64 {\n  %y = dim %x : i64\n  return %y\n}\n",
-     "@f: op 'dim' (%y = dim %x): missing attribute 'axis'"),
+     "2:3: @f: op 'dim' (%y = dim %x): missing attribute 'axis'"),
     ("value from an inner region used outside",
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
      "    %t = exp %a : f64\n    yield %t\n  }\n  %z = add %y, %t : f64\n  return %z\n}\n",
-     "@f: op 'add' (%z = add %y, %t): operand %t is not defined before this op in an enclosing scope"),
+     "7:3: @f: op 'add' (%z = add %y, %t): operand %t is not defined before this op in an enclosing scope"),
     ("loop yields the wrong type",
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
      "    yield %i\n  }\n  return %y\n}\n",
-     "@f: op 'for' (%y = for %k, %k, %k, %x): for region yields i64 where f64 is expected"),
+     "2:3: @f: op 'for' (%y = for %k, %k, %k, %x): for region yields i64 where f64 is expected"),
     ("unbound dimension name",
      "func @f(%x: f64[n]) -> f64 {\n  %0 = const 0.0 : f64\n  %1 = const 3 : i64\n"
      "  %z = full %0, %1 : f64[k]\n  %s = reduce_sum %z : f64\n  return %s\n}\n",
-     "@f: op 'full' (%z = full %0, %1): type f64[k] of %z uses dimension 'k', which no parameter binds"),
+     "4:3: @f: op 'full' (%z = full %0, %1): type f64[k] of %z uses dimension 'k', which no parameter binds"),
     ("call of an unknown function",
      "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @g} : f64\n  return %y\n}\n",
-     "@f: op 'call' (%y = call %x): call to unknown function @g"),
+     "2:3: @f: op 'call' (%y = call %x): call to unknown function @g"),
     ("call with the wrong number of arguments",
      "func @g(%a: f64, %b: f64) -> f64 {\n  return %a\n}\n"
      "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @g} : f64\n  return %y\n}\n",
-     "@f: op 'call' (%y = call %x): @g takes 2 arguments, 1 given"),
+     "5:3: @f: op 'call' (%y = call %x): @g takes 2 arguments, 1 given"),
     ("index with a float",
      "func @f(%x: f64[n], %i: f64) -> f64 {\n  %y = index %x, %i : f64\n  return %y\n}\n",
-     "@f: op 'index' (%y = index %x, %i): an index must be i64, got f64"),
+     "2:3: @f: op 'index' (%y = index %x, %i): an index must be i64, got f64"),
     ("grad of an integer parameter",
      "func @g(%a: f64, %b: i64) -> f64 {\n  return %a\n}\n"
      "func @f(%x: f64) -> i64 {\n  %n = const 2 : i64\n"
      "  %y = grad %x, %n {callee = @g, wrt = [1]} : i64\n  return %y\n}\n",
-     "@f: op 'grad' (%y = grad %x, %n): cannot differentiate with respect to b: it is i64, not f64"),
+     "6:3: @f: op 'grad' (%y = grad %x, %n): cannot differentiate with respect to b: it is i64, not f64"),
     ("terminator in the middle",
      "func @f(%x: f64) -> f64 {\n  return %x\n  %y = exp %x : f64\n  return %y\n}\n",
-     "@f: op 'return' (return %x): terminator in the middle of a block"),
+     "2:3: @f: op 'return' (return %x): terminator in the middle of a block"),
     ("reduce region yields nothing",
      "func @f(%x: f64[n]) -> f64 {\n  %n = dim %x {axis = 0} : i64\n  %0 = const 0 : i64\n"
      "  %1 = const 1 : i64\n  %s = reduce %0, %n, %1 {kind = \"sum\"} : f64 {\n  ^(%i: i64):\n"
      "    yield\n  }\n  return %s\n}\n",
-     "@f: op 'reduce' (%s = reduce %0, %n, %1): the region must yield one value, it yields 0"),
+     "5:3: @f: op 'reduce' (%s = reduce %0, %n, %1): the region must yield one value, it yields 0"),
     ("if condition not bool",
      "func @f(%x: f64) -> f64 {\n  %y = if %x : f64 {\n    yield %x\n  } {\n    yield %x\n  }\n  return %y\n}\n",
-     "@f: op 'if' (%y = if %x): if condition must be bool, got f64"),
+     "2:3: @f: op 'if' (%y = if %x): if condition must be bool, got f64"),
+    ("empty region",
+     "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
+     "  }\n  return %y\n}\n",
+     "2:3: @f: op 'for' (%y = for %k, %k, %k, %x): its region is empty: it must end in 'yield'"),
 ]
 
 
@@ -124,4 +128,5 @@ def test_function_attribute_naming_unknown_function():
     text = "func @f(%x: f64) -> f64 attributes {derivative = @nowhere} {\n  return %x\n}\n"
     with pytest.raises(VerifyError) as err:
         verify_text(text)
-    assert str(err.value) == "@f: attribute derivative names unknown function @nowhere"
+    assert str(err.value) == "1:1: @f: attribute derivative names unknown function @nowhere"
+
