@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import math
 import sys
 
@@ -158,6 +159,8 @@ def infer_const(op, module):
     if isinstance(value, bool):
         return [BOOL]
     if isinstance(value, int):
+        if not -I64_MAX - 1 <= value <= I64_MAX:  # IR text can spell any integer
+            raise TypeRuleError(f"const value {value} does not fit in i64")
         return [I64]
     if isinstance(value, float):
         return [F64]
@@ -760,7 +763,17 @@ def index_result_type(a: Type, idx: list[Type]) -> Type:
     return array_or_scalar(a.elem, a.shape[len(idx):])
 
 
+def check_proof(op) -> None:
+    """An `inbounds` proof drops native code's bounds check, so a value that means none of
+    the proofs below must not pass unnoticed (IR text can say anything)."""
+    proof = op.attrs.get("inbounds", False)
+    if proof not in PROOFS:
+        raise TypeRuleError(f"inbounds must be true, false, \"wraps\", \"guarded\", "
+                            f"\"repeated\" or \"assumed\", got {json.dumps(proof)}")
+
+
 def infer_index(op, module):
+    check_proof(op)
     a, *idx = operand_types(op)
     return [index_result_type(a, idx)]
 
@@ -802,6 +815,7 @@ def adjoint_index(ad, op, cts):
 # that may run no iteration, must stay where it is; the bounds pass upgrades it when the
 # loops alone prove it); "assumed", any index under --unchecked.
 REPEATED, GUARDED, ASSUMED = "repeated", "guarded", "assumed"
+PROOFS = (True, False, "wraps", GUARDED, REPEATED, ASSUMED)  # False: none
 MOVABLE_PROOFS = (True, "wraps")
 WRAPPING_PROOFS = ("wraps", REPEATED, ASSUMED)  # native code maps a negative index
 
@@ -815,6 +829,10 @@ register(OpDef("index", infer_index, interp_index, tangent=tangent_index, adjoin
 
 
 def infer_update(op, module):
+    check_proof(op)
+    if len(op.operands) < 3:
+        raise TypeRuleError(f"{op.name} takes an array, a value and at least one index, "
+                            f"got {count(len(op.operands), 'operand')}")
     a, v, *idx = operand_types(op)
     slot = index_result_type(a, idx)
     if v.elem != a.elem:
@@ -993,6 +1011,8 @@ def infer_shape_cast(op, module):
     calling convention does, and its error says so."""
     (t,) = operand_types(op)
     declared = op.attrs["type"]
+    if not isinstance(declared, (ScalarType, ArrayType)):
+        raise TypeRuleError(f"the type attribute must be a type such as f64[n], got {declared!r}")
     if t.elem != declared.elem or t.rank != declared.rank:
         raise TypeRuleError(f"cannot use {t} as {declared}")
     for d, e in zip(t.shape, declared.shape):

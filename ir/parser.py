@@ -133,7 +133,7 @@ class Parser:
             return float(text)
         if tok.kind == "string":
             self.advance()
-            return json.loads(tok.text)
+            return self.string(tok)
         if tok.kind == "symbol":
             self.advance()
             return Symbol(tok.text[1:])
@@ -148,6 +148,13 @@ class Parser:
                 return {"true": True, "false": False, "none": None}[tok.text]
             return self.type()
         raise self.error(f"expected an attribute value, found '{tok.text}'")
+
+    def string(self, tok: Token) -> str:
+        try:
+            return json.loads(tok.text)
+        except json.JSONDecodeError:
+            raise self.error(f"bad escape in string {tok.text}: strings take JSON's escapes "
+                             f"(\\\" \\\\ \\n \\t \\uXXXX)", tok) from None
 
     def attr_dict(self) -> dict:
         self.expect("{")

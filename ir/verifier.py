@@ -5,7 +5,7 @@ attributes; passes its type rule; declares result types its rule agrees with; us
 values defined before it in an enclosing scope; defines each value once; every block ends
 in the right terminator and has no other; `return` matches the function's signature; every
 dimension name in a type is bound by the function's parameters; function attributes name
-functions that exist. For a module read from IR text, an error also gives the line and
+functions that exist (`derivative` and `tangent` always name one). For a module read from IR text, an error also gives the line and
 column of the op (or function) in that text.
 """
 
@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from .core import Block, Function, Module, Op, Symbol, Value
 from .errors import TypeRuleError, VerifyError
-from .printer import Printer
+from .printer import Printer, format_attr
 from .registry import REGISTRY
 from .types import assignable, dim_names, refines
+
+RULE_ATTRS = ("derivative", "tangent")  # a function's custom rules: @derivative(f), @tangent(f)
 
 
 class FunctionVerifier:
@@ -58,6 +60,9 @@ class FunctionVerifier:
 
     def check_attrs(self) -> None:
         for key, value in self.fn.attrs.items():
+            if key in RULE_ATTRS and not isinstance(value, Symbol):
+                raise self.fail(f"attribute {key} must name a function (@name), got "
+                                f"{format_attr(value)}")
             if isinstance(value, Symbol) and value.name not in self.module.functions:
                 raise self.fail(f"attribute {key} names unknown function @{value.name}")
 

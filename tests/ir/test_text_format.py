@@ -94,6 +94,8 @@ PARSE_ERRORS = [
     ("func @f(%x: f64) -> f64 {\n  %y = exp %x\n  return %y\n}\n", "3:3: expected ':', found 'return'"),
     ("func @f(%x: f64) -> f64 {\n  return %x\n", "3:1: expected '}' before end of input"),
     ("func @f(%x: f64) -> f64 {\n  %y = exp %x : f64 $\n}\n", "2:21: unexpected character '$'"),
+    ("func @f(%x: bool) -> bool {\n  assert %x {message = \"a\\q\"}\n  return %x\n}\n",
+     "2:24: bad escape in string \"a\\q\": strings take JSON's escapes (\\\" \\\\ \\n \\t \\uXXXX)"),
 ]
 
 

@@ -102,6 +102,22 @@ CASES = [
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
      "  }\n  return %y\n}\n",
      "2:3: @f: op 'for' (%y = for %k, %k, %k, %x): its region is empty: it must end in 'yield'"),
+    ("shape_cast to something not a type",
+     "func @f(%x: f64[n]) -> f64[n] {\n  %y = shape_cast %x {type = 3} : f64[n]\n  return %y\n}\n",
+     "2:3: @f: op 'shape_cast' (%y = shape_cast %x): the type attribute must be a type such "
+     "as f64[n], got 3"),
+    ("add_at without a value",
+     "func @f(%x: f64[n]) -> f64[n] {\n  %y = add_at %x : f64[n]\n  return %y\n}\n",
+     "2:3: @f: op 'add_at' (%y = add_at %x): add_at takes an array, a value and at least one "
+     "index, got 1 operand"),
+    ("an inbounds proof that is none of the known ones",
+     "func @f(%x: f64[n], %i: i64) -> f64 {\n  %y = index %x, %i {inbounds = \"maybe\"} : f64\n"
+     "  return %y\n}\n",
+     "2:3: @f: op 'index' (%y = index %x, %i): inbounds must be true, false, \"wraps\", "
+     "\"guarded\", \"repeated\" or \"assumed\", got \"maybe\""),
+    ("an integer constant outside i64",
+     "func @f() -> i64 {\n  %y = const 9223372036854775808 : i64\n  return %y\n}\n",
+     "2:3: @f: op 'const' (%y = const): const value 9223372036854775808 does not fit in i64"),
 ]
 
 
@@ -130,3 +146,9 @@ def test_function_attribute_naming_unknown_function():
         verify_text(text)
     assert str(err.value) == "1:1: @f: attribute derivative names unknown function @nowhere"
 
+
+def test_function_attribute_that_is_not_a_function():
+    text = "func @f(%x: f64) -> f64 attributes {derivative = 3} {\n  return %x\n}\n"
+    with pytest.raises(VerifyError) as err:
+        verify_text(text)
+    assert str(err.value) == "1:1: @f: attribute derivative must name a function (@name), got 3"
