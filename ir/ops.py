@@ -427,6 +427,13 @@ def divides_by_zero(a, b) -> bool:
     return bool(np.any(b == 0))
 
 
+def negative_power(a, b) -> bool:
+    """Is some element of a ** b raised to a negative power? As for divides_by_zero, not
+    where there is no element: x ** -1 of an empty x, in native code and NumPy alike."""
+    a, b = np.broadcast_arrays(a, b)
+    return bool(np.any(b < 0))
+
+
 def int_floordiv(a, b, op):
     if divides_by_zero(a, b):
         raise errors.ZeroDivisionErrorDP(f"integer division by zero{fmt_loc(op)}")
@@ -440,7 +447,7 @@ def int_mod(a, b, op):
 
 
 def int_pow(a, b, op):
-    if np.any(np.asarray(b) < 0):
+    if negative_power(a, b):
         raise errors.ValueErrorDP(f"integers to negative integer powers are not allowed{fmt_loc(op)}")
     return np.power(a, b)
 

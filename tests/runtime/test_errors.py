@@ -76,3 +76,20 @@ def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
             with pytest.raises(ShapeErrorDP) as err:
                 call(*args, *tangent)
             assert str(err.value) == message, (fn, call.name)
+
+
+POWERS = """\
+def powers(x: i64[n], k: i64) -> i64[n]:
+    return x ** k
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_negative_power_of_no_element_is_no_error(backend):
+    # as x // 0 of an empty x, and NumPy's x ** -1: no element is raised to the power
+    mod = compile_source(POWERS, name="powers.dp", backend=backend)
+    assert mod.powers(np.zeros(0, dtype=np.int64), -1).shape == (0,)
+    with pytest.raises(ValueErrorDP) as err:
+        mod.powers(np.array([2]), -1)
+    assert str(err.value) == ("integers to negative integer powers are not allowed "
+                              "(at powers.dp:2:14)")
