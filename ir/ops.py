@@ -620,9 +620,11 @@ def adjoint_mod(ad, ct, a, b, y):
 
 
 def adjoint_pick(keep_first):
-    """maximum / minimum: ct goes to a where a wins or ties, else to b."""
+    """maximum / minimum: ct goes to a where a wins or ties or is NaN, else to b. A NaN
+    operand is the result (NaN propagates), so it won, as the first NaN of a max(x)
+    reduction does: max folded over x's elements then has max(x)'s gradient."""
     def rule(ad, ct, a, b, y):
-        first = ad.emit(keep_first, a, b)
+        first = ad.emit("or", ad.emit(keep_first, a, b), ad.emit("ne", a, a))
         zero = ad.const(0.0)
         return ad.emit("select", first, ct, zero), ad.emit("select", first, zero, ct)
     return rule

@@ -130,6 +130,37 @@ def test_non_differentiable_points_follow_the_language_conventions(backend):
     np.testing.assert_array_equal(mod.hessian("first_max")(x), np.zeros((4, 4)))
 
 
+PAIRWISE = """
+def folded_max(x: f64[n]) -> f64:
+    m = x[0]
+    for i in range(1, len(x)):
+        m = max(m, x[i])
+    return m
+
+def max3(a: f64, b: f64, c: f64) -> f64:
+    return max(a, b, c)
+
+def min2(a: f64, b: f64) -> f64:
+    return min(a, b)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_nan_operand_of_max_and_min_gets_the_gradient_as_in_a_reduction(backend):
+    # max(a, b) propagates a NaN, so the NaN won, as in max(x): folding max over x's
+    # elements gives max(x)'s gradient, not one to an element the NaN beat
+    mod = compile_source(PAIRWISE, name="pairwise.dp", backend=backend)
+    x = np.array([1.0, np.nan, 3.0, np.nan])
+    np.testing.assert_array_equal(mod.grad("folded_max")(x), [0, 1, 0, 0])
+    assert mod.grad("max3")(np.nan, 1.0, 2.0) == (1.0, 0.0, 0.0)
+    assert mod.grad("max3")(1.0, 2.0, np.nan) == (0.0, 0.0, 1.0)
+    assert mod.grad("min2")(np.nan, 1.0) == (1.0, 0.0)
+    assert mod.grad("min2")(1.0, np.nan) == (0.0, 1.0)
+    assert mod.grad("min2")(np.nan, np.nan) == (1.0, 0.0)
+    value, tangent = mod.jvp("min2")(np.nan, 1.0, 2.0, 3.0)
+    assert np.isnan(value) and tangent == 2.0
+
+
 POLYNOMIAL = """
 def poly(c: f64[n], x: f64) -> f64:
     return sum(c[k] * x ** k for k in range(n))
