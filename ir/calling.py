@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from .errors import ShapeErrorDP, ValueErrorDP, count
+from .errors import ShapeErrorDP, ValueErrorDP, argument_size, count
 from .types import BOOL, DYN, F64, I64, ArrayType, Type
 
 NP_DTYPE = {F64: np.dtype(np.float64), I64: np.dtype(np.int64), BOOL: np.dtype(np.bool_)}
@@ -136,8 +136,8 @@ class DimensionPlan:
                             f"at most 2**60")
 
     def not_literal(self, k: int, axis: int, size: int) -> ShapeErrorDP:
-        return ShapeErrorDP(f"argument {self.names[k]} must be {self.types[k]}: axis {axis} "
-                            f"has size {size}, not {self.types[k].shape[axis]}")
+        return argument_size(self.names[k], self.types[k], axis, size,
+                             self.types[k].shape[axis])
 
     def disagrees(self, k: int, axis: int, size: int, first_size: int) -> ShapeErrorDP:
         d = self.types[k].shape[axis]

@@ -64,6 +64,14 @@ INNER_DIMENSIONS = "@: inner dimensions do not match"
 STORED_ROW = "the stored row does not fit its slot"
 
 
+def argument_size(name: str, t, axis: int, size, expected, at: str = "") -> "ShapeErrorDP":
+    """The error of an argument whose size along `axis` is not the one its type `t` fixes:
+    from the calling convention, and from a specialized function's own check of a
+    dimension fixed to 1 (interpreter and native code)."""
+    return ShapeErrorDP(f"argument {name} must be {t}: axis {axis} has size {int(size)}, "
+                        f"not {expected}{at}")
+
+
 def sizes_differ(what: str, size, expected, at: str = "") -> "ShapeErrorDP":
     """The error of a size check: `size` was found where `expected` was needed."""
     return ShapeErrorDP(f"{what}: size {int(size)} is not {int(expected)}{at}")

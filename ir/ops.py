@@ -777,8 +777,9 @@ def check_proof(op) -> None:
     the proofs below must not pass unnoticed (IR text can say anything)."""
     proof = op.attrs.get("inbounds", False)
     if proof not in PROOFS:
-        raise TypeRuleError(f"inbounds must be true, false, \"wraps\", \"guarded\", "
-                            f"\"repeated\" or \"assumed\", got {json.dumps(proof)}")
+        named = [json.dumps(p) for p in PROOFS]
+        raise TypeRuleError(f"inbounds must be {', '.join(named[:-1])} or {named[-1]}, "
+                            f"got {json.dumps(proof)}")
 
 
 def infer_index(op, module):
@@ -1036,8 +1037,7 @@ def interp_shape_cast(op, args, ctx):
     for axis, (size, d) in enumerate(zip(np.shape(a), declared.shape)):
         expected = ctx.dim_value(d)
         if expected is not None and size != expected and "argument" in op.attrs:
-            raise errors.ShapeErrorDP(f"argument {op.attrs['argument']} must be {declared}: "
-                                      f"axis {axis} has size {size}, not {expected}")
+            raise errors.argument_size(op.attrs["argument"], declared, axis, size, expected)
         if expected is not None and size != expected:
             named = f"{d} = {expected}" if isinstance(d, str) else str(expected)
             raise errors.ShapeErrorDP(

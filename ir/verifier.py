@@ -5,8 +5,9 @@ attributes; passes its type rule; declares result types its rule agrees with; us
 values defined before it in an enclosing scope; defines each value once; every block ends
 in the right terminator and has no other; `return` matches the function's signature; every
 dimension name in a type is bound by the function's parameters; function attributes name
-functions that exist (`derivative` and `tangent` always name one). For a module read from IR text, an error also gives the line and
-column of the op (or function) in that text.
+functions that exist (`derivative` and `tangent` always name one). For a module read
+from IR text, an error also gives the line and column of the op (or function) in that
+text.
 """
 
 from __future__ import annotations

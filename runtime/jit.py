@@ -329,8 +329,7 @@ class NativeFunction:
             return errors.AssertionErrorDP(f"{d['message']}{at}")
         if site.kind == "shape":
             if d.get("argument"):  # a parameter's size, checked in the body (see ir.ops)
-                return errors.ShapeErrorDP(f"argument {d['argument']} must be {d['declared']}: "
-                                           f"axis {c} has size {a}, not {b}{at}")
+                return errors.argument_size(d["argument"], d["declared"], c, a, b, at)
             if "declared" in d:
                 return errors.ShapeErrorDP(f"expected {d['declared']}: axis {c} has size {a}, "
                                            f"not {b}{at}")
