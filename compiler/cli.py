@@ -92,12 +92,13 @@ def cmd_ir(args) -> int:
         module, args.fn = derived.owner, derived.name
     if not (args.dump_after or args.dump_after_all or args.stats):
         try:
-            sys.stdout.write(module.ir(args.fn, stage=args.stage, format=args.format))
+            sys.stdout.write(module.ir(args.fn, stage=args.stage, format=args.format,
+                                       locations=args.locations))
         except ValueError as e:
             raise UserError(str(e)) from None
         return 0
     wanted = {"all"} if args.dump_after_all else set(args.dump_after)
-    manager = module.pipeline(dump_after=wanted)
+    manager = module.pipeline(dump_after=wanted, locations=args.locations)
     unknown = wanted - set(manager.names) - {"all"}
     if unknown:
         raise UserError(f"no pass named {', '.join(sorted(unknown))}; the passes are "
@@ -522,6 +523,10 @@ def make_parser() -> argparse.ArgumentParser:
                         "(dpc ir ... --format dot | dot -Tsvg > ir.svg)")
     p.add_argument("--stats", action="store_true",
                    help="print the op count after every pass")
+    p.add_argument("--locations", action="store_true",
+                   help='end each op line with the source place it came from, '
+                        'loc("FILE":LINE:COL); ops made by AD carry the place of the op '
+                        'they differentiate')
     p.add_argument("--derivative", choices=DERIVATIVES,
                    help="print this derivative of FN instead of FN (with --wrt): the "
                         "function that mod.grad(FN) and the others compile")

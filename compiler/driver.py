@@ -384,30 +384,33 @@ class CompiledModule:
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
 
-    def pipeline(self, dump_after=()):
+    def pipeline(self, dump_after=(), locations: bool = False):
         """Runs every pass from the front end's IR on, again, keeping the IR after the
-        passes named in dump_after ('all': every one): the PassManager, whose .dumps and
-        .stats (op counts after each pass) describe the run."""
+        passes named in dump_after ('all': every one; with `locations`, each op's source
+        place too): the PassManager, whose .dumps and .stats (op counts after each pass)
+        describe the run."""
         from passes.manager import PassManager
         manager = PassManager(derivative_passes() + optimization_passes()
                               + native_passes(self.checked),
-                              dump_after=dump_after)
+                              dump_after=dump_after, locations=locations)
         manager.run(ir.clone_module(self.module))
         return manager
 
     def ir(self, fn: str | CompiledFunction | None = None, stage: str = "ir",
-           format: str = "text") -> str:
+           format: str = "text", locations: bool = False) -> str:
         """The program at a stage of the pipeline, as text: 'source', 'ir' (after
         lowering), 'ad' (derivative forms replaced by generated reverse and forward functions; with
         `fn`, also the generated functions it calls), 'opt' (after constant folding,
         simplification, CSE and DCE; with `fn` as 'ad'), 'scalar' (array ops as loops),
         'llvm' (optimized LLVM IR of the whole module) or 'asm' (host assembly).
-        format 'dot': the IR stages as a Graphviz graph instead of text. `fn` may be a
-        compiled function, a derived one included: mod.ir(mod.grad("f"), stage="opt")."""
+        format 'dot': the IR stages as a Graphviz graph instead of text. `locations`: each
+        op line of the IR stages ends with the source place it came from,
+        `loc("f.dp":3:10)`. `fn` may be a compiled function, a derived one included:
+        mod.ir(mod.grad("f"), stage="opt")."""
         if fn is not None:
             owner, fn = self.target("ir", fn)
             if owner is not self:
-                return owner.ir(fn, stage, format)
+                return owner.ir(fn, stage, format, locations)
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; stages are {', '.join(STAGES)}")
         if format not in ("text", "dot"):
@@ -415,6 +418,10 @@ class CompiledModule:
         if format == "dot" and stage in ("source", "llvm", "asm"):
             raise ValueError(f"format 'dot' draws the IR stages (ir, ad, opt, scalar), not "
                              f"{stage!r}")
+        if locations and (format == "dot" or stage in ("source", "llvm", "asm")):
+            shown = f"stage {stage!r}" if format == "text" else "format 'dot'"
+            raise ValueError(f"locations are printed in the text of the IR stages (ir, ad, "
+                             f"opt, scalar), not in {shown}")
         later = self.differentiated if stage in ("ad", "opt", "scalar") else self.module
         if fn is not None and fn not in later.functions:
             self.function(fn)  # raises with the list of functions
@@ -442,7 +449,7 @@ class CompiledModule:
         functions = [module.functions[n] for n in shown]
         if format == "dot":
             return dot_functions(functions)
-        return "\n".join(ir.print_function(f) for f in functions)
+        return "\n".join(ir.print_function(f, locations) for f in functions)
 
 
 BUILD_KINDS = ("obj", "so", "llvm", "asm", "header")

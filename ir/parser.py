@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 
-from .core import Block, Function, Module, Op, Symbol, Value
+from .core import Block, Function, Loc, Module, Op, Symbol, Value
 from .errors import IRParseError
 from .types import DYN, SCALARS, ArrayType, Type
 
@@ -156,6 +156,25 @@ class Parser:
             raise self.error(f"bad escape in string {tok.text}: strings take JSON's escapes "
                              f"(\\\" \\\\ \\n \\t \\uXXXX)", tok) from None
 
+    def loc(self) -> Loc:
+        """`loc("file.dp":3:10)`: where in the source an op came from."""
+        self.expect("loc")
+        self.expect("(")
+        quoted = self.expect_kind("string", 'a file name in quotes, as in loc("f.dp":3:10)')
+        filename = self.string(quoted)
+        self.expect(":")
+        line = self.position_number("a line number")
+        self.expect(":")
+        col = self.position_number("a column number")
+        self.expect(")")
+        return Loc(filename, line, col)
+
+    def position_number(self, what: str) -> int:
+        tok = self.expect_kind("number", what)
+        if not tok.text.isdigit():
+            raise self.error(f"expected {what}, found '{tok.text}'", tok)
+        return int(tok.text)
+
     def attr_dict(self) -> dict:
         self.expect("{")
         attrs = {}
@@ -289,6 +308,7 @@ class Parser:
                 types.append(self.type())
             if len(types) != len(result_toks):
                 raise self.error(f"{len(result_toks)} results but {len(types)} types", name_tok)
+        loc = self.loc() if self.at("loc") and self.peek().text == "(" else None
         regions = []
         if self.at("{"):
             self.advance()
@@ -300,7 +320,7 @@ class Parser:
         for name, tok in zip(names, result_toks):
             if name in self.values or names.count(name) > 1:
                 raise self.error(f"value %{name} is defined twice", tok)
-        op = Op(name_tok.text, operands, types, attrs, regions,
+        op = Op(name_tok.text, operands, types, attrs, regions, loc,
                 result_names=[self.name_hint(n) for n in names])
         for name, value in zip(names, op.results):
             self.values[name] = value

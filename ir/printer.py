@@ -12,7 +12,10 @@ the identity.
     }
 
 An op line is `results = name operands {attributes} : result types`, then its regions in
-braces; a region that has arguments starts with `^(%i: i64, ...):`. Value names come from
+braces; a region that has arguments starts with `^(%i: i64, ...):`. Printed with
+`locations=True`, an op line ends with the place in the source the op came from,
+`loc("lse.dp":3:10)` (file, line, column); ops that AD derives from an op carry that op's
+place. The parser reads it back. Value names come from
 source names (`name_hint`), made unique with `.1`, `.2`; unnamed values are numbered.
 """
 
@@ -88,10 +91,15 @@ def format_types(types) -> str:
     return ", ".join(str(t) for t in types)
 
 
+def format_loc(loc) -> str:
+    return f' loc({json.dumps(loc.filename)}:{loc.line}:{loc.col})' if loc is not None else ""
+
+
 class Printer:
-    def __init__(self):
+    def __init__(self, locations: bool = False):
         self.namer = Namer()
         self.lines: list[str] = []
+        self.locations = locations
 
     def function(self, fn: Function) -> None:
         params = ", ".join(f"{self.namer.define(p)}: {p.type}" for p in fn.params)
@@ -117,7 +125,7 @@ class Printer:
         if op.results:
             defs = ", ".join(self.namer.define(r) for r in op.results)
             head = f"{defs} = {head} : {format_types(r.type for r in op.results)}"
-        return head
+        return head + format_loc(op.loc) if self.locations else head
 
     def op(self, op: Op, depth: int) -> None:
         pad = INDENT * depth
@@ -136,11 +144,11 @@ class Printer:
         self.lines.append(pad + "}")
 
 
-def print_function(fn: Function) -> str:
-    p = Printer()
+def print_function(fn: Function, locations: bool = False) -> str:
+    p = Printer(locations)
     p.function(fn)
     return "\n".join(p.lines) + "\n"
 
 
-def print_module(module: Module) -> str:
-    return "\n".join(print_function(fn) for fn in module.functions.values())
+def print_module(module: Module, locations: bool = False) -> str:
+    return "\n".join(print_function(fn, locations) for fn in module.functions.values())

@@ -270,7 +270,8 @@ class Differentiator(Emitter):
         for g, k in zip(grads, self.wrt):
             if g.name_hint is None:
                 g.name_hint = f"{fn.params[k].name_hint}_bar"
-        self.b.op("return", results + grads)
+        with self.b.located(fn.body.ops[-1].loc):
+            self.b.op("return", results + grads)
         eliminate_dead_code(body, self.removable, self.module)
         return reverse_function(name, fn, self.wrt, values, body)
 

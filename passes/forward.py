@@ -79,7 +79,8 @@ class Tangents(Emitter):
         self.primal.update(zip(fn.params, body.args[:n]))
         self.tangent.update(zip([fn.params[k] for k in self.wrt], body.args[n:]))
         returned = self.propagate(fn.body)
-        self.b.op("return", self.xs(returned) + [self.t(v) for v in returned])
+        with self.b.located(fn.body.ops[-1].loc):
+            self.b.op("return", self.xs(returned) + [self.t(v) for v in returned])
         eliminate_dead_code(body, self.removable, self.module)
         return jvp_function(name, fn, body)
 

@@ -28,10 +28,12 @@ def op_count(module: ir.Module) -> int:
 
 
 class PassManager:
-    def __init__(self, passes: list, verify: bool | None = None, dump_after=()):
+    def __init__(self, passes: list, verify: bool | None = None, dump_after=(),
+                 locations: bool = False):
         self.passes = list(passes)
         self.verify = debug_mode() if verify is None else verify
         self.dump_after = set(dump_after)
+        self.locations = locations  # the dumps end each op line with its source place
         self.dumps: list[tuple[str, str]] = []
         self.stats: list[tuple[str, int]] = []
 
@@ -50,5 +52,5 @@ class PassManager:
                     raise ir.VerifyError(f"after pass '{p.name}': {e}") from None
             self.stats.append((p.name, op_count(module)))
             if p.name in self.dump_after or "all" in self.dump_after:
-                self.dumps.append((p.name, ir.print_module(module)))
+                self.dumps.append((p.name, ir.print_module(module, self.locations)))
         return module

@@ -57,12 +57,9 @@ def key(module: ir.Module, options: str) -> str:
     h = hashlib.sha256()
     for part in (FORMAT, lowering_fingerprint(), llvmlite.__version__, ".".join(map(str, llvm.llvm_version_info)),
                  llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), options,
-                 ir.print_module(module)):
+                 ir.print_module(module, locations=True)):  # error messages quote the places
         h.update(part.encode())
         h.update(b"\0")
-    for fn in module.functions.values():  # error messages quote these
-        for op in ir.walk_ops(fn.body):
-            h.update(str(op.loc).encode())
     return h.hexdigest()
 
 

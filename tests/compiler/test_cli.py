@@ -170,6 +170,40 @@ def test_ir_stages(prog, capsys):
         "}\n")
 
 
+def test_ir_locations_name_the_source_place_of_every_op(prog, capsys, monkeypatch):
+    monkeypatch.chdir(prog.parent)
+    status, out, err = dpc(capsys, "ir", "prog.dp", "--fn", "wsq", "--locations")
+    assert (status, err) == (0, "")
+    assert out == (
+        "func @wsq(%x: f64[n], %w: f64, %k: i64) -> f64 {\n"
+        '  %0 = mul %x, %x : f64[n] loc("prog.dp":3:22)\n'
+        '  %1 = reduce_sum %0 : f64 loc("prog.dp":3:16)\n'
+        '  %2 = mul %w, %1 : f64 loc("prog.dp":3:14)\n'
+        '  %3 = to_f64 %k : f64 loc("prog.dp":3:29)\n'
+        '  %4 = add %2, %3 : f64 loc("prog.dp":3:27)\n'
+        '  return %4 loc("prog.dp":3:27)\n'
+        "}\n")
+    # The adjoint of x * x, after optimization, still points at x * x.
+    status, out, _ = dpc(capsys, "ir", "prog.dp", "--fn", "wsq", "--derivative", "grad",
+                         "--wrt", "x", "--stage", "opt", "--locations")
+    assert status == 0 and '  %x_bar = add %6, %9 : f64[n] loc("prog.dp":3:22)\n' in out
+    for derivative, returned in (("grad", "%4, %x_bar"), ("jvp", "%18, %16")):  # at wsq's return
+        status, out, _ = dpc(capsys, "ir", "prog.dp", "--fn", "wsq", "--derivative", derivative,
+                             "--wrt", "x", "--stage", "ad", "--locations")
+        assert status == 0 and f'  return {returned} loc("prog.dp":3:27)\n' in out
+    status, out, _ = dpc(capsys, "ir", "prog.dp", "--dump-after", "dce", "--locations")
+    assert status == 0 and '  %2 = mul %w, %1 : f64 loc("prog.dp":3:14)\n' in out
+
+
+@pytest.mark.parametrize("argv, shown", [(["--stage", "source"], "stage 'source'"),
+                                         (["--stage", "llvm"], "stage 'llvm'"),
+                                         (["--format", "dot"], "format 'dot'")])
+def test_ir_locations_are_refused_where_there_are_no_op_lines(prog, capsys, argv, shown):
+    assert dpc(capsys, "ir", prog, "--fn", "wsq", "--locations", *argv) == (
+        1, "", "dpc: error: locations are printed in the text of the IR stages (ir, ad, opt, "
+               f"scalar), not in {shown}\n")
+
+
 def test_help_is_useful(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])

@@ -1,9 +1,12 @@
 """The IR text format: printing is stable and parses back; parse errors say where."""
 
+import re
+
 import numpy as np
 import pytest
 
 from ir import Interpreter, IRParseError, parse_module, print_module, verify_module
+from ir.core import Loc
 
 LOOPS = """\
 func @llsq(%x: f64[m], %n: i64) -> f64 {
@@ -87,6 +90,34 @@ def test_unnamed_values_are_numbered_in_order():
         "func @f(%x: f64) -> f64 {\n  %0 = exp %x : f64\n  %1 = log %0 : f64\n  return %1\n}\n")
 
 
+# Each op line may end with the source place the op came from (`dpc ir --locations`).
+LOCATED = """\
+func @total(%x: f64[n]) -> f64 {
+  %0 = const 0.0 : f64
+  %n = dim %x {axis = 0} : i64 loc("dir/a \\"b\\".dp":2:9)
+  %1 = const 0 : i64
+  %2 = const 1 : i64
+  %s = for %1, %n, %2, %0 : f64 loc("t.dp":3:5) {
+  ^(%i: i64, %s.1: f64):
+    %3 = index %x, %i : f64 loc("t.dp":4:18)
+    %s.2 = add %s.1, %3 : f64 loc("t.dp":4:13)
+    yield %s.2 loc("t.dp":4:9)
+  }
+  return %s loc("t.dp":5:5)
+}
+"""
+
+
+def test_locations_print_and_parse_back():
+    module = parse_module(LOCATED)
+    assert print_module(module, locations=True) == LOCATED
+    loop = module.functions["total"].body.ops[4]
+    assert (loop.loc, loop.regions[0].ops[1].loc) == (Loc("t.dp", 3, 5), Loc("t.dp", 4, 13))
+    assert module.functions["total"].body.ops[1].loc == Loc('dir/a "b".dp', 2, 9)
+    assert module.functions["total"].body.ops[0].loc is None
+    assert print_module(module) == re.sub(r' loc\("(?:[^"\\]|\\.)*":\d+:\d+\)', "", LOCATED)
+
+
 PARSE_ERRORS = [
     ("func @f(%x: f64) -> f64 {\n  return %y\n}\n", "2:10: use of undefined value %y"),
     ("func @f(%x: f32) -> f64 {\n  return %x\n}\n", "1:13: unknown type 'f32'"),
@@ -96,6 +127,14 @@ PARSE_ERRORS = [
     ("func @f(%x: f64) -> f64 {\n  %y = exp %x : f64 $\n}\n", "2:21: unexpected character '$'"),
     ("func @f(%x: bool) -> bool {\n  assert %x {message = \"a\\q\"}\n  return %x\n}\n",
      "2:24: bad escape in string \"a\\q\": strings take JSON's escapes (\\\" \\\\ \\n \\t \\uXXXX)"),
+    ("func @f(%x: f64) -> f64 {\n  return %x loc(3:2)\n}\n",
+     "2:17: expected a file name in quotes, as in loc(\"f.dp\":3:10), found '3'"),
+    ("func @f(%x: f64) -> f64 {\n  return %x loc(\"f.dp\":one:2)\n}\n",
+     "2:24: expected a line number, found 'one'"),
+    ("func @f(%x: f64) -> f64 {\n  return %x loc(\"f.dp\":3:-2)\n}\n",
+     "2:26: expected a column number, found '-2'"),
+    ("func @f(%x: f64) -> f64 {\n  return %x loc(\"f.dp\":3)\n}\n",
+     "2:25: expected ':', found ')'"),
 ]
 
 
