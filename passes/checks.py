@@ -119,8 +119,8 @@ def checks_of(op: ir.Op) -> list:
         return [loop]
     # the empty-range check: the same reduction of a constant, which LLVM keeps only for it
     nothing = ir.Block([ir.I64])
-    zero = ir.Op("const", [], [ir.I64], {"value": 0})
-    nothing.ops = [zero, ir.Op("yield", [zero.results[0]], [])]
+    zero = ir.Op("const", [], [ir.I64], {"value": 0}, loc=op.loc)
+    nothing.ops = [zero, ir.Op("yield", [zero.results[0]], [], loc=op.loc)]
     empty = ir.Op("reduce", op.operands[:3], [ir.I64], dict(op.attrs), [nothing], loc=op.loc)
     return [empty, loop]
 
@@ -149,7 +149,7 @@ def run_once(block: ir.Block) -> bool:
         once = ir.Block()
         once.ops = body.ops
         never = ir.Block()
-        never.ops = [ir.Op("yield", [], [])]
+        never.ops = [ir.Op("yield", [], [], loc=op.loc)]
         ops += [compare, ir.Op("if", [compare.results[0]], [], regions=[once, never], loc=op.loc)]
         changed = True
     block.ops = ops

@@ -205,14 +205,15 @@ def inline_at(block: ir.Block, build: ir.Op, reader: ir.Op, replaced: dict) -> N
         inner.operands = [resolve(v, replaced) for v in inner.operands]
     at, wrapping = resolve(reader.operands[1], replaced), []
     if reader.attrs[SAFE_INDEX] == "wraps":  # -1 is the last element: the body at n - 1
-        wrapping = wrapped(at, build.operands[1])
+        wrapping = wrapped(at, build.operands[1], reader.loc)
         at = wrapping[-1].results[0]
     values = {body.args[0]: at}
     copies = wrapping + [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
     result = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
     if len(reader.operands) > 2:  # a row: read its element, in range as the read was
         rest = [resolve(v, replaced) for v in reader.operands[2:]]
-        element = ir.Op("index", [result] + rest, [reader.results[0].type], {SAFE_INDEX: True})
+        element = ir.Op("index", [result] + rest, [reader.results[0].type], {SAFE_INDEX: True},
+                        loc=reader.loc)
         copies.append(element)
         result = element.results[0]
     position = block.ops.index(reader)
@@ -220,12 +221,12 @@ def inline_at(block: ir.Block, build: ir.Op, reader: ir.Op, replaced: dict) -> N
     replaced[reader.results[0]] = result
 
 
-def wrapped(index, size) -> list:
-    """Ops computing index + size where index < 0, else index."""
-    zero = ir.Op("const", [], [ir.I64], {"value": 0})
-    negative = ir.Op("lt", [index, zero.results[0]], [ir.BOOL])
-    shifted = ir.Op("add", [index, size], [ir.I64])
-    chosen = ir.Op("select", [negative.results[0], shifted.results[0], index], [ir.I64])
+def wrapped(index, size, loc) -> list:
+    """Ops computing index + size where index < 0, else index (at the read's place)."""
+    zero = ir.Op("const", [], [ir.I64], {"value": 0}, loc=loc)
+    negative = ir.Op("lt", [index, zero.results[0]], [ir.BOOL], loc=loc)
+    shifted = ir.Op("add", [index, size], [ir.I64], loc=loc)
+    chosen = ir.Op("select", [negative.results[0], shifted.results[0], index], [ir.I64], loc=loc)
     return [zero, negative, shifted, chosen]
 
 

@@ -102,7 +102,7 @@ def guard(loop: ir.Op, block: ir.Block) -> ir.Block:
     """Puts `loop` under an `if` that it runs at least once; its results become the
     if's, its initial values when it does not run. Returns the block `loop` is now in."""
     start, stop, step = loop.operands[:3]
-    runs = ir.Op("lt" if dim_of_value(step) > 0 else "gt", [start, stop], [ir.BOOL])
+    runs = ir.Op("lt" if dim_of_value(step) > 0 else "gt", [start, stop], [ir.BOOL], loc=loop.loc)
     then, other = ir.Block([], []), ir.Block([], [])
     branch = ir.Op("if", [runs.result], [r.type for r in loop.results], regions=[then, other],
                    loc=loop.loc, result_names=[r.name_hint for r in loop.results])
@@ -110,8 +110,8 @@ def guard(loop: ir.Op, block: ir.Block) -> ir.Block:
         replace_uses(block, old, new)
     position = block.ops.index(loop)
     block.ops[position:position + 1] = [runs, branch]
-    then.ops = [loop, ir.Op("yield", list(loop.results), [])]
-    other.ops = [ir.Op("yield", list(loop.operands[3:]), [])]
+    then.ops = [loop, ir.Op("yield", list(loop.results), [], loc=loop.loc)]
+    other.ops = [ir.Op("yield", list(loop.operands[3:]), [], loc=loop.loc)]
     return then
 
 
@@ -298,13 +298,13 @@ def tabulate(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> tuple:
         blocks.append(body)
     innermost = blocks[-1]
     innermost.ops = [clone_op(inner, values) for inner in ops]
-    innermost.ops.append(ir.Op("yield", [values[op.results[0]]], []))
+    innermost.ops.append(ir.Op("yield", [values[op.results[0]]], [], loc=op.loc))
     elem = op.results[0].type
     shape = list(elem.shape)
     built = None
     for loop, body in reversed(list(zip(tabulated, blocks))):
         if built is not None:
-            body.ops = [built, ir.Op("yield", [built.results[0]], [])]
+            body.ops = [built, ir.Op("yield", [built.results[0]], [], loc=op.loc)]
         shape.insert(0, range_count_dim(loop))
         built = ir.Op("build", [values.get(v, v) for v in loop.operands[:3]],
                       [ArrayType(elem.elem, tuple(shape))], regions=[body], loc=op.loc)

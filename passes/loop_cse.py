@@ -180,7 +180,7 @@ def saved_build(op: ir.Op, loop: ir.Op) -> ir.Op:
     fresh = ir.Block([ir.I64], [body.args[0].name_hint])
     values = {body.args[0]: fresh.args[0]}
     fresh.ops = [ir.clone.clone_op(inner, values) for inner in slice_of(op, body)]
-    fresh.ops.append(ir.Op("yield", [values[op.results[0]]], []))
+    fresh.ops.append(ir.Op("yield", [values[op.results[0]]], [], loc=op.loc))
     kind = op.results[0].type
     saved_type = ArrayType(kind.elem, (range_count_dim(loop), *kind.shape))
     return ir.Op("build", loop.operands[:3], [saved_type], regions=[fresh], loc=op.loc)

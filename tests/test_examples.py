@@ -1,6 +1,7 @@
 """Every example runs through the interpreter and matches an independent NumPy version;
 its IR prints, parses back and prints identically, and verifies."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,25 @@ def test_example_ir_round_trips(path):
     again = ir.parse_module(text)
     assert ir.print_module(again) == text
     ir.verify_module(again)
+
+
+# The ops of a gradient made from Python that have no place in the source: its seed 1.0,
+# its call of the reverse function (stage ad), the sizes read from its parameters and its
+# return.
+UNPLACED = re.compile(r" *(%[\w.]+ = const 1\.0 : f64|%[\w.]+ = dim %[\w.]+ \{axis = \d\} : i64"
+                      r"|[%\w., ]+ = call [%\w., ]+ \{callee = @\w+\.rev\} : .*|return [%\w., ]+)")
+
+
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_every_op_of_a_gradient_keeps_its_source_place(name):
+    filename, fn, _ = EXAMPLES[name]
+    mod = compile_file(ROOT / filename)
+    gradient = mod.grad({"ode": "ode_last"}.get(name, fn))
+    for stage in ("ad", "opt", "scalar"):
+        lines = mod.ir(gradient, stage=stage, locations=True).splitlines()
+        ops = [line for line in lines if re.match(r" +(%|return|yield|assert)", line)]
+        assert len([op for op in ops if f' loc("{ROOT / filename}":' in op]) > len(ops) * 0.9
+        assert [op for op in ops if "loc(" not in op and not UNPLACED.fullmatch(op)] == []
 
 
 def test_examples_start_with_a_header_comment():
