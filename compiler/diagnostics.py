@@ -11,6 +11,9 @@ callers catch one class. Line and column are 1-based.
 
 from __future__ import annotations
 
+# Why print (a statement or a call) is an error, said the same way by parser and checker.
+NO_SIDE_EFFECTS = "functions have no side effects; return the value (dpc run prints it)"
+
 
 class CompileError(Exception):
     """An error in a .dp program, found before it runs."""

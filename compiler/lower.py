@@ -20,7 +20,7 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
 from .builtins import BUILTINS
-from .diagnostics import TypeErrorDP
+from .diagnostics import NO_SIDE_EFFECTS, TypeErrorDP
 from .scope import BoundLaterInLoop, Scope, assigned_names, first_bindings
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
@@ -47,8 +47,8 @@ NOT_BUILTINS = {
     "cumsum": "carry the running sum in a for loop",
     "matmul": "use a @ b", "array": "write a list [a, b, c] or a comprehension",
     "asarray": "arrays come in as parameters", "linspace": "write [a + (b - a) * i / (n - 1) "
-    "for i in range(n)]", "print": "functions have no side effects; return the value "
-    "(dpc run prints it)", "shape": "use len(x) or the dimension names of the parameter's type",
+    "for i in range(n)]", "print": NO_SIDE_EFFECTS,
+    "shape": "use len(x) or the dimension names of the parameter's type",
 }
 # Module names NumPy, JAX and Python code calls through; .dp has none.
 MODULES = ("np", "numpy", "jnp", "jax", "math", "torch", "scipy", "random", "cmath")

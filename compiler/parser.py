@@ -20,7 +20,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
-from .diagnostics import SyntaxErrorDP
+from .diagnostics import NO_SIDE_EFFECTS, SyntaxErrorDP
 
 TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
@@ -606,6 +606,13 @@ def enclosing_function(lines: list[str], line: int) -> str:
     return "the function"
 
 
+def print_statement(f: Failure) -> SyntaxProblem | None:
+    """Python 2's `print x`: print, then anything but the '(' of a call."""
+    if len(f.before) == 1 and f.first.type == "NAME" and f.first.value == "print":
+        return at(f.first, f"print is not supported: {NO_SIDE_EFFECTS}")
+    return None
+
+
 def else_if(f: Failure) -> SyntaxProblem | None:
     if f.token.type == "IF" and f.previous is not None and f.previous.type == "ELSE":
         return at(f.previous, "use elif instead of 'else if'")
@@ -781,9 +788,10 @@ def for_target(f: Failure) -> SyntaxProblem | None:
     return None
 
 
-HINTS = (unclosed_bracket, missing_block, python_keyword, else_if, misspelled_statement,
-         number_literal, f_string, lone_string, ellipsis, top_level_statement, array_type,
-         slice_index, signature, single_equals, declaration_without_value, for_target)
+HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if,
+         misspelled_statement, number_literal, f_string, lone_string, ellipsis,
+         top_level_statement, array_type, slice_index, signature, single_equals,
+         declaration_without_value, for_target)
 
 
 def describe_terminal(parser: Lark, name: str) -> str:

@@ -77,6 +77,10 @@ WRONG = [
      "async is not supported; write a plain def"),
     ("match", "def f(n: i64) -> i64:\n    match n:\n        case 0:\n            return 1\n", 2, 5,
      "match is not supported; use if/elif/else"),
+    ("print statement", HEAD + "    print x\n    return 1.0\n", 2, 5, "print is not supported: "
+     "functions have no side effects; return the value (dpc run prints it)"),
+    ("print of a string", HEAD + "    print \"here\"\n    return 1.0\n", 2, 5, "print is not "
+     "supported: functions have no side effects; return the value (dpc run prints it)"),
     ("is", HEAD + "    return x[0] is 0.0\n", 2, 17,
      "'is' is not supported; compare values with == or !="),
     ("nested def", HEAD + "    def g(y: f64) -> f64:\n        return y\n    return g(x[0])\n", 2, 5,
