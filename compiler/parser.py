@@ -619,6 +619,34 @@ def else_if(f: Failure) -> SyntaxProblem | None:
     return None
 
 
+def dangling_else(f: Failure) -> SyntaxProblem | None:
+    """An else or elif that starts a statement: after a for or while loop (Python's
+    for ... else), or with no if before it at its indentation."""
+    first = f.first  # read as a name where no else could come, as first in a block
+    if (first.type not in ("ELSE", "ELIF") or f.before) and \
+            (first.type != "NAME" or first.value not in ("else", "elif")):
+        return None
+    if not f.starts_line(first):
+        return None
+    loop = re.match(r"(for|while)\b", statement_above(f.lines, first))
+    if first.value == "else" and loop:
+        return at(first, f"{loop.group(1)} ... else is not supported: with no break in .dp "
+                         f"the else block would always run; write its statements after the "
+                         f"loop")
+    return at(first, f"this {first.value} has no if before it at the same indentation; "
+                     f"indent it as the if it belongs to")
+
+
+def statement_above(lines: list[str], token: Token) -> str:
+    """The code of the statement before `token`'s line at `token`'s indentation ("" if an
+    outer block begins first)."""
+    for text in reversed(lines[:token.line - 1]):
+        code = text.split("#", 1)[0]
+        if code.strip() and indentation_of(code) <= token.column - 1:
+            return code.strip() if indentation_of(code) == token.column - 1 else ""
+    return ""
+
+
 def misspelled_statement(f: Failure) -> SyntaxProblem | None:
     """`retrun x`: a name that starts a statement and is followed by one more word."""
     if len(f.before) != 1 or f.first.type != "NAME":
@@ -789,7 +817,7 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if,
-         misspelled_statement, number_literal, f_string, lone_string, ellipsis,
+         dangling_else, misspelled_statement, number_literal, f_string, lone_string, ellipsis,
          top_level_statement, array_type, slice_index, signature, single_equals,
          declaration_without_value, for_target)
 

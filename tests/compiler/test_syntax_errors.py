@@ -22,6 +22,9 @@ WORDS = ("('and', 'or' and 'not' work elementwise on arrays of bool too); .dp ha
          "operators")
 DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
 ONLY_DEF = "only def at the top level: "
+LOOP_ELSE = ("{} ... else is not supported: with no break in .dp the else block would always "
+             "run; write its statements after the loop")
+NO_IF = "this {} has no if before it at the same indentation; indent it as the if it belongs to"
 
 # (id, source, line, col, message)
 WRONG = [
@@ -160,6 +163,19 @@ WRONG = [
      "only 'for NAME in range(...)' is supported"),
     ("zip", HEAD + "    for a, b in zip(x, x):\n        pass\n    return 1.0\n", 2, 10,
      "only 'for NAME in range(...)' is supported"),
+    ("for ... else", HEAD + "    s = 0.0\n    for i in range(n):\n        s += 1.0\n    else:\n"
+     "        s = 2.0\n    return s\n", 5, 5, LOOP_ELSE.format("for")),
+    ("while ... else, a comment between", HEAD + "    s = 0.0\n    while s < 1.0:\n"
+     "        s += 1.0\n\n    # done\n    else:\n        s = 2.0\n    return s\n", 7, 5,
+     LOOP_ELSE.format("while")),
+    ("else with no if", HEAD + "    y = 1.0\n    else:\n        y = 2.0\n    return y\n", 3, 5,
+     NO_IF.format("else")),
+    ("else indented under its if's body", HEAD + "    if n > 0:\n        y = 1.0\n        else:\n"
+     "            y = 2.0\n    return y\n", 4, 9, NO_IF.format("else")),
+    ("else first in a body", HEAD + "    else:\n        y = 2.0\n    return y\n", 2, 5,
+     NO_IF.format("else")),
+    ("elif after a loop", HEAD + "    for i in range(n):\n        pass\n    elif n > 0:\n"
+     "        pass\n    return 1.0\n", 4, 5, NO_IF.format("elif")),
     ("f-string in assert", HEAD + "    assert n > 0, f\"n is {n}\"\n    return 1.0\n", 2, 19,
      "f-strings are not supported; use a plain string"),
     ("module constant", "c = 3.0\n" + HEAD + "    return c\n", 1, 1,
