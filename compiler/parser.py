@@ -647,6 +647,13 @@ def statement_above(lines: list[str], token: Token) -> str:
     return ""
 
 
+def c_conditional(f: Failure) -> SyntaxProblem | None:
+    """C's `c ? a : b`: a '?' out of place, not in a def's types."""
+    if f.token.type == "QMARK" and "QMARK" not in f.accepts and f.first.type != "DEF":
+        return at(f.token, "'?' is not an operator in .dp; write c ? a : b as a if c else b")
+    return None
+
+
 def misspelled_statement(f: Failure) -> SyntaxProblem | None:
     """`retrun x`: a name that starts a statement and is followed by one more word."""
     if len(f.before) != 1 or f.first.type != "NAME":
@@ -816,8 +823,8 @@ def for_target(f: Failure) -> SyntaxProblem | None:
     return None
 
 
-HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if,
-         dangling_else, misspelled_statement, number_literal, f_string, lone_string, ellipsis,
+HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
+         c_conditional, misspelled_statement, number_literal, f_string, lone_string, ellipsis,
          top_level_statement, array_type, slice_index, signature, single_equals,
          declaration_without_value, for_target)
 

@@ -142,6 +142,8 @@ WRONG = [
      f"for bool values use 'not' instead of '!' {WORDS}"),
     ("~", "def f(b: bool) -> bool:\n    return ~b\n", 2, 12,
      f"for bool values use 'not' instead of '~' {WORDS}"),
+    ("c ? a : b", HEAD + "    return n > 0 ? x[0] : 0.0\n", 2, 18,
+     "'?' is not an operator in .dp; write c ? a : b as a if c else b"),
     ("a ']' missing before a header's ':'",
      HEAD + "    if x[0 > 0.0:\n        return 1.0\n    return 0.0\n", 2, 17,
      "'[' opened at 2:9 is not closed before ':'"),
