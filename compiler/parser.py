@@ -12,6 +12,7 @@ import difflib
 import keyword
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -905,7 +906,30 @@ def character_message(text: str, k: int) -> str:
                 f"operators")
     if char == ";":
         return "one statement per line; ';' is not supported"
+    if not char.isascii():
+        return non_ascii_message(char)
     return f"unexpected character {char!r}"
+
+
+# Characters that word processors and web pages put where ASCII was meant.
+LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u22c5": "*", "\u00f7": "/",
+              "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u201c": '"', "\u201d": '"',
+              "\u2018": "'", "\u2019": "'"}
+
+
+def non_ascii_message(char: str) -> str:
+    code = f"U+{ord(char):04X}"
+    if char in LOOKALIKES:
+        return f"'{char}' ({code}) is not ASCII; write {LOOKALIKES[char]!r} instead"
+    name = unicodedata.name(char, "no name").lower()
+    if char.isspace():
+        return f"{code} ({name}) is not a plain space; write ' ' instead"
+    if not char.isprintable():
+        return f"{code} ({name}) is an invisible character outside ASCII; delete it"
+    if char.isidentifier():
+        return (f"'{char}' ({code}) cannot be part of a name: names use only ASCII letters, "
+                f"digits and _; rename it")
+    return f"'{char}' ({code}) is not ASCII: outside strings and comments .dp is written in ASCII"
 
 
 @lru_cache(maxsize=1)

@@ -147,6 +147,24 @@ WRONG = [
     ("a ']' missing before a header's ':'",
      HEAD + "    if x[0 > 0.0:\n        return 1.0\n    return 0.0\n", 2, 17,
      "'[' opened at 2:9 is not closed before ':'"),
+    ("a Greek letter in a name", HEAD + "    \u03b1 = 1.0\n    return \u03b1\n", 2, 5,
+     "'\u03b1' (U+03B1) cannot be part of a name: names use only ASCII letters, digits and _; "
+     "rename it"),
+    ("an accent inside a name", HEAD + "    caf\u00e9 = 1.0\n    return 1.0\n", 2, 8,
+     "'\u00e9' (U+00E9) cannot be part of a name: names use only ASCII letters, digits and _; "
+     "rename it"),
+    ("a minus sign", HEAD + "    return x[0] \u2212 1.0\n", 2, 17,
+     "'\u2212' (U+2212) is not ASCII; write '-' instead"),
+    ("a less-or-equal sign", HEAD + "    return 1.0 if x[0] \u2264 2.0 else 0.0\n", 2, 24,
+     "'\u2264' (U+2264) is not ASCII; write '<=' instead"),
+    ("curly quotes", HEAD + "    assert n > 0, \u201cpositive\u201d\n    return 1.0\n", 2, 19,
+     "'\u201c' (U+201C) is not ASCII; write '\"' instead"),
+    ("a no-break space", HEAD + "    return x[0] +\u00a01.0\n", 2, 18,
+     "U+00A0 (no-break space) is not a plain space; write ' ' instead"),
+    ("a zero-width space", HEAD + "    return x[0]\u200b\n", 2, 16,
+     "U+200B (zero width space) is an invisible character outside ASCII; delete it"),
+    ("an arrow", HEAD + "    return x[0] \u2192 1.0\n", 2, 17,
+     "'\u2192' (U+2192) is not ASCII: outside strings and comments .dp is written in ASCII"),
     ("semicolon", HEAD + "    y = x; z = y\n    return 1.0\n", 2, 10,
      "one statement per line; ';' is not supported"),
     ("chained assignment", HEAD + "    a = b = x[0]\n    return a\n", 2, 11,
@@ -325,3 +343,9 @@ def test_and_or_not_work_elementwise_as_the_operator_message_says():
                          "    return where((x > 0.0) and not (x > 1.0) or (x < -1.0), x, 0.0)\n",
                          backend="interp")
     np.testing.assert_array_equal(mod.f(np.array([-2.0, -0.5, 0.5, 2.0])), [-2.0, 0.0, 0.5, 0.0])
+
+
+def test_comments_and_strings_may_hold_any_character():
+    mod = compile_source("def f(x: f64) -> f64:  # caf\u00e9 \u2264 2\n"
+                         "    assert x > 0.0, \"x \u2265 0 \u2713\"\n    return x\n", backend="interp")
+    assert mod.f(2.0) == 2.0
