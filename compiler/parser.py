@@ -906,6 +906,11 @@ def character_message(text: str, k: int) -> str:
                 f"operators")
     if char == ";":
         return "one statement per line; ';' is not supported"
+    if char == "^":
+        return "'^' is not power in .dp; write x ** y (.dp has no bitwise operators)"
+    if char in "{}":
+        return ("braces are not supported: a block is the indented lines after ':', and "
+                "there are no dicts or sets (use arrays)")
     if not char.isascii():
         return non_ascii_message(char)
     return f"unexpected character {char!r}"

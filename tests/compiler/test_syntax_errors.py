@@ -22,6 +22,8 @@ WORDS = ("('and', 'or' and 'not' work elementwise on arrays of bool too); .dp ha
          "operators")
 DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
 ONLY_DEF = "only def at the top level: "
+BRACES = ("braces are not supported: a block is the indented lines after ':', and there are no "
+          "dicts or sets (use arrays)")
 LOOP_ELSE = ("{} ... else is not supported: with no break in .dp the else block would always "
              "run; write its statements after the loop")
 NO_IF = "this {} has no if before it at the same indentation; indent it as the if it belongs to"
@@ -165,6 +167,10 @@ WRONG = [
      "U+200B (zero width space) is an invisible character outside ASCII; delete it"),
     ("an arrow", HEAD + "    return x[0] \u2192 1.0\n", 2, 17,
      "'\u2192' (U+2192) is not ASCII: outside strings and comments .dp is written in ASCII"),
+    ("^ for power", HEAD + "    return x[0] ^ 2\n", 2, 17,
+     "'^' is not power in .dp; write x ** y (.dp has no bitwise operators)"),
+    ("a brace after a def", "def f(x: f64) -> f64 {\n    return x\n}\n", 1, 22, BRACES),
+    ("a dict", HEAD + "    d = {\"a\": 1.0}\n    return 1.0\n", 2, 9, BRACES),
     ("semicolon", HEAD + "    y = x; z = y\n    return 1.0\n", 2, 10,
      "one statement per line; ';' is not supported"),
     ("chained assignment", HEAD + "    a = b = x[0]\n    return a\n", 2, 11,
