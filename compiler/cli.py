@@ -22,7 +22,7 @@ from ir.types import DYN
 from . import gradbench
 from .derivatives import DENSE
 from .diagnostics import CompileError
-from .driver import BUILD_KINDS, STAGES, compile_source
+from .driver import BUILD_KINDS, STAGES, compile_source, read_program
 from .timing import format_seconds, median_times
 
 DESCRIPTION = """\
@@ -48,11 +48,9 @@ class UserError(Exception):
 
 def read_source(path: str) -> str:
     try:
-        return Path(path).read_text()
+        return read_program(path)
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise UserError(f"cannot read {path}: it is not UTF-8 text") from None
 
 
 def cmd_check(args) -> int:

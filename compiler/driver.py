@@ -23,7 +23,7 @@ from ir.dot import dot_functions
 
 from .derivatives import (DENSE, WrtError, check_jacobian_results, make_dense, make_derived,
                           make_hvp, wrt_position)
-from .diagnostics import CompileError
+from .diagnostics import CompileError, SyntaxErrorDP
 from .lower import lower_module
 from .parser import parse
 
@@ -89,8 +89,21 @@ def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
 
 def compile_file(path, backend: str = "native", fast_math: bool = False,
                  optimize: bool = True, checked: bool = True) -> "CompiledModule":
-    path = Path(path)
-    return compile_source(path.read_text(), str(path), backend, fast_math, optimize, checked)
+    return compile_source(read_program(path), str(path), backend, fast_math, optimize, checked)
+
+
+def read_program(path) -> str:
+    """The text of a .dp file, read as UTF-8 whatever the locale says; a byte that is not
+    UTF-8 is a SyntaxErrorDP at its line and column."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = data[:e.start].decode("utf-8")
+        line, col = before.count("\n") + 1, len(before) - before.rfind("\n")
+        raise SyntaxErrorDP(f"byte 0x{data[e.start]:02x} is not UTF-8 text; save the file as "
+                            f"UTF-8", line, col, filename=str(path),
+                            source=data.decode("utf-8", errors="replace")) from None
 
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from compiler import SyntaxErrorDP, compile_file
 from compiler.cli import main
 
 SOURCE = """\
@@ -151,6 +152,23 @@ def test_a_file_without_functions(tmp_path, capsys):
     assert dpc(capsys, "check", path) == (0, f"{path}: ok, 0 functions\n", "")
     assert dpc(capsys, "run", path, "f") == (
         1, "", f"dpc: error: no function 'f' in {path} (it defines none)\n")
+
+
+def test_a_file_that_is_not_utf8_is_a_compile_error_at_the_byte(tmp_path, capsys):
+    # the CLI said 'cannot read: it is not UTF-8 text', and compile_file raised
+    # UnicodeDecodeError; the locale's encoding read a UTF-8 file otherwise
+    path = tmp_path / "latin1.dp"
+    path.write_bytes("def f(x: f64) -> f64:\n    # caf\u00e9 \u2264\n    return x\n"
+                     .encode("latin-1", errors="replace"))
+    message = (f"{path}:2:10: error: byte 0xe9 is not UTF-8 text; save the file as UTF-8\n"
+               f" 2 |     # caf\ufffd ?\n"
+               f"   |          ^")
+    assert dpc(capsys, "check", path) == (1, "", message + "\n")
+    with pytest.raises(SyntaxErrorDP) as err:
+        compile_file(path)
+    assert str(err.value) == message
+    path.write_bytes("def f(x: f64) -> f64:\n    return x  # \u2264\n".encode())
+    assert compile_file(path, backend="interp").f(2.0) == 2.0
 
 
 def test_ir_stages(prog, capsys):
