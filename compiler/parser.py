@@ -27,6 +27,7 @@ TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
 CLOSE = {"RPAR": ")", "RSQB": "]"}
 LAYOUT = ("_NL", "_INDENT", "_DEDENT", "$END")  # tokens of line structure, not of text
+OPERATORS = ("ADD_OP", "MUL_OP", "POW", "COMP_OP", "AND", "OR", "NOT", "EQUAL", "AUGOP")
 ONLY_RANGE_LOOPS = "only 'for NAME in range(...)' is supported"
 TAB = 8
 PARSE_LOCK = threading.Lock()  # the postlexer keeps state during a parse
@@ -791,6 +792,26 @@ def signature(f: Failure) -> SyntaxProblem | None:
     return None
 
 
+def line_ends_early(f: Failure) -> SyntaxProblem | None:
+    """A statement that ends after an operator: `y = -`, `x++`, `a = b +` before a
+    continuation line that is not inside brackets."""
+    op = f.previous
+    if f.token.type != "_NL" or op is None or op.type not in OPERATORS:
+        return None
+    twice = f.before[-2] if len(f.before) >= 2 else None
+    if op.value in ("+", "-") and twice is not None and twice.value == op.value and \
+            (twice.end_line, twice.end_column) == (op.line, op.column) and len(f.before) > 2:
+        target = f.text(f.first, twice)
+        return at(twice, f"'{op.value * 2}' is not supported; write {target} {op.value}= 1")
+    if op.type in ("EQUAL", "AUGOP"):
+        advice = "write the value on this line"
+    else:
+        advice = ("write what follows it, or put a long expression in parentheses to continue "
+                  "it on the next line")
+    return SyntaxProblem(f"the line ends after '{op.value}': {advice}", op.end_line,
+                         op.end_column)  # the caret goes after it, before any comment
+
+
 def single_equals(f: Failure) -> SyntaxProblem | None:
     if f.token.value != "=":
         return None
@@ -826,7 +847,7 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          c_conditional, misspelled_statement, number_literal, f_string, lone_string, ellipsis,
-         top_level_statement, array_type, slice_index, signature, single_equals,
+         top_level_statement, array_type, slice_index, signature, line_ends_early, single_equals,
          declaration_without_value, for_target)
 
 

@@ -13,6 +13,9 @@ from compiler.parser import parse
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.dp"))
 
+ENDS_AFTER = ("the line ends after '{}': write what follows it, or put a long expression in "
+              "parentheses to continue it on the next line")
+
 SYNTAX = [
     ("def f(x: f64) -> f64\n    return x\n", 1, 21, "expected ':' at the end of the line"),
     ("def f(x: f64) -> f64:\nreturn x\n", 2, 1, "expected an indented block after the ':' on line 1"),
@@ -24,7 +27,17 @@ SYNTAX = [
     ("def f(x: f64) -> f64:\n    return (x + 1\n\ndef g(x: f64) -> f64:\n    return x\n", 4, 1,
      "'(' opened at 2:12 is not closed before 'def'"),
     ("def f(x: f64) -> f64:\n    return x)\n", 2, 13, "unmatched ')'"),
-    ("def f(x: f64) -> f64:\n    return x +\n", 2, 15, "unexpected end of line"),
+    ("def f(x: f64) -> f64:\n    return x +\n", 2, 15, ENDS_AFTER.format("+")),
+    ("def f(x: f64) -> f64:\n    y = x +\n        1.0\n    return y\n", 2, 12,
+     ENDS_AFTER.format("+")),
+    ("def f(x: f64) -> f64:\n    y = not\n    return y\n", 2, 12, ENDS_AFTER.format("not")),
+    ("def f(x: f64) -> f64:\n    y =\n    return y\n", 2, 8,
+     "the line ends after '=': write the value on this line"),
+    ("def f(x: f64) -> f64:\n    x *=  # twice\n    return x\n", 2, 9,
+     "the line ends after '*=': write the value on this line"),
+    ("def f(n: i64) -> i64:\n    n++\n    return n\n", 2, 6, "'++' is not supported; write n += 1"),
+    ("def f(x: f64[n]) -> f64:\n    y = x\n    y[0]--\n    return y[0]\n", 3, 9,
+     "'--' is not supported; write y[0] -= 1"),
     ("def f(x f64) -> f64:\n    return x\n", 1, 9, "unexpected name 'f64' (expected ':' or end of line)"),
     ("def f(x: f64) -> f64:\n    for v in x:\n        pass\n    return x\n", 2, 14,
      "only 'for NAME in range(...)' is supported"),
