@@ -792,6 +792,27 @@ def signature(f: Failure) -> SyntaxProblem | None:
     return None
 
 
+def membership(f: Failure) -> SyntaxProblem | None:
+    """Python's `v in xs` and `v not in xs` outside a for."""
+    word = f.token
+    if any(t.type == "FOR" for t in f.before) or word.type == "NAME":
+        return None
+    if word.value == "in" or (word.type == "NOT" and re.match(r"not\s+in\b",
+                                                              f.rest_of_line(word))):
+        return at(word, "'in' is only part of 'for i in range(...)'; .dp has no membership "
+                        "test: compare with == in a loop")
+    return None
+
+
+def walrus(f: Failure) -> SyntaxProblem | None:
+    """`(y := e)`; `y := e` fails at its '=' (`y: T = e` declares)."""
+    for colon in (f.token, f.previous):
+        if colon is not None and colon.value == ":" and f.rest_of_line(colon).startswith(":="):
+            return at(colon, "':=' is not supported; assign the value on a line of its own "
+                             "first")
+    return None
+
+
 def line_ends_early(f: Failure) -> SyntaxProblem | None:
     """A statement that ends after an operator: `y = -`, `x++`, `a = b +` before a
     continuation line that is not inside brackets."""
@@ -847,8 +868,8 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          c_conditional, misspelled_statement, number_literal, f_string, lone_string, ellipsis,
-         top_level_statement, array_type, slice_index, signature, line_ends_early, single_equals,
-         declaration_without_value, for_target)
+         top_level_statement, array_type, walrus, slice_index, signature, membership,
+         line_ends_early, single_equals, declaration_without_value, for_target)
 
 
 def describe_terminal(parser: Lark, name: str) -> str:

@@ -22,6 +22,9 @@ WORDS = ("('and', 'or' and 'not' work elementwise on arrays of bool too); .dp ha
          "operators")
 DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
 ONLY_DEF = "only def at the top level: "
+MEMBERSHIP = ("'in' is only part of 'for i in range(...)'; .dp has no membership test: compare "
+              "with == in a loop")
+WALRUS = "':=' is not supported; assign the value on a line of its own first"
 BRACES = ("braces are not supported: a block is the indented lines after ':', and there are no "
           "dicts or sets (use arrays)")
 LOOP_ELSE = ("{} ... else is not supported: with no break in .dp the else block would always "
@@ -146,6 +149,10 @@ WRONG = [
      f"for bool values use 'not' instead of '~' {WORDS}"),
     ("c ? a : b", HEAD + "    return n > 0 ? x[0] : 0.0\n", 2, 18,
      "'?' is not an operator in .dp; write c ? a : b as a if c else b"),
+    ("in", HEAD + "    return 1.0 if x[0] in x else 0.0\n", 2, 24, MEMBERSHIP),
+    ("not in", HEAD + "    return 1.0 if x[0] not in x else 0.0\n", 2, 24, MEMBERSHIP),
+    (":=", HEAD + "    if (y := x[0]) > 1.0:\n        return y\n    return 0.0\n", 2, 11, WALRUS),
+    (":= as a statement", HEAD + "    y := x[0]\n    return y\n", 2, 7, WALRUS),
     ("a ']' missing before a header's ':'",
      HEAD + "    if x[0 > 0.0:\n        return 1.0\n    return 0.0\n", 2, 17,
      "'[' opened at 2:9 is not closed before ':'"),
