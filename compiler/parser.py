@@ -813,6 +813,18 @@ def walrus(f: Failure) -> SyntaxProblem | None:
     return None
 
 
+def assert_form(f: Failure) -> SyntaxProblem | None:
+    """`assert(c, "message")`, always true in Python, and a message that is not a string."""
+    if f.first.type != "ASSERT" or len(f.before) < 2:
+        return None
+    if f.before[1].value == "(" and f.token.type == "STRING":
+        return at(f.before[1], 'assert is a statement, not a function: write assert cond, '
+                               '"message" without the parentheses')
+    if f.previous.value == "," and not f.brackets and f.token.type != "STRING":
+        return at(f.token, 'the assert message must be a string: assert cond, "message"')
+    return None
+
+
 def line_ends_early(f: Failure) -> SyntaxProblem | None:
     """A statement that ends after an operator: `y = -`, `x++`, `a = b +` before a
     continuation line that is not inside brackets."""
@@ -867,8 +879,8 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
-         c_conditional, misspelled_statement, number_literal, f_string, lone_string, ellipsis,
-         top_level_statement, array_type, walrus, slice_index, signature, membership,
+         c_conditional, misspelled_statement, number_literal, f_string, assert_form, lone_string,
+         ellipsis, top_level_statement, array_type, walrus, slice_index, signature, membership,
          line_ends_early, single_equals, declaration_without_value, for_target)
 
 

@@ -209,6 +209,11 @@ WRONG = [
      NO_IF.format("else")),
     ("elif after a loop", HEAD + "    for i in range(n):\n        pass\n    elif n > 0:\n"
      "        pass\n    return 1.0\n", 4, 5, NO_IF.format("elif")),
+    ("assert called like a function", HEAD + "    assert(n > 0, \"n must be positive\")\n"
+     "    return 1.0\n", 2, 11, 'assert is a statement, not a function: write assert cond, '
+     '"message" without the parentheses'),
+    ("assert message not a string", HEAD + "    assert n > 0, n\n    return 1.0\n", 2, 19,
+     'the assert message must be a string: assert cond, "message"'),
     ("f-string in assert", HEAD + "    assert n > 0, f\"n is {n}\"\n    return 1.0\n", 2, 19,
      "f-strings are not supported; use a plain string"),
     ("module constant", "c = 3.0\n" + HEAD + "    return c\n", 1, 1,
@@ -361,4 +366,10 @@ def test_and_or_not_work_elementwise_as_the_operator_message_says():
 def test_comments_and_strings_may_hold_any_character():
     mod = compile_source("def f(x: f64) -> f64:  # caf\u00e9 \u2264 2\n"
                          "    assert x > 0.0, \"x \u2265 0 \u2713\"\n    return x\n", backend="interp")
+    assert mod.f(2.0) == 2.0
+
+
+def test_an_assert_condition_may_have_parentheses():
+    mod = compile_source("def f(x: f64) -> f64:\n    assert(x > 0.0)\n"
+                         "    assert (x < 9.0), \"small\"\n    return x\n", backend="interp")
     assert mod.f(2.0) == 2.0
