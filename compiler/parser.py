@@ -480,6 +480,8 @@ NO_MATCH = "{word} is not supported; use if/elif/else"
 NO_OUTER_NAMES = ("{word} is not supported: a function sees only its arguments; pass the "
                   "value as an argument")
 NO_FUNCTION_WORD = "{word} is not a .dp keyword; define a function with def"
+NO_DECLARATION_WORD = ("{word} is not a .dp keyword; bind a name with {name} = ... (or "
+                       "{name}: f64 = ... to give its type)")
 # Words of Python (and of other languages) that .dp lacks, and what to write instead:
 # {word} is the word, {name} the token after it, {function} the function it is in.
 NOT_IN_DP = {
@@ -508,7 +510,13 @@ NOT_IN_DP = {
     "fn": NO_FUNCTION_WORD,
     "func": NO_FUNCTION_WORD,
     "function": NO_FUNCTION_WORD,
+    "let": NO_DECLARATION_WORD,
+    "var": NO_DECLARATION_WORD,
+    "const": NO_DECLARATION_WORD,
 }
+# Types of C and Python that a declaration may start with, and the .dp type.
+C_TYPES = {"double": "f64", "float": "f64", "int": "i64", "long": "i64", "f64": "f64",
+           "i64": "i64", "bool": "bool"}
 STATEMENT_WORDS = ("def", "return", "assert", "pass", "if", "elif", "else", "for", "while")
 # C's operators for what Python spells as words.
 WORD_OPERATORS = {"&": "and", "|": "or", "!": "not", "~": "not"}
@@ -654,6 +662,20 @@ def c_conditional(f: Failure) -> SyntaxProblem | None:
     if f.token.type == "QMARK" and "QMARK" not in f.accepts and f.first.type != "DEF":
         return at(f.token, "'?' is not an operator in .dp; write c ? a : b as a if c else b")
     return None
+
+
+def typed_declaration(f: Failure) -> SyntaxProblem | None:
+    """C's `double y = x`, `f64[n] y = x`: a type, then the name."""
+    b = f.before
+    if f.first.value not in C_TYPES or f.token.type != "NAME":
+        return None
+    if len(b) == 1:
+        written = C_TYPES[f.first.value]
+    elif f.first.value in TYPE_NAMES and b[1].value == "[" and b[-1].value == "]":
+        written = f.text(f.first, f.token)
+    else:
+        return None
+    return at(f.first, f"the type goes after the name: {f.token.value}: {written} = ...")
 
 
 def misspelled_statement(f: Failure) -> SyntaxProblem | None:
@@ -879,9 +901,10 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
-         c_conditional, misspelled_statement, number_literal, f_string, assert_form, lone_string,
-         ellipsis, top_level_statement, array_type, walrus, slice_index, signature, membership,
-         line_ends_early, single_equals, declaration_without_value, for_target)
+         c_conditional, typed_declaration, misspelled_statement, number_literal, f_string,
+         assert_form, lone_string, ellipsis, top_level_statement, array_type, walrus, slice_index,
+         signature, membership, line_ends_early, single_equals, declaration_without_value,
+         for_target)
 
 
 def describe_terminal(parser: Lark, name: str) -> str:

@@ -95,6 +95,16 @@ WRONG = [
      "functions are defined at the top level only; move def g out of f"),
     ("fn", "fn f(x: f64) -> f64:\n    return x\n", 1, 1,
      "fn is not a .dp keyword; define a function with def"),
+    ("let", HEAD + "    let y = x[0]\n    return y\n", 2, 5,
+     "let is not a .dp keyword; bind a name with y = ... (or y: f64 = ... to give its type)"),
+    ("var", HEAD + "    var y = x[0]\n    return y\n", 2, 5,
+     "var is not a .dp keyword; bind a name with y = ... (or y: f64 = ... to give its type)"),
+    ("a C declaration", HEAD + "    double y = x[0]\n    return y\n", 2, 5,
+     "the type goes after the name: y: f64 = ..."),
+    ("a declaration with the .dp type first", HEAD + "    i64 i = 0\n    return 1.0\n", 2, 5,
+     "the type goes after the name: i: i64 = ..."),
+    ("an array type first", HEAD + "    f64[n] y = x\n    return 1.0\n", 2, 5,
+     "the type goes after the name: y: f64[n] = ..."),
     ("retrun", HEAD + "    retrun x\n", 2, 5, "unknown statement 'retrun'; did you mean 'return'?"),
     ("Return", HEAD + "    Return x\n", 2, 5, "unknown statement 'Return'; did you mean 'return'?"),
     ("Def", "Def f(x: f64) -> f64:\n    return x\n", 1, 1,
@@ -281,6 +291,7 @@ def test_a_continuation_line_inside_brackets_is_not_a_new_statement():
 
 def test_a_name_like_a_soft_keyword_is_a_variable():
     assert parse(HEAD + "    match = x[0]\n    case = match\n    return case\n").functions
+    assert parse(HEAD + "    var = x[0]\n    let = var\n    double = let\n    return double\n")
     with pytest.raises(SyntaxErrorDP) as err:
         parse(HEAD + "    match = x[0] +\n    return match\n")
     assert err.value.message.startswith("the line ends after '+'")
