@@ -797,6 +797,11 @@ def signature(f: Failure) -> SyntaxProblem | None:
             and f.before[-2].value in ("(", ","):
         return at(previous, f"parameter '{previous.value}' needs a type, like "
                             f"{previous.value}: f64")
+    if in_parameters and token.type == "NAME" and previous.type == "NAME" \
+            and f.before[-2].value in ("(", ","):
+        written = re.match(r"\w+(\[[^\]]*\])?", f.rest_of_line(token)).group()
+        return at(token, f"a ':' goes between parameter '{previous.value}' and its type: "
+                         f"{previous.value}: {written}")
     if in_parameters and token.value == "=":
         return at(token, "default values are not supported; every argument is passed")
     if in_parameters and token.value in ("*", "**"):
