@@ -579,10 +579,20 @@ def unclosed_bracket(f: Failure) -> SyntaxProblem | None:
 
 
 def missing_block(f: Failure) -> SyntaxProblem | None:
-    header = after_colon(f.token, f.lines) if "_INDENT" in f.accepts else None
+    if "_INDENT" not in f.accepts:
+        return None
+    header = f.token.line if f.token.type == "$END" else after_colon(f.token, f.lines)
     if header is None:
         return None
-    return at(f.token, f"expected an indented block after the ':' on line {header}")
+    message = f"expected an indented block after the ':' on line {header}"
+    if any(code_of(line).strip() for line in f.lines[header:]):
+        return at(f.token, message)  # at the line that should be indented
+    # The file ends: the caret goes after the ':', before any comment.
+    return SyntaxProblem(message, header, len(code_of(f.line(header)).rstrip()) + 1)
+
+
+def code_of(line: str) -> str:
+    return line.split("#", 1)[0]
 
 
 def python_keyword(f: Failure) -> SyntaxProblem | None:
@@ -651,7 +661,7 @@ def statement_above(lines: list[str], token: Token) -> str:
     """The code of the statement before `token`'s line at `token`'s indentation ("" if an
     outer block begins first)."""
     for text in reversed(lines[:token.line - 1]):
-        code = text.split("#", 1)[0]
+        code = code_of(text)
         if code.strip() and indentation_of(code) <= token.column - 1:
             return code.strip() if indentation_of(code) == token.column - 1 else ""
     return ""
@@ -937,7 +947,7 @@ def after_colon(token: Token, lines: list[str]) -> int | None:
     if indentation_of(lines[token.line - 1]) != token.column - 1:
         return None
     for k in range(token.line - 2, -1, -1):
-        code = lines[k].split("#", 1)[0].rstrip()
+        code = code_of(lines[k]).rstrip()
         if code:
             return k + 1 if code.endswith(":") else None
     return None

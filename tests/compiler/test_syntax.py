@@ -50,7 +50,11 @@ SYNTAX = [
     ("def f(x: f64) -> f64:\n    return f(y=1, 2)\n", 2, 19, "positional argument after a keyword argument"),
     ("def f(x: f64) -> f64:\n\tif x > 0.0:\n        \treturn x\n    return x\n", 3, 1,
      "indentation mixes tabs and spaces; use spaces only"),
-    ("def f(x: f64) -> f64:\n", 1, 22, "expected an indented block, found end of file"),
+    ("def f(x: f64) -> f64:\n", 1, 22, "expected an indented block after the ':' on line 1"),
+    ("def f(x: f64) -> f64:  # to do\n    # later\n\n", 1, 22,
+     "expected an indented block after the ':' on line 1"),
+    ("def f(x: f64) -> f64:\n    if x > 0.0:\n", 2, 16,
+     "expected an indented block after the ':' on line 2"),
     ("def f(x: f64) -> f64:\n    return 99999999999999999999\n", 2, 12,
      "integer 99999999999999999999 does not fit in i64"),
     ("x = 1\n", 1, 1, "only def at the top level: module-level constants are not supported; "
