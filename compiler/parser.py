@@ -745,6 +745,10 @@ def f_string(f: Failure) -> SyntaxProblem | None:
 def lone_string(f: Failure) -> SyntaxProblem | None:
     if f.token.type != "STRING":
         return None
+    words = [t.value for t in f.before]
+    wrt = len(words) - words[::-1].index("wrt") if "wrt" in words else None
+    if wrt is not None and all(t.value in "(,=" or t.type == "NAME" for t in f.before[wrt:]):
+        return at(f.token, "name the parameters without quotes: wrt=x or wrt=(x, w)")
     if f.token.value in ('""', "''") and f.rest_of_line(f.token).startswith(f.token.value[0] * 3):
         return at(f.token, "unterminated string")  # a triple quote read as an empty string
     if not f.before:

@@ -22,6 +22,7 @@ WORDS = ("('and', 'or' and 'not' work elementwise on arrays of bool too); .dp ha
          "operators")
 DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
 ONLY_DEF = "only def at the top level: "
+WRT = "name the parameters without quotes: wrt=x or wrt=(x, w)"
 MEMBERSHIP = ("'in' is only part of 'for i in range(...)'; .dp has no membership test: compare "
               "with == in a loop")
 WALRUS = "':=' is not supported; assign the value on a line of its own first"
@@ -224,6 +225,8 @@ WRONG = [
      '"message" without the parentheses'),
     ("assert message not a string", HEAD + "    assert n > 0, n\n    return 1.0\n", 2, 19,
      'the assert message must be a string: assert cond, "message"'),
+    ("a string in wrt", HEAD + "    return grad(f, wrt=\"x\")(x, n)\n", 2, 24, WRT),
+    ("a string in a wrt tuple", HEAD + "    return grad(f, wrt=(x, \"n\"))(x, n)\n", 2, 28, WRT),
     ("f-string in assert", HEAD + "    assert n > 0, f\"n is {n}\"\n    return 1.0\n", 2, 19,
      "f-strings are not supported; use a plain string"),
     ("module constant", "c = 3.0\n" + HEAD + "    return c\n", 1, 1,
