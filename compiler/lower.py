@@ -54,7 +54,8 @@ NOT_BUILTINS = {
 MODULES = ("np", "numpy", "jnp", "jax", "math", "torch", "scipy", "random", "cmath")
 # Constants those modules have, and how to write them.
 CONSTANTS = {"pi": "write the number 3.141592653589793", "e": "write exp(1.0)",
-             "inf": "write 1.0 / 0.0", "nan": "write 0.0 / 0.0"}
+             "inf": "write 1.0 / 0.0", "nan": "write 0.0 / 0.0", "true": "write True",
+             "false": "write False", "None": "every value is a number, a bool or an array"}
 
 
 class Lowering:

@@ -196,6 +196,10 @@ WRONG = [
      "np.pi: there are no modules in .dp; write the number 3.141592653589793"),
     ("pi", "def f(x: f64) -> f64:\n    return pi * x\n", 2, 12,
      "unknown name 'pi': write the number 3.141592653589793"),
+    ("true in lower case", "def f(x: f64) -> bool:\n    return true\n", 2, 12,
+     "unknown name 'true': write True"),
+    ("None", "def f(x: f64) -> f64:\n    y = None\n    return x\n", 2, 9,
+     "unknown name 'None': every value is a number, a bool or an array"),
     ("a list that grows", "def f(x: f64[n]) -> f64:\n    y = zeros(n)\n    y.append(1.0)\n"
      "    return 1.0\n", 3, 6,
      "arrays cannot grow: make one with a comprehension, or with zeros(n) and x[i] = ... in a "
