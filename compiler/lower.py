@@ -98,6 +98,9 @@ class Lowering:
             raise self.error(fdef, f"function '{fdef.name}' is defined twice (first at line {first.line})")
         if fdef.name in DERIVATIVE_FORMS:
             raise self.error(fdef, f"'{fdef.name}' is a built-in derivative form; choose another name")
+        if fdef.name == "range":  # for i in range(n) would not call it
+            raise self.error(fdef, "'range' is the form of for loops and comprehensions; choose "
+                                   "another name")
         self.defs[fdef.name] = fdef
         seen: set[str] = set()
         types, names = [], []
@@ -815,6 +818,8 @@ class FunctionLowering:
         if name == "append":
             return ("arrays cannot grow: make one with a comprehension, or with zeros(n) and "
                     "x[i] = ... in a loop")
+        if name == "T" and not e.args and not e.kwargs:
+            return f"'.T' is not a method; write {dotted(func)} without parentheses"
         return f"values have no methods in .dp ('.{name}'); {instead}"
 
     def call_function(self, e: A.Call, name: str) -> list:
