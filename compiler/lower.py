@@ -131,15 +131,16 @@ class Lowering:
                                            f"when the function runs")
 
 
-def true_division_advice(value, target: Type) -> str:
-    """Where an i64 was wanted and '/' made an f64 (n = n / 2), say so and where."""
+def conversion_advice(value, target: Type) -> str:
+    """Where an i64 was wanted and an f64 came, how to get one: with // where '/' divided
+    integers (n = n / 2), or with int(...)."""
+    if target.elem != I64 or value.type.elem != F64 or value.type.rank != target.rank:
+        return ""
     op = value.defining_op
-    if target.elem != I64 or value.type.elem != F64 or op is None or op.name != "div":
-        return ""
-    if not all(from_integer(v) for v in op.operands):  # x / 2.0: // would not give i64
-        return ""
-    return (f" ('/' at line {op.loc.line} gives f64 even for integers; use // for integer "
-            f"division)")
+    if op is not None and op.name == "div" and all(from_integer(v) for v in op.operands):
+        return (f" ('/' at line {op.loc.line} gives f64 even for integers; use // for integer "
+                f"division)")
+    return " (convert with int(...), which truncates toward zero)"
 
 
 def root_name(e: A.Attribute) -> A.Name:
@@ -265,7 +266,7 @@ class FunctionLowering:
                                            f"dimension {d} is not {e}")
             return self.emit(node, "shape_cast", value, type=target)
         raise self.error(node, f"{what} is {value.type} but must be {target}"
-                               f"{true_division_advice(value, target)}")
+                               f"{conversion_advice(value, target)}")
 
     def unify(self, node, types: list[Type], what: str) -> Type:
         """The type that values of all these types can be converted to."""
@@ -842,7 +843,8 @@ class FunctionLowering:
                 v = self.emit(node, "to_f64", v)
             if v.type.elem != param.type.elem or v.type.rank != param.type.rank:
                 raise self.error(node, f"argument '{param.name_hint}' of '{fn.name}' must be "
-                                       f"{param.type}, got {v.type}")
+                                       f"{param.type}, got {v.type}"
+                                       f"{conversion_advice(v, param.type)}")
             out.append(v)
         if check_sizes:
             self.check_call_sizes(e, fn.name, [(p.name_hint, p.type) for p in fn.params], out)

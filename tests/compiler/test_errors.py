@@ -189,7 +189,14 @@ WRONG = [
     ("a call through a module's module", "def f(n: i64) -> f64:\n    return np.random.rand()\n",
      2, 12, "np.random.rand: there are no modules in .dp; there is no builtin 'rand'"),
     ("true division of floats", "def f(x: f64) -> i64:\n    return x / 2.0\n", 2, 14,
-     "the returned value is f64 but must be i64"),  # // would not make it i64 either
+     "the returned value is f64 but must be i64 (convert with int(...), which truncates toward "
+     "zero)"),  # // would not make it i64 either
+    ("an f64 passed for an i64", "def g(k: i64) -> i64:\n    return k\n"
+     "def f(x: f64) -> i64:\n    return g(x)\n", 4, 14,
+     "argument 'k' of 'g' must be i64, got f64 (convert with int(...), which truncates toward "
+     "zero)"),
+    ("an f64 declared i64", "def f(x: f64) -> f64:\n    k: i64 = x * 2.0\n    return x\n", 2, 16,
+     "'k' is f64 but must be i64 (convert with int(...), which truncates toward zero)"),
     ("a call through numpy", "def f(x: f64[n]) -> f64[n]:\n    return np.exp(x)\n", 2, 12,
      "np.exp: there are no modules in .dp; call the builtin exp(...)"),
     ("a constant of numpy", "def f(x: f64) -> f64:\n    return np.pi * x\n", 2, 12,
