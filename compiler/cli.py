@@ -96,7 +96,7 @@ def cmd_ir(args) -> int:
             raise UserError(str(e)) from None
         return 0
     wanted = {"all"} if args.dump_after_all else set(args.dump_after)
-    manager = module.pipeline(dump_after=wanted, locations=args.locations)
+    manager = module.pipeline(dump_after=wanted, fn=args.fn, locations=args.locations)
     unknown = wanted - set(manager.names) - {"all"}
     if unknown:
         raise UserError(f"no pass named {', '.join(sorted(unknown))}; the passes are "
@@ -520,7 +520,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="text (default), or dot: the IR as a Graphviz graph "
                         "(dpc ir ... --format dot | dot -Tsvg > ir.svg)")
     p.add_argument("--stats", action="store_true",
-                   help="print the op count after every pass")
+                   help="print the op count after every pass (with --fn: of that function "
+                        "and the functions generated for it)")
     p.add_argument("--locations", action="store_true",
                    help='end each op line with the source place it came from, '
                         'loc("FILE":LINE:COL); ops made by AD carry the place of the op '

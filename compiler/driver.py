@@ -397,15 +397,19 @@ class CompiledModule:
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
 
-    def pipeline(self, dump_after=(), locations: bool = False):
+    def pipeline(self, dump_after=(), fn: str | None = None, locations: bool = False):
         """Runs every pass from the front end's IR on, again, keeping the IR after the
         passes named in dump_after ('all': every one; with `locations`, each op's source
         place too): the PassManager, whose .dumps and .stats (op counts after each pass)
-        describe the run."""
-        from passes.manager import PassManager
+        describe the run. With `fn`, the stats count the ops of fn and of the generated
+        functions it calls, what `ir(fn)` prints."""
+        from passes.manager import PassManager, op_count
+        count = op_count if fn is None else (
+            lambda module: op_count(ir.Module({n: module.functions[n]
+                                               for n in self.shown(module, fn)})))
         manager = PassManager(derivative_passes() + optimization_passes()
                               + native_passes(self.checked),
-                              dump_after=dump_after, locations=locations)
+                              dump_after=dump_after, count=count, locations=locations)
         manager.run(ir.clone_module(self.module))
         return manager
 
@@ -455,14 +459,20 @@ class CompiledModule:
         if fn is None:
             shown = list(module.functions)
         elif stage in ("ad", "opt"):
-            shown = [n for n in reachable(module, fn).functions
-                     if n == fn or n not in self.module.functions]
+            shown = self.shown(module, fn)
         else:
             shown = [fn]
         functions = [module.functions[n] for n in shown]
         if format == "dot":
             return dot_functions(functions)
         return "\n".join(ir.print_function(f, locations) for f in functions)
+
+
+    def shown(self, module: ir.Module, fn: str) -> list[str]:
+        """fn and the functions generated for it that it calls in `module`, a stage of
+        this one (its reverse and forward functions), in the module's order."""
+        return [n for n in reachable(module, fn).functions
+                if n == fn or n not in self.module.functions]
 
 
 BUILD_KINDS = ("obj", "so", "llvm", "asm", "header")

@@ -81,3 +81,21 @@ def test_cli_stats_and_dumps(capsys):
     assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, ad, inline, "
                    "constfold, simplify, cse, licm, loop_cse, dce, scalarize, bounds, checks, "
                    "speculate, fusion\n")
+
+
+def test_cli_stats_of_one_function(capsys):
+    # gmm.dp has five functions: --fn counts the ops of log_sum_exp only, as
+    # `dpc ir --fn log_sum_exp` prints only it (the whole module has 209 at input)
+    status, out, _ = dpc(capsys, "ir", "examples/gmm.dp", "--fn", "log_sum_exp", "--stats")
+    assert status == 0
+    assert out.splitlines()[:3] == ["pass             ops   change",
+                                    "input              7         ",
+                                    "inline_calls       7       +0"]
+    # a derivative: its generated reverse function counts, the primal does not
+    status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--fn", "lse", "--derivative", "grad",
+                         "--stats")
+    assert status == 0
+    assert out.splitlines()[1:5] == ["input              2         ",
+                                     "inline_calls       2       +0",
+                                     "ad                45      +43",
+                                     "inline            43       -2"]
