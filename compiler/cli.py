@@ -73,30 +73,30 @@ DERIVATIVES = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacfwd
 
 
 def cmd_ir(args) -> int:
-    module = compile_file_of(args)
-    if args.fn is not None:
+    module, name = compile_file_of(args), args.fn
+    if name is not None:
         check_function(module, args)
     if args.static:
-        if args.fn is None:
+        if name is None:
             raise UserError("--static needs --fn: the function to specialize")
-        module, fn = specialized(module, module.module.functions[args.fn], args)
-        args.fn = fn.name
+        module, fn = specialized(module, module.module.functions[name], args)
+        name = fn.name
     if args.wrt is not None and not args.derivative:
         raise UserError("--wrt needs --derivative: the derivative to take")
     if args.derivative:
-        if args.fn is None:
+        if name is None:
             raise UserError("--derivative needs --fn: the function to differentiate")
-        derived, _ = gradient_of(module, module.module.functions[args.fn], args, args.derivative)
-        module, args.fn = derived.owner, derived.name
+        derived, _ = gradient_of(module, module.module.functions[name], args, args.derivative)
+        module, name = derived.owner, derived.name
     if not (args.dump_after or args.dump_after_all or args.stats):
         try:
-            sys.stdout.write(module.ir(args.fn, stage=args.stage, format=args.format,
+            sys.stdout.write(module.ir(name, stage=args.stage, format=args.format,
                                        locations=args.locations))
         except ValueError as e:
             raise UserError(str(e)) from None
         return 0
     wanted = {"all"} if args.dump_after_all else set(args.dump_after)
-    manager = module.pipeline(dump_after=wanted, fn=args.fn, locations=args.locations)
+    manager = module.pipeline(dump_after=wanted, fn=name, locations=args.locations)
     unknown = wanted - set(manager.names) - {"all"}
     if unknown:
         raise UserError(f"no pass named {', '.join(sorted(unknown))}; the passes are "
@@ -346,9 +346,19 @@ def gradient_of(module, fn, args, form: str = "value_and_grad", said: str | None
         message = str(e)
         for words in (f"{form}(", f"{form} needs"):  # the form's own words, not a name in them
             message = message.replace(words, words.replace(form, said))
-        raise UserError(message) from None
+        raise UserError(in_user_words(message, fn, args)) from None
     names = wrt or [fn.params[k].name_hint for k in fn.float_positions]
     return derived, names
+
+
+def in_user_words(message: str, fn, args) -> str:
+    """A message about fn as the user knows it: a function --static made has a name of its
+    own (f.static.k2), which messages give as the user's name and the values given."""
+    if fn.name == args.fn:
+        return message
+    given = ", ".join(f"{k}={v}" for k, v in static_values(args).items())
+    message = message.replace(f"({fn.name})", f"({args.fn})")
+    return message.replace(f"'{fn.name}'", f"'{args.fn}' with --static {given}")
 
 
 def cmd_grad(args) -> int:
@@ -398,8 +408,8 @@ def cmd_gradcheck(args) -> int:
     primal = module.function(fn.name)
     value, *grads = derived(*values)
     if not np.isfinite(value):
-        print(f"note: {fn.name} is {format_result(value)} at these arguments, so the "
-              f"differences cannot be checked there")
+        print(in_user_words(f"note: '{fn.name}' is {format_result(value)} at these arguments, "
+                            f"so the differences cannot be checked there", fn, args))
     rng = np.random.default_rng(0)
     params = [p.name_hint for p in fn.params]
     for name in names:

@@ -269,6 +269,34 @@ def test_derivative_command_errors(prog, capsys, argv, message):
     assert (status, out, err) == (1, "", message.format(prog=prog))
 
 
+@pytest.mark.parametrize("argv,message", [
+    (["grad", "{prog}", "scale", "--arg", "a=[[1.0, 2.0]]", "--arg", "s=2.0", "--static", "m=2"],
+     "dpc: error: grad(scale): grad needs a function returning f64, 'scale' with --static m=2 "
+     "returns f64[n, 2] (for an array result, use vjp or jvp)\n"),
+    (["grad", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--static", "k=2",
+      "--static", "n=1", "--wrt", "k"],
+     "dpc: error: 'k' is not a parameter of 'wsq' with --static k=2, n=1 (its parameters are "
+     "x, w)\n"),
+    (["ir", "{prog}", "--fn", "both", "--static", "n=2", "--derivative", "hessian"],
+     "dpc: error: hessian(both): a Hessian needs a function returning f64, 'both' with "
+     "--static n=2 returns f64, i64\n"),
+])
+def test_derivative_errors_name_the_function_that_static_specialized(prog, capsys, argv,
+                                                                      message):
+    # they named the specialized function, scale.static.m1, which the user never wrote
+    status, out, err = dpc(capsys, *[a.format(prog=prog) for a in argv])
+    assert (status, out, err) == (1, "", message)
+
+
+def test_gradcheck_note_names_the_function_that_static_specialized(tmp_path, capsys):
+    path = tmp_path / "nan.dp"
+    path.write_text("def f(x: f64[n], k: i64) -> f64:\n    return sum(x) / 0.0 * float(k)\n")
+    status, out, _ = dpc(capsys, "gradcheck", path, "f", "--arg", "x=[1.0]", "--static", "k=0")
+    assert status == 1
+    assert out.splitlines()[0] == ("note: 'f' with --static k=0 is nan at these arguments, so "
+                                   "the differences cannot be checked there")
+
+
 def test_gradcheck_reports_the_largest_error_per_parameter(prog, capsys):
     status, out, _ = dpc(capsys, "gradcheck", prog, "wsq", "--random", "0", "--dim", "n=5",
                          "--arg", "k=2")
