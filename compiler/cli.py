@@ -148,14 +148,18 @@ def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
     return values
 
 
-def parse_value(name: str, text: str):
+def parse_value(name: str, text: str, t):
+    """The value --arg NAME=TEXT gives parameter `name` of type t."""
     if text.startswith("@"):
         return load_npy(name, text[1:])
     try:
-        value = ast.literal_eval(NonFinite().visit(ast.parse(text.strip(), mode="eval")))
+        value = ast.literal_eval(JsonNames().visit(ast.parse(text.strip(), mode="eval")))
     except (ValueError, SyntaxError):
         raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
                         f"list of numbers") from None
+    if t.elem.name != "bool" and holds_bool(value):  # Python's True would be 1 or 1.0
+        raise UserError(f"argument {name} is {t}: true and false are for bool parameters, "
+                        f"got '{text}'")
     if not isinstance(value, (list, tuple)):
         return value
     try:
@@ -184,14 +188,23 @@ def load_npy(name: str, path: str) -> np.ndarray:
 NPY_MAGIC = b"\x93NUMPY"
 
 
-class NonFinite(ast.NodeTransformer):
+class JsonNames(ast.NodeTransformer):
     """nan, inf and infinity (any case, as NumPy prints and JSON writes them) as the
-    floats they name: --arg s=inf, --arg "x=[1.0, nan]"."""
+    floats they name, JSON's true and false as bools: --arg s=inf, --arg "x=[1.0, nan]",
+    --arg b=true."""
     NAMES = {"nan": math.nan, "inf": math.inf, "infinity": math.inf}
+    BOOLS = {"true": True, "false": False}
 
     def visit_Name(self, node: ast.Name):
-        value = self.NAMES.get(node.id.lower())
+        value = self.BOOLS.get(node.id, self.NAMES.get(node.id.lower()))
         return node if value is None else ast.copy_location(ast.Constant(value), node)
+
+
+def holds_bool(value) -> bool:
+    """Is value a bool, or a (nested) list with one?"""
+    if isinstance(value, (list, tuple)):
+        return any(holds_bool(v) for v in value)
+    return isinstance(value, bool)
 
 
 def static_values(args) -> dict[str, int]:
@@ -251,7 +264,8 @@ def build_arguments(fn, args) -> list:
         if name not in names:
             raise UserError(f"'{args.fn}' has no parameter '{name}' (parameters: "
                             f"{', '.join(names)})")
-    values = {name: parse_value(name, text) for name, text in given.items()}
+    types = {p.name_hint: p.type for p in fn.params}
+    values = {name: parse_value(name, text, types[name]) for name, text in given.items()}
     for p in fn.params:  # dimensions that given arrays fix
         if p.name_hint in values:
             for d, size in zip(p.type.shape, np.shape(values[p.name_hint])):
@@ -471,7 +485,7 @@ def add_run_arguments(p) -> None:
     p.add_argument("file", help="the .dp source file")
     p.add_argument("fn", help="the function to run")
     p.add_argument("--arg", action="append", default=[], metavar="NAME=VALUE",
-                   help="an argument: a number, True/False, a list like [1.0, 2.0], or "
+                   help="an argument: a number, true/false, a list like [1.0, 2.0], or "
                         "@file.npy (repeatable)")
     p.add_argument("--dim", action="append", default=[], metavar="N=INT",
                    help="the size of dimension N, for --random (repeatable)")

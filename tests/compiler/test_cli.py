@@ -48,6 +48,46 @@ def test_run_with_non_finite_arguments(prog, capsys):
     assert (status, out, err) == (0, "[[inf, -inf], [nan, inf]]\n", "")
 
 
+BOOLS = """\
+def pick(b: bool, x: f64) -> f64:
+    return x if b else -x
+
+def count(m: bool[n]) -> i64:
+    c = 0
+    for i in range(n):
+        if m[i]:
+            c += 1
+    return c
+"""
+
+
+def test_bool_arguments_as_json_writes_them(tmp_path, capsys):
+    path = tmp_path / "bools.dp"
+    path.write_text(BOOLS)
+    assert dpc(capsys, "run", path, "pick", "--arg", "b=true", "--arg", "x=2") == (0, "2.0\n", "")
+    assert dpc(capsys, "run", path, "pick", "--arg", "b=false", "--arg", "x=2") == (0, "-2.0\n", "")
+    assert dpc(capsys, "run", path, "count", "--arg", "m=[true, false, true]") == (0, "2\n", "")
+    assert dpc(capsys, "run", path, "pick", "--arg", "b=True", "--arg", "x=2") == (0, "2.0\n", "")
+
+
+@pytest.mark.parametrize("arg, message", [
+    ("x=true", "argument x is f64: true and false are for bool parameters, got 'true'"),
+    ("x=True", "argument x is f64: true and false are for bool parameters, got 'True'"),
+])
+def test_bools_for_other_parameters_are_refused(tmp_path, capsys, arg, message):
+    # True was taken as 1.0 for an f64, true was not read at all
+    path = tmp_path / "bools.dp"
+    path.write_text(BOOLS)
+    assert dpc(capsys, "run", path, "pick", "--arg", "b=true", "--arg", arg) == (
+        1, "", f"dpc: error: {message}\n")
+
+
+def test_bools_in_a_list_for_a_number_array_are_refused(prog, capsys):
+    assert dpc(capsys, "run", prog, "wsq", "--arg", "x=[1.0, false]", "--arg", "w=1",
+               "--arg", "k=1") == (1, "", "dpc: error: argument x is f64[n]: true and false "
+                                          "are for bool parameters, got '[1.0, false]'\n")
+
+
 def test_run_with_npy_file(prog, tmp_path, capsys):
     np.save(tmp_path / "a.npy", np.arange(6.0).reshape(2, 3))
     status, out, _ = dpc(capsys, "run", prog, "scale", "--arg", f"a=@{tmp_path / 'a.npy'}",
