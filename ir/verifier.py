@@ -5,20 +5,20 @@ attributes; passes its type rule; declares result types its rule agrees with; us
 values defined before it in an enclosing scope; defines each value once; every block ends
 in the right terminator and has no other; `return` matches the function's signature; every
 dimension name in a type is bound by the function's parameters; function attributes name
-functions that exist (`derivative` and `tangent` always name one). For a module read
-from IR text, an error also gives the line and column of the op (or function) in that
-text.
+functions that exist (`derivative` and `tangent` always name one, whose signature is that
+of such a rule); no function reaches itself, by calls or by differentiation (recursion).
+For a module read from IR text, an error also gives the line and column of the op (or
+function) in that text.
 """
 
 from __future__ import annotations
 
+from .calls import RULE_ATTRS, closing_site, describe, module_calls, rule_mismatch
 from .core import Block, Function, Module, Op, Symbol, Value
 from .errors import TypeRuleError, VerifyError
 from .printer import Printer, format_attr
 from .registry import REGISTRY
 from .types import assignable, dim_names, refines
-
-RULE_ATTRS = ("derivative", "tangent")  # a function's custom rules: @derivative(f), @tangent(f)
 
 
 class FunctionVerifier:
@@ -66,6 +66,16 @@ class FunctionVerifier:
                                 f"{format_attr(value)}")
             if isinstance(value, Symbol) and value.name not in self.module.functions:
                 raise self.fail(f"attribute {key} names unknown function @{value.name}")
+            if key in RULE_ATTRS:
+                self.check_rule(key, self.module.functions[value.name])
+
+    def check_rule(self, kind: str, rule: Function) -> None:
+        wrong = rule_mismatch(kind, self.fn, rule)
+        if wrong:
+            verb, expected, got = wrong
+            raise self.fail(f"attribute {kind}: a {kind} rule of @{self.fn.name} must {verb} "
+                            f"({', '.join(map(str, expected))}), but @{rule.name} {verb}s "
+                            f"({', '.join(map(str, got))})")
 
     def define_all(self, values: list[Value], scope: set, op: Op | None) -> set:
         for v in values:
@@ -133,3 +143,8 @@ def verify_function(module: Module, fn: Function) -> None:
 def verify_module(module: Module) -> None:
     for fn in module.functions.values():
         verify_function(module, fn)
+    cycle = module_calls(module).cycle()
+    if cycle:
+        name, op = closing_site(cycle)
+        message = "recursion is not supported: " + describe(cycle, lambda n: f"@{n}")
+        raise FunctionVerifier(module, module.functions[name]).fail(message, op)

@@ -121,6 +121,44 @@ CASES = [
 ]
 
 
+# Recursion, which the language does not have (the front end refuses it in the same
+# words), and custom rules whose signature is not a rule's: the verifier took both.
+CASES += [
+    ("a function that calls itself",
+     "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @f} : f64\n  return %y\n}\n",
+     "2:3: @f: op 'call' (%y = call %x): recursion is not supported: @f calls itself"),
+    ("functions that call each other",
+     "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @g} : f64\n  return %y\n}\n"
+     "func @g(%x: f64) -> f64 {\n  %y = exp %x : f64\n  %z = call %y {callee = @f} : f64\n"
+     "  return %z\n}\n",
+     "7:3: @g: op 'call' (%z = call %y): recursion is not supported: @f calls @g, which "
+     "calls @f"),
+    ("a rule that differentiates the function it is the rule of",
+     "func @f(%x: f64) -> f64 attributes {derivative = @g} {\n  return %x\n}\n"
+     "func @g(%x: f64, %ct: f64) -> f64 {\n  %y = grad %x {callee = @f, wrt = [0]} : f64\n"
+     "  return %y\n}\n",
+     "5:3: @g: op 'grad' (%y = grad %x): recursion is not supported: @g differentiates @f, "
+     "whose @derivative rule is @g"),
+    ("a derivative rule without the cotangent",
+     "func @f(%x: f64) -> f64 attributes {derivative = @g} {\n  return %x\n}\n"
+     "func @g(%x: f64) -> f64 {\n  return %x\n}\n",
+     "1:1: @f: attribute derivative: a derivative rule of @f must take (f64, f64), but @g "
+     "takes (f64)"),
+    ("a derivative rule returning a scalar for an array",
+     "func @f(%x: f64[n]) -> f64 attributes {derivative = @g} {\n  %s = reduce_sum %x : f64\n"
+     "  return %s\n}\n"
+     "func @g(%x: f64[n], %ct: f64) -> f64 {\n  return %ct\n}\n",
+     "1:1: @f: attribute derivative: a derivative rule of @f must return (f64[n]), but @g "
+     "returns (f64)"),
+    ("a tangent rule of another size",
+     "func @f(%x: f64[n]) -> f64[n] attributes {tangent = @t} {\n  return %x\n}\n"
+     "func @t(%x: f64[n], %dx: f64[n]) -> f64[3] {\n  %y = shape_cast %dx {type = f64[3]} : f64[3]\n"
+     "  return %y\n}\n",
+     "1:1: @f: attribute tangent: a tangent rule of @f must return (f64[n]), but @t returns "
+     "(f64[3])"),
+]
+
+
 @pytest.mark.parametrize("kind,text,message", CASES, ids=[c[0] for c in CASES])
 def test_verifier_rejects(kind, text, message):
     with pytest.raises(VerifyError) as err:
