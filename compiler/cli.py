@@ -535,11 +535,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--fn", help="only this function (default: all)")
     p.add_argument("--stage", choices=STAGES, default="ir", help="the stage (default: ir)")
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
-                   help="print the whole module after pass PASS (repeatable); the passes "
+                   help="print the module (with --fn: that function and the functions "
+                        "generated for it) after pass PASS (repeatable); the passes "
                         "are inline_calls, ad, inline, constfold, simplify, cse, licm, loop_cse, dce, "
                         "scalarize, bounds, checks, speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",
-                   help="print the whole module after every pass")
+                   help="print the module (or --fn's function) after every pass")
     p.add_argument("--format", choices=("text", "dot"), default="text",
                    help="text (default), or dot: the IR as a Graphviz graph "
                         "(dpc ir ... --format dot | dot -Tsvg > ir.svg)")

@@ -401,15 +401,14 @@ class CompiledModule:
         """Runs every pass from the front end's IR on, again, keeping the IR after the
         passes named in dump_after ('all': every one; with `locations`, each op's source
         place too): the PassManager, whose .dumps and .stats (op counts after each pass)
-        describe the run. With `fn`, the stats count the ops of fn and of the generated
-        functions it calls, what `ir(fn)` prints."""
-        from passes.manager import PassManager, op_count
-        count = op_count if fn is None else (
-            lambda module: op_count(ir.Module({n: module.functions[n]
-                                               for n in self.shown(module, fn)})))
+        describe the run. With `fn`, they show fn and the generated functions it calls,
+        what `ir(fn)` prints, not the whole module."""
+        from passes.manager import PassManager
+        view = (lambda module: module) if fn is None else (
+            lambda module: ir.Module({n: module.functions[n] for n in self.shown(module, fn)}))
         manager = PassManager(derivative_passes() + optimization_passes()
                               + native_passes(self.checked),
-                              dump_after=dump_after, count=count, locations=locations)
+                              dump_after=dump_after, view=view, locations=locations)
         manager.run(ir.clone_module(self.module))
         return manager
 

@@ -6,7 +6,8 @@ them in debug mode, dumps after chosen passes, and op counts after each.
     manager.dumps   # [(pass name, module text)] for the passes asked for
     manager.stats   # [(pass name, op count after it)], starting with ("input", count)
 
-`count` (module -> int) is what the stats count: every op of the module by default.
+`view` (module -> module) is the part of the module the dumps print and the stats count:
+the whole module by default.
 
 A pass is any object with a `name` and `apply(module) -> module`. Debug mode is on when
 the environment sets DPC_DEBUG=1 (the test suite does): a pass that breaks an IR rule is
@@ -31,9 +32,9 @@ def op_count(module: ir.Module) -> int:
 
 class PassManager:
     def __init__(self, passes: list, verify: bool | None = None, dump_after=(),
-                 count=op_count, locations: bool = False):
+                 view=lambda module: module, locations: bool = False):
         self.passes = list(passes)
-        self.count = count
+        self.view = view
         self.verify = debug_mode() if verify is None else verify
         self.dump_after = set(dump_after)
         self.locations = locations  # the dumps end each op line with its source place
@@ -45,7 +46,7 @@ class PassManager:
         return [p.name for p in self.passes]
 
     def run(self, module: ir.Module) -> ir.Module:
-        self.stats.append(("input", self.count(module)))
+        self.stats.append(("input", op_count(self.view(module))))
         for p in self.passes:
             module = p.apply(module)
             if self.verify:
@@ -53,7 +54,7 @@ class PassManager:
                     ir.verify_module(module)
                 except ir.VerifyError as e:
                     raise ir.VerifyError(f"after pass '{p.name}': {e}") from None
-            self.stats.append((p.name, self.count(module)))
+            self.stats.append((p.name, op_count(self.view(module))))
             if p.name in self.dump_after or "all" in self.dump_after:
-                self.dumps.append((p.name, ir.print_module(module, self.locations)))
+                self.dumps.append((p.name, ir.print_module(self.view(module), self.locations)))
         return module

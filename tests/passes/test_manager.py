@@ -99,3 +99,20 @@ def test_cli_stats_of_one_function(capsys):
                                      "inline_calls       2       +0",
                                      "ad                45      +43",
                                      "inline            43       -2"]
+
+
+def test_cli_dumps_of_one_function(capsys):
+    # the dump was the whole module whatever --fn said
+    status, out, _ = dpc(capsys, "ir", "examples/gmm.dp", "--fn", "log_sum_exp", "--dump-after",
+                         "inline")
+    assert status == 0
+    assert out == ("// ----- after inline\n"
+                   "func @log_sum_exp(%v: f64[k]) -> f64 {\n"
+                   "  %top = reduce_max %v : f64\n"
+                   "  %0 = sub %v, %top : f64[k]\n"
+                   "  %1 = exp %0 : f64[k]\n"
+                   "  %2 = reduce_sum %1 : f64\n"
+                   "  %3 = log %2 : f64\n"
+                   "  %4 = add %top, %3 : f64\n"
+                   "  return %4\n"
+                   "}\n")
