@@ -88,9 +88,9 @@ def cmd_ir(args) -> int:
             raise UserError("--derivative needs --fn: the function to differentiate")
         derived, _ = gradient_of(module, module.module.functions[name], args, args.derivative)
         module, name = derived.owner, derived.name
-    if not (args.dump_after or args.dump_after_all or args.stats):
+    if not dump_options(args):
         try:
-            sys.stdout.write(module.ir(name, stage=args.stage, format=args.format,
+            sys.stdout.write(module.ir(name, stage=args.stage or "ir", format=args.format or "text",
                                        locations=args.locations))
         except ValueError as e:
             raise UserError(str(e)) from None
@@ -107,6 +107,21 @@ def cmd_ir(args) -> int:
     if args.stats:
         print_stats(manager.stats)
     return 0
+
+
+def dump_options(args) -> list[str]:
+    """The options given that print the IR after passes. --stage and --format, which choose
+    the one IR printed without them, are then an error, not ignored."""
+    dumps = [flag for flag, on in (("--dump-after", args.dump_after),
+                                   ("--dump-after-all", args.dump_after_all),
+                                   ("--stats", args.stats)) if on]
+    chosen = [f"--{flag} {value}" for flag, value in (("stage", args.stage),
+                                                      ("format", args.format)) if value]
+    if dumps and chosen:
+        raise UserError(f"{chosen[0]} does not go with {dumps[0]}: --stage and --format "
+                        f"choose the one IR printed when no pass is dumped or counted; give "
+                        f"one or the other")
+    return dumps
 
 
 def print_stats(stats: list) -> None:
@@ -533,7 +548,7 @@ def make_parser() -> argparse.ArgumentParser:
                                    "loops), 'llvm' or 'asm' (native code).")
     p.add_argument("file", help="the .dp source file")
     p.add_argument("--fn", help="only this function (default: all)")
-    p.add_argument("--stage", choices=STAGES, default="ir", help="the stage (default: ir)")
+    p.add_argument("--stage", choices=STAGES, help="the stage (default: ir)")
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="print the module (with --fn: that function and the functions "
                         "generated for it) after pass PASS (repeatable); the passes "
@@ -541,7 +556,7 @@ def make_parser() -> argparse.ArgumentParser:
                         "scalarize, bounds, checks, speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",
                    help="print the module (or --fn's function) after every pass")
-    p.add_argument("--format", choices=("text", "dot"), default="text",
+    p.add_argument("--format", choices=("text", "dot"),
                    help="text (default), or dot: the IR as a Graphviz graph "
                         "(dpc ir ... --format dot | dot -Tsvg > ir.svg)")
     p.add_argument("--stats", action="store_true",

@@ -116,3 +116,15 @@ def test_cli_dumps_of_one_function(capsys):
                    "  %4 = add %top, %3 : f64\n"
                    "  return %4\n"
                    "}\n")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--stats", "--stage", "llvm"], "--stage llvm does not go with --stats"),
+    (["--dump-after", "inline", "--format", "dot"], "--format dot does not go with --dump-after"),
+    (["--dump-after-all", "--stage", "ir"], "--stage ir does not go with --dump-after-all"),
+])
+def test_cli_options_that_dumps_would_ignore(capsys, argv, message):
+    # they were ignored: --stats --stage llvm printed the op counts, no LLVM
+    assert dpc(capsys, "ir", "examples/lse.dp", *argv) == (
+        1, "", f"dpc: error: {message}: --stage and --format choose the one IR printed when "
+               f"no pass is dumped or counted; give one or the other\n")
