@@ -167,12 +167,9 @@ def parse_value(name: str, text: str, t):
     """The value --arg NAME=TEXT gives parameter `name` of type t."""
     if text.startswith("@"):
         return load_npy(name, text[1:])
-    try:
-        value = ast.literal_eval(JsonNames().visit(ast.parse(text.strip(), mode="eval")))
-    except (ValueError, SyntaxError):
-        raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
-                        f"list of numbers") from None
-    if t.elem.name != "bool" and holds_bool(value):  # Python's True would be 1 or 1.0
+    value = read_literal(name, text)
+    if t.elem.name != "bool" and any(isinstance(v, bool) for v in leaves(value)):
+        # Python's True would be 1 or 1.0
         raise UserError(f"argument {name} is {t}: true and false are for bool parameters, "
                         f"got '{text}'")
     if not isinstance(value, (list, tuple)):
@@ -182,6 +179,19 @@ def parse_value(name: str, text: str, t):
     except ValueError:  # ragged: [[1, 2], [3]]
         raise UserError(f"argument {name}: '{text}' is not an array: its nested lists have "
                         f"different lengths") from None
+
+
+def read_literal(name: str, text: str):
+    """A number, a bool, or nested lists of them, written as in Python or JSON."""
+    try:
+        value = ast.literal_eval(JsonNames().visit(ast.parse(text.strip(), mode="eval")))
+    except (ValueError, SyntaxError):
+        value = None
+    # literal_eval also reads None, strings, dicts, sets and complex numbers
+    if not all(isinstance(v, (int, float)) for v in leaves(value)):
+        raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
+                        f"list of numbers")
+    return value
 
 
 def load_npy(name: str, path: str) -> np.ndarray:
@@ -215,11 +225,13 @@ class JsonNames(ast.NodeTransformer):
         return node if value is None else ast.copy_location(ast.Constant(value), node)
 
 
-def holds_bool(value) -> bool:
-    """Is value a bool, or a (nested) list with one?"""
+def leaves(value):
+    """The elements of a (nested) list or tuple, or the value itself."""
     if isinstance(value, (list, tuple)):
-        return any(holds_bool(v) for v in value)
-    return isinstance(value, bool)
+        for v in value:
+            yield from leaves(v)
+    else:
+        yield value
 
 
 def static_values(args) -> dict[str, int]:

@@ -88,6 +88,14 @@ def test_bools_in_a_list_for_a_number_array_are_refused(prog, capsys):
                                           "are for bool parameters, got '[1.0, false]'\n")
 
 
+@pytest.mark.parametrize("value", ["None", "'a'", "{}", "{1.0}", "1j", "[1.0, None]"])
+def test_arguments_that_are_not_numbers_are_not_read(prog, capsys, value):
+    # Python's literal_eval read them, and the call said "must be f64[n], got NoneType None"
+    assert dpc(capsys, "run", prog, "wsq", "--arg", f"x={value}", "--arg", "w=1",
+               "--arg", "k=1") == (1, "", f"dpc: error: argument x: cannot read '{value}' as "
+                                          f"a number, a bool or a list of numbers\n")
+
+
 def test_run_with_npy_file(prog, tmp_path, capsys):
     np.save(tmp_path / "a.npy", np.arange(6.0).reshape(2, 3))
     status, out, _ = dpc(capsys, "run", prog, "scale", "--arg", f"a=@{tmp_path / 'a.npy'}",
