@@ -434,7 +434,9 @@ def cmd_build(args) -> int:
     module = compile_file_of(args)
     try:
         module.build(args.emit, args.output)
-    except (BuildError, UnsupportedOp, OSError) as e:
+    except OSError as e:  # as read_source says it: No such file or directory
+        raise UserError(f"cannot build {args.output}: {e.strerror or e}") from None
+    except (BuildError, UnsupportedOp) as e:
         raise UserError(f"cannot build {args.output}: {e}") from None
     print(f"wrote {args.output} ({args.emit}: {', '.join(module.function_names)})")
     return 0

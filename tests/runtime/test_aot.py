@@ -117,6 +117,16 @@ def test_without_a_c_compiler_a_library_cannot_be_linked(tmp_path, capsys, monke
         f"link yourself\n")
 
 
+@pytest.mark.parametrize("where, why", [("missing/p.o", "No such file or directory"),
+                                        (".", "Is a directory")])
+def test_an_output_that_cannot_be_written(tmp_path, capsys, where, why):
+    # the message repeated the path after Python's [Errno 2]
+    source = tmp_path / "prog.dp"
+    source.write_text(PROGRAM)
+    assert main(["build", str(source), "-o", str(tmp_path / where)]) == 1
+    assert capsys.readouterr().err == f"dpc: error: cannot build {tmp_path / where}: {why}\n"
+
+
 @pytest.mark.skipif(shutil.which("cc") is None, reason="linking needs a C compiler (cc)")
 def test_a_c_compiler_given_with_flags_links(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CC", "cc -O1 -Wl,--no-undefined -lc")  # as make takes CC="gcc -m64"
