@@ -90,8 +90,8 @@ def cmd_ir(args) -> int:
         module, name = derived.owner, derived.name
     if not dump_options(args):
         try:
-            sys.stdout.write(module.ir(name, stage=args.stage or "ir", format=args.format or "text",
-                                       locations=args.locations))
+            sys.stdout.write(module.ir(name, stage=args.stage or "ir",
+                                       format=args.format or "text", locations=args.locations))
         except ValueError as e:
             raise UserError(str(e)) from None
         return 0
@@ -121,6 +121,10 @@ def dump_options(args) -> list[str]:
         raise UserError(f"{chosen[0]} does not go with {dumps[0]}: --stage and --format "
                         f"choose the one IR printed when no pass is dumped or counted; give "
                         f"one or the other")
+    if dumps == ["--stats"] and args.locations:
+        raise UserError("--locations does not go with --stats alone: it marks the op lines of "
+                        "printed IR, and --stats prints counts; add --dump-after PASS to see "
+                        "both")
     return dumps
 
 

@@ -268,6 +268,9 @@ def test_ir_locations_are_refused_where_there_are_no_op_lines(prog, capsys, argv
     assert dpc(capsys, "ir", prog, "--fn", "wsq", "--locations", *argv) == (
         1, "", "dpc: error: locations are printed in the text of the IR stages (ir, ad, opt, "
                f"scalar), not in {shown}\n")
+    assert dpc(capsys, "ir", prog, "--fn", "wsq", "--locations", "--stats") == (
+        1, "", "dpc: error: --locations does not go with --stats alone: it marks the op lines "
+               "of printed IR, and --stats prints counts; add --dump-after PASS to see both\n")
 
 
 def test_help_is_useful(capsys):
