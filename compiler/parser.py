@@ -677,8 +677,8 @@ def c_conditional(f: Failure) -> SyntaxProblem | None:
 def typed_declaration(f: Failure) -> SyntaxProblem | None:
     """C's `double y = x`, `f64[n] y = x`: a type, then the name."""
     b = f.before
-    if f.first.value not in C_TYPES or f.token.type != "NAME":
-        return None
+    if not b or f.first.value not in C_TYPES or f.token.type != "NAME":
+        return None  # a type name alone is no declaration
     if len(b) == 1:
         written = C_TYPES[f.first.value]
     elif f.first.value in TYPE_NAMES and b[1].value == "[" and b[-1].value == "]":

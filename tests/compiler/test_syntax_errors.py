@@ -106,6 +106,8 @@ WRONG = [
      "the type goes after the name: i: i64 = ..."),
     ("an array type first", HEAD + "    f64[n] y = x\n    return 1.0\n", 2, 5,
      "the type goes after the name: y: f64[n] = ..."),
+    ("a type name alone", "f64", 1, 1,  # found by test_random_text: once an IndexError
+     "only def at the top level: put statements inside a function"),
     ("retrun", HEAD + "    retrun x\n", 2, 5, "unknown statement 'retrun'; did you mean 'return'?"),
     ("Return", HEAD + "    Return x\n", 2, 5, "unknown statement 'Return'; did you mean 'return'?"),
     ("Def", "Def f(x: f64) -> f64:\n    return x\n", 1, 1,
