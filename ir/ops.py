@@ -784,6 +784,9 @@ def check_proof(op) -> None:
 
 def infer_index(op, module):
     check_proof(op)
+    if len(op.operands) < 2:
+        raise TypeRuleError(f"index takes an array and at least one index, got "
+                            f"{count(len(op.operands), 'operand')}")
     a, *idx = operand_types(op)
     return [index_result_type(a, idx)]
 
@@ -923,6 +926,9 @@ register(OpDef("add_at", infer_update, interp_add_at, tangent=tangent_store,
 
 
 def infer_full(op, module):
+    if not op.operands:
+        raise TypeRuleError("full takes a fill value and at least one dimension, got no "
+                            "operand")
     v, *dims = op.operands
     if v.type.rank != 0:
         raise TypeRuleError(f"the fill value must be a scalar, got {v.type}")

@@ -124,6 +124,19 @@ CASES = [
 # Recursion, which the language does not have (the front end refuses it in the same
 # words), and custom rules whose signature is not a rule's: the verifier took both.
 CASES += [
+    # these raised ValueError from unpacking the operands, a traceback
+    ("index without operands",
+     "func @f() -> f64 {\n  %y = index : f64\n  return %y\n}\n",
+     "2:3: @f: op 'index' (%y = index): index takes an array and at least one index, got 0 "
+     "operands"),
+    ("index without an index",  # it said "too many indices for f64[n]: 0 given"
+     "func @f(%x: f64[n]) -> f64 {\n  %y = index %x : f64\n  return %y\n}\n",
+     "2:3: @f: op 'index' (%y = index %x): index takes an array and at least one index, got 1 "
+     "operand"),
+    ("full without operands",
+     "func @f() -> f64[3] {\n  %y = full : f64[3]\n  return %y\n}\n",
+     "2:3: @f: op 'full' (%y = full): full takes a fill value and at least one dimension, got "
+     "no operand"),
     ("a function that calls itself",
      "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @f} : f64\n  return %y\n}\n",
      "2:3: @f: op 'call' (%y = call %x): recursion is not supported: @f calls itself"),
