@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import json
 import math
 import sys
 
@@ -20,6 +19,7 @@ import numpy as np
 from . import errors
 from .core import Symbol
 from .errors import TypeRuleError, count
+from .printer import format_attr
 from .registry import OpDef, register
 from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
                     array_or_scalar, assignable, broadcast_shapes, with_elem)
@@ -776,10 +776,10 @@ def check_proof(op) -> None:
     """An `inbounds` proof drops native code's bounds check, so a value that means none of
     the proofs below must not pass unnoticed (IR text can say anything)."""
     proof = op.attrs.get("inbounds", False)
-    if proof not in PROOFS:
-        named = [json.dumps(p) for p in PROOFS]
+    if not isinstance(proof, (bool, str)) or proof not in PROOFS:  # 1 == True: not a proof
+        named = [format_attr(p) for p in PROOFS]
         raise TypeRuleError(f"inbounds must be {', '.join(named[:-1])} or {named[-1]}, "
-                            f"got {json.dumps(proof)}")
+                            f"got {format_attr(proof)}")
 
 
 def infer_index(op, module):
@@ -1454,8 +1454,8 @@ REDUCE_KINDS = {"sum": np.add, "prod": np.multiply, "max": ieee_maximum, "min": 
 def infer_reduce(op, module):
     """reduce(start, stop, step) {kind} { ^(i): yield e } -> e combined over all i."""
     check_range_operands(op, "reduction")
-    if op.attrs["kind"] not in REDUCE_KINDS:
-        raise TypeRuleError(f"unknown reduction kind {op.attrs['kind']!r}")
+    if not isinstance(op.attrs["kind"], str) or op.attrs["kind"] not in REDUCE_KINDS:
+        raise TypeRuleError(f"unknown reduction kind {format_attr(op.attrs['kind'])}")
     (body,) = op.regions
     if len(body.args) != 1 or body.args[0].type != I64:
         raise TypeRuleError("reduce region takes one i64 argument")

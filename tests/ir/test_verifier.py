@@ -137,6 +137,22 @@ CASES += [
      "func @f() -> f64[3] {\n  %y = full : f64[3]\n  return %y\n}\n",
      "2:3: @f: op 'full' (%y = full): full takes a fill value and at least one dimension, got "
      "no operand"),
+    # these raised TypeError (json.dumps of a symbol, a list as a dict key)
+    ("an inbounds proof that is a function",
+     "func @f(%x: f64[n], %i: i64) -> f64 {\n  %y = index %x, %i {inbounds = @f} : f64\n"
+     "  return %y\n}\n",
+     "2:3: @f: op 'index' (%y = index %x, %i): inbounds must be true, false, \"wraps\", "
+     "\"guarded\", \"repeated\" or \"assumed\", got @f"),
+    ("an inbounds proof that is a number",  # 1 == True passed for a proof
+     "func @f(%x: f64[n], %i: i64) -> f64 {\n  %y = index %x, %i {inbounds = 1} : f64\n"
+     "  return %y\n}\n",
+     "2:3: @f: op 'index' (%y = index %x, %i): inbounds must be true, false, \"wraps\", "
+     "\"guarded\", \"repeated\" or \"assumed\", got 1"),
+    ("a reduction kind that is a list",
+     "func @f(%k: i64) -> i64 {\n  %0 = const 0 : i64\n  %1 = const 1 : i64\n"
+     "  %s = reduce %0, %k, %1 {kind = [0]} : i64 {\n  ^(%i: i64):\n    yield %i\n  }\n"
+     "  return %s\n}\n",
+     "4:3: @f: op 'reduce' (%s = reduce %0, %k, %1): unknown reduction kind [0]"),
     ("a function that calls itself",
      "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @f} : f64\n  return %y\n}\n",
      "2:3: @f: op 'call' (%y = call %x): recursion is not supported: @f calls itself"),
