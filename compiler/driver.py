@@ -435,9 +435,9 @@ class CompiledModule:
             raise ValueError(f"format 'dot' draws the IR stages (ir, ad, opt, scalar), not "
                              f"{stage!r}")
         if locations and (format == "dot" or stage in ("source", "llvm", "asm")):
-            shown = f"stage {stage!r}" if format == "text" else "format 'dot'"
+            where = f"stage {stage!r}" if format == "text" else "format 'dot'"
             raise ValueError(f"locations are printed in the text of the IR stages (ir, ad, "
-                             f"opt, scalar), not in {shown}")
+                             f"opt, scalar), not in {where}")
         later = self.differentiated if stage in ("ad", "opt", "scalar") else self.module
         if fn is not None and fn not in later.functions:
             self.function(fn)  # raises with the list of functions
@@ -465,7 +465,6 @@ class CompiledModule:
         if format == "dot":
             return dot_functions(functions)
         return "\n".join(ir.print_function(f, locations) for f in functions)
-
 
     def shown(self, module: ir.Module, fn: str) -> list[str]:
         """fn and the functions generated for it that it calls in `module`, a stage of
