@@ -6,8 +6,8 @@ that stays honest about IEEE, common subexpression elimination, dead code elimin
   (integer division by zero) or give inf or NaN is left alone. A folded size is then a
   literal in the types of the arrays it sizes (passes/narrow.py), as after `simplify`
   and `inline`, which can also make a size known.
-- `simplify`: rewrites that hold for every IEEE value: x * 1.0, 1.0 * x, x / 1.0 and
-  x - 0.0 are x; -(-x) is x; where(true, a, b) is a; where(c, a, a) is a. Not x * 0.0,
+- `simplify`: rewrites that hold for every IEEE value: x * 1.0, 1.0 * x, x / 1.0 (1.0
+  also an array of ones the shape of x) and x - 0.0 are x; -(-x) is x; where(true, a, b) is a; where(c, a, a) is a. Not x * 0.0,
   which is NaN for x = inf, nor x + 0.0, which is +0.0 for x = -0.0. With constfold, this
   removes AD's structural zeros: its guard `where(ct == 0.0, 0.0, ct * d)` with the seed
   ct = 1.0 becomes d.
@@ -26,6 +26,7 @@ import ir
 from ir import ArrayType, Block
 from ir.clone import clone_op
 from ir.ops import constant, dim_of_value
+from ir.types import DYN
 from ir.registry import REGISTRY
 
 from .dce import effect_free, eliminate_dead_code
@@ -36,6 +37,15 @@ def is_const(v, value) -> bool:
     c = constant(v)
     return c is not None and type(c) is type(value) and c == value and (
         not isinstance(c, float) or math.copysign(1.0, c) == math.copysign(1.0, value))
+
+
+def is_filled_with(v, value, like) -> bool:
+    """v is the constant `value`, or an array `full` of it known to have the shape of
+    `like` (of another shape, the op it is an operand of raises)."""
+    op = v.defining_op
+    if op is not None and op.name == "full" and v.type == like.type and DYN not in v.type.shape:
+        v = op.operands[0]
+    return is_const(v, value)
 
 
 def replace_all(root: ir.Block, subst: dict) -> None:
@@ -107,12 +117,12 @@ class Simplify:
         """The operand that op's result always equals, or None."""
         a = op.operands
         one = 1 if a and a[0].type.elem == ir.I64 else 1.0
-        if op.name == "mul":
-            if is_const(a[1], one):
+        if op.name == "mul":  # an array of ones only where the other operand has the shape
+            if is_filled_with(a[1], one, a[0]):
                 return a[0]
-            if is_const(a[0], one):
+            if is_filled_with(a[0], one, a[1]):
                 return a[1]
-        if op.name == "div" and is_const(a[1], 1.0):
+        if op.name == "div" and is_filled_with(a[1], 1.0, a[0]):
             return a[0]
         if op.name == "sub" and is_const(a[1], one - one):
             return a[0]

@@ -355,3 +355,36 @@ def test_a_dead_scalar_add_at_goes_only_when_proved_in_range():
             "  return %0\n"
             "}\n")
     assert ir.print_module(run([DeadCode()], text)) == kept
+
+
+ONES = """\
+func @f(%x: f64[n], %m: i64) -> (f64[n], f64[n], f64[n]) {
+  %0 = const 1.0 : f64
+  %1 = full %0, %m : f64[?]
+  %2 = mul %1, %x : f64[n]
+  %3 = dim %x {axis = 0} : i64
+  %4 = full %0, %3 : f64[n]
+  %5 = mul %4, %x : f64[n]
+  %6 = div %x, %4 : f64[n]
+  return %2, %5, %6
+}
+"""
+
+# An array of ones the shape of x is 1.0 (a spread seed: prod's gradient was x's
+# others' products times ones). One of a size not known to be x's stays, as the
+# product checks that the sizes agree.
+ONES_SIMPLIFIED = """\
+func @f(%x: f64[n], %m: i64) -> (f64[n], f64[n], f64[n]) {
+  %0 = const 1.0 : f64
+  %1 = full %0, %m : f64[?]
+  %2 = mul %1, %x : f64[n]
+  return %2, %x, %x
+}
+"""
+
+
+def test_a_product_with_ones_of_the_same_shape_is_the_other_factor():
+    module = run([Simplify(), DeadCode()], ONES)
+    assert ir.print_module(module) == ONES_SIMPLIFIED
+    with pytest.raises(ir.ShapeErrorDP, match="size 2 is not 3"):
+        ir.Interpreter(module).run("f", [np.ones(3), 2])
