@@ -1116,32 +1116,9 @@ def tangent_reduce_sum(fw, op):
 
 
 def product_of_others(d, op):
-    """For each element a_i of reduce_prod's operand, the product of the other elements
-    it is reduced with: p / a_i where a_i is not 0. Where it is, with r the product of
-    the nonzero elements: r if a_i is the only zero; r * a_k if a_k is the one other
-    zero (written as r times the sum of the zeros but a_i: 0, with a_k's derivative
-    r, so that second derivatives are right, the Hessian of prod(x) at [0, 0, 4] is
-    4 off the diagonal); 0 for three zeros or more, whose first derivatives are 0."""
-    a = d.x(op.operands[0])
-    axis = op.attrs.get("axis")
-    zero, one = d.const(0.0), d.const(1.0)
-    is_zero = d.emit("eq", a, zero)
-    zeros = d.spread(d.emit("reduce_sum", d.emit("to_f64", is_zero), **op.attrs), axis, a)
-    rest = d.spread(d.emit("reduce_prod", d.emit("select", is_zero, one, a), **op.attrs), axis, a)
-    zero_sum = d.spread(d.emit("reduce_sum", d.emit("select", is_zero, a, zero), **op.attrs), axis, a)
-    p = d.spread(d.x(op.result), axis, a)
-    return others_product(d, a, p, zeros, rest, zero_sum)
-
-
-def others_product(d, a, p, zeros, rest, zero_sum):
-    """product_of_others from the reduction's product p, its number of zeros, the
-    product of its nonzero elements (rest) and the sum of its zeros (zero_sum): the rule
-    of reduce_prod and of a `prod` generator's `reduce`."""
-    zero, one, two = d.const(0.0), d.const(1.0), d.const(2.0)
-    pair = d.emit("mul", rest, d.emit("sub", zero_sum, a))
-    lone = d.emit("select", d.emit("eq", zeros, one), rest,
-                  d.emit("select", d.emit("eq", zeros, two), pair, zero))
-    return d.emit("select", d.emit("eq", a, zero), lone, d.emit("div", p, a))
+    """For each element of reduce_prod's operand, the product of the other elements it
+    is reduced with (Emitter.products_of_others)."""
+    return d.products_of_others(d.x(op.operands[0]), op.attrs.get("axis"))
 
 
 def adjoint_reduce_prod(ad, op, cts):

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
-from ir.ops import REPEATED, constant, others_product
+from ir.ops import REPEATED, constant
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
@@ -703,30 +703,15 @@ class Differentiator(Emitter):
         self.adjoint.update(zip(free, new.results))
 
     def reverse_prod(self, op: ir.Op, ct) -> None:
-        """prod: ct times the product of the other elements (see product_of_others)."""
-        zero, one = self.const(0.0), self.const(1.0)
-        zeros = self.replay_reduce(op, "sum", lambda v: self.emit(
-            "to_f64", self.emit("eq", v, zero)))
-        rest = self.replay_reduce(op, "prod", lambda v: self.emit(
-            "select", self.emit("eq", v, zero), one, v))
-        zero_sum = self.replay_reduce(op, "sum", lambda v: self.emit(
-            "select", self.emit("eq", v, zero), v, zero))
-        p = self.x(op.result)
-
-        def element_ct(k, values, carried):
-            others = others_product(self, values[0], p, zeros, rest, zero_sum)
-            return self.emit("mul", ct, others), [], None
-        self.reverse_range(op, [], element_ct)
-
-    def replay_reduce(self, op: ir.Op, kind: str, transform):
-        """reduce{kind} over op's range of transform(op's element)."""
+        """prod: ct times the product of the other elements. The elements are replayed
+        into an array once, for the scans of Emitter.products_of_others."""
         start, stop, step = self.xs(op.operands[:3])
         body = op.regions[0]
-        block = Block([I64], ["i"])
-        with self.b.at(block):
-            (value,) = self.replay(body, block.args)
-            self.b.op("yield", [transform(value)])
-        return self.b.op("reduce", [start, stop, step], {"kind": kind}, [block]).result
+        elements = self.nest([self.trip_count(start, stop, step)], lambda k: self.replay(
+            body, [self.position(k[0], start, step)])[0])
+        others = self.products_of_others(elements, 0)
+        self.reverse_range(op, [], lambda k, values, carried: (
+            self.emit("mul", ct, self.emit("index", others, k, inbounds=True)), [], None))
 
     # --- branches and calls
     def reverse_if(self, op: ir.Op, cts: list) -> list:

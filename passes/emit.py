@@ -117,6 +117,52 @@ class Emitter:
                                      lambda: along(lambda e: self.emit("ne", e, e)))
         return self.nest(dims[:axis] + dims[axis + 1:], first)
 
+    def products_of_others(self, a, axis):
+        """For each element of `a`, the product of the other elements a reduction over
+        `axis` (None: all axes) multiplies it with: the product of those before it times
+        the product of those after it, two scans. Never the product over all divided by
+        the element: that is NaN at an infinite element (prod([1, inf, 2]) has
+        derivatives [inf, 2, inf]), 0 or inf where the whole product under- or
+        overflows though the others' does not, and needs a case for each count of zeros."""
+        dims = self.dims(a)
+        if axis is None and len(dims) > 1:  # along the elements in row-major order
+            size = self.const(1)
+            for d in dims:
+                size = self.emit("mul", size, d)
+            flat = self.nest([size], lambda f: self.emit(
+                "index", a, *self.unflatten(f[0], dims), inbounds=True))
+            others = self.products_of_others(flat, 0)
+            return self.nest(dims, lambda idx: self.emit(
+                "index", others, self.flat_index(idx, dims), inbounds=True))
+        if axis:  # the scans run along axis 0: move `axis` there and back
+            moved = self.nest([dims[axis]] + dims[:axis] + dims[axis + 1:], lambda idx: self.emit(
+                "index", a, *idx[1:axis + 1], idx[0], *idx[axis + 1:], inbounds=True))
+            others = self.products_of_others(moved, 0)
+            return self.nest(dims, lambda idx: self.emit(
+                "index", others, idx[axis], *idx[:axis], *idx[axis + 1:], inbounds=True))
+        before = self.exclusive_products(a, dims, backward=False)
+        return self.emit("mul", before, self.exclusive_products(a, dims, backward=True))
+
+    def exclusive_products(self, a, dims: list, backward: bool):
+        """Along axis 0 of `a`: at each position, the product of the rows before it (after
+        it when `backward`), 1 for none. A loop carrying the running product; the rows it
+        stores are never read in the loop, so a reverse sweep through it tapes only that
+        running product."""
+        row = self.const(1.0)
+        if len(dims) > 1:
+            row = self.emit("full", row, *dims[1:])
+        out = self.emit("full", self.const(1.0), *dims)
+        last = self.emit("sub", dims[0], self.const(1)) if backward else None
+        block = Block([I64, row.type, out.type], ["k", "running", "products"])
+        k, running, products = block.args
+        with self.b.at(block):
+            at = self.emit("sub", last, k) if backward else k
+            products = self.emit("update", products, running, at, inbounds=True)
+            value = self.emit("index", a, at, inbounds=True)
+            self.b.op("yield", [self.emit("mul", running, value), products])
+        loop = self.b.op("for", [self.const(0), dims[0], self.const(1), row, out], regions=[block])
+        return loop.results[1]
+
     def or_first_nan(self, found, none, first_nan):
         """`found`, the position of the first element equal to the extreme; or, when no
         element is (`none`), the position first_nan() computes: max and min propagate

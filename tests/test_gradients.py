@@ -368,3 +368,51 @@ def test_second_derivative_of_a_million_step_loop_needs_no_square_tape():
     slope = mod.grad("decay", wrt="x")
     fd = (slope(0.5 + 1e-5, 1_000_000) - slope(0.5 - 1e-5, 1_000_000)) / 2e-5
     assert relative_error(mod.decay2(0.5, 1_000_000), fd) <= 1e-6
+
+
+PRODUCTS = """
+def p(x: f64[n]) -> f64:
+    return prod(x)
+
+def generator(x: f64[n]) -> f64:
+    return prod(x[i] for i in range(n))
+
+def all_of(a: f64[n, m]) -> f64:
+    return prod(a)
+
+def columns(a: f64[n, m], w: f64[m]) -> f64:
+    return sum(prod(a, axis=0) * w)
+
+def rows(a: f64[n, m], w: f64[n]) -> f64:
+    return sum(prod(a, axis=1) * w)
+
+def row_generator(a: f64[n, m], w: f64[m]) -> f64:
+    return sum(prod(a[i] for i in range(n)) * w)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_gradient_of_prod_is_the_product_of_the_others(backend):
+    """At an infinite element, and where the whole product under- or overflows but the
+    others' does not, the gradient is still the others' product (as JAX's)."""
+    mod = compile_source(PRODUCTS, name="products.dp", backend=backend)
+    cases = [([1.0, np.inf, 2.0], [np.inf, 2.0, np.inf]),
+             ([1e200, 1e200, 1e-200], [1.0, 1.0, np.inf]),
+             ([1e-200, 1e-200, 1e200], [1.0, 1.0, 0.0]),
+             ([2.0, -np.inf, 0.0], [np.nan, 0.0, -np.inf]),
+             ([np.nan, 1.0, 2.0], [2.0, np.nan, np.nan]),
+             ([0.0, 3.0, 4.0], [12.0, 0.0, 0.0]),
+             ([0.0, 0.0, 4.0], [0.0, 0.0, 0.0]),
+             ([], [])]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for x, expected in cases:
+            np.testing.assert_array_equal(mod.grad("p")(np.array(x)), expected)
+            np.testing.assert_array_equal(mod.grad("generator")(np.array(x)), expected)
+        a = np.array([[1e200, 2.0, 0.0], [np.inf, 1e-200, 0.0]])
+        np.testing.assert_array_equal(mod.grad("all_of")(a), [[np.nan] * 3, [0.0, np.nan, np.nan]])
+        w = np.array([1.0, 2.0, 3.0])
+        expected_columns = [[np.inf, 2e-200, 0.0], [1e200, 4.0, 0.0]]  # w times the other row
+        np.testing.assert_array_equal(mod.grad("columns", wrt="a")(a, w), expected_columns)
+        np.testing.assert_array_equal(mod.grad("row_generator", wrt="a")(a, w), expected_columns)
+        np.testing.assert_array_equal(mod.grad("rows", wrt="a")(a, w[:2]),
+                                      [[0.0, 0.0, 2e200], [0.0, np.nan, 2 * np.inf * 1e-200]])

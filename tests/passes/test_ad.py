@@ -354,3 +354,67 @@ def test_an_inner_loop_s_tapes_are_kept_by_the_outer_loop(backend):
         e = np.eye(3)[k] * eps
         assert gx[k] == pytest.approx((f(x + e, w) - f(x - e, w)) / (2 * eps), rel=1e-6, abs=1e-9)
         assert gw[k] == pytest.approx((f(x, w + e) - f(x, w - e)) / (2 * eps), rel=1e-6, abs=1e-9)
+
+
+PROD = """\
+func @p(%x: f64[n]) -> f64 {
+  %0 = reduce_prod %x : f64
+  return %0
+}
+
+func @g(%x: f64[n]) -> f64[n] {
+  %0 = grad %x {callee = @p, wrt = [0]} : f64[n]
+  return %0
+}
+"""
+
+# Each element's cotangent is ct times the product of the others: those before it (a
+# loop forward) times those after it (a loop backward). Dividing the whole product by
+# the element instead gave NaN at an infinite element, and 0 or inf where the whole
+# product under- or overflows but the others' does not.
+PROD_REVERSED = """\
+func @p.rev(%x: f64[n], %ct: f64) -> (f64, f64[n]) {
+  %0 = reduce_prod %x : f64
+  %1 = dim %x {axis = 0} : i64
+  %2 = full %ct, %1 : f64[n]
+  %3 = dim %x {axis = 0} : i64
+  %4 = const 1.0 : f64
+  %5 = const 1.0 : f64
+  %6 = full %5, %3 : f64[n]
+  %7 = const 0 : i64
+  %8 = const 1 : i64
+  %9, %10 = for %7, %3, %8, %4, %6 : f64, f64[n] {
+  ^(%k: i64, %running: f64, %products: f64[n]):
+    %11 = update %products, %running, %k {inbounds = true} : f64[n]
+    %12 = index %x, %k {inbounds = true} : f64
+    %13 = mul %running, %12 : f64
+    yield %13, %11
+  }
+  %14 = const 1.0 : f64
+  %15 = const 1.0 : f64
+  %16 = full %15, %3 : f64[n]
+  %17 = const 1 : i64
+  %18 = sub %3, %17 : i64
+  %19 = const 0 : i64
+  %20 = const 1 : i64
+  %21, %22 = for %19, %3, %20, %14, %16 : f64, f64[n] {
+  ^(%k.1: i64, %running.1: f64, %products.1: f64[n]):
+    %23 = sub %18, %k.1 : i64
+    %24 = update %products.1, %running.1, %23 {inbounds = true} : f64[n]
+    %25 = index %x, %23 {inbounds = true} : f64
+    %26 = mul %running.1, %25 : f64
+    yield %26, %24
+  }
+  %27 = mul %10, %22 : f64[n]
+  %x_bar = mul %2, %27 : f64[n]
+  return %0, %x_bar
+}
+"""
+
+
+def test_prod_passes_each_element_the_product_of_the_others():
+    module = differentiate(PROD)
+    assert ir.print_function(module.functions["p.rev"]) == PROD_REVERSED
+    run = ir.Interpreter(module).run
+    np.testing.assert_array_equal(run("g", [np.array([1.0, np.inf, 2.0])]), [np.inf, 2.0, np.inf])
+    np.testing.assert_array_equal(run("g", [np.array([1e-200, 1e-200, 1e200])]), [1.0, 1.0, 0.0])
