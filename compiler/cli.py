@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ir import ArrayType, RuntimeErrorDP
+from ir.calling import coerce_argument, prepare_arguments
 from ir.errors import count
 from ir.types import DYN
 
@@ -170,19 +171,34 @@ def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
 def parse_value(name: str, text: str, t):
     """The value --arg NAME=TEXT gives parameter `name` of type t."""
     if text.startswith("@"):
-        return load_npy(name, text[1:])
+        return checked_argument(name, text, load_npy(name, text[1:]), t)
     value = read_literal(name, text)
     if t.elem.name != "bool" and any(isinstance(v, bool) for v in leaves(value)):
         # Python's True would be 1 or 1.0
         raise UserError(f"argument {name} is {t}: true and false are for bool parameters, "
                         f"got '{text}'")
-    if not isinstance(value, (list, tuple)):
-        return value
+    if isinstance(value, (list, tuple)):
+        try:
+            value = np.asarray(value)
+        except ValueError:  # ragged: [[1, 2], [3]]
+            raise UserError(f"argument {name}: '{text}' is not an array: its nested lists "
+                            f"have different lengths") from None
+    return checked_argument(name, text, value, t)
+
+
+def checked_argument(name: str, text: str, value, t):
+    """value as parameter `name` of type t takes it, or a command-line error: a value of
+    the wrong kind or rank is the command's mistake, not one of the run."""
+    if not isinstance(t, ArrayType) and np.ndim(value) > 0:
+        raise UserError(f"--arg {name}={text}: argument {name} is a single {t}, not an array")
     try:
-        return np.asarray(value)
-    except ValueError:  # ragged: [[1, 2], [3]]
-        raise UserError(f"argument {name}: '{text}' is not an array: its nested lists have "
-                        f"different lengths") from None
+        return coerce_argument(t, value, name)
+    except RuntimeErrorDP as e:
+        hint = ""
+        if t.elem.name == "i64" and isinstance(value, float) and value.is_integer() \
+                and abs(value) < 2.0 ** 63:
+            hint = f" (write {int(value)}: an i64 is written without a decimal point)"
+        raise UserError(f"--arg {name}={text}: {e}{hint}") from None
 
 
 def read_literal(name: str, text: str):
@@ -316,6 +332,10 @@ def build_arguments(fn, args) -> list:
         else:
             raise UserError(f"missing argument {p.name_hint} ({p.type}): give --arg "
                             f"{p.name_hint}=VALUE, or --random SEED to fill arrays")
+    try:  # sizes that disagree: the arguments' mistake, found before the run
+        prepare_arguments(fn, out)
+    except RuntimeErrorDP as e:
+        raise UserError(str(e)) from None
     return out
 
 

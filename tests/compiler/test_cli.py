@@ -142,7 +142,18 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
     (["run", "{prog}", "wsq", "--random", "0", "--arg", "k=1"],
      "dpc: error: argument x is f64[n]: give the size of n with --dim n=INT\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", "k=2.5"],
-     "runtime error: argument k must be i64, got float 2.5\n"),
+     "dpc: error: --arg k=2.5: argument k must be i64, got float 2.5\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", "k=2.0"],
+     "dpc: error: --arg k=2.0: argument k must be i64, got float 2.0 (write 2: an i64 is "
+     "written without a decimal point)\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[1.0, 2.0]", "--arg", "w=1.0", "--arg", "k=1",
+      "--static", "n=3"],
+     "dpc: error: argument x must be f64[3]: axis 0 has size 2, not 3\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=[1.0]", "--arg", "k=2"],
+     "dpc: error: --arg w=[1.0]: argument w is a single f64, not an array\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=[[1.0]]", "--arg", "w=1.0", "--arg", "k=2"],
+     "dpc: error: --arg x=[[1.0]]: argument x must be f64[n] (rank 1), got an array of rank 2 "
+     "with shape (1, 1)\n"),
     (["run", "{prog}", "wsq", "--arg", "x=hello"],
      "dpc: error: argument x: cannot read 'hello' as a number, a bool or a list of numbers\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[[1.0, 2.0], [3.0]]"],
@@ -180,7 +191,8 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "dpc: error: cannot load {prog}.npz for argument x: it is not a .npy file (np.save "
      "writes one)\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--arg", f"k={2**64 + 5}"],
-     f"runtime error: argument k is {2**64 + 5}, outside the range of i64 ([-2**63, 2**63 - 1])\n"),
+     f"dpc: error: --arg k={2**64 + 5}: argument k is {2**64 + 5}, outside the range of i64 "
+     f"([-2**63, 2**63 - 1])\n"),
 ])
 def test_command_errors(prog, capsys, argv, message):
     np.savez(f"{prog}.npz", x=np.zeros(2))
