@@ -35,8 +35,10 @@ SAFE_SOURCES = {
 def coerce_scalar(t: Type, value, name: str):
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
+    if isinstance(value, np.bool_):  # not a numbers.Integral, as Python's bool is
+        value = bool(value)
     if t == BOOL:
-        if isinstance(value, (bool, np.bool_)):
+        if isinstance(value, bool):
             return np.bool_(value)
     elif t == I64:
         if isinstance(value, numbers.Integral):

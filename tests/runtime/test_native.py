@@ -776,6 +776,17 @@ def test_scalar_arguments_at_the_edges_of_their_types(backend):
         assert str(err.value) == f"argument x must be f64[n], got {shown}"
 
 
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_numpy_bools_are_numbers_as_python_bools_are(backend):
+    # np.bool_ is no numbers.Integral, so mod.f(np.True_) was refused where True was taken
+    mod = compile_source(EDGES, backend=backend)
+    assert mod.to_int(True) == mod.to_int(np.True_) == mod.to_int(np.array(True)) == 1
+    assert mod.count(np.False_, np.True_, np.True_) == mod.count(False, True, True) == 1
+    with pytest.raises(ValueErrorDP) as err:
+        mod.pick(np.int8(1))
+    assert str(err.value) == "argument b must be bool, got int8 np.int8(1)"
+
+
 def test_the_matrix_product_kernel_asks_for_wide_vectors():
     # LLVM's 256-bit tuning of AVX-512 chips would halve what the product's tiles compute
     # per instruction; the kernel alone asks for more (elsewhere it made lstm slower)
