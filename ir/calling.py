@@ -67,9 +67,10 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
                            f"pass {name}.filled(value), or np.asarray({name}) to drop the mask")
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-        if arr.dtype == object and t.elem == F64 and arr.size and all(
-                isinstance(v, numbers.Integral) for v in arr.flat):  # ints beyond i64: [2**70]
-            arr = np.asarray(value, dtype=np.float64)
+        if arr.dtype == object and not isinstance(value, np.ndarray) and arr.size:
+            arr = beyond_int64(value, arr, t, name)
+    except ValueErrorDP:
+        raise
     except (ValueError, TypeError, OverflowError) as e:
         raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
     if not isinstance(value, np.ndarray) and arr.dtype.kind not in "biuf":  # None, "abc", 1j
@@ -86,6 +87,19 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
         if want == np.int64 and arr.dtype.kind == "u" and arr.size:
             in_i64_range(int(arr.max()), f"{name}'s largest element")
         arr = arr.astype(want)
+    return arr
+
+
+def beyond_int64(value, arr: np.ndarray, t: ArrayType, name: str) -> np.ndarray:
+    """A list NumPy made an object array of because an int in it is beyond int64 ([2**70],
+    [2**70, 0.5]): doubles for an f64 array, as such an int alone would be; for an i64 one,
+    the error naming that int. Anything else (a None, a string) is left to the caller."""
+    items = list(arr.flat)
+    if t.elem == F64 and all(isinstance(v, numbers.Real) for v in items):
+        return np.asarray(value, dtype=np.float64)
+    if t.elem == I64 and all(isinstance(v, numbers.Integral) for v in items):
+        for v in items:
+            in_i64_range(int(v), f"{name}'s element")
     return arr
 
 

@@ -224,6 +224,11 @@ def test_integers_outside_i64_are_refused(errors_module, backend):
     assert str(err.value) == ("argument k's largest element is 9223372036854775808, outside "
                               "the range of i64 ([-2**63, 2**63 - 1])")
     assert mod.ints(np.array([1, 2**62], dtype=np.uint64)) == 2**62 + 1
+    # a list NumPy keeps as Python objects: it was 'must be i64[n], got list [...]'
+    with pytest.raises(ValueErrorDP) as err:
+        mod.ints([1, -2**63 - 1])
+    assert str(err.value) == ("argument k's element is -9223372036854775809, outside the "
+                              "range of i64 ([-2**63, 2**63 - 1])")
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
@@ -769,6 +774,7 @@ def test_scalar_arguments_at_the_edges_of_their_types(backend):
         mod.to_int(10 ** 400)
     assert str(err.value) == "argument x is an int of 401 digits, too large for f64"
     assert mod.total([2 ** 70, 1]) == 2.0 ** 70 + 1  # ints beyond i64 in a list, as doubles
+    assert mod.total([2 ** 64, -2.0 ** 64, 0.5]) == 0.5  # with floats too
     for wrong, shown in (("abc", "str 'abc'"), (None, "NoneType None"), (1j, "complex 1j"),
                          ([None], "list [None]")):
         with pytest.raises(ValueErrorDP) as err:
