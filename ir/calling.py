@@ -157,7 +157,11 @@ class DimensionPlan:
 
     def disagrees(self, k: int, axis: int, size: int, first_size: int) -> ShapeErrorDP:
         d = self.types[k].shape[axis]
-        k0 = self.first[d][0]
+        k0, axis0 = self.first[d]
+        if k0 == k:  # f64[n, n]: 'here but ... in argument a' would name a itself
+            return ShapeErrorDP(f"argument {self.names[k]} must be {self.types[k]}: dimension "
+                                f"{d} is {size} on axis {axis} but {first_size} on axis "
+                                f"{axis0}")
         return ShapeErrorDP(f"argument {self.names[k]}: dimension {d} is {size} here but "
                             f"{first_size} in argument {self.names[k0]}")
 

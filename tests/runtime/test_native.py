@@ -256,6 +256,11 @@ def test_mismatched_dimensions(errors_module):
     with pytest.raises(ShapeErrorDP) as err:
         errors_module.pair(np.ones(3), np.ones(4))
     assert str(err.value) == "argument y: dimension n is 4 here but 3 in argument x"
+    square = compile_source("def trace(a: f64[n, n]) -> f64:\n    return sum(a)\n")
+    with pytest.raises(ShapeErrorDP) as err:  # it was '... but 2 in argument a', a itself
+        square.trace(np.ones((2, 3)))
+    assert str(err.value) == ("argument a must be f64[n, n]: dimension n is 3 on axis 1 "
+                              "but 2 on axis 0")
     with pytest.raises(ShapeErrorDP) as err:
         errors_module.mat(np.ones((3, 3)))
     assert str(err.value) == "argument a must be f64[2, 3]: axis 0 has size 3, not 2"
