@@ -5,6 +5,8 @@ that the JIT and every pass are tested against.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .calling import prepare_arguments
@@ -24,7 +26,17 @@ class Frame:
 class Interpreter:
     def __init__(self, module: Module):
         self.module = module
-        self.frame: Frame | None = None
+        # each thread's running call: threads calling one module at once (as they may with
+        # native code) would otherwise read each other's dimension sizes
+        self.local = threading.local()
+
+    @property
+    def frame(self) -> Frame | None:
+        return getattr(self.local, "frame", None)
+
+    @frame.setter
+    def frame(self, frame: Frame | None) -> None:
+        self.local.frame = frame
 
     def run(self, name: str, args: list):
         """Calls function `name` on Python arguments; a tuple when it returns several.

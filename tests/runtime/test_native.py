@@ -326,6 +326,36 @@ def test_calls_from_four_threads_at_once():
         assert all(v == expected[k] for v in results[k])
 
 
+def test_the_interpreter_runs_calls_from_several_threads_at_once():
+    # each call's dimension sizes were the interpreter's one frame: a thread read another's
+    # n, and range(n) indexed past its own arrays or gave results of the other's size
+    mod = compile_source("def f(x: f64[n]) -> f64[n]:\n    y = zeros(n)\n"
+                         "    for i in range(n):\n        y[i] = 2.0 * x[i]\n    return y\n",
+                         backend="interp")
+    wrong = []
+
+    def work(k):
+        for size in range(1, 40):
+            x = np.arange(float(size + k))
+            try:
+                if mod.f(x).tolist() != (2.0 * x).tolist():
+                    wrong.append((k, size))
+            except IndexError as e:
+                wrong.append(str(e))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads between the interpreter's ops
+    try:
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []
+
+
 def test_loop_of_a_million_iterations():
     source = ("def f(n: i64) -> f64:\n    acc = 0.0\n    for i in range(n):\n"
               "        acc += 1.0 / float(i + 1)\n    return acc\n")
