@@ -169,6 +169,10 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"<dpc function {self.signature}>"
 
+    def __reduce__(self):
+        # by its module and name: the native call path is machine code, no Python value
+        return CompiledFunction, (self.owner, self.name)
+
 
 class CompiledModule:
     def __init__(self, module: ir.Module, source: str, filename: str, backend: str,
@@ -264,6 +268,13 @@ class CompiledModule:
 
     def __dir__(self):
         return list(super().__dir__()) + self.function_names
+
+    def __reduce__(self):
+        """Pickled as its IR and options, compiled again where it is loaded (from the disk
+        cache when there is native code for it): so that multiprocessing can send mod.f to
+        a worker. The native code itself, an LLVM engine, cannot be pickled."""
+        return CompiledModule, (self.module, self.source, self.filename, self.backend,
+                                self.fast_math, self.optimize, self.checked, self.root)
 
     def run(self, name: str, /, *args, **kwargs):
         return self.function(name)(*args, **kwargs)

@@ -2,6 +2,7 @@
 does not leak, and runs from several threads at once."""
 
 import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -354,6 +355,18 @@ def test_the_interpreter_runs_calls_from_several_threads_at_once():
     finally:
         sys.setswitchinterval(interval)
     assert wrong == []
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_compiled_functions_pickle_for_other_processes(backend):
+    # multiprocessing pickles what it sends a worker: it was "cannot pickle
+    # '_thread._local' object", from the native call path's per-thread state
+    mod = compile_file(ROOT / "lse.dp", backend=backend)
+    x = np.array([1.0, 2.0, 3.0])
+    for fn in (mod.lse, mod.grad("lse"), mod.specialize("lse", n=3), mod.hessian("lse")):
+        again = pickle.loads(pickle.dumps(fn))
+        assert np.array_equal(again(x), fn(x))
+    assert pickle.loads(pickle.dumps(mod)).ir("lse") == mod.ir("lse")
 
 
 def test_loop_of_a_million_iterations():
