@@ -124,7 +124,12 @@ def wrt_position(fn: Function, item, chosen: list[int]) -> int:
     added to `chosen`; raises WrtError saying what is wrong with it."""
     names = [p.name_hint for p in fn.params]
     k = names.index(item) if item in names else item
-    if not isinstance(k, int) or isinstance(k, bool) or not 0 <= k < len(names):
+    if isinstance(k, int) and not isinstance(k, bool) and not 0 <= k < len(names):
+        # a position, from Python: counted from 0, never from the end (as JAX's argnums)
+        listed = f" ({', '.join(names)})" if names else ""
+        raise WrtError(f"wrt position {k} is not a parameter of '{fn.name}', which takes "
+                       f"{count(len(names), 'parameter')}{listed}, counted from 0")
+    if not isinstance(k, int) or isinstance(k, bool):
         raise WrtError(f"'{item}' is not a parameter of '{fn.name}' (its parameters are "
                        f"{', '.join(names)})")
     if fn.param_types[k].elem != F64:

@@ -293,6 +293,11 @@ def test_python_derivative_errors_name_the_problem():
         mod.grad("ode_last", wrt="s")
     with pytest.raises(ValueError, match="'y' is not a parameter of 'ode_last'"):
         mod.grad("ode_last", wrt="y")
+    for position in (2, -1):  # it was "'2' is not a parameter", as if named '2'
+        with pytest.raises(ValueError) as err:
+            mod.grad("ode_last", wrt=position)
+        assert str(err.value) == (f"wrt position {position} is not a parameter of 'ode_last', "
+                                  f"which takes 2 parameters (x, s), counted from 0")
     with pytest.raises(ValueError, match="grad needs a function returning f64, 'ode' returns f64"):
         mod.grad("ode")
     with pytest.raises(ValueError) as err:
