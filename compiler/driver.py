@@ -250,6 +250,11 @@ class CompiledModule:
         return [name for name in self.module.functions if "." not in name]
 
     def function(self, name: str) -> CompiledFunction:
+        if not isinstance(name, str):  # a list raised "unhashable type"
+            already = " (a compiled function is called as it is)" if isinstance(
+                name, (CompiledFunction, DenseDerivative)) else ""
+            raise TypeError(f"mod.function() and mod.run() take a function's name, a str, not "
+                            f"{type(name).__name__}{already}")
         if name not in self.module.functions:
             known = ", ".join(self.function_names) or "none"
             raise KeyError(f"no function '{name}' in {self.filename} (functions: {known})")

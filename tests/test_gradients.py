@@ -305,6 +305,12 @@ def test_python_derivative_errors_name_the_problem():
     assert str(err.value) == "hvp(ode): hvp needs a function returning f64, 'ode' returns f64[n]"
     with pytest.raises(KeyError, match="no function 'nope'"):
         mod.grad("nope")
+    for name, shown in ((["ode"], "list"), (mod.ode, "CompiledFunction (a compiled function "
+                                                      "is called as it is)")):
+        with pytest.raises(TypeError) as err:  # a list raised "unhashable type: 'list'"
+            mod.run(name, np.ones(2), 1)
+        assert str(err.value) == (f"mod.function() and mod.run() take a function's name, a "
+                                  f"str, not {shown}")
     for derivative in (mod.grad, mod.jvp, mod.vjp, mod.hessian, mod.jacobian):
         with pytest.raises(ValueError) as err:  # as grad(f, wrt=()) in the language
             derivative("ode_last", wrt=())
