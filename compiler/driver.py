@@ -274,6 +274,11 @@ class CompiledModule:
     def __dir__(self):
         return list(super().__dir__()) + self.function_names
 
+    def __repr__(self) -> str:
+        backend = "" if self.backend == "native" else f" ({self.backend})"
+        names = ", ".join(self.function_names) or "no functions"
+        return f"<dpc module {self.filename}{backend}: {names}>"
+
     def __reduce__(self):
         """Pickled as its IR and options, compiled again where it is loaded (from the disk
         cache when there is native code for it): so that multiprocessing can send mod.f to
@@ -559,6 +564,9 @@ class DenseDerivative:
 
     def __call__(self, /, *args, **kwargs):  # a parameter of the function may be `self`
         return self.blocks(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<dpc {self.made} of {self.of}>"
 
 
 def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: int, /,

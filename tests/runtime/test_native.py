@@ -369,6 +369,16 @@ def test_compiled_functions_pickle_for_other_processes(backend):
     assert pickle.loads(pickle.dumps(mod)).ir("lse") == mod.ir("lse")
 
 
+def test_modules_and_dense_derivatives_say_what_they_are():
+    # they printed as <compiler.driver.CompiledModule object at 0x...>
+    mod = compile_file(ROOT / "lse.dp", backend="interp")
+    assert repr(mod) == f"<dpc module {ROOT / 'lse.dp'} (interp): lse>"
+    assert repr(mod.grad("lse").owner) == f"<dpc module {ROOT / 'lse.dp'} (interp): lse.grad>"
+    assert repr(compile_source("", name="empty.dp")) == "<dpc module empty.dp: no functions>"
+    assert (repr(mod.hessian("lse")), repr(mod.jacobian(mod.grad("lse")))) == (
+        "<dpc hessian of lse>", "<dpc jacobian of lse.grad>")
+
+
 def test_loop_of_a_million_iterations():
     source = ("def f(n: i64) -> f64:\n    acc = 0.0\n    for i in range(n):\n"
               "        acc += 1.0 / float(i + 1)\n    return acc\n")
