@@ -19,6 +19,7 @@ from ir.registry import lookup
 from . import ast as A
 from .builtins import BUILTINS
 from .lower import DERIVATIVE_FORMS, count
+from .scope import did_you_mean
 
 KWARGS = ("wrt",)
 DENSE = ("hessian", "jacfwd", "jacrev")  # the derivatives make_dense builds
@@ -88,7 +89,10 @@ def function_of(lw, node) -> Function:
                                  f"of this module: def a function that calls {node.id}, and "
                                  f"pass that")
         if node.id not in lw.owner.module.functions:
-            hint = lw.scope.suggestion(node.id, list(lw.owner.module.functions))
+            hint = did_you_mean(node.id, list(lw.owner.module.functions))
+            if lw.scope.lookup(node.id) is not None:  # not 'did you mean' the value itself
+                raise lw.error(node, f"'{node.id}' is a value; derivative forms take a "
+                                     f"function of this module{hint}")
             raise lw.error(node, f"unknown function '{node.id}'{hint}")
         return lw.owner.module.functions[node.id]
     if isinstance(node, A.Call):

@@ -51,8 +51,12 @@ class Scope:
         return self.values.get(name)
 
     def suggestion(self, name: str, extra: list[str]) -> str:
-        close = difflib.get_close_matches(name, list(self.values) + extra, n=1)
-        return f" (did you mean '{close[0]}'?)" if close else ""
+        return did_you_mean(name, list(self.values) + extra)
+
+
+def did_you_mean(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def assigned_names(stmts) -> list[str]:

@@ -82,6 +82,14 @@ WRONG = [
      "def f(x: f64) -> f64:\n    return grad(sin)(x)\n", 2, 17,
      "'sin' is a builtin; derivative forms take a function of this module: def a function "
      "that calls sin, and pass that"),
+    ("derivative of a value",  # said "unknown function 'y' (did you mean 'y'?)"
+     "def f(y: f64) -> f64:\n    return grad(y)(y)\n", 2, 17,
+     "'y' is a value; derivative forms take a function of this module"),
+    ("derivative of a value named like a function",
+     "def loss(y: f64) -> f64:\n    return y\n\ndef f(y: f64) -> f64:\n    lost = 1.0\n"
+     "    return grad(lost)(y)\n", 6, 17,
+     "'lost' is a value; derivative forms take a function of this module (did you mean "
+     "'loss'?)"),
     ("a tuple in a returned tuple",
      "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef q(x: f64) -> (f64, f64, f64):\n"
      "    return p(x), x\n", 5, 12,
