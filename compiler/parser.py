@@ -28,6 +28,7 @@ OPEN = {"LPAR": "(", "LSQB": "["}
 CLOSE = {"RPAR": ")", "RSQB": "]"}
 LAYOUT = ("_NL", "_INDENT", "_DEDENT", "$END")  # tokens of line structure, not of text
 OPERATORS = ("ADD_OP", "MUL_OP", "POW", "COMP_OP", "AND", "OR", "NOT", "EQUAL", "AUGOP")
+AUGMENTED = ("+=", "-=", "*=", "/=", "//=", "%=", "**=", "@=")  # grammar.lark's AUGOP
 ONLY_RANGE_LOOPS = "only 'for NAME in range(...)' is supported"
 TAB = 8
 PARSE_LOCK = threading.Lock()  # the postlexer keeps state during a parse
@@ -886,6 +887,32 @@ def line_ends_early(f: Failure) -> SyntaxProblem | None:
                          op.end_column)  # the caret goes after it, before any comment
 
 
+def arrow_comparison(f: Failure) -> SyntaxProblem | None:
+    """`x => y` and `x =< y`, written for >= and <=."""
+    arrow = f.rest_of_line(f.token)[:2]
+    if f.token.value != "=" or arrow not in ("=>", "=<"):
+        return None
+    return at(f.token, f"'{arrow}' is not an operator; write '{arrow[::-1]}'")
+
+
+def spaced_operator(f: Failure) -> SyntaxProblem | None:
+    """`y ** = 2.0`: an augmented assignment with a space before its '='."""
+    op = f.previous
+    if f.token.value != "=" or op is None or op.value + "=" not in AUGMENTED:
+        return None
+    return at(op, f"write '{op.value}=' without a space between '{op.value}' and '='")
+
+
+def starred_target(f: Failure) -> SyntaxProblem | None:
+    """Python's `a, *rest = x` (also `*rest, a = x`)."""
+    target = f.before
+    if f.token.value != "*" or not all(t.type == "NAME" or t.value == "," for t in target) \
+            or (target and target[-1].value != ","):
+        return None
+    return at(f.token, "starred assignment is not supported: arrays do not split into a "
+                       "first element and a rest; read the elements by index (a = x[0])")
+
+
 def single_equals(f: Failure) -> SyntaxProblem | None:
     if f.token.value != "=":
         return None
@@ -922,7 +949,8 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          c_conditional, typed_declaration, misspelled_statement, number_literal, f_string,
          assert_form, lone_string, ellipsis, top_level_statement, array_type, walrus, slice_index,
-         signature, membership, line_ends_early, single_equals, declaration_without_value,
+         signature, membership, line_ends_early, arrow_comparison, spaced_operator, starred_target,
+         single_equals, declaration_without_value,
          for_target)
 
 

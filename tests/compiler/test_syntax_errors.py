@@ -26,6 +26,8 @@ WRT = "name the parameters without quotes: wrt=x or wrt=(x, w)"
 MEMBERSHIP = ("'in' is only part of 'for i in range(...)'; .dp has no membership test: compare "
               "with == in a loop")
 WALRUS = "':=' is not supported; assign the value on a line of its own first"
+STARRED = ("starred assignment is not supported: arrays do not split into a first element "
+           "and a rest; read the elements by index (a = x[0])")
 BRACES = ("braces are not supported: a block is the indented lines after ':', and there are no "
           "dicts or sets (use arrays)")
 LOOP_ELSE = ("{} ... else is not supported: with no break in .dp the else block would always "
@@ -166,6 +168,15 @@ WRONG = [
     ("not in", HEAD + "    return 1.0 if x[0] not in x else 0.0\n", 2, 24, MEMBERSHIP),
     (":=", HEAD + "    if (y := x[0]) > 1.0:\n        return y\n    return 0.0\n", 2, 11, WALRUS),
     (":= as a statement", HEAD + "    y := x[0]\n    return y\n", 2, 7, WALRUS),
+    ("starred target", HEAD + "    a, *b = x\n    return a\n", 2, 8, STARRED),
+    ("starred first", HEAD + "    *b, a = x\n    return a\n", 2, 5, STARRED),
+    ("spaced **=", HEAD + "    y = x[0]\n    y ** = 2.0\n    return y\n", 3, 7,
+     "write '**=' without a space between '**' and '='"),
+    ("spaced +=", HEAD + "    y = x[0]\n    y + = 2.0\n    return y\n", 3, 7,
+     "write '+=' without a space between '+' and '='"),
+    ("=> for >=", HEAD + "    return float(x[0] => 2.0)\n", 2, 23, "'=>' is not an operator; write '>='"),
+    ("=< in an if", HEAD + "    if x[0] =< 2.0:\n        return 1.0\n    return 0.0\n", 2, 13,
+     "'=<' is not an operator; write '<='"),
     ("a ']' missing before a header's ':'",
      HEAD + "    if x[0 > 0.0:\n        return 1.0\n    return 0.0\n", 2, 17,
      "'[' opened at 2:9 is not closed before ':'"),
