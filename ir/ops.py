@@ -1459,8 +1459,15 @@ def interp_reduce(op, args, ctx):
         (x,) = ctx.run_block(body, [np.int64(i)])
         if acc is not None and np.shape(x) != np.shape(acc):  # NumPy would broadcast them
             raise different_shapes("generator elements", np.shape(x), np.shape(acc), op)
-        acc = x if acc is None else combine(acc, x)
+        acc = first_term(kind, x) if acc is None else combine(acc, x)
     return [as_np(acc, rtype)]
+
+
+def first_term(kind: str, x):
+    """A reduction's accumulator after its first element: a sum starts from +0.0, as
+    NumPy's and Python's sums and native code do, so a sum of -0.0s is +0.0 (the element
+    itself would make it -0.0); the other kinds' identities change no element."""
+    return np.add(np.zeros_like(x), x) if kind == "sum" else x
 
 
 register(OpDef("reduce", infer_reduce, interp_reduce, operands=3, region_arity=1, attrs=("kind",),

@@ -1230,7 +1230,7 @@ class FunctionLowering:
                     for s, d in zip(dim_slots, x.dims):
                         self.b.store(d, s)
                     fresh = self.new_array(t.elem, x.dims, op)
-                    self.memcpy(fresh.data, x.data, self.b.mul(size, INT(ELEM_SIZE[t.elem])))
+                    self.first_term(kind, t.elem, fresh, x, size)
                     self.b.store(fresh.data, data_slot)
                 with otherwise:
                     for axis, (s, d) in enumerate(zip(dim_slots, x.dims)):
@@ -1251,6 +1251,17 @@ class FunctionLowering:
             self.b.store(identity.data, data_slot)
         self.own(op.result)
         return Array(self.b.load(data_slot, typ=PTR), dims)
+
+    def first_term(self, kind, elem, acc: Array, x: Array, size) -> None:
+        """acc = the first element of a reduction of arrays: a sum of doubles adds it to
+        +0.0, as a scalar sum and NumPy's do (a sum of rows of -0.0 is +0.0); any other
+        reduction copies it, which its identity would not change."""
+        if kind != "sum" or elem != F64:
+            self.memcpy(acc.data, x.data, self.b.mul(size, INT(ELEM_SIZE[elem])))
+            return
+        with self.counted_loop(size) as i:
+            self.store_elem(acc, elem, i, self.combine(kind, elem, DOUBLE(0.0),
+                                                       self.load_elem(x, elem, i)))
 
     def reduce_identity(self, kind, t):
         if t == F64:

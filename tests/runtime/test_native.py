@@ -616,6 +616,31 @@ def test_max_and_min_order_signed_zeros_and_nan_as_ieee_maximum():
         assert np.signbit(low[:3]).tolist() == [True, True, True] and np.isnan(low[3])
 
 
+SUMS_OF_ZEROS = """
+def generated(x: f64[n]) -> f64:
+    return sum(x[i] for i in range(n))
+
+def reduced(x: f64[n, m]) -> f64[m]:
+    return sum(x, axis=0)
+
+def of_rows(x: f64[n, m]) -> f64[m]:
+    return sum(x[i] for i in range(n))
+"""
+
+
+def test_a_sum_of_negative_zeros_is_positive_zero_on_both_backends():
+    """Every sum starts from +0.0, as NumPy's and Python's do: the interpreter's generator
+    sum started from its first element (-0.0 + -0.0 is -0.0), and so did native code's
+    sum of rows, where native code's sum of scalars gave +0.0."""
+    mod = compile_source(SUMS_OF_ZEROS)
+    column = np.array([[-0.0], [-0.0]])
+    for run in (mod.run, lambda fn, *args: mod.interpreter.run(fn, list(args))):
+        got = [run("generated", np.array([-0.0, -0.0])), *run("reduced", column),
+               *run("of_rows", column), *run("of_rows", np.array([[-0.0, 1.0]]))]
+        assert [(v, bool(np.signbit(v))) for v in got] == [(0.0, False)] * 3 + [(0.0, False),
+                                                                                (1.0, False)]
+
+
 def sum_in_eight_lanes(values) -> float:
     """The order native code adds a sum of doubles in, when the sum is outside loops and
     its elements need no loop: from 16 elements on, element k into lane k % 8 over the
