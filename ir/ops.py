@@ -318,23 +318,24 @@ UNARY = {
 
 
 # name: the cotangent of the operand, from (ad, ct, x, y) where y = op(x). `ad.times` and
-# `ad.over` multiply and divide by a derivative that may be infinite (sqrt at 0, log at 0)
-# and give 0 where ct is 0: an adjoint that a `where` masked out contributes nothing,
-# rather than 0 * inf = NaN. Ops missing here (sign, floor, ceil, not) have derivative 0.
+# `ad.over` multiply and divide by a derivative that may be infinite or NaN (sqrt at 0,
+# log at 0, cos at inf, tanh's 1 - y^2 at a NaN x) and give 0 where ct is 0: an adjoint
+# that a `where` masked out contributes nothing, rather than 0 * inf = NaN (the gradient
+# of where(x == x, tanh(x), 0.0) at NaN is 0). Ops missing here (sign, floor, ceil, not)
+# have derivative 0.
 UNARY_ADJOINT = {
     "neg": lambda ad, ct, x, y: ad.emit("neg", ct),
-    "abs": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit("sign", x)),
+    "abs": lambda ad, ct, x, y: ad.times(ct, ad.emit("sign", x)),
     "exp": lambda ad, ct, x, y: ad.times(ct, y),
     "log": lambda ad, ct, x, y: ad.over(ct, x),
     "log1p": lambda ad, ct, x, y: ad.over(ct, ad.emit("add", x, ad.const(1.0))),
     "expm1": lambda ad, ct, x, y: ad.times(ct, ad.emit("add", y, ad.const(1.0))),
     "sqrt": lambda ad, ct, x, y: ad.over(ct, ad.emit("mul", y, ad.const(2.0))),
-    "sin": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit("cos", x)),
-    "cos": lambda ad, ct, x, y: ad.emit("neg", ad.emit("mul", ct, ad.emit("sin", x))),
+    "sin": lambda ad, ct, x, y: ad.times(ct, ad.emit("cos", x)),
+    "cos": lambda ad, ct, x, y: ad.emit("neg", ad.times(ct, ad.emit("sin", x))),
     "tan": lambda ad, ct, x, y: ad.times(ct, ad.emit("add", ad.const(1.0), ad.emit("mul", y, y))),
-    "tanh": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit("sub", ad.const(1.0),
-                                                           ad.emit("mul", y, y))),
-    "sigmoid": lambda ad, ct, x, y: ad.emit("mul", ct, ad.emit(
+    "tanh": lambda ad, ct, x, y: ad.times(ct, ad.emit("sub", ad.const(1.0), ad.emit("mul", y, y))),
+    "sigmoid": lambda ad, ct, x, y: ad.times(ct, ad.emit(
         "mul", y, ad.emit("sub", ad.const(1.0), y))),
     "lgamma": lambda ad, ct, x, y: ad.times(ct, ad.emit("digamma", x)),
     "digamma": lambda ad, ct, x, y: ad.times(ct, ad.emit("trigamma", x)),

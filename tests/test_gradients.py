@@ -115,6 +115,26 @@ def test_masked_out_infinite_derivatives_contribute_nothing(backend):
     assert mod.grad("h")(0.0) == 0.0
 
 
+NAN_SAFE = """
+def periodic(x: f64) -> f64:
+    return where(abs(x) < 1e300, sin(x) + cos(x), 0.0)
+
+def nan_safe(x: f64[n]) -> f64:
+    return sum(where(x == x, tanh(x) + sigmoid(x) + abs(x), 0.0))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_masked_out_nan_derivatives_contribute_nothing(backend):
+    """cos(inf), and tanh', sigmoid' and abs' at NaN, are NaN: multiplied by the masked-out
+    cotangent 0 unguarded, they made these gradients NaN; forward mode gave 0."""
+    mod = compile_source(NAN_SAFE, name="nan_safe.dp", backend=backend)
+    assert [mod.grad("periodic")(x) for x in (np.inf, -np.inf, 0.0)] == [0.0, 0.0, 1.0]
+    assert mod.jvp("periodic")(np.inf, 1.0) == (0.0, 0.0)
+    g = mod.grad("nan_safe")(np.array([np.nan, 0.0, -2.0]))
+    np.testing.assert_allclose(g, [0.0, 1.25, -0.824355589743329], rtol=1e-8)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_non_differentiable_points_follow_the_language_conventions(backend):
     mod = compile_source(WHERE_SQRT, name="where.dp", backend=backend)

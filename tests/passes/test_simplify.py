@@ -90,12 +90,16 @@ func @f.rev(%x: f64, %ct: f64) -> (f64, f64) {
   %9 = select %8, %7, %6 {zero_guard = true} : f64
   %10 = cos %x : f64
   %11 = mul %5, %10 : f64
-  %x_bar = add %9, %11 : f64
+  %12 = const 0.0 : f64
+  %13 = eq %5, %12 : bool
+  %14 = select %13, %12, %11 {zero_guard = true} : f64
+  %x_bar = add %9, %14 : f64
   return %1, %x_bar
 }
 """
 
-# ... inlined, the seed is a constant: the guards on it and f's value fold away.
+# ... inlined, the seed is a constant: the guards on it and f's value fold away (sin's
+# guard on its cotangent x stays: cos(inf) is NaN).
 OPTIMIZED = """\
 func @f(%x: f64) -> f64 {
   %0 = sin %x : f64
@@ -105,9 +109,12 @@ func @f(%x: f64) -> f64 {
 
 func @g(%x: f64) -> f64 {
   %0 = sin %x : f64
-  %1 = cos %x : f64
-  %2 = mul %x, %1 : f64
-  %x_bar = add %0, %2 : f64
+  %1 = const 0.0 : f64
+  %2 = cos %x : f64
+  %3 = mul %x, %2 : f64
+  %4 = eq %x, %1 : bool
+  %5 = select %4, %1, %3 {zero_guard = true} : f64
+  %x_bar = add %0, %5 : f64
   return %x_bar
 }
 """
