@@ -207,10 +207,13 @@ def lower_transpose(lw, e):
 
 
 def lower_dot(lw, e):
-    """dot(a, b) as NumPy's for vectors and matrices: the dot product of two vectors, else
-    the matrix product, as `a @ b`."""
+    """dot(a, b) as NumPy's: the dot product of two vectors, the matrix product where one
+    is a matrix (as `a @ b`), and a * b where one is a scalar."""
     expect_args(lw, e, "dot", 2)
-    return lw.binary(e, "@", *(lw.expr(x) for x in e.args))
+    a, b = (lw.expr(x) for x in e.args)
+    if a.type.rank == 0 or b.type.rank == 0:
+        return lw.binary(e, "*", a, b)
+    return lw.binary(e, "@", a, b)
 
 
 def lower_len(lw, e):

@@ -1182,10 +1182,11 @@ def infer_dot(op, module):
 
 def infer_matmul(op, module):
     a, b = operand_types(op)
-    need_f64_arrays([a, b], "'@'", (1, 2))
+    # worded for `a @ b` and for dot(a, b) alike: the two lower to this op
+    need_f64_arrays([a, b], "a matrix product (a @ b, dot(a, b))", (1, 2))
     if a.rank == 1 and b.rank == 1:
         raise TypeRuleError(f"'@' of two vectors {a} and {b}: use dot(a, b)")
-    same_dim(a.shape[-1], b.shape[0], "multiply", a, b)
+    same_dim(a.shape[-1], b.shape[0], "matrix-multiply", a, b)
     return [array_or_scalar(F64, a.shape[:-1] + b.shape[1:])]
 
 

@@ -277,6 +277,12 @@ WRONG = [
     ("comprehension over a non-integer",
      "def f(x: f64) -> f64[?]:\n    return [1.0 for i in range(x)]\n", 2, 32,
      "range() needs i64 arguments, got f64"),
+    ("dot of an array of rank 3",  # said "'@' needs ..." of a program without '@'
+     "def f(a: f64[p, q, r], b: f64[r]) -> f64:\n    return sum(dot(a, b))\n", 2, 16,
+     "a matrix product (a @ b, dot(a, b)) needs f64 arrays of rank 1 or 2, got f64[p, q, r]"),
+    ("a matrix product of mismatched sizes",  # said "cannot multiply", as of a * b
+     "def f(a: f64[p, q], b: f64[p, q]) -> f64[p, q]:\n    return a @ b\n", 2, 14,
+     "cannot matrix-multiply f64[p, q] and f64[p, q]: dimension q is not p"),
 ]
 
 

@@ -498,6 +498,13 @@ def test_linear_algebra():
     check(source, "g", (A, B, V), (A @ B, A @ V, V @ B))
 
 
+def test_dot_of_a_scalar_scales_as_numpy_dot():
+    """np.dot(s, a) is s * a (it was an error: "'@' needs f64 arrays of rank 1 or 2")."""
+    source = ("def f(a: f64[n, k], v: f64[k], s: f64, i: i64) -> (f64[n, k], f64[k], f64, i64):\n"
+              "    return dot(s, a), dot(v, i), dot(s, 2.0), dot(i, 3)\n")
+    check(source, "f", (A, V, 1.5, 2), (np.dot(1.5, A), np.dot(V, 2), 3.0, 6))
+
+
 def test_linear_algebra_of_integers():
     """A transpose moves elements, so it keeps their type, as NumPy's does; the products
     work in f64, integers promoted, `a @ b` as `dot(a, b)` (it was an error for `@` and
