@@ -1191,12 +1191,12 @@ def infer_matmul(op, module):
 
 
 def infer_transpose(op, module):
-    """Any element type: a transpose moves elements and computes nothing (NumPy's keeps
-    an integer matrix integer)."""
+    """NumPy's: the axes reversed (a vector stays as it is). Any element type: a transpose
+    moves elements and computes nothing (NumPy's keeps an integer matrix integer)."""
     (a,) = operand_types(op)
-    if a.rank != 2:
-        raise TypeRuleError(f"transpose() needs a matrix (an array of rank 2), got {a}")
-    return [ArrayType(a.elem, (a.shape[1], a.shape[0]))]
+    if a.rank == 0:
+        raise TypeRuleError(f"transpose() needs an array, got {a}")
+    return [ArrayType(a.elem, tuple(reversed(a.shape)))]
 
 
 def infer_outer(op, module):

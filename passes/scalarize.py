@@ -234,10 +234,11 @@ def matmul(b: Builder, op: Op):
 
 
 def transpose(b: Builder, op: Op):
+    """out[i, j, k] = x[k, j, i]: the axes reversed, of any rank."""
     (x,) = op.operands
     nest = Nest(b)
-    sizes = [size_of(b, x, 1), size_of(b, x, 0)]
-    return nest.build(sizes, lambda idx: b.emit("index", x, idx[1], idx[0], inbounds=True))
+    sizes = [size_of(b, x, axis) for axis in reversed(range(x.type.rank))]
+    return nest.build(sizes, lambda idx: b.emit("index", x, *reversed(idx), inbounds=True))
 
 
 def outer(b: Builder, op: Op):

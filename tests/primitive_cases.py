@@ -376,6 +376,9 @@ def l_vm(x: f64[n], a: f64[n, k]) -> f64:
 def l_transpose(a: f64[n, m], b: f64[m, n]) -> f64:
     return sum(transpose(a) * b) + sum(a.T * a.T)
 
+def l_transpose3(a: f64[p, q, r], v: f64[p]) -> f64:
+    return sum(transpose(a) * v * a.T) + sum(v.T * v)
+
 def l_outer(x: f64[n], y: f64[m]) -> f64:
     o = outer(x, y)
     return sum(o * o) + sum(o)
@@ -442,6 +445,7 @@ def reductions_group() -> Group:
     g.case("l_mv", signed(0.3, 1.5, 3, 2), signed(0.3, 1.5, 2), ops=["matmul"])
     g.case("l_vm", signed(0.3, 1.5, 3), signed(0.3, 1.5, 3, 2), ops=["matmul"])
     g.case("l_transpose", signed(0.3, 1.5, 3, 2), signed(0.3, 1.5, 2, 3), ops=["transpose"])
+    g.case("l_transpose3", signed(0.3, 1.5, 2, 3, 4), signed(0.3, 1.5, 2), ops=["transpose"])
     g.case("l_outer", signed(0.3, 1.5, 3), signed(0.3, 1.5, 4), ops=["outer"])
     return g
 

@@ -505,6 +505,17 @@ def test_dot_of_a_scalar_scales_as_numpy_dot():
     check(source, "f", (A, V, 1.5, 2), (np.dot(1.5, A), np.dot(V, 2), 3.0, 6))
 
 
+def test_transpose_reverses_the_axes_as_numpy():
+    """Of any rank: a vector's is the vector, a 3-d array's out[k, j, i] = a[i, j, k] (both
+    were an error: 'transpose() needs a matrix (an array of rank 2)')."""
+    a3 = rng.standard_normal((2, 3, 4))
+    source = ("def f(x: f64[n], a: f64[p, q, r], k: i64[p, q, r]) -> "
+              "(f64[n], f64[n], f64[r, q, p], i64[r, q, p], f64[p, q, r]):\n"
+              "    return x.T, transpose(x), transpose(a), k.T, a.T.T\n")
+    k = np.arange(24).reshape(2, 3, 4)
+    check(source, "f", (X, a3, k), (X, X, a3.T, k.T, a3))
+
+
 def test_linear_algebra_of_integers():
     """A transpose moves elements, so it keeps their type, as NumPy's does; the products
     work in f64, integers promoted, `a @ b` as `dot(a, b)` (it was an error for `@` and
