@@ -83,6 +83,8 @@ def resolve_form(lw, form: A.Call) -> tuple[str, Function, list[int]]:
 
 
 def function_of(lw, node) -> Function:
+    if isinstance(node, A.Name) and node.id in lw.functions:  # dh = grad(h), then grad(dh)
+        return lw.functions[node.id][0]
     if isinstance(node, A.Name):
         if node.id in BUILTINS and node.id not in lw.owner.module.functions:
             raise lw.error(node, f"'{node.id}' is a builtin; derivative forms take a function "

@@ -194,6 +194,8 @@ class FunctionLowering:
             self.scope.bind(name, value)
         self.dim_ops: list[ir.Op] = []
         self.loops = 0  # how many loops the statement being lowered is in
+        # names bound to a function (dh = grad(h, wrt=x)) -> (that function, the line)
+        self.functions: dict[str, tuple[Function, int]] = {}
         self.bind_dimensions()
 
     def error(self, node, message: str):
@@ -359,6 +361,10 @@ class FunctionLowering:
                             "(functions in dpc have no side effects)")
 
     def stmt_Assign(self, s: A.Assign) -> None:
+        fn = self.function_denoted(s.value)
+        if fn is not None:
+            return self.bind_function(s, fn)
+        self.check_not_function(s, s.target)
         value = self.expr(s.value)
         if s.annot is not None:
             (t,) = self.owner.ir_type(s.annot, f"'{s.target}'")
@@ -366,6 +372,41 @@ class FunctionLowering:
             self.owner.check_dims_bound([t], dims, s.annot, f"the type of '{s.target}'")
             value = self.coerce(s.value, value, t, f"'{s.target}'")
         self.bind(s.target, value)
+
+    def function_denoted(self, node) -> Function | None:
+        """The function `node` stands for, if it is one and not a value: a derivative form
+        not yet applied (grad(h, wrt=x)), a function of the module, or a name bound to one."""
+        from .derivatives import function_of  # it imports this module
+        if isinstance(node, A.Call) and isinstance(node.func, A.Name):
+            name, is_function = node.func.id, node.func.id in DERIVATIVE_FORMS
+        elif isinstance(node, A.Name):
+            name, is_function = node.id, node.id in self.owner.defs or node.id in self.functions
+        else:
+            return None
+        if not is_function or self.scope.lookup(name) is not None:  # a value named grad
+            return None
+        return function_of(self, node)
+
+    def bind_function(self, s: A.Assign, fn: Function) -> None:
+        """`dh = grad(h)`: dh names that function from here on, for calls and derivative
+        forms. It is known when compiling, so a name stands for one function throughout."""
+        if s.annot is not None:
+            raise self.error(s.annot, f"'{s.target}' names a function, which takes no type "
+                                      f"annotation: {s.target} = ...")
+        if self.scope.lookup(s.target) is not None:
+            raise self.error(s, f"'{s.target}' already holds a value; give the function a "
+                                f"name of its own")
+        bound, line = self.functions.get(s.target, (fn, s.line))
+        if bound is not fn:
+            raise self.error(s, f"'{s.target}' already names another function (at line "
+                                f"{line}); a name stands for one function, use another")
+        self.functions[s.target] = (fn, line)
+
+    def check_not_function(self, s, name: str) -> None:
+        if name in self.functions:
+            line = self.functions[name][1]
+            raise self.error(s, f"'{name}' names a function (at line {line}); use another name "
+                                f"for this value")
 
     def bind(self, name: str, value) -> None:
         if value.name_hint is None and value.defining_op is not None:
@@ -380,6 +421,7 @@ class FunctionLowering:
         if len(values) != len(s.targets):
             raise self.error(s, f"cannot unpack {count(len(values))} into {len(s.targets)} names")
         for name, value in zip(s.targets, values):
+            self.check_not_function(s, name)
             self.bind(name, value)
 
     def stmt_AugAssign(self, s: A.AugAssign) -> None:
@@ -604,10 +646,11 @@ class FunctionLowering:
         if hidden is not None:
             raise self.error(node, hidden)
         if isinstance(node, (A.AugAssign, A.IndexAssign)):  # x += 1.0 or x[i] = v, x unbound
+            self.check_not_function(node, name)
             first = "x = 0.0" if isinstance(node, A.AugAssign) else "x = zeros(n)"
             raise self.error(node, f"'{name}' has no value before this statement updates it; "
                                    f"bind it first ({first.replace('x', name, 1)}, say)")
-        if name in self.owner.defs:
+        if name in self.owner.defs or name in self.functions:
             raise self.error(node, f"'{name}' is a function; call it: {name}(...)")
         if name in BUILTINS or name in DERIVATIVE_FORMS:
             raise self.error(node, f"'{name}' is a built-in function; call it: {name}(...)")
@@ -770,8 +813,10 @@ class FunctionLowering:
         if not isinstance(e.func, A.Name):
             raise self.error(e, "only named functions can be called")
         name = e.func.id
+        if name in self.functions and self.scope.lookup(name) is None:
+            return self.call_function(e, self.functions[name][0], name)
         if name in self.owner.defs:
-            return self.call_function(e, name)
+            return self.call_function(e, self.owner.module.functions[name], name)
         if name in BUILTINS:
             return BUILTINS[name](self, e)
         if name in DERIVATIVE_FORMS:
@@ -789,7 +834,7 @@ class FunctionLowering:
             return None
         name = e.func.id
         known = (name in self.owner.defs or name in BUILTINS or name in DERIVATIVE_FORMS
-                 or self.scope.lookup(name) is not None)
+                 or name in self.functions or self.scope.lookup(name) is not None)
         if known:
             return None
         if name in NOT_BUILTINS:
@@ -823,18 +868,21 @@ class FunctionLowering:
             return f"'.T' is not a method; write {dotted(func)} without parentheses"
         return f"values have no methods in .dp ('.{name}'); {instead}"
 
-    def call_function(self, e: A.Call, name: str) -> list:
+    def call_function(self, e: A.Call, fn: Function, called: str) -> list:
         if e.kwargs:
             raise self.error(e.kwargs[0], "keyword arguments are only for builtins "
                                           "(axis=, wrt=); pass arguments by position")
-        fn = self.owner.module.functions[name]
-        args = self.call_arguments(e, fn, e.args)
-        return self.emit_op(e, "call", args, {"callee": Symbol(name)}).results
+        args = self.call_arguments(e, fn, e.args, called=called)
+        return self.emit_op(e, "call", args, {"callee": Symbol(fn.name)}).results
 
-    def call_arguments(self, e, fn: Function, arg_nodes, check_sizes: bool = True) -> list:
+    def call_arguments(self, e, fn: Function, arg_nodes, check_sizes: bool = True,
+                       called: str | None = None) -> list:
+        """The arguments of a call of fn, which the program calls `called` (fn's name, or a
+        name bound to fn: dh = grad(h))."""
+        called = called or fn.name
         names = [p.name_hint for p in fn.params]
         if len(arg_nodes) != len(names):
-            raise self.error(e, f"'{fn.name}' takes {count(len(names), 'argument')} "
+            raise self.error(e, f"'{called}' takes {count(len(names), 'argument')} "
                                 f"({', '.join(names)}), {len(arg_nodes)} given")
         out = []
         for node, param in zip(arg_nodes, fn.params):
@@ -842,12 +890,12 @@ class FunctionLowering:
             if v.type.elem == I64 and param.type.elem == F64 and v.type.rank == param.type.rank:
                 v = self.emit(node, "to_f64", v)
             if v.type.elem != param.type.elem or v.type.rank != param.type.rank:
-                raise self.error(node, f"argument '{param.name_hint}' of '{fn.name}' must be "
+                raise self.error(node, f"argument '{param.name_hint}' of '{called}' must be "
                                        f"{param.type}, got {v.type}"
                                        f"{conversion_advice(v, param.type)}")
             out.append(v)
         if check_sizes:
-            self.check_call_sizes(e, fn.name, [(p.name_hint, p.type) for p in fn.params], out)
+            self.check_call_sizes(e, called, [(p.name_hint, p.type) for p in fn.params], out)
         return out
 
     def check_call_sizes(self, e, callee: str, params: list, args: list) -> None:

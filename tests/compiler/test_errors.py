@@ -277,6 +277,20 @@ WRONG = [
     ("comprehension over a non-integer",
      "def f(x: f64) -> f64[?]:\n    return [1.0 for i in range(x)]\n", 2, 32,
      "range() needs i64 arguments, got f64"),
+    ("a name of a derivative bound to a value",
+     "def h(x: f64) -> f64:\n    return x * x\n\n"
+     "def f(x: f64) -> f64:\n    dh = grad(h)\n    dh = dh(x)\n    return dh\n", 6, 5,
+     "'dh' names a function (at line 5); use another name for this value"),
+    ("a name bound to two functions",  # known when compiling: one per name, whatever the path
+     "def h(x: f64, y: f64) -> f64:\n    return x * y\n\n"
+     "def f(x: f64) -> f64:\n    dh = grad(h, wrt=x)\n    if x > 0.0:\n"
+     "        dh = grad(h, wrt=y)\n    return dh(x, x)\n", 7, 9,
+     "'dh' already names another function (at line 5); a name stands for one function, use "
+     "another"),
+    ("a named derivative called with too few arguments",
+     "def h(x: f64, y: f64) -> f64:\n    return x * y\n\n"
+     "def f(x: f64) -> f64:\n    dh = grad(h, wrt=x)\n    return dh(x)\n", 6, 12,
+     "'dh' takes 2 arguments (x, y), 1 given"),
     ("dot of an array of rank 3",  # said "'@' needs ..." of a program without '@'
      "def f(a: f64[p, q, r], b: f64[r]) -> f64:\n    return sum(dot(a, b))\n", 2, 16,
      "a matrix product (a @ b, dot(a, b)) needs f64 arrays of rank 1 or 2, got f64[p, q, r]"),

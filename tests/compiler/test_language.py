@@ -610,6 +610,31 @@ def test_jvp_runs():
     assert t == pytest.approx(2.0 * tangent.sum(), rel=1e-14)
 
 
+NAMED_DERIVATIVES = """\
+def h(x: f64[n], w: f64) -> f64:
+    return w * sum(sin(x) * x)
+
+def f(x: f64[n], w: f64, t: f64[n]) -> (f64[n], f64[n], f64):
+    dh = grad(h, wrt=x)
+    hvp = jvp(dh, wrt=x)
+    g, ht = hvp(x, w, t)
+    k = h
+    d2 = grad(grad(k, wrt=w), wrt=w)
+    acc = 0.0
+    for i in range(2):
+        acc += k(x, w) + d2(x, w)
+    return dh(x, w), ht, acc
+"""
+
+
+def test_a_derivative_can_be_named_then_called_and_transformed():
+    """LANGUAGE.md: a derivative "can be called, named, dumped as IR, and transformed
+    again"; `dh = grad(h, wrt=x)` was an error ('grad(f) gives a function; call it')."""
+    g = 2.0 * (np.sin(X) + X * np.cos(X))
+    hessian_t = 2.0 * (2.0 * np.cos(X) - X * np.sin(X)) * Y
+    check(NAMED_DERIVATIVES, "f", (X, 2.0, Y), (g, hessian_t, 2 * 2.0 * (np.sin(X) * X).sum()))
+
+
 INTEGER_RESULTS = """\
 def f(x: f64[n]) -> (f64, i64):
     return sum(x * x), n * 2
