@@ -90,6 +90,9 @@ def function_of(lw, node) -> Function:
             raise lw.error(node, f"'{node.id}' is a builtin; derivative forms take a function "
                                  f"of this module: def a function that calls {node.id}, and "
                                  f"pass that")
+        if node.id in DERIVATIVE_FORMS and node.id not in lw.owner.module.functions:
+            raise lw.error(node, f"'{node.id}' needs the function it differentiates: "
+                                 f"write {node.id}(f) here")
         if node.id not in lw.owner.module.functions:
             hint = did_you_mean(node.id, list(lw.owner.module.functions))
             if lw.scope.lookup(node.id) is not None:  # not 'did you mean' the value itself

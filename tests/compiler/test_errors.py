@@ -291,6 +291,10 @@ WRONG = [
      "def h(x: f64, y: f64) -> f64:\n    return x * y\n\n"
      "def f(x: f64) -> f64:\n    dh = grad(h, wrt=x)\n    return dh(x)\n", 6, 12,
      "'dh' takes 2 arguments (x, y), 1 given"),
+    ("a derivative form of a derivative form without its function",  # "unknown function"
+     "def h(x: f64) -> f64:\n    return x * x\n\n"
+     "def f(x: f64) -> f64:\n    return jvp(grad)(x, 1.0)\n", 5, 16,
+     "'grad' needs the function it differentiates: write grad(f) here"),
     ("dot of an array of rank 3",  # said "'@' needs ..." of a program without '@'
      "def f(a: f64[p, q, r], b: f64[r]) -> f64:\n    return sum(dot(a, b))\n", 2, 16,
      "a matrix product (a @ b, dot(a, b)) needs f64 arrays of rank 1 or 2, got f64[p, q, r]"),
