@@ -389,10 +389,15 @@ class FunctionLowering:
 
     def bind_function(self, s: A.Assign, fn: Function) -> None:
         """`dh = grad(h)`: dh names that function from here on, for calls and derivative
-        forms. It is known when compiling, so a name stands for one function throughout."""
+        forms. It is known when compiling, so a name stands for one function throughout,
+        and is bound only at the top level of the body, where it cannot be bound in some
+        branches only."""
         if s.annot is not None:
             raise self.error(s.annot, f"'{s.target}' names a function, which takes no type "
                                       f"annotation: {s.target} = ...")
+        if self.b.block is not self.fn.body:  # in a branch or loop, it would outlive it
+            raise self.error(s, f"name a function outside of if, for and while: '{s.target}' "
+                                f"stands for one function in the whole body")
         if self.scope.lookup(s.target) is not None:
             raise self.error(s, f"'{s.target}' already holds a value; give the function a "
                                 f"name of its own")

@@ -281,12 +281,18 @@ WRONG = [
      "def h(x: f64) -> f64:\n    return x * x\n\n"
      "def f(x: f64) -> f64:\n    dh = grad(h)\n    dh = dh(x)\n    return dh\n", 6, 5,
      "'dh' names a function (at line 5); use another name for this value"),
-    ("a name bound to two functions",  # known when compiling: one per name, whatever the path
+    ("a name bound to two functions",  # known when compiling: one per name
      "def h(x: f64, y: f64) -> f64:\n    return x * y\n\n"
-     "def f(x: f64) -> f64:\n    dh = grad(h, wrt=x)\n    if x > 0.0:\n"
-     "        dh = grad(h, wrt=y)\n    return dh(x, x)\n", 7, 9,
+     "def f(x: f64) -> f64:\n    dh = grad(h, wrt=x)\n    dh = grad(h, wrt=y)\n"
+     "    return dh(x, x)\n", 6, 5,
      "'dh' already names another function (at line 5); a name stands for one function, use "
      "another"),
+    ("a function named in a branch",  # was usable after the if, bound or not
+     "def h(x: f64, y: f64) -> f64:\n    return x * y\n\n"
+     "def f(x: f64) -> f64:\n    if x > 0.0:\n        dh = grad(h, wrt=y)\n"
+     "    return dh(x, x)\n", 6, 9,
+     "name a function outside of if, for and while: 'dh' stands for one function in the "
+     "whole body"),
     ("a named derivative called with too few arguments",
      "def h(x: f64, y: f64) -> f64:\n    return x * y\n\n"
      "def f(x: f64) -> f64:\n    dh = grad(h, wrt=x)\n    return dh(x)\n", 6, 12,
