@@ -189,8 +189,6 @@ def parse_value(name: str, text: str, t):
 def checked_argument(name: str, text: str, value, t):
     """value as parameter `name` of type t takes it, or a command-line error: a value of
     the wrong kind or rank is the command's mistake, not one of the run."""
-    if not isinstance(t, ArrayType) and np.ndim(value) > 0:
-        raise UserError(f"--arg {name}={text}: argument {name} is a single {t}, not an array")
     try:
         return coerce_argument(t, value, name)
     except RuntimeErrorDP as e:

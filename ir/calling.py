@@ -50,6 +50,8 @@ def coerce_scalar(t: Type, value, name: str):
             digits = len(str(abs(value)))
             raise ValueErrorDP(f"argument {name} is an int of {digits} digits, too large for "
                                f"f64") from None
+    if isinstance(value, (np.ndarray, list, tuple)):  # printed whole, it said little more
+        raise ValueErrorDP(f"argument {name} is a single {t}, not an array")
     raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} {value!r}")
 
 

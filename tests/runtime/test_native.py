@@ -123,6 +123,10 @@ def test_wrong_dtype(errors_module):
     with pytest.raises(ValueErrorDP) as err:
         errors_module.div(1.5, 2)
     assert str(err.value) == "argument a must be i64, got float 1.5"
+    for array in ([1], np.ones(2, dtype=np.int64)):  # the array was printed whole
+        with pytest.raises(ValueErrorDP) as err:
+            errors_module.div(array, 2)
+        assert str(err.value) == "argument a is a single i64, not an array"
     # a safe conversion is done once: integers for a float array
     assert errors_module.pair(np.arange(3), np.ones(3)) == 3.0
 
