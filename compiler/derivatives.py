@@ -29,16 +29,13 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     """`form(f, wrt=...)(args...)`: the op for `form` applied to `args`."""
     form = e.func
     kind, fn, wrt = resolve_form(lw, form)
-    if e.kwargs:
-        raise lw.error(e.kwargs[0], f"pass the arguments of {kind}({fn.name}) by position")
     n = len(fn.params)
-    extra = {"grad": 0, "value_and_grad": 0, "jvp": len(wrt), "vjp": len(fn.return_types)}[kind]
-    if len(e.args) != n + extra:
-        raise lw.error(e, f"{kind}({fn.name}) takes {count(n + extra, 'argument')} "
-                          f"({describe_arguments(kind, fn, wrt)}), {len(e.args)} given")
-    args = lw.call_arguments(e, fn, e.args[:n], check_sizes=False)
+    names = derived_param_names(kind, fn, wrt)
+    arg_nodes = lw.arguments_in_order(e, names, f"{kind}({fn.name})",
+                                      describe_arguments(kind, fn, wrt))
+    args = lw.call_arguments(e, fn, arg_nodes[:n], check_sizes=False)
     extra_types = tangent_types(kind, fn, wrt)
-    for node, t in zip(e.args[n:], extra_types):
+    for node, t in zip(arg_nodes[n:], extra_types):
         v = lw.expr(node)
         if v.type.elem == I64 and t.elem == F64:
             v = lw.to_float(node, v)
@@ -49,7 +46,6 @@ def lower_derivative_call(lw, e: A.Call) -> list:
                                  f"{t}, got {v.type}{unused}")
         args.append(v)
     # the tangents and cotangents too: jvp(g)(x, ones(k)) read past the end of ones(k)
-    names = derived_param_names(kind, fn, wrt)
     lw.check_call_sizes(e, f"{kind}({fn.name})", list(zip(names, fn.param_types + extra_types)),
                         args)
     return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results

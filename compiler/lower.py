@@ -21,7 +21,7 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 from . import ast as A
 from .builtins import BUILTINS
 from .diagnostics import NO_SIDE_EFFECTS, TypeErrorDP
-from .scope import BoundLaterInLoop, Scope, assigned_names, first_bindings
+from .scope import BoundLaterInLoop, Scope, assigned_names, did_you_mean, first_bindings
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
               "**": "pow"}
@@ -874,21 +874,41 @@ class FunctionLowering:
         return f"values have no methods in .dp ('.{name}'); {instead}"
 
     def call_function(self, e: A.Call, fn: Function, called: str) -> list:
-        if e.kwargs:
-            raise self.error(e.kwargs[0], "keyword arguments are only for builtins "
-                                          "(axis=, wrt=); pass arguments by position")
-        args = self.call_arguments(e, fn, e.args, called=called)
+        names = [p.name_hint for p in fn.params]
+        arg_nodes = self.arguments_in_order(e, names, f"'{called}'", ", ".join(names))
+        args = self.call_arguments(e, fn, arg_nodes, called=called)
         return self.emit_op(e, "call", args, {"callee": Symbol(fn.name)}).results
+
+    def arguments_in_order(self, e: A.Call, names: list[str], called: str, takes: str) -> list:
+        """The argument nodes of call `e` in parameter order: its positional ones, then
+        those passed by name, by Python's rules. `names` are the parameters of what is
+        called; `called` says what that is and `takes` what it takes, in messages."""
+        if len(e.args) > len(names) or (not e.kwargs and len(e.args) < len(names)):
+            given = " by position" if e.kwargs else ""
+            raise self.error(e, f"{called} takes {count(len(names), 'argument')} ({takes}), "
+                                f"{len(e.args)} given{given}")
+        listed = f"its parameters are {', '.join(names)}"
+        nodes = dict(zip(names, e.args))
+        for kw in e.kwargs:
+            if kw.name not in names:
+                raise self.error(kw, f"{called} has no parameter '{kw.name}'"
+                                     f"{did_you_mean(kw.name, names)}; {listed}")
+            if kw.name in nodes:
+                raise self.error(kw, f"argument '{kw.name}' of {called} is given twice, by "
+                                     f"position and by name")
+            nodes[kw.name] = kw.value
+        missing = [f"'{name}'" for name in names if name not in nodes]
+        if missing:
+            noun = "argument" if len(missing) == 1 else "arguments"
+            raise self.error(e, f"{called} is missing the {noun} {', '.join(missing)} "
+                                f"({listed})")
+        return [nodes[name] for name in names]
 
     def call_arguments(self, e, fn: Function, arg_nodes, check_sizes: bool = True,
                        called: str | None = None) -> list:
-        """The arguments of a call of fn, which the program calls `called` (fn's name, or a
-        name bound to fn: dh = grad(h))."""
+        """The arguments of a call of fn, in parameter order, which the program calls
+        `called` (fn's name, or a name bound to fn: dh = grad(h))."""
         called = called or fn.name
-        names = [p.name_hint for p in fn.params]
-        if len(arg_nodes) != len(names):
-            raise self.error(e, f"'{called}' takes {count(len(names), 'argument')} "
-                                f"({', '.join(names)}), {len(arg_nodes)} given")
         out = []
         for node, param in zip(arg_nodes, fn.params):
             v = self.expr(node)

@@ -238,6 +238,26 @@ WRONG = [
      "sum() takes 1 argument, 2 given (pass the axis by keyword: sum(..., axis=0))"),
     ("a builtin's argument by keyword", "def f(x: f64) -> f64:\n    return exp(x=1.0)\n", 2, 16,
      "exp() has no keyword argument 'x'; pass arguments by position"),
+    ("a keyword that is not a parameter",
+     "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
+     "    return g(x, bye=2.0)\n", 5, 17,
+     "'g' has no parameter 'bye' (did you mean 'by'?); its parameters are x, by"),
+    ("an argument given by position and by name",
+     "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
+     "    return g(x, x=2.0)\n", 5, 17,
+     "argument 'x' of 'g' is given twice, by position and by name"),
+    ("an argument missing from a call by name",
+     "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
+     "    return g(by=x)\n", 5, 12,
+     "'g' is missing the argument 'x' (its parameters are x, by)"),
+    ("too many positional arguments beside keywords",
+     "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
+     "    return g(x, x, x, by=x)\n", 5, 12,
+     "'g' takes 2 arguments (x, by), 3 given by position"),
+    ("a tangent missing from a jvp called by name",
+     "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
+     "    y, t = jvp(g, wrt=x)(x, by=x)\n    return t\n", 5, 12,
+     "jvp(g) is missing the argument 't_x' (its parameters are x, by, t_x)"),
     ("max of nothing", "def f(x: f64) -> f64:\n    return max()\n", 2, 12,
      "max() takes an array, a generator, or two or more numbers"),
     ("a boolean mask", "def f(x: f64[n]) -> f64:\n    return sum(x[x > 0.0])\n", 2, 20,

@@ -419,7 +419,17 @@ def test_calls_of_module_functions():
     check(source, "f", (X,), X.sum() + X[0] ** 2 + np.sqrt(X @ X))
 
 
-# --------------------------------------------------------------------------- builtins
+def test_arguments_by_name_as_in_python():
+    """Module functions and derivative forms take arguments by parameter name too; the
+    derivative forms' extra ones are named as from Python (t_x, ct)."""
+    source = ("def scale(x: f64[n], by: f64) -> f64[n]:\n    return x * by\n\n"
+              "def f(x: f64[n]) -> f64:\n    return sum(scale(by=3.0, x=x))\n\n"
+              "def g(x: f64[n], b: f64) -> f64[n]:\n"
+              "    y, t = jvp(scale, wrt=x)(x, t_x=x, by=b)\n"
+              "    return grad(f)(x=x) + t + vjp(scale, wrt=x)(by=b, ct=x, x=x) + y\n")
+    check(source, "f", (X,), 3.0 * X.sum())
+    check(source, "g", (X, 2.0), 3.0 + 2.0 * X + 2.0 * X + 2.0 * X)
+
 
 MATH = {
     "exp": np.exp, "log": np.log, "log1p": np.log1p, "expm1": np.expm1, "sqrt": np.sqrt,
