@@ -193,6 +193,7 @@ class CompiledModule:
         self.differentiated = differentiate(module, source, filename)
         self.interpreter = ir.Interpreter(self.differentiated)
         self.derived: dict = {}
+        self.fixed: dict[str, dict] = {}  # a specialized function's name -> what it fixed
         self.optimized = None
         self.scalarized = None
         self.native = None
@@ -359,6 +360,10 @@ class CompiledModule:
         if owner is not self:
             return owner.specialize(name, **values)
         fn = self.function(name).function
+        fixed = self.fixed.get(name, {})
+        for key in values.keys() & fixed.keys():
+            raise ValueError(f"specialize({name}): {key} is already fixed to {fixed[key]} in "
+                             f"it; specialize the generic function for another {key}")
         ints, dims = static_values(fn, values)
         key = ("specialize", name, tuple(sorted(values.items())))
         if key not in self.derived:
@@ -370,6 +375,7 @@ class CompiledModule:
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
                                    self.backend, self.fast_math, self.optimize, self.checked,
                                    root=special.name)
+            child.fixed[special.name] = {**fixed, **values}
             self.derived[key] = child.function(special.name)
         return self.derived[key]
 
@@ -415,6 +421,7 @@ class CompiledModule:
             child = CompiledModule(module, self.source, self.filename, self.backend,
                                    self.fast_math, self.optimize, self.checked,
                                    root=derived.name)
+            child.fixed[derived.name] = self.fixed.get(name, {})
             self.derived[key] = child.function(derived.name)
         return self.derived[key]
 
@@ -661,7 +668,8 @@ def function_source(source: str, module: ir.Module, name: str) -> str:
         while chunk and (not chunk[-1].strip() or chunk[-1].lstrip().startswith("#")):
             chunk.pop()  # blank lines and the next function's leading comments
         return "\n".join(chunk) + "\n"
-    return ir.print_function(module.functions[name])  # a derived function has no source
+    raise ValueError(f"'{name}' is made by the compiler (a derivative or a specialization) "
+                     f"and has no source text; its IR starts at stage 'ir'")
 
 
 __all__ = ["compile_source", "compile_file", "check_source", "CompiledModule",

@@ -235,6 +235,11 @@ def test_ir_stages(prog, capsys):
     status, out, _ = dpc(capsys, "ir", prog, "--fn", "wsq", "--stage", "source")
     assert (status, out) == (0, "# Weighted sum of squares.\ndef wsq(x: f64[n], w: f64, k: i64) -> f64:\n"
                                 "    return w * sum(x * x) + float(k)\n")
+    for made in (["--derivative", "grad"], ["--static", "k=2"]):  # they printed their IR
+        name = "wsq.grad" if made[0] == "--derivative" else "wsq.static.k2"
+        assert dpc(capsys, "ir", prog, "--fn", "wsq", "--stage", "source", *made) == (
+            1, "", f"dpc: error: '{name}' is made by the compiler (a derivative or a "
+                   f"specialization) and has no source text; its IR starts at stage 'ir'\n")
     status, out, _ = dpc(capsys, "ir", prog, "--fn", "wsq")
     assert status == 0
     assert out == (

@@ -355,6 +355,21 @@ def test_bad_specialization_requests_say_what_is_wrong():
     assert mod.specialize("f", k=1, n=3)(np.array([1.0, 2.0, 3.0]), 0.5) == 1.0
 
 
+def test_a_size_fixed_once_cannot_be_fixed_again():
+    """A specialized function, and a derivative of it, no longer have n: it was called
+    neither an i64 parameter nor a dimension, as if the user had mistyped it."""
+    mod = compile_source("def f(x: f64[n], k: i64) -> f64:\n    return x[k] * x[k]\n")
+    special = mod.specialize("f", n=3)
+    again = "specialize\\({}\\): n is already fixed to 3 in it; specialize the generic function for another n"
+    with pytest.raises(ValueError, match=again.format(r"f\.static\.n3")):
+        mod.specialize(special, n=4)
+    with pytest.raises(ValueError, match=again.format(r"f\.static\.n3\.grad")):
+        mod.specialize(mod.grad(special), n=4)
+    both = mod.specialize(special, k=1)  # another size still can be fixed
+    assert both(np.array([1.0, 2.0, 3.0])) == 4.0
+    assert mod.grad(both)(np.array([1.0, 2.0, 3.0])).tolist() == [0.0, 4.0, 0.0]
+
+
 def dpc(*argv) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "compiler.cli", *argv], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)
