@@ -25,8 +25,9 @@ Table 3: ode's gradient beside gradients written by hand in C (benchmarks/c/ode_
 gcc -O3 -march=native) at the large size, all timed interleaved with dpc's primal and
 gradient and the C primal: the transposition written loop by loop, the same rearranged
 as gathers, and that again keeping the Runge-Kutta stages on the tape instead of
-replaying them. Each time is also given divided by dpc's primal: what gradient/primal
-would be with that gradient.
+replaying them; and the gather form with the stages replayed written in .dp
+(benchmarks/ode_grad.dp), compiled by dpc as a primal. Each time is also given divided
+by dpc's primal: what gradient/primal would be with that gradient.
 
 Table 4: Hessian-vector products (`mod.hvp(fn)`, forward mode over reverse, every f64
 parameter) against the gradient, for gmm and the MLP at the large size: a small
@@ -186,15 +187,20 @@ def hand_written_table(repeat: int) -> None:
         run()
         if not agrees(xb, grad(x, 13), rtol=1e-12):
             raise SystemExit(f"{fn} in benchmarks/c/ode_grad.c disagrees with dpc's gradient")
+    by_hand = compile_file(ROOT / "benchmarks" / "ode_grad.dp").ode_last_grad
+    if not agrees(by_hand(x, 13), grad(x, 13), rtol=1e-12):
+        raise SystemExit("benchmarks/ode_grad.dp disagrees with dpc's gradient")
     x, s = reference.make_inputs("ode", "large")
     fns = {"dpc primal": lambda: primal(x, s), "C primal (benchmarks/c/ode.c)":
            c_call(lib, "ode", [x, s]), "dpc gradient": lambda: grad(x, s)}
     for label, fn in HAND_WRITTEN.items():
         fns[label] = hand_written_gradient(lib, fn, x, s)[0]
+    fns["gathers, stages replayed, in .dp (benchmarks/ode_grad.dp)"] = lambda: by_hand(x, s)
     t = measure(fns, min_runs=repeat)
     rows = [[label, fmt_time(seconds), f"{seconds / t['dpc primal']:.2f}",
              f"{t['dpc gradient'] / seconds:.2f}"] for label, seconds in t.items()]
-    print("\node_last at the large size beside its gradient written by hand in C, medians:")
+    print("\node_last at the large size beside its gradient written by hand in C and in .dp, "
+          "medians:")
     print_table(["code", "time", "time / dpc primal", "dpc gradient / time"], rows)
 
 

@@ -71,6 +71,15 @@ def test_lstm_gradient_matches_the_hand_derived_one(backend):
             np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_ode_gradient_matches_the_one_written_by_hand_in_dp(backend):
+    """benchmarks/ode_grad.dp, the gather form the benchmark times beside dpc's gradient."""
+    by_hand = compile_file("benchmarks/ode_grad.dp", backend=backend).ode_last_grad
+    grad = compile_file("examples/ode.dp", backend=backend).grad("ode_last")
+    x = 1.0 + np.random.default_rng(1).random(37)  # the gradient does not underflow
+    np.testing.assert_allclose(by_hand(x, 13), grad(x, 13), rtol=1e-13, atol=0)
+
+
 def test_large_gmm_and_lstm_gradients_match_the_hand_derived_ones():
     checks = {"gmm": (("alphas", "means", "icf"), gmm_gradient),
               "lstm": (("main_params", "extra_params"), lstm_gradient)}
