@@ -239,7 +239,7 @@ class ToAST(Transformer):
     def assign_stmt(self, children):
         target, value = children
         line, col = pos(target)
-        if isinstance(target, A.TupleLit):
+        if isinstance(target, (A.TupleLit, A.ListLit)):  # [a, b] = ... too, as in Python
             names = []
             for t in target.elems:
                 if not isinstance(t, A.Name):

@@ -419,6 +419,13 @@ def test_calls_of_module_functions():
     check(source, "f", (X,), X.sum() + X[0] ** 2 + np.sqrt(X @ X))
 
 
+def test_a_list_of_names_unpacks_as_a_tuple_of_them():
+    """[a, b] = g(x) is Python's a, b = g(x); it was 'cannot assign to this'."""
+    source = ("def g(x: f64) -> (f64, f64):\n    return x, 2.0 * x\n\n"
+              "def f(x: f64) -> f64:\n    [a, b] = g(x)\n    return a - b\n")
+    check(source, "f", (1.5,), -1.5)
+
+
 def test_arguments_by_name_as_in_python():
     """Module functions and derivative forms take arguments by parameter name too; the
     derivative forms' extra ones are named as from Python (t_x, ct)."""
