@@ -191,7 +191,7 @@ class ToAST(Transformer):
         rest = children[len(decorators):]
         def_tok, name, params, _arrow, ret, body = rest
         line, col = pos(def_tok)
-        return A.FuncDef(str(name), params or [], ret, body, decorators, line, col)
+        return A.FuncDef(bound_name(name), params or [], ret, body, decorators, line, col)
 
     def decorator(self, children):
         at, name, target = children
@@ -202,7 +202,7 @@ class ToAST(Transformer):
 
     def param(self, children):
         name, type_ = children
-        return A.Param(str(name), type_, *pos(name))
+        return A.Param(bound_name(name), type_, *pos(name))
 
     def scalar_type(self, children):
         (name,) = children
@@ -244,16 +244,16 @@ class ToAST(Transformer):
             for t in target.elems:
                 if not isinstance(t, A.Name):
                     raise SyntaxProblem("only names can be unpacked into: a, b = ...", *pos(t))
-                names.append(t.id)
+                names.append(bound_name(t))
             return A.TupleAssign(names, value, line, col)
         if isinstance(target, A.Name):
-            return A.Assign(target.id, None, value, line, col)
+            return A.Assign(bound_name(target), None, value, line, col)
         name, indices = index_target(target)
         return A.IndexAssign(name.id, indices, None, value, *pos(name))
 
     def ann_assign(self, children):
         name, type_, value = children
-        return A.Assign(str(name), type_, value, *pos(name))
+        return A.Assign(bound_name(name), type_, value, *pos(name))
 
     def aug_assign(self, children):
         target, op, value = children
@@ -297,7 +297,7 @@ class ToAST(Transformer):
 
     def for_stmt(self, children):
         tok, var, iterable, body = children
-        return A.For(str(var), range_arguments(iterable), body, *pos(tok))
+        return A.For(bound_name(var), range_arguments(iterable), body, *pos(tok))
 
     def while_stmt(self, children):
         tok, cond, body = children
@@ -415,7 +415,7 @@ class ToAST(Transformer):
 
     def comp_for(self, children):
         _for, var, iterable, *_ = children
-        return str(var), range_arguments(iterable)
+        return bound_name(var), range_arguments(iterable)
 
     def comp_filter(self, children):
         raise SyntaxProblem("comprehension filters are not supported; use 'e if c else 0.0' "
@@ -424,6 +424,15 @@ class ToAST(Transformer):
     def comp_second_for(self, children):
         raise SyntaxProblem("one 'for' per comprehension; nest them: "
                             "[[e for j in range(m)] for i in range(n)]", *pos(children[0]))
+
+
+def bound_name(name: Token | A.Name) -> str:
+    """The text of a name that a def, a parameter, an assignment or a loop binds: as in
+    Python, no keyword can be one (the lexer reads a keyword where only a name fits as one)."""
+    text = name.value if isinstance(name, Token) else name.id
+    if keyword.iskeyword(text):
+        raise SyntaxProblem(f"'{text}' is a keyword; choose another name", *pos(name))
+    return text
 
 
 def check_type_name(tok: Token) -> None:

@@ -332,6 +332,16 @@ WRONG = [
     ("dot of an array of rank 3",  # said "'@' needs ..." of a program without '@'
      "def f(a: f64[p, q, r], b: f64[r]) -> f64:\n    return sum(dot(a, b))\n", 2, 16,
      "a matrix product (a @ b, dot(a, b)) needs f64 arrays of rank 1 or 2, got f64[p, q, r]"),
+    ("a keyword as a function's name",  # was accepted: the lexer read 'if' as a name
+     "def if(x: f64) -> f64:\n    return x\n", 1, 5, "'if' is a keyword; choose another name"),
+    ("True as a parameter",  # was accepted, then 'return True' was the bool True
+     "def f(True: f64) -> f64:\n    return True\n", 1, 7,
+     "'True' is a keyword; choose another name"),
+    ("a keyword as a local", "def f(x: f64) -> f64:\n    class = x\n    return x\n", 2, 5,
+     "'class' is a keyword; choose another name"),
+    ("a keyword as a loop variable",
+     "def f(x: f64) -> f64:\n    return sum(x for in in range(3))\n", 2, 22,
+     "'in' is a keyword; choose another name"),
     ("a matrix product of mismatched sizes",  # said "cannot multiply", as of a * b
      "def f(a: f64[p, q], b: f64[p, q]) -> f64[p, q]:\n    return a @ b\n", 2, 14,
      "cannot matrix-multiply f64[p, q] and f64[p, q]: dimension q is not p"),
