@@ -48,6 +48,7 @@ class Decorator:
     target: str | None
     line: int
     col: int
+    target_col: int = 0  # where the target's name is, on the decorator's line
 
 
 @dataclass

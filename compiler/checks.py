@@ -7,8 +7,9 @@ from ir.calls import RULE_ATTRS as CUSTOM_RULES
 from ir.calls import CallGraph, closing_site, describe, rule_mismatch
 
 from . import ast as A
+from .builtins import BUILTINS
 from .lower import DERIVATIVE_FORMS
-from .scope import assigned_names
+from .scope import assigned_names, did_you_mean
 
 
 def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object, str | None]]:
@@ -78,16 +79,7 @@ def check_decorators(lowering) -> None:
     module = lowering.module
     for fdef in lowering.tree.functions:
         for dec in fdef.decorators:
-            if dec.name not in CUSTOM_RULES:
-                raise lowering.error(dec, f"unknown decorator '@{dec.name}'; dpc knows "
-                                          f"@derivative(f) and @tangent(f)")
-            if dec.target is None:
-                raise lowering.error(dec, f"@{dec.name} needs the function it is the rule of: "
-                                          f"@{dec.name}(f)")
-            if dec.target not in module.functions:
-                raise lowering.error(dec, f"@{dec.name} names unknown function '{dec.target}'")
-            if dec.target == fdef.name:
-                raise lowering.error(dec, f"'{fdef.name}' cannot be its own {dec.name} rule")
+            check_rule_target(lowering, fdef, dec)
             target = module.functions[dec.target]
             rule = module.functions[fdef.name]
             wrong = rule_mismatch(dec.name, target, rule)
@@ -100,3 +92,28 @@ def check_decorators(lowering) -> None:
                 raise lowering.error(dec, f"'{dec.target}' already has a @{dec.name} rule: "
                                           f"'{target.attrs[dec.name].name}'")
             target.attrs[dec.name] = Symbol(fdef.name)
+
+
+def check_rule_target(lowering, fdef: A.FuncDef, dec: A.Decorator) -> None:
+    """`dec` is @derivative(f) or @tangent(f), for another function f of the module that
+    has a derivative (an f64 parameter)."""
+    functions = lowering.module.functions
+    if dec.name not in CUSTOM_RULES:
+        raise lowering.error(dec, f"unknown decorator '@{dec.name}'; dpc knows "
+                                  f"@derivative(f) and @tangent(f)")
+    if dec.target is None:
+        raise lowering.error(dec, f"@{dec.name} needs the function it is the rule of: "
+                                  f"@{dec.name}(f)")
+    target = A.Name(dec.target, dec.line, dec.target_col)
+    if dec.target in BUILTINS and dec.target not in functions:
+        raise lowering.error(target, f"'{dec.target}' is a builtin, whose derivatives are built "
+                                     f"in; @{dec.name} gives the rule of a function of this module: "
+                                     f"def one that calls {dec.target}")
+    if dec.target not in functions:
+        hint = did_you_mean(dec.target, list(functions))
+        raise lowering.error(target, f"@{dec.name} names unknown function '{dec.target}'{hint}")
+    if dec.target == fdef.name:
+        raise lowering.error(dec, f"'{fdef.name}' cannot be its own {dec.name} rule")
+    if not functions[dec.target].float_positions:
+        raise lowering.error(target, f"'{dec.target}' has no f64 parameter, so no derivative "
+                                     f"for a @{dec.name} rule to give")

@@ -195,7 +195,9 @@ class ToAST(Transformer):
 
     def decorator(self, children):
         at, name, target = children
-        return A.Decorator(str(name), str(target) if target is not None else None, *pos(at))
+        if target is None:
+            return A.Decorator(str(name), None, *pos(at))
+        return A.Decorator(str(name), str(target), *pos(at), target_col=target.column)
 
     def params(self, children):
         return present(children)

@@ -127,6 +127,18 @@ WRONG = [
     ("a custom rule without its function",
      "def f(x: f64) -> f64:\n    return x\n\n@derivative\ndef g(x: f64, c: f64) -> f64:\n"
      "    return c\n", 4, 1, "@derivative needs the function it is the rule of: @derivative(f)"),
+    ("a custom rule for a builtin",  # said "names unknown function 'sin'"
+     "@derivative(sin)\ndef sin_vjp(x: f64, ct: f64) -> f64:\n    return ct * cos(x)\n", 1, 13,
+     "'sin' is a builtin, whose derivatives are built in; @derivative gives the rule of a "
+     "function of this module: def one that calls sin"),
+    ("a custom rule for a misspelled function",  # pointed at '@', with no suggestion
+     "def softplus(x: f64) -> f64:\n    return log1p(exp(x))\n\n@derivative(sofplus)\n"
+     "def softplus_vjp(x: f64, ct: f64) -> f64:\n    return ct * sigmoid(x)\n", 4, 13,
+     "@derivative names unknown function 'sofplus' (did you mean 'softplus'?)"),
+    ("a custom rule for a function without f64 parameters",  # said "must return (), but ..."
+     "def f(n: i64) -> i64:\n    return n\n\n@derivative(f)\n"
+     "def f_vjp(n: i64, ct: i64) -> i64:\n    return ct\n", 4, 13,
+     "'f' has no f64 parameter, so no derivative for a @derivative rule to give"),
     ("wrong arity",
      "def g(a: f64, b: f64) -> f64:\n    return a * b\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
      5, 12, "'g' takes 2 arguments (a, b), 1 given"),
