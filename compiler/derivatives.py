@@ -15,6 +15,7 @@ from ir import F64, I64, Block, Builder, Function, Op, Symbol
 from ir.errors import TypeRuleError
 from ir.ops import derived_param_names, tangent_types
 from ir.registry import lookup
+from ir.types import results_text
 
 from . import ast as A
 from .builtins import BUILTINS
@@ -31,7 +32,7 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     kind, fn, wrt = resolve_form(lw, form)
     n = len(fn.params)
     names = derived_param_names(kind, fn, wrt)
-    arg_nodes = lw.arguments_in_order(e, names, f"{kind}({fn.name})",
+    arg_nodes = lw.arguments_in_order(e, names, f"{kind}({fn.written})",
                                       describe_arguments(kind, fn, wrt))
     args = lw.call_arguments(e, fn, arg_nodes[:n], check_sizes=False)
     extra_types = tangent_types(kind, fn, wrt)
@@ -46,7 +47,7 @@ def lower_derivative_call(lw, e: A.Call) -> list:
                                  f"{t}, got {v.type}{unused}")
         args.append(v)
     # the tangents and cotangents too: jvp(g)(x, ones(k)) read past the end of ones(k)
-    lw.check_call_sizes(e, f"{kind}({fn.name})", list(zip(names, fn.param_types + extra_types)),
+    lw.check_call_sizes(e, f"{kind}({fn.written})", list(zip(names, fn.param_types + extra_types)),
                         args)
     return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results
 
@@ -56,7 +57,9 @@ def describe_arguments(kind: str, fn: Function, wrt: list[int]) -> str:
     if kind == "jvp":
         names += [f"tangent of {fn.params[k].name_hint}" for k in wrt]
     if kind == "vjp":
-        names += ["cotangent of the result"] * len(fn.return_types)
+        results = len(fn.return_types)
+        names += (["cotangent of the result"] if results == 1 else
+                  [f"cotangent of result {k}" for k in range(1, results + 1)])
     return ", ".join(names)
 
 
@@ -106,7 +109,7 @@ def wrt_positions(lw, kind: str, fn: Function, node, form) -> list[int]:
     if node is None:
         wrt = fn.float_positions
         if not wrt:
-            raise lw.error(form, f"'{fn.name}' has no f64 parameter to differentiate")
+            raise lw.error(form, f"'{fn.written}' has no f64 parameter to differentiate")
         return wrt
     items = node.elems if isinstance(node, A.TupleLit) else [node]
     wrt = []
@@ -132,10 +135,10 @@ def wrt_position(fn: Function, item, chosen: list[int]) -> int:
     if isinstance(k, int) and not isinstance(k, bool) and not 0 <= k < len(names):
         # a position, from Python: counted from 0, never from the end (as JAX's argnums)
         listed = f" ({', '.join(names)})" if names else ""
-        raise WrtError(f"wrt position {k} is not a parameter of '{fn.name}', which takes "
+        raise WrtError(f"wrt position {k} is not a parameter of '{fn.written}', which takes "
                        f"{count(len(names), 'parameter')}{listed}, counted from 0")
     if not isinstance(k, int) or isinstance(k, bool):
-        raise WrtError(f"'{item}' is not a parameter of '{fn.name}' (its parameters are "
+        raise WrtError(f"'{item}' is not a parameter of '{fn.written}' (its parameters are "
                        f"{', '.join(names)})")
     if fn.param_types[k].elem != F64:
         raise WrtError(f"cannot differentiate with respect to '{names[k]}': it is "
@@ -174,8 +177,8 @@ def make_hvp(module, fn: Function, wrt: list[int]) -> Function:
     Hessian of scalar-valued f times those vectors, one part per wrt parameter, as the
     tangent of f's gradient (forward over reverse)."""
     if fn.return_types != [F64]:  # said here: grad's own message would name grad
-        shown = ", ".join(map(str, fn.return_types))
-        raise TypeRuleError(f"hvp needs a function returning f64, '{fn.name}' returns {shown}")
+        raise TypeRuleError(f"hvp needs a function returning f64, '{fn.written}' returns "
+                            f"{results_text(fn.return_types)}")
     gradient = make_derived(module, "grad", fn, wrt)
     jvp = make_derived(module, "jvp", gradient, wrt)
     name = fn.derived_name("hvp", wrt)
@@ -212,9 +215,8 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     if name in module.functions:
         return module.functions[name]
     if kind == "hessian" and fn.return_types != [F64]:
-        shown = ", ".join(map(str, fn.return_types))
-        raise TypeRuleError(f"a Hessian needs a function returning f64, '{fn.name}' returns "
-                            f"{shown}")
+        raise TypeRuleError(f"a Hessian needs a function returning f64, '{fn.written}' "
+                            f"returns {results_text(fn.return_types)}")
     if kind != "hessian":
         check_jacobian_results(fn)
     first_product = 0  # where the products start among the inner derivative's results

@@ -19,6 +19,7 @@ import numpy as np
 import ir
 from ir.calling import I64_MAX, I64_MIN, LARGEST_SIZE, DimensionPlan
 from ir.errors import count
+from ir.types import results_text
 from ir.dot import dot_functions
 
 from .derivatives import (DENSE, WrtError, check_jacobian_results, make_dense, make_derived,
@@ -163,8 +164,7 @@ class CompiledFunction:
     def signature(self) -> str:
         params = ", ".join(f"{p.name_hint}: {p.type}" for p in self.function.params)
         rets = self.function.return_types
-        ret = str(rets[0]) if len(rets) == 1 else f"({', '.join(map(str, rets))})"
-        return f"{self.name}({params}) -> {ret}"
+        return f"{self.name}({params}) -> {results_text(self.function.return_types)}"
 
     def __repr__(self) -> str:
         return f"<dpc function {self.signature}>"

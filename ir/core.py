@@ -16,6 +16,9 @@ from typing import Any
 
 from .types import F64, Type
 
+# The derivative forms whose functions are named `f.kind` (see Function.derived_name).
+DERIVED_KINDS = ("grad", "value_and_grad", "jvp", "vjp", "hvp", "hessian", "jacfwd", "jacrev")
+
 
 @dataclass(frozen=True)
 class Symbol:
@@ -131,6 +134,28 @@ class Function:
         positions appended unless they are f's f64 parameters (`f.jvp.0.2`)."""
         suffix = "" if list(wrt) == self.float_positions else "." + ".".join(map(str, wrt))
         return f"{self.name}.{kind}{suffix}"
+
+    @property
+    def written(self) -> str:
+        """How a program writes this function: `f`, or for one derived from f its
+        derivative forms, `jvp(grad(f), wrt=x)` for `f.grad.jvp.0`. A derived function's
+        parameters begin with those of the function it derives from, so its position k
+        names the same parameter at every depth."""
+        base, *parts = self.name.split(".")
+        forms: list[tuple[str, list[int]]] = []  # (kind, wrt positions), innermost first
+        for part in parts:
+            if part in DERIVED_KINDS:
+                forms.append((part, []))
+            elif part.isdigit() and forms:
+                forms[-1][1].append(int(part))
+            else:
+                return self.name  # not a derived function's name
+        text = base
+        for kind, wrt in forms:
+            names = [self.params[k].name_hint or f"#{k}" for k in wrt]
+            shown = names[0] if len(names) == 1 else f"({', '.join(names)})"
+            text = f"{kind}({text}, wrt={shown})" if names else f"{kind}({text})"
+        return text
 
 
 @dataclass

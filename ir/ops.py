@@ -22,7 +22,7 @@ from .errors import TypeRuleError, count
 from .printer import format_attr
 from .registry import OpDef, register
 from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
-                    array_or_scalar, assignable, broadcast_shapes, with_elem)
+                    array_or_scalar, assignable, broadcast_shapes, results_text, with_elem)
 
 NP_DTYPE = {F64: np.float64, I64: np.int64, BOOL: np.bool_}
 I64_MAX = 2**63 - 1
@@ -1584,11 +1584,8 @@ def infer_derivative(kind):
             for k in wrt]
         if kind in ("grad", "value_and_grad"):
             if len(results) != 1 or results[0] != F64:
-                shown = ", ".join(map(str, results))
-                array = len(results) == 1 and results[0].rank > 0
-                raise TypeRuleError(f"{kind} needs a function returning f64, '{fn.name}' returns "
-                                    f"{shown}" + (" (for an array result, use vjp or jvp)"
-                                                  if array else ""))
+                raise TypeRuleError(f"{kind} needs a function returning f64, '{fn.written}' "
+                                    f"returns {results_text(results)}{other_modes(results)}")
             _expect_extra(extra, [], kind)
             return grads if kind == "grad" else [F64, *grads]
         if kind == "jvp":
@@ -1601,11 +1598,19 @@ def infer_derivative(kind):
     return infer
 
 
+def other_modes(results: list[Type]) -> str:
+    """What differentiates f64 results that grad cannot: an array, or several."""
+    if any(t.elem != F64 for t in results):
+        return ""
+    what = "an array result" if len(results) == 1 else "several results"
+    return f" (for {what}, use vjp or jvp)"
+
+
 def bind_extra_dims(fn, kind: str, wrt: list[int], arg_types: list[Type]) -> None:
     """Tangents (cotangents) are sized by f's dimension names, as the parameters (results)
     they go with: the generated function that takes them all binds those names once."""
     types = fn.param_types + tangent_types(kind, fn, wrt)
-    bind_dims(f"{kind}({fn.name})", list(zip(derived_param_names(kind, fn, wrt), types)), arg_types)
+    bind_dims(f"{kind}({fn.written})", list(zip(derived_param_names(kind, fn, wrt), types)), arg_types)
 
 
 def tangent_types(kind: str, fn, wrt: list[int]) -> list[Type]:

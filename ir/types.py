@@ -138,5 +138,10 @@ def broadcast_shapes(*shapes: tuple) -> tuple:
     return tuple(out)
 
 
+def results_text(types: list[Type]) -> str:
+    """A function's result types as its signature writes them: f64, or (f64, f64)."""
+    return str(types[0]) if len(types) == 1 else f"({', '.join(map(str, types))})"
+
+
 def dim_names(t: Type) -> list[str]:
     return [d for d in t.shape if isinstance(d, str) and d != DYN]

@@ -324,9 +324,9 @@ def test_lse_gradient_from_the_command_line(capsys):
 
 @pytest.mark.parametrize("argv,message", [
     (["grad", "{prog}", "both", "--arg", "x=[1.0]"],  # named as asked, not value_and_grad
-     "dpc: error: grad(both): grad needs a function returning f64, 'both' returns f64, i64\n"),
+     "dpc: error: grad(both): grad needs a function returning f64, 'both' returns (f64, i64)\n"),
     (["gradcheck", "{prog}", "both", "--arg", "x=[1.0]"],
-     "dpc: error: grad(both): grad needs a function returning f64, 'both' returns f64, i64\n"),
+     "dpc: error: grad(both): grad needs a function returning f64, 'both' returns (f64, i64)\n"),
     (["grad", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt", "k"],
      "dpc: error: cannot differentiate with respect to 'k': it is i64, not f64\n"),
     (["gradcheck", "{prog}", "wsq", "--random", "0", "--dim", "n=2", "--arg", "k=1", "--wrt",
@@ -347,7 +347,7 @@ def test_derivative_command_errors(prog, capsys, argv, message):
      "x, w)\n"),
     (["ir", "{prog}", "--fn", "both", "--static", "n=2", "--derivative", "hessian"],
      "dpc: error: hessian(both): a Hessian needs a function returning f64, 'both' with "
-     "--static n=2 returns f64, i64\n"),
+     "--static n=2 returns (f64, i64)\n"),
 ])
 def test_derivative_errors_name_the_function_that_static_specialized(prog, capsys, argv,
                                                                       message):

@@ -155,6 +155,24 @@ WRONG = [
      "def f(x: f64[n]) -> f64[n]:\n    return x * x\n\n"
      "def g(x: f64[n]) -> f64[n]:\n    return grad(f)(x)\n", 5, 12,
      "grad needs a function returning f64, 'f' returns f64[n] (for an array result, use vjp or jvp)"),
+    ("grad of a function with two results",  # said "'f' returns f64, f64"
+     "def f(x: f64) -> (f64, f64):\n    return x, x\n\n"
+     "def g(x: f64) -> f64:\n    return grad(f)(x)\n", 5, 12,
+     "grad needs a function returning f64, 'f' returns (f64, f64) (for several results, use "
+     "vjp or jvp)"),
+    ("grad of a gradient",  # named the generated function 'f.grad', which no program writes
+     "def f(x: f64[n]) -> f64:\n    return sum(x * x)\n\n"
+     "def g(x: f64[n]) -> f64[n]:\n    return grad(grad(f))(x)\n", 5, 12,
+     "grad needs a function returning f64, 'grad(f)' returns f64[n] (for an array result, use "
+     "vjp or jvp)"),
+    ("jvp of a gradient with respect to one parameter, without its tangent",
+     "def f(x: f64, y: f64) -> f64:\n    return x * y\n\n"
+     "def g(x: f64) -> f64:\n    v, t = jvp(grad(f, wrt=y))(x, x)\n    return t\n", 5, 12,
+     "jvp(grad(f, wrt=y)) takes 4 arguments (x, y, tangent of x, tangent of y), 2 given"),
+    ("vjp of a function with two results, one cotangent given",  # 'cotangent of the result' twice
+     "def f(x: f64) -> (f64, f64):\n    return x, x\n\n"
+     "def g(x: f64) -> f64:\n    return vjp(f)(x, 1.0)\n", 5, 12,
+     "vjp(f) takes 3 arguments (x, cotangent of result 1, cotangent of result 2), 2 given"),
     ("return type mismatch",
      "def f(x: f64[n]) -> f64:\n    return x\n", 2, 12,
      "the returned value is f64[n] but must be f64"),
