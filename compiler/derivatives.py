@@ -66,6 +66,9 @@ def describe_arguments(kind: str, fn: Function, wrt: list[int]) -> str:
 def resolve_form(lw, form: A.Call) -> tuple[str, Function, list[int]]:
     """For `kind(F, wrt=...)`: the kind, the function F denotes, and the wrt positions."""
     if not isinstance(form.func, A.Name) or form.func.id not in DERIVATIVE_FORMS:
+        problem = lw.callee_problem(form)  # gard(f)(x), hessian(f)(x)
+        if problem is not None:
+            raise lw.error(*problem)
         raise lw.error(form, "only derivative forms (grad, value_and_grad, jvp, vjp) can be "
                              "called on a call's result")
     kind = form.func.id

@@ -49,7 +49,12 @@ NOT_BUILTINS = {
     "asarray": "arrays come in as parameters", "linspace": "write [a + (b - a) * i / (n - 1) "
     "for i in range(n)]", "print": NO_SIDE_EFFECTS,
     "shape": "use len(x) or the dimension names of the parameter's type",
+    "hessian": "jvp(grad(f))(x, v) gives the Hessian times v (from Python, mod.hessian gives "
+    "the whole matrix)",
 }
+JACOBIAN = ("jvp(f)(x, t) gives the Jacobian times t, vjp(f)(x, c) gives c times the Jacobian "
+            "(from Python, mod.jacobian gives the whole matrix)")
+NOT_BUILTINS.update(jacobian=JACOBIAN, jacfwd=JACOBIAN, jacrev=JACOBIAN)
 # Module names NumPy, JAX and Python code calls through; .dp has none.
 MODULES = ("np", "numpy", "jnp", "jax", "math", "torch", "scipy", "random", "cmath")
 # Constants those modules have, and how to write them.
@@ -850,7 +855,7 @@ class FunctionLowering:
             return None
         if name in NOT_BUILTINS:
             return e.func, f"'{name}' is not a builtin: {NOT_BUILTINS[name]}"
-        hint = self.scope.suggestion(name, list(self.owner.defs) + list(BUILTINS))
+        hint = self.scope.suggestion(name, [*self.owner.defs, *BUILTINS, *DERIVATIVE_FORMS])
         return e.func, f"unknown function '{name}'{hint}"
 
     def module_prefix(self, e: A.Attribute) -> str | None:
@@ -866,7 +871,7 @@ class FunctionLowering:
         module = self.module_prefix(func)
         if name in BUILTINS and module is None and isinstance(func.base, A.Name):
             instead = f"call the builtin: {builtin_call(name, func.base.id, e)}"
-        elif name in BUILTINS:
+        elif name in BUILTINS or name in DERIVATIVE_FORMS:  # np.exp(x), jax.grad(f)
             instead = f"call the builtin {name}(...)"
         else:
             instead = NOT_BUILTINS.get(name, f"there is no builtin '{name}'")

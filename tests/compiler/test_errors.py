@@ -173,6 +173,24 @@ WRONG = [
      "def f(x: f64) -> (f64, f64):\n    return x, x\n\n"
      "def g(x: f64) -> f64:\n    return vjp(f)(x, 1.0)\n", 5, 12,
      "vjp(f) takes 3 arguments (x, cotangent of result 1, cotangent of result 2), 2 given"),
+    ("a misspelled derivative form",  # said "only derivative forms ... can be called on a call's result"
+     "def f(x: f64) -> f64:\n    return x * x\n\n"
+     "def g(x: f64) -> f64:\n    return gard(f)(x)\n", 5, 12,
+     "unknown function 'gard' (did you mean 'grad'?)"),
+    ("JAX's hessian",  # said "only derivative forms ... can be called on a call's result"
+     "def f(x: f64) -> f64:\n    return x * x\n\n"
+     "def g(x: f64) -> f64:\n    return hessian(f)(x)\n", 5, 12,
+     "'hessian' is not a builtin: jvp(grad(f))(x, v) gives the Hessian times v (from Python, "
+     "mod.hessian gives the whole matrix)"),
+    ("JAX's jacrev",
+     "def f(x: f64[n]) -> f64[n]:\n    return x * x\n\n"
+     "def g(x: f64[n]) -> f64[n, n]:\n    return jacrev(f)(x)\n", 5, 12,
+     "'jacrev' is not a builtin: jvp(f)(x, t) gives the Jacobian times t, vjp(f)(x, c) gives "
+     "c times the Jacobian (from Python, mod.jacobian gives the whole matrix)"),
+    ("jax.grad",  # said "there is no builtin 'grad'"
+     "def f(x: f64) -> f64:\n    return x * x\n\n"
+     "def g(x: f64) -> f64:\n    return jax.grad(f)(x)\n", 5, 12,
+     "jax.grad: there are no modules in .dp; call the builtin grad(...)"),
     ("return type mismatch",
      "def f(x: f64[n]) -> f64:\n    return x\n", 2, 12,
      "the returned value is f64[n] but must be f64"),
