@@ -11,8 +11,22 @@ callers catch one class. Line and column are 1-based.
 
 from __future__ import annotations
 
+import re
+
 # Why print (a statement or a call) is an error, said the same way by parser and checker.
 NO_SIDE_EFFECTS = "functions have no side effects; return the value (dpc run prints it)"
+# Control characters other than tab and line separators, shown as a space so that they
+# neither move the caret nor act on the terminal (a lone carriage return would print the
+# line over itself).
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+def source_lines(source: str) -> list[str]:
+    """The lines of a program as the parser numbers them: split at newlines only
+    (str.splitlines also splits at form feeds, \\x85 and \\u2028, which the parser reads
+    as spaces or inside comments), without the carriage return of a Windows line end."""
+    lines = [line.removesuffix("\r") for line in source.split("\n")]
+    return lines[:-1] if lines[-1] == "" else lines
 
 
 class CompileError(Exception):
@@ -38,7 +52,7 @@ class CompileError(Exception):
     def source_line(self) -> str | None:
         if self.source is None:
             return None
-        lines = self.source.splitlines()
+        lines = source_lines(self.source)
         if 1 <= self.line <= len(lines):
             return lines[self.line - 1]
         return None
@@ -50,7 +64,7 @@ class CompileError(Exception):
             return head
         # Tabs are shown as spaces; the caret is placed under the same character.
         offset = len(text[:max(self.col - 1, 0)].expandtabs(4))
-        text = text.expandtabs(4)
+        text = CONTROL.sub(" ", text.expandtabs(4))
         gutter = str(self.line)
         pad = " " * len(gutter)
         caret = " " * offset + "^"

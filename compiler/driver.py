@@ -24,7 +24,7 @@ from ir.dot import dot_functions
 
 from .derivatives import (DENSE, WrtError, check_jacobian_results, make_dense, make_derived,
                           make_hvp, wrt_position)
-from .diagnostics import CompileError, SyntaxErrorDP
+from .diagnostics import CompileError, SyntaxErrorDP, source_lines
 from .lower import lower_module
 from .parser import parse
 
@@ -657,7 +657,7 @@ def function_source(source: str, module: ir.Module, name: str) -> str:
     """The lines of `def name`, with its decorators and the comment right above it."""
     tree = parse(source)
     starts = sorted((min([f.line] + [d.line for d in f.decorators]), f.name) for f in tree.functions)
-    lines = source.splitlines()
+    lines = source_lines(source)
     for k, (begin, fname) in enumerate(starts):
         if fname != name:
             continue

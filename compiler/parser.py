@@ -21,7 +21,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
-from .diagnostics import NO_SIDE_EFFECTS, SyntaxErrorDP
+from .diagnostics import NO_SIDE_EFFECTS, SyntaxErrorDP, source_lines
 
 TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
@@ -1039,6 +1039,9 @@ def character_message(text: str, k: int) -> str:
         return (f"for bool values use '{WORD_OPERATORS[char]}' instead of '{op}' ('and', 'or' "
                 f"and 'not' work elementwise on arrays of bool too); .dp has no bitwise "
                 f"operators")
+    if char == "\r":
+        return ("a carriage return ends this line without a newline; save the file with "
+                "\\n (or \\r\\n) line endings")
     if char == ";":
         return "one statement per line; ';' is not supported"
     if char == "^":
@@ -1095,7 +1098,7 @@ def parse(source: str, filename: str = "<source>") -> A.Module:
             problem = syntax_problem(parser, indentation, e, text)
         else:
             return A.Module(functions, filename, source)
-    line = max(1, min(problem.line or 1, len(source.splitlines()) or 1))
+    line = max(1, min(problem.line or 1, len(source_lines(source)) or 1))
     raise SyntaxErrorDP(problem.message, line, max(1, problem.col or 1), filename=filename,
                         source=source)
 

@@ -422,6 +422,25 @@ def test_full_message_text():
         "   |              ^")
 
 
+@pytest.mark.parametrize("separator", ["\f", "\x85", "\u2028"])
+def test_the_line_shown_is_the_line_numbered(separator):
+    # str.splitlines breaks lines at a form feed (the page break some editors put between
+    # functions) and at \x85 and \u2028 in comments: the error showed line 5 of that count
+    err = error_of(f"def f(x: f64) -> f64:\n    return x\n\f\n"
+                   f"# one{separator}two\ndef g(x: f64) -> f64:\n    return y\n")
+    assert str(err) == ("bad.dp:6:12: error: unknown name 'y'\n"
+                        " 6 |     return y\n"
+                        "   |            ^")
+
+
+def test_a_file_with_carriage_returns_only():
+    err = error_of("def f(x: f64) -> f64:\r    return x\r")
+    assert str(err) == ("bad.dp:1:22: error: a carriage return ends this line without a "
+                        "newline; save the file with \\n (or \\r\\n) line endings\n"
+                        " 1 | def f(x: f64) -> f64:     return x\n"
+                        "   |                      ^")
+
+
 def test_cli_prints_errors_to_stderr_and_exits_1(tmp_path, capsys):
     path = tmp_path / "bad.dp"
     path.write_text("def f(x: f64[n], y: f64[k]) -> f64[n]:\n    return x + y\n")
