@@ -801,6 +801,9 @@ class FunctionLowering:
             value = self.expr(e.elem)
             self.b.op("yield", [value])
         self.scope = before
+        what = "generator expression" if isinstance(e, A.Generator) else "comprehension"
+        self.scope.hidden[var] = (f"'{var}' is the variable of the {what} at line {e.line} "
+                                  f"and is visible only inside it")
         return block
 
     def expr_Comprehension(self, e: A.Comprehension):

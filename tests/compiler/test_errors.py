@@ -65,6 +65,12 @@ WRONG = [
     ("loop variable after the loop",
      "def f(n: i64) -> i64:\n    for i in range(n):\n        pass\n    return i\n", 4, 12,
      "'i' is the loop variable of the for loop at line 2 and is not visible after it"),
+    ("a comprehension's variable after it",  # was "unknown name 'i'"
+     "def f(x: f64[n]) -> f64:\n    y = [x[i] * 2.0 for i in range(n)]\n    return y[i]\n", 3, 14,
+     "'i' is the variable of the comprehension at line 2 and is visible only inside it"),
+    ("a generator expression's variable after it",
+     "def f(x: f64[n]) -> f64:\n    s = sum(x[k] for k in range(n))\n    return s * x[k]\n", 3, 18,
+     "'k' is the variable of the generator expression at line 2 and is visible only inside it"),
     ("non-tail return",
      "def f(x: f64) -> f64:\n    return x\n    y = x\n", 2, 5,
      "return must be the last statement of a function or of a branch of an if: what follows "
