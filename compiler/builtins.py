@@ -9,6 +9,7 @@ from __future__ import annotations
 from ir import BOOL, F64, I64
 
 from . import ast as A
+from .diagnostics import GENERATOR_PLACES
 
 # math functions that take numbers and give f64; integers are promoted
 FLOAT_MATH = ("exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
@@ -32,8 +33,7 @@ def expect_args(lw, e: A.Call, name: str, n: int | tuple, kwargs: tuple = ()) ->
                           f"{len(e.args)} given{positional_axis_advice(e, name, kwargs)}")
     for a in e.args:
         if isinstance(a, A.Generator) and name not in REDUCTION_OPS:
-            raise lw.error(a, "a generator expression is only allowed as the argument of sum, "
-                              "max, min or prod")
+            raise lw.error(a, GENERATOR_PLACES)
 
 
 def positional_axis_advice(e: A.Call, name: str, kwargs: tuple) -> str:

@@ -15,6 +15,9 @@ import re
 
 # Why print (a statement or a call) is an error, said the same way by parser and checker.
 NO_SIDE_EFFECTS = "functions have no side effects; return the value (dpc run prints it)"
+# Where `e for i in range(n)` may stand, said the same way by parser and checker.
+GENERATOR_PLACES = ("a generator expression is only allowed as the argument of sum, max, min "
+                    "or prod")
 # Control characters other than tab and line separators, shown as a space so that they
 # neither move the caret nor act on the terminal (a lone carriage return would print the
 # line over itself).

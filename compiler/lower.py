@@ -20,7 +20,7 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
 from .builtins import BUILTINS
-from .diagnostics import NO_SIDE_EFFECTS, TypeErrorDP
+from .diagnostics import GENERATOR_PLACES, NO_SIDE_EFFECTS, TypeErrorDP
 from .scope import BoundLaterInLoop, Scope, assigned_names, did_you_mean, first_bindings
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
@@ -819,8 +819,7 @@ class FunctionLowering:
         return self.emit_op(e, "reduce", list(bounds), {"kind": kind}, regions=[block]).result
 
     def expr_Generator(self, e: A.Generator):
-        raise self.error(e, "a generator expression is only allowed as the argument of sum, "
-                            "max, min or prod")
+        raise self.error(e, GENERATOR_PLACES)
 
     def expr_Call(self, e: A.Call):
         from .derivatives import lower_derivative_call  # it imports this module

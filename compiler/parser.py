@@ -367,8 +367,11 @@ class ToAST(Transformer):
         return args, kwargs
 
     def generator_args(self, children):
-        elem, (var, range_args) = children
-        return [A.Generator(elem, var, range_args, *start_pos(elem))], []
+        return [self.generator([None, *children])], []
+
+    def generator(self, children):  # (e for i in range(n)), or a call's only argument
+        _paren, elem, (var, range_args) = children
+        return A.Generator(elem, var, range_args, *start_pos(elem))
 
     def keyword(self, children):
         name, value = children
@@ -866,6 +869,15 @@ def walrus(f: Failure) -> SyntaxProblem | None:
     return None
 
 
+def generator_beside_arguments(f: Failure) -> SyntaxProblem | None:
+    """`max(0.0, e for i in range(n))`: a generator that is not a call's only argument (as
+    its own parenthesized expression, it parses)."""
+    if f.token.type == "FOR" and f.brackets and f.brackets[-1].value == "(":
+        return at(f.token, "a generator expression must be the only argument of sum, max, min "
+                           "or prod: sum(e for i in range(n))")
+    return None
+
+
 def assert_form(f: Failure) -> SyntaxProblem | None:
     """`assert(c, "message")`, always true in Python, and a message that is not a string."""
     if f.first.type != "ASSERT" or len(f.before) < 2:
@@ -959,7 +971,8 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          c_conditional, typed_declaration, misspelled_statement, number_literal, f_string,
-         assert_form, lone_string, ellipsis, top_level_statement, array_type, walrus, slice_index,
+         assert_form, lone_string, ellipsis, top_level_statement, array_type, walrus,
+         generator_beside_arguments, slice_index,
          signature, membership, line_ends_early, arrow_comparison, spaced_operator, starred_target,
          single_equals, declaration_without_value,
          for_target)

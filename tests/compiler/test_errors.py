@@ -71,6 +71,16 @@ WRONG = [
     ("a generator expression's variable after it",
      "def f(x: f64[n]) -> f64:\n    s = sum(x[k] for k in range(n))\n    return s * x[k]\n", 3, 18,
      "'k' is the variable of the generator expression at line 2 and is visible only inside it"),
+    ("a generator assigned to a name",  # said "unexpected 'for' (expected ')' or ',')"
+     "def f(x: f64[n]) -> f64:\n    y = (x[i] for i in range(n))\n    return sum(y)\n", 2, 10,
+     "a generator expression is only allowed as the argument of sum, max, min or prod"),
+    ("a generator with an axis",  # said "unexpected 'for' (expected ')' or ',')"
+     "def f(x: f64[n]) -> f64:\n    return sum((x[i] for i in range(n)), axis=0)\n", 2, 42,
+     "sum() of a generator takes no axis"),
+    ("a generator beside another argument",  # said "unexpected 'for' (expected ')' or ',')"
+     "def f(x: f64[n]) -> f64:\n    return max(0.0, x[i] for i in range(n))\n", 2, 26,
+     "a generator expression must be the only argument of sum, max, min or prod: "
+     "sum(e for i in range(n))"),
     ("non-tail return",
      "def f(x: f64) -> f64:\n    return x\n    y = x\n", 2, 5,
      "return must be the last statement of a function or of a branch of an if: what follows "

@@ -496,6 +496,13 @@ def test_generator_reductions():
     check(source, "f", (X,), ((X * np.arange(5)).sum(), X.max(), X[1:].min(), X[::2].prod()))
 
 
+def test_a_generator_in_its_own_parentheses():
+    # Python allows them around a call's only argument; they said "unexpected 'for'"
+    source = ("def f(x: f64[n]) -> f64:\n"
+              "    return sum((x[i] * i for i in range(n))) + max((x[i] for i in range(n)))\n")
+    check(source, "f", (X,), (X * np.arange(5)).sum() + X.max())
+
+
 def test_construction():
     source = ("def f(n: i64, v: f64) -> (f64[?], f64[?, ?], f64[?], i64[?], f64[3], f64[2, 2]):\n"
               "    return zeros(n), ones(2, n), full(v, n), arange(n), [1.0, 2.0, 3], "
