@@ -850,12 +850,17 @@ def infer_update(op, module):
     a, v, *idx = operand_types(op)
     slot = index_result_type(a, idx)
     if v.elem != a.elem:
-        raise TypeRuleError(f"cannot store {v} into an element of {a}")
+        advice = " (convert with int(...), which truncates toward zero)" if (
+            v.elem == F64 and a.elem == I64) else ""
+        raise TypeRuleError(f"cannot store {v} into an element of {a}{advice}")
     try:
-        if broadcast_shapes(v.shape, slot.shape) != slot.shape or v.rank > slot.rank:
-            raise ShapeMismatch(v.shape, slot.shape)
-    except ShapeMismatch:
-        raise TypeRuleError(f"cannot store {v} into a slot of type {slot}") from None
+        fits = broadcast_shapes(v.shape, slot.shape) == slot.shape and v.rank <= slot.rank
+        reason = ""
+    except ShapeMismatch as e:
+        fits, reason = False, f": {e}"
+    if not fits:
+        part = {0: "an element", 1: "a row"}.get(slot.rank, "a sub-array")
+        raise TypeRuleError(f"cannot store {v} into {part} of {a}, which is {slot}{reason}")
     return [a]
 
 

@@ -81,6 +81,13 @@ WRONG = [
      "def f(x: f64[n]) -> f64:\n    return max(0.0, x[i] for i in range(n))\n", 2, 26,
      "a generator expression must be the only argument of sum, max, min or prod: "
      "sum(e for i in range(n))"),
+    ("a vector stored into a row of another size",  # said "into a slot of type f64[m]"
+     "def f(x: f64[n, m], v: f64[n]) -> f64[n, m]:\n    y = x\n    y[0] = v\n    return y\n",
+     3, 5, "cannot store f64[n] into a row of f64[n, m], which is f64[m]: dimension n is not m"),
+    ("an f64 stored into an i64 array",  # said nothing of int(...)
+     "def f(n: i64, x: f64) -> i64[?]:\n    k = arange(n)\n    k[0] = x\n    return k\n", 3, 5,
+     "cannot store f64 into an element of i64[?] (convert with int(...), which truncates "
+     "toward zero)"),
     ("non-tail return",
      "def f(x: f64) -> f64:\n    return x\n    y = x\n", 2, 5,
      "return must be the last statement of a function or of a branch of an if: what follows "
