@@ -75,12 +75,18 @@ def size_dim(value) -> object:
     return DYN if isinstance(size, int) and size < 0 else size
 
 
+def count_dim(value) -> object:
+    """The symbolic length of range(value) or arange(value): dim_of_value, but 0 for a
+    negative constant (range(-1) is empty)."""
+    count = dim_of_value(value)
+    return max(count, 0) if isinstance(count, int) else count
+
+
 def range_count_dim(op) -> object:
     """Symbolic trip count of a `range(start, stop, step)` given by the first 3 operands."""
     start, stop, step = op.operands[:3]
     if dim_of_value(start) == 0 and dim_of_value(step) == 1:
-        count = dim_of_value(stop)
-        return max(count, 0) if isinstance(count, int) else count  # range(-1) is empty
+        return count_dim(stop)
     return DYN
 
 
@@ -967,17 +973,17 @@ def tangent_full(fw, op):
 register(OpDef("full", infer_full, interp_full, tangent=tangent_full, adjoint=adjoint_full))
 
 
+# arange(n) is 0, 1, ..., n - 1, as NumPy's and range(n): empty for a negative n, not an
+# error (zeros(n) is one, as in NumPy), so arange(n) agrees with [i for i in range(n)].
 def infer_arange(op, module):
     (n,) = op.operands
     if n.type != I64:
         raise TypeRuleError(f"arange() needs an i64 length, got {n.type}")
-    return [ArrayType(I64, (size_dim(n),))]
+    return [ArrayType(I64, (count_dim(n),))]
 
 
 def interp_arange(op, args, ctx):
-    if args[0] < 0:
-        raise errors.ValueErrorDP(f"negative array dimension {int(args[0])}{fmt_loc(op)}")
-    n = int(args[0])
+    n = max(int(args[0]), 0)
     return [allocate(op, (n,), lambda: np.arange(n, dtype=np.int64))]
 
 

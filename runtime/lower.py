@@ -814,7 +814,7 @@ class FunctionLowering:
 
     def op_arange(self, op):
         n = self.get(op.operands[0])
-        self.fail_if(self.b.icmp_signed("<", n, INT(0)), "negative", op, [n])
+        n = self.b.select(self.b.icmp_signed("<", n, INT(0)), INT(0), n)  # arange(-1) is empty
         a = self.new_array(I64, [n], op)
         with self.counted_loop(n) as i:
             self.store_elem(a, I64, i, i)

@@ -511,6 +511,15 @@ def test_construction():
                                   np.array([1.0, 2.0, 3.0]), np.array([[1.0, 2.0], [3.0, 2.5]])))
 
 
+def test_arange_of_a_negative_length_is_empty_as_numpy_and_range():
+    # it raised 'negative array dimension -2', where [i for i in range(n)] was empty
+    source = ("def f(n: i64) -> (i64[?], i64, i64):\n"
+              "    return arange(n), len(arange(-3)), sum(arange(n) + 1)\n")
+    got = run(source, "f", -2)
+    np.testing.assert_array_equal(got[0], np.arange(-2))
+    assert got[0].shape == (0,) and got[1:] == (0, 0)
+
+
 def test_linear_algebra():
     source = ("def f(a: f64[n, k], b: f64[k, m], v: f64[k], w: f64[n]) -> "
               "(f64, f64[n, m], f64[n], f64[k, n], f64[k, n], f64[n, k], f64, f64[m]):\n"
