@@ -83,7 +83,10 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
                            f"rank {arr.ndim} with shape {arr.shape}")
     want = NP_DTYPE[t.elem]
     if arr.dtype != want:
-        if arr.dtype.kind not in SAFE_SOURCES[t.elem]:
+        # a list with no numbers in it ([], [[]]) has NumPy's default dtype, float64, but
+        # no element that could lose information: it is an empty array of any type
+        empty_list = arr.size == 0 and not isinstance(value, np.ndarray)
+        if arr.dtype.kind not in SAFE_SOURCES[t.elem] and not empty_list:
             raise ValueErrorDP(f"argument {name} must be {t}, got an array of dtype {arr.dtype}"
                                f" (convert it explicitly if that is intended)")
         if want == np.int64 and arr.dtype.kind == "u" and arr.size:

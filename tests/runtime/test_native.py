@@ -131,6 +131,16 @@ def test_wrong_dtype(errors_module):
     assert errors_module.pair(np.arange(3), np.ones(3)) == 3.0
 
 
+def test_an_empty_list_is_an_empty_integer_array(errors_module):
+    # NumPy reads [] as float64, which an i64[n] parameter refused: a list of no numbers
+    # has nothing to lose; an empty float64 array is still refused, as any float64 array
+    assert errors_module.ints([]) == 0
+    with pytest.raises(ValueErrorDP) as err:
+        errors_module.ints(np.ones(0))
+    assert str(err.value) == ("argument k must be i64[n], got an array of dtype float64 "
+                              "(convert it explicitly if that is intended)")
+
+
 @pytest.mark.parametrize("backend", ["native", "interp"])
 def test_a_masked_array_is_refused(backend):
     # the interpreter would honour the mask, native code read what lies under it
