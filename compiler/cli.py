@@ -179,10 +179,13 @@ def parse_value(name: str, text: str, t):
                         f"got '{text}'")
     if isinstance(value, (list, tuple)):
         try:
-            value = np.asarray(value)
+            np.asarray(value)
         except ValueError:  # ragged: [[1, 2], [3]]
             raise UserError(f"argument {name}: '{text}' is not an array: its nested lists "
                             f"have different lengths") from None
+    # the list itself, as Python would pass it: the calling convention reads an int beyond
+    # i64 in it, or an empty one for an i64 parameter, where NumPy's array of it is of
+    # dtype object or float64
     return checked_argument(name, text, value, t)
 
 

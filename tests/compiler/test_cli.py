@@ -201,6 +201,20 @@ def test_command_errors(prog, capsys, argv, message):
     assert err == message.format(prog=prog)
 
 
+def test_a_list_argument_is_read_as_the_python_api_reads_it(tmp_path, capsys):
+    # the CLI made a NumPy array of the list first: of dtype object for an int beyond i64
+    # and float64 for an empty list, which the parameters below refused
+    path = tmp_path / "lists.dp"
+    path.write_text("def total(x: f64[n]) -> f64:\n    return sum(x)\n\n"
+                    "def count(k: i64[n, m]) -> i64:\n    return n * 10 + m\n")
+    assert dpc(capsys, "run", path, "total", "--arg", f"x=[{2**70}, 1]") == (
+        0, f"{2.0**70 + 1}\n", "")
+    assert dpc(capsys, "run", path, "count", "--arg", "k=[[], []]") == (0, "20\n", "")
+    assert dpc(capsys, "run", path, "count", "--arg", f"k=[[{2**70}]]") == (
+        1, "", f"dpc: error: --arg k=[[{2**70}]]: argument k's element is {2**70}, outside "
+               f"the range of i64 ([-2**63, 2**63 - 1])\n")
+
+
 def test_check_ok(prog, capsys):
     assert dpc(capsys, "check", prog) == (0, f"{prog}: ok, 3 functions: wsq, scale, both\n", "")
 
