@@ -63,6 +63,15 @@ CONSTANTS = {"pi": "write the number 3.141592653589793", "e": "write exp(1.0)",
              "false": "write False", "None": "every value is a number, a bool or an array"}
 
 
+def operation(node) -> str:
+    """How an error names the call or operator `node`: 'exp()', "'@'"."""
+    if isinstance(node, A.Call) and isinstance(node.func, A.Name):
+        return f"{node.func.id}()"
+    if isinstance(node, A.BinOp):
+        return f"'{node.op}'"
+    return "this operation"
+
+
 class Lowering:
     """Lowers a whole module. One instance per compile."""
 
@@ -302,7 +311,8 @@ class FunctionLowering:
         if v.type.elem == F64:
             return v
         if v.type.elem == BOOL:
-            raise self.error(node, f"expected a number, got {v.type}")
+            raise self.error(node, f"{operation(node)} needs numbers, not {v.type}; convert "
+                                   f"it with float(...) first")
         return self.emit(node, "to_f64", v)
 
     # --- statements

@@ -24,6 +24,12 @@ WRONG = [
     ("type mismatch: bool arithmetic",
      "def f(x: f64, b: bool) -> f64:\n    return x + b\n", 2, 14,
      "cannot add f64 and bool: add needs numbers, not bool"),
+    ("a bool where math needs a number",  # said 'expected a number, got bool[n]'
+     "def f(x: f64[n]) -> f64:\n    return mean(x > 0.0)\n", 2, 12,
+     "mean() needs numbers, not bool[n]; convert it with float(...) first"),
+    ("a bool operand of @",
+     "def f(x: f64[n]) -> f64:\n    return x @ (x > 0.0)\n", 2, 14,
+     "'@' needs numbers, not bool[n]; convert it with float(...) first"),
     ("dimension mismatch",
      "def f(x: f64[n], y: f64[k]) -> f64[n]:\n    return x + y\n", 2, 14,
      "cannot add f64[n] and f64[k]: dimension n is not k"),
