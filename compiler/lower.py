@@ -438,12 +438,14 @@ class FunctionLowering:
             values = [self.expr(e) for e in s.value.elems]
         else:
             values = self.multi(s.value)
-        if len(values) == 1:  # `a, = x` took x whole
-            t = values[0].type
-            elements = f", or take its elements: {s.targets[0]} = v[0]" if t.rank else ""
-            raise self.error(s, f"cannot unpack a single {t} into {count(len(s.targets), 'name')}:"
-                                f" unpack the results of a function that returns a tuple"
-                                f"{elements}")
+        if len(values) == 1 and values[0].type.rank > 0:  # a, b = x: NumPy's rows
+            names = ", ".join(s.targets)
+            write = "take its elements by index"
+            if isinstance(s.value, A.Name):
+                items = ", ".join(f"{s.value.id}[{k}]" for k in range(len(s.targets)))
+                write = f"write {names} = {items}"
+            raise self.error(s, f"cannot unpack {values[0].type} into {len(s.targets)} names: "
+                                f"only a tuple is unpacked; {write}")
         if len(values) != len(s.targets):
             raise self.error(s, f"cannot unpack {count(len(values))} into {len(s.targets)} names")
         for name, value in zip(s.targets, values):

@@ -241,14 +241,12 @@ WRONG = [
     ("unpack count",
      "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef f(x: f64) -> f64:\n    a, b, c = p(x)\n"
      "    return a\n", 5, 5, "cannot unpack 2 values into 3 names"),
-    ("unpacking an array",  # was 'cannot unpack 1 value into 2 names'
-     "def f(x: f64[2]) -> f64:\n    a, b = x\n    return a\n", 2, 5,
-     "cannot unpack a single f64[2] into 2 names: unpack the results of a function that "
-     "returns a tuple, or take its elements: a = v[0]"),
+    ("unpacking an array",  # said 'cannot unpack 1 value into 2 names'
+     "def f(y: f64[n]) -> f64:\n    a, b = y\n    return a\n", 2, 5,
+     "cannot unpack f64[n] into 2 names: only a tuple is unpacked; write a, b = y[0], y[1]"),
     ("unpacking a list into a list",
      "def f(x: f64) -> f64:\n    [a, b] = [x, x]\n    return a\n", 2, 5,
-     "cannot unpack a single f64[2] into 2 names: unpack the results of a function that "
-     "returns a tuple, or take its elements: a = v[0]"),
+     "cannot unpack f64[2] into 2 names: only a tuple is unpacked; take its elements by index"),
     ("loop changes a carried name's type",
      "def f(x: f64[n]) -> f64:\n    y = 0.0\n    for i in range(n):\n        y = x\n    return y\n",
      3, 5, "'y', carried by the loop, is f64 in one place and f64[n] in another; it must keep one type"),
