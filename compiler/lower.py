@@ -656,6 +656,8 @@ class FunctionLowering:
         return result if isinstance(result, list) else [result]
 
     def expr_Num(self, e: A.Num):
+        if type(e.value) is int and e.value == 2**63:  # let through for -9223372036854775808
+            raise self.error(e, f"integer {e.value} does not fit in i64")
         return self.const(e, e.value)
 
     def expr_Bool(self, e: A.Bool):

@@ -176,6 +176,10 @@ def binary_chain(children, make):
     return node
 
 
+def is_int_literal(node, value: int) -> bool:
+    return isinstance(node, A.Num) and type(node.value) is int and node.value == value
+
+
 class ToAST(Transformer):
     """Builds compiler.ast nodes on each LALR reduction."""
 
@@ -342,6 +346,8 @@ class ToAST(Transformer):
 
     def unary_op(self, children):
         tok, operand = children
+        if tok.value == "-" and is_int_literal(operand, 2**63):  # -9223372036854775808
+            return A.Num(-2**63, *pos(tok))
         return A.UnaryOp(tok.value, operand, *pos(tok))
 
     def pow_op(self, children):
@@ -392,7 +398,7 @@ class ToAST(Transformer):
     def int_lit(self, children):
         (tok,) = children
         value = int(tok.value)
-        if value >= 2**63:
+        if value > 2**63:  # 2**63 itself is the magnitude of i64's least value
             raise SyntaxProblem(f"integer {value} does not fit in i64", *pos(tok))
         return A.Num(value, *pos(tok))
 

@@ -180,6 +180,20 @@ def test_integer_division_by_zero_of_no_element_is_no_error():
         run(source, "f", np.ones(2, dtype=np.int64), 0)
 
 
+def test_the_least_i64_is_written_as_a_literal_as_in_python():
+    # -9223372036854775808 said 'integer 9223372036854775808 does not fit in i64': the
+    # literal was checked before its minus sign was seen
+    source = ("def f(k: i64) -> (i64, i64, f64):\n"
+              "    return -9223372036854775808, max(k, -(9223372036854775808)), "
+              "-9223372036854775808 * 1.0\n")
+    got = run(source, "f", -2**63)
+    assert got == (-2**63, -2**63, -2.0**63) and isinstance(got[0], np.int64)
+    with pytest.raises(CompileError) as err:
+        run("def f() -> i64:\n    return 1 - 9223372036854775808\n", "f")
+    assert (err.value.message, err.value.line, err.value.col) == (
+        "integer 9223372036854775808 does not fit in i64", 2, 16)
+
+
 def test_mixed_arithmetic_promotes_and_conversions():
     source = ("def f(i: i64, x: f64) -> (f64, i64, f64, i64):\n"
               "    return i + x, int(x), float(i), int(-x)\n")
