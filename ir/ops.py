@@ -878,7 +878,7 @@ def check_store(op, v, slot_shape) -> None:
     aligned = slot_shape[len(slot_shape) - v_type.rank:]  # the type rule: rank <= the slot's
     for d, t, s in zip(np.shape(v), v_type.shape, aligned):
         if t != 1 and d != s:  # compared axis by axis, as native code compares them
-            raise errors.sizes_differ(errors.STORED_ROW, d, s, fmt_loc(op))
+            raise errors.sizes_differ(op.attrs.get("message", errors.STORED_ROW), d, s, fmt_loc(op))
 
 
 def interp_update(op, args, ctx):

@@ -442,10 +442,21 @@ class Differentiator(Emitter):
         return tape
 
     def record(self, tape, value, k):
-        """The tape with `value` stored as row k. (If a carried array changed shape, the
-        store fails: the tape needs rows of one shape. A tape that nothing reads goes,
-        and with it the store.)"""
+        """The tape with `value` stored as row k. (A tape that nothing reads goes, and
+        with it the store.)"""
         return self.emit("update", tape, value, k, inbounds=True)
+
+    def record_carried(self, tape, value, k):
+        """record, of a value the loop carries. An array of `?` size may change size
+        from one iteration to the next, and the tape's rows have the first one's: the
+        store then fails, saying that this is what reverse mode cannot do (not that a
+        row the program never stored does not fit)."""
+        if DYN not in getattr(value.type, "shape", ()):
+            return self.record(tape, value, k)
+        which = f"'{value.name_hint}'" if value.name_hint else "one"
+        message = (f"reverse mode cannot differentiate a loop whose carried array changes "
+                   f"size: {which} did")
+        return self.emit("update", tape, value, k, inbounds=True, message=message)
 
     def forward_for(self, op: ir.Op) -> None:
         start, stop, step, *inits = self.xs(op.operands)
@@ -464,7 +475,7 @@ class Differentiator(Emitter):
         i, carried, tape_args = new.args[0], new.args[1:n + 1], new.args[n + 1:]
         with self.b.at(new):
             k = self.iteration(i, start, step)
-            stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
+            stored = [self.record_carried(t, c, k) for t, c in zip(tape_args, carried)]
             yields = self.replay(body, [i] + carried)
             stored += [self.record(t, self.x(v), k) for t, v in zip(tape_args[n:], kept)]
             rest = iter(tape_args[n + len(kept):])
@@ -558,7 +569,7 @@ class Differentiator(Emitter):
         k, carried, tape_args = block.args[0], block.args[1:n + 1], block.args[n + 1:]
         in_primal, self.in_primal = self.in_primal, False  # a replay of the loop above
         with self.b.at(block):
-            stored = [self.record(t, c, k) for t, c in zip(tape_args, carried)]
+            stored = [self.record_carried(t, c, k) for t, c in zip(tape_args, carried)]
             self.b.op("yield", self.replay(body, carried) + stored)
         self.in_primal = in_primal
         refill = self.b.op("for", [self.const(0), count, self.const(1)] + inits + tapes,

@@ -724,7 +724,7 @@ class FunctionLowering:
         for axis, (d, s) in enumerate(zip(slot.dims[lead:], src.dims)):
             if not spread[lead + axis]:
                 self.fail_if(self.b.icmp_signed("!=", d, s), "shape", op, [s, d, INT(axis)],
-                             message=errors.STORED_ROW)
+                             message=op.attrs.get("message", errors.STORED_ROW))
         n = self.count(slot.dims)
         if not any(spread) and combine is None:
             self.memcpy(slot.data, src.data, self.b.mul(n, INT(ELEM_SIZE[elem])))

@@ -93,3 +93,37 @@ def test_a_negative_power_of_no_element_is_no_error(backend):
         mod.powers(np.array([2]), -1)
     assert str(err.value) == ("integers to negative integer powers are not allowed "
                               "(at powers.dp:2:14)")
+
+
+GROWING = """\
+def grows(x: f64[n], k: i64) -> f64:
+    a = zeros(1) + x[0]
+    for i in range(k):
+        a = [a[j % len(a)] * x[j % n] for j in range(i + 2)]
+    return sum(a)
+
+def grows_while(x: f64[n], k: i64) -> f64:
+    a = zeros(1) + x[0]
+    i = 0
+    while i < k:
+        a = [a[j % len(a)] * x[j % n] for j in range(i + 2)]
+        i += 1
+    return sum(a)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reverse_mode_says_a_loop_s_carried_array_changed_size(backend):
+    # the tape keeps rows of the first size; the error was about a "stored row" that the
+    # program never stored
+    mod = compile_source(GROWING, name="grows.dp", backend=backend)
+    x = np.array([0.5, 2.0, 3.0])
+    for fn, line in (("grows", 3), ("grows_while", 10)):
+        assert mod.function(fn)(x, 2) == 2.875  # the function, and forward mode, run
+        assert mod.jvp(fn)(x, 2, np.array([1.0, 0.0, 0.0]))[1] == 7.75
+        assert mod.grad(fn)(x, 1).tolist() == [3.0, 0.5, 0.0]  # the size never changed
+        with pytest.raises(ShapeErrorDP) as err:
+            mod.grad(fn)(x, 2)
+        assert str(err.value) == ("reverse mode cannot differentiate a loop whose carried "
+                                  f"array changes size: 'a' did: size 2 is not 1 "
+                                  f"(at grows.dp:{line}:5)")
