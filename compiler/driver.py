@@ -163,7 +163,6 @@ class CompiledFunction:
     @property
     def signature(self) -> str:
         params = ", ".join(f"{p.name_hint}: {p.type}" for p in self.function.params)
-        rets = self.function.return_types
         return f"{self.name}({params}) -> {results_text(self.function.return_types)}"
 
     def __repr__(self) -> str:
@@ -361,7 +360,9 @@ class CompiledModule:
             return owner.specialize(name, **values)
         fn = self.function(name).function
         fixed = self.fixed.get(name, {})
-        for key in values.keys() & fixed.keys():
+        again = sorted(values.keys() & fixed.keys())  # the first by name, run after run
+        if again:
+            key = again[0]
             raise ValueError(f"specialize({name}): {key} is already fixed to {fixed[key]} in "
                              f"it; specialize the generic function for another {key}")
         ints, dims = static_values(fn, values)
