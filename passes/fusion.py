@@ -38,6 +38,7 @@ class Fusion:
         for fn in module.functions.values():
             forward_build_sizes(fn.body)
             forward_filled_reads(fn.body)
+            forward_one_hot_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
             while fuse_round(fn.body):
                 # Two fused bodies often read one element twice (`x == 0 ? 0 : x / 6`
@@ -81,6 +82,37 @@ def forward_filled_reads(root: ir.Block) -> None:
         if source is None or source.name != "full" or len(op.operands) - 1 != source.results[0].type.rank:
             continue
         replace_uses(root, op.results[0], source.operands[0])
+
+
+def forward_one_hot_reads(root: ir.Block) -> None:
+    """A read, proved in range, of `%u = update %a, %v, %j` (in range too) where %a is a
+    1-D `full %c` is `select(index == %j, %v, %c)`: forward mode's seed e_j of a column of
+    a Jacobian or Hessian is then never copied and written, once per column."""
+    for block in blocks(root):
+        for position, op in reversed(list(enumerate(block.ops))):
+            one_hot = one_hot_source(op)
+            if one_hot is None:
+                continue
+            filled, value, hot = one_hot
+            test = ir.Op("eq", [op.operands[1], hot], [ir.BOOL], loc=op.loc)
+            pick = ir.Op("select", [test.results[0], value, filled], [op.results[0].type],
+                         loc=op.loc)
+            block.ops[position:position + 1] = [test, pick]
+            replace_uses(root, op.results[0], pick.results[0])
+
+
+def one_hot_source(read: ir.Op):
+    """(fill value, stored value, its index) when `read` reads such an array, else None."""
+    if read.name != "index" or len(read.operands) != 2 or read.attrs.get(SAFE_INDEX) is not True:
+        return None
+    store = read.operands[0].defining_op
+    if store is None or store.name != "update" or len(store.operands) != 3 \
+            or store.attrs.get(SAFE_INDEX) is not True or store.operands[1].type.rank != 0:
+        return None
+    base = store.operands[0].defining_op
+    if base is None or base.name != "full" or len(base.operands) != 2:
+        return None
+    return base.operands[0], store.operands[1], store.operands[2]
 
 
 def uses_of(block: ir.Block) -> dict:

@@ -124,6 +124,48 @@ def test_a_read_of_a_filled_array_is_its_value():
         "}\n")
 
 
+def test_a_read_of_a_one_hot_array_is_a_select():
+    # forward mode's seed e_j (a Jacobian's or Hessian's column j) is never made: each
+    # proved read compares its index with j
+    source = ("func @f(%x: f64[n], %j: i64) -> f64[n] {\n"
+              "  %0 = dim %x {axis = 0} : i64\n"
+              "  %1 = const 0.0 : f64\n"
+              "  %2 = full %1, %0 : f64[n]\n"
+              "  %3 = const 1.0 : f64\n"
+              "  %4 = update %2, %3, %j {inbounds = true} : f64[n]\n"
+              "  %5 = const 0 : i64\n"
+              "  %6 = const 1 : i64\n"
+              "  %7 = build %5, %0, %6 : f64[n] {\n"
+              "  ^(%i: i64):\n"
+              "    %8 = index %4, %i {inbounds = true} : f64\n"
+              "    %9 = index %x, %i {inbounds = true} : f64\n"
+              "    %10 = mul %8, %9 : f64\n"
+              "    yield %10\n"
+              "  }\n"
+              "  return %7\n"
+              "}\n")
+    assert ir.print_module(Fusion().apply(ir.parse_module(source))) == (
+        "func @f(%x: f64[n], %j: i64) -> f64[n] {\n"
+        "  %0 = dim %x {axis = 0} : i64\n"
+        "  %1 = const 0.0 : f64\n"
+        "  %2 = const 1.0 : f64\n"
+        "  %3 = const 0 : i64\n"
+        "  %4 = const 1 : i64\n"
+        "  %5 = build %3, %0, %4 : f64[n] {\n"
+        "  ^(%i: i64):\n"
+        "    %6 = eq %i, %j : bool\n"
+        "    %7 = select %6, %2, %1 : f64\n"
+        "    %8 = index %x, %i {inbounds = true} : f64\n"
+        "    %9 = mul %7, %8 : f64\n"
+        "    yield %9\n"
+        "  }\n"
+        "  return %5\n"
+        "}\n")
+    # an unproved store may raise: it stays, and so does the array it makes
+    unproved = source.replace("%j {inbounds = true}", "%j")
+    assert "update" in ir.print_module(Fusion().apply(ir.parse_module(unproved)))
+
+
 def test_builds_of_rows_fuse_into_one_loop_nest():
     """tanh(a + b) on a matrix: the sum's rows are not built; its `dim`s are the sizes."""
     source = "def f(a: f64[n, m], b: f64[m]) -> f64[n, m]:\n    return tanh(a + b)\n"
