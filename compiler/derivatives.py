@@ -12,7 +12,7 @@ vectors calling hvp, jvp or vjp.
 from __future__ import annotations
 
 from ir import F64, I64, Block, Builder, Function, Op, Symbol
-from ir.errors import TypeRuleError
+from ir.errors import TypeRuleError, parameters_listed
 from ir.ops import derived_param_names, tangent_types
 from ir.registry import lookup
 from ir.types import results_text
@@ -141,8 +141,8 @@ def wrt_position(fn: Function, item, chosen: list[int]) -> int:
         raise WrtError(f"wrt position {k} is not a parameter of '{fn.written}', which takes "
                        f"{count(len(names), 'parameter')}{listed}, counted from 0")
     if not isinstance(k, int) or isinstance(k, bool):
-        raise WrtError(f"'{item}' is not a parameter of '{fn.written}' (its parameters are "
-                       f"{', '.join(names)})")
+        raise WrtError(f"'{item}' is not a parameter of '{fn.written}' "
+                       f"({parameters_listed(names)})")
     if fn.param_types[k].elem != F64:
         raise WrtError(f"cannot differentiate with respect to '{names[k]}': it is "
                        f"{fn.param_types[k]}, not f64")

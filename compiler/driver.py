@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 import ir
-from ir.calling import I64_MAX, I64_MIN, LARGEST_SIZE, DimensionPlan
-from ir.errors import count
+from ir.calling import I64_MAX, I64_MIN, LARGEST_SIZE, DimensionPlan, wrong_count
+from ir.errors import parameters_listed
 from ir.types import results_text
 from ir.dot import dot_functions
 
@@ -143,21 +143,18 @@ class CompiledFunction:
         missing name. (Parameter names are distinct, derived functions' too.)"""
         names = [p.name_hint for p in self.function.params]
         if len(args) > len(names):
-            raise ir.ValueErrorDP(f"{self.name}() takes {count(len(names), 'argument')} "
-                                  f"({', '.join(names)}), {len(args) + len(kwargs)} given")
+            raise wrong_count(self.name, names, len(args) + len(kwargs))
         bound = dict(zip(names, args))
         for key, value in kwargs.items():
             if key not in names:
-                raise ir.ValueErrorDP(f"{self.name}() has no parameter '{key}' (its "
-                                      f"parameters are {', '.join(names)})")
+                raise ir.ValueErrorDP(f"{self.name}() has no parameter '{key}' "
+                                      f"({parameters_listed(names)})")
             if key in bound:
                 raise ir.ValueErrorDP(f"{self.name}() got parameter '{key}' twice")
             bound[key] = value
         missing = [name for name in names if name not in bound]
         if missing:
-            raise ir.ValueErrorDP(f"{self.name}() takes {count(len(names), 'argument')} "
-                                  f"({', '.join(names)}), {len(args) + len(kwargs)} given: "
-                                  f"{', '.join(missing)} missing")
+            raise wrong_count(self.name, names, len(args) + len(kwargs), missing)
         return tuple(bound[name] for name in names)
 
     @property

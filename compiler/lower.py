@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import ir
 from ir import BOOL, DYN, F64, I64, ArrayType, Block, Builder, Function, Loc, Module, Symbol
-from ir.errors import TypeRuleError, count
+from ir.errors import TypeRuleError, count, parameters_listed, takes_arguments
 from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
@@ -912,9 +912,9 @@ class FunctionLowering:
         called; `called` says what that is and `takes` what it takes, in messages."""
         if len(e.args) > len(names) or (not e.kwargs and len(e.args) < len(names)):
             given = " by position" if e.kwargs else ""
-            raise self.error(e, f"{called} takes {count(len(names), 'argument')} ({takes}), "
+            raise self.error(e, f"{called} takes {takes_arguments(names, takes)}, "
                                 f"{len(e.args)} given{given}")
-        listed = f"its parameters are {', '.join(names)}"
+        listed = parameters_listed(names)
         nodes = dict(zip(names, e.args))
         for kw in e.kwargs:
             if kw.name not in names:

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from .errors import ShapeErrorDP, ValueErrorDP, argument_size, count
+from .errors import ShapeErrorDP, ValueErrorDP, argument_size, takes_arguments
 from .types import BOOL, DYN, F64, I64, ArrayType, Type
 
 NP_DTYPE = {F64: np.dtype(np.float64), I64: np.dtype(np.int64), BOOL: np.dtype(np.bool_)}
@@ -180,8 +180,14 @@ def prepare_arguments(fn, args: list) -> tuple[list, dict[str, int]]:
     """Converts Python arguments for `fn` and binds its dimension names."""
     names = [p.name_hint or f"#{k}" for k, p in enumerate(fn.params)]
     if len(args) != len(fn.params):
-        raise ValueErrorDP(f"{fn.name}() takes {count(len(fn.params), 'argument')} "
-                           f"({', '.join(names)}), {len(args)} given")
+        raise wrong_count(fn.name, names, len(args))
     values = [coerce_argument(t, a, n) for t, a, n in zip(fn.param_types, args, names)]
     plan = DimensionPlan(names, fn.param_types)
     return values, plan.bind([np.shape(v) for v in values])
+
+
+def wrong_count(fn_name: str, names: list[str], given: int, missing=()) -> ValueErrorDP:
+    """The error of a call with `given` arguments of a function taking `names` (the
+    native call path and keyword binding say it too), naming those `missing`."""
+    lacking = f": {', '.join(missing)} missing" if missing else ""
+    return ValueErrorDP(f"{fn_name}() takes {takes_arguments(names)}, {given} given{lacking}")

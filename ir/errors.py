@@ -14,6 +14,21 @@ def count(n: int, noun: str = "value") -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def takes_arguments(names: list[str], listed: str | None = None) -> str:
+    """'2 arguments (x, y)', or 'no arguments': what a function takes, in messages (a
+    function without parameters printed '0 arguments ()'). `listed` says the names
+    otherwise ('x, tangent of x')."""
+    if not names:
+        return "no arguments"
+    return f"{count(len(names), 'argument')} ({listed or ', '.join(names)})"
+
+
+def parameters_listed(names: list[str]) -> str:
+    """'its parameters are x, y', or 'it has no parameters', for messages about a name
+    that is not a parameter (one without parameters printed 'its parameters are ')."""
+    return f"its parameters are {', '.join(names)}" if names else "it has no parameters"
+
+
 class TypeRuleError(Exception):
     """An op's operands or attributes break its type rule. The message is user-facing."""
 

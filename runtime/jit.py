@@ -23,7 +23,7 @@ import llvmlite.binding as llvm
 
 import ir
 from ir import errors
-from ir.calling import I64_MAX, I64_MIN, DimensionPlan, coerce_argument
+from ir.calling import I64_MAX, I64_MIN, DimensionPlan, coerce_argument, wrong_count
 from ir.types import BOOL, F64, I64, ArrayType
 
 from . import cache
@@ -249,9 +249,7 @@ class NativeFunction:
         """The flat native arguments, and the converted arrays, which must stay alive
         until the call returns (`flat` holds only their addresses)."""
         if len(args) != len(self.types):
-            takes = errors.count(len(self.types), "argument")
-            raise errors.ValueErrorDP(f"{self.fn.name}() takes {takes} ({', '.join(self.names)}), "
-                                      f"{len(args)} given")
+            raise wrong_count(self.fn.name, self.names, len(args))
         flat, shapes, keep = [], [], []
         for a, (t, name, dtype, rank, exact) in zip(args, self.plan):
             if rank:

@@ -171,6 +171,9 @@ WRONG = [
     ("wrong arity",
      "def g(a: f64, b: f64) -> f64:\n    return a * b\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
      5, 12, "'g' takes 2 arguments (a, b), 1 given"),
+    ("arity of a function without parameters",  # said "'g' takes 0 arguments (), 1 given"
+     "def g() -> f64:\n    return 1.0\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
+     5, 12, "'g' takes no arguments, 1 given"),
     ("builtin arity",
      "def f(x: f64) -> f64:\n    return exp(x, 2.0)\n", 2, 12, "exp() takes 1 argument, 2 given"),
     ("wrt names an integer parameter",

@@ -207,6 +207,19 @@ def cube(x: f64) -> f64:
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
+def test_a_function_without_parameters_says_it_takes_none(backend):
+    # said "one() takes 0 arguments (), 1 given" and "(its parameters are )"
+    mod = compile_source("def one() -> f64:\n    return 1.0\n", backend=backend)
+    assert mod.one() == 1.0
+    for call, message in [(lambda: mod.one(2.0), "one() takes no arguments, 1 given"),
+                          (lambda: mod.one(a=2.0), "one() has no parameter 'a' (it has no "
+                                                   "parameters)")]:
+        with pytest.raises(ValueErrorDP) as err:
+            call()
+        assert str(err.value) == message
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
 def test_keywords_named_like_the_wrapper_s_own_parameters_reach_the_function(backend):
     mod = compile_source(KEYWORDS, backend=backend)
     given = dict(self=1.0, name=2.0, fn=3.0, args=4.0, kwargs=5.0)
