@@ -134,13 +134,16 @@ def wrt_position(fn: Function, item, chosen: list[int]) -> int:
     """The position of parameter `item` (a name, or a position from Python) of fn, to be
     added to `chosen`; raises WrtError saying what is wrong with it."""
     names = [p.name_hint for p in fn.params]
+    if not isinstance(item, (str, int)) or isinstance(item, bool):  # wrt=("x", None)
+        raise WrtError(f"wrt takes parameter names (str) or positions (int), not "
+                       f"{type(item).__name__} {item!r:.40}")
     k = names.index(item) if item in names else item
     if isinstance(k, int) and not isinstance(k, bool) and not 0 <= k < len(names):
         # a position, from Python: counted from 0, never from the end (as JAX's argnums)
         listed = f" ({', '.join(names)})" if names else ""
         raise WrtError(f"wrt position {k} is not a parameter of '{fn.written}', which takes "
                        f"{count(len(names), 'parameter')}{listed}, counted from 0")
-    if not isinstance(k, int) or isinstance(k, bool):
+    if isinstance(k, str):
         raise WrtError(f"'{item}' is not a parameter of '{fn.written}' "
                        f"({parameters_listed(names)})")
     if fn.param_types[k].elem != F64:

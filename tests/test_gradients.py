@@ -327,6 +327,11 @@ def test_python_derivative_errors_name_the_problem():
             mod.grad("ode_last", wrt=position)
         assert str(err.value) == (f"wrt position {position} is not a parameter of 'ode_last', "
                                   f"which takes 2 parameters (x, s), counted from 0")
+    for item in (None, 1.5):  # said "'None' is not a parameter", as if named 'None'
+        with pytest.raises(ValueError) as err:
+            mod.grad("ode_last", wrt=("x", item))
+        assert str(err.value) == (f"wrt takes parameter names (str) or positions (int), not "
+                                  f"{type(item).__name__} {item!r}")
     with pytest.raises(ValueError, match="grad needs a function returning f64, 'ode' returns f64"):
         mod.grad("ode")
     with pytest.raises(ValueError) as err:
