@@ -543,7 +543,11 @@ class FunctionLowering:
 
     def load_elem(self, a: Array, elem, offset):
         v = self.b.load(self.element_ptr(a, elem, offset), typ=ELEM[elem])
-        return self.b.trunc(v, I1) if elem == BOOL else v
+        if elem != BOOL:
+            return v
+        # any nonzero byte is True, as NumPy reads it (a view of uint8 as bool can hold 2):
+        # its lowest bit alone made 2 False
+        return self.b.icmp_unsigned("!=", v, I8(0))
 
     def store_elem(self, a: Array, elem, offset, value) -> None:
         if elem == BOOL:

@@ -930,3 +930,15 @@ def test_function_names_never_meet_the_runtime_s_symbols():
     mod = compile_source(source)
     assert (mod.f(2.0), mod.entry_f(2.0), mod.free_all(2.0)) == (3.0, 20.0, 6.0)
     assert mod.alloc(np.zeros(2)).tolist() == [7.0, 7.0]
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_a_bool_byte_other_than_1_is_true(backend):
+    # a uint8 array viewed as bool holds 2 or 255, which NumPy reads as True; native code
+    # read the lowest bit alone, so 2 was False (1 counted of three)
+    mod = compile_source("def count(x: bool[n]) -> i64:\n    s = 0\n    for i in range(len(x)):\n"
+                         "        if x[i]:\n            s = s + 1\n    return s\n\n"
+                         "def both(x: bool[n]) -> bool[n]:\n    return x and x\n", backend=backend)
+    x = np.array([0, 2, 1, 255], dtype=np.uint8).view(np.bool_)
+    assert mod.count(x) == 3
+    assert mod.both(x).tolist() == [False, True, True, True]
