@@ -47,7 +47,16 @@ class UserError(Exception):
     """A mistake in the command's arguments; printed without a traceback."""
 
 
+def named(path: str, what: str) -> str:
+    """path, if it names a file: the OS takes an empty name for the current directory, and
+    the error said 'cannot read : Is a directory'."""
+    if not path:
+        raise UserError(f"{what}: the file name is empty")
+    return path
+
+
 def read_source(path: str) -> str:
+    named(path, "FILE")
     try:
         return read_program(path)
     except OSError as e:
@@ -171,7 +180,8 @@ def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
 def parse_value(name: str, text: str, t):
     """The value --arg NAME=TEXT gives parameter `name` of type t."""
     if text.startswith("@"):
-        return checked_argument(name, text, load_npy(name, text[1:]), t)
+        path = named(text[1:], f"--arg {name}={text}")
+        return checked_argument(name, text, load_npy(name, path), t)
     value = read_literal(name, text)
     if t.elem.name != "bool" and any(isinstance(v, bool) for v in leaves(value)):
         # Python's True would be 1 or 1.0
@@ -458,7 +468,7 @@ def cmd_build(args) -> int:
     from runtime.aot import BuildError
     module = compile_file_of(args)
     try:
-        module.build(args.emit, args.output)
+        module.build(args.emit, named(args.output, "-o"))
     except OSError as e:  # as read_source says it: No such file or directory
         raise UserError(f"cannot build {args.output}: {e.strerror or e}") from None
     except (BuildError, UnsupportedOp) as e:

@@ -187,6 +187,10 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "one)\n"),
     (["run", "{prog}", "wsq", "--arg", "x=@{prog}.missing"],
      "dpc: error: cannot load {prog}.missing for argument x: No such file or directory\n"),
+    # an empty name is the current directory to the OS: 'cannot read : Is a directory'
+    (["check", ""], "dpc: error: FILE: the file name is empty\n"),
+    (["run", "{prog}", "wsq", "--arg", "x=@"], "dpc: error: --arg x=@: the file name is empty\n"),
+    (["build", "{prog}", "-o", ""], "dpc: error: -o: the file name is empty\n"),
     (["run", "{prog}", "wsq", "--arg", "x=@{prog}.npz"],  # an archive reached the call
      "dpc: error: cannot load {prog}.npz for argument x: it is not a .npy file (np.save "
      "writes one)\n"),
