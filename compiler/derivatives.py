@@ -65,10 +65,10 @@ def describe_arguments(kind: str, fn: Function, wrt: list[int]) -> str:
 
 def resolve_form(lw, form: A.Call) -> tuple[str, Function, list[int]]:
     """For `kind(F, wrt=...)`: the kind, the function F denotes, and the wrt positions."""
+    problem = lw.callee_problem(form)  # gard(f)(x), hessian(f)(x), grad = 1.0 then grad(f)
+    if problem is not None:
+        raise lw.error(*problem)
     if not isinstance(form.func, A.Name) or form.func.id not in DERIVATIVE_FORMS:
-        problem = lw.callee_problem(form)  # gard(f)(x), hessian(f)(x)
-        if problem is not None:
-            raise lw.error(*problem)
         raise lw.error(form, "only derivative forms (grad, value_and_grad, jvp, vjp) can be "
                              "called on a call's result")
     kind = form.func.id
@@ -88,6 +88,9 @@ def function_of(lw, node) -> Function:
     if isinstance(node, A.Name) and node.id in lw.functions:  # dh = grad(h), then grad(dh)
         return lw.functions[node.id][0]
     if isinstance(node, A.Name):
+        hidden = lw.hidden_callee(node.id)  # f = 2.0, then grad(f): Python passes the value
+        if hidden is not None:
+            raise lw.error(node, hidden)
         if node.id in BUILTINS and node.id not in lw.owner.module.functions:
             raise lw.error(node, f"'{node.id}' is a builtin; derivative forms take a function "
                                  f"of this module: def a function that calls {node.id}, and "

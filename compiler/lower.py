@@ -865,6 +865,9 @@ class FunctionLowering:
         if not isinstance(e.func, A.Name):
             return None
         name = e.func.id
+        hidden = self.hidden_callee(name)
+        if hidden is not None:
+            return e.func, hidden
         known = (name in self.owner.defs or name in BUILTINS or name in DERIVATIVE_FORMS
                  or name in self.functions or self.scope.lookup(name) is not None)
         if known:
@@ -873,6 +876,23 @@ class FunctionLowering:
             return e.func, f"'{name}' is not a builtin: {NOT_BUILTINS[name]}"
         hint = self.scope.suggestion(name, [*self.owner.defs, *BUILTINS, *DERIVATIVE_FORMS])
         return e.func, f"unknown function '{name}'{hint}"
+
+    def hidden_callee(self, name: str) -> str | None:
+        """What is wrong with calling or differentiating `name` when a value of that name
+        hides the function (sum = 2.0, then sum(x)): Python would use the value, so going on
+        with the function would compute what the program does not say. None when no value
+        hides one."""
+        value = self.scope.lookup(name)
+        if value is None:
+            return None
+        if name in self.owner.defs:
+            what = f"the function '{name}'"
+        elif name in BUILTINS or name in DERIVATIVE_FORMS:
+            what = f"the builtin {name}()"
+        else:
+            return None
+        return (f"'{name}' is a value here ({value.type}), which hides {what}; give the value "
+                f"another name")
 
     def module_prefix(self, e: A.Attribute) -> str | None:
         """The module name `e` is read through (np.exp, math.pi), unless it names a value."""

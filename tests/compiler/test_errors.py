@@ -423,6 +423,32 @@ WRONG = [
     ("a matrix product of mismatched sizes",  # said "cannot multiply", as of a * b
      "def f(a: f64[p, q], b: f64[p, q]) -> f64[p, q]:\n    return a @ b\n", 2, 14,
      "cannot matrix-multiply f64[p, q] and f64[p, q]: dimension q is not p"),
+    # a value named like a function hides it, as in Python; these called the function
+    ("a local named like a builtin, called",  # returned sum(x), ignoring sum = 2.0
+     "def f(x: f64[n]) -> f64:\n    sum = 2.0\n    return sum(x)\n", 3, 12,
+     "'sum' is a value here (f64), which hides the builtin sum(); give the value another name"),
+    ("a parameter named like a builtin, called",
+     "def f(exp: f64, y: f64) -> f64:\n    return exp(y)\n", 2, 12,
+     "'exp' is a value here (f64), which hides the builtin exp(); give the value another name"),
+    ("a local named like a builtin, reducing a generator",
+     "def f(x: f64[n]) -> f64:\n    max = 0.0\n    return max(x[i] for i in range(n))\n", 3, 12,
+     "'max' is a value here (f64), which hides the builtin max(); give the value another name"),
+    ("a local named like a function of the module, called",
+     "def g(x: f64) -> f64:\n    return x\n\ndef f(x: f64) -> f64:\n    g = 2.0\n"
+     "    return g(x)\n", 6, 12,
+     "'g' is a value here (f64), which hides the function 'g'; give the value another name"),
+    ("a local named like a function of the module, differentiated",
+     "def g(x: f64) -> f64:\n    return x\n\ndef f(x: f64) -> f64:\n    g = 2.0\n"
+     "    return grad(g)(x)\n", 6, 17,
+     "'g' is a value here (f64), which hides the function 'g'; give the value another name"),
+    ("a local named like a derivative form",
+     "def g(x: f64) -> f64:\n    return x\n\ndef f(x: f64) -> f64:\n    grad = 2.0\n"
+     "    return grad(g)(x)\n", 6, 12,
+     "'grad' is a value here (f64), which hides the builtin grad(); give the value another name"),
+    ("a local named like a derivative form, naming a function",
+     "def g(x: f64) -> f64:\n    return x\n\ndef f(n: i64, x: f64) -> f64:\n    grad = n\n"
+     "    h = grad(g)\n    return h(x)\n", 6, 9,
+     "'grad' is a value here (i64), which hides the builtin grad(); give the value another name"),
 ]
 
 
