@@ -68,6 +68,7 @@ class FuncDef:
     decorators: list
     line: int
     col: int
+    name_col: int = 0  # where the name is, on the def's line
 
 
 # --------------------------------------------------------------------------- statements

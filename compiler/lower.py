@@ -229,10 +229,18 @@ class FunctionLowering:
         body = rewrite_early_returns(self.fdef.body, self)
         values = self.block(body, tail=True)
         if values is None:
-            raise self.error(self.fdef, f"function '{self.fdef.name}' does not end with a "
-                                        f"return statement")
+            raise self.missing_return()
         self.b.op("return", values)
         self.drop_unused_dims()
+
+    def missing_return(self):
+        """At the function's name: the body has no one statement a return would follow."""
+        types = self.fn.return_types
+        declared = str(types[0]) if len(types) == 1 else f"({', '.join(map(str, types))})"
+        name = A.Name(self.fdef.name, self.fdef.line, self.fdef.name_col)
+        return self.error(name, f"function '{self.fdef.name}' does not end with a return "
+                                f"statement; add one as its last line, returning the {declared} "
+                                f"it declares")
 
     def drop_unused_dims(self) -> None:
         used = {v for op in ir.walk_ops(self.fn.body) for v in op.operands}

@@ -195,7 +195,8 @@ class ToAST(Transformer):
         rest = children[len(decorators):]
         def_tok, name, params, _arrow, ret, body = rest
         line, col = pos(def_tok)
-        return A.FuncDef(bound_name(name), params or [], ret, body, decorators, line, col)
+        return A.FuncDef(bound_name(name), params or [], ret, body, decorators, line, col,
+                         name_col=name.column)
 
     def decorator(self, children):
         at, name, target = children

@@ -132,8 +132,14 @@ WRONG = [
      "def f(x: f64[n]) -> f64:\n    return sum(x * x)\n\n@derivative(f)\n"
      "def f_vjp(x: f64[m], ct: f64) -> f64[3]:\n    return ones(3) * ct\n", 4, 1,
      "a @derivative(f) rule must return (f64[n]), but 'f_vjp' returns (f64[3])"),
-    ("missing return",
-     "def f(x: f64) -> f64:\n    y = x\n", 1, 1, "function 'f' does not end with a return statement"),
+    ("missing return",  # pointed at 'def', and did not say what to add
+     "def f(x: f64) -> f64:\n    y = x\n", 1, 5,
+     "function 'f' does not end with a return statement; add one as its last line, returning "
+     "the f64 it declares"),
+    ("missing return of a tuple, after a loop",
+     "def pair(x: f64[m]) -> (f64, f64[m]):\n    for i in range(3):\n        x = x + 1.0\n",
+     1, 5, "function 'pair' does not end with a return statement; add one as its last line, "
+     "returning the (f64, f64[m]) it declares"),
     ("recursion",
      "def f(x: f64) -> f64:\n    return f(x)\n", 2, 12, "recursion is not supported: 'f' calls itself"),
     ("mutual recursion",

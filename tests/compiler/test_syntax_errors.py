@@ -337,7 +337,9 @@ def test_docstrings_are_accepted_and_ignored():
 def test_a_function_of_only_a_docstring_has_no_return():
     with pytest.raises(CompileError) as err:
         compile_source('def f(x: f64) -> f64:\n    """Nothing yet."""\n', name="d.dp")
-    assert err.value.message == "function 'f' does not end with a return statement"
+    assert (err.value.message, err.value.line, err.value.col) == (
+        "function 'f' does not end with a return statement; add one as its last line, "
+        "returning the f64 it declares", 1, 5)
 
 
 def test_lines_after_a_multi_line_docstring_keep_their_numbers():
