@@ -15,6 +15,9 @@ import re
 
 # Why print (a statement or a call) is an error, said the same way by parser and checker.
 NO_SIDE_EFFECTS = "functions have no side effects; return the value (dpc run prints it)"
+# Python's 1-tuple (x, or (x,)), said the same way by parser and checker.
+ONE_TUPLE = ("a trailing comma after one value makes a 1-tuple, and .dp has no 1-tuples: "
+             "remove the comma")
 # Where `e for i in range(n)` may stand, said the same way by parser and checker.
 GENERATOR_PLACES = ("a generator expression is only allowed as the argument of sum, max, min "
                     "or prod")

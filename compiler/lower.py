@@ -20,7 +20,7 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
 from .builtins import BUILTINS
-from .diagnostics import GENERATOR_PLACES, NO_SIDE_EFFECTS, TypeErrorDP
+from .diagnostics import GENERATOR_PLACES, NO_SIDE_EFFECTS, ONE_TUPLE, TypeErrorDP
 from .scope import BoundLaterInLoop, Scope, assigned_names, did_you_mean, first_bindings
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
@@ -809,6 +809,8 @@ class FunctionLowering:
         return self.emit(e, "stack", *(self.coerce(e, v, t, "an element") for v in values))
 
     def expr_TupleLit(self, e: A.TupleLit):
+        if len(e.elems) == 1:
+            raise self.error(e, ONE_TUPLE)
         raise self.error(e, "tuples are only allowed in 'return a, b' and 'a, b = ...'")
 
     def comprehension_region(self, e, var: str) -> tuple[Block, Scope]:

@@ -21,7 +21,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
 from . import ast as A
-from .diagnostics import NO_SIDE_EFFECTS, SyntaxErrorDP, source_lines
+from .diagnostics import NO_SIDE_EFFECTS, ONE_TUPLE, SyntaxErrorDP, source_lines
 
 TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
@@ -176,6 +176,19 @@ def binary_chain(children, make):
     return node
 
 
+def one_name_unpacked(target, value) -> str:
+    """For a, = x (also (a,) = x and [a] = x): Python unpacks a 1-tuple or a 1-element
+    array; .dp has no 1-tuples and unpacks no arrays (a, b = x is an error too)."""
+    name = target.id if isinstance(target, A.Name) else "a"
+    if isinstance(value, A.Name):
+        write = f"write {name} = {value.id} to bind the value, or {name} = {value.id}[0] for " \
+                f"an array's first element"
+    else:
+        write = f"write {name} = ... to bind the value, indexing it with [0] for an array's " \
+                f"first element"
+    return f"there is one name to unpack into, and .dp has no 1-tuples: {write}"
+
+
 def is_int_literal(node, value: int) -> bool:
     return isinstance(node, A.Num) and type(node.value) is int and node.value == value
 
@@ -246,6 +259,8 @@ class ToAST(Transformer):
     def assign_stmt(self, children):
         target, value = children
         line, col = pos(target)
+        if isinstance(target, (A.TupleLit, A.ListLit)) and len(target.elems) == 1:
+            raise SyntaxProblem(one_name_unpacked(target.elems[0], value), line, col)
         if isinstance(target, (A.TupleLit, A.ListLit)):  # [a, b] = ... too, as in Python
             names = []
             for t in target.elems:
@@ -275,6 +290,8 @@ class ToAST(Transformer):
         tok, value = children
         if value is None:
             raise SyntaxProblem("return needs a value: every function returns one", *pos(tok))
+        if isinstance(value, A.TupleLit) and len(value.elems) == 1:
+            raise SyntaxProblem(ONE_TUPLE, *pos(value))
         values = value.elems if isinstance(value, A.TupleLit) else [value]
         return A.Return(values, *pos(tok))
 
@@ -312,10 +329,13 @@ class ToAST(Transformer):
 
     # --- expressions
     def testlist(self, children):
-        items = present(children)
-        if len(items) == 1:
-            return items[0]
-        return A.TupleLit(items, *start_pos(items[0]))
+        *items, comma = children
+        items = present(items)
+        if len(items) > 1:
+            return A.TupleLit(items, *start_pos(items[0]))
+        if comma is not None:  # x, is Python's 1-tuple: at the comma, for its error
+            return A.TupleLit(items, *pos(comma))
+        return items[0]
 
     def if_exp(self, children):
         body, _if, cond, _else, orelse = children

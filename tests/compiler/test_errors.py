@@ -429,6 +429,35 @@ WRONG = [
     ("a matrix product of mismatched sizes",  # said "cannot multiply", as of a * b
      "def f(a: f64[p, q], b: f64[p, q]) -> f64[p, q]:\n    return a @ b\n", 2, 14,
      "cannot matrix-multiply f64[p, q] and f64[p, q]: dimension q is not p"),
+    # .dp has no 1-tuples: the grammar dropped a trailing comma, so a, = x was a = x
+    ("a trailing comma after one name unpacked into",
+     "def f(x: f64) -> f64:\n    a, = x\n    return a\n", 2, 6,
+     "there is one name to unpack into, and .dp has no 1-tuples: write a = x to bind the "
+     "value, or a = x[0] for an array's first element"),
+    ("one name in parentheses unpacked into",  # was accepted as a = x too
+     "def f(x: f64) -> f64:\n    (a,) = x\n    return a\n", 2, 5,
+     "there is one name to unpack into, and .dp has no 1-tuples: write a = x to bind the "
+     "value, or a = x[0] for an array's first element"),
+    ("one name in brackets unpacked into",  # said 'cannot unpack f64[1] into 1 names'
+     "def f(x: f64[1]) -> f64:\n    [a] = x * 2.0\n    return a\n", 2, 5,
+     "there is one name to unpack into, and .dp has no 1-tuples: write a = ... to bind the "
+     "value, indexing it with [0] for an array's first element"),
+    ("a trailing comma after one value assigned",  # was y = x
+     "def f(x: f64) -> f64:\n    y = x,\n    return y\n", 2, 10,
+     "a trailing comma after one value makes a 1-tuple, and .dp has no 1-tuples: remove the "
+     "comma"),
+    ("a trailing comma after one value returned",  # was return x
+     "def f(x: f64) -> f64:\n    return x,\n", 2, 13,
+     "a trailing comma after one value makes a 1-tuple, and .dp has no 1-tuples: remove the "
+     "comma"),
+    ("a 1-tuple in parentheses returned",  # was return x
+     "def f(x: f64) -> f64:\n    return (x,)\n", 2, 12,
+     "a trailing comma after one value makes a 1-tuple, and .dp has no 1-tuples: remove the "
+     "comma"),
+    ("a 1-tuple as an argument",  # said 'tuples are only allowed in ...'
+     "def f(x: f64) -> f64:\n    return sum((x,))\n", 2, 16,
+     "a trailing comma after one value makes a 1-tuple, and .dp has no 1-tuples: remove the "
+     "comma"),
     # a value named like a function hides it, as in Python; these called the function
     ("a local named like a builtin, called",  # returned sum(x), ignoring sum = 2.0
      "def f(x: f64[n]) -> f64:\n    sum = 2.0\n    return sum(x)\n", 3, 12,
@@ -562,6 +591,15 @@ def test_a_tuple_of_values_is_assigned_as_python_does():
     mod = compile_source("def f(x: f64, y: f64) -> f64:\n    x, y = y, x\n    return x - 2.0 * y\n")
     assert mod.f(1.0, 2.5) == 0.5
     assert mod.interpreter.run("f", [1.0, 2.5]) == 0.5
+
+
+def test_a_trailing_comma_after_several_values_is_python_s():
+    # and a 1-tuple of wrt= names is a tuple of names, as JAX's argnums=(0,)
+    mod = compile_source("def f(x: f64, y: f64) -> (f64, f64):\n    a, b, = y, x,\n"
+                         "    return a * b, grad(g, wrt=(x,))(x, y),\n\n"
+                         "def g(x: f64, y: f64) -> f64:\n    return x * x * y\n",
+                         backend="interp")
+    assert mod.f(3.0, 2.0) == (6.0, 12.0)
 
 
 @pytest.mark.parametrize("text, kind", [(None, "NoneType"), (b"def f", "bytes")])
