@@ -4,7 +4,7 @@ attribute access (the `.`), so that error carets point at the spot."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 # --------------------------------------------------------------------------- types
@@ -49,6 +49,11 @@ class Decorator:
     line: int
     col: int
     target_col: int = 0  # where the target's name is, on the decorator's line
+    # what the parentheses hold, when there are any: a target is one name, but anything
+    # parses, so that the error can say what the decorator takes
+    args: list | None = None
+    kwargs: list = field(default_factory=list)
+    paren_col: int = 0
 
 
 @dataclass

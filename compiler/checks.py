@@ -102,8 +102,7 @@ def check_rule_target(lowering, fdef: A.FuncDef, dec: A.Decorator) -> None:
         raise lowering.error(dec, f"unknown decorator '@{dec.name}'; dpc knows "
                                   f"@derivative(f) and @tangent(f)")
     if dec.target is None:
-        raise lowering.error(dec, f"@{dec.name} needs the function it is the rule of: "
-                                  f"@{dec.name}(f)")
+        raise lowering.error(*target_problem(dec))
     target = A.Name(dec.target, dec.line, dec.target_col)
     if dec.target in BUILTINS and dec.target not in functions:
         raise lowering.error(target, f"'{dec.target}' is a builtin, whose derivatives are built "
@@ -117,3 +116,21 @@ def check_rule_target(lowering, fdef: A.FuncDef, dec: A.Decorator) -> None:
     if not functions[dec.target].float_positions:
         raise lowering.error(target, f"'{dec.target}' has no f64 parameter, so no derivative "
                                      f"for a @{dec.name} rule to give")
+
+
+def target_problem(dec: A.Decorator) -> tuple:
+    """(where, what) for @derivative or @tangent without one function's name in its
+    parentheses: @derivative, @derivative(), @derivative(f, g), @derivative(f(x))."""
+    rule = f"@{dec.name}(f)"
+    if dec.args is None:
+        return dec, f"@{dec.name} needs the function it is the rule of: {rule}"
+    given = dec.args + dec.kwargs
+    if not given:  # at the empty parentheses' inside
+        return (A.Name("", dec.line, dec.paren_col + 1),
+                f"@{dec.name}() names no function: write the function it is the rule of, {rule}")
+    if len(given) > 1:
+        return given[1], f"@{dec.name} takes one function, the one it is the rule of: {rule}"
+    if isinstance(given[0], A.Keyword):
+        return given[0], f"@{dec.name} takes the function's name without a keyword: {rule}"
+    return (given[0], f"@{dec.name} takes the name of a function of this module, not an "
+                      f"expression: {rule}")

@@ -20,6 +20,8 @@ from pathlib import Path
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
+from ir.calls import RULE_ATTRS
+
 from . import ast as A
 from .diagnostics import NO_SIDE_EFFECTS, ONE_TUPLE, SyntaxErrorDP, source_lines
 
@@ -212,10 +214,15 @@ class ToAST(Transformer):
                          name_col=name.column)
 
     def decorator(self, children):
-        at, name, target = children
-        if target is None:
+        at, name, paren, arguments = children
+        if paren is None:
             return A.Decorator(str(name), None, *pos(at))
-        return A.Decorator(str(name), str(target), *pos(at), target_col=target.column)
+        args, kwargs = arguments if arguments is not None else ([], [])
+        one_name = len(args) == 1 and not kwargs and isinstance(args[0], A.Name)
+        target = args[0] if one_name else None
+        return A.Decorator(str(name), target and target.id, *pos(at),
+                           target_col=target.col if target else 0, args=args, kwargs=kwargs,
+                           paren_col=paren.column)
 
     def params(self, children):
         return present(children)
@@ -613,11 +620,21 @@ def unclosed_bracket(f: Failure) -> SyntaxProblem | None:
     token starts a later line no deeper than the bracket's line, as a new statement would.
     (A continuation line is indented deeper, or aligned under the bracket.)"""
     b = f.brackets[-1] if f.brackets else None
-    if b is not None and f.token.line > b.line and f.starts_line(f.token) \
-            and f.token.column <= indentation_of(f.line(b.line)) + 1:
-        return at(f.token, f"'{b.value}' opened at {b.line}:{b.column} is not closed before "
-                           f"{describe_token(f.token)}")
+    token = statement_start(f)
+    if b is not None and token.line > b.line and f.starts_line(token) \
+            and token.column <= indentation_of(f.line(b.line)) + 1:
+        what = f"'{token.value}'" if token.value in STATEMENT_WORDS else describe_token(token)
+        return at(token, f"'{b.value}' opened at {b.line}:{b.column} is not closed before "
+                         f"{what}")
     return None
+
+
+def statement_start(f: Failure) -> Token:
+    """The failing token, or the statement word that starts its line: inside brackets a
+    word such as def reads as a name, so `@derivative(` followed by `def g(...)` fails at
+    g, and `y = exp(x` followed by `if y > 0.0:` at the ':' of a conditional expression."""
+    first = next((t for t in f.before if t.line == f.token.line), f.token)
+    return first if first.value in STATEMENT_WORDS and f.starts_line(first) else f.token
 
 
 def missing_block(f: Failure) -> SyntaxProblem | None:
@@ -742,6 +759,15 @@ def misspelled(word: Token, words) -> SyntaxProblem | None:
     if not close:
         return None
     return at(word, f"unknown statement '{word.value}'; did you mean '{close[0]}'?")
+
+
+def decorator_form(f: Failure) -> SyntaxProblem | None:
+    """@derivative f or @derivative[f]: the function goes in parentheses."""
+    names = [t.value for t in f.before]
+    if len(names) == 2 and names[0] == "@" and names[1] in RULE_ATTRS:
+        return at(f.token, f"@{names[1]} takes the function it is the rule of in parentheses: "
+                           f"@{names[1]}(f)")
+    return None
 
 
 def top_level_statement(f: Failure) -> SyntaxProblem | None:
@@ -998,7 +1024,7 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          c_conditional, typed_declaration, misspelled_statement, number_literal, f_string,
-         assert_form, lone_string, ellipsis, top_level_statement, array_type, walrus,
+         assert_form, lone_string, ellipsis, decorator_form, top_level_statement, array_type, walrus,
          generator_beside_arguments, slice_index,
          signature, membership, line_ends_early, arrow_comparison, spaced_operator, starred_target,
          single_equals, declaration_without_value,

@@ -162,6 +162,38 @@ WRONG = [
     ("a custom rule without its function",
      "def f(x: f64) -> f64:\n    return x\n\n@derivative\ndef g(x: f64, c: f64) -> f64:\n"
      "    return c\n", 4, 1, "@derivative needs the function it is the rule of: @derivative(f)"),
+    # the grammar took one name in a decorator's parentheses, and anything else was a
+    # parser message such as "unexpected ')' (expected a name or end of line)"
+    ("a custom rule with empty parentheses",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative()\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 4, 13,
+     "@derivative() names no function: write the function it is the rule of, @derivative(f)"),
+    ("a custom rule of two functions",
+     "def f(x: f64) -> f64:\n    return x\n\n@tangent(f, g)\ndef g(x: f64, t: f64) -> f64:\n"
+     "    return t\n", 4, 13,
+     "@tangent takes one function, the one it is the rule of: @tangent(f)"),
+    ("a custom rule of a call",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative(f(x))\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 4, 13,
+     "@derivative takes the name of a function of this module, not an expression: "
+     "@derivative(f)"),
+    ("a custom rule's function by keyword",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative(fn=f)\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 4, 13, "@derivative takes the function's name without a keyword: "
+     "@derivative(f)"),
+    ("a custom rule's function without parentheses",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative f\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 4, 13,
+     "@derivative takes the function it is the rule of in parentheses: @derivative(f)"),
+    ("an unknown decorator with parentheses",  # said "unexpected ')' (expected a name ...)"
+     "def f(x: f64) -> f64:\n    return x\n\n@jit()\ndef g(x: f64) -> f64:\n    return x\n",
+     4, 1, "unknown decorator '@jit'; dpc knows @derivative(f) and @tangent(f)"),
+    ("a decorator's parenthesis left open",  # said 'move def g out of f'
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative(\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 5, 1, "'(' opened at 4:12 is not closed before 'def'"),
+    ("a parenthesis left open before an if",  # said "expected 'else', found ':'"
+     "def f(x: f64) -> f64:\n    y = exp(x\n    if y > 0.0:\n        return y\n    return x\n",
+     3, 5, "'(' opened at 2:12 is not closed before 'if'"),
     ("a custom rule for a builtin",  # said "names unknown function 'sin'"
      "@derivative(sin)\ndef sin_vjp(x: f64, ct: f64) -> f64:\n    return ct * cos(x)\n", 1, 13,
      "'sin' is a builtin, whose derivatives are built in; @derivative gives the rule of a "
@@ -591,6 +623,13 @@ def test_a_tuple_of_values_is_assigned_as_python_does():
     mod = compile_source("def f(x: f64, y: f64) -> f64:\n    x, y = y, x\n    return x - 2.0 * y\n")
     assert mod.f(1.0, 2.5) == 0.5
     assert mod.interpreter.run("f", [1.0, 2.5]) == 0.5
+
+
+def test_a_trailing_comma_in_a_decorator_is_python_s():
+    mod = compile_source("def f(x: f64) -> f64:\n    return x * x\n\n@derivative(f,)\n"
+                         "def f_vjp(x: f64, ct: f64) -> f64:\n    return 3.0 * ct\n\n"
+                         "def g(x: f64) -> f64:\n    return grad(f)(x)\n", backend="interp")
+    assert mod.g(2.0) == 3.0
 
 
 def test_a_trailing_comma_after_several_values_is_python_s():
