@@ -88,7 +88,8 @@ def forward_one_hot_reads(root: ir.Block) -> None:
     """A read, proved in range, of `%u = update %a, %v, %j` (in range too) where %a is a
     1-D `full %c` is `select(index == %j, %v, %c)`: forward mode's seed e_j of a column of
     a Jacobian or Hessian is then never copied and written, once per column."""
-    for block in blocks(root):
+    picked = {}  # read -> its select; the uses are rewritten once, at the end
+    for block in list(blocks(root)):
         for position, op in reversed(list(enumerate(block.ops))):
             one_hot = one_hot_source(op)
             if one_hot is None:
@@ -98,7 +99,10 @@ def forward_one_hot_reads(root: ir.Block) -> None:
             pick = ir.Op("select", [test.results[0], value, filled], [op.results[0].type],
                          loc=op.loc)
             block.ops[position:position + 1] = [test, pick]
-            replace_uses(root, op.results[0], pick.results[0])
+            picked[op.results[0]] = pick.results[0]
+    if picked:
+        for op in ir.walk_ops(root):
+            op.operands = [picked.get(v, v) for v in op.operands]
 
 
 def one_hot_source(read: ir.Op):
