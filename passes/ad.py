@@ -664,16 +664,16 @@ class Differentiator(Emitter):
 
         def element_ct(k, values, carried):
             (seen,) = carried
-            hit = self.emit("and", self.emit("eq", values[0], best), self.emit("not", seen))
+            hit = self.emit("and", self.is_extreme(values[0], best), self.emit("not", seen))
             seen = self.emit("or", seen, hit)
             return self.emit("select", hit, ct, self.const(0.0)), [seen], None
         self.reverse_range(op, [done], element_ct)
 
     def reverse_pick_scalar(self, op: ir.Op, ct) -> None:
         """One pass over the elements finds the extreme (as the reduction computes it,
-        NaN included), the position of the first element that beats all before it, and
-        that element; the reverse sweep of that one element runs where it equals the
-        extreme (never for NaN). The reduction's own value is not read, so its replay
+        NaN included), the position of the first element that beats all before it (a NaN
+        beats any number), and that element; the reverse sweep of that one element runs
+        where it is the extreme (the first NaN, when there is one). The reduction's own value is not read, so its replay
         goes: each element is evaluated once here, not once to replay the reduction and
         again to find the first equal one."""
         start, stop, step = self.xs(op.operands[:3])
@@ -687,7 +687,8 @@ class Differentiator(Emitter):
         with self.b.at(block):
             (e,) = self.replay(body, [self.position(k, start, step)])
             first = self.emit("eq", k, self.const(0))
-            wins = self.emit("or", first, self.emit(beats, e, extreme))
+            first_nan = self.emit("and", self.emit("ne", e, e), self.emit("eq", extreme, extreme))
+            wins = self.emit("or", self.emit("or", first, self.emit(beats, e, extreme)), first_nan)
             self.b.op("yield", [self.emit("select", first, e, self.emit(combine, extreme, e)),
                                 self.emit("select", wins, k, at),
                                 self.emit("select", wins, e, picked)])
@@ -698,7 +699,7 @@ class Differentiator(Emitter):
         for v in free:
             self.adjoint_value(v)
         self.replay(body, [self.position(at, start, step)])
-        self.backprop_if(self.emit("eq", picked, extreme), body, [ct], free)
+        self.backprop_if(self.is_extreme(picked, extreme), body, [ct], free)
 
     def backprop_if(self, cond, block: Block, cts: list, free: list) -> None:
         """The reverse sweep of a replayed block, run only where cond holds."""

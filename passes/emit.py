@@ -66,6 +66,13 @@ class Emitter:
         zero = self.const(0.0)
         return self.emit("select", self.emit("eq", d_in, zero), zero, value, zero_guard=True)
 
+    def is_extreme(self, e, extreme):
+        """e == extreme, or both NaN: max and min propagate NaN, so when an element is NaN
+        the extreme is NaN, which nothing equals, and the first NaN is the one that won
+        (as for max(x) of an array and max(a, b))."""
+        both_nan = self.emit("and", self.emit("ne", e, e), self.emit("ne", extreme, extreme))
+        return self.emit("or", self.emit("eq", e, extreme), both_nan)
+
     def spread(self, value, axis, like):
         """`value` repeated along the axis of `like` that a reduction removed (every axis
         when axis is None), at the shape of `like`."""

@@ -251,7 +251,7 @@ class Tangents(Emitter):
 
         def pick(values, tangents, carried):
             (e,), (de,), (seen, picked) = values, tangents, carried
-            hit = self.emit("and", self.emit("eq", e, best), self.emit("not", seen))
+            hit = self.emit("and", self.is_extreme(e, best), self.emit("not", seen))
             return [self.emit("or", seen, hit), self.emit("select", hit, de, picked)]
         return [self.carry_over_range(op, [seen, self.zeros_like(best)], pick)[1]]
 

@@ -159,6 +159,34 @@ def test_non_differentiable_points_follow_the_language_conventions(backend):
     np.testing.assert_array_equal(mod.hessian("first_max")(x), np.zeros((4, 4)))
 
 
+GENERATOR_EXTREMES = """
+def top(x: f64[n]) -> f64:
+    return max(2.0 * x[i] for i in range(n))
+
+def bottom(x: f64[n]) -> f64:
+    return min(x[i] for i in range(n))
+
+def top_row(x: f64[m, k]) -> f64:
+    return sum(max(x[i] for i in range(m)))
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generator_extremes_send_the_gradient_to_the_first_nan(backend):
+    """As max(x) of an array does: the extreme is NaN, which nothing equals; the first NaN
+    won. Before, the reverse and forward sweeps of a generator's max compared with ==
+    only, and every element got 0."""
+    mod = compile_source(GENERATOR_EXTREMES, name="extremes.dp", backend=backend)
+    x = np.array([1.0, np.nan, 3.0, np.nan])
+    np.testing.assert_array_equal(mod.grad("top")(x), [0, 2, 0, 0])
+    np.testing.assert_array_equal(mod.grad("bottom")(x), [0, 1, 0, 0])
+    assert mod.jvp("top")(x, np.array([1.0, 2.0, 3.0, 4.0]))[1] == 4.0
+    np.testing.assert_array_equal(mod.grad("top")(np.array([1.0, 5.0, 3.0, 5.0])), [0, 2, 0, 0])
+    rows = np.array([[1.0, np.nan], [np.nan, 2.0], [3.0, np.nan]])
+    np.testing.assert_array_equal(mod.grad("top_row")(rows), [[0, 1], [1, 0], [0, 0]])
+    assert mod.jvp("top_row")(rows, np.arange(6.0).reshape(3, 2))[1] == 3.0
+
+
 PAIRWISE = """
 def folded_max(x: f64[n]) -> f64:
     m = x[0]
