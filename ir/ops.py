@@ -1224,7 +1224,8 @@ def interp_linalg(fn, contracted: str | None = None):
             left, right = np.shape(args[0])[-1], np.shape(args[1])[0]
             if left != right:  # the sizes native code compares, in its order
                 raise errors.sizes_differ(contracted, right, left, fmt_loc(op))
-        return [as_np(fn(*args), op.results[0].type)]
+        with np.errstate(all="ignore"):  # 0 * inf is NaN here as in native code, silently
+            return [as_np(fn(*args), op.results[0].type)]
     return interp
 
 

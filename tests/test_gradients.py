@@ -144,6 +144,21 @@ def test_masked_out_nan_derivatives_contribute_nothing(backend):
     np.testing.assert_allclose(g, [0.0, 1.25, -0.824355589743329], rtol=1e-8)
 
 
+UNGUARDED_PRODUCT = """
+def first(x: f64[2], b: f64[2, 2]) -> f64:
+    y = x @ b
+    return y[0]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_matrix_products_are_not_zero_guarded(backend):
+    """The exception the README states: the cotangent of (x @ b)[0] is [1, 0], and the
+    product b @ [1, 0] meets 0 * inf, which is NaN, as in JAX."""
+    mod = compile_source(UNGUARDED_PRODUCT, name="product.dp", backend=backend)
+    b = np.array([[1.0, np.inf], [3.0, 4.0]])
+    np.testing.assert_array_equal(mod.grad("first", wrt="x")(np.array([1.0, 2.0]), b), [np.nan, 3.0])
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_non_differentiable_points_follow_the_language_conventions(backend):
     mod = compile_source(WHERE_SQRT, name="where.dp", backend=backend)
