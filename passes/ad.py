@@ -681,14 +681,17 @@ class Differentiator(Emitter):
         free = self.free_values(body)
         if not free:
             return
-        beats, combine = ("lt", "minimum") if op.attrs["kind"] == "min" else ("gt", "maximum")
+        # e beats the extreme so far where it is not on the extreme's side of it (so also
+        # where e is NaN) and the extreme is not NaN: the first NaN wins and stays
+        not_beaten, combine = ("ge", "minimum") if op.attrs["kind"] == "min" else ("le", "maximum")
         block = Block([I64, F64, I64, F64], ["k", "extreme", "at", "picked"])
         k, extreme, at, picked = block.args
         with self.b.at(block):
             (e,) = self.replay(body, [self.position(k, start, step)])
             first = self.emit("eq", k, self.const(0))
-            first_nan = self.emit("and", self.emit("ne", e, e), self.emit("eq", extreme, extreme))
-            wins = self.emit("or", self.emit("or", first, self.emit(beats, e, extreme)), first_nan)
+            beats = self.emit("and", self.emit("not", self.emit(not_beaten, e, extreme)),
+                              self.emit("eq", extreme, extreme))
+            wins = self.emit("or", first, beats)
             self.b.op("yield", [self.emit("select", first, e, self.emit(combine, extreme, e)),
                                 self.emit("select", wins, k, at),
                                 self.emit("select", wins, e, picked)])
