@@ -89,6 +89,8 @@ class Assign:
 
 @dataclass
 class TupleAssign:
+    # an Assign (x) or IndexAssign (a[i]) per target, with value None: assigned in order,
+    # each the unpacked value at its place
     targets: list
     value: object
     line: int

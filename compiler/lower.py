@@ -197,6 +197,13 @@ def index_advice(t: Type) -> str:
     return ""
 
 
+def unpacked_into(targets: list) -> str:
+    """What `a, b = ...` unpacks into, for its errors: "2 names", or "2 targets" when
+    some are elements a[i]."""
+    names = all(isinstance(t, A.Assign) for t in targets)
+    return f"{len(targets)} {'names' if names else 'targets'}"
+
+
 class FunctionLowering:
     def __init__(self, owner: Lowering, fdef: A.FuncDef):
         self.owner = owner
@@ -446,36 +453,47 @@ class FunctionLowering:
             values = [self.expr(e) for e in s.value.elems]
         else:
             values = self.multi(s.value)
+        into = unpacked_into(s.targets)
         if len(values) == 1 and values[0].type.rank > 0:  # a, b = x: NumPy's rows
-            names = ", ".join(s.targets)
             write = "take its elements by index"
-            if isinstance(s.value, A.Name):
+            if isinstance(s.value, A.Name) and into.endswith("names"):
+                names = ", ".join(t.target for t in s.targets)
                 items = ", ".join(f"{s.value.id}[{k}]" for k in range(len(s.targets)))
                 write = f"write {names} = {items}"
-            raise self.error(s, f"cannot unpack {values[0].type} into {len(s.targets)} names: "
+            raise self.error(s, f"cannot unpack {values[0].type} into {into}: "
                                 f"only a tuple is unpacked; {write}")
         if len(values) != len(s.targets):
-            raise self.error(s, f"cannot unpack {count(len(values))} into {len(s.targets)} names")
-        for name, value in zip(s.targets, values):
-            self.check_not_function(s, name)
-            self.bind(name, value)
+            raise self.error(s, f"cannot unpack {count(len(values))} into {into}")
+        for target, value in zip(s.targets, values):  # left to right, as Python assigns
+            if isinstance(target, A.IndexAssign):  # a[i]: its indices see earlier targets
+                self.store_element(target, *self.element_slot(target), value)
+            else:
+                self.check_not_function(target, target.target)
+                self.bind(target.target, value)
 
     def stmt_AugAssign(self, s: A.AugAssign) -> None:
         current = self.name_value(s, s.target)
         self.bind(s.target, self.binary(s, s.op, current, self.expr(s.value)))
 
     def stmt_IndexAssign(self, s: A.IndexAssign) -> None:
-        array = self.name_value(s, s.target)
-        if array.type.rank == 0:
-            raise self.error(s, f"cannot assign to an element of '{s.target}': it is "
-                                f"{array.type}, not an array")
-        indices = [self.index_value(i) for i in s.indices]
+        array, indices = self.element_slot(s)
         value = self.expr(s.value)
         if s.op is not None:
             old = self.emit(s, "index", array, *indices)
             value = self.binary(s, s.op, old, value)
-        slot_elem = array.type.elem
-        if value.type.elem == I64 and slot_elem == F64:
+        self.store_element(s, array, indices, value)
+
+    def element_slot(self, s: A.IndexAssign) -> tuple:
+        """The array that `a[i, j] = ...` updates, and the indices of the element."""
+        array = self.name_value(s, s.target)
+        if array.type.rank == 0:
+            raise self.error(s, f"cannot assign to an element of '{s.target}': it is "
+                                f"{array.type}, not an array")
+        return array, [self.index_value(i) for i in s.indices]
+
+    def store_element(self, s: A.IndexAssign, array, indices: list, value) -> None:
+        """Binds the array's name to a copy of it with `value` at `indices`."""
+        if value.type.elem == I64 and array.type.elem == F64:
             value = self.emit(s, "to_f64", value)
         self.bind(s.target, self.emit(s, "update", array, value, *indices))
 

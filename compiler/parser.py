@@ -269,16 +269,10 @@ class ToAST(Transformer):
         if isinstance(target, (A.TupleLit, A.ListLit)) and len(target.elems) == 1:
             raise SyntaxProblem(one_name_unpacked(target.elems[0], value), line, col)
         if isinstance(target, (A.TupleLit, A.ListLit)):  # [a, b] = ... too, as in Python
-            names = []
-            for t in target.elems:
-                if not isinstance(t, A.Name):
-                    raise SyntaxProblem("only names can be unpacked into: a, b = ...", *pos(t))
-                names.append(bound_name(t))
-            return A.TupleAssign(names, value, line, col)
-        if isinstance(target, A.Name):
-            return A.Assign(bound_name(target), None, value, line, col)
-        name, indices = index_target(target)
-        return A.IndexAssign(name.id, indices, None, value, *pos(name))
+            # each target is an assignment whose value the unpacking gives
+            targets = [assignment_to(t, None) for t in target.elems]
+            return A.TupleAssign(targets, value, line, col)
+        return assignment_to(target, value)
 
     def ann_assign(self, children):
         name, type_, value = children
@@ -484,6 +478,14 @@ def dim_value(tok: Token):
     if tok.type == "INT":
         return int(tok.value)
     return str(tok.value)
+
+
+def assignment_to(target, value):
+    """`x = value` or `a[i] = value`: the statement that assigns `value` to `target`."""
+    if isinstance(target, A.Name):
+        return A.Assign(bound_name(target), None, value, *pos(target))
+    name, indices = index_target(target)
+    return A.IndexAssign(name.id, indices, None, value, *pos(name))
 
 
 def index_target(target):

@@ -76,8 +76,7 @@ def first_bindings(stmts, updates: bool = False) -> dict[str, int]:
             if isinstance(s, binds):
                 out.setdefault(s.target, s.line)
             elif isinstance(s, A.TupleAssign):
-                for t in s.targets:
-                    out.setdefault(t, s.line)
+                visit(s.targets)
             elif isinstance(s, A.For):
                 out.setdefault(s.var, s.line)
                 visit(s.body)

@@ -311,6 +311,29 @@ def test_custom_derivative_is_used_wherever_the_function_is_called(backend):
     assert mod.grad("marked")(3.0) == 100.0  # the rule, not 2x
 
 
+BUBBLE = """
+def weighted_sorted(x: f64[n]) -> f64:
+    y = x * 1.0
+    for k in range(n):
+        for i in range(n - 1):
+            if y[i] > y[i + 1]:
+                y[i], y[i + 1] = y[i + 1], y[i]
+    return sum([float(i + 1) * y[i] * y[i] for i in range(n)])
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_gradient_flows_through_a_swap_by_unpacking(backend):
+    """Each element's slope is 2 (its rank) x: the swaps move it to its rank's place."""
+    mod = compile_source(BUBBLE, name="bubble.dp", backend=backend)
+    x = np.array([1.0, 3.0, 2.0, -1.0])
+    value, slope = mod.value_and_grad("weighted_sorted")(x)
+    assert value == 51.0
+    np.testing.assert_array_equal(slope, [4.0, 24.0, 12.0, -2.0])
+    check_against_finite_differences(mod.function("weighted_sorted"), mod.grad("weighted_sorted"),
+                                     [x], [0])
+
+
 def test_a_million_iterations_differentiate_in_bounded_memory():
     """The tape holds one f64 per iteration (8 MB here), allocated once at the trip count."""
     mod = compile_file("examples/decay.dp")

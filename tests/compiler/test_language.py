@@ -440,6 +440,27 @@ def test_a_list_of_names_unpacks_as_a_tuple_of_them():
     check(source, "f", (1.5,), -1.5)
 
 
+def test_unpacking_into_elements_assigns_left_to_right_as_python_does():
+    """Every value on the right is read first, then each target is assigned in order, an
+    element's indices after the targets before it; it was 'only names can be unpacked'."""
+    source = ("def g(x: f64) -> (f64, f64):\n    return x + 1.0, 3.0 * x\n\n"
+              "def swap(x: f64[n]) -> f64[n]:\n    y = x * 1.0\n"
+              "    y[0], y[1] = y[1], y[0]\n    return y\n\n"
+              "def last_wins(x: f64[n]) -> f64[n]:\n    y = x * 1.0\n"
+              "    y[0], y[0] = 1.0, 2.0\n    return y\n\n"
+              "def mixed(x: f64[n]) -> (f64, f64[n]):\n    a, x[1] = g(x[0])\n    return a, x\n\n"
+              "def index_after(x: f64[n, m]) -> f64[n, m]:\n    i = 0\n"
+              "    i, x[i, 0] = 2, 7\n    return x\n")
+    swapped = X.copy()
+    swapped[[0, 1]] = X[[1, 0]]
+    check(source, "swap", (X,), swapped)
+    check(source, "last_wins", (X,), np.concatenate([[2.0], X[1:]]))
+    check(source, "mixed", (X,), (X[0] + 1.0, np.concatenate([X[:1], [3.0 * X[0]], X[2:]])))
+    expected = A.copy()
+    expected[2, 0] = 7.0
+    check(source, "index_after", (A,), expected)
+
+
 def test_arguments_by_name_as_in_python():
     """Module functions and derivative forms take arguments by parameter name too; the
     derivative forms' extra ones are named as from Python (t_x, ct)."""

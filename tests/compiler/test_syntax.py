@@ -62,7 +62,12 @@ SYNTAX = [
     ("def f(x: f32) -> f64:\n    return x\n", 1, 10,
      "unknown type 'f32'; types are f64, i64, bool, arrays like f64[n] and tuples"),
     ("def f(x: f64) -> f64:\n    return x if x\n", 2, 18, "expected 'else', found end of line"),
-    ("def f(x: f64) -> f64:\n    a, 2 = x\n", 2, 8, "only names can be unpacked into: a, b = ..."),
+    ("def f(x: f64) -> f64:\n    a, 2 = x\n", 2, 8,
+     "cannot assign to this; assign to a name or an element a[i]"),
+    ("def f(x: f64) -> f64:\n    a, f(x) = x, x\n", 2, 8,
+     "cannot assign to this; assign to a name or an element a[i]"),
+    ("def f(x: f64, y: f64) -> f64:\n    x + y, a = x, x\n", 2, 7,
+     "cannot assign to this; assign to a name or an element a[i]"),
 ]
 
 
