@@ -934,9 +934,10 @@ class FunctionLowering:
         func, name = e.func, e.func.name
         module = self.module_prefix(func)
         if name in BUILTINS and module is None and isinstance(func.base, A.Name):
-            instead = f"call the builtin: {builtin_call(name, func.base.id, e)}"
+            call = builtin_call(name, func.base.id, e)
+            instead = self.rename_first(name, call) or f"call the builtin: {call}"
         elif name in BUILTINS or name in DERIVATIVE_FORMS:  # np.exp(x), jax.grad(f)
-            instead = f"call the builtin {name}(...)"
+            instead = self.rename_first(name, f"{name}(...)") or f"call the builtin {name}(...)"
         else:
             instead = NOT_BUILTINS.get(name, f"there is no builtin '{name}'")
         if module is not None:
@@ -947,6 +948,15 @@ class FunctionLowering:
         if name == "T" and not e.args and not e.kwargs:
             return f"'.T' is not a method; write {dotted(func)} without parentheses"
         return f"values have no methods in .dp ('.{name}'); {instead}"
+
+    def rename_first(self, name: str, call: str) -> str | None:
+        """When a value named `name` hides the builtin that x.sum() or np.exp(x) should call:
+        that `call` (sum(x)) would fail too, so the advice is to rename the value first."""
+        value = self.scope.lookup(name)
+        if value is None:
+            return None
+        return (f"the value '{name}' ({value.type}) hides the builtin here: give the value "
+                f"another name, then call {call}")
 
     def call_function(self, e: A.Call, fn: Function, called: str) -> list:
         names = [p.name_hint for p in fn.params]

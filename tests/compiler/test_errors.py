@@ -333,6 +333,14 @@ WRONG = [
     # NumPy, JAX and Python habits: each gets what to write instead
     ("a method call", "def f(x: f64[n]) -> f64:\n    return x.sum()\n", 2, 13,
      "values have no methods in .dp ('.sum'); call the builtin: sum(x)"),
+    ("a method call whose builtin a value hides",  # said to call sum(x), which fails too
+     "def f(x: f64[n]) -> f64:\n    sum = 2.0\n    return x.sum() + sum\n", 3, 13,
+     "values have no methods in .dp ('.sum'); the value 'sum' (f64) hides the builtin here: "
+     "give the value another name, then call sum(x)"),
+    ("a call through a module of a builtin a parameter hides",
+     "def f(x: f64[n], exp: f64) -> f64:\n    return sum(np.exp(x)) * exp\n", 2, 16,
+     "np.exp: there are no modules in .dp; the value 'exp' (f64) hides the builtin here: "
+     "give the value another name, then call exp(...)"),
     ("a method that is no builtin", "def f(x: f64[n]) -> f64[n]:\n    return x.reshape(-1)\n",
      2, 13, "values have no methods in .dp ('.reshape'); there is no builtin 'reshape'"),
     ("a method's axis", "def f(x: f64[n, m]) -> f64[n]:\n    return x.max(1)\n", 2, 13,
