@@ -728,11 +728,30 @@ def statement_above(lines: list[str], token: Token) -> str:
     return ""
 
 
-def c_conditional(f: Failure) -> SyntaxProblem | None:
-    """C's `c ? a : b`: a '?' out of place, not in a def's types."""
-    if f.token.type == "QMARK" and "QMARK" not in f.accepts and f.first.type != "DEF":
+def question_mark(f: Failure) -> SyntaxProblem | None:
+    """A '?' out of place: after a type, as an optional type of Swift or TypeScript or an
+    unknown size outside the brackets, or C's `c ? a : b` (not in a def's types)."""
+    if f.token.type != "QMARK" or "QMARK" in f.accepts:
+        return None
+    elem = element_type_before(f)
+    if elem is not None:
+        return at(f.token, f"'?' cannot follow a type: .dp has no optional types, and an "
+                           f"unknown size is written inside the brackets, as in {elem}[?]")
+    if f.first.type != "DEF":
         return at(f.token, "'?' is not an operator in .dp; write c ? a : b as a if c else b")
     return None
+
+
+def element_type_before(f: Failure) -> str | None:
+    """The element type of a type that ends just before the failing token (`f64`, `f64[n]`),
+    in a def's signature or an annotation `y: T = ...`, else None."""
+    words = [t.value for t in f.before]
+    in_annotation = words[1:2] == [":"] and "=" not in words
+    if f.first.type != "DEF" and not in_annotation:
+        return None
+    if words[-1:] == ["]"] and "[" in words:  # the name before the type's '['
+        words = words[:len(words) - words[::-1].index("[") - 1]
+    return words[-1] if words and words[-1] in TYPE_NAMES else None
 
 
 def typed_declaration(f: Failure) -> SyntaxProblem | None:
@@ -1025,7 +1044,7 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
-         c_conditional, typed_declaration, misspelled_statement, number_literal, f_string,
+         question_mark, typed_declaration, misspelled_statement, number_literal, f_string,
          assert_form, lone_string, ellipsis, decorator_form, top_level_statement, array_type, walrus,
          generator_beside_arguments, slice_index,
          signature, membership, line_ends_early, arrow_comparison, spaced_operator, starred_target,

@@ -33,6 +33,8 @@ BRACES = ("braces are not supported: a block is the indented lines after ':', an
 LOOP_ELSE = ("{} ... else is not supported: with no break in .dp the else block would always "
              "run; write its statements after the loop")
 NO_IF = "this {} has no if before it at the same indentation; indent it as the if it belongs to"
+OPTIONAL = ("'?' cannot follow a type: .dp has no optional types, and an unknown size is "
+            "written inside the brackets, as in {}[?]")
 
 # (id, source, line, col, message)
 WRONG = [
@@ -164,6 +166,17 @@ WRONG = [
      f"for bool values use 'not' instead of '~' {WORDS}"),
     ("c ? a : b", HEAD + "    return n > 0 ? x[0] : 0.0\n", 2, 18,
      "'?' is not an operator in .dp; write c ? a : b as a if c else b"),
+    # a '?' after a type: the generic "unexpected '?'" in a def, C's c ? a : b in the body
+    ("? after a parameter's type", "def f(x: f64?) -> f64:\n    return x\n", 1, 13,
+     OPTIONAL.format("f64")),
+    ("? after an array type", "def f(x: f64[n]?) -> f64:\n    return 1.0\n", 1, 16,
+     OPTIONAL.format("f64")),
+    ("? after a return type", "def f(x: f64) -> i64?:\n    return 1\n", 1, 21,
+     OPTIONAL.format("i64")),
+    ("? after an annotation's type", HEAD + "    y: f64? = x[0]\n    return y\n", 2, 11,
+     OPTIONAL.format("f64")),
+    ("c ? a : b after an annotation", HEAD + "    y: f64 = x[0] ? 1.0 : 2.0\n    return y\n",
+     2, 19, "'?' is not an operator in .dp; write c ? a : b as a if c else b"),
     ("in", HEAD + "    return 1.0 if x[0] in x else 0.0\n", 2, 24, MEMBERSHIP),
     ("not in", HEAD + "    return 1.0 if x[0] not in x else 0.0\n", 2, 24, MEMBERSHIP),
     (":=", HEAD + "    if (y := x[0]) > 1.0:\n        return y\n    return 0.0\n", 2, 11, WALRUS),
@@ -274,21 +287,30 @@ def test_wrong_syntax(kind, source, line, col, message):
     assert (err.value.message, err.value.line, err.value.col) == (message, line, col)
 
 
-def test_a_tab_error_points_at_the_start_of_the_line():
-    with pytest.raises(SyntaxErrorDP) as err:
-        parse("def f(x: f64) -> f64:\n    y = x\n\treturn y\n", "t.dp")
-    assert str(err.value) == (f"t.dp:3:1: error: {TABS}\n"
-                              " 3 |     return y\n"
-                              "   | ^")
+# (id, source, the whole error as printed)
+POINTED = [
+    ("a tab error, at the start of the line",
+     "def f(x: f64) -> f64:\n    y = x\n\treturn y\n",
+     f"t.dp:3:1: error: {TABS}\n"
+     " 3 |     return y\n"
+     "   | ^"),
+    ("a '?' after a type", "def f(x: f64?) -> f64:\n    return x\n",
+     "t.dp:1:13: error: '?' cannot follow a type: .dp has no optional types, and an unknown "
+     "size is written inside the brackets, as in f64[?]\n"
+     " 1 | def f(x: f64?) -> f64:\n"
+     "   |             ^"),
+    ("an unclosed bracket", "def f(x: f64) -> f64:\n    return exp(x\n",
+     "t.dp:2:15: error: '(' opened at 2:15 is not closed before end of file\n"
+     " 2 |     return exp(x\n"
+     "   |               ^"),
+]
 
 
-def test_an_unclosed_bracket_is_pointed_at():
+@pytest.mark.parametrize("kind,source,text", POINTED, ids=[p[0] for p in POINTED])
+def test_the_caret_is_under_the_spot(kind, source, text):
     with pytest.raises(SyntaxErrorDP) as err:
-        parse("def f(x: f64) -> f64:\n    return exp(x\n", "t.dp")
-    assert str(err.value) == ("t.dp:2:15: error: '(' opened at 2:15 is not closed before end "
-                              "of file\n"
-                              " 2 |     return exp(x\n"
-                              "   |               ^")
+        parse(source, "t.dp")
+    assert str(err.value) == text
 
 
 def test_unclosed_bracket_before_the_next_statement_still_names_it():
