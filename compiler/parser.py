@@ -783,11 +783,19 @@ def misspelled(word: Token, words) -> SyntaxProblem | None:
 
 
 def decorator_form(f: Failure) -> SyntaxProblem | None:
-    """@derivative f or @derivative[f]: the function goes in parentheses."""
+    """@derivative f or @derivative[f]: the function goes in parentheses; @derivative("f"):
+    it goes there as a name, not a string."""
     names = [t.value for t in f.before]
-    if len(names) == 2 and names[0] == "@" and names[1] in RULE_ATTRS:
-        return at(f.token, f"@{names[1]} takes the function it is the rule of in parentheses: "
-                           f"@{names[1]}(f)")
+    if len(names) < 2 or names[0] != "@" or names[1] not in RULE_ATTRS:
+        return None
+    rule = f"@{names[1]}"
+    if len(names) == 2:
+        return at(f.token, f"{rule} takes the function it is the rule of in parentheses: "
+                           f"{rule}(f)")
+    if names[2:] == ["("] and f.token.type == "STRING":
+        quoted = f.token.value.strip("'\"")
+        return at(f.token, f"{rule} names its function without quotes: "
+                           f"{rule}({quoted if quoted.isidentifier() else 'f'})")
     return None
 
 
@@ -1045,7 +1053,7 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          question_mark, typed_declaration, misspelled_statement, number_literal, f_string,
-         assert_form, lone_string, ellipsis, decorator_form, top_level_statement, array_type, walrus,
+         assert_form, decorator_form, lone_string, ellipsis, top_level_statement, array_type, walrus,
          generator_beside_arguments, slice_index,
          signature, membership, line_ends_early, arrow_comparison, spaced_operator, starred_target,
          single_equals, declaration_without_value,

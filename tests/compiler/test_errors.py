@@ -181,6 +181,14 @@ WRONG = [
      "def f(x: f64) -> f64:\n    return x\n\n@derivative(fn=f)\ndef g(x: f64, c: f64) -> f64:\n"
      "    return c\n", 4, 13, "@derivative takes the function's name without a keyword: "
      "@derivative(f)"),
+    # said 'a string can only be an assert message or a docstring'
+    ("a custom rule's function in quotes",
+     "def sq(x: f64) -> f64:\n    return x * x\n\n@derivative(\"sq\")\n"
+     "def g(x: f64, c: f64) -> f64:\n    return c\n", 4, 13,
+     "@derivative names its function without quotes: @derivative(sq)"),
+    ("a tangent rule's function in quotes",
+     "def f(x: f64) -> f64:\n    return x\n\n@tangent('f')\ndef g(x: f64, t: f64) -> f64:\n"
+     "    return t\n", 4, 10, "@tangent names its function without quotes: @tangent(f)"),
     ("a custom rule's function without parentheses",
      "def f(x: f64) -> f64:\n    return x\n\n@derivative f\ndef g(x: f64, c: f64) -> f64:\n"
      "    return c\n", 4, 13,
