@@ -300,3 +300,21 @@ class Generator:
     range_args: list
     line: int
     col: int
+
+
+def leftmost(node):
+    """The part of expression `node` that begins it in the text, so located where it begins:
+    the left operand of a binary operator, the base of an index or attribute, the function
+    of a call. An error about a whole expression goes there (`wrt=x + 1.0` is wrong from
+    the x on), one about an operation at the node itself."""
+    while True:
+        if isinstance(node, (BinOp, Compare, BoolOp)):
+            node = node.left
+        elif isinstance(node, (Index, Attribute)):
+            node = node.base
+        elif isinstance(node, IfExp):
+            node = node.body
+        elif isinstance(node, Call):
+            node = node.func
+        else:
+            return node

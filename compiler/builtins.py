@@ -73,7 +73,7 @@ def axis_of(lw, e: A.Call, rank: int) -> int | None:
         negative = isinstance(node, A.UnaryOp) and node.op == "-" and isinstance(node.operand, A.Num)
         literal = node.operand if negative else node
         if not isinstance(literal, A.Num) or not isinstance(literal.value, int):
-            raise lw.error(node, "axis must be an integer literal")
+            raise lw.error(A.leftmost(node), "axis must be an integer literal")
         axis = -literal.value if negative else literal.value
         if not -rank <= axis < rank:
             raise lw.error(node, f"axis {axis} is out of range for an array of rank {rank}")

@@ -128,9 +128,10 @@ def target_problem(dec: A.Decorator) -> tuple:
     if not given:  # at the empty parentheses' inside
         return (A.Name("", dec.line, dec.paren_col + 1),
                 f"@{dec.name}() names no function: write the function it is the rule of, {rule}")
-    if len(given) > 1:
-        return given[1], f"@{dec.name} takes one function, the one it is the rule of: {rule}"
+    if len(given) > 1:  # at where the second begins: @derivative(f, g + h) at the g
+        return (A.leftmost(given[1]),
+                f"@{dec.name} takes one function, the one it is the rule of: {rule}")
     if isinstance(given[0], A.Keyword):
         return given[0], f"@{dec.name} takes the function's name without a keyword: {rule}"
-    return (given[0], f"@{dec.name} takes the name of a function of this module, not an "
-                      f"expression: {rule}")
+    return (A.leftmost(given[0]), f"@{dec.name} takes the name of a function of this module, "
+                                  f"not an expression: {rule}")

@@ -121,7 +121,7 @@ def wrt_positions(lw, kind: str, fn: Function, node, form) -> list[int]:
     wrt = []
     for item in items:
         if not isinstance(item, A.Name):
-            raise lw.error(item, "wrt= takes parameter names: wrt=x or wrt=(x, y)")
+            raise lw.error(A.leftmost(item), "wrt= takes parameter names: wrt=x or wrt=(x, y)")
         try:
             wrt.append(wrt_position(fn, item.id, wrt))
         except WrtError as e:

@@ -152,17 +152,7 @@ def pos(x) -> tuple[int, int]:
 
 def start_pos(node) -> tuple[int, int]:
     """Where an expression begins in the text (operators are located at the operator)."""
-    while True:
-        if isinstance(node, (A.BinOp, A.Compare, A.BoolOp)):
-            node = node.left
-        elif isinstance(node, (A.Index, A.Attribute)):
-            node = node.base
-        elif isinstance(node, A.IfExp):
-            node = node.body
-        elif isinstance(node, A.Call):
-            node = node.func
-        else:
-            return pos(node)
+    return pos(A.leftmost(node))
 
 
 def present(children) -> list:
@@ -389,7 +379,8 @@ class ToAST(Transformer):
                     raise SyntaxProblem(f"keyword argument '{item.name}' given twice", *pos(item))
                 kwargs.append(item)
             elif kwargs:
-                raise SyntaxProblem("positional argument after a keyword argument", *pos(item))
+                raise SyntaxProblem("positional argument after a keyword argument",
+                                    *start_pos(item))
             else:
                 args.append(item)
         return args, kwargs

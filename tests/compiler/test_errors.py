@@ -177,6 +177,11 @@ WRONG = [
      "    return c\n", 4, 13,
      "@derivative takes the name of a function of this module, not an expression: "
      "@derivative(f)"),
+    ("a custom rule of a sum of functions",  # the caret was under the '+'
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative(f + f)\ndef g(x: f64, c: f64) -> f64:\n"
+     "    return c\n", 4, 13,
+     "@derivative takes the name of a function of this module, not an expression: "
+     "@derivative(f)"),
     ("a custom rule's function by keyword",
      "def f(x: f64) -> f64:\n    return x\n\n@derivative(fn=f)\ndef g(x: f64, c: f64) -> f64:\n"
      "    return c\n", 4, 13, "@derivative takes the function's name without a keyword: "
@@ -229,6 +234,19 @@ WRONG = [
     ("wrt names no parameter",
      "def f(x: f64) -> f64:\n    return x * x\n\ndef g(x: f64) -> f64:\n    return grad(f, wrt=y)(x)\n",
      5, 24, "'y' is not a parameter of 'f' (its parameters are x)"),
+    # the caret was under the '+' of an expression given for a keyword argument, not at
+    # its start
+    ("wrt= of an expression",
+     "def f(x: f64) -> f64:\n    return x * x\n\ndef g(x: f64) -> f64:\n"
+     "    return grad(f, wrt=x + 1.0)(x)\n", 5, 24,
+     "wrt= takes parameter names: wrt=x or wrt=(x, y)"),
+    ("an expression among the wrt= names",
+     "def f(x: f64, y: f64) -> f64:\n    return x * y\n\ndef g(x: f64) -> f64:\n"
+     "    return grad(f, wrt=(x, 2.0 * x))(x, x)\n", 5, 28,
+     "wrt= takes parameter names: wrt=x or wrt=(x, y)"),
+    ("an expression after a keyword argument",  # the caret was under the '*'
+     "def f(x: f64, y: f64) -> f64:\n    return f(y=1.0, 2.0 * x)\n", 2, 21,
+     "positional argument after a keyword argument"),
     ("grad of a non-scalar function",
      "def f(x: f64[n]) -> f64[n]:\n    return x * x\n\n"
      "def g(x: f64[n]) -> f64[n]:\n    return grad(f)(x)\n", 5, 12,
@@ -334,6 +352,9 @@ WRONG = [
     ("axis out of range",
      "def f(a: f64[n, m]) -> f64[n]:\n    return sum(a, axis=2)\n", 2, 24,
      "axis 2 is out of range for an array of rank 2"),
+    ("axis= of an expression",  # the caret was under the '-'
+     "def f(a: f64[n, m]) -> f64[n]:\n    return sum(a, axis=m - 1)\n", 2, 24,
+     "axis must be an integer literal"),
     ("local type with a dimension no parameter has",
      "def f(k: i64) -> f64:\n    y: f64[q] = zeros(k)\n    return sum(y)\n", 2, 8,
      "dimension 'q' of the type of 'y' is not the dimension of any parameter; write ? for "
