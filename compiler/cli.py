@@ -10,6 +10,7 @@ import argparse
 import ast
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -151,7 +152,7 @@ def print_stats(stats: list) -> None:
 def parse_assignment(text: str, what: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
-        raise UserError(f"{what} takes NAME=VALUE, got '{text}'")
+        raise UserError(f"{what} takes NAME=VALUE, got '{shown(text)}'")
     return name.strip(), value.strip()
 
 
@@ -173,7 +174,7 @@ def integer_assignments(texts: list[str], flag: str) -> dict[str, int]:
         try:
             values[name] = int(value)
         except ValueError:
-            raise UserError(f"{flag} {name} needs an integer, got '{value}'") from None
+            raise UserError(f"{flag} {name} needs an integer, got '{shown(value)}'") from None
     return values
 
 
@@ -182,17 +183,17 @@ def parse_value(name: str, text: str, t):
     if text.startswith("@"):
         path = named(text[1:], f"--arg {name}={text}")
         return checked_argument(name, text, load_npy(name, path), t)
-    value = read_literal(name, text)
+    value = read_literal(name, text, t)
     if t.elem.name != "bool" and any(isinstance(v, bool) for v in leaves(value)):
         # Python's True would be 1 or 1.0
         raise UserError(f"argument {name} is {t}: true and false are for bool parameters, "
-                        f"got '{text}'")
+                        f"got '{shown(text)}'")
     if isinstance(value, (list, tuple)):
         try:
             np.asarray(value)
         except ValueError:  # ragged: [[1, 2], [3]]
-            raise UserError(f"argument {name}: '{text}' is not an array: its nested lists "
-                            f"have different lengths") from None
+            raise UserError(f"argument {name}: '{shown(text)}' is not an array: its nested "
+                            f"lists have different lengths") from None
     # the list itself, as Python would pass it: the calling convention reads an int beyond
     # i64 in it, or an empty one for an i64 parameter, where NumPy's array of it is of
     # dtype object or float64
@@ -209,20 +210,111 @@ def checked_argument(name: str, text: str, value, t):
         if t.elem.name == "i64" and isinstance(value, float) and value.is_integer() \
                 and abs(value) < 2.0 ** 63:
             hint = f" (write {int(value)}: an i64 is written without a decimal point)"
-        raise UserError(f"--arg {name}={text}: {e}{hint}") from None
+        raise UserError(f"--arg {name}={shown(text)}: {e}{hint}") from None
 
 
-def read_literal(name: str, text: str):
-    """A number, a bool, or nested lists of them, written as in Python or JSON."""
+# A value on the command line may be a whole data set: messages repeat its first characters.
+SHOWN = 60
+# Brackets nested deeper than this, and than the parameter's rank, are refused unread: Python's
+# parser stops at 200 and literal_eval recurses once per level, NumPy's arrays have at most
+# 64 axes, and a program's parameters far fewer.
+DEEPEST = 32
+
+
+def shown(text: str, limit: int = SHOWN) -> str:
+    """`text` as a message repeats it: at most its first `limit` characters, then '...'."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def read_literal(name: str, text: str, t):
+    """A number, a bool, or nested lists of them, written as in Python or JSON, for
+    parameter `name` of type t; or a UserError that says where the text is not one."""
+    if not text:
+        raise UserError(f"--arg {name}= gives no value: write it after the '='")
+    check_depth(name, text, t)
+    unread = (f"argument {name}: cannot read '{shown(text)}' as a number, a bool or a list of "
+              f"numbers")
     try:
-        value = ast.literal_eval(JsonNames().visit(ast.parse(text.strip(), mode="eval")))
-    except (ValueError, SyntaxError):
-        value = None
-    # literal_eval also reads None, strings, dicts, sets and complex numbers
-    if not all(isinstance(v, (int, float)) for v in leaves(value)):
-        raise UserError(f"argument {name}: cannot read '{text}' as a number, a bool or a "
-                        f"list of numbers")
-    return value
+        tree = JsonNames().visit(ast.parse(text, mode="eval"))
+    except SyntaxError as e:
+        raise UserError(f"{unread}: {syntax_problem(text, e, t)}") from None
+    except (RecursionError, MemoryError):  # ------1: the parser recurses once per sign
+        raise UserError(f"{unread}: Python's parser gives up on it, as it nests operators "
+                        f"too deeply") from None
+    part = not_a_literal(tree.body)
+    if part is tree.body:  # None, 'a', {1.0}: nothing in it to point at
+        raise UserError(unread)
+    if part is not None:
+        raise UserError(f"{unread}: '{shown(ast.get_source_segment(text, part), 20)}' at "
+                        f"character {node_character(text, part)} is not a number, a bool or "
+                        f"a list")
+    return ast.literal_eval(tree)
+
+
+def check_depth(name: str, text: str, t) -> None:
+    """Brackets nested deeper than the parameter's rank, too deep to read: an error."""
+    depth = bracket_depth(text)
+    if depth > max(t.rank, DEEPEST):
+        levels = f"with {count(t.rank, 'level')} of brackets" if t.rank else "without brackets"
+        raise UserError(f"argument {name} is {t}, written {levels}, but '{shown(text)}' nests "
+                        f"brackets {depth} deep")
+
+
+def bracket_depth(text: str) -> int:
+    """How deep the brackets of `text` nest, counted without parsing it."""
+    depth = deepest = 0
+    for c in text:
+        if c in "[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in "])":
+            depth -= 1
+    return deepest
+
+
+def syntax_problem(text: str, e: SyntaxError, t) -> str:
+    """What Python's parser found wrong in --arg value `text`, and at which character."""
+    # Python reads no int of more than 4300 digits (by default), and says not where it is
+    limit = getattr(sys, "get_int_max_str_digits", lambda: 0)() or math.inf
+    digits = max(re.findall(r"\d+", text), key=len, default="")
+    if "digits" in e.msg and len(digits) > limit:
+        return (f"the int at character {text.index(digits) + 1} has {len(digits)} digits, "
+                f"too many for {t.elem}")
+    line = text.split("\n")[(e.lineno or 1) - 1]
+    start = e.offset or len(line) + 1
+    part = line[start - 1:max(e.end_offset or 0, start + 1) - 1]
+    if not part.strip():  # '1 +'
+        return "the value ends before it is complete"
+    where = f"at character {character(text, e.lineno or 1, start)}"
+    if e.msg.startswith("invalid syntax"):
+        comma = "; is a comma missing?" if "comma" in e.msg else ""
+        return f"unexpected '{shown(part, 20)}' {where}{comma}"
+    return f"{e.msg}, {where}"  # '[' was never closed, unmatched ']', ...
+
+
+def not_a_literal(tree: ast.expr) -> ast.expr | None:
+    """The first part of a parsed --arg value, in the text's order, that is not a number,
+    a bool, or a list or tuple of them (walked without recursion)."""
+    def literal(node):
+        if isinstance(node, ast.UnaryOp):  # -1.0, +2; not --1, as literal_eval
+            return isinstance(node.op, (ast.UAdd, ast.USub)) and \
+                isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float)
+        return isinstance(node, (ast.List, ast.Tuple)) or \
+            isinstance(node, ast.Constant) and type(node.value) in (int, float, bool)
+    parts = [n for n in ast.walk(tree) if isinstance(n, ast.expr) and not literal(n)]
+    return min(parts, key=lambda n: (n.lineno, n.col_offset), default=None)
+
+
+def node_character(text: str, node: ast.expr) -> int:
+    """The position in `text`, from 1, where `node` begins (ast counts a line's bytes)."""
+    line = text.split("\n")[node.lineno - 1]
+    column = len(line.encode()[:node.col_offset].decode(errors="ignore")) + 1
+    return character(text, node.lineno, column)
+
+
+def character(text: str, line: int, column: int) -> int:
+    """The position in `text`, from 1, of `column` of `line` (both from 1)."""
+    return sum(len(before) + 1 for before in text.split("\n")[:line - 1]) + column
 
 
 def load_npy(name: str, path: str) -> np.ndarray:

@@ -58,7 +58,9 @@ def coerce_scalar(t: Type, value, name: str):
 def in_i64_range(value: int, name: str) -> int:
     """`value`, if an i64 holds it: a larger one would wrap around silently."""
     if not I64_MIN <= value <= I64_MAX:
-        raise ValueErrorDP(f"argument {name} is {value}, outside the range of i64 "
+        digits = len(str(abs(value)))  # a value of thousands of digits is not repeated
+        said = value if digits <= 40 else f"an int of {digits} digits"
+        raise ValueErrorDP(f"argument {name} is {said}, outside the range of i64 "
                            f"([-2**63, 2**63 - 1])")
     return value
 

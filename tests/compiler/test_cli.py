@@ -88,12 +88,71 @@ def test_bools_in_a_list_for_a_number_array_are_refused(prog, capsys):
                                           "are for bool parameters, got '[1.0, false]'\n")
 
 
-@pytest.mark.parametrize("value", ["None", "'a'", "{}", "{1.0}", "1j", "[1.0, None]"])
+@pytest.mark.parametrize("value", ["None", "'a'", "{}", "{1.0}", "1j"])
 def test_arguments_that_are_not_numbers_are_not_read(prog, capsys, value):
     # Python's literal_eval read them, and the call said "must be f64[n], got NoneType None"
     assert dpc(capsys, "run", prog, "wsq", "--arg", f"x={value}", "--arg", "w=1",
                "--arg", "k=1") == (1, "", f"dpc: error: argument x: cannot read '{value}' as "
                                           f"a number, a bool or a list of numbers\n")
+
+
+UNREAD = "cannot read '{}' as a number, a bool or a list of numbers: "
+
+
+@pytest.mark.parametrize("value,problem", [
+    ("[1.0, None]", "'None' at character 7 is not a number, a bool or a list"),
+    ("[1.0, 2.0,, 3.0]", "unexpected ',' at character 11"),
+    ("[1.0 2.0]", "unexpected '1.0 2.0' at character 2; is a comma missing?"),
+    ("[[1.0, 2.0], [3.0, 4.0]", "'[' was never closed, at character 1"),
+    ("1.0 +", "the value ends before it is complete"),
+])
+def test_a_value_that_cannot_be_read_says_where(prog, capsys, value, problem):
+    # said only that it cannot be read
+    assert dpc(capsys, "run", prog, "wsq", "--arg", f"x={value}") == (
+        1, "", f"dpc: error: argument x: {UNREAD.format(value)}{problem}\n")
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "1.0" + "]" * levels
+
+
+LIST = "[" + ", ".join(["1.0"] * 2000)  # 9999 characters, without its closing bracket
+LIST_SHOWN = LIST[:60] + "..."
+
+
+# (id, --arg, message)
+LONG_OR_DEEP = [
+    # said 'got an array of rank 50 with shape (1, 1, ...)' after the whole value, 'its nested
+    # lists have different lengths' (NumPy has at most 64 axes), 'cannot read' (Python's
+    # parser stops at 200 brackets)
+    ("50 deep", f"x={deep(50)}", f"argument x is f64[n], written with 1 level of brackets, "
+                                 f"but '{deep(50)[:60]}...' nests brackets 50 deep"),
+    ("100 deep", f"x={deep(100)}", f"argument x is f64[n], written with 1 level of brackets, "
+                                   f"but '{'[' * 60}...' nests brackets 100 deep"),
+    ("1000 deep", f"w={deep(1000)}", f"argument w is f64, written without brackets, but "
+                                     f"'{'[' * 60}...' nests brackets 1000 deep"),
+    ("5000 signs", "w=" + "-" * 5000 + "1",
+     f"argument w: {UNREAD.format('-' * 60 + '...')}Python's parser gives up on it, as it "
+     f"nests operators too deeply"),
+    # said 'cannot read' after all 5000 digits
+    ("5000 digits", "w=" + "7" * 5000, f"argument w: {UNREAD.format('7' * 60 + '...')}the int "
+                                       f"at character 1 has 5000 digits, too many for f64"),
+    ("4000 digits", "k=" + "7" * 4000, f"--arg k={'7' * 60}...: argument k is an int of 4000 "
+                                       f"digits, outside the range of i64 ([-2**63, 2**63 - 1])"),
+    ("a name at the end", f"x={LIST}, foo]", f"argument x: {UNREAD.format(LIST_SHOWN)}'foo' at "
+                                             f"character 10002 is not a number, a bool or a list"),
+    ("a typo at the end", f"x={LIST}, 1.0.0]", f"argument x: {UNREAD.format(LIST_SHOWN)}"
+                                               f"unexpected '1.0.0' at character 10002; is a "
+                                               f"comma missing?"),
+    ("a list for a number", f"w={LIST}]", f"--arg w={LIST_SHOWN}: argument w is a single f64, "
+                                          f"not an array"),
+    ("no value", "x=", "--arg x= gives no value: write it after the '='"),
+]
+
+
+@pytest.mark.parametrize("kind,arg,message", LONG_OR_DEEP, ids=[c[0] for c in LONG_OR_DEEP])
+def test_a_long_or_deep_value_is_not_repeated_whole(prog, capsys, kind, arg, message):
+    assert dpc(capsys, "run", prog, "wsq", "--arg", arg) == (1, "", f"dpc: error: {message}\n")
 
 
 def test_run_with_npy_file(prog, tmp_path, capsys):
