@@ -72,7 +72,10 @@ class ShapeErrorDP(RuntimeErrorDP, ValueError):
 
 # What the run-time size checks of the program's operations say. Native code compares two
 # sizes at a time (passes/scalarize.py, runtime/lower.py); the interpreter compares the
-# same two, in the same order, so a mismatch reads the same on both backends.
+# same two, in the same order, so a mismatch reads the same on both backends. Sizes that
+# must agree with each other (an op's operands, an array's elements) are named in the order
+# the source reads: the left operand's, the first element's first; a value checked against
+# what it must be (a stored row, an argument) is named first, then the size it must have.
 OPERAND_SHAPES = "operand shapes do not match"  # after the op's name: "add: ..."
 DOT_LENGTHS = "dot: vector lengths do not match"
 INNER_DIMENSIONS = "@: inner dimensions do not match"
@@ -88,7 +91,8 @@ def argument_size(name: str, t, axis: int, size, expected, at: str = "") -> "Sha
 
 
 def sizes_differ(what: str, size, expected, at: str = "") -> "ShapeErrorDP":
-    """The error of a size check: `size` was found where `expected` was needed."""
+    """The error of a size check: `size` was found where `expected` was needed, or, of
+    sizes that must agree, the left (first) one and the right one."""
     return ShapeErrorDP(f"{what}: size {int(size)} is not {int(expected)}{at}")
 
 

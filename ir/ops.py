@@ -134,11 +134,12 @@ def item_bytes(op) -> int:
 
 
 def different_shapes(what: str, shape: tuple, first: tuple, op) -> errors.ShapeErrorDP:
-    """Elements of one array that differ in shape, worded as native code words it: the
-    first axis where `shape` is not the first element's."""
-    got, expected = next((a, b) for a, b in zip(shape, first) if a != b)
-    return errors.ShapeErrorDP(f"{what} have different shapes: size {got} is not "
-                               f"{expected}{fmt_loc(op)}")
+    """Elements of one array that differ in shape, worded as native code words it: at the
+    first axis where `shape` is not the first element's, the first element's size, then
+    this one's (the order they come in)."""
+    this, first_size = next((a, b) for a, b in zip(shape, first) if a != b)
+    return errors.ShapeErrorDP(f"{what} have different shapes: size {first_size} is not "
+                               f"{this}{fmt_loc(op)}")
 
 
 def range_count(start: int, stop: int, step: int, op) -> int:
@@ -575,19 +576,21 @@ def check_broadcast(op, args) -> None:
     that is the literal 1 in the type broadcasts: a `?` that turns out to be 1 at run time
     must still match, as in the native code. Along each axis, every operand's size is
     compared with that of the first operand whose type names the result's size there, as
-    passes/scalarize.py compares them, so the message is native code's."""
+    passes/scalarize.py compares them, so the message is native code's: the two sizes in
+    the operands' order."""
     result = op.results[0].type
     for axis in range(result.rank):
-        found = []  # (named as the result's size, the size)
+        found = []  # (named as the result's size, the size), in the operands' order
         for v, a in zip(op.operands, args):
             k = axis - (result.rank - v.type.rank)
             if k >= 0 and v.type.shape[k] != 1:
                 found.append((v.type.shape[k] == result.shape[axis], np.shape(a)[k]))
-        found.sort(key=lambda named_size: not named_size[0])
-        for _, size in found[1:]:
-            if size != found[0][1]:
-                raise errors.sizes_differ(f"{op.name}: {errors.OPERAND_SHAPES}", size,
-                                          found[0][1], fmt_loc(op))
+        ref = next((k for k, (named, _) in enumerate(found) if named), 0)
+        for k, (_, size) in enumerate(found):
+            if size != found[ref][1]:
+                left, right = (size, found[ref][1]) if k < ref else (found[ref][1], size)
+                raise errors.sizes_differ(f"{op.name}: {errors.OPERAND_SHAPES}", left, right,
+                                          fmt_loc(op))
 
 
 def adjoint_div(ad, ct, a, b, y):
@@ -1223,7 +1226,7 @@ def interp_linalg(fn, contracted: str | None = None):
         if contracted is not None:
             left, right = np.shape(args[0])[-1], np.shape(args[1])[0]
             if left != right:  # the sizes native code compares, in its order
-                raise errors.sizes_differ(contracted, right, left, fmt_loc(op))
+                raise errors.sizes_differ(contracted, left, right, fmt_loc(op))
         with np.errstate(all="ignore"):  # 0 * inf is NaN here as in native code, silently
             return [as_np(fn(*args), op.results[0].type)]
     return interp

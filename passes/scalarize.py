@@ -127,16 +127,18 @@ def size_of(b: Builder, value, axis: int):
     return b.emit("dim", value, axis=axis)
 
 
-def agree(b: Builder, axes: list, what: str):
-    """The size of the first (array, axis), after run-time checks that the other sizes
-    equal it; sizes the types already prove equal are not checked."""
-    first, first_axis = axes[0]
+def agree(b: Builder, axes: list, what: str, ref: int = 0):
+    """The size of (array, axis) axes[ref], after run-time checks that the other sizes
+    equal it; sizes the types already prove equal are not checked. `axes` are in the
+    operands' order, which a check's two sizes keep, so its message reads as the source."""
+    first, first_axis = axes[ref]
     first_dim = first.type.shape[first_axis]
     size = size_of(b, first, first_axis)
-    for value, axis in axes[1:]:
+    for k, (value, axis) in enumerate(axes):
         dim = value.type.shape[axis]
-        if dim != first_dim or dim == DYN:
-            b.op("shape_check", [size_of(b, value, axis), size], {"message": what})
+        if k != ref and (dim != first_dim or dim == DYN):
+            other = size_of(b, value, axis)
+            b.op("shape_check", [other, size] if k < ref else [size, other], {"message": what})
     return size
 
 
@@ -152,12 +154,13 @@ def elementwise(b: Builder, op: Op):
             k = axis - (rank - v.type.rank)
             if k >= 0 and v.type.shape[k] != 1:
                 found.append((v, k))
-        # prefer an operand whose size the result type names, so the new type matches
-        found.sort(key=lambda vk: vk[0].type.shape[vk[1]] != result.shape[axis])
         if not found:
             sizes.append(b.const(1))
             continue
-        sizes.append(agree(b, found, f"{op.name}: {errors.OPERAND_SHAPES}"))
+        # prefer an operand whose size the result type names, so the new type matches
+        named = [v.type.shape[k] == result.shape[axis] for v, k in found]
+        ref = named.index(True) if True in named else 0
+        sizes.append(agree(b, found, f"{op.name}: {errors.OPERAND_SHAPES}", ref))
     nest = Nest(b)
 
     def element(indices):

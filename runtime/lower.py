@@ -836,7 +836,7 @@ class FunctionLowering:
             first = items[0]
             for item in items[1:]:
                 for axis, (d, e) in enumerate(zip(first.dims, item.dims)):
-                    self.fail_if(self.b.icmp_signed("!=", d, e), "shape", op, [e, d, INT(axis)],
+                    self.fail_if(self.b.icmp_signed("!=", d, e), "shape", op, [d, e, INT(axis)],
                                  message="array literal rows have different shapes")
             a = self.new_array(t.elem, [INT(len(items))] + first.dims, op)
             row = self.count(first.dims)
@@ -854,7 +854,7 @@ class FunctionLowering:
         a, b = self.get(x), self.get(y)
         inner = a.dims[-1]
         self.fail_if(self.b.icmp_signed("!=", inner, b.dims[0]), "shape", op,
-                     [b.dims[0], inner], message=errors.INNER_DIMENSIONS)
+                     [inner, b.dims[0]], message=errors.INNER_DIMENSIONS)
         rows = a.dims[0] if x.type.rank == 2 else None
         cols = b.dims[1] if y.type.rank == 2 else None
         self.own(op.result)
@@ -1124,7 +1124,7 @@ class FunctionLowering:
         for axis, (s, d) in enumerate(zip(dim_slots, row.dims)):
             expected = self.b.load(s, typ=INT)
             self.fail_if(self.b.icmp_signed("!=", d, expected), "shape", op,
-                         [d, expected, INT(axis + 1)],
+                         [expected, d, INT(axis + 1)],
                          message="comprehension elements have different shapes")
         size = self.count(row.dims)
         elem = op.result.type.elem
@@ -1240,7 +1240,7 @@ class FunctionLowering:
                     for axis, (s, d) in enumerate(zip(dim_slots, x.dims)):
                         expected = self.b.load(s, typ=INT)
                         self.fail_if(self.b.icmp_signed("!=", d, expected), "shape", op,
-                                     [d, expected, INT(axis)],
+                                     [expected, d, INT(axis)],
                                      message="generator elements have different shapes")
                     acc = Array(self.b.load(data_slot, typ=PTR), x.dims)
                     with self.counted_loop(size) as i:

@@ -52,25 +52,48 @@ def stored(x: f64[n], k: i64) -> f64:
     a = zeros(n, n)
     a[0] = ones(k) * x[0]
     return sum(a)
+
+def times_left(x: f64[n], k: i64) -> f64:
+    return sum(ones(k) * x)
+
+def dotted_left(x: f64[n], k: i64) -> f64:
+    return dot(ones(k), x)
+
+def product_left(a: f64[n, m], k: i64) -> f64:
+    return sum(ones(2, k) @ a)
+
+def rows(x: f64[n], k: i64) -> f64:
+    return sum([x, ones(k)])
 """
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
     # the interpreter said "mul: shapes (3,) and (2,) do not match" where native code said
-    # "mul: operand shapes do not match: size 2 is not 3"; now both compare the same sizes
+    # "mul: operand shapes do not match: size 2 is not 3"; now both compare the same sizes.
+    # Sizes that must agree read in the source's order, the left operand's first: x * ones(k)
+    # and ones(k) * x both said "size 2 is not 3", whichever side ones(k) was on; dot and
+    # @ named the right operand first
     mod = compile_source(MISMATCHED, name="sizes.dp", backend=backend)
     x, a = np.array([1.0, 2.0, 3.0]), np.ones((2, 3))
     for fn, args, message in [
-            ("times", (x, 2), "mul: operand shapes do not match: size 2 is not 3 (at sizes.dp:2:18)"),
-            ("pick", (x, 2), "select: operand shapes do not match: size 2 is not 3 (at sizes.dp:5:16)"),
-            ("along_rows", (a, 3), "mul: operand shapes do not match: size 3 is not 2 "
+            ("times", (x, 2), "mul: operand shapes do not match: size 3 is not 2 (at sizes.dp:2:18)"),
+            ("pick", (x, 2), "select: operand shapes do not match: size 3 is not 2 (at sizes.dp:5:16)"),
+            ("along_rows", (a, 3), "mul: operand shapes do not match: size 2 is not 3 "
                                    "(at sizes.dp:8:29)"),
-            ("dotted", (x, 2), "dot: vector lengths do not match: size 2 is not 3 (at sizes.dp:11:12)"),
-            ("product", (a, 2), "@: inner dimensions do not match: size 2 is not 3 "
+            ("dotted", (x, 2), "dot: vector lengths do not match: size 3 is not 2 (at sizes.dp:11:12)"),
+            ("product", (a, 2), "@: inner dimensions do not match: size 3 is not 2 "
                                 "(at sizes.dp:14:18)"),
             ("stored", (x, 2), "the stored row does not fit its slot: size 2 is not 3 "
-                               "(at sizes.dp:18:5)")]:
+                               "(at sizes.dp:18:5)"),
+            ("times_left", (x, 2), "mul: operand shapes do not match: size 2 is not 3 "
+                                   "(at sizes.dp:22:24)"),
+            ("dotted_left", (x, 2), "dot: vector lengths do not match: size 2 is not 3 "
+                                    "(at sizes.dp:25:12)"),
+            ("product_left", (a, 3), "@: inner dimensions do not match: size 3 is not 2 "
+                                     "(at sizes.dp:28:27)"),
+            ("rows", (x, 2), "array literal rows have different shapes: size 3 is not 2 "
+                             "(at sizes.dp:31:16)")]:
         for call in (mod.function(fn), mod.grad(fn), mod.jvp(fn)):
             tangent = (np.ones_like(args[0]),) if call.name.endswith(".jvp") else ()
             with pytest.raises(ShapeErrorDP) as err:

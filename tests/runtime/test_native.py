@@ -852,14 +852,15 @@ def literal(x: f64[n], k: i64) -> f64:
 @pytest.mark.parametrize("backend", ["native", "interp"])
 def test_elements_of_different_shapes_are_an_error_even_when_unread(backend):
     # native code dropped the unread comprehension, with the check of its rows' lengths;
-    # the interpreter let NumPy broadcast a generator's elements of lengths 1 and 3
+    # the interpreter let NumPy broadcast a generator's elements of lengths 1 and 3. The
+    # sizes read in the elements' order, the first's first (they said "1 is not 0")
     mod = compile_source(RAGGED, name="ragged.dp", backend=backend)
     x = np.array([1.0, 2.0, 3.0])
     for fn, args, what, line, col, sizes in [
-            ("unread", (), "comprehension elements", 2, 9, "1 is not 0"),
-            ("nested", (), "comprehension elements", 6, 9, "1 is not 0"),
-            ("generator", (), "generator elements", 10, 20, "3 is not 1"),
-            ("literal", (3,), "array literal rows", 13, 16, "3 is not 2")]:
+            ("unread", (), "comprehension elements", 2, 9, "0 is not 1"),
+            ("nested", (), "comprehension elements", 6, 9, "0 is not 1"),
+            ("generator", (), "generator elements", 10, 20, "1 is not 3"),
+            ("literal", (3,), "array literal rows", 13, 16, "2 is not 3")]:
         message = f"{what} have different shapes: size {sizes} (at ragged.dp:{line}:{col})"
         with pytest.raises(ShapeErrorDP) as err:
             mod.run(fn, x, *args)
