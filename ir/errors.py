@@ -90,6 +90,15 @@ def argument_size(name: str, t, axis: int, size, expected, at: str = "") -> "Sha
                         f"not {expected}{at}")
 
 
+def not_declared(declared, dim, axis: int, size, expected, at: str = "") -> "ShapeErrorDP":
+    """The error of a value whose size along `axis` is not the one its declared type
+    fixes: `expected`, the size of `dim`, the dimension (a name or a literal) it names
+    there."""
+    named = f"{dim} = {int(expected)}" if isinstance(dim, str) else str(int(expected))
+    return ShapeErrorDP(f"expected {declared}: axis {axis} has size {int(size)}, "
+                        f"not {named}{at}")
+
+
 def sizes_differ(what: str, size, expected, at: str = "") -> "ShapeErrorDP":
     """The error of a size check: `size` was found where `expected` was needed, or, of
     sizes that must agree, the left (first) one and the right one."""

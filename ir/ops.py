@@ -1060,10 +1060,7 @@ def interp_shape_cast(op, args, ctx):
         if expected is not None and size != expected and "argument" in op.attrs:
             raise errors.argument_size(op.attrs["argument"], declared, axis, size, expected)
         if expected is not None and size != expected:
-            named = f"{d} = {expected}" if isinstance(d, str) else str(expected)
-            raise errors.ShapeErrorDP(
-                f"expected {declared}, got an array of shape {np.shape(a)}: "
-                f"axis {axis} has size {size}, not {named}{fmt_loc(op)}")
+            raise errors.not_declared(declared, d, axis, size, expected, fmt_loc(op))
     return [a]
 
 

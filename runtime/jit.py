@@ -329,8 +329,7 @@ class NativeFunction:
             if d.get("argument"):  # a parameter's size, checked in the body (see ir.ops)
                 return errors.argument_size(d["argument"], d["declared"], c, a, b, at)
             if "declared" in d:
-                return errors.ShapeErrorDP(f"expected {d['declared']}: axis {c} has size {a}, "
-                                           f"not {b}{at}")
+                return errors.not_declared(d["declared"], d["dim"], c, a, b, at)
             return errors.sizes_differ(d["message"], a, b, at)
         if site.kind == "argument":  # met only from C: Python checks the sizes first
             k, axis, plan = d["arg"], d["axis"], self.dimensions

@@ -606,7 +606,7 @@ class FunctionLowering:
             expected = self.known_dim(d)
             if expected is not None:
                 self.fail_if(self.b.icmp_signed("!=", size, expected), "shape", op,
-                             [size, expected, INT(axis)], declared=str(declared),
+                             [size, expected, INT(axis)], declared=str(declared), dim=d,
                              argument=op.attrs.get("argument"))
         self.root[op.result] = v
         return a

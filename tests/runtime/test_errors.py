@@ -64,6 +64,10 @@ def product_left(a: f64[n, m], k: i64) -> f64:
 
 def rows(x: f64[n], k: i64) -> f64:
     return sum([x, ones(k)])
+
+def declared(x: f64[n], k: i64) -> f64:
+    y: f64[n] = ones(k)
+    return sum(y * x)
 """
 
 
@@ -73,7 +77,8 @@ def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
     # "mul: operand shapes do not match: size 2 is not 3"; now both compare the same sizes.
     # Sizes that must agree read in the source's order, the left operand's first: x * ones(k)
     # and ones(k) * x both said "size 2 is not 3", whichever side ones(k) was on; dot and
-    # @ named the right operand first
+    # @ named the right operand first. A declared type's size said "not 3" in native code
+    # and "got an array of shape (2,): ... not n = 3" in the interpreter
     mod = compile_source(MISMATCHED, name="sizes.dp", backend=backend)
     x, a = np.array([1.0, 2.0, 3.0]), np.ones((2, 3))
     for fn, args, message in [
@@ -93,7 +98,9 @@ def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
             ("product_left", (a, 3), "@: inner dimensions do not match: size 3 is not 2 "
                                      "(at sizes.dp:28:27)"),
             ("rows", (x, 2), "array literal rows have different shapes: size 3 is not 2 "
-                             "(at sizes.dp:31:16)")]:
+                             "(at sizes.dp:31:16)"),
+            ("declared", (x, 2), "expected f64[n]: axis 0 has size 2, not n = 3 "
+                                 "(at sizes.dp:34:17)")]:
         for call in (mod.function(fn), mod.grad(fn), mod.jvp(fn)):
             tangent = (np.ones_like(args[0]),) if call.name.endswith(".jvp") else ()
             with pytest.raises(ShapeErrorDP) as err:
