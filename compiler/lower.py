@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import ir
 from ir import BOOL, DYN, F64, I64, ArrayType, Block, Builder, Function, Loc, Module, Symbol
+from ir.core import WRITTEN_NAME
 from ir.errors import TypeRuleError, count, parameters_listed, takes_arguments
 from ir.types import SCALARS, Type, assignable, join, with_elem
 
@@ -478,8 +479,9 @@ class FunctionLowering:
     def stmt_IndexAssign(self, s: A.IndexAssign) -> None:
         array, indices = self.element_slot(s)
         value = self.expr(s.value)
+        written = {WRITTEN_NAME: s.target}
         if s.op is not None:
-            old = self.emit(s, "index", array, *indices)
+            old = self.emit(s, "index", array, *indices, **written)
             value = self.binary(s, s.op, old, value)
         self.store_element(s, array, indices, value)
 
@@ -495,7 +497,7 @@ class FunctionLowering:
         """Binds the array's name to a copy of it with `value` at `indices`."""
         if value.type.elem == I64 and array.type.elem == F64:
             value = self.emit(s, "to_f64", value)
-        self.bind(s.target, self.emit(s, "update", array, value, *indices))
+        self.bind(s.target, self.emit(s, "update", array, value, *indices, **written))
 
     def stmt_Assert(self, s: A.Assert) -> None:
         cond = self.condition(s.cond, "assert")
@@ -801,7 +803,8 @@ class FunctionLowering:
         array = self.expr(base)
         if array.type.rank == 0:
             raise self.error(e, f"cannot index {array.type}: it is not an array")
-        return self.emit(e, "index", array, *(self.index_value(i) for i in indices))
+        written = {WRITTEN_NAME: base.id} if isinstance(base, A.Name) else {}
+        return self.emit(e, "index", array, *(self.index_value(i) for i in indices), **written)
 
     def index_value(self, e):
         v = self.expr(e)

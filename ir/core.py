@@ -79,6 +79,18 @@ class Block:
         return self.ops[-1] if self.ops else None
 
 
+# The attribute of an `index` or `update` op that holds the name the program indexes the
+# array by (y in y[i]). Passes replace the operand with values of other names (after
+# y = x, or y = x * 1.0 simplified, it is x); an index out of range names the array as
+# written, on both backends. The printer leaves it out where the operand has that name.
+WRITTEN_NAME = "array"
+
+
+def indexed_name(op: "Op") -> str | None:
+    """The name of the array `op` indexes, for messages: the one written, else its value's."""
+    return op.attrs.get(WRITTEN_NAME, op.operands[0].name_hint)
+
+
 class Op:
     """One operation. `name` keys the op registry (ir.ops.REGISTRY)."""
 

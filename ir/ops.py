@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from . import errors
-from .core import Symbol
+from .core import Symbol, indexed_name
 from .errors import TypeRuleError, count
 from .printer import format_attr
 from .registry import OpDef, register
@@ -805,7 +805,7 @@ def normalize_index(i, size: int, axis: int, op) -> int:
     """Python indexing: -size <= i < size, negative counting from the end."""
     i = int(i)
     if not -size <= i < size:
-        name = op.operands[0].name_hint
+        name = indexed_name(op)
         of = f" of {name}" if name else ""
         raise errors.IndexErrorDP(
             f"index {i} is out of bounds for axis {axis}{of} with size {size}{fmt_loc(op)}")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 
-from .core import Block, Function, Module, Op, Symbol, Value
+from .core import WRITTEN_NAME, Block, Function, Module, Op, Symbol, Value
 from .types import ArrayType, ScalarType
 
 INDENT = "  "
@@ -87,6 +87,14 @@ def format_attrs(attrs: dict) -> str:
     return " {" + ", ".join(f"{k} = {format_attr(attrs[k])}" for k in sorted(attrs)) + "}"
 
 
+def shown_attrs(op: Op) -> dict:
+    """op's attributes less the name an array is indexed by where its value has that name
+    (the parser reads it back as that value's name): y[i] prints as index %y, %i."""
+    if op.operands and op.attrs.get(WRITTEN_NAME, "") == op.operands[0].name_hint:
+        return {k: v for k, v in op.attrs.items() if k != WRITTEN_NAME}
+    return op.attrs
+
+
 def format_types(types) -> str:
     return ", ".join(str(t) for t in types)
 
@@ -121,7 +129,7 @@ class Printer:
             uses = format_attr(op.attrs["value"])  # constants read best inline: const 1.0
             head = f"const {uses}"
         else:
-            head = op.name + (" " + uses if uses else "") + format_attrs(op.attrs)
+            head = op.name + (" " + uses if uses else "") + format_attrs(shown_attrs(op))
         if op.results:
             defs = ", ".join(self.namer.define(r) for r in op.results)
             head = f"{defs} = {head} : {format_types(r.type for r in op.results)}"

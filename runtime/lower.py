@@ -31,6 +31,7 @@ from llvmlite import ir as ll
 import ir
 from ir import errors
 from ir.calling import LARGEST_SIZE, DimensionPlan
+from ir.core import indexed_name
 from ir.ops import WRAPPING_PROOFS, dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
@@ -636,7 +637,7 @@ class FunctionLowering:
         cond = self.get(op.operands[0])
         self.fail_if(self.b.not_(cond), "assert", op, message=op.attrs["message"])
 
-    def checked_offset(self, op, array_value, a: Array, indices: list):
+    def checked_offset(self, op, a: Array, indices: list):
         """Row-major offset of a[indices...] (a prefix of the axes), with bounds checks
         and Python's negative indices unless a pass proved the indices in range."""
         offset = INT(0)
@@ -657,7 +658,7 @@ class FunctionLowering:
             i = self.b.select(negative, self.b.add(iv, size), iv)
             bad = self.b.icmp_unsigned(">=", i, size)
             self.fail_if(self.likely_false(bad), "index", op, [iv, size, INT(axis)],
-                         name=array_value.name_hint)
+                         name=indexed_name(op))
             offset = self.b.add(self.b.mul(offset, size), i)
         for size in a.dims[len(indices):]:
             offset = self.b.mul(offset, size)
@@ -666,7 +667,7 @@ class FunctionLowering:
     def op_index(self, op):
         v, *idx = op.operands
         a = self.get(v)
-        offset = self.checked_offset(op, v, a, [self.get(i) for i in idx])
+        offset = self.checked_offset(op, a, [self.get(i) for i in idx])
         t = v.type
         if len(idx) == t.rank:
             return self.load_elem(a, t.elem, offset)
@@ -707,7 +708,7 @@ class FunctionLowering:
         else:
             a = self.copy_array(a, t, op)
         self.own(op.result)
-        offset = self.checked_offset(op, v, a, [self.get(i) for i in idx])
+        offset = self.checked_offset(op, a, [self.get(i) for i in idx])
         slot = Array(self.element_ptr(a, t.elem, offset), a.dims[len(idx):])
         if len(idx) == t.rank:
             self.store_slot_elem(slot, t.elem, INT(0), self.get(value), combine)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ir import Interpreter, IRParseError, parse_module, print_module, verify_module
+from compiler import check_source
 from ir.core import Loc
 
 LOOPS = """\
@@ -116,6 +117,17 @@ def test_locations_print_and_parse_back():
     assert module.functions["total"].body.ops[1].loc == Loc('dir/a "b".dp', 2, 9)
     assert module.functions["total"].body.ops[0].loc is None
     assert print_module(module) == re.sub(r' loc\("(?:[^"\\]|\\.)*":\d+:\d+\)', "", LOCATED)
+
+
+def test_the_name_an_array_is_indexed_by_shows_only_where_its_value_has_another():
+    # y = x; y[i]: the read is of %x, and an index out of range names y
+    module = check_source("def f(x: f64[n], i: i64) -> f64:\n"
+                          "    y = x\n    return y[i] + x[i]\n")
+    text = print_module(module)
+    assert "index %x, %i {array = \"y\"} : f64\n  %1 = index %x, %i : f64\n" in text
+    assert print_module(parse_module(text)) == text
+    with pytest.raises(IndexError, match="^index 3 is out of bounds for axis 0 of y with size 3$"):
+        Interpreter(parse_module(text)).run("f", [np.ones(3), 3])
 
 
 PARSE_ERRORS = [

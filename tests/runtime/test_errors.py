@@ -157,3 +157,47 @@ def test_reverse_mode_says_a_loop_s_carried_array_changed_size(backend):
         assert str(err.value) == ("reverse mode cannot differentiate a loop whose carried "
                                   f"array changes size: 'a' did: size 2 is not 1 "
                                   f"(at grows.dp:{line}:5)")
+
+
+RENAMED = """\
+def alias(x: f64[n], i: i64) -> f64:
+    y = x
+    return y[i]
+
+def simplified(x: f64[n], i: i64) -> f64:
+    y = x * 1.0
+    return y[i]
+
+def carried(x: f64[n], i: i64) -> f64:
+    y = x
+    for j in range(2):
+        y = y
+    return y[i]
+
+def stored(x: f64[n], i: i64) -> f64:
+    b = -(-x)
+    b[i] = 1.0
+    return sum(b)
+
+def read(a: f64[n], i: i64) -> f64:
+    return a[i]
+
+def inlined(x: f64[n], i: i64) -> f64:
+    return read(x, i)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_index_out_of_range_names_the_array_as_the_program_wrote_it(backend):
+    # the error named the operand's value: x for y = x, and for y = x * 1.0 only in
+    # native code, whose IR `simplify` has run on (the interpreter said y)
+    mod = compile_source(RENAMED, name="renamed.dp", backend=backend)
+    x = np.array([1.0, 2.0, 3.0])
+    for fn, name, line, col in [("alias", "y", 3, 13), ("simplified", "y", 7, 13),
+                                ("carried", "y", 13, 13), ("stored", "b", 17, 5),
+                                ("inlined", "a", 21, 13)]:
+        for call in (mod.function(fn), mod.grad(fn)):
+            with pytest.raises(IndexError) as err:
+                call(x, 5)
+            assert str(err.value) == (f"index 5 is out of bounds for axis 0 of {name} with "
+                                      f"size 3 (at renamed.dp:{line}:{col})"), (fn, call.name)
