@@ -25,6 +25,12 @@ module or function, an input of the wrong shape, a run-time error) gets
 `{"id": ..., "success": false, "error": "..."}` (id null when unknown), and the tool
 reads on.
 
+Both ways the lines are strict JSON (json.org), which has no NaN or Infinity: GradBench's
+intermediary parses every line with Rust's serde_json and ends the session on one it
+cannot read. An input line with them is not JSON to us either, and a result that is not
+finite, which no output could carry, is a failed evaluate (with its timings): the eval
+counts a failure and goes on to the next input.
+
 Each module is one .dp file and one entry in MODULES: for each function the eval calls,
 which compiled function runs (a .dp function, or a derivative dpc makes from one), how
 the JSON input becomes its arguments, and how its result becomes the JSON output. Adding
@@ -34,6 +40,7 @@ a module is adding its .dp file and its entry.
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -112,6 +119,20 @@ def floats(input: Any, name: str, rank: int) -> np.ndarray:
         raise MessageError(f"field '{name}' must be {RANKS[rank]}"
                            f"{' of equal lengths' if rank > 1 else ''}, not {brief(value)}")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def no_constant(name: str):
+    """json.loads takes NaN, Infinity and -Infinity, which are not JSON; we do not."""
+    raise MessageError(f"{name} is not a JSON number (JSON has no NaN or infinity)")
+
+
+def finite_float(text: str) -> float:
+    """A JSON number with a fraction or exponent; json.loads makes 1e400 inf, which
+    serde_json refuses as out of range, and so do we."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise MessageError(f"{text} is out of the range of f64")
+    return value
 
 
 def brief(value: Any) -> str:
@@ -308,6 +329,18 @@ def timed_runs(fn: Callable, args: tuple, min_runs: int, min_seconds: float):
     return result, timings
 
 
+def non_finite(output: Any, path: str = "output") -> str | None:
+    """Where the output holds a number JSON cannot write, 'output[2] is nan', or None."""
+    if isinstance(output, dict):
+        return next(filter(None, (non_finite(v, f"{path}.{k}") for k, v in output.items())),
+                    None)
+    numbers = np.asarray(output, dtype=np.float64)  # numbers, or lists of them
+    bad = np.argwhere(~np.isfinite(numbers))
+    if len(bad) == 0:
+        return None
+    return f"{path}{''.join(f'[{i}]' for i in bad[0])} is {numbers[tuple(bad[0])]}"
+
+
 def require(message: dict, name: str) -> str:
     value = message.get(name)
     if not isinstance(value, str):
@@ -334,8 +367,8 @@ class Tool:
 
     def respond(self, line: str) -> dict:
         try:
-            message = json.loads(line)
-        except json.JSONDecodeError as e:
+            message = json.loads(line, parse_constant=no_constant, parse_float=finite_float)
+        except (json.JSONDecodeError, MessageError) as e:
             return failure(None, f"the line is not JSON: {e}")
         if not isinstance(message, dict) or "id" not in message:
             return failure(None, "a message must be a JSON object with an 'id'")
@@ -380,8 +413,14 @@ class Tool:
         args = spec.arguments(input)
         min_runs, min_seconds = runs_wanted(input)
         result, timings = timed_runs(compiled[name].call, args, min_runs, min_seconds)
-        return {"success": True, "output": spec.output(result, args),
-                "timings": [{"name": "evaluate", "nanoseconds": t} for t in timings]}
+        output = spec.output(result, args)
+        timed = [{"name": "evaluate", "nanoseconds": t} for t in timings]
+        where = non_finite(output)
+        if where is not None:  # no JSON number for it: the evaluate fails, its runs timed
+            return {"success": False, "error": f"the output is not finite ({where}), and "
+                                               f"JSON has no NaN or infinity to send it as",
+                    "timings": timed}
+        return {"success": True, "output": output, "timings": timed}
 
     def functions(self, module: str) -> dict[str, CompiledFunction]:
         """The compiled functions of `module`, compiling them on first use."""
@@ -400,15 +439,24 @@ class Tool:
         return self.compiled[module]
 
 
+def encoded(response: dict) -> str:
+    """The response as strict JSON; should a number JSON cannot write reach it (a bug of
+    ours: inputs and outputs are checked), an error response in its place."""
+    try:
+        return json.dumps(response, allow_nan=False)
+    except ValueError:  # Python's words for it vary with its version
+        return json.dumps(failure(response.get("id"), "internal error in dpc: the response "
+                                  "holds a number JSON cannot write (NaN or infinity)"))
+
+
 def serve(stdin, stdout, tool: Tool | None = None) -> int:
     """Answers every line of stdin until it ends."""
     tool = tool or Tool()
     for line in iter(stdin.readline, ""):
         if not line.strip():
             continue
-        response = tool.respond(line)
         try:
-            stdout.write(json.dumps(response) + "\n")
+            stdout.write(encoded(tool.respond(line)) + "\n")
             stdout.flush()
         except BrokenPipeError:  # the eval has gone
             return 0

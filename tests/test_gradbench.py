@@ -30,6 +30,12 @@ TIGHT = 1e-8
 TIMEOUT = 300  # seconds to wait for one response before failing
 
 
+def not_json(constant: str):
+    """Python reads NaN, Infinity and -Infinity; GradBench's intermediary (serde_json)
+    refuses the line, which ends the session."""
+    raise AssertionError(f"{constant} in a response, which is not JSON")
+
+
 class Session:
     """One `dpc gradbench` process: send a message, read its one-line response."""
 
@@ -49,7 +55,7 @@ class Session:
             self.stderr.seek(0)
             pytest.fail(f"no response to {line[:200]}\nstderr:\n{self.stderr.read()}")
         assert response.endswith("\n")
-        return json.loads(response)
+        return json.loads(response, parse_constant=not_json)  # strict, as GradBench reads it
 
     def ask(self, kind: str, **fields) -> dict:
         """Sends a message with a fresh id; its response must carry the same id."""
@@ -353,6 +359,14 @@ def test_unknown_function(fresh):
     ('{"id": 43, "kind": "define", "module": 7}', 43, ["'module'"]),
     ('{"id": 44, "kind": "evaluate", "module": "lse", "input": {"x": [1.0]}}', 44, ["'function'"]),
     ('{"id": 45, "kind": "evaluate", "module": "lse", "function": "primal"}', 45, ["'input'"]),
+    # Python's json reads these; they are not JSON, and an id of NaN had no JSON answer
+    ('{"id": NaN, "kind": "start"}', None,
+     ["the line is not JSON: NaN is not a JSON number (JSON has no NaN or infinity)"]),
+    ('{"id": 46, "kind": "evaluate", "module": "hello", "function": "square", '
+     '"input": -Infinity}', None,
+     ["the line is not JSON: -Infinity is not a JSON number (JSON has no NaN or infinity)"]),
+    ('{"id": 1e400, "kind": "start"}', None,
+     ["the line is not JSON: 1e400 is out of the range of f64"]),
 ])
 def test_malformed_message(fresh, line, id, words):
     assert_failure(fresh.send_line(line), id, *words)
@@ -383,6 +397,35 @@ def test_wrong_input(fresh, module, function, input, words):
     response = fresh.ask("evaluate", module=module, function=function, input=input)
     assert_failure(response, response["id"], *words)
     served(fresh)
+
+
+NOT_FINITE_GMM = {"d": 1, "k": 2, "n": 2, "x": [[1e300], [0.0]], "m": 0, "gamma": 1.0,
+                  "alpha": [0.0, 0.0], "mu": [[0.0], [0.0]], "q": [[0.0], [0.0]], "l": [[], []]}
+
+
+@pytest.mark.parametrize("module, function, input, where", [
+    ("hello", "square", 1e200, "output is inf"),
+    ("ode", "gradient", {"x": [1e300, -1e300, 1e300], "s": 1}, "output[0] is -inf"),
+    ("gmm", "jacobian", NOT_FINITE_GMM, "output.alpha[0] is nan"),
+])
+def test_an_output_that_is_not_finite_is_a_failed_evaluate(fresh, module, function, input,
+                                                           where):
+    # it went out as a bare Infinity or NaN, which ended GradBench's session; the protocol
+    # has no number for it, so the evaluate fails, with its timings, and the eval goes on
+    response = fresh.ask("evaluate", module=module, function=function, input=input)
+    assert set(response) == {"id", "success", "error", "timings"}, response
+    assert response["success"] is False
+    assert response["error"] == (f"the output is not finite ({where}), and JSON has no NaN "
+                                 f"or infinity to send it as")
+    assert [t["name"] for t in response["timings"]] == ["evaluate"]
+    served(fresh)
+
+
+def test_a_response_is_strict_json_even_should_a_non_finite_number_reach_it():
+    from compiler.gradbench import encoded
+    assert encoded({"id": 7, "success": True, "output": [1.0, float("nan")]}) == (
+        '{"id": 7, "success": false, "error": "internal error in dpc: the response holds a '
+        'number JSON cannot write (NaN or infinity)"}')
 
 
 def test_other_kinds_get_their_id_back(fresh):
