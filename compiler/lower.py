@@ -479,9 +479,8 @@ class FunctionLowering:
     def stmt_IndexAssign(self, s: A.IndexAssign) -> None:
         array, indices = self.element_slot(s)
         value = self.expr(s.value)
-        written = {WRITTEN_NAME: s.target}
         if s.op is not None:
-            old = self.emit(s, "index", array, *indices, **written)
+            old = self.emit(s, "index", array, *indices, **{WRITTEN_NAME: s.target})
             value = self.binary(s, s.op, old, value)
         self.store_element(s, array, indices, value)
 
@@ -497,7 +496,8 @@ class FunctionLowering:
         """Binds the array's name to a copy of it with `value` at `indices`."""
         if value.type.elem == I64 and array.type.elem == F64:
             value = self.emit(s, "to_f64", value)
-        self.bind(s.target, self.emit(s, "update", array, value, *indices, **written))
+        self.bind(s.target, self.emit(s, "update", array, value, *indices,
+                                      **{WRITTEN_NAME: s.target}))
 
     def stmt_Assert(self, s: A.Assert) -> None:
         cond = self.condition(s.cond, "assert")
