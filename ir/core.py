@@ -86,6 +86,13 @@ class Block:
 WRITTEN_NAME = "array"
 
 
+def computing_attrs(op: "Op") -> list:
+    """op's attributes but the written name, sorted: two ops that differ only in the name
+    compute the same value, and the first of them is the one to fail, so merging them
+    keeps its message."""
+    return sorted((k, v) for k, v in op.attrs.items() if k != WRITTEN_NAME)
+
+
 def indexed_name(op: "Op") -> str | None:
     """The name of the array `op` indexes, for messages: the one written, else its value's."""
     return op.attrs.get(WRITTEN_NAME, op.operands[0].name_hint)

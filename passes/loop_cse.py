@@ -165,7 +165,7 @@ def op_text(op: ir.Op, names: dict) -> str:
         names[r] = f"v{len(names)}"
     operands = ",".join(names.get(v, f"@{id(v)}") for v in op.operands)
     head = (f"{','.join(names[r] for r in op.results)}={op.name}({operands})"
-            f"{sorted(op.attrs.items())}:{[str(r.type) for r in op.results]}")
+            f"{ir.computing_attrs(op)}:{[str(r.type) for r in op.results]}")
     parts = [head]
     for region in op.regions:
         for a in region.args:

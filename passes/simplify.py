@@ -171,7 +171,7 @@ def share_in_block(block: ir.Block, seen: dict, subst: dict) -> None:
         if op.regions or not op.results or not REGISTRY[op.name].pure or \
                 any(r.type.rank > 0 for r in op.results):
             continue
-        key = (op.name, tuple(id(v) for v in op.operands), repr(sorted(op.attrs.items())),
+        key = (op.name, tuple(id(v) for v in op.operands), repr(ir.computing_attrs(op)),
                tuple(str(r.type) for r in op.results))
         if key in seen:
             subst.update(zip(op.results, seen[key].results))

@@ -136,6 +136,17 @@ def test_constfold_simplify_cse_dce_before_and_after():
             ir.Interpreter(program).run("g", [np.array([1.0, 2.0]), 0.5])
 
 
+def test_reads_that_differ_only_in_the_written_name_are_one_read():
+    """y = x; x[i] + y[i], the reads proved in range: the second read's name (y) is only
+    for a message that it cannot raise."""
+    before = ("func @f(%x: f64[n], %i: i64) -> f64 {\n  %0 = index %x, %i {inbounds = true} : f64\n"
+              "  %1 = index %x, %i {array = \"y\", inbounds = true} : f64\n"
+              "  %2 = add %0, %1 : f64\n  return %2\n}\n")
+    after = ("func @f(%x: f64[n], %i: i64) -> f64 {\n  %0 = index %x, %i {inbounds = true} : f64\n"
+             "  %1 = add %0, %0 : f64\n  return %1\n}\n")
+    assert ir.print_module(run([CSE(), DeadCode()], before)) == after
+
+
 def test_inlining_exposes_the_seed_of_a_gradient():
     module = AutoDiff().apply(ir.parse_module(GRAD))
     assert ir.print_module(module) == DIFFERENTIATED
