@@ -19,7 +19,7 @@ import numpy as np
 import ir
 from ir.calling import I64_MAX, I64_MIN, LARGEST_SIZE, DimensionPlan, wrong_count
 from ir.errors import parameters_listed
-from ir.types import results_text
+from ir.types import array_or_scalar, results_text
 from ir.dot import dot_functions
 
 from .derivatives import (DENSE, WrtError, check_jacobian_results, make_dense, make_derived,
@@ -137,30 +137,13 @@ class CompiledFunction:
         return self.call(*args)
 
     def bind(self, args: tuple, kwargs: dict) -> tuple:
-        """The arguments in parameter order, from positional ones followed by keyword
-        ones (by parameter name, as in Python: mod.gmm(alphas, means=m, ...));
-        ValueErrorDP, as for a wrong number of arguments, for an unknown, repeated or
-        missing name. (Parameter names are distinct, derived functions' too.)"""
-        names = [p.name_hint for p in self.function.params]
-        if len(args) > len(names):
-            raise wrong_count(self.name, names, len(args) + len(kwargs))
-        bound = dict(zip(names, args))
-        for key, value in kwargs.items():
-            if key not in names:
-                raise ir.ValueErrorDP(f"{self.name}() has no parameter '{key}' "
-                                      f"({parameters_listed(names)})")
-            if key in bound:
-                raise ir.ValueErrorDP(f"{self.name}() got parameter '{key}' twice")
-            bound[key] = value
-        missing = [name for name in names if name not in bound]
-        if missing:
-            raise wrong_count(self.name, names, len(args) + len(kwargs), missing)
-        return tuple(bound[name] for name in names)
+        return bind_arguments(self.name, [p.name_hint for p in self.function.params], args,
+                              kwargs)
 
     @property
     def signature(self) -> str:
-        params = ", ".join(f"{p.name_hint}: {p.type}" for p in self.function.params)
-        return f"{self.name}({params}) -> {results_text(self.function.return_types)}"
+        return signature_text(self.name, self.function,
+                              results_text(self.function.return_types))
 
     def __repr__(self) -> str:
         return f"<dpc function {self.signature}>"
@@ -168,6 +151,35 @@ class CompiledFunction:
     def __reduce__(self):
         # by its module and name: the native call path is machine code, no Python value
         return CompiledFunction, (self.owner, self.name)
+
+
+def bind_arguments(called: str, names: list[str], args: tuple, kwargs: dict) -> tuple:
+    """The arguments of a function `called` with parameters `names`, in parameter order,
+    from positional ones followed by keyword ones (by parameter name, as in Python:
+    mod.gmm(alphas, means=m, ...)); ValueErrorDP, as for a wrong number of arguments, for
+    an unknown, repeated or missing name. (Parameter names are distinct, derived
+    functions' too.)"""
+    if len(args) > len(names):
+        raise wrong_count(called, names, len(args) + len(kwargs))
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise ir.ValueErrorDP(f"{called}() has no parameter '{key}' "
+                                  f"({parameters_listed(names)})")
+        if key in bound:
+            raise ir.ValueErrorDP(f"{called}() got parameter '{key}' twice")
+        bound[key] = value
+    missing = [name for name in names if name not in bound]
+    if missing:
+        raise wrong_count(called, names, len(args) + len(kwargs), missing)
+    return tuple(bound[name] for name in names)
+
+
+def signature_text(name: str, fn: ir.Function, results: str) -> str:
+    """`name(x: f64[n], ...) -> results`: how a callable of the API taking fn's
+    parameters describes itself."""
+    params = ", ".join(f"{p.name_hint}: {p.type}" for p in fn.params)
+    return f"{name}({params}) -> {results}"
 
 
 class CompiledModule:
@@ -324,9 +336,10 @@ class CompiledModule:
         S_a + S_b."""
         owner, name = self.target("hessian", name)
         dense = owner.derivative("hessian", name, wrt)
-        ranks = [dense.function.param_types[k].rank for k in wrt_positions(dense.function, wrt)]
-        return DenseDerivative("hessian", name, functools.partial(columns_to_blocks, dense,
-                                                                  ranks, len(ranks)))
+        types = [dense.function.param_types[k] for k in wrt_positions(dense.function, wrt)]
+        blocks = functools.partial(columns_to_blocks, dense, [t.rank for t in types], len(types))
+        return DenseDerivative("hessian", name, dense.name, dense.function,
+                               blocks_text(types, types), blocks)
 
     def jacobian(self, name: str | CompiledFunction, wrt=None):
         """The dense Jacobian of function `name` (every result f64) with respect to the
@@ -344,7 +357,10 @@ class CompiledModule:
             check_jacobian_results(fn.function)
         except ir.TypeRuleError as e:
             raise ValueError(f"jacobian({name}): {e}") from None
-        return DenseDerivative("jacobian", name,
+        blocks_type = blocks_text(fn.function.return_types,
+                                  [fn.function.param_types[k] for k in positions])
+        return DenseDerivative("jacobian", name, fn.function.derived_name("jacobian", positions),
+                               fn.function, blocks_type,
                                functools.partial(dense_jacobian, fn, wrt, positions))
 
     def specialize(self, name: str | CompiledFunction, /, **values) -> CompiledFunction:
@@ -562,24 +578,44 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
 class DenseDerivative:
     """What mod.hessian('f') and mod.jacobian('f') give: a Python function that calls
     native code and puts its columns together as blocks. `made` and `of` name it, so that
-    derivative methods given it can say what it is."""
+    derivative methods given it can say what it is; `name` and `signature` describe it
+    as they describe a compiled function (`f.hessian(x: f64[n]) -> f64[n, n]`), and its
+    argument errors name it so."""
 
-    def __init__(self, made: str, of: str, blocks: functools.partial):
-        self.made, self.of, self.blocks = made, of, blocks
+    def __init__(self, made: str, of: str, name: str, takes: ir.Function, results: str,
+                 blocks: functools.partial):
+        """takes: the function whose parameters it takes; results: its blocks' type."""
+        self.made, self.of, self.name, self.blocks = made, of, name, blocks
+        self.signature = signature_text(name, takes, results)
+        self.parameter_names = [p.name_hint for p in takes.params]
 
     def __call__(self, /, *args, **kwargs):  # a parameter of the function may be `self`
-        return self.blocks(*args, **kwargs)
+        return self.blocks(*bind_arguments(self.name, self.parameter_names, args, kwargs))
 
     def __repr__(self) -> str:
         return f"<dpc {self.made} of {self.of}>"
 
 
+def blocks_text(products: list, seeds: list) -> str:
+    """The type of a dense derivative's blocks, as a signature writes results: block
+    [p][s] has shape P_p + S_s, packed as the caller gets them."""
+    blocks = packed([[array_or_scalar(ir.F64, p.shape + s.shape) for s in seeds]
+                     for p in products])
+    return nested_text(blocks)
+
+
+def nested_text(blocks) -> str:
+    if isinstance(blocks, tuple):
+        return f"({', '.join(map(nested_text, blocks))})"
+    return str(blocks)
+
+
 def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: int, /,
-                      *args, **kwargs):
+                      *args):
     """The Jacobian or Hessian blocks [product][seed] from a dense function that
     computes them as columns: its block (seed s, product p) has shape S_s + P_p, each
     element of seed s followed by the column it gives; the caller gets P_p + S_s."""
-    by_seed = grid(dense(*dense.bind(args, kwargs)), len(seed_ranks), products)
+    by_seed = grid(dense(*args), len(seed_ranks), products)
     blocks = [[None] * len(seed_ranks) for _ in range(products)]
     for s, rank in enumerate(seed_ranks):
         for p, block in enumerate(by_seed[s]):
@@ -595,10 +631,9 @@ def grid(out, rows: int, cols: int) -> list[list]:
     return [list(out[r * cols:(r + 1) * cols]) for r in range(rows)]
 
 
-def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args, **kwargs):
+def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args):
     """CompiledModule.jacobian's blocks of fn at `args`: columns from jvp when the wrt
     inputs have no more elements than the results, else rows from vjp."""
-    args = fn.bind(args, kwargs)
     outs = result_sizes(fn, args)
     ins = sum(int(np.prod(np.shape(args[k]))) for k in positions)
     if ins <= outs:

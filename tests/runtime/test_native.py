@@ -406,6 +406,47 @@ def test_modules_and_dense_derivatives_say_what_they_are():
         "<dpc hessian of lse>", "<dpc jacobian of lse.grad>")
 
 
+DENSE = """def two(x: f64[n], y: f64[m, 2]) -> f64:
+    return sum(x) * sum(y * y)
+
+def pair(x: f64[n], y: f64) -> (f64[?], f64):
+    return [x[i] * y for i in range(2)], y * y
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_dense_derivatives_describe_themselves_as_compiled_functions_do(backend):
+    # mod.hessian and mod.jacobian had no .name or .signature, and a Jacobian's argument
+    # errors named the function it was taken of: 'pair() takes 2 arguments (x, y), 1
+    # given: y missing', where a Hessian's said 'two.hessian()'
+    mod = compile_source(DENSE, backend=backend)
+    hessian, jacobian = mod.hessian("two"), mod.jacobian("pair")
+    assert (hessian.name, hessian.signature) == (
+        "two.hessian", "two.hessian(x: f64[n], y: f64[m, 2]) -> ((f64[n, n], f64[n, m, 2]), "
+                       "(f64[m, 2, n], f64[m, 2, m, 2]))")
+    assert mod.hessian("two", wrt="x").signature == ("two.hessian.0(x: f64[n], y: f64[m, 2]) -> "
+                                                     "f64[n, n]")
+    assert (jacobian.name, jacobian.signature) == (
+        "pair.jacobian", "pair.jacobian(x: f64[n], y: f64) -> ((f64[?, n], f64[?]), (f64[n], f64))")
+    assert mod.jacobian("pair", wrt="y").signature == ("pair.jacobian.1(x: f64[n], y: f64) -> "
+                                                       "(f64[?], f64)")
+    x, y = np.ones(3), np.ones((1, 2))
+    assert [[np.shape(b) for b in row] for row in hessian(x, y)] == [[(3, 3), (3, 1, 2)],
+                                                                    [(1, 2, 3), (1, 2, 1, 2)]]
+    assert [[np.shape(b) for b in row] for row in jacobian(x, 2.0)] == [[(2, 3), (2,)], [(3,), ()]]
+    for call, message in [
+            (lambda: jacobian(x), "pair.jacobian() takes 2 arguments (x, y), 1 given: y missing"),
+            (lambda: jacobian(x, 2.0, 3.0), "pair.jacobian() takes 2 arguments (x, y), 3 given"),
+            (lambda: jacobian(x, z=2.0), "pair.jacobian() has no parameter 'z' (its parameters "
+                                         "are x, y)"),
+            (lambda: mod.jacobian("pair", wrt="y")(y=1.0), "pair.jacobian.1() takes 2 arguments "
+                                                           "(x, y), 1 given: x missing"),
+            (lambda: hessian(x, x=x), "two.hessian() got parameter 'x' twice")]:
+        with pytest.raises(ValueErrorDP) as err:
+            call()
+        assert str(err.value) == message
+
+
 def test_loop_of_a_million_iterations():
     source = ("def f(n: i64) -> f64:\n    acc = 0.0\n    for i in range(n):\n"
               "        acc += 1.0 / float(i + 1)\n    return acc\n")
