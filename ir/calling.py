@@ -7,7 +7,8 @@ ints and bools; an `i64` parameter takes ints (and floats that are whole numbers
 refused: no silent truncation); a `bool` parameter takes bools. Array parameters take
 NumPy arrays or nested lists; float64 and int64 arrays are used as they are, an integer or
 bool array is converted once to float64 for a `f64[...]` parameter, and any conversion
-that could lose information (float to int, complex, object) is an error.
+that could lose information (float to int, complex, object, a float wider than f64 such as
+np.longdouble to f64) is an error.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def coerce_scalar(t: Type, value, name: str):
         if isinstance(value, numbers.Integral):
             return np.int64(in_i64_range(int(value), name))
     elif isinstance(value, numbers.Real):
+        if isinstance(value, np.floating) and wider_than_f64(value.dtype):
+            raise ValueErrorDP(f"argument {name} must be f64, got {type(value).__name__} "
+                               f"{value!r}, more precise than f64: pass float({name}) to "
+                               f"round it")
         try:
             return np.float64(value)
         except OverflowError:  # an int beyond the doubles
@@ -88,6 +93,11 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
         # a list with no numbers in it ([], [[]]) has NumPy's default dtype, float64, but
         # no element that could lose information: it is an empty array of any type
         empty_list = arr.size == 0 and not isinstance(value, np.ndarray)
+        if t.elem == F64 and wider_than_f64(arr.dtype):
+            rounded = (f"{name}.astype(np.float64)" if isinstance(value, np.ndarray)
+                       else f"np.asarray({name}, dtype=np.float64)")
+            raise ValueErrorDP(f"argument {name} must be {t}, got an array of dtype {arr.dtype}, "
+                               f"more precise than f64: pass {rounded} to round it")
         if arr.dtype.kind not in SAFE_SOURCES[t.elem] and not empty_list:
             raise ValueErrorDP(f"argument {name} must be {t}, got an array of dtype {arr.dtype}"
                                f" (convert it explicitly if that is intended)")
@@ -95,6 +105,13 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
             in_i64_range(int(arr.max()), f"{name}'s largest element")
         arr = arr.astype(want)
     return arr
+
+
+def wider_than_f64(dtype: np.dtype) -> bool:
+    """Is dtype a float with more precision than a double (np.longdouble where it is x87's
+    80 bits or a quad)? Narrowing it to f64 would lose digits its user asked for: JAX
+    refuses it too."""
+    return dtype.kind == "f" and np.finfo(dtype).nmant > np.finfo(np.float64).nmant
 
 
 def beyond_int64(value, arr: np.ndarray, t: ArrayType, name: str) -> np.ndarray:
