@@ -110,9 +110,21 @@ def as_np(value, t: Type):
 
 def check_size(op, shape) -> None:
     """MemoryErrorDP when an array of `shape` with op's result elements takes more bytes
-    than an i64 holds, sizes 0 left out (NumPy's rule): native code checks the same."""
-    if math.prod(int(d) for d in shape if d) * item_bytes(op) > I64_MAX:
+    than an i64 holds: native code checks the same."""
+    if bytes_overflow(shape, item_bytes(op)):
         raise cannot_allocate(op, shape)
+
+
+def bytes_overflow(sizes, item_size: int) -> bool:
+    """Do `sizes` take more bytes than an i64 holds, sizes 0 left out (NumPy's rule)?"""
+    return math.prod(int(d) for d in sizes if d) * item_size > I64_MAX
+
+
+def never_allocated(t: Type) -> bool:
+    """Is an array of type t too large for any machine by its literal sizes alone (its
+    other sizes make it larger, or are 0, which does not count)? Making it always fails."""
+    literal = [d for d in t.shape if isinstance(d, int)]
+    return bool(literal) and bytes_overflow(literal, np.dtype(NP_DTYPE[t.elem]).itemsize)
 
 
 def allocate(op, shape, make):

@@ -12,7 +12,7 @@ fill it.
 from __future__ import annotations
 
 import ir
-from ir.ops import MOVABLE_PROOFS, dim_of_value
+from ir.ops import MOVABLE_PROOFS, dim_of_value, never_allocated
 from ir.registry import REGISTRY
 
 from .narrow import narrow_types
@@ -48,6 +48,8 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
     it is: an index proved in range by the test of the `if` it is in may be removed, not
     moved."""
     name = op.name
+    if any(never_allocated(r.type) for r in op.results):  # always fails, out of memory
+        return False
     if name in NEVER_FAILS:  # a yield passes values on (an if's branches may differ)
         return name == "yield" or shapes_agree(op)
     if name == "index":

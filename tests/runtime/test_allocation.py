@@ -42,6 +42,9 @@ def after_a_temporary(x: f64[n], k: i64) -> f64:
 
 def empty(k: i64) -> f64[?, ?, ?]:
     return zeros(k, 0, k)
+
+def literal() -> f64:
+    return sum(zeros(4294967296, 4294967296))
 """
 
 HUGE = 2**61  # elements: 2**64 bytes of f64, past the largest i64
@@ -61,6 +64,24 @@ def test_a_vector_too_large(mod, fn, at, small):
                               f"(16 EiB) (at a.dp:{at})")
     assert isinstance(err.value, MemoryError) and isinstance(err.value, RuntimeErrorDP)
     np.testing.assert_array_equal(mod.run(fn, 3), small)  # the next call works
+
+
+@pytest.mark.parametrize("fn, at", [("total", "2:16"), ("updated", "8:9"), ("built", "13:9")])
+def test_specialized_code_raises_what_generic_code_raises(mod, fn, at):
+    # fixing k makes the sizes literals, and native code took an array of literal sizes
+    # for one that is always made: mod.specialize("total", k=HUGE)() returned 0.0
+    with pytest.raises(MemoryErrorDP) as err:
+        mod.specialize(fn, k=HUGE)()
+    assert str(err.value) == ("cannot allocate an array of 2305843009213693952 f64 elements "
+                              f"(16 EiB) (at a.dp:{at})")
+
+
+def test_literal_sizes_too_large_for_any_machine(mod):
+    # native code dropped the array, which only the sum read, and returned 0.0
+    with pytest.raises(MemoryErrorDP) as err:
+        mod.literal()
+    assert str(err.value) == ("cannot allocate an array of 4294967296 x 4294967296 f64 elements "
+                              "(128 EiB) (at a.dp:33:16)")
 
 
 def test_rows_too_many(mod):
