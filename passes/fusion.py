@@ -17,7 +17,9 @@ A build read more than once fuses into every read when its body is a few cheap o
 multiplies, compares, selects, reads: `CHEAP`) and no read is more than one loop deeper
 than the build: each element is then computed once per read instead of written to memory
 and read back. Runge-Kutta's `k1` feeds both the next stage and the step's update; fused
-into both, ode's primal makes three arrays per step instead of four (20% faster).
+into both, ode's primal makes three arrays per step instead of four (20% faster). A single
+read inside more loops than the build's own (`s[j]` inside loops over i and j) takes the
+body only when it is cheap too, since it runs there once per iteration of the extra loop.
 
 Only bodies that cannot fail are moved (no check that could raise, no call), so the
 program raises exactly the errors it raised before; work is repeated only as above.
@@ -130,7 +132,8 @@ def uses_of(block: ir.Block) -> dict:
 def fusible(op: ir.Op, uses: dict, depth: dict) -> list | None:
     """The element reads that can take `op`'s body, or None: a single read, or several
     when the body is cheap enough to repeat at each and none of them is more than one
-    loop deeper than the build (so each element is still computed once per read)."""
+    loop deeper than the build (so each element is still computed once per read). A
+    read nested deeper than the build's own loops takes only a cheap body."""
     if op.name != "build" or not counts_from_zero(op):
         return None
     rank = op.results[0].type.rank
@@ -139,8 +142,16 @@ def fusible(op: ir.Op, uses: dict, depth: dict) -> list | None:
     readers = uses.get(op.results[0], [])
     if not readers:
         return None
-    if len(readers) > 1 and (rank > 1 or not cheap_to_repeat(op.regions[0])
-                             or any(depth[id(r)] > depth[id(op)] + 1 for r in readers)):
+    several = len(readers) > 1
+    if several and (rank > 1 or any(depth[id(r)] > depth[id(op)] + 1 for r in readers)):
+        return None
+    # A read in a loop the build's own loops do not account for (`s[j]` in a loop over
+    # points i and components j) takes the body at every iteration of that loop, the same
+    # element over and over: only a cheap body is worth that. In GMM specialized, a sum
+    # over d per component, read per point and component, ran 1000 times per component
+    # (the generic code kept the array: the sum's reads were not proved in bounds there).
+    deeper = any(depth[id(r)] > depth[id(op)] + rank for r in readers)
+    if (several or deeper) and not cheap_to_repeat(op.regions[0]):
         return None
     proofs = MOVABLE_PROOFS if rank == 1 else (True,)
     for reader in readers:

@@ -29,7 +29,16 @@ from ir.types import BOOL, F64, I64, ArrayType
 from . import cache
 from .lower import CTX_FIELDS, ModuleLowering, Site, entry_symbol
 
-OPTIONS = "O3 vectorize loop+slp ordered-reductions no-gather"
+# LLVM unrolls a loop whole when it knows the trip count and the copies fit its size
+# budget: in a specialized function, every short loop over a fixed size. GMM's reverse
+# sweep, a loop over a row of d = 10 for each point and component, ran slower written out
+# 10 times than as the generic code's loop unrolled by 2 (the specialized gradient
+# 0.89-0.97x the generic one, 1.04-1.07x with this cap; benchmarks/gradient.py). Loops of
+# at most 8 trips, as passes/specialize.py unrolls, are still unrolled whole (lstm's 7
+# bits and k-means' 8 dimensions: no change), longer ones in part.
+FULL_UNROLL_TRIPS = 8
+
+OPTIONS = f"O3 vectorize loop+slp ordered-reductions no-gather full-unroll<={FULL_UNROLL_TRIPS}"
 
 _INIT_LOCK = threading.Lock()
 _INITIALIZED = False
@@ -77,6 +86,7 @@ def target_machine():
             # (e.g. sum(exp(x)) in lse): the body in vector registers, the additions one
             # lane at a time in the original order, so results stay bit-for-bit the same.
             llvm.set_option("dpc", "-force-ordered-reductions")
+            llvm.set_option("dpc", f"-unroll-full-max-count={FULL_UNROLL_TRIPS}")
             keep_freed_memory()
             _INITIALIZED = True
     target = llvm.Target.from_default_triple()

@@ -324,3 +324,74 @@ def test_a_body_read_twice_stays_built_when_repeating_it_costs_more(source):
     x = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(ir.Interpreter(fused).run("f", [x]),
                                ir.Interpreter(module).run("f", [x]), rtol=1e-15)
+
+
+READ_PER_POINT = """\
+func @f(%a: f64[k, d], %x: f64[n, k]) -> f64[n, k] {
+  %k = dim %a {axis = 0} : i64
+  %d = dim %a {axis = 1} : i64
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %s = build %0, %k, %1 : f64[k] {
+  ^(%j: i64):
+    %2 = reduce %0, %d, %1 {kind = "sum"} : f64 {
+    ^(%r: i64):
+      %3 = index %a, %j, %r {inbounds = true} : f64
+      yield %3
+    }
+    yield %2
+  }
+  %y = build %0, %n, %1 : f64[n, k] {
+  ^(%i: i64):
+    %4 = build %0, %k, %1 : f64[k] {
+    ^(%j.1: i64):
+      %5 = index %x, %i, %j.1 {inbounds = true} : f64
+      %6 = index %s, %j.1 {inbounds = true} : f64
+      %7 = add %5, %6 : f64
+      yield %7
+    }
+    yield %4
+  }
+  return %y
+}
+"""
+
+
+def test_a_body_read_inside_more_loops_than_its_own_stays_built_unless_cheap():
+    # %s[j] is read for every point i and component j: moved there, the sum over d of
+    # each component would run once per point (n times) instead of once
+    after = Fusion().apply(ir.parse_module(READ_PER_POINT))
+    assert ir.print_module(after) == READ_PER_POINT
+    a, x = np.arange(6.0).reshape(2, 3), np.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(ir.Interpreter(after).run("f", [a, x]),
+                                  x + a.sum(axis=1))
+    # a cheap body (one read and a multiply) is worth repeating: it moves into the read
+    cheap = READ_PER_POINT.replace(
+        '    %2 = reduce %0, %d, %1 {kind = "sum"} : f64 {\n'
+        '    ^(%r: i64):\n'
+        '      %3 = index %a, %j, %r {inbounds = true} : f64\n'
+        '      yield %3\n'
+        '    }\n',
+        '    %3 = index %a, %j, %0 {inbounds = true} : f64\n'
+        '    %2 = mul %3, %3 : f64\n')
+    assert ir.print_module(Fusion().apply(ir.parse_module(cheap))) == (
+        "func @f(%a: f64[k, d], %x: f64[n, k]) -> f64[n, k] {\n"
+        "  %k = dim %a {axis = 0} : i64\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %y = build %0, %n, %1 : f64[n, k] {\n"
+        "  ^(%i: i64):\n"
+        "    %2 = build %0, %k, %1 : f64[k] {\n"
+        "    ^(%j.1: i64):\n"
+        "      %3 = index %x, %i, %j.1 {inbounds = true} : f64\n"
+        "      %4 = index %a, %j.1, %0 {inbounds = true} : f64\n"
+        "      %5 = mul %4, %4 : f64\n"
+        "      %6 = add %3, %5 : f64\n"
+        "      yield %6\n"
+        "    }\n"
+        "    yield %2\n"
+        "  }\n"
+        "  return %y\n"
+        "}\n")
