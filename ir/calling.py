@@ -109,9 +109,10 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
 
 def wider_than_f64(dtype: np.dtype) -> bool:
     """Is dtype a float with more precision than a double (np.longdouble where it is x87's
-    80 bits or a quad)? Narrowing it to f64 would lose digits its user asked for: JAX
-    refuses it too."""
-    return dtype.kind == "f" and np.finfo(dtype).nmant > np.finfo(np.float64).nmant
+    80 bits, a double-double or a quad)? Narrowing it to f64 would lose digits its user
+    asked for: JAX refuses it too. Every such float takes more than 8 bytes (a longdouble
+    that is a double takes 8), and the size is cheaper to read than np.finfo on each call."""
+    return dtype.kind == "f" and dtype.itemsize > 8
 
 
 def beyond_int64(value, arr: np.ndarray, t: ArrayType, name: str) -> np.ndarray:
