@@ -913,17 +913,24 @@ class FunctionLowering:
         hides the function (sum = 2.0, then sum(x)): Python would use the value, so going on
         with the function would compute what the program does not say. None when no value
         hides one."""
-        value = self.scope.lookup(name)
-        if value is None:
-            return None
         if name in self.owner.defs:
             what = f"the function '{name}'"
         elif name in BUILTINS or name in DERIVATIVE_FORMS:
             what = f"the builtin {name}()"
         else:
             return None
-        return (f"'{name}' is a value here ({value.type}), which hides {what}; give the value "
-                f"another name")
+        value = self.scope.lookup(name)
+        if value is not None:
+            return (f"'{name}' is a value here ({value.type}), which hides {what}; give the "
+                    f"value another name")
+        # Bound anywhere in the body, the name is the body's own variable everywhere in
+        # it, as in Python: read before its binding, Python raises UnboundLocalError.
+        line = first_bindings(self.fdef.body, updates=True).get(name)
+        if line is None:
+            return None
+        return (f"'{name}' is bound at line {line} of this function, which makes it a "
+                f"variable everywhere in the function (as in Python), not {what}; give the "
+                f"variable another name")
 
     def module_prefix(self, e: A.Attribute) -> str | None:
         """The module name `e` is read through (np.exp, math.pi), unless it names a value."""

@@ -572,6 +572,21 @@ WRONG = [
      "def g(x: f64) -> f64:\n    return x\n\ndef f(n: i64, x: f64) -> f64:\n    grad = n\n"
      "    h = grad(g)\n    return h(x)\n", 6, 9,
      "'grad' is a value here (i64), which hides the builtin grad(); give the value another name"),
+    # bound anywhere in the body, the name is the body's variable everywhere (Python's
+    # UnboundLocalError before the binding); these called the function
+    ("a builtin called, then its name bound",  # returned sum(x) + 2.0
+     "def f(x: f64[n]) -> f64:\n    y = sum(x)\n    sum = 2.0\n    return y + sum\n", 2, 9,
+     "'sum' is bound at line 3 of this function, which makes it a variable everywhere in the "
+     "function (as in Python), not the builtin sum(); give the variable another name"),
+    ("a builtin called after its name is bound in one branch",
+     "def f(x: f64) -> f64:\n    if x > 0.0:\n        exp = 2.0\n    return exp(x)\n", 4, 12,
+     "'exp' is bound at line 3 of this function, which makes it a variable everywhere in the "
+     "function (as in Python), not the builtin exp(); give the variable another name"),
+    ("a function differentiated, then its name bound by a loop",
+     "def g(x: f64) -> f64:\n    return x\n\ndef f(x: f64) -> f64:\n    d = grad(g)(x)\n"
+     "    for g in range(2):\n        d = d + 1.0\n    return d\n", 5, 14,
+     "'g' is bound at line 6 of this function, which makes it a variable everywhere in the "
+     "function (as in Python), not the function 'g'; give the variable another name"),
 ]
 
 
