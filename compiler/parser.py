@@ -486,6 +486,9 @@ def index_target(target):
     while isinstance(node, A.Index):
         indices = list(node.indices) + indices
         node = node.base
+    if isinstance(target, A.TupleLit):  # a, (b, c) = ...
+        raise SyntaxProblem("nested unpacking is not supported; unpack the inner tuple in a "
+                            "statement of its own: a, t = ... then b, c = t", *pos(target))
     if not isinstance(node, A.Name) or not indices:
         raise SyntaxProblem("cannot assign to this; assign to a name or an element a[i]",
                             *pos(target))

@@ -572,6 +572,10 @@ WRONG = [
      "def g(x: f64) -> f64:\n    return x\n\ndef f(n: i64, x: f64) -> f64:\n    grad = n\n"
      "    h = grad(g)\n    return h(x)\n", 6, 9,
      "'grad' is a value here (i64), which hides the builtin grad(); give the value another name"),
+    ("nested unpacking",  # said 'cannot assign to this'
+     "def f(x: f64) -> f64:\n    a, (b, c) = x, (x, x)\n    return a + b + c\n", 2, 8,
+     "nested unpacking is not supported; unpack the inner tuple in a statement of its own: "
+     "a, t = ... then b, c = t"),
     # bound anywhere in the body, the name is the body's variable everywhere (Python's
     # UnboundLocalError before the binding); these called the function
     ("a builtin called, then its name bound",  # returned sum(x) + 2.0
