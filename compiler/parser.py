@@ -733,6 +733,9 @@ def question_mark(f: Failure) -> SyntaxProblem | None:
                            f"unknown size is written inside the brackets, as in {elem}[?]")
     if f.first.type != "DEF":
         return at(f.token, "'?' is not an operator in .dp; write c ? a : b as a if c else b")
+    if [t.type for t in f.before[-2:]] in (["LPAR", "NAME"], ["COMMA", "NAME"]):  # (x?: f64)
+        return at(f.token, "'?' cannot follow a parameter's name: .dp has no optional "
+                           "parameters (every call passes every argument)")
     return None
 
 

@@ -572,6 +572,10 @@ WRONG = [
      "def g(x: f64) -> f64:\n    return x\n\ndef f(n: i64, x: f64) -> f64:\n    grad = n\n"
      "    h = grad(g)\n    return h(x)\n", 6, 9,
      "'grad' is a value here (i64), which hides the builtin grad(); give the value another name"),
+    ("a parameter marked optional",  # said "unexpected '?' (expected ':' or end of line)"
+     "def f(x: f64, y?: f64) -> f64:\n    return x\n", 1, 16,
+     "'?' cannot follow a parameter's name: .dp has no optional parameters (every call "
+     "passes every argument)"),
     ("nested unpacking",  # said 'cannot assign to this'
      "def f(x: f64) -> f64:\n    a, (b, c) = x, (x, x)\n    return a + b + c\n", 2, 8,
      "nested unpacking is not supported; unpack the inner tuple in a statement of its own: "
