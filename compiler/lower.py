@@ -218,6 +218,9 @@ class FunctionLowering:
         self.loops = 0  # how many loops the statement being lowered is in
         # names bound to a function (dh = grad(h, wrt=x)) -> (that function, the line)
         self.functions: dict[str, tuple[Function, int]] = {}
+        # name -> line of its first binding anywhere in the body (x += ... and a[i] = ...
+        # included): such a name is the function's variable everywhere, as in Python
+        self.local_names = first_bindings(fdef.body, updates=True)
         self.bind_dimensions()
 
     def error(self, node, message: str):
@@ -911,8 +914,9 @@ class FunctionLowering:
     def hidden_callee(self, name: str) -> str | None:
         """What is wrong with calling or differentiating `name` when a value of that name
         hides the function (sum = 2.0, then sum(x)): Python would use the value, so going on
-        with the function would compute what the program does not say. None when no value
-        hides one."""
+        with the function would compute what the program does not say; or when the body
+        binds the name elsewhere (sum(x), then sum = 2.0), which makes it a variable in the
+        whole body. None when no value hides one."""
         if name in self.owner.defs:
             what = f"the function '{name}'"
         elif name in BUILTINS or name in DERIVATIVE_FORMS:
@@ -923,9 +927,8 @@ class FunctionLowering:
         if value is not None:
             return (f"'{name}' is a value here ({value.type}), which hides {what}; give the "
                     f"value another name")
-        # Bound anywhere in the body, the name is the body's own variable everywhere in
-        # it, as in Python: read before its binding, Python raises UnboundLocalError.
-        line = first_bindings(self.fdef.body, updates=True).get(name)
+        # read before its binding, Python raises UnboundLocalError
+        line = self.local_names.get(name)
         if line is None:
             return None
         return (f"'{name}' is bound at line {line} of this function, which makes it a "

@@ -481,14 +481,14 @@ def assignment_to(target, value):
 
 def index_target(target):
     """`a[i][j]` as an assignment target -> (Name a, [i, j])."""
+    if isinstance(target, A.TupleLit):  # a, (b, c) = ...
+        raise SyntaxProblem("nested unpacking is not supported; unpack the inner tuple in a "
+                            "statement of its own: a, t = ... then b, c = t", *pos(target))
     indices = []
     node = target
     while isinstance(node, A.Index):
         indices = list(node.indices) + indices
         node = node.base
-    if isinstance(target, A.TupleLit):  # a, (b, c) = ...
-        raise SyntaxProblem("nested unpacking is not supported; unpack the inner tuple in a "
-                            "statement of its own: a, t = ... then b, c = t", *pos(target))
     if not isinstance(node, A.Name) or not indices:
         raise SyntaxProblem("cannot assign to this; assign to a name or an element a[i]",
                             *pos(target))
@@ -724,7 +724,8 @@ def statement_above(lines: list[str], token: Token) -> str:
 
 def question_mark(f: Failure) -> SyntaxProblem | None:
     """A '?' out of place: after a type, as an optional type of Swift or TypeScript or an
-    unknown size outside the brackets, or C's `c ? a : b` (not in a def's types)."""
+    unknown size outside the brackets; after a parameter's name, as an optional
+    parameter; or C's `c ? a : b` (outside a def's signature)."""
     if f.token.type != "QMARK" or "QMARK" in f.accepts:
         return None
     elem = element_type_before(f)
