@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_op
-from ir.ops import REPEATED, constant
+from ir.ops import OVERWRITTEN, REPEATED, constant
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
 
@@ -536,9 +536,10 @@ class Differentiator(Emitter):
                 else self.emit("dim", sizes[d][0], axis=sizes[d][1]) for d in shape]
 
     def tape_of(self, count, elem, dims, name: str | None = None):
-        """`count` rows of zeros of element type `elem`, each of size `dims`."""
+        """`count` rows of element type `elem`, each of size `dims`, left unfilled: the
+        forward loop stores every row before the reverse loop reads it (OVERWRITTEN)."""
         zero = {F64: 0.0, I64: 0, BOOL: False}[elem]
-        tape = self.emit("full", self.const(zero), count, *dims)
+        tape = self.emit("full", self.const(zero), count, *dims, **{OVERWRITTEN: True})
         tape.name_hint = f"{name}_tape" if name else "tape"
         return tape
 

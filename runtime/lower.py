@@ -32,7 +32,7 @@ import ir
 from ir import errors
 from ir.calling import LARGEST_SIZE, DimensionPlan
 from ir.core import indexed_name
-from ir.ops import WRAPPING_PROOFS, dim_of_value
+from ir.ops import OVERWRITTEN, WRAPPING_PROOFS, dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -813,7 +813,8 @@ class FunctionLowering:
         for axis, s in enumerate(sizes):
             self.fail_if(self.b.icmp_signed("<", s, INT(0)), "negative", op, [s])
         a = self.new_array(op.result.type.elem, sizes, op)
-        self.fill(a, op.result.type.elem, self.get(v))
+        if not op.attrs.get(OVERWRITTEN):  # every element is stored before it is read
+            self.fill(a, op.result.type.elem, self.get(v))
         self.own(op.result)
         return a
 
