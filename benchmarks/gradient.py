@@ -27,7 +27,10 @@ gradient and the C primal: the transposition written loop by loop, the same rear
 as gathers, and that again keeping the Runge-Kutta stages on the tape instead of
 replaying them; and the gather form with the stages replayed written in .dp
 (benchmarks/ode_grad.dp), compiled by dpc as a primal. Each time is also given divided
-by dpc's primal: what gradient/primal would be with that gradient.
+by dpc's primal: what gradient/primal would be with that gradient. On x86-64 all are
+timed again with subnormal numbers flushed to zero (benchmarks/c/subnormals.c): at this
+size the state's tail and the adjoint's head pass through the subnormal range, whose
+arithmetic the CPU runs on a slow path, in the primal as in the gradients.
 
 Table 4: Hessian-vector products (`mod.hvp(fn)`, forward mode over reverse, every f64
 parameter) against the gradient, for gmm and the MLP at the large size: a small
@@ -199,9 +202,20 @@ def hand_written_table(repeat: int) -> None:
     t = measure(fns, min_runs=repeat)
     rows = [[label, fmt_time(seconds), f"{seconds / t['dpc primal']:.2f}",
              f"{t['dpc gradient'] / seconds:.2f}"] for label, seconds in t.items()]
+    header = ["code", "time", "time / dpc primal", "dpc gradient / time"]
+    # The same calls with subnormal numbers flushed to zero: how much of each time is the
+    # CPU's slow path for them (x86-64 only; numerics change, so only timed here).
+    if lib.flush_subnormals(1):
+        try:
+            flushed = measure(fns, min_runs=repeat)
+        finally:
+            lib.flush_subnormals(0)
+        header += ["flushed: time", "/ dpc primal"]
+        for row, seconds in zip(rows, flushed.values()):
+            row += [fmt_time(seconds), f"{seconds / flushed['dpc primal']:.2f}"]
     print("\node_last at the large size beside its gradient written by hand in C and in .dp, "
-          "medians:")
-    print_table(["code", "time", "time / dpc primal", "dpc gradient / time"], rows)
+          "medians; then the same with subnormals flushed to zero (MXCSR FTZ and DAZ):")
+    print_table(header, rows)
 
 
 def hvp_table(repeat: int) -> None:

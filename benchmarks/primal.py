@@ -133,6 +133,7 @@ C_SIGNATURES = {
     "ode_last_grad_plain": (None, [P, I, I, P]),
     "ode_last_grad_replay": (None, [P, I, I, P]),
     "ode_last_grad_taped": (None, [P, I, I, P]),
+    "flush_subnormals": (ctypes.c_int, [ctypes.c_int]),  # benchmarks/c/subnormals.c
 }
 
 
