@@ -782,7 +782,7 @@ def misspelled(word: Token, words) -> SyntaxProblem | None:
 
 def decorator_form(f: Failure) -> SyntaxProblem | None:
     """@derivative f or @derivative[f]: the function goes in parentheses; @derivative("f"):
-    it goes there as a name, not a string."""
+    it goes there as a name, not a string; @derivative(f, "g"): alone."""
     names = [t.value for t in f.before]
     if len(names) < 2 or names[0] != "@" or names[1] not in RULE_ATTRS:
         return None
@@ -790,11 +790,13 @@ def decorator_form(f: Failure) -> SyntaxProblem | None:
     if len(names) == 2:
         return at(f.token, f"{rule} takes the function it is the rule of in parentheses: "
                            f"{rule}(f)")
-    if names[2:] == ["("] and f.token.type == "STRING":
-        quoted = f.token.value.strip("'\"")
-        return at(f.token, f"{rule} names its function without quotes: "
-                           f"{rule}({quoted if quoted.isidentifier() else 'f'})")
-    return None
+    if names[2:3] != ["("] or f.token.type != "STRING":
+        return None
+    if names[2:] != ["("]:  # a string after the function: @derivative(f, "g")
+        return at(f.token, f"{rule} takes one function, the one it is the rule of: {rule}(f)")
+    quoted = f.token.value.strip("'\"")
+    return at(f.token, f"{rule} names its function without quotes: "
+                       f"{rule}({quoted if quoted.isidentifier() else 'f'})")
 
 
 def top_level_statement(f: Failure) -> SyntaxProblem | None:

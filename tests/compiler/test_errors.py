@@ -191,6 +191,11 @@ WRONG = [
      "def sq(x: f64) -> f64:\n    return x * x\n\n@derivative(\"sq\")\n"
      "def g(x: f64, c: f64) -> f64:\n    return c\n", 4, 13,
      "@derivative names its function without quotes: @derivative(sq)"),
+    # said 'a string can only be an assert message or a docstring'
+    ("a custom rule with a string after its function",
+     "def f(x: f64) -> f64:\n    return x\n\n@derivative(f, \"g\")\n"
+     "def g(x: f64, c: f64) -> f64:\n    return c\n", 4, 16,
+     "@derivative takes one function, the one it is the rule of: @derivative(f)"),
     ("a tangent rule's function in quotes",
      "def f(x: f64) -> f64:\n    return x\n\n@tangent('f')\ndef g(x: f64, t: f64) -> f64:\n"
      "    return t\n", 4, 10, "@tangent names its function without quotes: @tangent(f)"),
