@@ -390,8 +390,11 @@ def random_value(t, dims: dict[str, int], rng, name: str):
             return rng.integers(0, 10, size=shape)
         return rng.random(shape) < 0.5
     except (MemoryError, ValueError):  # NumPy: MemoryError, or 'array is too big'
+        # a size written in the type is one --static fixed (--dim is refused for it)
+        fixed = [isinstance(d, int) for d in t.shape]
+        options = "--dim" if not any(fixed) else "--static" if all(fixed) else "--dim and --static"
         raise UserError(f"argument {name} ({t}) of shape {tuple(shape)} does not fit in "
-                        f"memory; give smaller sizes with --dim") from None
+                        f"memory; give smaller sizes with {options}") from None
 
 
 def build_arguments(fn, args) -> list:

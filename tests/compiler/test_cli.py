@@ -180,6 +180,12 @@ def test_random_arguments_that_cannot_be_made_are_errors(prog, capsys):
     assert (status, out) == (1, "")
     assert err == (f"dpc: error: argument x (f64[n]) of shape ({10 ** 11},) does not fit in "
                    f"memory; give smaller sizes with --dim\n")
+    # a size --static fixed is not one --dim can give (it said --dim, which it refuses)
+    status, out, err = dpc(capsys, "run", prog, "wsq", "--random", 0, "--static", f"n={10 ** 11}",
+                           "--arg", "k=1")
+    assert (status, out) == (1, "")
+    assert err == (f"dpc: error: argument x (f64[{10 ** 11}]) of shape ({10 ** 11},) does not "
+                   f"fit in memory; give smaller sizes with --static\n")
 
 
 def test_run_tuple_result_prints_one_line_each(prog, capsys):
