@@ -24,6 +24,7 @@ from ir.calls import RULE_ATTRS
 
 from . import ast as A
 from .diagnostics import NO_SIDE_EFFECTS, ONE_TUPLE, SyntaxErrorDP, source_lines
+from .slices import slice_advice
 
 TYPE_NAMES = ("f64", "i64", "bool")
 OPEN = {"LPAR": "(", "LSQB": "["}
@@ -893,8 +894,10 @@ def slice_index(f: Failure) -> SyntaxProblem | None:
             not f.rest_of_line(f.token)[1:].split("#")[0].strip()
         if ends_header:  # `if x[0 > 0.0:`: the ':' of the header, not of a slice
             return at(f.token, f"'[' opened at {b.line}:{b.column} is not closed before ':'")
-        return at(f.token, "slices are not supported; index one element or a row (x[i]), or "
-                           "build the part with a comprehension: [x[i] for i in range(1, n)]")
+        advice = slice_advice(f.lines, b.line, b.column) or (
+            "index one element or a row (x[i]), or build the part with a comprehension: "
+            "[x[i] for i in range(1, n)]")
+        return at(f.token, f"slices are not supported; {advice}")
     return None
 
 

@@ -9,8 +9,8 @@ from compiler import CompileError, SyntaxErrorDP, compile_source
 from compiler.parser import parse
 
 HEAD = "def f(x: f64[n], n: i64) -> f64:\n"
-SLICES = ("slices are not supported; index one element or a row (x[i]), or build the part "
-          "with a comprehension: [x[i] for i in range(1, n)]")
+SLICES = "slices are not supported; "
+PART = SLICES + "build the part with a comprehension: "
 FILTERS = ("comprehension filters are not supported; use 'e if c else 0.0' (or "
            "where(c, e, 0.0))")
 TWO_FORS = "one 'for' per comprehension; nest them: [[e for j in range(m)] for i in range(n)]"
@@ -57,11 +57,20 @@ WRONG = [
      "    return 1.0\n", 3, 1, TABS),
     ("spaces after a tab block", HEAD + "\ty = x[0]\n    return y\n", 3, 1, TABS),
     # slices
-    ("slice from", HEAD + "    return sum(x[1:])\n", 2, 19, SLICES),
-    ("slice of a column", HEAD + "    return sum(x[:, 0])\n", 2, 18, SLICES),
-    ("slice with a step", HEAD + "    return sum(x[::-1])\n", 2, 18, SLICES),
-    ("slice of a row", HEAD + "    return sum(x[0, :])\n", 2, 21, SLICES),
-    ("slice assigned", HEAD + "    y = x\n    y[:] = 0.0\n    return 1.0\n", 3, 7, SLICES),
+    # slices: the advice is the slice written in .dp (tests/compiler/test_slice_advice.py)
+    ("slice from", HEAD + "    return sum(x[1:])\n", 2, 19,
+     PART + "[x[i] for i in range(1, n)]"),
+    ("slice of a column", HEAD + "    return sum(x[:, 0])\n", 2, 18,
+     PART + "[x[i, 0] for i in range(n)]"),
+    ("slice reversed", HEAD + "    return sum(x[::-1])\n", 2, 18,
+     PART + "[x[n - 1 - i] for i in range(n)]"),
+    ("slice of a row", HEAD + "    return sum(x[0, :])\n", 2, 21,
+     SLICES + "index the row instead: x[0]"),
+    ("slice assigned", HEAD + "    y = x\n    y[:] = 0.0\n    return 1.0\n", 3, 7,
+     SLICES + "assign the elements in a loop: for i in range(len(y)): y[i] = ..."),
+    ("slice of a call", HEAD + "    return sum(exp(x)[1:])\n", 2, 24,
+     SLICES + "index one element or a row (x[i]), or build the part with a comprehension: "
+     "[x[i] for i in range(1, n)]"),
     # Python keywords that .dp lacks
     ("lambda", HEAD + "    g = lambda y: y * 2.0\n    return 1.0\n", 2, 9,
      "lambda is not supported in .dp; define a function with def at the top level"),
