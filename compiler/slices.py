@@ -16,6 +16,7 @@ over the whole axis; a subscript of an expression or of a type) gets None, and t
 
 from __future__ import annotations
 
+import keyword
 import re
 
 LOOP_NAMES = "ijklpqrstuvw"
@@ -27,7 +28,7 @@ def slice_advice(lines: list[str], line: int, column: int) -> str | None:
     name = re.search(r"([A-Za-z_]\w*)\s*$", text[:column - 1])
     end = closing_bracket(text, column - 1)
     if name is None or end is None or name.group(1) in ("f64", "i64", "bool") \
-            or text[:name.start()].rstrip().endswith("."):
+            or keyword.iskeyword(name.group(1)) or text[:name.start()].rstrip().endswith("."):
         return None
     array = name.group(1)
     parts = [part.strip() for part in split_top_level(text[column:end], ",")]

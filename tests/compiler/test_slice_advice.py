@@ -78,3 +78,17 @@ def test_loop_variables_are_not_names_the_function_uses():
         compile_source(source)
     assert err.value.message == ("slices are not supported; build the part with a "
                                  "comprehension: [x[l] for l in range(j, n)]")
+
+
+GENERAL = ("slices are not supported; index one element or a row (x[i]), or build the part "
+           "with a comprehension: [x[i] for i in range(1, n)]")
+
+
+@pytest.mark.parametrize("body", ["return sum(exp(x)[1:])", "return sum(x.T[1:])",
+                                  "return sum(x[::x[1]])", "return sum(x[::-2])"])
+def test_what_cannot_be_rewritten_gets_the_general_advice(body):
+    """A subscript of an expression or an attribute, or a step that is not a positive
+    literal: no comprehension is made up."""
+    with pytest.raises(SyntaxErrorDP) as err:
+        compile_source(f"def f(x: f64[n]) -> f64:\n    {body}\n")
+    assert err.value.message == GENERAL
