@@ -35,6 +35,13 @@ def source_lines(source: str) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
+def def_line(lines: list[str], line: int) -> int | None:
+    """The number of the line that starts the def which line `line` is in (itself, for a
+    def line); None above every def."""
+    return next((k for k in range(min(line, len(lines)), 0, -1)
+                 if re.match(r"def\s", lines[k - 1])), None)
+
+
 class CompileError(Exception):
     """An error in a .dp program, found before it runs."""
 

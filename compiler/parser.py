@@ -23,7 +23,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from ir.calls import RULE_ATTRS
 
 from . import ast as A
-from .diagnostics import NO_SIDE_EFFECTS, ONE_TUPLE, SyntaxErrorDP, source_lines
+from .diagnostics import NO_SIDE_EFFECTS, ONE_TUPLE, SyntaxErrorDP, def_line, source_lines
 from .slices import slice_advice
 
 TYPE_NAMES = ("f64", "i64", "bool")
@@ -675,11 +675,9 @@ def python_word(f: Failure) -> Token | None:
 
 
 def enclosing_function(lines: list[str], line: int) -> str:
-    for text in reversed(lines[:line - 1]):
-        found = re.match(r"def\s+(\w+)", text)
-        if found:
-            return found.group(1)
-    return "the function"
+    first = def_line(lines, line - 1)
+    found = re.match(r"def\s+(\w+)", lines[first - 1]) if first else None
+    return found.group(1) if found else "the function"
 
 
 def print_statement(f: Failure) -> SyntaxProblem | None:

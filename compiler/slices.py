@@ -11,13 +11,16 @@ source line, turned into the .dp that means the same thing.
 
 A length comes from the enclosing def's parameter types where they name it, else from
 `len`. A slice this cannot rewrite exactly (a step that is not a positive literal, or -1
-over the whole axis; a subscript of an expression or of a type) gets None, and the parser's general advice.
+over the whole axis; a subscript of an expression or of a type) gets None, and the
+parser's general advice.
 """
 
 from __future__ import annotations
 
 import keyword
 import re
+
+from .diagnostics import def_line
 
 LOOP_NAMES = "ijklpqrstuvw"
 
@@ -140,7 +143,7 @@ def split_top_level(text: str, separator: str) -> list[str]:
 def function_words(lines: list[str], line: int) -> set[str]:
     """Every word of the def the line is in: a comprehension variable may not reuse a name
     the function binds."""
-    first = next((k for k in range(line, 0, -1) if re.match(r"\s*def\s", lines[k - 1])), line)
+    first = def_line(lines, line) or line
     last = next((k for k in range(line + 1, len(lines) + 1) if re.match(r"\S", lines[k - 1])
                  and not lines[k - 1].lstrip().startswith("#")), len(lines) + 1)
     return {w for k in range(first, last) for w in re.findall(r"\w+", lines[k - 1])}
@@ -149,10 +152,9 @@ def function_words(lines: list[str], line: int) -> set[str]:
 def declared_dims(lines: list[str], line: int, array: str) -> list[str]:
     """The dimensions `array` has in the parameters of the def that the line is in, [] when
     it is not a parameter there (or its type is not an array)."""
-    for number in range(line, 0, -1):
-        if re.match(r"\s*def\s", lines[number - 1]):
-            signature = " ".join(lines[number - 1:line])
-            declared = re.search(rf"[(,]\s*{re.escape(array)}\s*:\s*\w+\[([^\]]*)\]",
-                                 signature.split("->")[0])
-            return [d.strip() for d in declared.group(1).split(",")] if declared else []
-    return []
+    first = def_line(lines, line)
+    if first is None:
+        return []
+    signature = " ".join(lines[first - 1:line]).split("->")[0]
+    declared = re.search(rf"[(,]\s*{re.escape(array)}\s*:\s*\w+\[([^\]]*)\]", signature)
+    return [d.strip() for d in declared.group(1).split(",")] if declared else []
