@@ -1013,9 +1013,10 @@ class FunctionLowering:
             if v.type.elem == I64 and param.type.elem == F64 and v.type.rank == param.type.rank:
                 v = self.emit(node, "to_f64", v)
             if v.type.elem != param.type.elem or v.type.rank != param.type.rank:
-                raise self.error(node, f"argument '{param.name_hint}' of '{called}' must be "
-                                       f"{param.type}, got {v.type}"
-                                       f"{conversion_advice(v, param.type)}")
+                # the whole argument is wrong: point where it begins, not at its operator
+                raise self.error(A.leftmost(node), f"argument '{param.name_hint}' of "
+                                 f"'{called}' must be {param.type}, got {v.type}"
+                                 f"{conversion_advice(v, param.type)}")
             out.append(v)
         if check_sizes:
             self.check_call_sizes(e, called, [(p.name_hint, p.type) for p in fn.params], out)

@@ -388,6 +388,13 @@ WRONG = [
      "def f(x: f64) -> i64:\n    return g(x)\n", 4, 14,
      "argument 'k' of 'g' must be i64, got f64 (convert with int(...), which truncates toward "
      "zero)"),
+    ("an f64 expression passed by name for an i64", "def g(k: i64) -> i64:\n    return k\n"
+     "def f(x: f64) -> i64:\n    return g(k=x + 1.0)\n", 4, 16,
+     "argument 'k' of 'g' must be i64, got f64 (convert with int(...), which truncates toward "
+     "zero)"),
+    ("an array expression passed for a scalar", "def g(a: f64, k: i64) -> f64:\n    return a\n"
+     "def f(x: f64[n]) -> f64:\n    return g(2.0 * x[0] + x, 1)\n", 4, 14,
+     "argument 'a' of 'g' must be f64, got f64[n]"),
     ("an f64 declared i64", "def f(x: f64) -> f64:\n    k: i64 = x * 2.0\n    return x\n", 2, 16,
      "'k' is f64 but must be i64 (convert with int(...), which truncates toward zero)"),
     ("a call through numpy", "def f(x: f64[n]) -> f64[n]:\n    return np.exp(x)\n", 2, 12,
