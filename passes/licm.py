@@ -15,10 +15,12 @@ case in point:
           exp(icf[j, r]) ...                      build ... build ... { index %e, %j, %r ... }
 
 Only ops that cannot fail move (they then run even when L runs no iteration, and must
-not raise where the program did not), with one exception: an op that can fail (a `max`
-of an array, which is empty, an index that may be out of range) but sits in the body of a
-`for` L itself, not in a loop or branch inside it, runs in L's first iteration with the
-same operands. L is then put under an `if` that it runs at least once, and the op moves
+not raise where the program did not); an array whose size no array of the program
+bounds (a `?`, as range(b)'s for an integer b) stays in a loop that may run no
+iteration, as made there all the same it could be of any size. There is one exception:
+an op that can fail (a `max` of an array, which is empty, an index that may be out of
+range) but sits in the body of a `for` L itself, not in a loop or branch inside it, runs
+in L's first iteration with the same operands. L is then put under an `if` that it runs at least once, and the op moves
 before L inside that `if`:
 
     %r = for 0, %n, 1, %acc { ...                %0 = lt 0, %n
@@ -171,11 +173,32 @@ def hoist_out_of(loop: ir.Op, block: ir.Block, may_fail: bool = False) -> bool:
         ops, tabulated, _ = found
         if tabulated and op.results[0].type.rank > 0:
             continue
+        if not may_fail and may_not_run(loop) and makes_unsized_array(ops, tabulated):
+            continue
         position = block.ops.index(loop)
         block.ops[position:position] = hoisted(op, ops, tabulated, nest)
         changed = True
         nest = Nest(loop)
     return changed
+
+
+def may_not_run(loop: ir.Op) -> bool:
+    """Can `loop` run no iteration (its trip count not a constant of at least 1)?"""
+    if loop.name == "while":
+        return True
+    count = range_count_dim(loop)
+    return not (isinstance(count, int) and count >= 1)
+
+
+def makes_unsized_array(ops: list, tabulated: list) -> bool:
+    """Do `ops`, or the table over the `tabulated` loops, make an array with a `?` size
+    (range(b) of an integer b, say), which no array of the program bounds? Moved before a
+    loop that runs no iteration, it would be made all the same: needless work, or an
+    out-of-memory error for a size the program never allocates (a b of 2**62)."""
+    if any(range_count_dim(loop) == ir.DYN for loop in tabulated):
+        return True
+    made = [r for op in ops for inner in (op, *walk_regions(op)) for r in inner.results]
+    return any(isinstance(r.type, ArrayType) and ir.DYN in r.type.shape for r in made)
 
 
 def costly(op: ir.Op) -> bool:

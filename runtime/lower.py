@@ -1099,7 +1099,10 @@ class FunctionLowering:
         n = self.range_count(op, start, stop, step)
         row_start, row_stop, row_step = (self.get(v) for v in inner.operands)
         m = self.range_count(inner, row_start, row_stop, row_step)  # step: a nonzero constant
-        out = self.new_array(op.result.type.elem, [n, m], op)
+        none = self.b.icmp_signed("==", n, INT(0))
+        # no row is made when there is none, so its length, which may be too large for any
+        # array, must not size the buffer (the interpreter never computes it)
+        out = self.new_array(op.result.type.elem, [n, self.b.select(none, INT(0), m)], op)
         with self.counted_loop(n) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
             first = self.b.mul(k, m)
@@ -1108,7 +1111,6 @@ class FunctionLowering:
                 self.store_elem(out, op.result.type.elem, self.b.add(first, j), x)
         self.own(op.result)
         # no row: the sizes the type names, 0 along a `?`, as every other build gives
-        none = self.b.icmp_signed("==", n, INT(0))
         named = self.dim_or_zero(op.result.type.shape[1])
         return Array(out.data, [n, self.b.select(none, named, m)])
 

@@ -329,3 +329,59 @@ def test_an_op_whose_sizes_may_disagree_neither_moves_nor_goes(backend):
     for mod in (optimized, plain):
         with pytest.raises(ValueError, match="^add: "):
             mod.unused(np.ones(3), 4)
+
+
+UNSIZED = """\
+def sums(a: i64, b: i64) -> f64[?]:
+    return [sum([1.0 for j in range(b)]) for i in range(a)]
+
+def rows(x: f64[n], a: i64, b: i64) -> f64[?, ?]:
+    return [[x[0] for j in range(b)] for i in range(a)]
+
+def table(x: f64[n], a: i64) -> f64:
+    return sum(sum(x[i] * exp(float(j)) for j in range(a)) for i in range(n))
+"""
+
+
+UNSIZED_IR = (
+    "func @sums(%a: i64, %b: i64) -> f64[?] {\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = build %0, %a, %1 : f64[?] {\n"
+    "  ^(%i: i64):\n"
+    "    %3 = build %0, %b, %1 : f64[?] {\n"
+    "    ^(%j: i64):\n"
+    "      %4 = const 1.0 : f64\n"
+    "      yield %4\n"
+    "    }\n"
+    "    %5 = reduce_sum %3 : f64\n"
+    "    yield %5\n"
+    "  }\n"
+    "  return %2\n"
+    "}\n"
+)
+
+
+def test_an_array_no_size_of_the_program_bounds_stays_in_a_loop_that_may_not_run():
+    # [1.0 for j in range(b)] is b long: before a loop over range(a) it would be made
+    # when a is 0 too (b = 2**62: out of memory), so it stays, and so does a table of
+    # exp(j) over range(a) in a loop over range(n)
+    assert hoisted(UNSIZED_IR) == UNSIZED_IR
+    table = compile_source(UNSIZED).ir("table", stage="opt")
+    assert table.index("reduce %0, %n") < table.index("reduce %0, %a") < table.index("exp")
+    # a row as long as an array of the program moves (as the table of exp(w) above)
+    sized = UNSIZED_IR.replace("%a: i64, %b: i64) -> f64[?]", "%a: i64, %w: f64[m]) -> f64[?]") \
+                      .replace("  %0 = const 0", "  %b = dim %w {axis = 0} : i64\n  %0 = const 0") \
+                      .replace("%3 = build %0, %b, %1 : f64[?]", "%3 = build %0, %b, %1 : f64[m]")
+    assert hoisted(sized).index("reduce_sum") < hoisted(sized).index("build %0, %a")
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_no_row_is_made_when_a_comprehension_has_none(backend):
+    # neither the row sum(1.0 for range(b)) nor a matrix's rows of b: a b of 2**62 fits
+    # no memory, and with a = 0 the program never makes one
+    mod = compile_source(UNSIZED, backend=backend)
+    assert mod.sums(0, 2**62).shape == (0,) and mod.rows(np.ones(1), 0, 2**62).shape == (0, 0)
+    assert mod.sums(2, 3).tolist() == [3.0, 3.0]
+    assert mod.rows(np.array([5.0]), 2, 3).tolist() == [[5.0] * 3] * 2
+    assert mod.grad("table")(np.ones(2), 0).tolist() == [0.0, 0.0]
