@@ -34,6 +34,8 @@ SAFE_SOURCES = {
 
 
 def coerce_scalar(t: Type, value, name: str):
+    if not isinstance(value, (np.ndarray, numbers.Number)) and hasattr(value, "__array__"):
+        value = as_array(value, t, name)  # a 0-d JAX array or torch tensor is a scalar
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, np.bool_):  # not a numbers.Integral, as Python's bool is
@@ -70,18 +72,27 @@ def in_i64_range(value: int, name: str) -> int:
     return value
 
 
+def as_array(value, t: Type, name: str) -> np.ndarray:
+    """np.asarray(value), its failure an error naming the argument (a torch tensor that
+    requires grad raises RuntimeError, saying to detach it)."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError, OverflowError, RuntimeError) as e:
+        raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
+
+
 def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
     if isinstance(value, np.ma.MaskedArray):  # native code would read the masked elements
         raise ValueErrorDP(f"argument {name} is a masked array, and dpc reads every element: "
                            f"pass {name}.filled(value), or np.asarray({name}) to drop the mask")
-    try:
-        arr = value if isinstance(value, np.ndarray) else np.asarray(value)
-        if arr.dtype == object and not isinstance(value, np.ndarray) and arr.size:
+    arr = value if isinstance(value, np.ndarray) else as_array(value, t, name)
+    if arr.dtype == object and not isinstance(value, np.ndarray) and arr.size:
+        try:
             arr = beyond_int64(value, arr, t, name)
-    except ValueErrorDP:
-        raise
-    except (ValueError, TypeError, OverflowError) as e:
-        raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
+        except OverflowError as e:  # [2**2000] for f64[n]
+            raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
+    elif t.elem == I64 and arr.dtype.kind == "f" and isinstance(value, (list, tuple)):
+        ints_beyond_int64(value, name)  # NumPy made [2**63, 1] float64
     if not isinstance(value, np.ndarray) and arr.dtype.kind not in "biuf":  # None, "abc", 1j
         raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} "
                            f"{value!r:.60}")
@@ -126,6 +137,16 @@ def beyond_int64(value, arr: np.ndarray, t: ArrayType, name: str) -> np.ndarray:
         for v in items:
             in_i64_range(int(v), f"{name}'s element")
     return arr
+
+
+def ints_beyond_int64(value, name: str) -> None:
+    """The error naming an int of nested list `value` that an i64 cannot hold, when all
+    its elements are ints (NumPy makes a float64 array of ints some of which only uint64
+    holds); else nothing, and the float64 array is refused as such."""
+    items = np.asarray(value, dtype=object).ravel()
+    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+        for v in items:
+            in_i64_range(int(v), f"{name}'s element")
 
 
 def coerce_argument(t: Type, value, name: str):

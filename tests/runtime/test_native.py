@@ -286,6 +286,17 @@ def test_integers_outside_i64_are_refused(errors_module, backend):
         mod.ints([1, -2**63 - 1])
     assert str(err.value) == ("argument k's element is -9223372036854775809, outside the "
                               "range of i64 ([-2**63, 2**63 - 1])")
+    # NumPy makes [2**63, 1] float64 (no integer type holds both): it was refused as that
+    for ints in ([2**63, 1], [[1], [-2**63 - 1]]):
+        with pytest.raises(ValueErrorDP) as err:
+            mod.ints(ints)
+        big = 2**63 if ints[0] == 2**63 else -2**63 - 1
+        assert str(err.value) == (f"argument k's element is {big}, outside the range of i64 "
+                                  f"([-2**63, 2**63 - 1])")
+    with pytest.raises(ValueErrorDP) as err:
+        mod.ints([2.0**63, 1])
+    assert str(err.value) == ("argument k must be i64[n], got an array of dtype float64 "
+                              "(convert it explicitly if that is intended)")
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
@@ -979,6 +990,37 @@ def test_scalar_arguments_at_the_edges_of_their_types(backend):
         with pytest.raises(ValueErrorDP) as err:
             mod.total(wrong)
         assert str(err.value) == f"argument x must be f64[n], got {shown}"
+
+
+class Tensor:
+    """What JAX's and torch's arrays show NumPy: __array__, which torch's refuses for a
+    tensor that requires grad (RuntimeError, asking to detach it)."""
+
+    def __init__(self, values, requires_grad=False):
+        self.values, self.requires_grad = np.asarray(values), requires_grad
+
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad.")
+        return self.values
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_arrays_of_other_libraries_are_taken_as_numpy_takes_them(backend):
+    mod = compile_source(EDGES, backend=backend)
+    assert mod.total(Tensor([1.0, 2.5])) == 3.5
+    # a 0-d one is a scalar, as a 0-d NumPy array is; it was 'must be f64, got Tensor'
+    assert mod.to_int(Tensor(2.0)) == 2 and mod.count(Tensor(0), Tensor(3), 1) == 3
+    with pytest.raises(ValueErrorDP) as err:
+        mod.to_int(Tensor([2.0]))
+    assert str(err.value) == "argument x is a single f64, not an array"
+    said = "Can't call numpy() on Tensor that requires grad."
+    with pytest.raises(ValueErrorDP) as err:  # it was torch's RuntimeError, naming nothing
+        mod.total(Tensor([1.0], requires_grad=True))
+    assert str(err.value) == f"argument x must be f64[n]: {said}"
+    with pytest.raises(ValueErrorDP) as err:
+        mod.to_int(Tensor(1.0, requires_grad=True))
+    assert str(err.value) == f"argument x must be f64: {said}"
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
