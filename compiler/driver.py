@@ -551,6 +551,11 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     that is not a whole number (a dimension: from 0 to 2**60)."""
     params = {p.name_hint: k for k, p in enumerate(fn.params)}
     dim_names = {d for t in fn.param_types for d in t.shape if isinstance(d, str) and d != ir.DYN}
+    known = [p.name_hint for p in fn.params if p.type == ir.I64] + sorted(dim_names)
+    listed = f"(those are: {', '.join(known) or 'none'})"
+    if not values:  # a function named f.static. that is f: a call that forgot its sizes
+        raise ValueError(f"specialize({fn.name}): give the sizes to fix, as "
+                         f"specialize('{fn.name}', {known[0] if known else 'n'}=100) {listed}")
     ints, dims = {}, {}
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -568,10 +573,8 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
                                  f"than 2**60, the largest size dpc takes")
             dims[key] = int(value)
         else:
-            known = [p.name_hint for p in fn.params if p.type == ir.I64] + sorted(dim_names)
             raise ValueError(f"specialize({fn.name}): '{key}' is neither an i64 parameter "
-                             f"nor a dimension of '{fn.name}' (those are: "
-                             f"{', '.join(known) or 'none'})")
+                             f"nor a dimension of '{fn.name}' {listed}")
     return ints, dims
 
 

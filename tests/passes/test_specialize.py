@@ -352,6 +352,9 @@ def test_bad_specialization_requests_say_what_is_wrong():
         mod.specialize("f", n=-1)
     with pytest.raises(ValueError, match=r"k = 9223372036854775808 is outside the range of i64"):
         mod.specialize("f", k=2**63)  # native code would wrap it around
+    with pytest.raises(ValueError, match=r"^specialize\(f\): give the sizes to fix, as "
+                                         r"specialize\('f', k=100\) \(those are: k, n\)$"):
+        mod.specialize("f")  # it made f.static., f itself under a name ending in a dot
     assert mod.specialize("f", k=1, n=3)(np.array([1.0, 2.0, 3.0]), 0.5) == 1.0
 
 
