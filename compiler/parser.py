@@ -411,7 +411,7 @@ class ToAST(Transformer):
 
     def int_lit(self, children):
         (tok,) = children
-        value = int(tok.value)
+        value = int_value(tok)
         if value > 2**63:  # 2**63 itself is the magnitude of i64's least value
             raise SyntaxProblem(f"integer {value} does not fit in i64", *pos(tok))
         return A.Num(value, *pos(tok))
@@ -468,8 +468,17 @@ def check_type_name(tok: Token) -> None:
 
 def dim_value(tok: Token):
     if tok.type == "INT":
-        return int(tok.value)
+        return int_value(tok)
     return str(tok.value)
+
+
+def int_value(tok: Token) -> int:
+    """The integer an INT token writes; a leading zero is an error, as in Python (a C
+    reader takes 010 for octal 8, and .dp would have read 10)."""
+    if tok.value.startswith("0") and tok.value.strip("0"):
+        raise SyntaxProblem(f"an integer does not start with 0 (in C, {tok.value} would be "
+                            f"octal): write {int(tok.value)}", *pos(tok))
+    return int(tok.value)
 
 
 def assignment_to(target, value):
@@ -1001,6 +1010,21 @@ def arrow_comparison(f: Failure) -> SyntaxProblem | None:
     return at(f.token, f"'{arrow}' is not an operator; write '{arrow[::-1]}'")
 
 
+def shift_operator(f: Failure) -> SyntaxProblem | None:
+    """`k >> 1`, `k << 2` (and `>>=`, `<<=`), and `<>`: two comparison signs side by side."""
+    first = f.previous
+    if (first is None or first.value not in ("<", ">") or not f.token.value[:1] in ("<", ">")
+            or (first.end_line, first.end_column) != (f.token.line, f.token.column)):
+        return None
+    op = first.value + f.token.value[0]
+    if op == "<>":
+        return at(first, "'<>' is not an operator; write '!='")
+    if op[0] != op[1]:
+        return None
+    return at(first, f"'{op}' is not supported: .dp has no bitwise operators; shift an "
+                     f"integer by a power of 2 instead (k >> s is k // 2**s, k << s is k * 2**s)")
+
+
 def spaced_operator(f: Failure) -> SyntaxProblem | None:
     """`y ** = 2.0`: an augmented assignment with a space before its '='."""
     op = f.previous
@@ -1056,7 +1080,8 @@ HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_
          question_mark, typed_declaration, misspelled_statement, number_literal, f_string,
          assert_form, decorator_form, lone_string, ellipsis, top_level_statement, array_type, walrus,
          generator_beside_arguments, slice_index,
-         signature, membership, line_ends_early, arrow_comparison, spaced_operator, starred_target,
+         signature, membership, line_ends_early, arrow_comparison, shift_operator, spaced_operator,
+         starred_target,
          single_equals, declaration_without_value,
          for_target)
 

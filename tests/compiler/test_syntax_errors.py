@@ -18,6 +18,8 @@ TABS = "inconsistent use of tabs and spaces in indentation; indent with spaces o
 NO_EXCEPTIONS = '{} is not supported: .dp has no exceptions; check with assert cond, "message"'
 IMPORTS = "import is not needed: builtins such as exp and sum are always available"
 OUTER = "{} is not supported: a function sees only its arguments; pass the value as an argument"
+SHIFTS = ("'%s' is not supported: .dp has no bitwise operators; shift an integer by a power "
+          "of 2 instead (k >> s is k // 2**s, k << s is k * 2**s)")
 WORDS = ("('and', 'or' and 'not' work elementwise on arrays of bool too); .dp has no bitwise "
          "operators")
 DIMENSION = "a dimension is a name, an integer or ?; use f64[?] for a computed size"
@@ -222,6 +224,11 @@ WRONG = [
      "'\u2192' (U+2192) is not ASCII: outside strings and comments .dp is written in ASCII"),
     ("^ for power", HEAD + "    return x[0] ^ 2\n", 2, 17,
      "'^' is not power in .dp; write x ** y (.dp has no bitwise operators)"),
+    ("a shift", "def f(k: i64) -> i64:\n    return k >> 1\n", 2, 14, SHIFTS % ">>"),
+    ("a shift assigned", "def f(k: i64) -> i64:\n    k <<= 2\n    return k\n", 2, 7,
+     SHIFTS % "<<"),
+    ("<> for !=", "def f(k: i64) -> bool:\n    return k <> 1\n", 2, 14,
+     "'<>' is not an operator; write '!='"),
     ("a brace after a def", "def f(x: f64) -> f64 {\n    return x\n}\n", 1, 22, BRACES),
     ("a dict", HEAD + "    d = {\"a\": 1.0}\n    return 1.0\n", 2, 9, BRACES),
     ("semicolon", HEAD + "    y = x; z = y\n    return 1.0\n", 2, 10,
@@ -283,6 +290,10 @@ WRONG = [
      "digit separators are not supported: write 1000.0"),
     ("hexadecimal", "def f(n: i64) -> i64:\n    return 0x10 * n\n", 2, 12,
      "numbers are written in decimal: write 16"),
+    ("a leading zero", "def f(n: i64) -> i64:\n    return 010 * n\n", 2, 12,
+     "an integer does not start with 0 (in C, 010 would be octal): write 10"),  # it was 10
+    ("a leading zero in a type", "def f(x: f64[03]) -> f64:\n    return x[0]\n", 1, 14,
+     "an integer does not start with 0 (in C, 03 would be octal): write 3"),
     ("complex", HEAD + "    return 1.5j\n", 2, 12,
      "complex numbers are not supported; numbers are f64 or i64"),
     ("exponent without digits", HEAD + "    return 1e\n", 2, 12, "'1e' is not a number"),
