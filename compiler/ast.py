@@ -318,3 +318,17 @@ def leftmost(node):
             node = node.func
         else:
             return node
+
+
+def walk(tree):
+    """Every node of `tree` (a node, or a list of nodes and lists), each before the nodes
+    inside it, in the order of the text. A stack, not recursion: no nesting a program
+    may have (sin(sin(...)) 500 deep) exhausts Python's."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif hasattr(node, "__dataclass_fields__"):
+            yield node
+            pending.extend(getattr(node, f) for f in reversed(node.__dataclass_fields__))

@@ -19,46 +19,32 @@ def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object, str | 
     it is not called: `g * b` with a parameter g does not call a function g."""
     local = bound_names(fdef)
     found = []
-
-    def visit(node, form: str | None = None, callee: bool = False) -> None:
+    pending = [(fdef.body, None, False)]  # (node, derivative form, is it called); a stack,
+    while pending:                        # as in A.walk, with what encloses each node
+        node, form, callee = pending.pop()
         if isinstance(node, list):
-            for x in node:
-                visit(x)
-            return
+            pending.extend((x, None, False) for x in reversed(node))
+            continue
         if not hasattr(node, "__dataclass_fields__"):
-            return
+            continue
         if isinstance(node, A.Name) and node.id in names and (callee or node.id not in local):
             found.append((node.id, node, form))
         if isinstance(node, A.Call):
             name = node.func.id if isinstance(node.func, A.Name) else None
             form = name if name in DERIVATIVE_FORMS else None
-            visit(node.func, callee=True)
-            for arg in node.args:
-                visit(arg, form, callee=form is not None)
-            visit(node.kwargs)
-            return
-        for field in node.__dataclass_fields__:
-            visit(getattr(node, field))
-
-    visit(fdef.body)
+            inside = [(node.func, None, True)] + [(arg, form, form is not None)
+                                                  for arg in node.args]
+            pending.extend(reversed(inside + [(node.kwargs, None, False)]))
+            continue
+        pending.extend((getattr(node, f), None, False)
+                       for f in reversed(node.__dataclass_fields__))
     return found
 
 
 def bound_names(fdef: A.FuncDef) -> set[str]:
     """Parameters, assigned names, loop and comprehension variables of a function."""
     bound = {p.name for p in fdef.params} | set(assigned_names(fdef.body))
-
-    def visit(node) -> None:
-        if isinstance(node, list):
-            for x in node:
-                visit(x)
-        elif hasattr(node, "__dataclass_fields__"):
-            if isinstance(node, A.Comprehension):
-                bound.add(node.var)
-            for field in node.__dataclass_fields__:
-                visit(getattr(node, field))
-
-    visit(fdef.body)
+    bound.update(node.var for node in A.walk(fdef.body) if isinstance(node, A.Comprehension))
     return bound
 
 

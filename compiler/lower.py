@@ -338,20 +338,28 @@ class FunctionLowering:
     def block(self, stmts, tail: bool) -> list | None:
         """Lowers statements; the returned values when the list ends in a return."""
         for k, s in enumerate(stmts):
-            last = k == len(stmts) - 1
-            if isinstance(s, A.Return):
-                if self.loops:
-                    raise self.error(s, "return cannot be inside a loop: a loop runs all its "
-                                        "iterations; keep the value in a variable and return "
-                                        "it after the loop")
-                if not (tail and last):
-                    raise self.error(s, "return must be the last statement of a function or "
-                                        "of a branch of an if: what follows it never runs")
-                return self.returned(s)
-            if isinstance(s, A.If) and tail and last and returns_somewhere(s):
-                return self.if_return(s)
-            self.stmt(s)
+            try:
+                if isinstance(s, A.Return) or isinstance(s, A.If) and tail and \
+                        k == len(stmts) - 1 and returns_somewhere(s):
+                    return self.ending(s, tail and k == len(stmts) - 1)
+                self.stmt(s)
+            except RecursionError:  # Python's stack, one level of it per operator or call
+                raise self.error(s, "this statement nests too deeply to compile: split its "
+                                    "expression into several statements") from None
         return None
+
+    def ending(self, s, last: bool) -> list:
+        """The values returned by statement s, a return or an if that returns."""
+        if isinstance(s, A.If):
+            return self.if_return(s)
+        if self.loops:
+            raise self.error(s, "return cannot be inside a loop: a loop runs all its "
+                                "iterations; keep the value in a variable and return it after "
+                                "the loop")
+        if not last:
+            raise self.error(s, "return must be the last statement of a function or of a "
+                                "branch of an if: what follows it never runs")
+        return self.returned(s)
 
     def loop_body(self, stmts) -> None:
         self.loops += 1

@@ -1,6 +1,7 @@
 """Wrong programs: each gets one exact message, at an exact line and column, with the source
 line and a caret; the CLI prints it to stderr and exits 1."""
 
+import math
 import subprocess
 import sys
 
@@ -626,6 +627,27 @@ def test_wrong_program(kind, source, line, col, message):
     assert lines[0] == f"bad.dp:{line}:{col}: error: {err.message}"
     assert lines[1] == f" {line} | {source.splitlines()[line - 1]}"
     assert lines[2] == f" {' ' * len(str(line))} | {' ' * (col - 1)}^"
+
+
+DEEP = "this statement nests too deeply to compile: split its expression into several statements"
+
+
+@pytest.mark.parametrize("expression", [" + ".join(["x"] * 500), "sin(" * 500 + "x" + ")" * 500,
+                                        "-" * 2000 + "x"])
+def test_a_statement_nested_too_deeply_is_the_one_pointed_at(expression):
+    # they were all at 1:1, and sin(...) 500 deep failed in the search for recursion
+    err = error_of(f"def f(x: f64) -> f64:\n    y = x\n    if x > 0.0:\n        y = {expression}\n"
+                   f"    return y\n")
+    assert (err.line, err.col, err.message) == (4, 9, DEEP)
+
+
+def test_a_statement_nested_as_deep_as_programs_nest_compiles():
+    mod = compile_source("def f(x: f64) -> f64:\n    y = " + "sin(" * 200 + "x" + ")" * 200
+                         + "\n    return y + " + " + ".join(["x"] * 200) + "\n")
+    value = 0.5
+    for _ in range(200):
+        value = math.sin(value)
+    assert mod.f(0.5) == pytest.approx(value + 100.0, rel=1e-15)
 
 
 def test_full_message_text():
