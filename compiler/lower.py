@@ -22,7 +22,8 @@ from ir.types import SCALARS, Type, assignable, join, with_elem
 from . import ast as A
 from .builtins import BUILTINS
 from .diagnostics import GENERATOR_PLACES, NO_SIDE_EFFECTS, ONE_TUPLE, TypeErrorDP
-from .scope import BoundLaterInLoop, Scope, assigned_names, did_you_mean, first_bindings
+from .scope import (BoundLaterInLoop, Scope, assigned_names, did_you_mean, first_bindings,
+                    last_binding)
 
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "//": "floordiv", "%": "mod",
               "**": "pow"}
@@ -548,7 +549,10 @@ class FunctionLowering:
             if a is before.lookup(name) and b is before.lookup(name):
                 continue
             merged.append(name)
-            types.append(self.unify(s, [a.type, b.type], f"'{name}'"))
+            prior = before.lookup(name)  # the branch that changed its type is pointed at
+            changed = s.body if prior is not None and a.type != prior.type else s.orelse
+            at = last_binding(changed, name) or last_binding([s], name) or s
+            types.append(self.unify(at, [a.type, b.type], f"'{name}'"))
         for block, scope in ((then_block, then_scope), (else_block, else_scope)):
             with self.b.at(block):
                 out = [self.coerce(s, scope.lookup(n), t, f"'{n}'") for n, t in zip(merged, types)]
@@ -639,7 +643,8 @@ class FunctionLowering:
         for _ in range(2 * len(carried) + 2):
             block, scope = lower_body(types)
             out = [scope.lookup(n) for n in carried]
-            widened = [self.unify(s, [t, v.type], f"'{n}', carried by the loop,")
+            widened = [self.unify(last_binding(s.body, n) or s, [t, v.type],
+                                  f"'{n}', carried by the loop,")
                        for n, t, v in zip(carried, types, out)]
             if widened == types:
                 with self.b.at(block):

@@ -88,3 +88,20 @@ def first_bindings(stmts, updates: bool = False) -> dict[str, int]:
 
     visit(stmts)
     return out
+
+
+def last_binding(stmts, name: str):
+    """The statement that binds `name` last in a statement list (nested blocks included,
+    in the order of the text; `x += ...` too), or None: where a value of a new type may
+    come from, to point at when the types disagree."""
+    last = None
+    for s in stmts:
+        if isinstance(s, (A.Assign, A.AugAssign)) and s.target == name:
+            last = s
+        elif isinstance(s, A.TupleAssign) and last_binding(s.targets, name) is not None:
+            last = s
+        elif isinstance(s, (A.For, A.While)):
+            last = last_binding(s.body, name) or last
+        elif isinstance(s, A.If):
+            last = last_binding(s.orelse, name) or last_binding(s.body, name) or last
+    return last

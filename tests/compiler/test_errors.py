@@ -341,7 +341,19 @@ WRONG = [
      "cannot store f64[n] into an element of f64[n], which is f64"),
     ("loop changes a carried name's type",
      "def f(x: f64[n]) -> f64:\n    y = 0.0\n    for i in range(n):\n        y = x\n    return y\n",
-     3, 5, "'y', carried by the loop, is f64 in one place and f64[n] in another; it must keep one type"),
+     4, 9, "'y', carried by the loop, is f64 in one place and f64[n] in another; it must keep one type"),
+    ("a loop's later assignment changes a carried name's type",  # at the for, it was
+     "def f(x: f64[n]) -> f64:\n    s = 0.0\n    for i in range(n):\n        a = x[i] * 2.0\n"
+     "        s = s + a * x\n        a = 1.0\n    return s\n",
+     5, 9, "'s', carried by the loop, is f64 in one place and f64[n] in another; it must keep one type"),
+    ("a branch changes a name's type",
+     "def f(x: f64[n]) -> f64:\n    s = 0.0\n    if s < 1.0:\n        s += x\n    else:\n"
+     "        s = s + 1.0\n    return s\n",
+     4, 9, "'s' is f64[n] in one place and f64 in another; it must keep one type"),
+    ("the else branch binds a name of another type",
+     "def f(x: f64) -> f64:\n    if x > 0.0:\n        y = 1.0\n    else:\n        y = zeros(2)\n"
+     "    return y\n",
+     5, 9, "'y' is f64 in one place and f64[2] in another; it must keep one type"),
     ("unknown type",
      "def f(x: f32) -> f64:\n    return x\n", 1, 10, None),
     ("duplicate function",
