@@ -19,25 +19,17 @@ def calls_in(fdef: A.FuncDef, names: set[str]) -> list[tuple[str, object, str | 
     it is not called: `g * b` with a parameter g does not call a function g."""
     local = bound_names(fdef)
     found = []
-    pending = [(fdef.body, None, False)]  # (node, derivative form, is it called); a stack,
-    while pending:                        # as in A.walk, with what encloses each node
-        node, form, callee = pending.pop()
-        if isinstance(node, list):
-            pending.extend((x, None, False) for x in reversed(node))
-            continue
-        if not hasattr(node, "__dataclass_fields__"):
-            continue
-        if isinstance(node, A.Name) and node.id in names and (callee or node.id not in local):
-            found.append((node.id, node, form))
+    roles = {}  # id of a call's function or argument -> (derivative form, is it called)
+    for node in A.walk(fdef.body):  # a call comes before what it calls and passes
         if isinstance(node, A.Call):
             name = node.func.id if isinstance(node.func, A.Name) else None
             form = name if name in DERIVATIVE_FORMS else None
-            inside = [(node.func, None, True)] + [(arg, form, form is not None)
-                                                  for arg in node.args]
-            pending.extend(reversed(inside + [(node.kwargs, None, False)]))
-            continue
-        pending.extend((getattr(node, f), None, False)
-                       for f in reversed(node.__dataclass_fields__))
+            roles[id(node.func)] = (None, True)
+            roles.update((id(arg), (form, form is not None)) for arg in node.args)
+        elif isinstance(node, A.Name) and node.id in names:
+            form, callee = roles.get(id(node), (None, False))
+            if callee or node.id not in local:
+                found.append((node.id, node, form))
     return found
 
 

@@ -339,10 +339,10 @@ class FunctionLowering:
     def block(self, stmts, tail: bool) -> list | None:
         """Lowers statements; the returned values when the list ends in a return."""
         for k, s in enumerate(stmts):
+            last = tail and k == len(stmts) - 1
             try:
-                if isinstance(s, A.Return) or isinstance(s, A.If) and tail and \
-                        k == len(stmts) - 1 and returns_somewhere(s):
-                    return self.ending(s, tail and k == len(stmts) - 1)
+                if isinstance(s, A.Return) or isinstance(s, A.If) and last and returns_somewhere(s):
+                    return self.ending(s, last)
                 self.stmt(s)
             except RecursionError:  # Python's stack, one level of it per operator or call
                 raise self.error(s, "this statement nests too deeply to compile: split its "

@@ -1013,7 +1013,7 @@ def arrow_comparison(f: Failure) -> SyntaxProblem | None:
 def shift_operator(f: Failure) -> SyntaxProblem | None:
     """`k >> 1`, `k << 2` (and `>>=`, `<<=`), and `<>`: two comparison signs side by side."""
     first = f.previous
-    if (first is None or first.value not in ("<", ">") or not f.token.value[:1] in ("<", ">")
+    if (first is None or first.value not in ("<", ">") or f.token.value[:1] not in ("<", ">")
             or (first.end_line, first.end_column) != (f.token.line, f.token.column)):
         return None
     op = first.value + f.token.value[0]

@@ -34,8 +34,6 @@ SAFE_SOURCES = {
 
 
 def coerce_scalar(t: Type, value, name: str):
-    if not isinstance(value, (np.ndarray, numbers.Number)) and hasattr(value, "__array__"):
-        value = as_array(value, t, name)  # a 0-d JAX array or torch tensor is a scalar
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
     if isinstance(value, np.bool_):  # not a numbers.Integral, as Python's bool is
@@ -57,6 +55,11 @@ def coerce_scalar(t: Type, value, name: str):
             digits = len(str(abs(value)))
             raise ValueErrorDP(f"argument {name} is an int of {digits} digits, too large for "
                                f"f64") from None
+    if not isinstance(value, (np.ndarray, np.generic)) and hasattr(value, "__array__"):
+        array = as_array(value, t, name)  # a 0-d JAX array or torch tensor is a scalar
+        if array.ndim == 0:
+            return coerce_scalar(t, array, name)
+        value = array
     if isinstance(value, (np.ndarray, list, tuple)):  # printed whole, it said little more
         raise ValueErrorDP(f"argument {name} is a single {t}, not an array")
     raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} {value!r}")
@@ -92,7 +95,7 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
         except OverflowError as e:  # [2**2000] for f64[n]
             raise ValueErrorDP(f"argument {name} must be {t}: {e}") from None
     elif t.elem == I64 and arr.dtype.kind == "f" and isinstance(value, (list, tuple)):
-        ints_beyond_int64(value, name)  # NumPy made [2**63, 1] float64
+        ints_in_i64_range(np.asarray(value, dtype=object).ravel(), name)  # [2**63, 1]
     if not isinstance(value, np.ndarray) and arr.dtype.kind not in "biuf":  # None, "abc", 1j
         raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} "
                            f"{value!r:.60}")
@@ -133,18 +136,16 @@ def beyond_int64(value, arr: np.ndarray, t: ArrayType, name: str) -> np.ndarray:
     items = list(arr.flat)
     if t.elem == F64 and all(isinstance(v, numbers.Real) for v in items):
         return np.asarray(value, dtype=np.float64)
-    if t.elem == I64 and all(isinstance(v, numbers.Integral) for v in items):
-        for v in items:
-            in_i64_range(int(v), f"{name}'s element")
+    if t.elem == I64:
+        ints_in_i64_range(items, name)
     return arr
 
 
-def ints_beyond_int64(value, name: str) -> None:
-    """The error naming an int of nested list `value` that an i64 cannot hold, when all
-    its elements are ints (NumPy makes a float64 array of ints some of which only uint64
-    holds); else nothing, and the float64 array is refused as such."""
-    items = np.asarray(value, dtype=object).ravel()
-    if all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items):
+def ints_in_i64_range(items, name: str) -> None:
+    """When every one of a list's elements `items` is an int, the error naming one that an
+    i64 cannot hold (NumPy makes an object array of [2**70], and a float64 one of [2**63, 1],
+    as no integer type holds both); else nothing, and the array's dtype is refused."""
+    if all(isinstance(v, numbers.Integral) for v in items):
         for v in items:
             in_i64_range(int(v), f"{name}'s element")
 

@@ -20,8 +20,8 @@ bounds (a `?`, as range(b)'s for an integer b) stays in a loop that may run no
 iteration, as made there all the same it could be of any size. There is one exception:
 an op that can fail (a `max` of an array, which is empty, an index that may be out of
 range) but sits in the body of a `for` L itself, not in a loop or branch inside it, runs
-in L's first iteration with the same operands. L is then put under an `if` that it runs at least once, and the op moves
-before L inside that `if`:
+in L's first iteration with the same operands. L is then put under an `if` that it runs
+at least once, and the op moves before L inside that `if`:
 
     %r = for 0, %n, 1, %acc { ...                %0 = lt 0, %n
       %m = reduce_max %x                   ->     %r = if %0 { %m = reduce_max %x
