@@ -505,6 +505,8 @@ class Differentiator(Emitter):
             bounds = inner.operands[:3]
             if inner.name != "for" or any(v in inside and constant(v) is None for v in bounds):
                 continue
+            if not any(self.active(r) for r in inner.results):  # replayed as it is, no tapes
+                continue
             carried = [a.type for a in inner.regions[0].args[1:]]
             stored = [v.type for v in inner_stored_values(inner)]
             shapes = [t.shape for t in carried + stored]

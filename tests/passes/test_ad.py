@@ -386,6 +386,27 @@ def test_an_inner_loop_s_tapes_are_kept_by_the_outer_loop(backend):
         assert gw[k] == pytest.approx((f(x, w + e) - f(x, w - e)) / (2 * eps), rel=1e-6, abs=1e-9)
 
 
+INACTIVE_INNER = """\
+def f(x: f64[n], a: f64[n, m]) -> f64[n]:
+    for i in range(n):
+        y = zeros(n)
+        for j in range(n):
+            y[j] = prod(tanh(zeros(n))) + 1.0
+        a = zeros(n, m)
+    return zeros(n) + x[0]
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_an_inner_loop_that_computes_nothing_differentiable_keeps_no_tapes(backend):
+    # the loop over j computes a costly tanh but nothing x or a reaches: the outer loop
+    # planned tapes for it that its replay never made (KeyError), found by
+    # tests/test_random_gradients.py
+    mod = compile_source(INACTIVE_INNER, backend=backend)
+    xb, ab = mod.vjp("f")(np.array([1.0, 2.0]), np.ones((2, 1)), np.array([1.0, 3.0]))
+    assert xb.tolist() == [4.0, 0.0] and ab.tolist() == [[0.0], [0.0]]
+
+
 PROD = """\
 func @p(%x: f64[n]) -> f64 {
   %0 = reduce_prod %x : f64
