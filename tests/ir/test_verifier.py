@@ -64,6 +64,10 @@ CASES = [
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
      "    %t = exp %a : f64\n    yield %t\n  }\n  %z = add %y, %t : f64\n  return %z\n}\n",
      "7:3: @f: op 'add' (%z = add %y, %t): operand %t is not defined before this op in an enclosing scope"),
+    ("a region's argument used after it",
+     "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
+     "    yield %a\n  }\n  %z = add %y, %a : f64\n  return %z\n}\n",
+     "6:3: @f: op 'add' (%z = add %y, %a): operand %a is not defined before this op in an enclosing scope"),
     ("loop yields the wrong type",
      "func @f(%x: f64, %k: i64) -> f64 {\n  %y = for %k, %k, %k, %x : f64 {\n  ^(%i: i64, %a: f64):\n"
      "    yield %i\n  }\n  return %y\n}\n",

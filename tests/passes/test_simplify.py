@@ -375,6 +375,33 @@ def test_a_dead_scalar_add_at_goes_only_when_proved_in_range():
     assert ir.print_module(run([DeadCode()], text)) == kept
 
 
+def test_a_dead_chain_goes_in_one_walk_through_regions():
+    # %3 is used only by the loop's dead %5, %2 only by %3, and %1 by %2 and the kept %6:
+    # one walk from the end removes %5, then %3 and %2, whose uses it has counted away
+    text = ("func @f(%x: f64, %k: i64) -> f64 {\n"
+            "  %1 = exp %x : f64\n"
+            "  %2 = mul %1, %1 : f64\n"
+            "  %3 = add %2, %x : f64\n"
+            "  %4 = for %k, %k, %k, %x : f64 {\n"
+            "  ^(%i: i64, %a: f64):\n"
+            "    %5 = mul %a, %3 : f64\n"
+            "    %6 = add %a, %1 : f64\n"
+            "    yield %6\n"
+            "  }\n"
+            "  return %4\n"
+            "}\n")
+    kept = ("func @f(%x: f64, %k: i64) -> f64 {\n"
+            "  %0 = exp %x : f64\n"
+            "  %1 = for %k, %k, %k, %x : f64 {\n"
+            "  ^(%i: i64, %a: f64):\n"
+            "    %2 = add %a, %0 : f64\n"
+            "    yield %2\n"
+            "  }\n"
+            "  return %1\n"
+            "}\n")
+    assert ir.print_module(run([DeadCode()], text)) == kept
+
+
 ONES = """\
 func @f(%x: f64[n], %m: i64) -> (f64[n], f64[n], f64[n]) {
   %0 = const 1.0 : f64
