@@ -11,7 +11,9 @@ A compiled module's functions are attributes; each checks and converts its argum
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -107,10 +109,29 @@ def read_program(path) -> str:
                             source=data.decode("utf-8", errors="replace")) from None
 
 
+# The parser's tree transform and the lowering recurse once per operator of an expression,
+# so Python's default limit of 1000 frames stopped a sum of ~400 terms, a size generated
+# code reaches. From Python 3.11 on, a call from Python to Python takes no C stack, and a
+# higher limit costs nothing until it is used; 3.10 keeps its own.
+FRONT_END_FRAMES = 50_000
+
+
+@contextlib.contextmanager
+def deep_expressions():
+    limit = sys.getrecursionlimit()
+    if sys.version_info >= (3, 11):
+        sys.setrecursionlimit(max(limit, FRONT_END_FRAMES))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(limit)
+
+
 def check_source(text: str, name: str = "<source>") -> ir.Module:
     """Parse and type-check only; returns the IR module or raises CompileError."""
     try:
-        return lower_module(parse(text, name))
+        with deep_expressions():
+            return lower_module(parse(text, name))
     except RecursionError:
         raise CompileError("the program is nested too deeply to compile; split the "
                            "expression into several statements", 1, 1, filename=name,
@@ -691,7 +712,8 @@ def reachable(module: ir.Module, root: str) -> ir.Module:
 
 def function_source(source: str, module: ir.Module, name: str) -> str:
     """The lines of `def name`, with its decorators and the comment right above it."""
-    tree = parse(source)
+    with deep_expressions():
+        tree = parse(source)
     starts = sorted((min([f.line] + [d.line for d in f.decorators]), f.name) for f in tree.functions)
     lines = source_lines(source)
     for k, (begin, fname) in enumerate(starts):

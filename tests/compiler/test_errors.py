@@ -644,8 +644,9 @@ def test_wrong_program(kind, source, line, col, message):
 DEEP = "this statement nests too deeply to compile: split its expression into several statements"
 
 
-@pytest.mark.parametrize("expression", [" + ".join(["x"] * 500), "sin(" * 500 + "x" + ")" * 500,
-                                        "-" * 2000 + "x"])
+# Sizes past what the front end's raised recursion limit (driver.FRONT_END_FRAMES) allows
+@pytest.mark.parametrize("expression", [" + ".join(["x"] * 25000), "sin(" * 25000 + "x" + ")" * 25000,
+                                        "-" * 30000 + "x"])
 def test_a_statement_nested_too_deeply_is_the_one_pointed_at(expression):
     # they were all at 1:1, and sin(...) 500 deep failed in the search for recursion
     err = error_of(f"def f(x: f64) -> f64:\n    y = x\n    if x > 0.0:\n        y = {expression}\n"
@@ -660,6 +661,21 @@ def test_a_statement_nested_as_deep_as_programs_nest_compiles():
     for _ in range(200):
         value = math.sin(value)
     assert mod.f(0.5) == pytest.approx(value + 100.0, rel=1e-15)
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="Python 3.10 keeps its recursion limit "
+                    "of 1000 frames, as its calls take C stack (driver.deep_expressions)")
+def test_a_sum_of_a_thousand_terms_compiles_and_differentiates():
+    # generated code (a polynomial from a computer algebra system) writes sums this long;
+    # Python's default recursion limit stopped them at ~400 terms, and the gradient's
+    # dead-code sweeps took minutes on them
+    terms = 1000
+    source = "def f(x: f64) -> f64:\n    return " + " + ".join(f"{k}.0 * x * x" for k in
+                                                           range(terms)) + "\n"
+    mod = compile_source(source)
+    assert mod.f(2.0) == 4.0 * sum(range(terms))
+    assert mod.grad("f")(2.0) == 4.0 * sum(range(terms))
+    assert compile_source(source, backend="interp").f(2.0) == 4.0 * sum(range(terms))
 
 
 def test_full_message_text():
