@@ -37,6 +37,9 @@ class Namer:
         self.names: dict[Value, str] = {}
         self.taken: set[str] = set()
         self.counter = 0
+        # the first suffix k not yet tried for each name hint: a variable assigned 2000
+        # times tried y.1, y.2, ... afresh at each, quadratic in the function's length
+        self.suffix: dict[str, int] = {}
 
     def define(self, value: Value) -> str:
         if value in self.names:  # only malformed IR defines a value twice; keep one name
@@ -46,10 +49,11 @@ class Namer:
             self.counter += 1
         else:
             name = value.name_hint
-            k = 1
+            k = self.suffix.get(name, 1)
             while name in self.taken:
                 name = f"{value.name_hint}.{k}"
                 k += 1
+            self.suffix[value.name_hint] = k
         self.taken.add(name)
         self.names[value] = name
         return "%" + name
