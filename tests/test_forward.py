@@ -185,6 +185,22 @@ def test_a_program_s_own_guard_is_a_branch(backend):
     assert mod.grad("own_guard")(2.0, 3.0) == (3.0, 2.0)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_where_a_zero_derivative_meets_an_infinite_one_each_mode_guards_its_own_flow(backend):
+    """The README's one exception to jvp = gradient . tangent: in sqrt(x * x) at 0, forward
+    mode's tangent of x * x is 0 and its guard makes 0 * inf zero; reverse mode's cotangent
+    reaching x * x is inf and inf * x is NaN (JAX: NaN both). A Jacobian follows its mode."""
+    mod = compile_source("def f(x: f64) -> f64:\n    return sqrt(x * x)\n\n"
+                         "def g(x: f64[n]) -> f64:\n    return sqrt(sum(x * x))\n",
+                         backend=backend)
+    assert np.isnan(mod.grad("f")(0.0))
+    assert mod.jvp("f")(0.0, 1.0) == (0.0, 0.0)
+    assert np.isnan(mod.grad("g")(np.zeros(2))).all()
+    assert mod.jvp("g")(np.zeros(2), np.ones(2)) == (0.0, 0.0)
+    assert mod.jacobian("g")(np.zeros(1)).tolist() == [0.0]  # one input: forward mode
+    assert mod.grad("f")(-2.0) == -1.0 and mod.jvp("f")(-2.0, 1.0) == (2.0, -1.0)
+
+
 MATRIX = """\
 def f(a: f64[m, k], w: f64) -> f64:
     return sum(exp(a * w)) + w * max(a) * prod(a)
