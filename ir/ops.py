@@ -298,7 +298,9 @@ def digamma(x):
 
 
 def trigamma(x):
-    """psi'(x): reflection below 1/2, recurrence up to 10, then the asymptotic series."""
+    """psi'(x): reflection below 1/2, recurrence up to 10, then the asymptotic series.
+    +inf at the poles 0, -1, -2, ..., which psi' nears from both sides (as SciPy and JAX
+    give it); NaN at -inf."""
     x = np.asarray(x, dtype=np.float64)
     with np.errstate(all="ignore"):
         reflect = x < 0.5
@@ -309,7 +311,8 @@ def trigamma(x):
         psi1 = acc + series
         s = np.sin(np.pi * x)
         out = np.where(reflect, np.pi * np.pi / (s * s) - psi1, psi1)
-        return np.where(reflect & (x == np.floor(x)), np.nan, out)
+        pole = np.where(np.isinf(x), np.nan, np.inf)
+        return np.where(reflect & (x == np.floor(x)), pole, out)
 
 
 # name: (NumPy implementation, element types accepted, verb for messages)

@@ -270,7 +270,8 @@ def polygamma_function(owner, name: str) -> ll.Function:
     b.cbranch(reflect, reflect_block, done)
 
     # psi(x) = psi(1 - x) - pi / tan(pi x);  psi'(x) = pi^2 / sin^2(pi x) - psi'(1 - x).
-    # At the poles 0, -1, -2, ... (and -inf) the result is NaN, as in NumPy's version.
+    # At the poles 0, -1, -2, ... psi is NaN and psi' is +inf (it nears +inf from both
+    # sides); at -inf both are NaN, as in ir.ops' versions.
     b.position_at_end(reflect_block)
     pi_x = b.fmul(DOUBLE(math.pi), x)
     if digamma:
@@ -279,7 +280,9 @@ def polygamma_function(owner, name: str) -> ll.Function:
         s = b.call(fns["sin"], [pi_x])
         reflected = b.fsub(b.fdiv(DOUBLE(math.pi * math.pi), b.fmul(s, s)), value)
     pole = b.fcmp_ordered("==", x, b.call(fns["floor"], [x]))
-    reflected = b.select(pole, DOUBLE(math.nan), reflected)
+    at_pole = DOUBLE(math.nan) if digamma else b.select(
+        b.fcmp_ordered("==", x, DOUBLE(-math.inf)), DOUBLE(math.nan), DOUBLE(math.inf))
+    reflected = b.select(pole, at_pole, reflected)
     b.branch(done)
 
     b.position_at_end(done)

@@ -73,7 +73,10 @@ def test_special_values(compiled):
     name, module, mod = compiled
     reference = REFERENCE[name]
     f = mod.functions["f"]
-    for x in (0.0, -0.0, -1.0, -3.0, -1e17, -math.inf, math.nan):
+    for x in (0.0, -0.0, -1.0, -3.0, -1e17):  # poles: trigamma nears +inf on both sides
+        assert f(x) == float(reference(x)) or math.isnan(f(x)) and math.isnan(reference(x))
+        assert math.isnan(f(x)) if name == "digamma" else f(x) == math.inf, (name, x)
+    for x in (-math.inf, math.nan):
         assert math.isnan(f(x)), (name, x)
         assert math.isnan(float(reference(x))), (name, x)
     assert f(math.inf) == float(reference(math.inf)) == (math.inf if name == "digamma" else 0.0)
