@@ -27,6 +27,8 @@ program raises exactly the errors it raised before; work is repeated only as abo
 
 from __future__ import annotations
 
+import itertools
+
 import ir
 from ir.ops import MOVABLE_PROOFS, dim_of_value
 
@@ -173,7 +175,7 @@ MAX_REPEATED_OPS = 16
 
 
 def cheap_to_repeat(body: ir.Block) -> bool:
-    ops = list(ir.walk_ops(body))
+    ops = list(itertools.islice(ir.walk_ops(body), MAX_REPEATED_OPS + 1))
     return len(ops) <= MAX_REPEATED_OPS and all(op.name in CHEAP for op in ops)
 
 
@@ -203,6 +205,7 @@ def fuse_round(root: ir.Block) -> bool:
     block_of = {id(op): block for block in blocks(root) for op in block.ops}
     inside_fused: set = set()
     replaced: dict = {}  # read -> the value its inlined copy computes
+    moved = False
     depth = loop_depths(root)
     for op in list(ir.walk_ops(root)):
         if id(op) in inside_fused:
@@ -210,13 +213,17 @@ def fuse_round(root: ir.Block) -> bool:
         readers = fusible(op, uses, depth)
         if readers is None or any(id(reader) in inside_fused for reader in readers):
             continue
+        if movable_whole(op, readers, depth):
+            move_to(block_of, op, readers[0], replaced)
+            moved = True
+            continue
         for reader in readers:
             inline_at(block_of[id(reader)], op, reader, replaced)
         inside_fused.update(id(inner) for inner in ir.walk_ops(op.regions[0]))
     if replaced:
         for inner in ir.walk_ops(root):
             inner.operands = [resolve(v, replaced) for v in inner.operands]
-    return bool(inside_fused)
+    return moved or bool(inside_fused)
 
 
 def loop_depths(block: ir.Block, depth: int = 0, out: dict | None = None) -> dict:
@@ -231,9 +238,44 @@ def loop_depths(block: ir.Block, depth: int = 0, out: dict | None = None) -> dic
 
 
 def resolve(v, replaced: dict):
+    """What v stands for now: the end of its chain of replacements, which is then
+    recorded for every value on the chain (a chain of 500 builds each moved into the
+    next is walked once, not once per use)."""
+    chain = []
     while v in replaced:
+        chain.append(v)
         v = replaced[v]
+    for passed in chain[:-1]:
+        replaced[passed] = v
     return v
+
+
+def movable_whole(build: ir.Op, readers: list, depth: dict) -> bool:
+    """Can the build's body move to its one reader instead of being copied there? When
+    the read is of one element at a plain index, in a loop as deep as the body's own
+    (the moved ops' loop depths stay right for the rest of the round)."""
+    if len(readers) != 1:
+        return False
+    reader = readers[0]
+    return (len(reader.operands) == 2 and reader.attrs[SAFE_INDEX] != "wraps"
+            and depth[id(reader)] == depth[id(build)] + 1)
+
+
+def move_to(block_of: dict, build: ir.Op, reader: ir.Op, replaced: dict) -> None:
+    """Replaces `reader` (index %b, %j), the build's only use, with the build's own body
+    ops, its index standing for %j (through `replaced`, as the uses are rewritten at the
+    end of the round). Copying it instead made a chain of n builds, each read by the
+    next, copy n^2 / 2 ops: each body had grown by the ones fused into it."""
+    body = build.regions[0]
+    moved, ending = body.ops[:-1], body.ops[-1]
+    body.ops = [ending]  # the build, now dead, yields what the moved ops compute
+    block = block_of[id(reader)]
+    position = block.ops.index(reader)
+    block.ops[position:position + 1] = moved
+    for op in moved:
+        block_of[id(op)] = block
+    replaced[body.args[0]] = resolve(reader.operands[1], replaced)
+    replaced[reader.results[0]] = ending.operands[0]
 
 
 def blocks(block: ir.Block):
