@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -261,15 +262,26 @@ class CompiledModule:
         from runtime import aot
         if kind not in BUILD_KINDS:
             raise ValueError(f"unknown output {kind!r}; dpc builds {', '.join(BUILD_KINDS)}")
-        module, path = self.scalarize(), Path(path)
+        path = Path(path)
+        self.check_not_source(path)
+        module = self.scalarize()
         if kind == "header":
-            guard = "DPC_" + "".join(c if c.isalnum() else "_" for c in path.stem.upper()) + "_H"
-            path.write_text(aot.c_header(module, self.function_names, guard,
-                                         Path(self.filename).name))
+            text = aot.c_header(module, self.function_names, header_guard(path),
+                                shown_name(Path(self.filename).name))
+            aot.write_output(path, text.encode("utf-8"))  # whatever the locale's encoding
         elif kind == "so":
             aot.link_shared_library(aot.emit(module, "obj", self.fast_math), path)
         else:
-            path.write_bytes(aot.emit(module, kind, self.fast_math))
+            aot.write_output(path, aot.emit(module, kind, self.fast_math))
+
+    def check_not_source(self, path: Path) -> None:
+        """An output at `path` would not overwrite the program's own source file (as gcc
+        refuses: dpc build prog.dp -o prog.dp --emit header)."""
+        from runtime.aot import BuildError
+        source = Path(self.filename)
+        if path.exists() and source.exists() and os.path.samefile(path, source):
+            raise BuildError(f"the output is the source file {self.filename}, which it would "
+                             f"overwrite; name another file with -o")
 
     @property
     def function_names(self) -> list[str]:
@@ -537,6 +549,23 @@ class CompiledModule:
 
 
 BUILD_KINDS = ("obj", "so", "llvm", "asm", "header")
+
+
+def header_guard(path: Path) -> str:
+    """The include guard of a header written to path, an identifier in any C compiler:
+    ASCII letters, digits and underscores (x².h gave DPC_X²_H)."""
+    return "DPC_" + "".join(c if c.isascii() and c.isalnum() else "_"
+                            for c in path.stem.upper()) + "_H"
+
+
+def shown_name(name: str) -> str:
+    """A file name as text that UTF-8 can write: a byte that was not UTF-8 (bad\\xff.dp
+    from the command line, which Python holds as a lone surrogate) as a backslash escape."""
+    try:
+        raw = name.encode("utf-8", errors="surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        raw = name.encode("utf-8", errors="backslashreplace")
+    return raw.decode("utf-8", errors="backslashreplace")
 
 
 def wrt_positions(fn: ir.Function, wrt) -> list[int]:

@@ -58,14 +58,32 @@ def emit(module: ir.Module, kind: str, fast_math: bool = False) -> bytes:
     return machine.emit_object(llmod)
 
 
+def write_output(path: Path, data: bytes) -> None:
+    """data as the file at path; a write that fails part way (a full disk) leaves no part of
+    a file behind to pass for the whole."""
+    f = open(path, "wb")  # an error here made nothing
+    try:
+        with f:
+            f.write(data)
+    except OSError:
+        if ordinary_file(path):  # not -o /dev/full
+            path.unlink()
+        raise
+
+
+def ordinary_file(path: Path) -> bool:
+    """Whether path is a file of its own, which an output may replace: not a device, nor a
+    link to another file."""
+    return path.is_file() and not path.is_symlink()
+
+
 def link_shared_library(obj: bytes, out: Path) -> None:
     """Links an object file into a shared library with the system's C compiler ($CC, or
     cc); the code calls malloc, free and libm."""
     cc = os.environ.get("CC", "cc")
-    command = shlex.split(cc)  # CC may carry flags, as make's does: CC="gcc -m64"
-    if not command or shutil.which(command[0]) is None:
-        raise BuildError(f"--emit so links with a C compiler and there is none ('{cc}' not "
-                         f"found; set CC); --emit obj gives the object file to link yourself")
+    command = c_compiler(cc)
+    if ordinary_file(out):
+        out.unlink()  # as ld does: an old library must not pass for the one asked for
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "module.o"
         path.write_bytes(obj)
@@ -73,6 +91,28 @@ def link_shared_library(obj: bytes, out: Path) -> None:
                               capture_output=True, text=True)
     if done.returncode != 0:
         raise BuildError(f"linking with {cc} failed:\n{done.stderr.strip()}")
+    if not out.exists():  # CC=true
+        raise BuildError(f"linking with {cc} made no {out.name}, though it reported no error; "
+                         f"set CC to a C compiler (cc, gcc or clang)")
+
+
+def c_compiler(cc: str) -> list[str]:
+    """The command line of the C compiler `cc` ($CC), or a BuildError that says what is
+    wrong with it. CC may carry flags, as make's does: CC="gcc -m64"."""
+    try:
+        command = shlex.split(cc)
+    except ValueError as e:  # CC='"cc'
+        raise BuildError(f"CC='{cc}' is not a command line a shell can read "
+                         f"({str(e).lower()}); set CC to the C compiler and its flags") from None
+    program = command[0] if command else ""
+    if shutil.which(program) is not None:
+        return command
+    if os.sep in program and os.path.exists(program):  # CC=/tmp
+        kind = "a directory, not a program" if os.path.isdir(program) else \
+            "a file that is not executable"
+        raise BuildError(f"CC names '{program}', {kind}; set CC to the C compiler")
+    raise BuildError(f"--emit so links with a C compiler and there is none ('{cc}' not "
+                     f"found; set CC); --emit obj gives the object file to link yourself")
 
 
 def c_header(module: ir.Module, names: list[str], guard: str, origin: str) -> str:
@@ -139,6 +179,10 @@ C_RESERVED = {"auto", "break", "case", "char", "const", "continue", "default", "
               "static_cast", "template", "this", "throw", "typeid", "typename", "using",
               "virtual", "and_eq", "bitand", "bitor", "compl", "not_eq", "or_eq", "xor",
               "xor_eq", "NULL"}
+# Macros that GCC and Clang predefine on common targets outside strict ISO modes (-std=gnu*,
+# their default; `cpp -dM /dev/null`): a parameter named linux was declared `double 1`
+C_RESERVED |= {"linux", "unix", "i386", "sun", "sparc", "mips", "powerpc", "PPC", "mc68000",
+               "MIPSEB", "MIPSEL", "R3000", "R4000"}
 # Names the included headers define, as types or macros (int64_t, INT64_MAX, INT8_C), and
 # those C keeps for itself (_Bool, __LINE__): also not a parameter's name in C
 C_LIBRARY = re.compile(r"\w+_t|[A-Z0-9_]+_(MIN|MAX|C)|_[A-Z_]\w*")

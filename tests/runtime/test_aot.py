@@ -1,6 +1,7 @@
 """`dpc build`: native code ahead of time. A C program that includes the header and links
 the shared library (or the object file) gets what Python gets, bit for bit."""
 
+import os
 import shutil
 import subprocess
 
@@ -247,3 +248,114 @@ def test_the_header_compiles_as_c_and_as_cxx(tmp_path, capsys):
     for compiler in (["cc", "-std=c99"], ["c++", "-x", "c++"]):
         subprocess.run(compiler + ["-Wall", "-Werror", "-fsyntax-only", "main.c"], cwd=tmp_path,
                        check=True)
+
+
+def build_error(tmp_path, capsys, out, kind="so", source_name="prog.dp") -> str:
+    """The error of `dpc build` writing `out`, which must fail."""
+    source = tmp_path / source_name
+    if not source.exists():
+        source.write_text(PROGRAM)
+    assert main(["build", str(source), "-o", str(out), "--emit", kind]) == 1
+    out_, err = capsys.readouterr()
+    assert out_ == ""
+    return err
+
+
+@pytest.mark.parametrize("cc, why", [
+    # a ValueError traceback from shlex
+    ('"cc', "CC='\"cc' is not a command line a shell can read (no closing quotation); set CC "
+            "to the C compiler and its flags"),
+    # said to be not found
+    ("/", "CC names '/', a directory, not a program; set CC to the C compiler"),
+])
+def test_a_c_compiler_that_cannot_be_run(tmp_path, capsys, monkeypatch, cc, why):
+    monkeypatch.setenv("CC", cc)
+    out = tmp_path / "p.so"
+    assert build_error(tmp_path, capsys, out) == f"dpc: error: cannot build {out}: {why}\n"
+
+
+def test_a_c_compiler_that_makes_no_library(tmp_path, capsys, monkeypatch):
+    # CC=true: 'wrote p.so', and no p.so; nor may an old one pass for the new
+    monkeypatch.setenv("CC", "true")
+    out = tmp_path / "p.so"
+    out.write_bytes(b"an old library")
+    assert build_error(tmp_path, capsys, out) == (
+        f"dpc: error: cannot build {out}: linking with true made no p.so, though it reported "
+        f"no error; set CC to a C compiler (cc, gcc or clang)\n")
+    assert not out.exists()
+
+
+def test_a_header_for_a_source_name_that_is_not_utf8(tmp_path, capsys):
+    # bad\xff.dp: UnicodeEncodeError, and an empty header left behind
+    source = tmp_path / "bad\udcff.dp"  # as Python holds the byte \xff from the command line
+    source.write_text(PROGRAM)
+    out = tmp_path / "x².h"
+    assert main(["build", str(source), "-o", str(out), "--emit", "header"]) == 0
+    assert capsys.readouterr() == (f"wrote {out} (header: lse, lse_grad, scaled, at)\n", "")
+    text = out.read_bytes().decode("utf-8")
+    assert text.startswith("/* bad\\xff.dp: compiled by dpc for this machine's CPU (")
+    # the guard was DPC_X²_H, not a C identifier
+    assert "#ifndef DPC_X__H\n#define DPC_X__H\n" in text
+
+
+def test_a_write_that_fails_part_way_leaves_no_file(tmp_path):
+    # a file size limit (or a full disk) stops the write after 4096 bytes of the LLVM IR
+    import resource
+    import sys
+    from pathlib import Path
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # Python ignores SIGXFSZ
+
+    out = tmp_path / "p.ll"
+    done = subprocess.run([sys.executable, "-m", "compiler.cli", "build", "examples/lse.dp",
+                           "-o", str(out), "--emit", "llvm"], preexec_fn=limited,
+                          cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                          text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", f"dpc: error: cannot build {out}: File too large\n")
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+def test_a_device_an_output_cannot_be_written_to_stays(tmp_path, capsys):
+    assert build_error(tmp_path, capsys, "/dev/full", "header") == (
+        "dpc: error: cannot build /dev/full: No space left on device\n")
+    assert os.path.exists("/dev/full")
+
+
+def test_the_output_may_not_overwrite_the_source(tmp_path, capsys):
+    # gcc refuses too: 'input file is the same as output file'
+    source = tmp_path / "prog.dp"
+    source.write_text(PROGRAM)
+    (tmp_path / "link.dp").symlink_to(source)
+    for out in (source, tmp_path / "." / "link.dp"):
+        assert build_error(tmp_path, capsys, out, "header") == (
+            f"dpc: error: cannot build {out}: the output is the source file {source}, which "
+            f"it would overwrite; name another file with -o\n")
+    assert source.read_text() == PROGRAM
+
+
+PREDEFINED = """\
+def near(linux: f64, unix: f64, i386: f64[n], sun: f64) -> f64:
+    return linux + unix + sum(i386) + sun
+"""
+
+
+def test_parameters_named_like_predefined_macros_are_renamed():
+    fn = compile_source(PREDEFINED).module.functions["near"]
+    assert c_parameters(fn) == ["int64_t *ctx", "double linux_", "double unix_",
+                                "const double *i386_", "int64_t i386__size0", "double sun_",
+                                "double *result0"]
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler (cc)")
+def test_the_header_compiles_in_gnu_modes(tmp_path, capsys):
+    # GCC's default -std=gnu17 defines linux and unix as 1: `double 1` did not compile
+    source = tmp_path / "near.dp"
+    source.write_text(PREDEFINED)
+    assert main(["build", str(source), "-o", str(tmp_path / "near.h"), "--emit", "header"]) == 0
+    (tmp_path / "main.c").write_text('#include "near.h"\nint main(void) { return 0; }\n')
+    for std in ("-std=gnu99", "-std=gnu17"):
+        subprocess.run(["cc", std, "-Wall", "-Werror", "-fsyntax-only", "main.c"],
+                       cwd=tmp_path, check=True)
