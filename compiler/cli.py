@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import math
 import os
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ir import ArrayType, RuntimeErrorDP
-from ir.calling import coerce_argument, prepare_arguments
+from ir.calling import DimensionPlan, coerce_argument, prepare_arguments
 from ir.errors import count
 from ir.types import DYN
 
@@ -419,10 +420,10 @@ def build_arguments(fn, args) -> list:
                             f"{', '.join(names)})")
     types = {p.name_hint: p.type for p in fn.params}
     values = {name: parse_value(name, text, types[name]) for name, text in given.items()}
-    for p in fn.params:  # dimensions that given arrays fix
+    for p in fn.params:  # dimensions that given arrays fix (--static's are checked below)
         if p.name_hint in values:
             for d, size in zip(p.type.shape, np.shape(values[p.name_hint])):
-                if isinstance(d, str) and d != DYN:
+                if isinstance(d, str) and d != DYN and d not in fixed:
                     check_dimension(dims, d, size, p.name_hint)
     for d in fixed.keys() & set(named):  # a dimension fixed to 1 stays a name in the types
         dims[d] = fixed[d]
@@ -439,10 +440,22 @@ def build_arguments(fn, args) -> list:
             raise UserError(f"missing argument {p.name_hint} ({p.type}): give --arg "
                             f"{p.name_hint}=VALUE, or --random SEED to fill arrays")
     try:  # sizes that disagree: the arguments' mistake, found before the run
+        types = [with_sizes(p.type, fixed) for p in fn.params]
+        DimensionPlan(names, types).check([np.shape(v) for v in out])
         prepare_arguments(fn, out)
     except RuntimeErrorDP as e:
         raise UserError(str(e)) from None
     return out
+
+
+def with_sizes(t, sizes: dict[str, int]):
+    """t with the dimensions `sizes` gives written as numbers: --static n=1 leaves n a name
+    in the specialized function's types, and its arrays are checked as for any other size
+    (which the types hold as numbers)."""
+    if not isinstance(t, ArrayType):
+        return t
+    return ArrayType(t.elem, tuple(sizes.get(d, d) if isinstance(d, str) else d
+                                   for d in t.shape))
 
 
 def format_result(value) -> str:
@@ -811,8 +824,50 @@ def add_wrt(p) -> None:
                         "f64 parameter)")
 
 
+class OutputError(Exception):
+    """stdout cannot be written (a full disk, a closed descriptor); the reason, as the OS
+    says it."""
+
+
+class CheckedOutput:
+    """stdout, whose write errors are an OutputError, wherever the buffer happens to be
+    flushed; a closed pipe stays a BrokenPipeError, which ends dpc quietly."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        return self.checked(self.stream.write, text)
+
+    def flush(self) -> None:
+        self.checked(self.stream.flush)
+
+    @staticmethod
+    def checked(action, *args):
+        try:
+            return action(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise OutputError(e.strerror or str(e)) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self.stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    if sys.stdout is None:  # dpc ... >&-: Python gives print no stream, and it printed nothing
+        return cannot_write(os.strerror(errno.EBADF))
+    stdout, sys.stdout = sys.stdout, CheckedOutput(sys.stdout)
+    try:
+        return run(args)
+    finally:
+        sys.stdout = stdout
+
+
+def run(args) -> int:
+    """The command, its errors said as messages: a traceback is for a bug of dpc's."""
     try:
         status = args.run(args)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at exit
@@ -820,7 +875,13 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # the reader stopped early (dpc ir ... | head): end quietly, as cat does. Python's
         # own flush at exit would fail again on the same pipe, so stdout goes nowhere now.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        discard_output()
+    except OutputError as e:
+        discard_output()  # what is left in the buffer would fail again at exit
+        return cannot_write(str(e))
+    except KeyboardInterrupt:  # Ctrl-C: the status shells give a command SIGINT ended
+        print(file=sys.stderr)
+        return 130
     except CompileError as e:
         print(e.format(), file=sys.stderr)
     except RuntimeErrorDP as e:
@@ -829,6 +890,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dpc: error: {e}", file=sys.stderr)
     except RecursionError:
         print("dpc: error: the program is nested too deeply to compile", file=sys.stderr)
+    return 1
+
+
+def discard_output() -> None:
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def cannot_write(reason: str) -> int:
+    print(f"dpc: error: cannot write the output: {reason}", file=sys.stderr)
     return 1
 
 

@@ -25,6 +25,9 @@ GENERATOR_PLACES = ("a generator expression is only allowed as the argument of s
 # neither move the caret nor act on the terminal (a lone carriage return would print the
 # line over itself).
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+# The most characters of a source line an error shows: of a longer line (a generated
+# program's 20,000-term sum), the part around the caret, with '...' where it is cut.
+SHOWN_LINE = 100
 
 
 def source_lines(source: str) -> list[str]:
@@ -77,7 +80,7 @@ class CompileError(Exception):
             return head
         # Tabs are shown as spaces; the caret is placed under the same character.
         offset = len(text[:max(self.col - 1, 0)].expandtabs(4))
-        text = CONTROL.sub(" ", text.expandtabs(4))
+        text, offset = around(CONTROL.sub(" ", text.expandtabs(4)), offset)
         gutter = str(self.line)
         pad = " " * len(gutter)
         caret = " " * offset + "^"
@@ -85,6 +88,18 @@ class CompileError(Exception):
 
     def __str__(self) -> str:
         return self.format()
+
+
+def around(text: str, offset: int, width: int = SHOWN_LINE) -> tuple[str, int]:
+    """At most `width` characters of a line, those around position `offset` (the caret's),
+    with '...' at an end that is cut; and the caret's position in what is shown."""
+    if len(text) <= width:
+        return text, offset
+    start = max(0, min(offset - width // 2, len(text) - width))
+    end = start + width
+    before = "..." if start > 0 else ""
+    after = "..." if end < len(text) else ""
+    return before + text[start:end] + after, offset - start + len(before)
 
 
 class SyntaxErrorDP(CompileError):

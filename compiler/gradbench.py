@@ -20,8 +20,9 @@ on stdout, flushed:
 needs, so compilation is timed there. `evaluate` converts the JSON input to arguments
 once, runs the native function at least `min_runs` times and until `min_seconds` have
 passed, timing each run alone (no JSON), and converts the last result to the output the
-eval's README gives. A message we cannot serve (not JSON, a field missing, an unknown
-module or function, an input of the wrong shape, a run-time error) gets
+eval's README gives. A message we cannot serve (not JSON, or nested too deeply to read, a
+field missing, an unknown module or function, a module's .dp file without the function the
+eval calls, an input of the wrong shape, a run-time error) gets
 `{"id": ..., "success": false, "error": "..."}` (id null when unknown), and the tool
 reads on.
 
@@ -370,6 +371,9 @@ class Tool:
             message = json.loads(line, parse_constant=no_constant, parse_float=finite_float)
         except (json.JSONDecodeError, MessageError) as e:
             return failure(None, f"the line is not JSON: {e}")
+        except RecursionError:  # Python's reader recurses once per level
+            return failure(None, "the line cannot be read: its arrays or objects nest too "
+                                 "deeply")
         if not isinstance(message, dict) or "id" not in message:
             return failure(None, "a message must be a JSON object with an 'id'")
         id = message["id"]
@@ -434,9 +438,21 @@ class Tool:
                 compiled = compile_file(path, fast_math=self.fast_math)
             except OSError as e:
                 raise MessageError(f"cannot read {path}: {e.strerror or e}") from None
-            self.compiled[module] = {name: f.compiled(compiled)
+            self.compiled[module] = {name: served_function(f, compiled, module, name, path)
                                      for name, f in spec.functions.items()}
         return self.compiled[module]
+
+
+def served_function(function: Function, compiled: CompiledModule, module: str, name: str,
+                    path: Path) -> CompiledFunction:
+    """What runs for GradBench's function `name`, from the compiled file at path. A
+    function missing from the file, or one that cannot be differentiated as the eval needs,
+    is a mistake in that file (--examples names the user's), not in dpc."""
+    try:
+        return function.compiled(compiled)
+    except (KeyError, ValueError) as e:  # KeyError's str() quotes its message
+        raise MessageError(f"{path} cannot serve function '{name}' of module '{module}': "
+                           f"{e.args[0]}") from None
 
 
 def encoded(response: dict) -> str:

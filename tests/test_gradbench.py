@@ -440,3 +440,66 @@ def test_blank_lines_are_skipped_and_eof_ends_the_tool():
                              text=True, timeout=TIMEOUT, env=os.environ)
     assert process.returncode == 0
     assert process.stdout == '{"id": 1, "tool": "dpc"}\n'
+
+
+def test_a_line_nested_too_deeply_to_read_is_answered(fresh):
+    # Python's reader raised RecursionError, which ended the session with 'the program is
+    # nested too deeply to compile'
+    assert fresh.send_line("[" * 100000 + "]" * 100000) == {
+        "id": None, "success": False,
+        "error": "the line cannot be read: its arrays or objects nest too deeply"}
+    served(fresh)
+
+
+def gradbench_with(argv: list[str], messages: list[dict], **run) -> subprocess.CompletedProcess:
+    """`dpc gradbench ARGV` run on the messages, to the end of its input."""
+    lines = "".join(json.dumps(m) + "\n" for m in messages)
+    return subprocess.run([sys.executable, "-m", "compiler.cli", "gradbench", *argv], cwd=ROOT,
+                          input=lines, text=True, timeout=TIMEOUT, **run)
+
+
+def test_a_module_file_without_what_the_eval_calls_is_the_file_s_mistake(tmp_path):
+    # --examples names the user's files: a function missing from one, or one that grad
+    # cannot take, was answered 'internal error in dpc: KeyError: ...'
+    (tmp_path / "gradbench").mkdir()
+    (tmp_path / "gradbench" / "hello.dp").write_text(
+        "def cube(x: f64) -> f64:\n    return x * x * x\n")
+    (tmp_path / "lse.dp").write_text("def lse(x: f64[n]) -> f64[n]:\n    return x\n")
+    done = gradbench_with(["--examples", str(tmp_path)],
+                          [{"id": 1, "kind": "define", "module": "hello"},
+                           {"id": 2, "kind": "define", "module": "lse"}],
+                          capture_output=True)
+    hello, lse = tmp_path / "gradbench" / "hello.dp", tmp_path / "lse.dp"
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {"id": 1, "success": False,
+         "error": f"{hello} cannot serve function 'square' of module 'hello': no function "
+                  f"'square' in {hello} (functions: cube)"},
+        {"id": 2, "success": False,
+         "error": f"{lse} cannot serve function 'gradient' of module 'lse': grad(lse): grad "
+                  f"needs a function returning f64, 'lse' returns f64[n] (for an array "
+                  f"result, use vjp or jvp)"}]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_an_output_that_cannot_be_written_ends_the_tool_with_an_error():
+    # > /dev/full: an OSError traceback
+    with open("/dev/full", "w") as full:
+        done = gradbench_with([], [{"id": 1, "kind": "start"}], stdout=full,
+                              stderr=subprocess.PIPE)
+    assert (done.returncode, done.stderr) == (
+        1, "dpc: error: cannot write the output: No space left on device\n")
+
+
+def test_ctrl_c_ends_an_idle_tool_quietly():
+    # a KeyboardInterrupt traceback; shells give a command that SIGINT ended status 130
+    import signal
+    session = Session()
+    assert session.ask("start") == {"id": 0, "tool": "dpc"}  # reading the next line now
+    session.process.send_signal(signal.SIGINT)
+    code = session.process.wait(TIMEOUT)
+    session.stderr.seek(0)
+    stderr = session.stderr.read()
+    assert "Traceback" not in stderr
+    assert (code, stderr) == (130, "\n")
+    session.close()

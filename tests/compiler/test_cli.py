@@ -244,7 +244,7 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
      "dpc: error: --dim n: the arrays of 'wsq' have no dimension n (--static fixed it)\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[1.0, 2.0]", "--arg", "w=1.0", "--arg", "k=1",
       "--static", "n=1"],
-     "runtime error: argument x must be f64[1]: axis 0 has size 2, not 1\n"),
+     "dpc: error: argument x must be f64[1]: axis 0 has size 2, not 1\n"),
     (["run", "{prog}", "wsq", "--arg", "x=@/dev/null"],
      "dpc: error: cannot load /dev/null for argument x: No data left in file\n"),
     (["run", "{prog}", "wsq", "--arg", "x=@{prog}"],  # np.load said it held pickled data
@@ -650,3 +650,92 @@ def test_gradcheck_skips_elements_that_are_not_finite(capsys):
     assert lines[0] == ("note: 1 element of x is not finite: finite differences cannot be "
                         "taken there, so it is not checked")
     assert lines[2].split()[:2] == ["x", "2/3"]
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("argv", [["check", "examples/lse.dp"], ["ir", "examples/lse.dp"]])
+def test_an_output_that_cannot_be_written_is_an_error(argv):
+    # > /dev/full: an OSError traceback from print or from the flush at exit
+    import subprocess
+    import sys
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "compiler.cli", *argv], cwd=ROOT,
+                              stdout=full, stderr=subprocess.PIPE, text=True)
+    assert (done.returncode, done.stderr) == (
+        1, "dpc: error: cannot write the output: No space left on device\n")
+
+
+def test_a_closed_stdout_is_an_error():
+    # dpc run ... >&-: AttributeError: 'NoneType' object has no attribute 'flush'
+    import subprocess
+    import sys
+    done = subprocess.run(["sh", "-c", 'exec "$0" -m compiler.cli run examples/lse.dp lse '
+                           '--arg "x=[1.0, 2.0]" >&-', sys.executable], cwd=ROOT,
+                          stderr=subprocess.PIPE, text=True)
+    assert (done.returncode, done.stderr) == (
+        1, "dpc: error: cannot write the output: Bad file descriptor\n")
+
+
+def test_ctrl_c_during_bench_ends_dpc_quietly(prog, capsys, monkeypatch):
+    # a KeyboardInterrupt traceback; shells give a command that SIGINT ended status 130
+    import compiler.cli as cli
+
+    def interrupted(fns, seconds):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "median_times", interrupted)
+    try:
+        ended = dpc(capsys, "bench", prog, "wsq", "--random", "0", "--dim", "n=3", "--arg",
+                    "k=2")
+    except KeyboardInterrupt:  # not to pytest, which would stop the session
+        pytest.fail("the KeyboardInterrupt escaped dpc's main")
+    assert ended == (130, "", "\n")
+
+
+MATRICES = """\
+def mm(a: f64[n, m], b: f64[m, k]) -> f64[n, k]:
+    return a @ b
+
+def total(x: f64[n]) -> f64:
+    return sum(x)
+"""
+
+
+@pytest.mark.parametrize("argv, message", [
+    # b was blamed for a's size, as m=1 was checked against a first
+    (["mm", "--static", "m=1", "--arg", "a=[[1, 5], [2, 5]]", "--arg", "b=[[3, 4]]"],
+     "dpc: error: argument a must be f64[n, 1]: axis 1 has size 2, not 1\n"),
+    (["mm", "--static", "m=2", "--arg", "a=[[1, 5, 3], [2, 5, 3]]", "--arg", "b=[[3, 4], [1, 1]]"],
+     "dpc: error: argument a must be f64[n, 2]: axis 1 has size 3, not 2\n"),
+    # a run-time error, where --static n=3 gave a command-line one
+    (["total", "--static", "n=1", "--arg", "x=[1, 2]"],
+     "dpc: error: argument x must be f64[1]: axis 0 has size 2, not 1\n"),
+    (["total", "--static", "n=3", "--arg", "x=[1, 2]"],
+     "dpc: error: argument x must be f64[3]: axis 0 has size 2, not 3\n"),
+])
+def test_a_static_size_of_1_checks_arrays_as_any_other_size(tmp_path, capsys, argv, message):
+    path = tmp_path / "mm.dp"
+    path.write_text(MATRICES)
+    assert dpc(capsys, "run", path, *argv) == (1, "", message)
+
+
+def test_a_static_size_of_1_runs(tmp_path, capsys):
+    path = tmp_path / "mm.dp"
+    path.write_text(MATRICES)
+    assert dpc(capsys, "run", path, "mm", "--static", "m=1", "--arg", "a=[[1], [2]]", "--arg",
+               "b=[[3, 4]]") == (0, "[[3.0, 4.0], [6.0, 8.0]]\n", "")
+
+
+def test_an_error_in_a_long_line_shows_the_part_around_the_caret(tmp_path, capsys):
+    # the whole line (of a generated 20,000-term sum: 100 KB) was printed above the caret
+    path = tmp_path / "long.dp"
+    terms = " + ".join(["x"] * 2000)
+    path.write_text(f"def f(x: f64) -> f64:\n    return {terms} + y + {terms}\n")
+    status, out, err = dpc(capsys, "check", path)
+    assert (status, out) == (1, "")
+    assert err == (f"{path}:2:8012: error: unknown name 'y'\n"
+                   f" 2 | ...{'+ x ' * 12}+ y{' + x' * 12} ...\n"
+                   f"   | {' ' * 53}^\n")
