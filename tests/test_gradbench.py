@@ -13,6 +13,7 @@ import json
 import math
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,13 @@ def not_json(constant: str):
     raise AssertionError(f"{constant} in a response, which is not JSON")
 
 
+def interruptible() -> None:
+    """SIGINT as a terminal's Ctrl-C finds it: a test run started in the background (`cmd
+    &` in a script) hands its children SIGINT ignored, and Python then raises no
+    KeyboardInterrupt (the Ctrl-C test waited out its timeout so in a fresh clone)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Session:
     """One `dpc gradbench` process: send a message, read its one-line response."""
 
@@ -43,7 +51,8 @@ class Session:
         self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "compiler.cli", "gradbench"], cwd=ROOT,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+            preexec_fn=interruptible)
         self.next_id = 0
 
     def send_line(self, line: str) -> dict:
@@ -493,7 +502,6 @@ def test_an_output_that_cannot_be_written_ends_the_tool_with_an_error():
 
 def test_ctrl_c_ends_an_idle_tool_quietly():
     # a KeyboardInterrupt traceback; shells give a command that SIGINT ended status 130
-    import signal
     session = Session()
     assert session.ask("start") == {"id": 0, "tool": "dpc"}  # reading the next line now
     session.process.send_signal(signal.SIGINT)
