@@ -20,7 +20,7 @@ import numpy as np
 from ir import ArrayType, RuntimeErrorDP
 from ir.calling import DimensionPlan, coerce_argument, prepare_arguments
 from ir.errors import count
-from ir.types import DYN
+from ir.types import DYN, sized
 
 from . import gradbench
 from .derivatives import DENSE
@@ -440,22 +440,14 @@ def build_arguments(fn, args) -> list:
             raise UserError(f"missing argument {p.name_hint} ({p.type}): give --arg "
                             f"{p.name_hint}=VALUE, or --random SEED to fill arrays")
     try:  # sizes that disagree: the arguments' mistake, found before the run
-        types = [with_sizes(p.type, fixed) for p in fn.params]
+        # --static n=1 leaves n a name in the specialized types: its arrays are checked
+        # against the size written in, as for any other fixed size
+        types = [sized(p.type, fixed) for p in fn.params]
         DimensionPlan(names, types).check([np.shape(v) for v in out])
         prepare_arguments(fn, out)
     except RuntimeErrorDP as e:
         raise UserError(str(e)) from None
     return out
-
-
-def with_sizes(t, sizes: dict[str, int]):
-    """t with the dimensions `sizes` gives written as numbers: --static n=1 leaves n a name
-    in the specialized function's types, and its arrays are checked as for any other size
-    (which the types hold as numbers)."""
-    if not isinstance(t, ArrayType):
-        return t
-    return ArrayType(t.elem, tuple(sizes.get(d, d) if isinstance(d, str) else d
-                                   for d in t.shape))
 
 
 def format_result(value) -> str:

@@ -65,6 +65,13 @@ def with_elem(t: Type, elem: ScalarType) -> Type:
     return array_or_scalar(elem, t.shape)
 
 
+def sized(t: Type, dims: dict) -> Type:
+    """Type t with its dimension names replaced as `dims` says (by names or sizes)."""
+    if isinstance(t, ArrayType):
+        return ArrayType(t.elem, tuple(dims.get(d, d) for d in t.shape))
+    return t
+
+
 def is_numeric(t: Type) -> bool:
     return t.elem in (F64, I64)
 

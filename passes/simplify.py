@@ -23,10 +23,10 @@ import math
 from collections import Counter
 
 import ir
-from ir import ArrayType, Block
+from ir import Block
 from ir.clone import clone_op
 from ir.ops import constant, dim_of_value
-from ir.types import DYN
+from ir.types import DYN, sized
 from ir.registry import REGISTRY
 
 from .dce import effect_free, eliminate_dead_code
@@ -290,13 +290,6 @@ def dim_mapping(fn: ir.Function, args: list) -> dict | None:
             if isinstance(d, str) and (e == ir.DYN or dims.setdefault(d, e) != e):
                 return None
     return {d: e for d, e in dims.items() if d != e}
-
-
-def sized(t, dims: dict):
-    """Type t with its dimension names replaced as `dims` says."""
-    if isinstance(t, ArrayType):
-        return ArrayType(t.elem, tuple(dims.get(d, d) for d in t.shape))
-    return t
 
 
 def retype(block: Block, dims: dict) -> None:

@@ -28,10 +28,10 @@ import ir
 from ir import I64, ArrayType, Block, Function
 from ir.clone import clone_block, clone_op
 from ir.ops import constant
-from ir.types import DYN
+from ir.types import DYN, sized
 
 from .narrow import narrow_types
-from .simplify import InlineCalls, call_counts, fold_constants, replace_all, retype, sized
+from .simplify import InlineCalls, call_counts, fold_constants, replace_all, retype
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
