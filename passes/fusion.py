@@ -32,7 +32,7 @@ import itertools
 import ir
 from ir.ops import MOVABLE_PROOFS, dim_of_value
 
-from .dce import SAFE_INDEX, body_never_fails, effect_free, remove_dead_ops
+from .dce import SAFE_INDEX, effect_free, never_fails, remove_dead_ops
 from .simplify import share_scalars
 
 class Fusion:
@@ -44,7 +44,7 @@ class Fusion:
             forward_filled_reads(fn.body)
             forward_one_hot_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
-            while fuse_round(fn.body):
+            while fuse_round(fn.body) | move_read_once(fn.body):
                 # Two fused bodies often read one element twice (`x == 0 ? 0 : x / 6`
                 # from two builds): one read leaves the array a single reader.
                 share_scalars(fn.body)
@@ -131,7 +131,7 @@ def uses_of(block: ir.Block) -> dict:
     return uses
 
 
-def fusible(op: ir.Op, uses: dict, depth: dict) -> list | None:
+def fusible(op: ir.Op, uses: dict, depth: dict, safe: SafeOps) -> list | None:
     """The element reads that can take `op`'s body, or None: a single read, or several
     when the body is cheap enough to repeat at each and none of them is more than one
     loop deeper than the build (so each element is still computed once per read). A
@@ -160,9 +160,26 @@ def fusible(op: ir.Op, uses: dict, depth: dict) -> list | None:
         if reader.name != "index" or reader.attrs.get(SAFE_INDEX) not in proofs \
                 or len(reader.operands) != 1 + rank or reader.operands[0] is not op.results[0]:
             return None
-    if not body_never_fails(op.regions[0]):
+    if not safe.body(op.regions[0]):
         return None
     return readers
+
+
+class SafeOps:
+    """The ops found unable to fail (`never_fails`) in a round, so that a body moved into
+    the next build of a chain is not checked again there: a chain of n builds, each moved
+    into the next, had n^2 / 2 ops checked."""
+
+    def __init__(self):
+        self.known: dict = {}  # id -> op (held, so that an id is not reused meanwhile)
+
+    def body(self, block: ir.Block) -> bool:
+        for op in block.ops:
+            if self.known.get(id(op)) is not op:
+                if not never_fails(op):
+                    return False
+                self.known[id(op)] = op
+        return True
 
 
 # Repeating a body at each of several reads costs these ops once more per read, and
@@ -207,10 +224,11 @@ def fuse_round(root: ir.Block) -> bool:
     replaced: dict = {}  # read -> the value its inlined copy computes
     moved = False
     depth = loop_depths(root)
+    safe = SafeOps()
     for op in list(ir.walk_ops(root)):
         if id(op) in inside_fused:
             continue
-        readers = fusible(op, uses, depth)
+        readers = fusible(op, uses, depth, safe)
         if readers is None or any(id(reader) in inside_fused for reader in readers):
             continue
         if movable_whole(op, readers, depth):
@@ -224,6 +242,55 @@ def fuse_round(root: ir.Block) -> bool:
         for inner in ir.walk_ops(root):
             inner.operands = [resolve(v, replaced) for v in inner.operands]
     return moved or bool(inside_fused)
+
+
+def move_read_once(root: ir.Block) -> bool:
+    """Moves the body of every build whose reads are all of one element, in one block,
+    to the first of them (the others take its value), last build first. A chain of
+    builds each read by the next and by one loop (a gradient's adjoint, scaled link by
+    link, each link also read by the parameter's adjoint) comes together in that loop
+    in one sweep: moving the last link puts its read of the one before beside that
+    loop's own read of it. Round by round, sharing those two reads afterwards, took one
+    round per link (a chain of 300: 50 rounds, quadratic time)."""
+    uses = uses_of(root)
+    block_of = {id(op): block for block in blocks(root) for op in block.ops}
+    depth = loop_depths(root)
+    replaced: dict = {}
+    moved = False
+    safe = SafeOps()
+    for op in reversed(list(ir.walk_ops(root))):
+        reads = reads_of_one_element(op, uses, depth, block_of, replaced, safe)
+        if reads is None:
+            continue
+        block = block_of[id(reads[0])]
+        first, *others = sorted(reads, key=block.ops.index)
+        for other in others:
+            block.ops.remove(other)
+            replaced[other.results[0]] = first.results[0]
+        move_to(block_of, op, first, replaced)
+        moved = True
+    if replaced:
+        for inner in ir.walk_ops(root):
+            inner.operands = [resolve(v, replaced) for v in inner.operands]
+    return moved
+
+
+def reads_of_one_element(build: ir.Op, uses: dict, depth: dict, block_of: dict,
+                         replaced: dict, safe: SafeOps) -> list | None:
+    """The uses of a 1-D build when every one is an in-range read of the same element,
+    in one block one loop deeper than the build (what `move_to` takes), else None."""
+    if build.name != "build" or build.results[0].type.rank != 1 or not counts_from_zero(build):
+        return None
+    reads = uses.get(build.results[0], [])
+    if not reads or any(read.name != "index" or len(read.operands) != 2
+                        or read.operands[0] is not build.results[0]
+                        or read.attrs.get(SAFE_INDEX) is not True
+                        or depth[id(read)] != depth[id(build)] + 1 for read in reads):
+        return None
+    if len({id(block_of[id(read)]) for read in reads}) != 1 or \
+            len({id(resolve(read.operands[1], replaced)) for read in reads}) != 1:
+        return None
+    return reads if safe.body(build.regions[0]) else None
 
 
 def loop_depths(block: ir.Block, depth: int = 0, out: dict | None = None) -> dict:
