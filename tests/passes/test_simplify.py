@@ -228,6 +228,20 @@ def test_calls_are_inlined_before_ad_unless_the_callee_has_a_custom_rule():
     assert "callee = @pick}" in ir.print_function(ruled.functions["total"])
 
 
+def test_a_call_of_constants_to_a_function_with_a_rule_is_not_folded():
+    # inner keeps its call (its rule is for AD); folding it ran the call without a
+    # module to run it in, and the whole file failed to compile with a traceback
+    source = ("def inner(y: f64) -> f64:\n    return y * 3.0\n\n"
+              "@derivative(inner)\ndef inner_vjp(y: f64, ct: f64) -> f64:\n    return ct * 3.0\n\n"
+              "def g(w: f64) -> f64:\n    z = 2.0\n    return w * inner(z + 1.0)\n\n"
+              "def h(w: f64, k: i64) -> f64:\n    return w * inner(float(k))\n")
+    mod = compile_source(source)
+    assert "call %0 {callee = @inner}" in mod.ir("g", stage="opt")
+    assert (mod.g(1.5), mod.grad("g")(1.5), mod.h(1.5, 2), mod.grad("h")(1.5, 2)) == (13.5, 9.0, 9.0, 6.0)
+    fixed = mod.specialize("h", k=2)
+    assert (fixed(1.5), mod.grad(fixed)(1.5)) == (9.0, 6.0)
+
+
 RENAMED = """\
 func @scale(%v: f64[k], %w: f64[k]) -> f64[k] {
   %0 = mul %v, %w : f64[k]
