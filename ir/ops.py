@@ -370,19 +370,24 @@ def tetragamma(ad, x):
     too rarely for an op (and a native function) of its own. As trigamma: reflection
     below 1/2; then ten steps of psi''(z) = psi''(z + 1) - 2 / z^3, a fixed count so that
     the code is straight-line for arrays too, up to z >= 10.5; then the asymptotic series
-    -r - r / z - r^2 (1/2 - r / 6 + ...) with r = 1 / z^2 (next term ~1e-13 relative)."""
+    -r - r w - r^2 (1/2 - r / 6 + ...) with w = 1 / z, r = w^2 (next term ~1e-13 relative).
+    Powers of z are formed as powers of w: 1 / (z * z) has a derivative through z^4,
+    which overflows from z ~ 1e77 (the fourth derivative of lgamma was 0 at 1e100, and
+    in forward mode NaN from 1e154, where it is 2 / z^3)."""
     emit, const = ad.emit, ad.const
     reflect = emit("lt", x, const(0.5))
     z = emit("select", reflect, emit("sub", const(1.0), x), x)
     cubes = const(0.0)  # sum of 1 / z^3 over the steps
     for _ in range(10):
-        cubes = emit("add", cubes, emit("div", const(1.0), emit("mul", z, emit("mul", z, z))))
+        w = emit("div", const(1.0), z)
+        cubes = emit("add", cubes, emit("mul", w, emit("mul", w, w)))
         z = emit("add", z, const(1.0))
-    r = emit("div", const(1.0), emit("mul", z, z))
+    w = emit("div", const(1.0), z)
+    r = emit("mul", w, w)
     tail = const(691 / 210)
     for coefficient in (5 / 6, 3 / 10, 1 / 6, 1 / 6, 1 / 2):
         tail = emit("sub", const(coefficient), emit("mul", r, tail))
-    leading = emit("add", r, emit("div", r, z))
+    leading = emit("add", r, emit("mul", r, w))
     series = emit("neg", emit("add", leading, emit("mul", emit("mul", r, r), tail)))
     psi2 = emit("sub", series, emit("mul", const(2.0), cubes))
     # psi''(x) = psi''(1 - x) - 2 pi^3 cos(pi x) / sin(pi x)^3

@@ -1,6 +1,7 @@
 """digamma and trigamma in native code agree with ir.ops' NumPy versions and the
 interpreter, on scalars and on arrays (which Scalarize turns into loops of scalar calls).
-The front end does not expose them, so the functions are written in IR text."""
+The front end does not expose them, so the functions are written in IR text. Then
+lgamma's derivatives up to the fourth, which reach them (and tetragamma, emitted as ops)."""
 
 import math
 
@@ -10,6 +11,7 @@ import pytest
 import ir
 import runtime
 from ir.ops import digamma, trigamma
+from compiler import compile_source
 from native_math import native
 
 REFERENCE = {"digamma": digamma, "trigamma": trigamma}
@@ -122,3 +124,34 @@ def test_lgamma_is_the_same_in_the_interpreter_and_native_code():
     np.testing.assert_array_equal(compile_source(source, backend="interp").f(x), native_values)
     assert native_values[0] == pytest.approx(4.2278437e-11, rel=1e-7)
     assert native_values[3] == native_values[4] == math.inf
+
+
+LGAMMA_DERIVATIVES = """\
+def f(x: f64) -> f64:
+    return lgamma(x)
+
+def d1(x: f64) -> f64:
+    return grad(f)(x)
+
+def d2(x: f64) -> f64:
+    return grad(d1)(x)
+
+def d3(x: f64) -> f64:
+    return grad(d2)(x)
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_the_fourth_derivative_of_lgamma_in_both_modes(backend):
+    """psi'''(x), the derivative of the third (emitted as ops: tetragamma), reverse and
+    forward: psi'''(1/2) = pi^4, psi'''(1) = pi^4 / 15, psi'''(-1/2) = pi^4 + 96 (the
+    recurrence), then 2 / x^3 + 3 / x^4 for large x, which underflows to 0 past ~1e103.
+    At 1e100 it was 0 in reverse mode and from 1e154 on NaN in forward mode (z^4 and z^3
+    overflowed)."""
+    mod = compile_source(LGAMMA_DERIVATIVES, backend=backend)
+    cases = {0.5: math.pi ** 4, 1.0: math.pi ** 4 / 15, -0.5: math.pi ** 4 + 96,
+             1e10: 2e-30 + 3e-40, 1e100: 2e-300, 1e154: 0.0, 1e300: 0.0, math.inf: 0.0}
+    for x, want in cases.items():
+        reverse, forward = mod.grad("d3")(x), mod.jvp("d3")(x, 1.0)[1]
+        assert reverse == pytest.approx(want, rel=1e-14, abs=0.0), (x, reverse)
+        assert forward == pytest.approx(want, rel=1e-14, abs=0.0), (x, forward)
