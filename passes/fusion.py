@@ -32,7 +32,7 @@ import itertools
 import ir
 from ir.ops import MOVABLE_PROOFS, dim_of_value
 
-from .dce import SAFE_INDEX, effect_free, never_fails, remove_dead_ops
+from .dce import SAFE_INDEX, body_never_fails, effect_free, remove_dead_ops
 from .simplify import share_scalars
 
 class Fusion:
@@ -44,7 +44,7 @@ class Fusion:
             forward_filled_reads(fn.body)
             forward_one_hot_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
-            while fuse_round(fn.body) | move_read_once(fn.body):
+            while move_read_once(fn.body) | fuse_round(fn.body):
                 # Two fused bodies often read one element twice (`x == 0 ? 0 : x / 6`
                 # from two builds): one read leaves the array a single reader.
                 share_scalars(fn.body)
@@ -166,20 +166,23 @@ def fusible(op: ir.Op, uses: dict, depth: dict, safe: SafeOps) -> list | None:
 
 
 class SafeOps:
-    """The ops found unable to fail (`never_fails`) in a round, so that a body moved into
-    the next build of a chain is not checked again there: a chain of n builds, each moved
-    into the next, had n^2 / 2 ops checked."""
+    """Which build bodies cannot fail (`body_never_fails`), found for every build at the
+    start of a round. The answers stay right through the round: fusion only moves or
+    copies into a body the ops of bodies that cannot fail, and reads proved in range.
+    Checked when asked, a chain of n builds, each moved into the next, had its growing
+    bodies checked: n^2 / 2 ops."""
 
-    def __init__(self):
-        self.known: dict = {}  # id -> op (held, so that an id is not reused meanwhile)
+    def __init__(self, root: ir.Block):
+        self.known: dict = {}  # id(block) -> (block, answer); the block is held, its id kept
+        for op in ir.walk_ops(root):
+            if op.name == "build":
+                self.body(op.regions[0])
 
     def body(self, block: ir.Block) -> bool:
-        for op in block.ops:
-            if self.known.get(id(op)) is not op:
-                if not never_fails(op):
-                    return False
-                self.known[id(op)] = op
-        return True
+        known = self.known.get(id(block))
+        if known is None or known[0] is not block:  # a body copied in this round
+            known = self.known[id(block)] = (block, body_never_fails(block))
+        return known[1]
 
 
 # Repeating a body at each of several reads costs these ops once more per read, and
@@ -224,7 +227,7 @@ def fuse_round(root: ir.Block) -> bool:
     replaced: dict = {}  # read -> the value its inlined copy computes
     moved = False
     depth = loop_depths(root)
-    safe = SafeOps()
+    safe = SafeOps(root)
     for op in list(ir.walk_ops(root)):
         if id(op) in inside_fused:
             continue
@@ -257,7 +260,7 @@ def move_read_once(root: ir.Block) -> bool:
     depth = loop_depths(root)
     replaced: dict = {}
     moved = False
-    safe = SafeOps()
+    safe = SafeOps(root)
     for op in reversed(list(ir.walk_ops(root))):
         reads = reads_of_one_element(op, uses, depth, block_of, replaced, safe)
         if reads is None:
