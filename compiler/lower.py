@@ -17,6 +17,7 @@ import ir
 from ir import BOOL, DYN, F64, I64, ArrayType, Block, Builder, Function, Loc, Module, Symbol
 from ir.core import WRITTEN_NAME
 from ir.errors import TypeRuleError, count, parameters_listed, takes_arguments
+from ir.ops import broadcast_result_shape
 from ir.types import SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
@@ -324,6 +325,10 @@ class FunctionLowering:
                 raise self.error(node, f"cannot {verb} {a.type} and {b.type}: {verb} needs "
                                        f"numbers, not bool")
         if a.type.elem != b.type.elem:
+            try:  # a mismatch names the types as written: i64[m], not the f64[m] it becomes
+                broadcast_result_shape([a.type, b.type], verb)
+            except TypeRuleError as e:
+                raise self.error(node, str(e)) from None
             a, b = self.to_float(node, a), self.to_float(node, b)
         return a, b
 

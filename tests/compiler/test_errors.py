@@ -37,6 +37,12 @@ WRONG = [
     ("broadcasting mismatch",
      "def f(a: f64[n, d], v: f64[n]) -> f64[n, d]:\n    return a - v\n", 2, 14,
      "cannot subtract f64[n, d] and f64[n]: dimension d is not n"),
+    ("dimension mismatch of an integer and a float array",  # said f64[m]: after promotion
+     "def f(x: f64[n], y: i64[m]) -> f64[n]:\n    return y * x\n", 2, 14,
+     "cannot multiply i64[m] and f64[n]: dimension m is not n"),
+    ("dimension mismatch in a comparison of an integer and a float array",
+     "def f(x: f64[n], y: i64[m]) -> bool[n]:\n    return y < x\n", 2, 14,
+     "cannot compare i64[m] and f64[n]: dimension m is not n"),
     ("name used after the loop that bound it",
      "def f(n: i64) -> f64:\n    acc = 0.0\n    for i in range(n):\n        t = 2.0\n"
      "        acc += t\n    return acc + t\n", 6, 18,
