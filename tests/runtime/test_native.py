@@ -182,6 +182,18 @@ def test_a_float_wider_than_f64_is_refused(backend):
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
+def test_an_integer_for_an_f64_is_rounded_unless_no_f64_holds_it(backend):
+    # as NumPy converts: np.float64(2**70), np.array([2**64 - 1]).astype(np.float64)
+    mod = compile_source(ERRORS, name="errors.dp", backend=backend)
+    assert mod.check(2 ** 70) == 2.0 ** 70
+    big = np.array([2 ** 64 - 1, 3], dtype=np.uint64)
+    assert mod.pair(big, np.array([1.0, 0.0])) == 2.0 ** 64
+    with pytest.raises(ValueErrorDP) as err:
+        mod.check(2 ** 1100)
+    assert str(err.value) == "argument x is an int of 332 digits, too large for f64"
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
 def test_arguments_by_keyword(backend):
     mod = compile_source(ERRORS, name="errors.dp", backend=backend)
     assert mod.div(7, b=2) == mod.div(b=2, a=7) == mod.run("div", a=7, b=2) == 3
