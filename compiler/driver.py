@@ -16,6 +16,7 @@ import functools
 import gc
 import os
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -137,15 +138,32 @@ def deep_expressions():
 COMPILING_ALLOCATIONS = 100_000
 
 
+class CompilingCollections:
+    """The program's thresholds, saved by the first compile to start and put back by the
+    last to end: compiles in several threads may overlap, and one that ended first would
+    otherwise put back another's raised value for good."""
+
+    lock = threading.Lock()
+    running = 0
+    saved: tuple = ()
+
+
 @contextlib.contextmanager
 def fewer_collections():
-    thresholds = gc.get_threshold()
-    if thresholds[0]:  # 0: the program turned automatic collection off
-        gc.set_threshold(max(thresholds[0], COMPILING_ALLOCATIONS), *thresholds[1:])
+    state = CompilingCollections
+    with state.lock:
+        if state.running == 0:
+            state.saved = gc.get_threshold()
+            if state.saved[0]:  # 0: the program turned automatic collection off
+                gc.set_threshold(max(state.saved[0], COMPILING_ALLOCATIONS), *state.saved[1:])
+        state.running += 1
     try:
         yield
     finally:
-        gc.set_threshold(*thresholds)
+        with state.lock:
+            state.running -= 1
+            if state.running == 0:
+                gc.set_threshold(*state.saved)
 
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:

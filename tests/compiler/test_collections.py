@@ -8,6 +8,7 @@ import pytest
 
 import passes.fusion
 from compiler import compile_source
+from compiler.driver import fewer_collections
 
 SOURCE = "def f(x: f64[n]) -> f64:\n    return sum(exp(x) * 2.0)\n"
 
@@ -48,3 +49,16 @@ def test_a_higher_threshold_is_kept(monkeypatch, thresholds):
     gc.set_threshold(500_000, 20, 30)
     seen = thresholds_while_compiling(monkeypatch, "native")
     assert set(seen) == {(500_000, 20, 30)} and gc.get_threshold() == (500_000, 20, 30)
+
+
+def test_overlapping_compiles_put_back_the_programs_setting_when_the_last_ends(thresholds):
+    # two threads' compiles: the first to end must not put back 700 under the second,
+    # nor the second the raised value it found when it started
+    gc.set_threshold(700, 10, 10)
+    first, second = fewer_collections(), fewer_collections()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert gc.get_threshold() == (100_000, 10, 10)
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == (700, 10, 10)
