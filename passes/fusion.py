@@ -217,15 +217,15 @@ def row_is_a_build(op: ir.Op) -> bool:
 
 
 def fuse_round(root: ir.Block) -> bool:
-    """Fuses every build that is fusible by the uses at the start of the round, in
-    program order, except those inside a build fused in this round and those read from
-    inside one (that body is dead: its copy is where the work now happens). A chain of
-    builds, each read by the next, fuses in one round."""
+    """Copies into its reads every build that is fusible by the uses at the start of the
+    round, in program order, except those inside a build fused in this round and those
+    read from inside one (that body is dead: its copy is where the work now happens). A
+    chain of builds, each read by the next, fuses in one round. Builds read at one element
+    of one loop were moved there just before (`move_read_once`), not copied."""
     uses = uses_of(root)
     block_of = {id(op): block for block in blocks(root) for op in block.ops}
     inside_fused: set = set()
     replaced: dict = {}  # read -> the value its inlined copy computes
-    moved = False
     depth = loop_depths(root)
     safe = SafeOps(root)
     for op in list(ir.walk_ops(root)):
@@ -234,17 +234,13 @@ def fuse_round(root: ir.Block) -> bool:
         readers = fusible(op, uses, depth, safe)
         if readers is None or any(id(reader) in inside_fused for reader in readers):
             continue
-        if movable_whole(op, readers, depth):
-            move_to(block_of, op, readers[0], replaced)
-            moved = True
-            continue
         for reader in readers:
             inline_at(block_of[id(reader)], op, reader, replaced)
         inside_fused.update(id(inner) for inner in ir.walk_ops(op.regions[0]))
     if replaced:
         for inner in ir.walk_ops(root):
             inner.operands = [resolve(v, replaced) for v in inner.operands]
-    return moved or bool(inside_fused)
+    return bool(inside_fused)
 
 
 def move_read_once(root: ir.Block) -> bool:
@@ -320,19 +316,8 @@ def resolve(v, replaced: dict):
     return v
 
 
-def movable_whole(build: ir.Op, readers: list, depth: dict) -> bool:
-    """Can the build's body move to its one reader instead of being copied there? When
-    the read is of one element at a plain index, in a loop as deep as the body's own
-    (the moved ops' loop depths stay right for the rest of the round)."""
-    if len(readers) != 1:
-        return False
-    reader = readers[0]
-    return (len(reader.operands) == 2 and reader.attrs[SAFE_INDEX] != "wraps"
-            and depth[id(reader)] == depth[id(build)] + 1)
-
-
 def move_to(block_of: dict, build: ir.Op, reader: ir.Op, replaced: dict) -> None:
-    """Replaces `reader` (index %b, %j), the build's only use, with the build's own body
+    """Replaces `reader` (index %b, %j), the build's only read left, with the build's body
     ops, its index standing for %j (through `replaced`, as the uses are rewritten at the
     end of the round). Copying it instead made a chain of n builds, each read by the
     next, copy n^2 / 2 ops: each body had grown by the ones fused into it."""
