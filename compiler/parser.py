@@ -861,6 +861,15 @@ def lone_string(f: Failure) -> SyntaxProblem | None:
     return at(f.token, "a string can only be an assert message or a docstring")
 
 
+def empty_wrt(f: Failure) -> SyntaxProblem | None:
+    """`grad(f, wrt=())`: a derivative with respect to nothing."""
+    words = [t.value for t in f.before[-3:]]
+    if f.token.value == ")" and words == ["wrt", "=", "("]:
+        return at(f.previous, "wrt names at least one parameter: wrt=x or wrt=(x, w); "
+                              "without wrt, every f64 parameter")
+    return None
+
+
 def ellipsis(f: Failure) -> SyntaxProblem | None:
     if not f.before and f.rest_of_line(f.token).startswith("..."):
         return at(f.token, "'...' is not a statement; write the body")
@@ -1078,7 +1087,7 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          question_mark, typed_declaration, misspelled_statement, number_literal, f_string,
-         assert_form, decorator_form, lone_string, ellipsis, top_level_statement, array_type, walrus,
+         assert_form, decorator_form, lone_string, empty_wrt, ellipsis, top_level_statement, array_type, walrus,
          generator_beside_arguments, slice_index,
          signature, membership, line_ends_early, arrow_comparison, shift_operator, spaced_operator,
          starred_target,

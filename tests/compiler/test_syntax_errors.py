@@ -269,6 +269,9 @@ WRONG = [
      'the assert message must be a string: assert cond, "message"'),
     ("a string in wrt", HEAD + "    return grad(f, wrt=\"x\")(x, n)\n", 2, 24, WRT),
     ("a string in a wrt tuple", HEAD + "    return grad(f, wrt=(x, \"n\"))(x, n)\n", 2, 28, WRT),
+    ("an empty wrt", HEAD + "    return grad(f, wrt=())(x, n)\n", 2, 24,
+     "wrt names at least one parameter: wrt=x or wrt=(x, w); without wrt, every f64 "
+     "parameter"),
     ("f-string in assert", HEAD + "    assert n > 0, f\"n is {n}\"\n    return 1.0\n", 2, 19,
      "f-strings are not supported; use a plain string"),
     ("module constant", "c = 3.0\n" + HEAD + "    return c\n", 1, 1,
