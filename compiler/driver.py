@@ -415,15 +415,20 @@ class CompiledModule:
         return DenseDerivative("hessian", name, dense.name, dense.function,
                                blocks_text(types, types), blocks)
 
-    def jacobian(self, name: str | CompiledFunction, wrt=None):
+    def jacobian(self, name: str | CompiledFunction, wrt=None, mode: str = "auto"):
         """The dense Jacobian of function `name` (every result f64) with respect to the
         wrt parameters: called with name's arguments, it runs forward mode once per wrt
-        input element or reverse mode once per result element, whichever is fewer (JAX's
-        jacfwd or jacrev), all in one native call (after a call of `name` alone when a
-        result's size is data-dependent, to count its elements). The block of result r
-        and wrt parameter p has shape R_r + P_p: one array for one result and one
-        parameter, a tuple over the parameters for one result, over the results for one
-        parameter, else a tuple of such tuples."""
+        input element or reverse mode once per result element (JAX's jacfwd or jacrev):
+        with mode "auto", whichever is fewer (after a call of `name` alone when a
+        result's size is data-dependent, to count its elements), else the mode named,
+        "forward" or "reverse" (a loop whose array changes size has only forward mode).
+        All of it runs in one native call. The block of result r and wrt parameter p has
+        shape R_r + P_p: one array for one result and one parameter, a tuple over the
+        parameters for one result, over the results for one parameter, else a tuple of
+        such tuples."""
+        if mode not in JACOBIAN_MODES:
+            raise ValueError(f"jacobian mode must be 'auto', 'forward' or 'reverse', "
+                             f"not {mode!r}")
         owner, name = self.target("jacobian", name)
         fn = owner.function(name)
         positions = wrt_positions(fn.function, wrt)
@@ -435,7 +440,7 @@ class CompiledModule:
                                   [fn.function.param_types[k] for k in positions])
         return DenseDerivative("jacobian", name, fn.function.derived_name("jacobian", positions),
                                fn.function, blocks_type,
-                               functools.partial(dense_jacobian, fn, wrt, positions))
+                               functools.partial(dense_jacobian, fn, wrt, positions, mode))
 
     def specialize(self, name: str | CompiledFunction, /, **values) -> CompiledFunction:
         """`name` with the integer parameters and dimensions named in `values` fixed to
@@ -725,12 +730,18 @@ def grid(out, rows: int, cols: int) -> list[list]:
     return [list(out[r * cols:(r + 1) * cols]) for r in range(rows)]
 
 
-def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], /, *args):
-    """CompiledModule.jacobian's blocks of fn at `args`: columns from jvp when the wrt
-    inputs have no more elements than the results, else rows from vjp."""
-    outs = result_sizes(fn, args)
-    ins = sum(int(np.prod(np.shape(args[k]))) for k in positions)
-    if ins <= outs:
+JACOBIAN_MODES = ("auto", "forward", "reverse")
+
+
+def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], mode: str, /, *args):
+    """CompiledModule.jacobian's blocks of fn at `args`: columns from jvp (mode
+    "forward", or "auto" when the wrt inputs have no more elements than the results),
+    else rows from vjp."""
+    if mode == "auto":
+        outs = result_sizes(fn, args)
+        ins = sum(int(np.prod(np.shape(args[k]))) for k in positions)
+        mode = "forward" if ins <= outs else "reverse"
+    if mode == "forward":
         dense = fn.owner.derivative("jacfwd", fn.name, wrt)
         ranks = [fn.function.param_types[k].rank for k in positions]
         return columns_to_blocks(dense, ranks, len(fn.function.return_types), *args)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from compiler import compile_file, compile_source
+from ir import ShapeErrorDP
 from numdiff import directional_difference, relative_error
 from reference import EXAMPLES, make_inputs
 
@@ -278,6 +279,12 @@ def pair(x: f64[n], w: f64) -> (f64[2, 2], f64):
 
 def count(x: f64) -> i64:
     return int(x)
+
+def shrink(x: f64[n]) -> f64:
+    y = x
+    for k in range(n - 1):
+        y = [y[j] * y[j + 1] for j in range(len(y) - 1)]
+    return y[0]
 """
 
 
@@ -310,6 +317,29 @@ def test_dense_jacobians_in_the_mode_that_runs_fewer_times(backend):
     with pytest.raises(ValueError) as err:
         mod.jacobian("count")
     assert str(err.value) == "jacobian(count): result 0 is i64; a Jacobian needs f64 results"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_jacobian_in_the_mode_asked_for(backend):
+    mod = compile_source(JACOBIANS, name="j.dp", backend=backend)
+    x, w = np.array([0.1, 0.2, 0.3]), 2.0
+    for mode in ("forward", "reverse"):  # 4 inputs, 3 outputs: either way, same numbers
+        d_x, d_w = mod.jacobian("wave", mode=mode)(x, w)
+        np.testing.assert_allclose(d_x, np.diag(np.cos(x) * w), rtol=1e-15)
+        np.testing.assert_allclose(d_w, np.sin(x), rtol=1e-15)
+    assert modes_compiled(mod) == {"jacfwd", "jacrev"}
+    # y shrinks by one element per iteration, so reverse mode has no tape for it: "auto"
+    # picks reverse (3 inputs, 1 output) and fails, forward mode gives a b^2 c's gradient
+    a, b, c = 1.5, -2.0, 0.5
+    assert mod.jacobian("shrink", mode="forward")([a, b, c]).tolist() == [b * b * c, 2 * a * b * c,
+                                                                          a * b * b]
+    with pytest.raises(ShapeErrorDP) as err:
+        mod.jacobian("shrink")([a, b, c])
+    assert str(err.value) == ("reverse mode cannot differentiate a loop whose carried array "
+                              "changes size: 'y' did: size 2 is not 3 (at j.dp:13:5)")
+    with pytest.raises(ValueError) as err:
+        mod.jacobian("wave", mode="fwd")
+    assert str(err.value) == "jacobian mode must be 'auto', 'forward' or 'reverse', not 'fwd'"
 
 
 def test_the_last_row_of_ode_s_jacobian_is_the_gradient_of_its_last_element():
