@@ -13,6 +13,7 @@ import math
 import os
 import re
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -853,9 +854,48 @@ def main(argv: list[str] | None = None) -> int:
         return cannot_write(os.strerror(errno.EBADF))
     stdout, sys.stdout = sys.stdout, CheckedOutput(sys.stdout)
     try:
-        return run(args)
+        return run_interruptibly(args)
     finally:
         sys.stdout = stdout
+
+
+# The command's thread gets a stack as deep as the main thread's usual 8 MiB and more:
+# compiling deeply nested expressions recurses (see driver.deep_expressions).
+COMMAND_STACK = 64 << 20
+
+
+def run_interruptibly(args) -> int:
+    """run(args) in a thread of its own, the main thread waiting for it: Python takes
+    Ctrl-C only in the main thread and only between bytecodes, so while native code ran
+    (a ctypes call) the signal waited for it to return, and a loop that never ends kept
+    dpc running. Now Ctrl-C ends dpc at once, with status 130, whatever the command is
+    doing."""
+    outcome = []
+
+    def command():
+        try:
+            outcome.append(run(args))
+        except BaseException as e:  # a bug of dpc's: its traceback, from the main thread
+            outcome.append(e)
+
+    previous = threading.stack_size(COMMAND_STACK)
+    try:
+        worker = threading.Thread(target=command, name="dpc command", daemon=True)
+        worker.start()
+    finally:
+        threading.stack_size(previous)
+    try:
+        worker.join()
+    except KeyboardInterrupt:  # the command may be inside native code: do not wait for it
+        print(file=sys.stderr, flush=True)
+        try:
+            sys.stdout.flush()
+        except Exception:  # what was printed, as far as it can be; the status says the rest
+            pass
+        os._exit(130)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def run(args) -> int:

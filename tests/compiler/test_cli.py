@@ -1,6 +1,8 @@
 """The dpc command line: run with every way of giving arguments, ir stages, help, errors."""
 
+import os
 import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -693,6 +695,46 @@ def test_ctrl_c_during_bench_ends_dpc_quietly(prog, capsys, monkeypatch):
     except KeyboardInterrupt:  # not to pytest, which would stop the session
         pytest.fail("the KeyboardInterrupt escaped dpc's main")
     assert ended == (130, "", "\n")
+
+
+FOREVER = """\
+def forever(x: f64) -> f64:
+    s = x
+    i = 0
+    while i < 1:
+        s = s * 0.5 + 1.0
+    return s
+"""
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_ctrl_c_ends_dpc_even_inside_native_code(tmp_path):
+    # a native call held the signal until it returned: a loop that never ends could not
+    # be stopped with Ctrl-C at all
+    import signal
+    import subprocess
+    import time
+    (tmp_path / "forever.dp").write_text(FOREVER)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "compiler.cli", "run", str(tmp_path / "forever.dp"), "forever",
+         "--arg", "x=1.0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    start = time.monotonic()  # 3 s of CPU: imported, compiled (< 1 s), spinning natively
+    while cpu_seconds(process.pid) < 3.0 and time.monotonic() - start < 60:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        pytest.fail("dpc kept running after Ctrl-C")
+    assert (process.returncode, out, err) == (130, "", "\n")
 
 
 MATRICES = """\
