@@ -87,6 +87,15 @@ WRONG = [
     ("a generator assigned to a name",  # said "unexpected 'for' (expected ')' or ',')"
      "def f(x: f64[n]) -> f64:\n    y = (x[i] for i in range(n))\n    return sum(y)\n", 2, 10,
      "a generator expression is only allowed as the argument of sum, max, min or prod"),
+    ("a generator given to a function named sum",  # said it must be given to sum
+     "def sum(x: f64[n]) -> f64:\n    return 42.0\n\ndef g(x: f64[n]) -> f64:\n"
+     "    return sum(x[i] for i in range(n))\n", 5, 16,
+     "'sum' here is the function defined at line 1, which hides the builtin sum; rename the "
+     "function to use the builtin's generator form"),
+    ("a generator given to a function of the program",
+     "def h(x: f64[n]) -> f64:\n    return 42.0\n\ndef g(x: f64[n]) -> f64:\n"
+     "    return h(x[i] for i in range(n))\n", 5, 14,
+     "a generator expression is only allowed as the argument of sum, max, min or prod"),
     ("a generator with an axis",  # said "unexpected 'for' (expected ')' or ',')"
      "def f(x: f64[n]) -> f64:\n    return sum((x[i] for i in range(n)), axis=0)\n", 2, 42,
      "sum() of a generator takes no axis"),
