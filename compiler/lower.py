@@ -898,10 +898,10 @@ class FunctionLowering:
             raise self.error(e, "only named functions can be called")
         name = e.func.id
         if name in self.functions and self.scope.lookup(name) is None:
-            self.check_no_generator(e, name, self.functions[name][1])
+            self.check_hidden_reduction(e, name, self.functions[name][1])
             return self.call_function(e, self.functions[name][0], name)
         if name in self.owner.defs:
-            self.check_no_generator(e, name, self.owner.defs[name].line)
+            self.check_hidden_reduction(e, name, self.owner.defs[name].line)
             return self.call_function(e, self.owner.module.functions[name], name)
         if name in BUILTINS:
             return BUILTINS[name](self, e)
@@ -910,17 +910,15 @@ class FunctionLowering:
                                 f"{name}(f)(x)")
         raise self.error(e, f"'{name}' is a value, not a function")
 
-    def check_no_generator(self, e: A.Call, name: str, line: int) -> None:
+    def check_hidden_reduction(self, e: A.Call, name: str, line: int) -> None:
         """`sum(x[i] for i in ...)` where a function of the program is named sum: the
-        generator is right for the builtin, which that function hides."""
+        generator is right for the builtin, which that function hides. (A generator
+        given to any other function fails where it is lowered, as anywhere else.)"""
         generator = next((a for a in e.args if isinstance(a, A.Generator)), None)
-        if generator is None:
-            return
-        if name in REDUCTION_OPS:
+        if generator is not None and name in REDUCTION_OPS:
             raise self.error(generator, f"'{name}' here is the function defined at line {line}, "
                                         f"which hides the builtin {name}; rename the function "
                                         f"to use the builtin's generator form")
-        raise self.error(generator, GENERATOR_PLACES)
 
     def callee_problem(self, e: A.Call) -> tuple | None:
         """(where, what) for a call of a method, through a module or of a name that is no

@@ -1087,8 +1087,8 @@ def for_target(f: Failure) -> SyntaxProblem | None:
 
 HINTS = (unclosed_bracket, missing_block, python_keyword, print_statement, else_if, dangling_else,
          question_mark, typed_declaration, misspelled_statement, number_literal, f_string,
-         assert_form, decorator_form, lone_string, empty_wrt, ellipsis, top_level_statement, array_type, walrus,
-         generator_beside_arguments, slice_index,
+         assert_form, decorator_form, lone_string, empty_wrt, ellipsis, top_level_statement,
+         array_type, walrus, generator_beside_arguments, slice_index,
          signature, membership, line_ends_early, arrow_comparison, shift_operator, spaced_operator,
          starred_target,
          single_equals, declaration_without_value,
