@@ -119,7 +119,7 @@ class Parser:
             return DYN
         if tok.kind == "number" and tok.text.isdigit():
             return int(tok.text)
-        if tok.kind == "ident":
+        if tok.kind == "ident" or tok.text in ("inf", "nan"):  # f64[inf]: a size named inf
             return tok.text
         raise self.error(f"expected a dimension, found '{tok.text}'", tok)
 
@@ -202,7 +202,13 @@ class Parser:
             raise self.error(f"use of undefined value {tok.text}", tok) from None
 
     def name_hint(self, name: str) -> str | None:
-        return None if name.isdigit() else name
+        """The name hint a printed name came from: none for a number, and without the
+        suffix the printer made it unique with (%y.1 is a value named y), which error
+        messages name it by."""
+        if name.isdigit():
+            return None
+        stem, dot, suffix = name.rpartition(".")
+        return stem if dot and stem and suffix.isdigit() else name
 
     def typed_args(self) -> tuple[list[Type], list[str], list[Token]]:
         self.expect("(")

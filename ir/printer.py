@@ -69,8 +69,8 @@ def format_attr(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
+        if math.isnan(value):  # its sign too: neg of a NaN constant folds to -nan
+            return "-nan" if math.copysign(1.0, value) < 0 else "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         return repr(value)

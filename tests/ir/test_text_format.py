@@ -130,6 +130,30 @@ def test_the_name_an_array_is_indexed_by_shows_only_where_its_value_has_another(
         Interpreter(parse_module(text)).run("f", [np.ones(3), 3])
 
 
+def test_a_value_printed_with_a_suffix_keeps_its_written_name_when_parsed_back():
+    # the second y prints as %y.1; read back, its index out of range still names y
+    module = check_source("def f(x: f64[n], i: i64) -> f64:\n"
+                          "    y = x * 2.0\n    y = y * 3.0\n    return y[i]\n")
+    text = print_module(module)
+    assert "%y.1 = mul %y, %1 : f64[n]\n  %2 = index %y.1, %i : f64\n" in text
+    again = parse_module(text)
+    assert print_module(again) == text
+    with pytest.raises(IndexError, match="^index 3 is out of bounds for axis 0 of y with size 3$"):
+        Interpreter(again).run("f", [np.ones(3), 3])
+
+
+def test_sizes_named_inf_and_nan_and_a_negative_nan_parse_back():
+    module = check_source("def f(x: f64[inf], y: f64[nan]) -> f64:\n"
+                          "    return sum(x) + sum(y)\n")
+    text = print_module(module)
+    assert text.startswith("func @f(%x: f64[inf], %y: f64[nan]) -> f64 {\n")
+    assert print_module(parse_module(text)) == text
+    signed = "func @f() -> f64 {\n  %0 = const -nan : f64\n  return %0\n}\n"
+    assert print_module(parse_module(signed)) == signed
+    got = Interpreter(parse_module(signed)).run("f", [])
+    assert np.isnan(got) and np.signbit(got)
+
+
 PARSE_ERRORS = [
     ("func @f(%x: f64) -> f64 {\n  return %y\n}\n", "2:10: use of undefined value %y"),
     ("func @f(%x: f32) -> f64 {\n  return %x\n}\n", "1:13: unknown type 'f32'"),
