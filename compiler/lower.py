@@ -815,6 +815,8 @@ class FunctionLowering:
         a, b = self.expr(e.body), self.expr(e.orelse)
         t = self.unify(e, [a.type, b.type], "the conditional expression")
         a, b = self.coerce(e, a, t, "a branch"), self.coerce(e, b, t, "a branch")
+        if a.type != b.type:  # f64[1] and f64[n]: `select` would broadcast them elementwise
+            return self.conditional(e, cond, a, b)
         return self.emit(e, "select", cond, a, b)
 
     def expr_Index(self, e: A.Index):

@@ -405,6 +405,27 @@ def test_conditional_expression():
     check(source, "f", (-2.0,), -1.0)
 
 
+def test_a_conditional_expression_picks_one_array_whatever_the_sizes():
+    # arrays of different sizes are chosen between, not broadcast against each other
+    one = "def f(x: f64[n]) -> f64:\n    z = [10.0] if n > 2 else x\n    return sum(z)\n"
+    check(one, "f", (np.array([1.0, 2.0, 3.0]),), 10.0)
+    check(one, "f", (np.array([1.0, 2.0]),), 3.0)
+    grad = compile_source(one, name="test.dp", backend=BACKEND["name"]).grad("f")
+    np.testing.assert_array_equal(grad(np.array([1.0, 2.0, 3.0])), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(grad(np.array([1.0, 2.0])), [1.0, 1.0])
+    either = "def f(x: f64[n], y: f64[m], c: bool) -> f64[?]:\n    return x if c else y\n"
+    check(either, "f", (np.array([1.0, 2.0, 3.0]), np.array([4.0]), True), [1.0, 2.0, 3.0])
+    check(either, "f", (np.array([1.0, 2.0, 3.0]), np.array([4.0]), False), [4.0])
+    carried = ("def f(x: f64[n]) -> f64[?]:\n    z = [10.0]\n    for i in range(2):\n"
+               "        z = x if i == 1 else z\n    return z\n")
+    check(carried, "f", (np.array([1.0, 2.0, 3.0]),), [1.0, 2.0, 3.0])
+    rows = ("def f(x: f64[n]) -> f64[?, ?]:\n    y = [10.0]\n"
+            "    return [y if i == 0 else x for i in range(2)]\n")
+    with pytest.raises(ShapeErrorDP, match="comprehension elements have different shapes: "
+                                           "size 1 is not 3"):
+        run(rows, "f", np.array([1.0, 2.0, 3.0]))
+
+
 def test_elementwise_and_broadcasting():
     source = ("def f(a: f64[n, d], v: f64[d], s: f64) -> f64[n, d]:\n"
               "    return exp(a - v) * s + a / 2.0 - v ** 2.0\n")
