@@ -522,6 +522,10 @@ class FunctionLowering:
 
     def condition(self, e, what: str):
         value = self.expr(e)
+        if value.type != BOOL and value.type.elem == BOOL:  # x > 0.0 for an array x
+            raise self.error(e, f"the {what} condition must be one bool, got {value.type}, "
+                                f"an elementwise comparison; compare one value, for example "
+                                f"x[i] > 0.0 or sum(x) > 0.0")
         if value.type != BOOL:
             raise self.error(e, f"the {what} condition must be bool, got {value.type} "
                                 f"(compare it, for example x > 0.0)")

@@ -317,6 +317,10 @@ WRONG = [
     ("condition not bool",
      "def f(x: f64) -> f64:\n    if x:\n        x = 1.0\n    return x\n", 2, 8,
      "the if condition must be bool, got f64 (compare it, for example x > 0.0)"),
+    ("condition an elementwise comparison",  # said "compare it", which the user had done
+     "def f(x: f64[n]) -> f64:\n    while x > 0.0:\n        x = x - 1.0\n    return sum(x)\n",
+     2, 13, "the while condition must be one bool, got bool[n], an elementwise comparison; "
+     "compare one value, for example x[i] > 0.0 or sum(x) > 0.0"),
     ("index with a float",
      "def f(x: f64[n], t: f64) -> f64:\n    return x[t]\n", 2, 14,
      "an index must be i64, got f64 (convert with int(...))"),
