@@ -911,8 +911,8 @@ def slice_index(f: Failure) -> SyntaxProblem | None:
         if ends_header:  # `if x[0 > 0.0:`: the ':' of the header, not of a slice
             return at(f.token, f"'[' opened at {b.line}:{b.column} is not closed before ':'")
         advice = slice_advice(f.lines, b.line, b.column) or (
-            "index one element or a row (x[i]), or build the part with a comprehension: "
-            "[x[i] for i in range(1, n)]")
+            "index one element or a row (x[i]), or build the part with a comprehension "
+            "over the indices you want, as [x[i] for i in range(1, n)] does for x[1:]")
         return at(f.token, f"slices are not supported; {advice}")
     return None
 

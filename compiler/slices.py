@@ -4,6 +4,7 @@ source line, turned into the .dp that means the same thing.
     x[1:]      ->  [x[i] for i in range(1, n)]        (n: x's declared first dimension)
     x[:, 0]    ->  [x[i, 0] for i in range(n)]
     x[::-1]    ->  [x[n - 1 - i] for i in range(n)]
+    x[-3:]     ->  [x[i] for i in range(max(n - 3, 0), n)]
     x[0, :]    ->  x[0]                               (a whole row)
     y[:] = v   ->  for i in range(len(y)): y[i] = ...
     x[::2]     ->  [x[2 * i] for i in range((n + 1) // 2)]
@@ -70,12 +71,15 @@ def axis_loop(pieces: list[str], size: str, var: str | None):
     if var is None or len(pieces) > 3:
         return None
     if step in ("", "1"):
-        low, high = from_end(low, size) or "0", from_end(high, size) or size
+        low, high = from_end(low, size, start=True) or "0", from_end(high, size) or size
         return var, var, f"range({high})" if low == "0" else f"range({low}, {high})"
     if step == "-1" and not low and not high:
         return f"{size} - 1 - {var}", var, f"range({size})"
+    if re.fullmatch(r"-([2-9]|[1-9]\d+)", step) and not low and not high:  # x[::-2]
+        return f"{size} - 1 - {step[1:]} * {var}", var, \
+            f"range({stepped_count('0', size, int(step[1:]))})"
     if re.fullmatch(r"[2-9]|[1-9]\d+", step):  # lo, lo + step, ... below hi
-        low, high = from_end(low, size) or "0", from_end(high, size) or size
+        low, high = from_end(low, size, start=True) or "0", from_end(high, size) or size
         index = f"{step} * {var}" if low == "0" else f"{low} + {step} * {var}"
         return index, var, f"range({stepped_count(low, high, int(step))})"
     return None
@@ -102,10 +106,13 @@ def assignment_advice(array: str, indices: list[str], loops: list) -> str:
     return f"assign the elements in a loop: {header} {array}[{', '.join(indices)}] = ..."
 
 
-def from_end(bound: str, size: str) -> str:
-    """A negative literal bound counts from the end, as in Python: -1 is size - 1."""
+def from_end(bound: str, size: str, start: bool = False) -> str:
+    """A negative literal bound counts from the end, as in Python: -1 is size - 1. A start
+    before the first element is the first, as NumPy clips it (x[-3:] of two elements is
+    both): max(size - 3, 0), else range would begin at -1, which wraps to the last."""
     if re.fullmatch(r"-\s*\d+", bound):
-        return f"{size} - {bound[1:].strip()}"
+        from_the_end = f"{size} - {bound[1:].strip()}"
+        return f"max({from_the_end}, 0)" if start else from_the_end
     return bound
 
 

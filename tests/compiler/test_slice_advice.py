@@ -10,9 +10,15 @@ from compiler import SyntaxErrorDP, compile_source
 ADVICE = [
     ("x[1:]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(1, n)]"),
     ("x[:3]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(3)]"),
-    ("x[-3:]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(n - 3, n)]"),
+    ("x[-3:]", "f64[n]",
+     "build the part with a comprehension: [x[i] for i in range(max(n - 3, 0), n)]"),
     ("x[:-1]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(n - 1)]"),
     ("x[::-1]", "f64[n]", "build the part with a comprehension: [x[n - 1 - i] for i in range(n)]"),
+    ("x[::-2]", "f64[n]",
+     "build the part with a comprehension: [x[n - 1 - 2 * i] for i in range((n + 1) // 2)]"),
+    ("x[-5::2]", "f64[n]",
+     "build the part with a comprehension: [x[max(n - 5, 0) + 2 * i] for i in "
+     "range((n - (max(n - 5, 0)) + 1) // 2)]"),
     ("x[::2]", "f64[n]",
      "build the part with a comprehension: [x[2 * i] for i in range((n + 1) // 2)]"),
     ("x[5::2]", "f64[n]",
@@ -61,6 +67,16 @@ def test_a_stepped_slice_is_empty_where_numpy_s_is(n):
     np.testing.assert_array_equal(module.g(x), x[5::2])
 
 
+@pytest.mark.parametrize("written", ["x[-3:]", "x[-5::2]", "x[::-2]", "x[::-3]", "x[:-2]"])
+def test_the_advice_computes_the_slice_for_every_length(written):
+    """Also where the slice's start lies before the first element, which NumPy clips."""
+    code = advice_for(written, "f64[n]").split(": ", 1)[1]
+    module = compile_source(f"def g(x: f64[n]) -> f64[?]:\n    return {code}\n")
+    for n in range(8):
+        x = np.arange(float(n)) + 1.0
+        np.testing.assert_array_equal(module.g(x), eval(written, {"x": x}))
+
+
 def test_an_assigned_slice_is_advised_as_a_loop_over_its_axes():
     source = ("def f(x: f64[n, m]) -> f64:\n    x[1:, :] = 0.0\n"
               "    return 1.0\n")
@@ -81,14 +97,15 @@ def test_loop_variables_are_not_names_the_function_uses():
 
 
 GENERAL = ("slices are not supported; index one element or a row (x[i]), or build the part "
-           "with a comprehension: [x[i] for i in range(1, n)]")
+           "with a comprehension over the indices you want, as [x[i] for i in range(1, n)] "
+           "does for x[1:]")
 
 
 @pytest.mark.parametrize("body", ["return sum(exp(x)[1:])", "return sum(x.T[1:])",
-                                  "return sum(x[::x[1]])", "return sum(x[::-2])"])
+                                  "return sum(x[::x[1]])", "return sum(x[3:1:-1])"])
 def test_what_cannot_be_rewritten_gets_the_general_advice(body):
-    """A subscript of an expression or an attribute, or a step that is not a positive
-    literal: no comprehension is made up."""
+    """A subscript of an expression or an attribute, a step that is not a literal, or a
+    negative one with bounds: no comprehension is made up."""
     with pytest.raises(SyntaxErrorDP) as err:
         compile_source(f"def f(x: f64[n]) -> f64:\n    {body}\n")
     assert err.value.message == GENERAL

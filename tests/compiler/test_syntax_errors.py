@@ -71,8 +71,8 @@ WRONG = [
     ("slice assigned", HEAD + "    y = x\n    y[:] = 0.0\n    return 1.0\n", 3, 7,
      SLICES + "assign the elements in a loop: for i in range(len(y)): y[i] = ..."),
     ("slice of a call", HEAD + "    return sum(exp(x)[1:])\n", 2, 24,
-     SLICES + "index one element or a row (x[i]), or build the part with a comprehension: "
-     "[x[i] for i in range(1, n)]"),
+     SLICES + "index one element or a row (x[i]), or build the part with a comprehension "
+     "over the indices you want, as [x[i] for i in range(1, n)] does for x[1:]"),
     # Python keywords that .dp lacks
     ("lambda", HEAD + "    g = lambda y: y * 2.0\n    return 1.0\n", 2, 9,
      "lambda is not supported in .dp; define a function with def at the top level"),
