@@ -112,58 +112,54 @@ def read_program(path) -> str:
                             source=data.decode("utf-8", errors="replace")) from None
 
 
+class WhileCompiling:
+    """A process-wide setting that compiling changes: saved by the first compile to
+    start and put back by the last to end. Compiles in several threads may overlap; one
+    that ended first would otherwise put back the program's value under another still
+    running, or the last would put back the changed value it found, for good."""
+
+    def __init__(self, read, write, changed):
+        self.read, self.write, self.changed = read, write, changed  # changed(saved) -> new
+        self.lock = threading.Lock()
+        self.running = 0
+        self.saved = None
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self.lock:
+            if self.running == 0:
+                self.saved = self.read()
+                self.write(self.changed(self.saved))
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                if self.running == 0:
+                    self.write(self.saved)
+
+
 # The parser's tree transform and the lowering recurse once per operator of an expression,
 # so Python's default limit of 1000 frames stopped a sum of ~400 terms, a size generated
 # code reaches. From Python 3.11 on, a call from Python to Python takes no C stack, and a
 # higher limit costs nothing until it is used; 3.10 keeps its own.
 FRONT_END_FRAMES = 50_000
-
-
-@contextlib.contextmanager
-def deep_expressions():
-    limit = sys.getrecursionlimit()
-    if sys.version_info >= (3, 11):
-        sys.setrecursionlimit(max(limit, FRONT_END_FRAMES))
-    try:
-        yield
-    finally:
-        sys.setrecursionlimit(limit)
+deep_expressions = WhileCompiling(
+    sys.getrecursionlimit, sys.setrecursionlimit,
+    lambda limit: max(limit, FRONT_END_FRAMES) if sys.version_info >= (3, 11) else limit)
 
 
 # Compiling makes many objects that live to the end (ops, values, types), and Python's
 # cyclic collector, run every 700 allocations, walks the live ones again and again: a
 # third of the time on 1200 array statements (compile and gradient 20 s, 13 s with this).
 # While compiling, a collection waits for 100,000 allocations (mypy does the same); the
-# garbage waits longer too (peak memory there +8%).
+# garbage waits longer too (peak memory there +8%). A threshold of 0 (the program turned
+# automatic collection off) stays 0.
 COMPILING_ALLOCATIONS = 100_000
-
-
-class CompilingCollections:
-    """The program's thresholds, saved by the first compile to start and put back by the
-    last to end: compiles in several threads may overlap, and one that ended first would
-    otherwise put back another's raised value for good."""
-
-    lock = threading.Lock()
-    running = 0
-    saved: tuple = ()
-
-
-@contextlib.contextmanager
-def fewer_collections():
-    state = CompilingCollections
-    with state.lock:
-        if state.running == 0:
-            state.saved = gc.get_threshold()
-            if state.saved[0]:  # 0: the program turned automatic collection off
-                gc.set_threshold(max(state.saved[0], COMPILING_ALLOCATIONS), *state.saved[1:])
-        state.running += 1
-    try:
-        yield
-    finally:
-        with state.lock:
-            state.running -= 1
-            if state.running == 0:
-                gc.set_threshold(*state.saved)
+fewer_collections = WhileCompiling(
+    gc.get_threshold, lambda thresholds: gc.set_threshold(*thresholds),
+    lambda saved: (max(saved[0], COMPILING_ALLOCATIONS) if saved[0] else 0, *saved[1:]))
 
 
 def check_source(text: str, name: str = "<source>") -> ir.Module:

@@ -1,14 +1,18 @@
 """While compiling, Python's cyclic collector runs after 100,000 allocations instead of
-700 (compiler.driver.fewer_collections); the program's own setting is back afterwards."""
+700 (compiler.driver.fewer_collections), and the recursion limit is raised
+(deep_expressions); the program's own settings are back afterwards, also when compiles
+in several threads overlap."""
 
 import gc
+import sys
+import threading
 
 import numpy as np
 import pytest
 
 import passes.fusion
 from compiler import compile_source
-from compiler.driver import fewer_collections
+from compiler.driver import FRONT_END_FRAMES, deep_expressions, fewer_collections
 
 SOURCE = "def f(x: f64[n]) -> f64:\n    return sum(exp(x) * 2.0)\n"
 
@@ -62,3 +66,33 @@ def test_overlapping_compiles_put_back_the_programs_setting_when_the_last_ends(t
     assert gc.get_threshold() == (100_000, 10, 10)
     second.__exit__(None, None, None)
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_overlapping_compiles_put_back_the_recursion_limit_when_the_last_ends():
+    # it stayed raised for good (a deep recursion later crashed the process), or a compile
+    # that ended lowered it under another thread's deep compile, which then failed
+    limit = sys.getrecursionlimit()
+    first, second = deep_expressions(), deep_expressions()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getrecursionlimit() == max(limit, FRONT_END_FRAMES)
+    second.__exit__(None, None, None)
+    assert sys.getrecursionlimit() == limit
+
+
+def test_compiles_in_threads_leave_the_programs_settings_as_they_were():
+    limit, thresholds = sys.getrecursionlimit(), gc.get_threshold()
+    deep = "def f(a: f64) -> f64:\n    return " + " + ".join(["a"] * 1500) + "\n"
+    results = []
+    def compile_and_run(k):
+        source, args = (SOURCE, [np.ones(2)]) if k % 2 else (deep, [1.0])
+        results.append(compile_source(source, backend="interp").run("f", *args))
+
+    threads = [threading.Thread(target=compile_and_run, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [2 * np.e + 2 * np.e] * 3 + [1500.0] * 3
+    assert (sys.getrecursionlimit(), gc.get_threshold()) == (limit, thresholds)
