@@ -284,12 +284,11 @@ class NativeFunction:
         self.local = threading.local()
         self.call = self.make_call()
 
-    def thread_state(self):
-        """Per-thread call context and result slots, made once per thread."""
-        try:
-            return self.local.state
-        except AttributeError:
-            pass
+    def new_state(self):
+        """A call context and result slots. A call takes an idle one of its thread (made
+        once per thread), or a new one where none is idle: a call made while another of
+        the same function in the same thread is unfinished (from a signal handler, a
+        finalizer, a trace hook) would otherwise write over its results and free them."""
         ctx = (ctypes.c_int64 * CTX_FIELDS)()
         outs = []
         for t in self.fn.return_types:
@@ -298,8 +297,7 @@ class NativeFunction:
             else:
                 outs.append((CTYPE[t.elem](),))
         pointers = [ctypes.addressof(o) for out in outs for o in out]
-        state = self.local.state = (ctx, ctypes.addressof(ctx), outs, pointers)
-        return state
+        return ctx, ctypes.addressof(ctx), outs, pointers
 
     def marshal(self, args) -> tuple[list, list]:
         """The flat native arguments, and the converted arrays, which must stay alive
@@ -341,9 +339,16 @@ class NativeFunction:
 
         def call(*args):
             try:
-                state = local.state
-            except AttributeError:
-                state = self.thread_state()
+                idle = local.idle
+            except AttributeError:  # the thread's first call
+                idle = local.idle = []
+            state = idle.pop() if idle else self.new_state()
+            try:
+                return run(state, args)
+            finally:
+                idle.append(state)
+
+        def run(state, args):
             ctx, address, outs, pointers = state
             if (scalar_only and tuple(map(type, args)) == exact  # checked in C, fast
                     and (not ints or all(I64_MIN <= args[k] <= I64_MAX for k in ints))):

@@ -205,7 +205,7 @@ def test_the_messages_of_the_checks_a_c_caller_meets():
             ("doubled", (2**61,), "argument x makes dimension n 2305843009213693952: dpc "
                                   "takes at most 2**60")]:
         f = native.functions[fn]
-        ctx, address, _, pointers = f.thread_state()
+        ctx, address, _, pointers = f.new_state()
         flat = [a for size in sizes for a in (x.ctypes.data, size)]
         assert f.cfunc(address, *flat, *pointers) == 1
         assert str(f.error(ctx)) == message

@@ -447,6 +447,32 @@ def test_calls_from_four_threads_at_once():
         assert all(v == expected[k] for v in results[k])
 
 
+@pytest.mark.parametrize("size", [4, 20_000])  # results copied, and handed over whole
+def test_a_call_made_while_another_of_the_same_function_is_unfinished_has_its_own_results(
+        monkeypatch, size):
+    # a signal handler, finalizer or trace hook may call the function again in the same
+    # thread while the first call turns its results into arrays: the second call wrote
+    # over the first's result slots and freed them, and the first returned its results
+    mod = compile_source("def twice(x: f64[n]) -> (f64[n], f64[n]):\n"
+                         "    y = x * 2.0\n    return y, y + 1.0\n")
+    import runtime.jit
+    convert, inner = runtime.jit.result, []
+
+    def result_calling_again(*args):
+        if not inner:
+            inner.append(None)
+            inner[0] = mod.twice(np.full(size, 1000.0))
+        return convert(*args)
+
+    monkeypatch.setattr(runtime.jit, "result", result_calling_again)
+    x = np.arange(float(size))
+    a, b = mod.twice(x)
+    np.testing.assert_array_equal(a, 2.0 * x)
+    np.testing.assert_array_equal(b, 2.0 * x + 1.0)
+    np.testing.assert_array_equal(inner[0][0], np.full(size, 2000.0))
+    np.testing.assert_array_equal(inner[0][1], np.full(size, 2001.0))
+
+
 def test_the_interpreter_runs_calls_from_several_threads_at_once():
     # each call's dimension sizes were the interpreter's one frame: a thread read another's
     # n, and range(n) indexed past its own arrays or gave results of the other's size
