@@ -129,7 +129,9 @@ def c_header(module: ir.Module, names: list[str], guard: str, origin: str) -> st
         lines.append(f"/* {signature(fn)} */")
         lines.append(declaration(f"int32_t {entry_symbol(name)}", c_parameters(fn)))
         lines.append("")
-    lines += ["/* Frees every array the last call on ctx made (its results included). */",
+    lines += ["/* Frees every array the last call on ctx made (its results included); "
+              "nothing on a",
+              "   zeroed context that no call has used yet. */",
               "void dpc_free_all(int64_t *ctx);", ""]
     lines += ["#ifdef __cplusplus", "}", "#endif", "", f"#endif /* {guard} */", ""]
     return "\n".join(lines)

@@ -298,7 +298,10 @@ class ModuleLowering:
         b.branch(loop)
         b.position_at_end(loop)
         node = load_ptr(b, ctx, 1)
-        b.cbranch(b.icmp_unsigned("==", node, ctx), done, body)
+        # a context no call has used yet (zeroed, as C callers make it) holds no list
+        at_end = b.or_(b.icmp_unsigned("==", node, ctx),
+                       b.icmp_unsigned("==", node, ll.Constant(PTR, None)))
+        b.cbranch(at_end, done, body)
         b.position_at_end(body)
         b.call(self.release, [ctx, b.gep(node, [INT(HEADER)], source_etype=I8)])
         b.branch(loop)
