@@ -63,8 +63,11 @@ def key(module: ir.Module, options: str) -> str:
     return h.hexdigest()
 
 
-def checksum(obj: bytes, sites: list) -> str:
-    return hashlib.sha256(obj + json.dumps(sites, sort_keys=True).encode()).hexdigest()
+def checksum(digest: str, obj: bytes, sites: list) -> str:
+    """Of the entry's key too: another entry's files, whole, copied over these (a sync tool,
+    a restore) are a miss, not another program's code."""
+    data = digest.encode() + b"\0" + obj + json.dumps(sites, sort_keys=True).encode()
+    return hashlib.sha256(data).hexdigest()
 
 
 def load(digest: str) -> tuple[bytes, list] | None:
@@ -77,7 +80,7 @@ def load(digest: str) -> tuple[bytes, list] | None:
         obj = (folder / f"{digest}.o").read_bytes()
         table = json.loads((folder / f"{digest}.json").read_text())
         sites = table["sites"]
-        if table["format"] != FORMAT or table["checksum"] != checksum(obj, sites):
+        if table["format"] != FORMAT or table["checksum"] != checksum(digest, obj, sites):
             return None
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return None  # json raises RecursionError on brackets nested too deep
@@ -90,7 +93,7 @@ def store(digest: str, obj: bytes, sites: list) -> None:
     folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        table = {"format": FORMAT, "checksum": checksum(obj, sites), "sites": sites}
+        table = {"format": FORMAT, "checksum": checksum(digest, obj, sites), "sites": sites}
         for suffix, data in ((".json", json.dumps(table).encode()), (".o", obj)):
             write_whole(folder / f"{digest}{suffix}", data)
     except OSError:

@@ -73,6 +73,19 @@ def test_a_damaged_entry_is_a_miss(cache_folder, damage):
     assert compile_source(SOURCE, name="c.dp").native.from_cache  # stored again, whole
 
 
+def test_another_entry_copied_over_one_is_a_miss(cache_folder):
+    # its files are whole and agree with each other: it ran the other program's code
+    compile_source(SOURCE, name="c.dp")
+    entry = {p.suffix: p for p in cache_folder.iterdir()}
+    compile_source("def f(x: f64[n]) -> f64:\n    return max(x) * 100.0\n", name="c.dp")
+    other = {p.suffix: p for p in cache_folder.iterdir() if p.stem != entry[".o"].stem}
+    for suffix in (".o", ".json"):
+        entry[suffix].write_bytes(other[suffix].read_bytes())
+    again = compile_source(SOURCE, name="c.dp")
+    assert not again.native.from_cache
+    assert again.f(np.array([1.0, 2.0, 3.0])) == 14.0
+
+
 def test_clearing_leaves_other_files_in_a_shared_folder(cache_folder):
     (cache_folder / "package.json").write_text("{}")
     (cache_folder / "main.o").write_bytes(b"x")
