@@ -363,7 +363,8 @@ class CompiledModule:
         cache when there is native code for it): so that multiprocessing can send mod.f to
         a worker. The native code itself, an LLVM engine, cannot be pickled."""
         return CompiledModule, (self.module, self.source, self.filename, self.backend,
-                                self.fast_math, self.optimize, self.checked, self.root)
+                                self.fast_math, self.optimize, self.checked, self.root), \
+            {"fixed": self.fixed}  # a specialized function's sizes stay fixed
 
     def run(self, name: str, /, *args, **kwargs):
         return self.function(name)(*args, **kwargs)

@@ -116,6 +116,13 @@ def floats(input: Any, name: str, rank: int) -> np.ndarray:
         array = np.asarray(value)
     except ValueError:  # ragged nesting
         array = None
+    if array is not None and array.dtype == object and array.ndim == rank \
+            and all(type(v) is int for v in array.flat):  # JSON's integers have no bound
+        try:
+            array = array.astype(np.float64)
+        except OverflowError:
+            raise MessageError(f"field '{name}' holds an integer out of the range of f64") \
+                from None
     if array is None or array.ndim != rank or (array.size and array.dtype.kind not in "iuf"):
         raise MessageError(f"field '{name}' must be {RANKS[rank]}"
                            f"{' of equal lengths' if rank > 1 else ''}, not {brief(value)}")

@@ -388,6 +388,8 @@ def test_malformed_message(fresh, line, id, words):
     ("lse", "primal", [1.0, 2.0], ["JSON object"]),
     ("lse", "gradient", {"x": [[1.0], [2.0]]}, ["'x'", "list of numbers"]),
     ("lse", "primal", {"x": [1.0, "two"]}, ["'x'"]),
+    ("lse", "primal", {"x": [1, 2 * 10**400]}, ["field 'x' holds an integer out of the range "
+                                                "of f64"]),
     ("lse", "primal", {"x": [1.0], "min_runs": -1}, ["min_runs"]),
     ("llsq", "primal", {"x": [1.0], "n": 2.5}, ["'n'", "integer"]),
     ("det", "primal", {"A": [1.0, 2.0, 3.0], "ell": 2}, ["'A'", "4"]),
@@ -435,6 +437,12 @@ def test_a_response_is_strict_json_even_should_a_non_finite_number_reach_it():
     assert encoded({"id": 7, "success": True, "output": [1.0, float("nan")]}) == (
         '{"id": 7, "success": false, "error": "internal error in dpc: the response holds a '
         'number JSON cannot write (NaN or infinity)"}')
+
+
+def test_an_integer_beyond_i64_is_a_number(fresh):
+    # valid JSON: it was "field 'x' must be a list of numbers"
+    response = evaluate(fresh, "lse", "primal", {"x": [1, 2, 10**29]})
+    check(response, 1e29)
 
 
 def test_other_kinds_get_their_id_back(fresh):

@@ -1,6 +1,7 @@
 """Specialization (passes/specialize.py, `mod.specialize`, `--static`): IR before and
 after, identical results on the examples, and the errors a bad request gets."""
 
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -368,6 +369,8 @@ def test_a_size_fixed_once_cannot_be_fixed_again():
         mod.specialize(special, n=4)
     with pytest.raises(ValueError, match=again.format(r"f\.static\.n3\.grad")):
         mod.specialize(mod.grad(special), n=4)
+    with pytest.raises(ValueError, match=again.format(r"f\.static\.n3")):  # it forgot them
+        mod.specialize(pickle.loads(pickle.dumps(special)), n=4)
     both = mod.specialize(special, k=1)  # another size still can be fixed
     assert both(np.array([1.0, 2.0, 3.0])) == 4.0
     assert mod.grad(both)(np.array([1.0, 2.0, 3.0])).tolist() == [0.0, 4.0, 0.0]
