@@ -69,7 +69,7 @@ def format_attr(value) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        if math.isnan(value):  # its sign too: neg of a NaN constant folds to -nan
+        if math.isnan(value):  # with its sign, which a hand-written const -nan has
             return "-nan" if math.copysign(1.0, value) < 0 else "nan"
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
