@@ -226,6 +226,7 @@ class BoolOp:
     right: object
     line: int
     col: int
+    chained: bool = False  # the 'and' that `a < b < c` means, between a < b and b < c
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ir import Symbol
 from ir.calls import RULE_ATTRS as CUSTOM_RULES
-from ir.calls import CallGraph, closing_site, describe, rule_mismatch
+from ir.calls import CallGraph, closing_site, describe, listed_types, rule_mismatch
 
 from . import ast as A
 from .builtins import BUILTINS
@@ -64,8 +64,8 @@ def check_decorators(lowering) -> None:
             if wrong:
                 verb, expected, got = wrong
                 raise lowering.error(dec, f"a @{dec.name}({dec.target}) rule must {verb} "
-                                          f"({', '.join(map(str, expected))}), but "
-                                          f"'{rule.name}' {verb}s ({', '.join(map(str, got))})")
+                                          f"{listed_types(verb, expected)}, but "
+                                          f"'{rule.name}' {verb}s {listed_types(verb, got)}")
             if dec.name in target.attrs:
                 raise lowering.error(dec, f"'{dec.target}' already has a @{dec.name} rule: "
                                           f"'{target.attrs[dec.name].name}'")

@@ -793,7 +793,21 @@ class FunctionLowering:
         b = self.expr(e.right)
         if b.type.elem != BOOL:
             raise self.error(e.right, f"'{e.op}' needs bool operands, got {b.type}")
+        if e.chained:
+            return self.chain_link(e, a, b)
         return self.emit(e, e.op, a, b)
+
+    def chain_link(self, e: A.BoolOp, a, b):
+        """`a < b < c` is `a < b and b < c`; when the two comparisons' sizes differ, say
+        so in the chain's terms: the user wrote no 'and'."""
+        self.at(e)
+        try:
+            return self.b.emit("and", a, b)
+        except TypeRuleError as err:
+            why = str(err).partition(": ")[2] or str(err)
+            raise self.error(e, f"the comparisons of this chain give {a.type} and {b.type}, "
+                                f"which 'and' cannot combine: {why} (a < b < c means "
+                                f"a < b and b < c, element by element)") from None
 
     def conditional(self, node, cond, then, other):
         """An `if` op choosing between two expressions (AST nodes or ready values)."""

@@ -349,7 +349,7 @@ class ToAST(Transformer):
                  for k in range(1, len(children), 2)]
         node = pairs[0]
         for pair in pairs[1:]:
-            node = A.BoolOp("and", node, pair, pair.line, pair.col)
+            node = A.BoolOp("and", node, pair, pair.line, pair.col, chained=True)
         return node
 
     def arith(self, children):

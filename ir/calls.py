@@ -132,6 +132,14 @@ def rule_mismatch(kind: str, target, rule) -> tuple[str, list, list] | None:
     return None
 
 
+def listed_types(verb: str, types: list) -> str:
+    """Types as a mismatch message names them: parameters as a list, "(f64, i64)"; one
+    result bare, "f64", as a function's signature writes it; several as a tuple."""
+    if verb == "return" and len(types) == 1:
+        return str(types[0])
+    return f"({', '.join(map(str, types))})"
+
+
 def same_sizes(rule_params, params, rule_results, results) -> bool:
     """Are the rule's result sizes the expected ones, its dimension names read as the
     sizes its parameters bind them to? (f64[3] where f64[n] is due is not; a `?` is

@@ -13,7 +13,7 @@ function) in that text.
 
 from __future__ import annotations
 
-from .calls import RULE_ATTRS, closing_site, describe, module_calls, rule_mismatch
+from .calls import RULE_ATTRS, closing_site, describe, listed_types, module_calls, rule_mismatch
 from .core import Block, Function, Module, Op, Symbol, Value
 from .errors import TypeRuleError, VerifyError
 from .printer import Printer, format_attr
@@ -78,8 +78,8 @@ class FunctionVerifier:
         if wrong:
             verb, expected, got = wrong
             raise self.fail(f"attribute {kind}: a {kind} rule of @{self.fn.name} must {verb} "
-                            f"({', '.join(map(str, expected))}), but @{rule.name} {verb}s "
-                            f"({', '.join(map(str, got))})")
+                            f"{listed_types(verb, expected)}, but @{rule.name} {verb}s "
+                            f"{listed_types(verb, got)}")
 
     def define_all(self, values: list[Value], op: Op | None) -> None:
         for v in values:

@@ -43,6 +43,10 @@ WRONG = [
     ("dimension mismatch in a comparison of an integer and a float array",
      "def f(x: f64[n], y: i64[m]) -> bool[n]:\n    return y < x\n", 2, 14,
      "cannot compare i64[m] and f64[n]: dimension m is not n"),
+    ("a chain of comparisons of two sizes",  # said "cannot apply 'and'": there is no 'and'
+     "def f(x: f64[n], y: f64[m]) -> bool[n]:\n    return x < 1.0 < y\n", 2, 20,
+     "the comparisons of this chain give bool[n] and bool[m], which 'and' cannot combine: "
+     "dimension n is not m (a < b < c means a < b and b < c, element by element)"),
     ("name used after the loop that bound it",
      "def f(n: i64) -> f64:\n    acc = 0.0\n    for i in range(n):\n        t = 2.0\n"
      "        acc += t\n    return acc + t\n", 6, 18,
@@ -147,7 +151,15 @@ WRONG = [
     ("a derivative rule of other sizes",
      "def f(x: f64[n]) -> f64:\n    return sum(x * x)\n\n@derivative(f)\n"
      "def f_vjp(x: f64[m], ct: f64) -> f64[3]:\n    return ones(3) * ct\n", 4, 1,
-     "a @derivative(f) rule must return (f64[n]), but 'f_vjp' returns (f64[3])"),
+     "a @derivative(f) rule must return f64[n], but 'f_vjp' returns f64[3]"),
+    ("a derivative rule returning one cotangent of two",  # said "returns (f64)"
+     "def g(x: f64, y: f64) -> f64:\n    return x * y\n\n@derivative(g)\n"
+     "def g_rule(x: f64, y: f64, gb: f64) -> f64:\n    return gb\n", 4, 1,
+     "a @derivative(g) rule must return (f64, f64), but 'g_rule' returns f64"),
+    ("a derivative rule returning two cotangents of one",
+     "def g(x: f64) -> f64:\n    return x * x\n\n@derivative(g)\n"
+     "def g_rule(x: f64, gb: f64) -> (f64, f64):\n    return gb, gb\n", 4, 1,
+     "a @derivative(g) rule must return f64, but 'g_rule' returns (f64, f64)"),
     ("missing return",  # pointed at 'def', and did not say what to add
      "def f(x: f64) -> f64:\n    y = x\n", 1, 5,
      "function 'f' does not end with a return statement; add one as its last line, returning "

@@ -181,14 +181,14 @@ CASES += [
      "func @f(%x: f64[n]) -> f64 attributes {derivative = @g} {\n  %s = reduce_sum %x : f64\n"
      "  return %s\n}\n"
      "func @g(%x: f64[n], %ct: f64) -> f64 {\n  return %ct\n}\n",
-     "1:1: @f: attribute derivative: a derivative rule of @f must return (f64[n]), but @g "
-     "returns (f64)"),
+     "1:1: @f: attribute derivative: a derivative rule of @f must return f64[n], but @g "
+     "returns f64"),
     ("a tangent rule of another size",
      "func @f(%x: f64[n]) -> f64[n] attributes {tangent = @t} {\n  return %x\n}\n"
      "func @t(%x: f64[n], %dx: f64[n]) -> f64[3] {\n  %y = shape_cast %dx {type = f64[3]} : f64[3]\n"
      "  return %y\n}\n",
-     "1:1: @f: attribute tangent: a tangent rule of @f must return (f64[n]), but @t returns "
-     "(f64[3])"),
+     "1:1: @f: attribute tangent: a tangent rule of @f must return f64[n], but @t returns "
+     "f64[3]"),
 ]
 
 
