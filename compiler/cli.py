@@ -190,16 +190,41 @@ def parse_value(name: str, text: str, t):
         # Python's True would be 1 or 1.0
         raise UserError(f"argument {name} is {t}: true and false are for bool parameters, "
                         f"got '{shown(text)}'")
+    if t.rank and not isinstance(value, (list, tuple)):  # the calling convention: "rank 0"
+        raise UserError(f"argument {name} is {t}, an array: write it as a list, as in "
+                        f"{'[' * t.rank}{shown(text)}{']' * t.rank}")
     if isinstance(value, (list, tuple)):
         try:
             np.asarray(value)
         except ValueError:  # ragged: [[1, 2], [3]]
             raise UserError(f"argument {name}: '{shown(text)}' is not an array: its nested "
                             f"lists have different lengths") from None
+        elements_of_kind(name, t, list(leaves(value)))
     # the list itself, as Python would pass it: the calling convention reads an int beyond
     # i64 in it, or an empty one for an i64 parameter, where NumPy's array of it is of
     # dtype object or float64
     return checked_argument(name, text, value, t)
+
+
+def elements_of_kind(name: str, t, elements: list) -> None:
+    """A list's elements are written as parameter `name`'s elements are: the calling
+    convention, which takes arrays from Python, would say to convert a float array."""
+    if t.elem.name == "i64":
+        for v in elements:
+            if not isinstance(v, float):
+                continue
+            if not v.is_integer():
+                raise UserError(f"argument {name} is {t}, and {v!r} is not an integer")
+            if abs(v) >= 2.0 ** 63:
+                raise UserError(f"argument {name} is {t}, and {v!r} is outside the range of "
+                                f"i64 ([-2**63, 2**63 - 1])")
+            raise UserError(f"argument {name} is {t}: write its elements without a decimal "
+                            f"point ({int(v)}, not {v!r})")
+    if t.elem.name == "bool":
+        number = next((v for v in elements if not isinstance(v, bool)), None)
+        if number is not None:
+            raise UserError(f"argument {name} is {t}: write its elements true or false, "
+                            f"got {number!r}")
 
 
 def checked_argument(name: str, text: str, value, t):
@@ -328,14 +353,44 @@ def load_npy(name: str, path: str) -> np.ndarray:
         if magic and magic != NPY_MAGIC:
             raise UserError(f"cannot load {path} for argument {name}: it is not a .npy file "
                             f"(np.save writes one)")
+        short = missing_data(path)
+        if short:
+            raise UserError(f"cannot load {path} for argument {name}: {short}")
         return np.load(path, allow_pickle=False)
     except OSError as e:  # as read_source says it: No such file or directory
         raise UserError(f"cannot load {path} for argument {name}: {e.strerror or e}") from None
     except (ValueError, EOFError) as e:  # EOFError: an empty file
         raise UserError(f"cannot load {path} for argument {name}: {e}") from None
+    except MemoryError:  # a whole .npy file is read at once
+        raise UserError(f"cannot load {path} for argument {name}: its array does not fit "
+                        f"in memory") from None
+
+
+def missing_data(path: str) -> str | None:
+    """What is wrong when the .npy header at `path` declares more data than the file
+    holds (np.load would first try to allocate all of it: terabytes for a damaged
+    header), else None. Headers np.load cannot read are left to it to describe."""
+    with open(path, "rb") as f:
+        try:
+            read_header = NPY_HEADERS.get(np.lib.format.read_magic(f))
+            if read_header is None:  # a version this check does not know
+                return None
+            shape, _, dtype = read_header(f)
+        except (ValueError, EOFError):
+            return None
+        if dtype.hasobject:
+            return None
+        declared = math.prod(shape) * dtype.itemsize
+        held = os.fstat(f.fileno()).st_size - f.tell()
+    if declared <= held:
+        return None
+    return (f"its header declares an array of shape {shape} and {dtype} ({declared:,} bytes), "
+            f"but the file holds {held:,} bytes of data")
 
 
 NPY_MAGIC = b"\x93NUMPY"
+NPY_HEADERS = {(1, 0): np.lib.format.read_array_header_1_0,
+               (2, 0): np.lib.format.read_array_header_2_0}
 
 
 class JsonNames(ast.NodeTransformer):
@@ -383,6 +438,9 @@ def random_value(t, dims: dict[str, int], rng, name: str):
             shape.append(d)
         elif d != DYN and d in dims:
             shape.append(dims[d])
+        elif d == DYN:  # no name for --dim to give a size to
+            raise UserError(f"argument {name} is {t}, of a size no dimension names, so "
+                            f"--random cannot make it; give it with --arg {name}=VALUE")
         else:
             raise UserError(f"argument {name} is {t}: give the size of {d} with --dim {d}=INT")
     try:

@@ -272,6 +272,73 @@ def test_command_errors(prog, capsys, argv, message):
     assert err == message.format(prog=prog)
 
 
+def npy_declaring(path, shape: int, data: bytes) -> None:
+    """A .npy file whose header declares `shape` f64 elements, followed by `data`."""
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (%d,), }" % shape
+    header = header.ljust(117) + "\n"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little")
+                     + header.encode() + data)
+
+
+@pytest.mark.parametrize("declared,text", [
+    (10**12, "(1000000000000,) and float64 (8,000,000,000,000 bytes)"),  # np.load: MemoryError
+    (10**20, "(100000000000000000000,) and float64 (800,000,000,000,000,000,000 bytes)"),
+    (9, "(9,) and float64 (72 bytes)"),  # np.load: "could only read 8 elements"
+])
+def test_a_npy_file_shorter_than_its_header_says(prog, tmp_path, capsys, declared, text):
+    # a traceback (MemoryError, OverflowError) when the declared size was beyond memory
+    path = tmp_path / "short.npy"
+    npy_declaring(path, declared, bytes(64))
+    assert dpc(capsys, "run", prog, "wsq", "--arg", f"x=@{path}") == (
+        1, "", f"dpc: error: cannot load {path} for argument x: its header declares an array "
+               f"of shape {text}, but the file holds 64 bytes of data\n")
+
+
+def test_a_npy_file_beyond_memory(prog, tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "a.npy", np.zeros(3))
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr(np, "load", no_memory)
+    assert dpc(capsys, "run", prog, "wsq", "--arg", f"x=@{tmp_path / 'a.npy'}") == (
+        1, "", f"dpc: error: cannot load {tmp_path / 'a.npy'} for argument x: its array does "
+               f"not fit in memory\n")
+
+
+KINDS = """\
+def total(k: i64[n]) -> i64:
+    return sum(k)
+
+def flip(b: bool[n]) -> bool[n]:
+    return [not b[i] for i in range(n)]
+
+def first(q: f64[?]) -> f64:
+    return q[0]
+"""
+
+
+@pytest.mark.parametrize("argv,message", [
+    # the calling convention's "(convert it explicitly if that is intended)": nothing to convert
+    (["total", "--arg", "k=[1.0, 2]"],
+     "argument k is i64[n]: write its elements without a decimal point (1, not 1.0)"),
+    (["total", "--arg", "k=[1, 2.5]"], "argument k is i64[n], and 2.5 is not an integer"),
+    (["total", "--arg", "k=[[nan]]"], "argument k is i64[n], and nan is not an integer"),
+    (["total", "--arg", "k=[1e300]"],
+     "argument k is i64[n], and 1e+300 is outside the range of i64 ([-2**63, 2**63 - 1])"),
+    (["flip", "--arg", "b=[1, 0]"], "argument b is bool[n]: write its elements true or false, got 1"),
+    # "got an array of rank 0 with shape ()": the user gave a number
+    (["total", "--arg", "k=3"], "argument k is i64[n], an array: write it as a list, as in [3]"),
+    # "give the size of ? with --dim ?=INT", which --dim refuses
+    (["first", "--random", "0"],
+     "argument q is f64[?], of a size no dimension names, so --random cannot make it; give it "
+     "with --arg q=VALUE"),
+])
+def test_arguments_written_as_another_kind(tmp_path, capsys, argv, message):
+    path = tmp_path / "kinds.dp"
+    path.write_text(KINDS)
+    assert dpc(capsys, "run", path, *argv) == (1, "", f"dpc: error: {message}\n")
+
+
 def test_a_list_argument_is_read_as_the_python_api_reads_it(tmp_path, capsys):
     # the CLI made a NumPy array of the list first: of dtype object for an int beyond i64
     # and float64 for an empty list, which the parameters below refused
