@@ -651,23 +651,24 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
                          f"specialize('{fn.name}', {known[0] if known else 'n'}=100) {listed}")
     ints, dims = {}, {}
     for key, value in values.items():
+        is_int = key in params and fn.param_types[params[key]] == ir.I64
+        if not is_int and not (key in dim_names and key not in params):
+            raise ValueError(f"specialize({fn.name}): '{key}' is neither an i64 parameter "
+                             f"nor a dimension of '{fn.name}' {listed}")
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise ValueError(f"specialize({fn.name}): {key} must be an integer, not {value!r}")
         if not I64_MIN <= value <= I64_MAX:  # it would wrap around in the native code
             raise ValueError(f"specialize({fn.name}): {key} = {value} is outside the range "
                              f"of i64")
-        if key in params and fn.param_types[params[key]] == ir.I64:
+        if is_int:
             ints[params[key]] = int(value)
-        elif key in dim_names and key not in params:
-            if value < 0:
-                raise ValueError(f"specialize({fn.name}): dimension {key} cannot be {value}")
-            if value > LARGEST_SIZE:  # the calling convention refuses such an argument
-                raise ValueError(f"specialize({fn.name}): dimension {key} = {value} is more "
-                                 f"than 2**60, the largest size dpc takes")
-            dims[key] = int(value)
-        else:
-            raise ValueError(f"specialize({fn.name}): '{key}' is neither an i64 parameter "
-                             f"nor a dimension of '{fn.name}' {listed}")
+            continue
+        if value < 0:
+            raise ValueError(f"specialize({fn.name}): dimension {key} cannot be {value}")
+        if value > LARGEST_SIZE:  # the calling convention refuses such an argument
+            raise ValueError(f"specialize({fn.name}): dimension {key} = {value} is more "
+                             f"than 2**60, the largest size dpc takes")
+        dims[key] = int(value)
     return ints, dims
 
 

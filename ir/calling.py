@@ -51,7 +51,10 @@ def coerce_scalar(t: Type, value, name: str):
                                f"round it")
         try:
             return np.float64(value)
-        except OverflowError:  # an int beyond the doubles
+        except OverflowError:  # an int (or a Fraction) beyond the doubles
+            if not isinstance(value, numbers.Integral):
+                raise ValueErrorDP(f"argument {name} is a {type(value).__name__} too large "
+                                   f"for f64") from None
             digits = len(str(abs(value)))
             raise ValueErrorDP(f"argument {name} is an int of {digits} digits, too large for "
                                f"f64") from None
@@ -100,6 +103,9 @@ def coerce_array(t: ArrayType, value, name: str) -> np.ndarray:
         raise ValueErrorDP(f"argument {name} must be {t}, got {type(value).__name__} "
                            f"{value!r:.60}")
     if arr.ndim != t.rank:
+        if arr.ndim == 0 and not isinstance(value, np.ndarray):  # not "an array of rank 0"
+            raise ShapeErrorDP(f"argument {name} must be {t} (rank {t.rank}), got a single "
+                               f"{type(value).__name__}, {str(value):.60}")
         raise ShapeErrorDP(f"argument {name} must be {t} (rank {t.rank}), got an array of "
                            f"rank {arr.ndim} with shape {arr.shape}")
     want = NP_DTYPE[t.elem]

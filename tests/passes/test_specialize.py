@@ -347,6 +347,8 @@ def test_bad_specialization_requests_say_what_is_wrong():
     with pytest.raises(ValueError, match=r"'w' is neither an i64 parameter nor a dimension "
                                          r"of 'f' \(those are: k, n\)"):
         mod.specialize("f", w=2)
+    with pytest.raises(ValueError, match=r"'w' is neither"):  # said "w must be an integer"
+        mod.specialize("f", w=2.0)
     with pytest.raises(ValueError, match="k must be an integer, not 2.5"):
         mod.specialize("f", k=2.5)
     with pytest.raises(ValueError, match="dimension n cannot be -1"):

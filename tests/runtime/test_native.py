@@ -2,6 +2,7 @@
 does not leak, and runs from several threads at once."""
 
 import ctypes
+import fractions
 import os
 import pickle
 import platform
@@ -192,6 +193,21 @@ def test_an_integer_for_an_f64_is_rounded_unless_no_f64_holds_it(backend):
     with pytest.raises(ValueErrorDP) as err:
         mod.check(2 ** 1100)
     assert str(err.value) == "argument x is an int of 332 digits, too large for f64"
+    with pytest.raises(ValueErrorDP) as err:  # said "an int of 403 digits": the Fraction's text
+        mod.check(fractions.Fraction(10 ** 400, 3))
+    assert str(err.value) == "argument x is a Fraction too large for f64"
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_a_number_for_an_array_is_named_so(backend):
+    # said "got an array of rank 0 with shape ()"
+    mod = compile_source(ERRORS, name="errors.dp", backend=backend)
+    with pytest.raises(ShapeErrorDP) as err:
+        mod.pair(3.0, np.array([1.0, 0.0]))
+    assert str(err.value) == "argument x must be f64[n] (rank 1), got a single float, 3.0"
+    with pytest.raises(ShapeErrorDP) as err:
+        mod.pair(np.float64(2.5), np.array([1.0, 0.0]))
+    assert str(err.value) == "argument x must be f64[n] (rank 1), got a single float64, 2.5"
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
