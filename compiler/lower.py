@@ -243,6 +243,7 @@ class FunctionLowering:
         values = self.block(body, tail=True)
         if values is None:
             raise self.missing_return()
+        self.at(body[-1])  # not where the last expression was: checks made for it point here
         self.b.op("return", values)
         self.drop_unused_dims()
 

@@ -416,7 +416,7 @@ def test_ir_locations_name_the_source_place_of_every_op(prog, capsys, monkeypatc
         '  %2 = mul %w, %1 : f64 loc("prog.dp":3:14)\n'
         '  %3 = to_f64 %k : f64 loc("prog.dp":3:29)\n'
         '  %4 = add %2, %3 : f64 loc("prog.dp":3:27)\n'
-        '  return %4 loc("prog.dp":3:27)\n'
+        '  return %4 loc("prog.dp":3:5)\n'
         "}\n")
     # The adjoint of x * x, after optimization, still points at x * x.
     status, out, _ = dpc(capsys, "ir", "prog.dp", "--fn", "wsq", "--derivative", "grad",
@@ -425,7 +425,7 @@ def test_ir_locations_name_the_source_place_of_every_op(prog, capsys, monkeypatc
     for derivative, returned in (("grad", "%4, %x_bar"), ("jvp", "%18, %16")):  # at wsq's return
         status, out, _ = dpc(capsys, "ir", "prog.dp", "--fn", "wsq", "--derivative", derivative,
                              "--wrt", "x", "--stage", "ad", "--locations")
-        assert status == 0 and f'  return {returned} loc("prog.dp":3:27)\n' in out
+        assert status == 0 and f'  return {returned} loc("prog.dp":3:5)\n' in out
     status, out, _ = dpc(capsys, "ir", "prog.dp", "--dump-after", "dce", "--locations")
     assert status == 0 and '  %2 = mul %w, %1 : f64 loc("prog.dp":3:14)\n' in out
 

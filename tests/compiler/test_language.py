@@ -152,6 +152,15 @@ def cotangent(x: f64[m], k: i64) -> f64:
 
 def data_sized(x: f64[m], k: i64, j: i64) -> f64:
     return sum(vjp(head, wrt=x)(x, k, ones(j)))
+
+def looped(x: f64[n], k: i64) -> f64[?]:
+    out = zeros(k)
+    for i in range(k):
+        out[i] = x[i % n] * 2.0
+    return out
+
+def loop_sized(x: f64[m], k: i64, j: i64) -> f64:
+    return sum(vjp(looped, wrt=x)(x, k, ones(j)))
 """
 
 
@@ -167,7 +176,10 @@ def test_tangents_and_cotangents_are_checked_against_what_they_go_with():
             ("cotangent", (x, 2), "argument ct of vjp(gv) (f64[n]), axis 0, whose n is x's: "
                                   "size 2 is not 5 (at test.dp:15:16)"),
             ("data_sized", (x, 3, 4), "the cotangent ct must have the size of the result, "
-                                      "axis 0: size 4 is not 3 (at test.dp:8:12)")]:
+                                      "axis 0: size 4 is not 3 (at test.dp:8:5)"),
+            # at the return, not at the loop before it (test.dp:22:5)
+            ("loop_sized", (x, 3, 4), "the cotangent ct must have the size of the result, "
+                                      "axis 0: size 4 is not 3 (at test.dp:24:5)")]:
         with pytest.raises(ShapeErrorDP) as err:
             run(FORMS_CHECKED, fn, *args)
         assert str(err.value) == message
