@@ -418,7 +418,8 @@ class CompiledModule:
         input element or reverse mode once per result element (JAX's jacfwd or jacrev):
         with mode "auto", whichever is fewer (after a call of `name` alone when a
         result's size is data-dependent, to count its elements), else the mode named,
-        "forward" or "reverse" (a loop whose array changes size has only forward mode).
+        "forward" or "reverse" (a loop whose array changes size has only forward mode:
+        "auto" then runs it, "reverse" raises the error).
         All of it runs in one native call. The block of result r and wrt parameter p has
         shape R_r + P_p: one array for one result and one parameter, a tuple over the
         parameters for one result, over the results for one parameter, else a tuple of
@@ -738,11 +739,29 @@ def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], mode: str, /
     if mode == "auto":
         outs = result_sizes(fn, args)
         ins = sum(int(np.prod(np.shape(args[k]))) for k in positions)
-        mode = "forward" if ins <= outs else "reverse"
+        if ins <= outs:
+            return jacobian_columns(fn, wrt, positions, args)
+        try:
+            return jacobian_rows(fn, wrt, positions, args)
+        except ir.ShapeErrorDP as e:  # forward mode can: "auto" does not name a mode
+            from passes.ad import SIZE_CHANGING_LOOP
+            if not str(e).startswith(SIZE_CHANGING_LOOP):
+                raise
+        return jacobian_columns(fn, wrt, positions, args)
     if mode == "forward":
-        dense = fn.owner.derivative("jacfwd", fn.name, wrt)
-        ranks = [fn.function.param_types[k].rank for k in positions]
-        return columns_to_blocks(dense, ranks, len(fn.function.return_types), *args)
+        return jacobian_columns(fn, wrt, positions, args)
+    return jacobian_rows(fn, wrt, positions, args)
+
+
+def jacobian_columns(fn: CompiledFunction, wrt, positions: list[int], args: tuple):
+    """The Jacobian's blocks from one jvp per wrt input element (forward mode)."""
+    dense = fn.owner.derivative("jacfwd", fn.name, wrt)
+    ranks = [fn.function.param_types[k].rank for k in positions]
+    return columns_to_blocks(dense, ranks, len(fn.function.return_types), *args)
+
+
+def jacobian_rows(fn: CompiledFunction, wrt, positions: list[int], args: tuple):
+    """The Jacobian's blocks from one vjp per result element (reverse mode)."""
     rows = fn.owner.derivative("jacrev", fn.name, wrt)(*args)
     return packed(grid(rows, len(fn.function.return_types), len(positions)))
 

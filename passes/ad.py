@@ -57,6 +57,9 @@ from .emit import DifferentiationError, Emitter, mark_checked
 from .forward import Tangents, tangent_rule_function
 
 DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
+# The run-time error of a reverse sweep over such a loop (record_carried); mod.jacobian's
+# "auto" mode then runs forward mode, which differentiates it.
+SIZE_CHANGING_LOOP = "reverse mode cannot differentiate a loop whose carried array changes size"
 
 
 class AutoDiff:
@@ -454,8 +457,7 @@ class Differentiator(Emitter):
         if DYN not in getattr(value.type, "shape", ()):
             return self.record(tape, value, k)
         which = f"'{value.name_hint}'" if value.name_hint else "one"
-        message = (f"reverse mode cannot differentiate a loop whose carried array changes "
-                   f"size: {which} did")
+        message = f"{SIZE_CHANGING_LOOP}: {which} did"
         return self.emit("update", tape, value, k, inbounds=True, message=message)
 
     def forward_for(self, op: ir.Op) -> None:
