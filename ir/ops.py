@@ -1299,9 +1299,17 @@ def tangent_transpose(fw, op):
     return [fw.emit("transpose", fw.dx(op.operands[0]))]
 
 
-register(OpDef("dot", infer_dot, interp_linalg(np.dot, errors.DOT_LENGTHS), operands=2,
-               tangent=tangent_bilinear, adjoint=adjoint_dot))
-register(OpDef("matmul", infer_matmul, interp_linalg(np.matmul, errors.INNER_DIMENSIONS), operands=2,
+def from_plus_zero(product):
+    """A product whose sums start from +0.0, as native code's do (and np.sum's): where
+    every term is -0.0, np.dot's sum is -0.0, native code's +0.0. Adding +0.0 changes
+    nothing else."""
+    return lambda a, b: product(a, b) + 0.0
+
+
+register(OpDef("dot", infer_dot, interp_linalg(from_plus_zero(np.dot), errors.DOT_LENGTHS),
+               operands=2, tangent=tangent_bilinear, adjoint=adjoint_dot))
+register(OpDef("matmul", infer_matmul,
+               interp_linalg(from_plus_zero(np.matmul), errors.INNER_DIMENSIONS), operands=2,
                tangent=tangent_bilinear, adjoint=adjoint_matmul))
 register(OpDef("transpose", infer_transpose, interp_linalg(lambda a: np.ascontiguousarray(a.T)),
                operands=1, tangent=tangent_transpose, adjoint=adjoint_transpose))

@@ -847,6 +847,12 @@ def reduced(x: f64[n, m]) -> f64[m]:
 
 def of_rows(x: f64[n, m]) -> f64[m]:
     return sum(x[i] for i in range(n))
+
+def dotted(x: f64[n], y: f64[n]) -> f64:
+    return dot(x, y)
+
+def product(a: f64[n, k], b: f64[k, m]) -> f64[n, m]:
+    return a @ b
 """
 
 
@@ -861,6 +867,10 @@ def test_a_sum_of_negative_zeros_is_positive_zero_on_both_backends():
                *run("of_rows", column), *run("of_rows", np.array([[-0.0, 1.0]]))]
         assert [(v, bool(np.signbit(v))) for v in got] == [(0.0, False)] * 3 + [(0.0, False),
                                                                                 (1.0, False)]
+        # the interpreter's np.dot and np.matmul gave -0.0 for products all -0.0
+        products = [run("dotted", np.array([-0.0]), np.array([1.0])),
+                    *run("product", np.array([[-0.0, 0.0]]), np.array([[1.0], [-2.0]])).ravel()]
+        assert [(v, bool(np.signbit(v))) for v in products] == [(0.0, False)] * 2
 
 
 def sum_in_eight_lanes(values) -> float:
