@@ -334,6 +334,10 @@ class Differentiator(Emitter):
             if d == 1 and e != 1:
                 ct = self.insert_axis(self.emit("reduce_sum", ct, axis=axis), axis)
         if ct.type != t:
+            if any(d != e and DYN not in (d, e) for d, e in zip(ct.type.shape, t.shape)):
+                # f64[3] for an f64[n] passed to a parameter f64[3]: the call's argument
+                # check made n 3, which no type says; the casts check it again
+                ct = self.emit("shape_cast", ct, type=ArrayType(t.elem, (DYN,) * t.rank))
             ct = self.emit("shape_cast", ct, type=t)
         return ct
 

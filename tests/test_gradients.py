@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from compiler import compile_file, compile_source
+from ir import ShapeErrorDP
 from numdiff import central_differences, relative_error
 from reference import EXAMPLES, make_inputs
 from reference_grad import gmm_gradient, lstm_gradient
@@ -279,6 +280,36 @@ def test_a_rule_s_result_of_data_dependent_size_is_checked(backend):
     np.testing.assert_array_equal(mod.grad("f")(np.array([1.0, 2.0])), [2.0, 4.0])
     with pytest.raises(ValueError, match=r"^expected f64\[n\].* \(at r.dp:7:5\)$"):
         mod.grad("f")(np.ones(4))
+
+
+LITERAL_SIZES = """
+def h(a: f64[3]) -> f64:
+    return a[2] * a[0]
+
+def c2(x: f64[n]) -> f64:
+    return h(x)
+
+def h3(a: f64[3], b: f64[2, 3]) -> f64[3]:
+    return a * b[1]
+
+def c3(x: f64[n], y: f64[m, n]) -> f64:
+    return sum(h3(x, y)) * x[0]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_array_of_named_size_passed_where_a_literal_size_is_due(backend):
+    # compiling the gradient raised a TypeRuleError (a traceback): h's cotangent, f64[3],
+    # could not be cast to x's type f64[n]
+    mod = compile_source(LITERAL_SIZES, name="lit.dp", backend=backend)
+    x, y = np.array([1.0, 2.0, 3.0]), np.arange(6.0).reshape(2, 3)
+    assert mod.grad("c2")(x).tolist() == [3.0, 0.0, 1.0]
+    assert mod.hessian("c2")(x).tolist() == [[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    d_x, d_y = mod.grad("c3")(x, y)  # (3 x0 + 4 x1 + 5 x2) x0
+    assert d_x.tolist() == [29.0, 4.0, 5.0] and d_y.tolist() == [[0.0] * 3, [1.0, 2.0, 3.0]]
+    with pytest.raises(ShapeErrorDP, match=r"^argument a of h \(f64\[3\]\), axis 0: size 4 is "
+                                           r"not 3 \(at lit.dp:6:12\)$"):
+        mod.grad("c2")(np.ones(4))
 
 
 CUSTOM = """
