@@ -982,6 +982,20 @@ def infer_full(op, module):
 # values the tests compare.
 OVERWRITTEN = "overwritten"
 
+# A sum {in_order} adds its elements in order wherever it is: a sum that a pass moved out
+# of a loop (LICM's hoisting, specialization's unrolling). Native code adds a long sum
+# outside loops in partial sums, one inside a loop in order; without the mark, moving a
+# sum would change its last bits, and a specialized function would differ from the
+# generic one.
+IN_ORDER = "in_order"
+
+
+def in_order(ops) -> None:
+    """Marks the sums among `ops`, which a pass moves out of a loop, {in_order}."""
+    for op in ops:
+        if op.name == "reduce_sum" or op.name == "reduce" and op.attrs.get("kind") == "sum":
+            op.attrs[IN_ORDER] = True
+
 
 def interp_full(op, args, ctx):
     v, *dims = args

@@ -26,7 +26,7 @@ compares them at run time, so a mismatch is an error and never a silent wrong an
 from __future__ import annotations
 
 from ir import Block, Builder, Function, Module, Op, errors, walk_ops
-from ir.ops import BINARY, UNARY
+from ir.ops import BINARY, IN_ORDER, UNARY
 from ir.types import DYN, I64
 
 from .fusion import uses_of
@@ -109,10 +109,11 @@ class Nest:
         """An array of shape `sizes`; body(indices) -> scalar emits one element."""
         return self.loops(sizes, body, "build", [])
 
-    def reduce(self, kind: str, sizes: list, body, outer: list | None = None) -> object:
-        return self.loops(sizes, body, "reduce", outer or [], kind)
+    def reduce(self, kind: str, sizes: list, body, outer: list | None = None,
+               in_order: bool = False) -> object:
+        return self.loops(sizes, body, "reduce", outer or [], kind, in_order)
 
-    def loops(self, sizes, body, opname, indices, kind=None):
+    def loops(self, sizes, body, opname, indices, kind=None, in_order=False):
         if not sizes:
             return body(indices)
         region = Block([I64], ["i"])
@@ -120,6 +121,8 @@ class Nest:
             inner = self.loops(sizes[1:], body, opname, indices + [region.args[0]], kind)
             self.b.op("yield", [inner])
         attrs = {"kind": kind} if kind else {}
+        if in_order:
+            attrs[IN_ORDER] = True
         return self.b.op(opname, [self.zero, sizes[0], self.one], attrs, [region]).result
 
 
@@ -184,7 +187,8 @@ def reduction(b: Builder, op: Op):
     sizes = [size_of(b, x, k) for k in range(x.type.rank)]
     nest = Nest(b)
     if axis is None:
-        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx, inbounds=True))
+        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx, inbounds=True),
+                           in_order=op.attrs.get(IN_ORDER, False))
     kept = [s for k, s in enumerate(sizes) if k != axis]
     others = [d for k, d in enumerate(x.type.shape) if k != axis]
     if kind in ("max", "min") and may_be_zero(x.type.shape[axis]) and \

@@ -27,7 +27,7 @@ from __future__ import annotations
 import ir
 from ir import I64, ArrayType, Block, Function
 from ir.clone import clone_block, clone_op
-from ir.ops import constant
+from ir.ops import constant, in_order
 from ir.types import DYN, sized
 
 from .narrow import narrow_types
@@ -120,8 +120,9 @@ def unroll(block: Block) -> bool:
                           result_names=[body.args[0].name_hint])
             block.ops.append(index)
             values = dict(zip(body.args, [index.result] + carried))
-            for inner in body.ops[:-1]:
-                block.ops.append(clone_op(inner, values))
+            copies = [clone_op(inner, values) for inner in body.ops[:-1]]
+            in_order(copies)
+            block.ops.extend(copies)
             carried = [values.get(v, v) for v in body.ops[-1].operands]
         subst.update(zip(op.results, carried))
         changed = True

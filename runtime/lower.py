@@ -32,7 +32,7 @@ import ir
 from ir import errors
 from ir.calling import LARGEST_SIZE, DimensionPlan
 from ir.core import indexed_name
-from ir.ops import OVERWRITTEN, WRAPPING_PROOFS, dim_of_value
+from ir.ops import IN_ORDER, OVERWRITTEN, WRAPPING_PROOFS, dim_of_value
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -1149,7 +1149,8 @@ class FunctionLowering:
             self.fail_if(self.b.icmp_signed("==", n, INT(0)), "empty", op, what=kind)
         if t.rank != 0:
             return self.reduce_arrays(op, start, step, n)
-        if kind == "sum" and t == F64 and self.loop_depth == 0 and is_straight_line(body):
+        if kind == "sum" and t == F64 and self.loop_depth == 0 and is_straight_line(body) \
+                and not op.attrs.get(IN_ORDER):
             return self.sum_of_doubles(body, start, step, n)
         acc = self.slot(reg_type(t))
         self.b.store(self.reduce_identity(kind, t), acc)

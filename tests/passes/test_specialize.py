@@ -334,6 +334,27 @@ def test_specialized_examples_give_identical_values_and_gradients(name, backend)
                 np.testing.assert_array_equal(g, h)
 
 
+UNROLLED_SUM = """
+def f(x: f64[n], k: i64) -> f64:
+    a = 0.0
+    for i in range(k):
+        a += sum(x * float(i + 1))
+    return a
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_sum_unrolled_out_of_a_loop_adds_as_it_did_inside(backend):
+    # unrolled, the sum was outside loops, where native code adds a long sum in partial
+    # sums: the specialized f differed from the generic one in the last bit
+    mod = compile_source(UNROLLED_SUM, backend=backend)
+    x = np.random.default_rng(0).normal(size=100)
+    assert "in_order = true" in ir.print_module(mod.specialize("f", k=2).owner.module)
+    for k in (1, 2, 3):
+        assert mod.specialize("f", k=k)(x) == mod.f(x, k)
+        assert mod.specialize("f", k=k, n=100)(x) == mod.f(x, k)
+
+
 def test_a_specialized_function_checks_the_sizes_it_was_made_for():
     mod = compile_file("examples/lse.dp")
     special = mod.specialize("lse", n=4)
