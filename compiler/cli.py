@@ -209,17 +209,15 @@ def parse_value(name: str, text: str, t):
 def elements_of_kind(name: str, t, elements: list) -> None:
     """A list's elements are written as parameter `name`'s elements are: the calling
     convention, which takes arrays from Python, would say to convert a float array."""
-    if t.elem.name == "i64":
-        for v in elements:
-            if not isinstance(v, float):
-                continue
-            if not v.is_integer():
-                raise UserError(f"argument {name} is {t}, and {v!r} is not an integer")
-            if abs(v) >= 2.0 ** 63:
-                raise UserError(f"argument {name} is {t}, and {v!r} is outside the range of "
-                                f"i64 ([-2**63, 2**63 - 1])")
-            raise UserError(f"argument {name} is {t}: write its elements without a decimal "
-                            f"point ({int(v)}, not {v!r})")
+    v = next((v for v in elements if isinstance(v, float)), None)
+    if t.elem.name == "i64" and v is not None:
+        if not v.is_integer():
+            raise UserError(f"argument {name} is {t}, and {v!r} is not an integer")
+        if abs(v) >= 2.0 ** 63:
+            raise UserError(f"argument {name} is {t}, and {v!r} is outside the range of "
+                            f"i64 ([-2**63, 2**63 - 1])")
+        raise UserError(f"argument {name} is {t}: write its elements without a decimal "
+                        f"point ({int(v)}, not {v!r})")
     if t.elem.name == "bool":
         number = next((v for v in elements if not isinstance(v, bool)), None)
         if number is not None:
