@@ -53,7 +53,7 @@ from ir.types import BOOL, DYN
 
 from .dce import eliminate_dead_code, never_fails
 from .bounds import prove_repeated
-from .emit import DifferentiationError, Emitter, mark_checked
+from .emit import DifferentiationError, Emitter, checked_rule_result, mark_checked
 from .forward import Tangents, tangent_rule_function
 
 DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
@@ -169,11 +169,14 @@ def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
     args = body.args[:len(fn.params)]
     results = b.op("call", args, {"callee": Symbol(fn.name)}).results if values else []
     grads = b.op("call", list(body.args), {"callee": fn.attrs["derivative"]}).results
-    # a rule's result of size `?` is checked here against the parameter it is the
-    # cotangent of (other sizes the front end compared with the parameter's), at its return
-    b.loc = module.functions[fn.attrs["derivative"].name].body.ops[-1].loc
-    grads = [g if g.type == t else b.emit("shape_cast", g, type=t)
-             for g, t in zip(grads, [fn.param_types[k] for k in fn.float_positions])]
+    # a rule's result of size `?`, or for a parameter of size `?`, is checked here against
+    # the parameter it is the cotangent of (other sizes the front end compared with the
+    # parameter's), at the rule's return
+    rule = fn.attrs["derivative"].name
+    b.loc = module.functions[rule].body.ops[-1].loc
+    grads = [checked_rule_result(b, g, args[k], f"the cotangent {rule} returns for "
+                                 f"{fn.params[k].name_hint}")
+             for g, k in zip(grads, fn.float_positions)]
     b.op("return", list(results) + [grads[fn.float_positions.index(k)] for k in wrt])
     return reverse_function(name, fn, wrt, values, body)
 

@@ -240,6 +240,22 @@ class Emitter:
         return self.emit("trip_count", start, i, step)
 
 
+def checked_rule_result(b: Builder, value, like, what: str):
+    """A custom rule's result `value`, as the derivative of `like` (a parameter or a
+    result of the function) must be: of like's type (a `?` size of the rule's result is
+    checked by the cast) and, on every axis whose size the type leaves open (`?`), of
+    like's size at run time. `what` names the rule's result in the error."""
+    if value.type != like.type:
+        value = b.emit("shape_cast", value, type=like.type)
+    shape = getattr(like.type, "shape", ())
+    for axis, d in enumerate(shape):
+        if d == DYN:
+            where = f"axis {axis} of {what}" if len(shape) > 1 else what
+            sizes = [b.emit("dim", value, axis=axis), b.emit("dim", like, axis=axis)]
+            b.op("shape_check", sizes, {"message": where})
+    return value
+
+
 def mark_checked(op: ir.Op) -> None:
     """A replayed op repeats one that already ran on the same values, so its indices are
     known to be valid (negative ones still count from the end)."""

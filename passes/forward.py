@@ -28,7 +28,7 @@ from ir.clone import clone_op
 from ir.registry import REGISTRY
 
 from .dce import eliminate_dead_code, never_fails
-from .emit import DifferentiationError, Emitter, mark_checked
+from .emit import DifferentiationError, Emitter, checked_rule_result, mark_checked
 
 STRUCTURED = ("for", "while", "if", "build", "reduce", "call")
 
@@ -55,9 +55,21 @@ def tangent_rule_function(module: ir.Module, fn: Function, wrt: list[int], name:
     tangents = [given[k] if k in given else emitter.zeros_like(params[k]) for k in fn.float_positions]
     b = emitter.b
     values = b.op("call", params, {"callee": Symbol(fn.name)}).results
-    rule = b.op("call", params + tangents, {"callee": fn.attrs["tangent"]}).results
-    b.op("return", list(values) + list(rule))
+    rule = fn.attrs["tangent"].name
+    given = b.op("call", params + tangents, {"callee": Symbol(rule)}).results
+    # the tangent of a result is of the result's size: where the types leave it open
+    # (`?`), it is checked here, at the rule's return
+    b.loc = module.functions[rule].body.ops[-1].loc
+    checked = [checked_rule_result(b, t, v, f"the tangent {rule} returns for "
+                                   f"{fn.name}'s {result_name(k, len(values))}")
+               for k, (t, v) in enumerate(zip(given, values))]
+    b.op("return", list(values) + checked)
     return jvp_function(name, fn, body)
+
+
+def result_name(k: int, count: int) -> str:
+    """How an error names result k (from 0) of a function with `count` results."""
+    return "result" if count == 1 else f"result {k + 1} of {count}"
 
 
 class Tangents(Emitter):

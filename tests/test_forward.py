@@ -541,6 +541,55 @@ def test_custom_rules_give_their_derivatives_in_both_modes(backend):
     assert relative_error(mod.by_jvp(x), want) <= 1e-15
 
 
+OPEN_SIZED_TANGENTS = """
+def double(x: f64[n]) -> f64[n]:
+    return x * 2.0
+
+@tangent(double)
+def double_jvp(x: f64[n], t: f64[n]) -> f64[?]:
+    return [t[i] * 2.0 for i in range(min(len(t), 3))]
+
+def first(x: f64[n], t: f64) -> f64[?]:
+    return [x[i] * t for i in range(int(t))]
+
+@tangent(first)
+def first_jvp(x: f64[n], t: f64, tx: f64[n], tt: f64) -> f64[?]:
+    return [tx[i] * t + x[i] * tt for i in range(min(int(t), 2))]
+
+def pair(x: f64[n]) -> (f64, f64[?, n]):
+    return sum(x), [x for i in range(2)]
+
+@tangent(pair)
+def pair_jvp(x: f64[n], t: f64[n]) -> (f64, f64[?, n]):
+    return sum(t), [t for i in range(3)]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_tangent_rule_s_result_is_checked_against_the_result_s_size(backend):
+    # a result f64[?] for f64[n] was a VerifyError traceback at compile time; for a
+    # result of size ?, a tangent of another size was returned without an error
+    mod = compile_source(OPEN_SIZED_TANGENTS, name="tan.dp", backend=backend)
+    x, t = np.array([1.0, 2.0]), np.array([1.0, -1.0])
+    value, tangent = mod.jvp("double")(x, t)
+    assert value.tolist() == [2.0, 4.0] and tangent.tolist() == [2.0, -2.0]
+    with pytest.raises(ShapeErrorDP, match=r"^expected f64\[n\]: axis 0 has size 3, not n = 4 "
+                                           r"\(at tan.dp:7:5\)$"):
+        mod.jvp("double")(np.ones(4), np.ones(4))
+    x = np.array([1.0, 2.0, 3.0])
+    value, tangent = mod.jvp("first")(x, 2.0, np.ones(3), 1.0)
+    assert value.tolist() == [2.0, 4.0] and tangent.tolist() == [3.0, 4.0]
+    with pytest.raises(ShapeErrorDP, match=r"^the tangent first_jvp returns for first's result: "
+                                           r"size 2 is not 3 \(at tan.dp:14:5\)$"):
+        mod.jvp("first")(x, 3.0, np.ones(3), 1.0)
+    with pytest.raises(ShapeErrorDP, match=r"^the tangent first_jvp returns for first's result: "
+                                           r"size 2 is not 3 \(at tan.dp:14:5\)$"):
+        mod.jacobian("first", mode="forward")(x, 3.0)
+    with pytest.raises(ShapeErrorDP, match=r"^axis 0 of the tangent pair_jvp returns for pair's "
+                                           r"result 2 of 2: size 3 is not 2 \(at tan.dp:21:5\)$"):
+        mod.jvp("pair")(x, x)
+
+
 def test_dumped_ir_shows_where_custom_rules_are_used():
     mod = compile_source(RULES, name="rules.dp", backend="interp")
     forward = mod.ir("by_jvp", stage="ad")

@@ -282,6 +282,26 @@ def test_a_rule_s_result_of_data_dependent_size_is_checked(backend):
         mod.grad("f")(np.ones(4))
 
 
+OPEN_SIZED_PARAMETER = """
+def g(x: f64[?]) -> f64:
+    return sum(x * x)
+
+@derivative(g)
+def g_vjp(x: f64[?], ct: f64) -> f64[?]:
+    return [2.0 * x[i] * ct for i in range(min(len(x), 3))]
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_rule_s_cotangent_for_a_parameter_of_open_size_is_checked(backend):
+    # the types f64[?] agree, so nothing was checked: a gradient of 3 for an x of 4
+    mod = compile_source(OPEN_SIZED_PARAMETER, name="open.dp", backend=backend)
+    assert mod.grad("g")(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
+    with pytest.raises(ShapeErrorDP, match=r"^the cotangent g_vjp returns for x: size 3 is not "
+                                           r"4 \(at open.dp:7:5\)$"):
+        mod.grad("g")(np.ones(4))
+
+
 LITERAL_SIZES = """
 def h(a: f64[3]) -> f64:
     return a[2] * a[0]
