@@ -33,7 +33,7 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     n = len(fn.params)
     names = derived_param_names(kind, fn, wrt)
     arg_nodes = lw.arguments_in_order(e, names, f"{kind}({fn.written})",
-                                      describe_arguments(kind, fn, wrt))
+                                      describe_arguments(kind, fn, wrt, names))
     args = lw.call_arguments(e, fn, arg_nodes[:n], check_sizes=False)
     extra_types = tangent_types(kind, fn, wrt)
     for node, t in zip(arg_nodes[n:], extra_types):
@@ -52,15 +52,35 @@ def lower_derivative_call(lw, e: A.Call) -> list:
     return lw.emit_op(e, kind, args, {"callee": Symbol(fn.name), "wrt": wrt}).results
 
 
-def describe_arguments(kind: str, fn: Function, wrt: list[int]) -> str:
-    names = [p.name_hint for p in fn.params]
+def describe_arguments(kind: str, fn: Function, wrt: list[int], names: list[str]) -> str:
+    """What `kind(f)` takes, by the names a call can give them (`names`: derived_param_names,
+    so t_x_2 where f has a parameter t_x): 'x, y, then the tangents t_x of x and t_y of y'."""
+    n = len(fn.params)
+    extra = names[n:]
     if kind == "jvp":
-        names += [f"tangent of {fn.params[k].name_hint}" for k in wrt]
-    if kind == "vjp":
-        results = len(fn.return_types)
-        names += (["cotangent of the result"] if results == 1 else
-                  [f"cotangent of result {k}" for k in range(1, results + 1)])
-    return ", ".join(names)
+        described = [f"{t} of {fn.params[k].name_hint}" for t, k in zip(extra, wrt)]
+        noun = "tangent"
+    elif kind == "vjp":
+        described = ([f"{extra[0]} of the result"] if len(extra) == 1 else
+                     [f"{ct} of the {ordinal(k)} result" for k, ct in enumerate(extra)])
+        noun = "cotangent"
+    else:
+        return ", ".join(names)
+    plural = "s" if len(described) > 1 else ""
+    listed = described[0] if len(described) == 1 else \
+        f"{', '.join(described[:-1])} and {described[-1]}"
+    return ", ".join(names[:n] + [f"then the {noun}{plural} {listed}"])
+
+
+def ordinal(k: int) -> str:
+    """'first' for k = 0, ..., 'tenth', then '11th', '12th', '13th', '21st'..."""
+    words = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth"]
+    if k < len(words):
+        return words[k]
+    n = k + 1
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def resolve_form(lw, form: A.Call) -> tuple[str, Function, list[int]]:

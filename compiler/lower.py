@@ -1043,8 +1043,10 @@ class FunctionLowering:
                 raise self.error(kw, f"{called} has no parameter '{kw.name}'"
                                      f"{did_you_mean(kw.name, names)}; {listed}")
             if kw.name in nodes:
+                # a derived form's own names (t_x_2 where f has a t_x) are in `takes`
+                listed = "" if takes == ", ".join(names) else f"; it takes {takes}"
                 raise self.error(kw, f"argument '{kw.name}' of {called} is given twice, by "
-                                     f"position and by name")
+                                     f"position and by name{listed}")
             nodes[kw.name] = kw.value
         missing = [f"'{name}'" for name in names if name not in nodes]
         if missing:

@@ -55,8 +55,17 @@ class Scope:
 
 
 def did_you_mean(name: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """' (did you mean 'ct0', 'ct1' or 'ct2'?)': the candidates closest to name, all of
+    those equally close (up to three, in their order), or '' if none is close."""
+    close = difflib.get_close_matches(name, candidates, n=max(len(candidates), 1))
+    if not close:
+        return ""
+    def score(c):
+        return difflib.SequenceMatcher(None, c, name).ratio()
+    best = score(close[0])
+    tied = [f"'{c}'" for c in dict.fromkeys(candidates) if c in close and score(c) == best][:3]
+    listed = tied[0] if len(tied) == 1 else f"{', '.join(tied[:-1])} or {tied[-1]}"
+    return f" (did you mean {listed}?)"
 
 
 def assigned_names(stmts) -> list[str]:

@@ -297,11 +297,13 @@ WRONG = [
     ("jvp of a gradient with respect to one parameter, without its tangent",
      "def f(x: f64, y: f64) -> f64:\n    return x * y\n\n"
      "def g(x: f64) -> f64:\n    v, t = jvp(grad(f, wrt=y))(x, x)\n    return t\n", 5, 12,
-     "jvp(grad(f, wrt=y)) takes 4 arguments (x, y, tangent of x, tangent of y), 2 given"),
+     "jvp(grad(f, wrt=y)) takes 4 arguments (x, y, then the tangents t_x of x and t_y of y), "
+     "2 given"),
     ("vjp of a function with two results, one cotangent given",  # 'cotangent of the result' twice
      "def f(x: f64) -> (f64, f64):\n    return x, x\n\n"
      "def g(x: f64) -> f64:\n    return vjp(f)(x, 1.0)\n", 5, 12,
-     "vjp(f) takes 3 arguments (x, cotangent of result 1, cotangent of result 2), 2 given"),
+     "vjp(f) takes 3 arguments (x, then the cotangents ct0 of the first result and ct1 of the "
+     "second result), 2 given"),
     ("a misspelled derivative form",  # said "only derivative forms ... can be called on a call's result"
      "def f(x: f64) -> f64:\n    return x * x\n\n"
      "def g(x: f64) -> f64:\n    return gard(f)(x)\n", 5, 12,
@@ -482,6 +484,16 @@ WRONG = [
      "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
      "    return g(x, x=2.0)\n", 5, 17,
      "argument 'x' of 'g' is given twice, by position and by name"),
+    ("a tangent by name whose name f's own parameter has",  # did not name t_x_2
+     "def f(x: f64, t_x: f64) -> f64:\n    return x * t_x\n\ndef g(x: f64) -> f64:\n"
+     "    a, b = jvp(f, wrt=x)(x, 2.0, t_x=1.0)\n    return b\n", 5, 34,
+     "argument 't_x' of jvp(f) is given twice, by position and by name; it takes x, t_x, "
+     "then the tangent t_x_2 of x"),
+    ("a cotangent by a name that is not one",  # suggested 'ct2' of three equally close
+     "def f(x: f64) -> (f64, f64, f64):\n    return x, x, x\n\ndef g(x: f64) -> f64:\n"
+     "    return vjp(f)(x, 1.0, 1.0, ct=1.0)\n", 5, 32,
+     "vjp(f) has no parameter 'ct' (did you mean 'ct0', 'ct1' or 'ct2'?); its parameters are "
+     "x, ct0, ct1, ct2"),
     ("an argument missing from a call by name",
      "def g(x: f64, by: f64) -> f64:\n    return x * by\n\ndef f(x: f64) -> f64:\n"
      "    return g(by=x)\n", 5, 12,
