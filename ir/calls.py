@@ -47,25 +47,36 @@ class CallGraph:
         """A cycle of steps [(node, how, site)], or None. Called functions are searched
         first: a cycle is told from where a call closes it."""
         state: dict[tuple, str] = {}
-
-        def visit(node, path: list) -> list | None:
-            state[node] = "active"
-            for how, target, site in self.edges(node):
-                here = path + [(node, how, site)]
-                if state.get(target) == "active":
-                    return here[[step[0] for step in here].index(target):]
-                if target not in state:
-                    found = visit(target, here)
-                    if found:
-                        return found
-            state[node] = "done"
-            return None
-
         for node in [(name, None) for name in self.calls] + [
                 (name, mode) for name in self.calls for mode in RULE_ATTRS]:
-            found = None if node in state else visit(node, [])
+            found = None if node in state else self.search(node, state)
             if found:
                 return found
+        return None
+
+    def search(self, root, state: dict) -> list | None:
+        """Depth first from root (state: node -> "active" or "done"), with a stack of our
+        own, not Python's: a chain of calls may be thousands of functions long."""
+        state[root] = "active"
+        stack = [(root, iter(self.edges(root)))]
+        path: list = []  # the steps (node, how, site) from root to the node on top
+        while stack:
+            node, steps = stack[-1]
+            step = next(steps, None)
+            if step is None:
+                state[node] = "done"
+                stack.pop()
+                if path:
+                    path.pop()
+                continue
+            how, target, site = step
+            if state.get(target) == "active":
+                here = path + [(node, how, site)]
+                return here[[s[0] for s in here].index(target):]
+            if target not in state:
+                state[target] = "active"
+                path.append((node, how, site))
+                stack.append((target, iter(self.edges(target))))
         return None
 
 

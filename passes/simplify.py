@@ -208,7 +208,7 @@ class Inline:
 
     def apply(self, module: ir.Module) -> ir.Module:
         self.call_count = call_counts(module.functions.values())
-        for fn in module.functions.values():
+        for fn in callees_first(module):  # a body copied in then has no calls left to inline
             self.inline_into(module, fn.body)
         called = {op.attrs["callee"].name for fn in module.functions.values()
                   for op in ir.walk_ops(fn.body) if "callee" in op.attrs}
@@ -272,6 +272,35 @@ class InlineCalls(Inline):
     @staticmethod
     def wanted(callee: ir.Function) -> bool:
         return not ({"derivative", "tangent"} & set(callee.attrs))
+
+
+def callees_first(module: ir.Module) -> list:
+    """The module's functions, each after those it calls (the language has no recursion:
+    a function met again on the way down is left where it first came). Inlining in this
+    order copies bodies whose own calls are already inlined: in module order, a chain of
+    n functions took n rounds over a growing body in each."""
+    order: dict = {}
+    for root in module.functions.values():
+        stack = [(root, iter(callees(root, module)))]
+        on_path = {root.name}
+        while stack:
+            fn, rest = stack[-1]
+            callee = next(rest, None)
+            if callee is None:
+                stack.pop()
+                on_path.discard(fn.name)
+                order.setdefault(fn.name, fn)
+            elif callee.name not in order and callee.name not in on_path:
+                on_path.add(callee.name)
+                stack.append((callee, iter(callees(callee, module))))
+    return list(order.values())
+
+
+def callees(fn: ir.Function, module: ir.Module) -> list:
+    """The functions of the module that fn's calls name, once each."""
+    names = dict.fromkeys(op.attrs["callee"].name for op in ir.walk_ops(fn.body)
+                          if op.name == "call")
+    return [module.functions[n] for n in names if n in module.functions]
 
 
 def call_counts(functions) -> Counter:

@@ -223,3 +223,24 @@ def test_function_attribute_that_is_not_a_function():
     with pytest.raises(VerifyError) as err:
         verify_text(text)
     assert str(err.value) == "1:1: @f: attribute derivative must name a function (@name), got 3"
+
+
+def chain(length: int, back_to: int | None = None) -> str:
+    """@f0 calls @f1 ... calls @f(length-1), which multiplies, or calls @f(back_to)."""
+    text = []
+    for k in range(length):
+        last = f"@f{back_to}" if back_to is not None else None
+        callee = f"@f{k + 1}" if k < length - 1 else last
+        body = f"  %y = call %x {{callee = {callee}}} : f64\n" if callee else "  %y = mul %x, %x : f64\n"
+        text.append(f"func @f{k}(%x: f64) -> f64 {{\n{body}  return %y\n}}\n")
+    return "".join(text)
+
+
+def test_a_long_chain_of_calls_verifies_and_its_cycle_is_found():
+    # the search for recursion went one Python frame per call: a RecursionError at ~1000
+    verify_text(chain(3000))
+    with pytest.raises(VerifyError) as err:
+        verify_text(chain(3000, back_to=2997))
+    assert str(err.value) == ("11998:3: @f2999: op 'call' (%y = call %x): recursion is not "
+                              "supported: @f2997 calls @f2998, which calls @f2999, which "
+                              "calls @f2997")

@@ -6,7 +6,8 @@ import pytest
 import ir
 from compiler import compile_file, compile_source
 from passes.ad import AutoDiff
-from passes.simplify import CSE, ConstantFold, DeadCode, Inline, InlineCalls, Simplify
+from passes.simplify import (CSE, ConstantFold, DeadCode, Inline, InlineCalls, Simplify,
+                             callees_first)
 from reference import EXAMPLES, make_inputs
 
 BEFORE = """\
@@ -226,6 +227,62 @@ def test_calls_are_inlined_before_ad_unless_the_callee_has_a_custom_rule():
     ruled.functions["pick"].attrs["derivative"] = ir.Symbol("pick_vjp")
     InlineCalls().apply(ruled)
     assert "callee = @pick}" in ir.print_function(ruled.functions["total"])
+
+
+# A chain: @a calls @b, which calls @c (in module order, callers first).
+CHAIN = """\
+func @a(%x: f64) -> f64 {
+  %0 = call %x {callee = @b} : f64
+  %1 = add %0, %x : f64
+  return %1
+}
+
+func @b(%x: f64) -> f64 {
+  %0 = call %x {callee = @c} : f64
+  %1 = mul %0, %x : f64
+  return %1
+}
+
+func @c(%x: f64) -> f64 {
+  %0 = exp %x : f64
+  return %0
+}
+"""
+
+CHAIN_INLINED = """\
+func @a(%x: f64) -> f64 {
+  %0 = exp %x : f64
+  %1 = mul %0, %x : f64
+  %2 = add %1, %x : f64
+  return %2
+}
+
+func @b(%x: f64) -> f64 {
+  %0 = exp %x : f64
+  %1 = mul %0, %x : f64
+  return %1
+}
+
+func @c(%x: f64) -> f64 {
+  %0 = exp %x : f64
+  return %0
+}
+"""
+
+
+def test_callees_are_inlined_into_before_their_callers():
+    # in module order, @a took @b's body with its call of @c still in it, then another
+    # round over all of @a: a chain of n functions took n rounds over a growing body
+    module = ir.parse_module(CHAIN)
+    assert [fn.name for fn in callees_first(module)] == ["c", "b", "a"]
+    rounds = []
+    inline = InlineCalls()
+    block = inline.block
+    inline.block = lambda module, body: rounds.append(body) or block(module, body)
+    inline.apply(module)
+    ir.verify_module(module)
+    assert ir.print_module(module) == CHAIN_INLINED
+    assert len(rounds) == 5  # @c: one round finds no call; @b and @a: one inlines, one finds none
 
 
 def test_a_call_of_constants_to_a_function_with_a_rule_is_not_folded():
