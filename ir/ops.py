@@ -183,7 +183,7 @@ def infer_const(op, module):
         return [I64]
     if isinstance(value, float):
         return [F64]
-    raise TypeRuleError(f"const value must be a number or a boolean, got {value!r}")
+    raise TypeRuleError(f"const value must be a number or a boolean, got {format_attr(value)}")
 
 
 def interp_const(op, args, ctx):
@@ -775,10 +775,17 @@ register(OpDef("select", infer_select, interp_select, operands=3, tangent=tangen
 
 # ----------------------------------------------------------------------------- arrays
 
+def is_position(value) -> bool:
+    """An axis or a parameter position: an int, not a bool (which Python counts as one)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def infer_dim(op, module):
     (t,) = operand_types(op)
     axis = op.attrs["axis"]
-    if not isinstance(axis, int) or not 0 <= axis < t.rank:
+    if not is_position(axis):
+        raise TypeRuleError(f"dim axis must be an integer, got {format_attr(axis)}")
+    if not 0 <= axis < t.rank:
         raise TypeRuleError(f"dim axis {axis} is out of range for {t}")
     return [I64]
 
@@ -1088,7 +1095,7 @@ def infer_shape_cast(op, module):
     (t,) = operand_types(op)
     declared = op.attrs["type"]
     if not isinstance(declared, (ScalarType, ArrayType)):
-        raise TypeRuleError(f"the type attribute must be a type such as f64[n], got {declared!r}")
+        raise TypeRuleError(f"the type attribute must be a type such as f64[n], got {format_attr(declared)}")
     if t.elem != declared.elem or t.rank != declared.rank:
         raise TypeRuleError(f"cannot use {t} as {declared}")
     for d, e in zip(t.shape, declared.shape):
@@ -1147,7 +1154,9 @@ def infer_reduction(what):
         axis = op.attrs.get("axis")
         if axis is None:
             return [t.elem]
-        if not isinstance(axis, int) or not 0 <= axis < t.rank:
+        if not is_position(axis):
+            raise TypeRuleError(f"axis must be an integer, got {format_attr(axis)}")
+        if not 0 <= axis < t.rank:
             raise TypeRuleError(f"axis {axis} is out of range for {t} (rank {t.rank})")
         return [array_or_scalar(t.elem, t.shape[:axis] + t.shape[axis + 1:])]
     return infer
@@ -1619,7 +1628,7 @@ register(OpDef("call", infer_call, interp_call, attrs=("callee",),
 
 def wrt_params(op, fn) -> list[int]:
     wrt = op.attrs["wrt"]
-    if not isinstance(wrt, list) or not all(isinstance(k, int) for k in wrt):
+    if not isinstance(wrt, list) or not all(is_position(k) for k in wrt):
         raise TypeRuleError("wrt must be a list of parameter positions")
     for k in wrt:
         if not 0 <= k < len(fn.params):

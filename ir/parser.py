@@ -51,6 +51,11 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
+def found(tok: Token) -> str:
+    """A token as an error quotes it: its text, or 'end of input'."""
+    return tok.text or "end of input"
+
+
 class Parser:
     def __init__(self, text: str):
         self.tokens = tokenize(text)
@@ -75,12 +80,12 @@ class Parser:
 
     def expect(self, text: str) -> Token:
         if not self.at(text):
-            raise self.error(f"expected '{text}', found '{self.tok.text or 'end of input'}'")
+            raise self.error(f"expected '{text}', found '{found(self.tok)}'")
         return self.advance()
 
     def expect_kind(self, kind: str, what: str) -> Token:
         if self.tok.kind != kind:
-            raise self.error(f"expected {what}, found '{self.tok.text or 'end of input'}'")
+            raise self.error(f"expected {what}, found '{found(self.tok)}'")
         return self.advance()
 
     def advance(self) -> Token:
@@ -121,7 +126,7 @@ class Parser:
             return int(tok.text)
         if tok.kind == "ident" or tok.text in ("inf", "nan"):  # f64[inf]: a size named inf
             return tok.text
-        raise self.error(f"expected a dimension, found '{tok.text}'", tok)
+        raise self.error(f"expected a dimension, found '{found(tok)}'", tok)
 
     def attr_value(self):
         tok = self.tok
@@ -147,7 +152,7 @@ class Parser:
                 self.advance()
                 return {"true": True, "false": False, "none": None}[tok.text]
             return self.type()
-        raise self.error(f"expected an attribute value, found '{tok.text}'")
+        raise self.error(f"expected an attribute value, found '{found(tok)}'")
 
     def string(self, tok: Token) -> str:
         try:
@@ -172,7 +177,7 @@ class Parser:
     def position_number(self, what: str) -> int:
         tok = self.expect_kind("number", what)
         if not tok.text.isdigit():
-            raise self.error(f"expected {what}, found '{tok.text}'", tok)
+            raise self.error(f"expected {what}, found '{found(tok)}'", tok)
         return int(tok.text)
 
     def attr_dict(self) -> dict:
@@ -302,7 +307,11 @@ class Parser:
             while self.at(","):
                 self.advance()
                 operands.append(self.use())
+        attrs_tok = self.tok
         attrs = self.attr_dict() if self.starts_attr_dict() else {}
+        if inline_value and "value" in attrs:
+            raise self.error("attribute 'value' given twice: after const and in braces",
+                             attrs_tok)
         if inline_value:
             attrs["value"] = value
         types = []
@@ -335,7 +344,11 @@ class Parser:
 
 
 def parse_module(text: str) -> Module:
-    return Parser(text).module()
+    parser = Parser(text)
+    try:
+        return parser.module()
+    except RecursionError:  # one level of Python's stack per nested region, and more
+        raise parser.error("regions are nested too deeply to read") from None
 
 
 def parse_function(text: str) -> Function:

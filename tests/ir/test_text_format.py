@@ -171,6 +171,9 @@ PARSE_ERRORS = [
      "2:26: expected a column number, found '-2'"),
     ("func @f(%x: f64) -> f64 {\n  return %x loc(\"f.dp\":3)\n}\n",
      "2:25: expected ':', found ')'"),
+    ("func @f(%x: f64[", "1:17: expected a dimension, found 'end of input'"),  # found ''
+    ("func @f() -> f64 {\n  %0 = const 1 {value = 2.0} : f64\n  return %0\n}\n",  # took 1
+     "2:16: attribute 'value' given twice: after const and in braces"),
 ]
 
 
@@ -179,3 +182,12 @@ def test_parse_errors(text, message):
     with pytest.raises(IRParseError) as err:
         parse_module(text)
     assert str(err.value) == message
+
+
+def test_regions_nested_beyond_python_s_stack_are_a_parse_error():
+    # a RecursionError traceback
+    depth = 1000
+    text = "func @f(%c: bool, %x: f64) -> f64 {\n" + "".join(
+        "  " * (k + 1) + f"%r{k} = if %c : f64 {{\n" for k in range(depth))
+    with pytest.raises(IRParseError, match=r"^\d+:\d+: regions are nested too deeply to read$"):
+        parse_module(text)

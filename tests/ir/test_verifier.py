@@ -157,6 +157,20 @@ CASES += [
      "  %s = reduce %0, %k, %1 {kind = [0]} : i64 {\n  ^(%i: i64):\n    yield %i\n  }\n"
      "  return %s\n}\n",
      "4:3: @f: op 'reduce' (%s = reduce %0, %k, %1): unknown reduction kind [0]"),
+    ("a reduction axis that is a bool",  # verified: the interpreter raised a TypeError
+     "func @f(%x: f64[n]) -> f64 {\n  %0 = reduce_sum %x {axis = false} : f64\n  return %0\n}\n",
+     "2:3: @f: op 'reduce_sum' (%0 = reduce_sum %x): axis must be an integer, got false"),
+    ("a dim axis that is a bool",
+     "func @f(%x: f64[n]) -> i64 {\n  %0 = dim %x {axis = true} : i64\n  return %0\n}\n",
+     "2:3: @f: op 'dim' (%0 = dim %x): dim axis must be an integer, got true"),
+    ("a wrt position that is a bool",  # verified as wrt = [1]
+     "func @h(%a: f64, %b: f64) -> f64 {\n  %0 = mul %a, %b : f64\n  return %0\n}\n"
+     "func @f(%x: f64) -> f64 {\n  %0 = grad %x, %x {callee = @h, wrt = [true]} : f64\n"
+     "  return %0\n}\n",
+     "6:3: @f: op 'grad' (%0 = grad %x, %x): wrt must be a list of parameter positions"),
+    ("a const of a function",  # printed Symbol(name='f')
+     "func @f() -> f64 {\n  %0 = const @f : f64\n  return %0\n}\n",
+     "2:3: @f: op 'const' (%0 = const): const value must be a number or a boolean, got @f"),
     ("a function that calls itself",
      "func @f(%x: f64) -> f64 {\n  %y = call %x {callee = @f} : f64\n  return %y\n}\n",
      "2:3: @f: op 'call' (%y = call %x): recursion is not supported: @f calls itself"),
