@@ -50,8 +50,12 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
         raise TypeError(f"compile_source takes the program's text as a str, got "
                         f"{type(text).__name__} (for a file, use compile_file(path))")
     module = check_source(text, name)
-    ir.verify_module(module)  # a failure here is a compiler bug, not a user error
-    return CompiledModule(module, text, name, backend, fast_math, optimize, checked)
+    try:
+        with compiling():
+            ir.verify_module(module)  # a failure here is a compiler bug, not a user error
+            return CompiledModule(module, text, name, backend, fast_math, optimize, checked)
+    except RecursionError:  # the passes recurse once or more per nested block
+        raise nested_too_deeply(text, name) from None
 
 
 def derivative_passes() -> list:
@@ -162,15 +166,28 @@ fewer_collections = WhileCompiling(
     lambda saved: (max(saved[0], COMPILING_ALLOCATIONS) if saved[0] else 0, *saved[1:]))
 
 
+@contextlib.contextmanager
+def compiling():
+    """While passes and the back end run on a module: the front end's recursion limit
+    (they recurse a few frames per nested block: 330 nested `if`s, which the front end
+    took, overflowed Python's 1000 frames in a copy of the module) and fewer collections."""
+    with deep_expressions(), fewer_collections():
+        yield
+
+
 def check_source(text: str, name: str = "<source>") -> ir.Module:
     """Parse and type-check only; returns the IR module or raises CompileError."""
     try:
         with deep_expressions(), fewer_collections():
             return lower_module(parse(text, name))
     except RecursionError:
-        raise CompileError("the program is nested too deeply to compile; split the "
-                           "expression into several statements", 1, 1, filename=name,
-                           source=text) from None
+        raise nested_too_deeply(text, name) from None
+
+
+def nested_too_deeply(text: str, name: str) -> CompileError:
+    return CompileError("the program is nested too deeply to compile; split deep "
+                        "expressions into several statements, and deeply nested blocks "
+                        "into functions", 1, 1, filename=name, source=text)
 
 
 class CompiledFunction:
@@ -254,7 +271,7 @@ class CompiledModule:
         self.source = source
         self.filename = filename
         self.backend = backend
-        with fewer_collections():
+        with compiling():
             self.differentiated = differentiate(module, source, filename)
         self.interpreter = ir.Interpreter(self.differentiated)
         self.derived: dict = {}
@@ -271,7 +288,7 @@ class CompiledModule:
         if self.scalarized is None:
             from passes.manager import PassManager
             passes = optimization_passes() if self.optimize else []
-            with fewer_collections():
+            with compiling():
                 self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
                 if self.root is not None:
                     self.optimized = reachable(self.optimized, self.root)
@@ -287,7 +304,7 @@ class CompiledModule:
         import runtime
         self.scalarize()
         try:
-            with fewer_collections():
+            with compiling():
                 return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
         except runtime.UnsupportedOp as e:
             warnings.warn(f"{self.filename}: running in the interpreter: {e}", stacklevel=3)

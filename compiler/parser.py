@@ -45,6 +45,11 @@ class SyntaxProblem(Exception):
         self.message, self.line, self.col = message, line, col
 
 
+# Python's tokenizer refuses a 100th level of indentation; so do we (every pass after the
+# parser recurses a few frames per nested block).
+MAX_BLOCK_DEPTH = 99
+
+
 class Indentation:
     """Postlexer: indentation -> _INDENT/_DEDENT; newlines inside brackets are dropped.
     Also remembers open brackets and the tokens of the current statement, so that errors
@@ -122,6 +127,10 @@ class Indentation:
         if change is None:
             raise SyntaxProblem("unindent does not match any outer indentation level",
                                 line, len(indent_text) + 1)
+        if change == "indent" and len(self.levels) > MAX_BLOCK_DEPTH:
+            raise SyntaxProblem(f"too many levels of indentation: blocks nest at most "
+                                f"{MAX_BLOCK_DEPTH} deep, as in Python; move the inner "
+                                f"blocks into a function", line, len(indent_text) + 1)
         if change == "indent":
             self.levels.append(widths)
         else:

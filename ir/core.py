@@ -214,8 +214,13 @@ def defined_within(op: Op) -> set:
 
 
 def walk_ops(block: Block):
-    """Every op in the block and, depth first, in its regions."""
-    for op in block.ops:
+    """Every op in the block and, depth first, in its regions. A stack of our own: nested
+    generators passed each op up through one generator per level of nesting."""
+    stack = [iter(block.ops)]
+    while stack:
+        op = next(stack[-1], None)
+        if op is None:
+            stack.pop()
+            continue
         yield op
-        for region in op.regions:
-            yield from walk_ops(region)
+        stack.extend(iter(region.ops) for region in reversed(op.regions))

@@ -203,11 +203,10 @@ class Inline:
     def inlined(self, callee: ir.Function) -> bool:
         if not self.wanted(callee):
             return False
-        return self.call_count[callee.name] == 1 or \
-            sum(1 for _ in ir.walk_ops(callee.body)) <= SMALL_OPS
+        return self.call_count[callee.name] == 1 or self.small[callee.name]
 
     def apply(self, module: ir.Module) -> ir.Module:
-        self.call_count = call_counts(module.functions.values())
+        self.count(module, module.functions.values())
         for fn in callees_first(module):  # a body copied in then has no calls left to inline
             self.inline_into(module, fn.body)
         called = {op.attrs["callee"].name for fn in module.functions.values()
@@ -217,6 +216,14 @@ class Inline:
         for name in [n for n in module.functions if generated(n) and n not in called]:
             del module.functions[name]
         return module
+
+    def count(self, module: ir.Module, callers) -> None:
+        """What decides which calls go: how many calls of each function `callers` make,
+        and which functions are small as written (inlining into callees first must not
+        make one too big to go)."""
+        self.call_count = call_counts(callers)
+        self.small = {fn.name: sum(1 for _ in ir.walk_ops(fn.body)) <= SMALL_OPS
+                      for fn in module.functions.values()}
 
     def inline_into(self, module: ir.Module, body: ir.Block) -> None:
         """Inlines the wanted calls of `body`, and then those their bodies brought."""

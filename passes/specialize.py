@@ -31,7 +31,7 @@ from ir.ops import constant, in_order
 from ir.types import DYN, sized
 
 from .narrow import narrow_types
-from .simplify import InlineCalls, call_counts, fold_constants, replace_all, retype
+from .simplify import InlineCalls, fold_constants, replace_all, retype
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
@@ -58,7 +58,7 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     # Calls are inlined first (as before AD), counted without fn itself: unrolling would
     # copy a call that is inlined in fn into several, too many to inline by size.
     inliner = InlineCalls()
-    inliner.call_count = call_counts(f for k, f in module.functions.items() if k != fn.name)
+    inliner.count(module, [f for k, f in module.functions.items() if k != fn.name])
     inliner.inline_into(module, body)
     while True:
         fold_constants(body)

@@ -39,6 +39,13 @@ OPTIONAL = ("'?' cannot follow a type: .dp has no optional types, and an unknown
             "written inside the brackets, as in {}[?]")
 
 # (id, source, line, col, message)
+def nested_ifs(depth: int, name: str = "f", inner: str = "y + 1.0") -> str:
+    """A function with `depth` ifs nested in its body, the innermost setting y = inner."""
+    ifs = "".join("    " * (k + 1) + f"if c > {k}:\n" for k in range(depth))
+    return (f"def {name}(x: f64, c: i64) -> f64:\n    y = x\n" + ifs + "    " * (depth + 1)
+            + f"y = {inner}\n    return y\n")
+
+
 WRONG = [
     # strings and '...' that are not docstrings
     ("string mid-body", HEAD + "    y = x[0]\n    \"\"\"later\"\"\"\n    return y\n", 3, 5,
@@ -300,6 +307,9 @@ WRONG = [
     ("complex", HEAD + "    return 1.5j\n", 2, 12,
      "complex numbers are not supported; numbers are f64 or i64"),
     ("exponent without digits", HEAD + "    return 1e\n", 2, 12, "'1e' is not a number"),
+    ("a hundredth level of indentation", nested_ifs(99), 102, 401,
+     "too many levels of indentation: blocks nest at most 99 deep, as in Python; move the "
+     "inner blocks into a function"),
 ]
 
 
@@ -447,3 +457,15 @@ def test_an_assert_condition_may_have_parentheses():
     mod = compile_source("def f(x: f64) -> f64:\n    assert(x > 0.0)\n"
                          "    assert (x < 9.0), \"small\"\n    return x\n", backend="interp")
     assert mod.f(2.0) == 2.0
+
+
+def test_blocks_nested_as_deep_as_python_allows_compile_and_differentiate():
+    # 98 ifs in a def: Python's limit. The front end took 330, and then a copy of the
+    # module overflowed Python's stack: a RecursionError from compile_source
+    mod = compile_source(nested_ifs(98))
+    assert (mod.f(1.0, 98), mod.f(1.0, 97), mod.grad("f", wrt="x")(1.0, 98)) == (2.0, 1.0, 1.0)
+    # inlined into each other, three such functions nest 294 deep: as deep as that overflow
+    chain = "\n".join(nested_ifs(98, f"g{k}", f"g{k + 1}(y, c)" if k < 2 else "y * 2.0")
+                      for k in range(3))
+    mod = compile_source(chain)
+    assert (mod.g0(1.0, 98), mod.grad("g0", wrt="x")(1.0, 98)) == (2.0, 2.0)
