@@ -456,6 +456,16 @@ class Differentiator(Emitter):
         with it the store.)"""
         return self.emit("update", tape, value, k, inbounds=True)
 
+    def record_row(self, tape, value, k):
+        """record, of a value whose type may give a size as `?` where the tape's rows
+        have a literal, or the other way round: an inner loop's tape of range(1) is
+        f64[?, n] (new_tape), the outer tape that keeps it f64[s, 1, n]."""
+        row = ArrayType(tape.type.elem, tape.type.shape[1:]) if tape.type.rank > 1 \
+            else tape.type.elem
+        if value.type != row:
+            value = self.emit("shape_cast", value, type=row)
+        return self.record(tape, value, k)
+
     def record_carried(self, tape, value, k):
         """record, of a value the loop carries. An array of `?` size may change size
         from one iteration to the next, and the tape's rows have the first one's: the
@@ -489,7 +499,7 @@ class Differentiator(Emitter):
             stored += [self.record(t, self.x(v), k) for t, v in zip(tape_args[n:], kept)]
             rest = iter(tape_args[n + len(kept):])
             for plan in nested:
-                stored += [self.record(next(rest), v, k) for v in plan.recorded(self)]
+                stored += [self.record_row(next(rest), v, k) for v in plan.recorded(self)]
             self.b.op("yield", yields + stored)
         loop = self.b.op("for", [start, stop, step] + inits + tapes, regions=[new])
         if self.in_primal:  # the loop itself keeps its checks; its tapes may go

@@ -282,6 +282,30 @@ def test_a_rule_s_result_of_data_dependent_size_is_checked(backend):
         mod.grad("f")(np.ones(4))
 
 
+ONE_TRIP_INNER_LOOP = """
+def f(z: f64[n]) -> f64:
+    y = z
+    for i in range(3):
+        for j in range(1):
+            y = tanh(y)
+    return sum(y)
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_inner_loop_of_one_trip_keeps_its_tapes(backend):
+    # the tapes kept for the inner loop were typed f64[3, 1, n], its rows f64[?, n]:
+    # compiling the gradient raised a TypeRuleError traceback
+    mod = compile_source(ONE_TRIP_INNER_LOOP, name="one.dp", backend=backend)
+    z = np.array([1.0, 2.0])
+    t1 = np.tanh(z)
+    t2 = np.tanh(t1)
+    want = (1 - np.tanh(t2) ** 2) * (1 - t2 ** 2) * (1 - t1 ** 2)
+    np.testing.assert_allclose(mod.grad("f")(z), want, rtol=1e-14)
+    np.testing.assert_allclose(mod.grad("f")(z), [0.16770685876939023, 0.018781658980725008],
+                               rtol=1e-14)  # JAX's
+
+
 OPEN_SIZED_PARAMETER = """
 def g(x: f64[?]) -> f64:
     return sum(x * x)
