@@ -476,10 +476,11 @@ class CompiledModule:
         key = ("specialize", name, tuple(sorted(values.items())))
         if key not in self.derived:
             from passes.specialize import specialize
-            module = ir.clone_module(self.module)
-            special = specialize(module, module.functions[name], ints, dims,
-                                 f"{name}.static.{static_suffix(values)}")
-            ir.verify_module(module)
+            with compiling():
+                module = ir.clone_module(self.module)
+                special = specialize(module, module.functions[name], ints, dims,
+                                     f"{name}.static.{static_suffix(values)}")
+                ir.verify_module(module)
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
                                    self.backend, self.fast_math, self.optimize, self.checked,
                                    root=special.name)
@@ -514,15 +515,16 @@ class CompiledModule:
         positions = wrt_positions(fn, wrt)
         key = (kind, name, tuple(positions))
         if key not in self.derived:
-            module = ir.clone_module(self.module)
             try:
-                fn = module.functions[name]
-                if kind == "hvp":
-                    derived = make_hvp(module, fn, positions)
-                elif kind in DENSE:
-                    derived = make_dense(module, kind, fn, positions)
-                else:
-                    derived = make_derived(module, kind, fn, positions)
+                with compiling():
+                    module = ir.clone_module(self.module)
+                    fn = module.functions[name]
+                    if kind == "hvp":
+                        derived = make_hvp(module, fn, positions)
+                    elif kind in DENSE:
+                        derived = make_dense(module, kind, fn, positions)
+                    else:
+                        derived = make_derived(module, kind, fn, positions)
             except ir.TypeRuleError as e:
                 raise ValueError(f"{kind}({name}): {e}") from None
             module = reachable(module, derived.name)
@@ -545,7 +547,8 @@ class CompiledModule:
         manager = PassManager(derivative_passes() + optimization_passes()
                               + native_passes(self.checked),
                               dump_after=dump_after, view=view, locations=locations)
-        manager.run(ir.clone_module(self.module))
+        with compiling():
+            manager.run(ir.clone_module(self.module))
         return manager
 
     def ir(self, fn: str | CompiledFunction | None = None, stage: str = "ir",
@@ -598,9 +601,10 @@ class CompiledModule:
         else:
             shown = [fn]
         functions = [module.functions[n] for n in shown]
-        if format == "dot":
-            return dot_functions(functions)
-        return "\n".join(ir.print_function(f, locations) for f in functions)
+        with compiling():  # printing recurses per nested block too
+            if format == "dot":
+                return dot_functions(functions)
+            return "\n".join(ir.print_function(f, locations) for f in functions)
 
     def shown(self, module: ir.Module, fn: str) -> list[str]:
         """fn and the functions generated for it that it calls in `module`, a stage of

@@ -469,3 +469,15 @@ def test_blocks_nested_as_deep_as_python_allows_compile_and_differentiate():
                       for k in range(3))
     mod = compile_source(chain)
     assert (mod.g0(1.0, 98), mod.grad("g0", wrt="x")(1.0, 98)) == (2.0, 2.0)
+
+
+def test_a_long_elif_chain_is_differentiated():
+    # an elif is an if in the else block: 350 arms nest 350 deep, though the text does
+    # not. The function compiled, and mod.grad raised a RecursionError (a copy of the
+    # module, outside the front end's recursion limit)
+    arms = "".join(f"    elif x < {k}.5:\n        y = x * {k}.0\n" for k in range(350))
+    source = ("def f(x: f64) -> f64:\n    y = 0.0\n    if x < 0.0:\n        y = x\n" + arms
+              + "    else:\n        y = -x\n    return y\n")
+    mod = compile_source(source, backend="interp")
+    assert (mod.f(100.2), mod.grad("f")(100.2), mod.grad("f")(400.0)) == (10020.0, 100.0, -1.0)
+    assert "@f.rev" in mod.ir(mod.grad("f"), stage="ad")
