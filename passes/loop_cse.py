@@ -61,19 +61,32 @@ def merge_identical(block: ir.Block, root: ir.Block, outer: dict | None = None) 
     whenever the second would, with the same operands: it raised any error the second
     could, so only purity matters, not whether they can fail."""
     changed = False
-    seen = dict(outer or {})
+    seen = dict(outer or {})  # outline(op) -> the ops before with that outline
     for op in list(block.ops):
         for region in op.regions:
             changed |= merge_identical(region, root, seen)
-        if not op.regions or not op.results or not all_pure(op):
+        if not op.regions or not op.results:
             continue
-        first = seen.setdefault(op_text(op, {}), op)
-        if first is not op:
+        key = outline(op)
+        # texts only where outlines agree: each level of nested ifs wrote out all those
+        # inside it, quadratic in the depth
+        text = op_text(op, {}) if key in seen else None
+        first = next((e for e in seen.get(key, ()) if op_text(e, {}) == text), None)
+        if first is not None and all_pure(op):  # the same ops, so both pure or neither
             for old, new in zip(op.results, first.results):
                 replace_uses(root, old, new)
             block.ops.remove(op)
             changed = True
+        elif first is None:
+            seen[key] = seen.get(key, ()) + (op,)
     return changed
+
+
+def outline(op: ir.Op) -> tuple:
+    """What two ops of equal op_text (from fresh names) have in common, cheap to compare:
+    name, operands (from outside, by identity), attributes, result types, region sizes."""
+    return (op.name, tuple(map(id, op.operands)), str(ir.computing_attrs(op)),
+            tuple(str(r.type) for r in op.results), tuple(len(r.ops) for r in op.regions))
 
 
 def all_pure(op: ir.Op) -> bool:
