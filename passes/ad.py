@@ -250,6 +250,7 @@ class Differentiator(Emitter):
         self.free_cache: dict = {}
         self.kept: set = set()  # ids of the primal ops: they keep their run-time checks
         self.in_primal = False  # emitting the forward sweep of the function itself
+        self.counting = False  # emitting a while loop that only counts its iterations
 
     # --- the function
     def run(self, name: str, values: bool = True) -> Function:
@@ -359,7 +360,11 @@ class Differentiator(Emitter):
 
     # --- forward and reverse sweeps
     def forward(self, op: ir.Op) -> None:
-        if op.name in ("for", "while") and any(self.active(r) for r in op.results):
+        # a loop inside a while loop that counts runs as it is: its tapes are made when
+        # the iterations run again (taped there, each while's loops were made twice, and
+        # nested whiles 2**depth times)
+        if op.name in ("for", "while") and not self.counting and \
+                any(self.active(r) for r in op.results):
             with self.b.located(op.loc):  # its trip count fails where the loop is
                 getattr(self, "forward_" + op.name)(op)
             return
@@ -575,11 +580,13 @@ class Differentiator(Emitter):
         types = [a.type for a in body.args] + [I64]
         names = [a.name_hint for a in body.args] + ["count"]
         new_cond, new_body = Block(types, names), Block(types, names)
+        counting, self.counting = self.counting, True
         with self.b.at(new_cond):
             self.b.op("yield", self.replay(cond, new_cond.args[:n]))
         with self.b.at(new_body):
             yields = self.replay(body, new_body.args[:n])
             self.b.op("yield", yields + [self.emit("add", new_body.args[n], self.const(1))])
+        self.counting = counting
         loop = self.b.op("while", inits + [self.const(0)], regions=[new_cond, new_body])
         if self.in_primal:
             self.kept.add(id(loop))
@@ -590,10 +597,11 @@ class Differentiator(Emitter):
                       ["k"] + names[:n] + [t.name_hint for t in tapes])
         k, carried, tape_args = block.args[0], block.args[1:n + 1], block.args[n + 1:]
         in_primal, self.in_primal = self.in_primal, False  # a replay of the loop above
+        counting, self.counting = self.counting, False
         with self.b.at(block):
             stored = [self.record_carried(t, c, k) for t, c in zip(tape_args, carried)]
             self.b.op("yield", self.replay(body, carried) + stored)
-        self.in_primal = in_primal
+        self.in_primal, self.counting = in_primal, counting
         refill = self.b.op("for", [self.const(0), count, self.const(1)] + inits + tapes,
                            regions=[block])
         self.tapes[op] = Tape(count, refill.results[n:])
