@@ -67,7 +67,8 @@ def read_source(path: str) -> str:
 
 
 def cmd_check(args) -> int:
-    module = compile_source(read_source(args.file), args.file)
+    # parse, check and differentiate (what can fail to compile), but no native code
+    module = compile_source(read_source(args.file), args.file, backend="interp")
     names = module.function_names
     print(f"{args.file}: ok, {count(len(names), 'function')}" + (": " if names else "")
           + ", ".join(names))
@@ -740,9 +741,10 @@ def make_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("check", help="parse and type-check a file, print errors",
-                       description="Parse and type-check FILE. Prints 'ok' and the function "
-                                   "names, or the first error with its location; exit status 1 "
-                                   "on error.")
+                       description="Parse and type-check FILE, and differentiate what it "
+                                   "differentiates (no native code is made). Prints 'ok' and "
+                                   "the function names, or the first error with its location; "
+                                   "exit status 1 on error.")
     p.add_argument("file", help="the .dp source file")
     p.set_defaults(run=cmd_check)
 
