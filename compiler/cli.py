@@ -654,7 +654,7 @@ def cmd_gradcheck(args) -> int:
     print(f"{'parameter':12} {'elements':>10} {'max rel. error':>15}")
     for name, g in zip(names, grads):
         k = params.index(name)
-        errors, checked = finite_difference_errors(primal, values, k, g, args, rng)
+        errors, checked = finite_difference_errors(primal, values, k, g, args, rng, name)
         worst = float(np.max(errors, initial=0.0))  # NaN stays NaN, and fails
         worst_overall = float(np.max([worst_overall, worst]))
         print(f"{name:12} {checked:>10} {worst:15.2e}")
@@ -675,10 +675,10 @@ def note_non_finite(name: str, value) -> None:
               f"differences cannot be taken there, so {them} not checked")
 
 
-def finite_difference_errors(primal, values, k, grad, args, rng):
-    """Relative errors of grad (the gradient for parameter k) against central finite
-    differences with step --eps * max(1, |x|), at its finite elements, and the count of
-    elements checked."""
+def finite_difference_errors(primal, values, k, grad, args, rng, name: str):
+    """Relative errors of grad (the gradient for parameter k, `name`) against central
+    finite differences with step --eps * max(1, |x|), at its finite elements, and the
+    count of elements checked."""
     x = np.array(values[k], dtype=np.float64)
     flat_grad = np.reshape(np.asarray(grad, dtype=np.float64), -1)
     size = x.size
@@ -688,11 +688,27 @@ def finite_difference_errors(primal, values, k, grad, args, rng):
     errors = []
     for j in picked:
         step = args.eps * max(1.0, abs(float(x.reshape(-1)[j])))
-        ahead, behind = (shifted(values, k, x, j, d) for d in (step, -step))
-        fd = (float(primal(*ahead)) - float(primal(*behind))) / (2 * step)
+        ahead, behind = (stepped_value(primal, shifted(values, k, x, j, d), name, x, j, d)
+                         for d in (step, -step))
+        fd = (ahead - behind) / (2 * step)
         ad = float(flat_grad[j])
-        errors.append(abs(ad - fd) / max(1.0, abs(ad) + abs(fd)))
+        # |ad - fd| / max(1, |ad| + |fd|), in halves: the sum of two gradients near the
+        # largest f64 was inf, and a wrong one passed with an error of 0
+        errors.append(abs(ad / 2 - fd / 2) / max(0.5, abs(ad) / 2 + abs(fd) / 2))
     return errors, f"{len(errors)}/{size}"
+
+
+def stepped_value(primal, values: list, name: str, x: np.ndarray, j: int, delta: float) -> float:
+    """The function's value a finite-difference step away; where it fails there (an
+    assert, an index the step moved out of range), an error that says so."""
+    try:
+        return float(primal(*values))
+    except RuntimeErrorDP as e:
+        where = name if x.ndim == 0 else f"{name}[{', '.join(map(str, np.unravel_index(j, x.shape)))}]"
+        moved = float(x.reshape(-1)[j] + delta)
+        raise UserError(f"the function fails at {where} = {moved:.12g}, a finite-difference "
+                        f"step from the argument: {e}; a smaller --eps stays closer to the "
+                        f"argument") from None
 
 
 def shifted(values: list, k: int, x: np.ndarray, j: int, delta: float) -> list:

@@ -550,6 +550,34 @@ def test_gradcheck_catches_a_wrong_custom_derivative(tmp_path, capsys):
     assert out.splitlines()[2].startswith("FAILED: largest relative error 2.00e-01 (above")
 
 
+def test_gradcheck_catches_a_wrong_derivative_near_the_largest_f64(tmp_path, capsys):
+    # |ad| + |fd| was inf, and the error 7e307 / inf = 0: "ok"
+    path = tmp_path / "huge.dp"
+    path.write_text("def f(x: f64) -> f64:\n    return 1.0e308 * x\n\n"
+                    "@derivative(f)\ndef f_vjp(x: f64, ct: f64) -> f64:\n    return ct * 1.7e308\n")
+    status, out, _ = dpc(capsys, "gradcheck", path, "f", "--arg", "x=1.0")
+    assert status == 1
+    assert out.splitlines()[1].split() == ["x", "1/1", f"{0.7 / 2.7:.2e}"]
+
+
+def test_gradcheck_says_where_a_finite_difference_step_makes_the_function_fail(tmp_path, capsys):
+    # it printed the function's own error, 'x must be positive', for an x that is
+    path = tmp_path / "steps.dp"
+    path.write_text('def f(x: f64) -> f64:\n    assert x > 0.0, "x must be positive"\n'
+                    '    return x * x\n\n'
+                    'def h(a: f64[2, 2]) -> f64:\n    assert a[1, 0] < 1.0, "too big"\n'
+                    '    return sum(a)\n')
+    assert dpc(capsys, "gradcheck", path, "f", "--arg", "x=1e-9")[::2] == (
+        1, "dpc: error: the function fails at x = -9.99e-07, a finite-difference step from "
+           f"the argument: x must be positive (at {path}:2:5); a smaller --eps stays closer "
+           "to the argument\n")
+    assert dpc(capsys, "gradcheck", path, "h", "--arg", "a=[[0, 0], [0.9999999, 0]]")[::2] == (
+        1, "dpc: error: the function fails at a[1, 0] = 1.0000009, a finite-difference step "
+           f"from the argument: too big (at {path}:6:5); a smaller --eps stays closer to the "
+           "argument\n")
+    assert dpc(capsys, "gradcheck", path, "f", "--arg", "x=1e-9", "--eps", "1e-12")[0] == 0
+
+
 def test_ir_stage_ad_shows_the_generated_reverse_function(tmp_path, capsys):
     path = tmp_path / "g.dp"
     path.write_text("def f(x: f64) -> f64:\n    return x * x\n\n"
