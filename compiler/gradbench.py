@@ -50,7 +50,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ir import RuntimeErrorDP
+from ir import F64, RuntimeErrorDP
+from ir.calls import listed_types
 
 from .diagnostics import CompileError
 from .driver import CompiledFunction, CompiledModule, compile_file
@@ -117,16 +118,30 @@ def floats(input: Any, name: str, rank: int) -> np.ndarray:
     except ValueError:  # ragged nesting
         array = None
     if array is not None and array.dtype == object and array.ndim == rank \
-            and all(type(v) is int for v in array.flat):  # JSON's integers have no bound
+            and all(type(v) in (int, float) for v in array.flat):  # JSON's integers have no bound
         try:
             array = array.astype(np.float64)
         except OverflowError:
             raise MessageError(f"field '{name}' holds an integer out of the range of f64") \
                 from None
-    if array is None or array.ndim != rank or (array.size and array.dtype.kind not in "iuf"):
+    if array is None or array.ndim != rank or (array.size and array.dtype.kind not in "iuf") \
+            or holds_bool(value):
         raise MessageError(f"field '{name}' must be {RANKS[rank]}"
                            f"{' of equal lengths' if rank > 1 else ''}, not {brief(value)}")
     return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def holds_bool(value) -> bool:
+    """Is there a JSON true or false among the lists of value? (NumPy makes [0.5, true]
+    an array of floats; serde_json takes no bool for a number.)"""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool):
+            return True
+        if isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 def no_constant(name: str):
@@ -456,10 +471,27 @@ def served_function(function: Function, compiled: CompiledModule, module: str, n
     function missing from the file, or one that cannot be differentiated as the eval needs,
     is a mistake in that file (--examples names the user's), not in dpc."""
     try:
-        return function.compiled(compiled)
+        served = function.compiled(compiled)
     except (KeyError, ValueError) as e:  # KeyError's str() quotes its message
         raise MessageError(f"{path} cannot serve function '{name}' of module '{module}': "
                            f"{e.args[0]}") from None
+    wanted = OUTPUT_KINDS.get(function.output)
+    returns = served.function.return_types
+    if wanted is not None and not wanted[1](returns):
+        raise MessageError(f"{path} cannot serve function '{name}' of module '{module}': "
+                           f"{served.function.written} returns "
+                           f"{listed_types('return', returns)}, where the eval needs "
+                           f"{wanted[0]}")
+    return served
+
+
+# What the generic outputs need of the function's results: a number, or one array.
+OUTPUT_KINDS = {
+    number_output: ("a number (f64)", lambda types: types == [F64]),
+    list_output: ("an array of f64", lambda types: len(types) == 1 and types[0].rank > 0
+                  and types[0].elem == F64),
+}
+OUTPUT_KINDS[flat_output] = OUTPUT_KINDS[list_output]
 
 
 def encoded(response: dict) -> str:

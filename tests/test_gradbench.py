@@ -397,6 +397,7 @@ def test_malformed_message(fresh, line, id, words):
     ("ode", "primal", {"x": [1.0, 2.0]}, ["'s'"]),
     ("saddle", "rr", {"start": [1.0, 1.0, 1.0]}, ["'start'", "2 numbers"]),
     ("particle", "ff", {"w": "zero"}, ["'w'", "number"]),
+    ("lse", "primal", {"x": [0.5, True]}, ["'x'", "list of numbers"]),  # taken as 1.0
     # shapes that only the compiled program can check: dpc's run-time errors
     ("gmm", "objective", gmm_input(seed=1, d=2, k=2, n=3, m=0, gamma=1.0)
         | {"mu": [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]}, ["run-time error"]),
@@ -443,6 +444,10 @@ def test_an_integer_beyond_i64_is_a_number(fresh):
     # valid JSON: it was "field 'x' must be a list of numbers"
     response = evaluate(fresh, "lse", "primal", {"x": [1, 2, 10**29]})
     check(response, 1e29)
+    # also among floats, where NumPy makes an array of objects
+    check(evaluate(fresh, "lse", "primal", {"x": [0.5, 10**20]}), 1e20)
+    check(evaluate(fresh, "kmeans", "cost", {"points": [[1.0, 10**20]],
+                                             "centroids": [[1.0, 0.0]]}), 1e40)
 
 
 def test_other_kinds_get_their_id_back(fresh):
@@ -493,9 +498,31 @@ def test_a_module_file_without_what_the_eval_calls_is_the_file_s_mistake(tmp_pat
          "error": f"{hello} cannot serve function 'square' of module 'hello': no function "
                   f"'square' in {hello} (functions: cube)"},
         {"id": 2, "success": False,
-         "error": f"{lse} cannot serve function 'gradient' of module 'lse': grad(lse): grad "
-                  f"needs a function returning f64, 'lse' returns f64[n] (for an array "
-                  f"result, use vjp or jvp)"}]
+         "error": f"{lse} cannot serve function 'primal' of module 'lse': lse returns "
+                  f"f64[n], where the eval needs a number (f64)"}]
+
+
+def test_a_module_file_whose_results_are_not_what_the_eval_needs_is_the_file_s_mistake(tmp_path):
+    # a tuple for a number was 'internal error in dpc: TypeError: float() argument ...';
+    # a number for a list went out as the output, with success
+    (tmp_path / "kmeans.dp").write_text(
+        "def kmeans(points: f64[n, d], centroids: f64[k, d]) -> (f64, f64):\n"
+        "    return 1.0, 2.0\n\n"
+        "def kmeans_dir(points: f64[n, d], centroids: f64[k, d]) -> f64:\n    return 1.0\n")
+    (tmp_path / "lse.dp").write_text("def lse(x: f64) -> f64:\n    return x\n")
+    done = gradbench_with(["--examples", str(tmp_path)],
+                          [{"id": 1, "kind": "define", "module": "kmeans"},
+                           {"id": 2, "kind": "define", "module": "lse"}],
+                          capture_output=True)
+    kmeans, lse = tmp_path / "kmeans.dp", tmp_path / "lse.dp"
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [json.loads(line) for line in done.stdout.splitlines()] == [
+        {"id": 1, "success": False,
+         "error": f"{kmeans} cannot serve function 'cost' of module 'kmeans': kmeans returns "
+                  f"(f64, f64), where the eval needs a number (f64)"},
+        {"id": 2, "success": False,
+         "error": f"{lse} cannot serve function 'gradient' of module 'lse': grad(lse) returns "
+                  f"f64, where the eval needs an array of f64"}]
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
