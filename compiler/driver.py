@@ -321,7 +321,7 @@ class CompiledModule:
         module = self.scalarize()
         if kind == "header":
             text = aot.c_header(module, self.function_names, header_guard(path),
-                                shown_name(Path(self.filename).name))
+                                shown_name(Path(self.filename).name), self.checked)
             aot.write_output(path, text.encode("utf-8"))  # whatever the locale's encoding
         elif kind == "so":
             aot.link_shared_library(aot.emit(module, "obj", self.fast_math), path)

@@ -115,11 +115,14 @@ def c_compiler(cc: str) -> list[str]:
                      f"found; set CC); --emit obj gives the object file to link yourself")
 
 
-def c_header(module: ir.Module, names: list[str], guard: str, origin: str) -> str:
-    """A C header declaring the entry points of `names` (functions of `module`)."""
+def c_header(module: ir.Module, names: list[str], guard: str, origin: str,
+             checked: bool = True) -> str:
+    """A C header declaring the entry points of `names` (functions of `module`), built
+    with bounds checks or without (dpc build --unchecked)."""
     lines = [f"/* {origin}: compiled by dpc for this machine's CPU "
              f"({llvm.get_process_triple()}, {llvm.get_host_cpu_name()}).", " *"]
-    lines += [" * " + line if line else " *" for line in CONVENTION.splitlines()]
+    convention = CONVENTION if checked else CONVENTION + UNCHECKED
+    lines += [" * " + line if line else " *" for line in convention.splitlines()]
     lines += [" */", f"#ifndef {guard}", f"#define {guard}", "",
               "#include <stdbool.h>", "#include <stdint.h>", "",
               "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
@@ -157,6 +160,12 @@ follow: a scalar through its address; an array through the address of a data poi
 the address of room for its sizes. Result arrays belong to the context: read or copy
 them, then call dpc_free_all(ctx) before the next call on that context (after an error
 too)."""
+
+
+UNCHECKED = """
+
+Built with --unchecked: indices are not checked, and one out of bounds is undefined
+behaviour (a wrong result or a crash), not an error; the other checks stay."""
 
 
 def signature(fn: ir.Function) -> str:

@@ -291,6 +291,8 @@ class ModuleLowering:
         b.ret_void()
 
         free_all = ll.Function(self.llmod, ll.FunctionType(void, [PTR]), name="dpc_free_all")
+        # every module defines it, the same: objects of two .dp files link into one program
+        free_all.linkage = "weak"
         (ctx,) = free_all.args
         entry, loop, body, done = (free_all.append_basic_block(n) for n in
                                    ("entry", "loop", "body", "done"))

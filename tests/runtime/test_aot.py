@@ -87,6 +87,26 @@ def test_a_c_program_gets_what_python_gets(tmp_path, capsys, kind):
     assert c_results(done.stdout) == python_results()  # the same bits
 
 
+@pytest.mark.skipif(shutil.which("cc") is None, reason="linking needs a C compiler (cc)")
+def test_objects_of_two_files_link_into_one_program(tmp_path, capsys):
+    # each object defined dpc_free_all: 'multiple definition' from the linker
+    build(tmp_path, capsys, "header", "prog.h")
+    first = build(tmp_path, capsys, "obj", "prog.o")
+    other = tmp_path / "other.dp"
+    other.write_text("def twice(x: f64) -> f64:\n    return 2.0 * x\n")
+    assert main(["build", str(other), "-o", str(tmp_path / "other.o")]) == 0
+    assert main(["build", str(other), "-o", str(tmp_path / "other.h"), "--emit", "header"]) == 0
+    capsys.readouterr()
+    (tmp_path / "main.c").write_text(CALLER.replace(
+        '#include "prog.h"', '#include "prog.h"\n#include "other.h"').replace(
+        "    return 0;\n}", "    if (dpc_entry_twice(ctx, 1.5, &value) != 0) return 1;\n"
+        '    printf("%a\\n", value);\n    return 0;\n}'))
+    subprocess.run(["cc", "-std=c99", "-Wall", "-Wextra", "-Werror", "-o", "main", "main.c",
+                    str(first), "other.o", "-lm"], cwd=tmp_path, check=True)
+    done = subprocess.run([str(tmp_path / "main")], capture_output=True, text=True, check=True)
+    assert c_results(done.stdout) == python_results() + [[3.0]]
+
+
 def test_the_header_declares_each_function_with_its_signature(tmp_path, capsys):
     text = build(tmp_path, capsys, "header", "prog-2.h").read_text()
     assert "#ifndef DPC_PROG_2_H\n#define DPC_PROG_2_H\n" in text
@@ -99,6 +119,21 @@ def test_the_header_declares_each_function_with_its_signature(tmp_path, capsys):
             "    int64_t a_size0,\n    int64_t a_size1,\n    double s,\n    int64_t k,\n"
             "    double **result0,\n    int64_t *result0_sizes,\n    int64_t *result1);\n") in text
     assert "void dpc_free_all(int64_t *ctx);\n" in text
+
+
+def test_a_header_built_unchecked_says_that_indices_are_not_checked(tmp_path, capsys):
+    # it promised a return of 1 for an index out of bounds, which then crashed
+    source = tmp_path / "prog.dp"
+    source.write_text(PROGRAM)
+    for flags, name in (([], "checked.h"), (["--unchecked"], "unchecked.h")):
+        assert main(["build", str(source), "-o", str(tmp_path / name), "--emit", "header",
+                     *flags]) == 0
+    checked, unchecked = ((tmp_path / n).read_text() for n in ("checked.h", "unchecked.h"))
+    note = (" *\n * Built with --unchecked: indices are not checked, and one out of bounds is "
+            "undefined\n * behaviour (a wrong result or a crash), not an error; the other "
+            "checks stay.\n */\n")
+    assert note in unchecked and "--unchecked" not in checked
+    assert unchecked.replace(note, " */\n").replace("UNCHECKED", "CHECKED") == checked
 
 
 def test_llvm_assembly_and_object_code(tmp_path, capsys):
