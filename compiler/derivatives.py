@@ -57,15 +57,15 @@ def describe_arguments(kind: str, fn: Function, wrt: list[int], names: list[str]
     so t_x_2 where f has a parameter t_x): 'x, y, then the tangents t_x of x and t_y of y'."""
     n = len(fn.params)
     extra = names[n:]
+    if kind not in ("jvp", "vjp") or not extra:
+        return ", ".join(names)
     if kind == "jvp":
         described = [f"{t} of {fn.params[k].name_hint}" for t, k in zip(extra, wrt)]
         noun = "tangent"
-    elif kind == "vjp":
+    else:
         described = ([f"{extra[0]} of the result"] if len(extra) == 1 else
                      [f"{ct} of the {ordinal(k)} result" for k, ct in enumerate(extra)])
         noun = "cotangent"
-    else:
-        return ", ".join(names)
     plural = "s" if len(described) > 1 else ""
     listed = described[0] if len(described) == 1 else \
         f"{', '.join(described[:-1])} and {described[-1]}"
