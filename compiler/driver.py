@@ -178,7 +178,7 @@ def compiling():
 def check_source(text: str, name: str = "<source>") -> ir.Module:
     """Parse and type-check only; returns the IR module or raises CompileError."""
     try:
-        with deep_expressions(), fewer_collections():
+        with compiling():
             return lower_module(parse(text, name))
     except RecursionError:
         raise nested_too_deeply(text, name) from None

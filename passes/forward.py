@@ -56,13 +56,13 @@ def tangent_rule_function(module: ir.Module, fn: Function, wrt: list[int], name:
     b = emitter.b
     values = b.op("call", params, {"callee": Symbol(fn.name)}).results
     rule = fn.attrs["tangent"].name
-    given = b.op("call", params + tangents, {"callee": Symbol(rule)}).results
+    from_rule = b.op("call", params + tangents, {"callee": Symbol(rule)}).results
     # the tangent of a result is of the result's size: where the types leave it open
     # (`?`), it is checked here, at the rule's return
     b.loc = module.functions[rule].body.ops[-1].loc
     checked = [checked_rule_result(b, t, v, f"the tangent {rule} returns for "
                                    f"{fn.name}'s {result_name(k, len(values))}")
-               for k, (t, v) in enumerate(zip(given, values))]
+               for k, (t, v) in enumerate(zip(from_rule, values))]
     b.op("return", list(values) + checked)
     return jvp_function(name, fn, body)
 

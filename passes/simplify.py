@@ -24,6 +24,7 @@ from collections import Counter
 
 import ir
 from ir import Block
+from ir.calls import module_calls
 from ir.clone import clone_op
 from ir.ops import constant, dim_of_value
 from ir.types import DYN, sized
@@ -286,28 +287,24 @@ def callees_first(module: ir.Module) -> list:
     a function met again on the way down is left where it first came). Inlining in this
     order copies bodies whose own calls are already inlined: in module order, a chain of
     n functions took n rounds over a growing body in each."""
+    calls = module_calls(module).calls
+    callees = {name: list(dict.fromkeys(callee for callee, _, _ in sites))
+               for name, sites in calls.items()}
     order: dict = {}
-    for root in module.functions.values():
-        stack = [(root, iter(callees(root, module)))]
-        on_path = {root.name}
+    for root in module.functions:
+        stack = [(root, iter(callees[root]))]
+        on_path = {root}
         while stack:
-            fn, rest = stack[-1]
+            name, rest = stack[-1]
             callee = next(rest, None)
             if callee is None:
                 stack.pop()
-                on_path.discard(fn.name)
-                order.setdefault(fn.name, fn)
-            elif callee.name not in order and callee.name not in on_path:
-                on_path.add(callee.name)
-                stack.append((callee, iter(callees(callee, module))))
+                on_path.discard(name)
+                order.setdefault(name, module.functions[name])
+            elif callee not in order and callee not in on_path:
+                on_path.add(callee)
+                stack.append((callee, iter(callees[callee])))
     return list(order.values())
-
-
-def callees(fn: ir.Function, module: ir.Module) -> list:
-    """The functions of the module that fn's calls name, once each."""
-    names = dict.fromkeys(op.attrs["callee"].name for op in ir.walk_ops(fn.body)
-                          if op.name == "call")
-    return [module.functions[n] for n in names if n in module.functions]
 
 
 def call_counts(functions) -> Counter:
