@@ -625,14 +625,25 @@ def cmd_build(args) -> int:
     from runtime import UnsupportedOp
     from runtime.aot import BuildError
     module = compile_file_of(args)
+    kind = args.emit or kind_of_output(named(args.output, "-o"))
     try:
-        module.build(args.emit, named(args.output, "-o"))
+        module.build(kind, args.output)
     except OSError as e:  # as read_source says it: No such file or directory
         raise UserError(f"cannot build {args.output}: {e.strerror or e}") from None
     except (BuildError, UnsupportedOp) as e:
         raise UserError(f"cannot build {args.output}: {e}") from None
-    print(f"wrote {args.output} ({args.emit}: {', '.join(module.function_names)})")
+    print(f"wrote {args.output} ({kind}: {', '.join(module.function_names)})")
     return 0
+
+
+# What `dpc build` writes when --emit is not given, by OUT's extension; any other is obj.
+KIND_OF_EXTENSION = {".o": "obj", ".so": "so", ".ll": "llvm", ".s": "asm", ".h": "header"}
+
+
+def kind_of_output(path: str) -> str:
+    """The output kind OUT's extension names (lse.so: a shared library), else obj: writing
+    object code into a file called lse.h or lse.so made a file that is neither."""
+    return KIND_OF_EXTENSION.get(os.path.splitext(path)[1].lower(), "obj")
 
 
 def cmd_gradcheck(args) -> int:
@@ -852,11 +863,13 @@ def make_parser() -> argparse.ArgumentParser:
                                    "(header). Every function of FILE is exported as "
                                    "dpc_entry_NAME; to call a gradient from C, define it in FILE "
                                    "(def f_grad(x: f64[n]) -> f64[n]: return grad(f)(x)).",
-                       epilog="example: dpc build examples/lse.dp -o lse.so --emit so && "
-                              "dpc build examples/lse.dp -o lse.h --emit header")
+                       epilog="example: dpc build examples/lse.dp -o lse.so && "
+                              "dpc build examples/lse.dp -o lse.h (--emit so and --emit header, "
+                              "from the extensions)")
     p.add_argument("file", help="the .dp source file")
     p.add_argument("-o", "--output", required=True, metavar="OUT", help="the file to write")
-    p.add_argument("--emit", choices=BUILD_KINDS, default="obj", help="what to write (default: obj)")
+    p.add_argument("--emit", choices=BUILD_KINDS,
+                   help="what to write (default: by OUT's extension, .o .so .ll .s .h, else obj)")
     add_code_options(p)
     p.set_defaults(run=cmd_build)
 

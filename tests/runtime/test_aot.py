@@ -143,6 +143,19 @@ def test_llvm_assembly_and_object_code(tmp_path, capsys):
     assert build(tmp_path, capsys, "obj", "p.o").read_bytes()[:4] == b"\x7fELF"
 
 
+@pytest.mark.parametrize("name, kind, start", [
+    ("p.h", "header", b"/*"), ("p.ll", "llvm", b"; Mo"), ("p.s", "asm", b"\t."),
+    ("p.o", "obj", b"\x7fELF"), ("p.bin", "obj", b"\x7fELF"), ("P.H", "header", b"/*")])
+def test_without_emit_the_output_s_extension_names_its_kind(tmp_path, capsys, name, kind, start):
+    # `-o p.h` wrote an object file called p.h
+    source = tmp_path / "prog.dp"
+    source.write_text(PROGRAM)
+    out = tmp_path / name
+    assert main(["build", str(source), "-o", str(out)]) == 0
+    assert capsys.readouterr().out == f"wrote {out} ({kind}: lse, lse_grad, scaled, at)\n"
+    assert out.read_bytes()[:len(start)] == start
+
+
 def test_without_a_c_compiler_a_library_cannot_be_linked(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("CC", "no-such-cc")
     source = tmp_path / "prog.dp"
