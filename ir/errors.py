@@ -76,7 +76,6 @@ class ShapeErrorDP(RuntimeErrorDP, ValueError):
 # must agree with each other (an op's operands, an array's elements) are named in the order
 # the source reads: the left operand's, the first element's first; a value checked against
 # what it must be (a stored row, an argument) is named first, then the size it must have.
-OPERAND_SHAPES = "operand shapes do not match"  # after the op's name: "add: ..."
 DOT_LENGTHS = "dot: vector lengths do not match"
 INNER_DIMENSIONS = "@: inner dimensions do not match"
 STORED_ROW = "the stored row does not fit its slot"
@@ -115,19 +114,28 @@ class MemoryErrorDP(RuntimeErrorDP, MemoryError):
 
 
 def cannot_allocate(shape, elem: str, item_bytes: int, at: str = "",
-                    rank: int | None = None) -> MemoryErrorDP:
+                    rank: int | None = None, stored: bool = False) -> MemoryErrorDP:
     """The error both backends raise for an array of `shape` they cannot allocate. Of an
-    array of a larger `rank`, native code knows only the first sizes: the message says so."""
+    array of a larger `rank`, native code knows only the first sizes: the message says so.
+    `stored`: an array a derivative makes to store values (a loop's tape), which the
+    program does not show; allocated before the loop runs, so the error the loop itself
+    would raise is not reached."""
     sizes = " x ".join(str(int(d)) for d in shape)
+    what = f"cannot allocate {'the' if stored else 'an'} array of {sizes}"
+    why = " that the derivative stores values in" if stored else ""
     if rank is not None and rank > len(shape):
-        return MemoryErrorDP(f"cannot allocate an array of {sizes} x ... {elem} elements "
-                             f"(rank {rank}){at}")
+        return MemoryErrorDP(f"{what} x ... {elem} elements (rank {rank}){why}{at}")
     if 0 in shape:  # NumPy cannot describe it
-        return MemoryErrorDP(f"cannot allocate an array of {sizes} {elem} elements (its sizes "
-                             f"other than 0 overflow){at}")
+        return MemoryErrorDP(f"{what} {elem} elements (its sizes other than 0 overflow){why}{at}")
     nbytes = math.prod(int(d) for d in shape) * item_bytes
-    return MemoryErrorDP(f"cannot allocate an array of {sizes} {elem} elements "
-                         f"({byte_size(nbytes)}){at}")
+    return MemoryErrorDP(f"{what} {elem} elements ({byte_size(nbytes)}){why}{at}")
+
+
+def cannot_convert(value: float, at: str = "") -> "ValueErrorDP":
+    """The error of int(x) for an x that no i64 holds: NaN, an infinity, or a number
+    outside [-2**63, 2**63) (both backends)."""
+    why = "" if math.isnan(value) or math.isinf(value) else ": it is outside i64's range"
+    return ValueErrorDP(f"cannot convert {float(value)!r} to i64{why}{at}")
 
 
 def byte_size(nbytes: int) -> str:

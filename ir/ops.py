@@ -20,7 +20,7 @@ from . import errors
 from .core import Symbol, indexed_name
 from .errors import TypeRuleError, count
 from .printer import format_attr
-from .registry import OpDef, register
+from .registry import REGISTRY, OpDef, register
 from .types import (BOOL, DYN, F64, I64, ArrayType, ScalarType, ShapeMismatch, Type,
                     array_or_scalar, assignable, broadcast_shapes, results_text, with_elem)
 
@@ -138,7 +138,8 @@ def allocate(op, shape, make):
 
 
 def cannot_allocate(op, shape) -> errors.MemoryErrorDP:
-    return errors.cannot_allocate(shape, str(op.results[0].type.elem), item_bytes(op), fmt_loc(op))
+    return errors.cannot_allocate(shape, str(op.results[0].type.elem), item_bytes(op), fmt_loc(op),
+                                  stored=bool(op.attrs.get(OVERWRITTEN)))
 
 
 def item_bytes(op) -> int:
@@ -213,9 +214,10 @@ def interp_to_i64(op, args, ctx):
     values = np.asarray(x)
     # [-2**63, 2**63): the doubles an i64 holds after truncation; NaN is in no range
     low, high = float(-I64_MAX - 1), float(I64_MAX + 1)
-    if values.dtype == np.float64 and not np.all((values >= low) & (values < high)):
-        raise errors.ValueErrorDP(
-            f"cannot convert a non-finite or out-of-range f64 to i64{fmt_loc(op)}")
+    held = (values >= low) & (values < high)
+    if values.dtype == np.float64 and not np.all(held):
+        first = values.flat[np.argmin(held)]  # native code checks in the same order
+        raise errors.cannot_convert(first, fmt_loc(op))
     return [as_np(np.trunc(x), op.results[0].type)]
 
 
@@ -564,8 +566,14 @@ def broadcast_result_shape(types: list[Type], verb: str) -> tuple:
     try:
         return broadcast_shapes(*(t.shape for t in types))
     except ShapeMismatch as e:
-        listed = " and ".join(str(t) for t in types)
-        raise TypeRuleError(f"cannot {verb} {listed}: dimension {e.a} is not {e.b}") from None
+        raise TypeRuleError(f"cannot {verb} {listed(types)}: dimension {e.a} is not {e.b}") \
+            from None
+
+
+def listed(types) -> str:
+    """'f64[n] and f64[m]', 'bool[n], f64[n] and f64[m]'."""
+    words = [str(t) for t in types]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def infer_binary(accepted, result_elem, verb):
@@ -591,6 +599,19 @@ def interp_binary(float_fn, int_fn):
     return interp
 
 
+def operand_mismatch(op, axis: int) -> str:
+    """What a run-time check of `op`'s operands' sizes along the result's `axis` says
+    before the sizes, in the words of the type rule's message: 'cannot add f64[m, n] and
+    f64[m, k] along axis 1'."""
+    verb = REGISTRY[op.name].verb or f"apply {op.name} to"
+    types = listed([v.type for v in op.operands])
+    result = op.results[0].type
+    if result.rank <= 1:
+        return f"cannot {verb} {types}"
+    same_rank = all(v.type.rank in (0, result.rank) for v in op.operands)
+    return f"cannot {verb} {types} along axis {axis}{'' if same_rank else ' of the result'}"
+
+
 def check_broadcast(op, args) -> None:
     """Run-time shape check where the types left a dimension open (`?`). Only a dimension
     that is the literal 1 in the type broadcasts: a `?` that turns out to be 1 at run time
@@ -609,8 +630,7 @@ def check_broadcast(op, args) -> None:
         for k, (_, size) in enumerate(found):
             if size != found[ref][1]:
                 left, right = (size, found[ref][1]) if k < ref else (found[ref][1], size)
-                raise errors.sizes_differ(f"{op.name}: {errors.OPERAND_SHAPES}", left, right,
-                                          fmt_loc(op))
+                raise errors.sizes_differ(operand_mismatch(op, axis), left, right, fmt_loc(op))
 
 
 def adjoint_div(ad, ct, a, b, y):
@@ -704,7 +724,10 @@ def tangent_binary(name):
 
 for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
     register(OpDef(_name, infer_binary(_accepted, _res, _verb), interp_binary(_f, _i), operands=2,
-                   tangent=tangent_binary(_name), adjoint=adjoint_binary(_name)))
+                   tangent=tangent_binary(_name), adjoint=adjoint_binary(_name), verb=_verb))
+
+
+SELECT_VERB = "apply where() to"
 
 
 def infer_select(op, module):
@@ -713,7 +736,7 @@ def infer_select(op, module):
         raise TypeRuleError(f"where() needs a bool condition, got {c}")
     if a.elem != b.elem:
         raise TypeRuleError(f"where() branches have different element types: {a} and {b}")
-    return [array_or_scalar(a.elem, broadcast_result_shape([c, a, b], "select between"))]
+    return [array_or_scalar(a.elem, broadcast_result_shape([c, a, b], SELECT_VERB))]
 
 
 def interp_select(op, args, ctx):
@@ -770,7 +793,7 @@ def tangent_select(fw, op):
 
 
 register(OpDef("select", infer_select, interp_select, operands=3, tangent=tangent_select,
-               adjoint=adjoint_select))
+               adjoint=adjoint_select, verb=SELECT_VERB))
 
 
 # ----------------------------------------------------------------------------- arrays

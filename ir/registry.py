@@ -16,7 +16,9 @@ Rule signatures, one per kind of rule:
 variadic (the type rule then checks it); `attrs` the required attribute names; `pure` says
 that removing an unused op changes nothing (false for `assert`); `costly` marks math
 functions far dearer than arithmetic (exp, tanh, lgamma, ...): worth computing once
-before a loop (passes/licm.py) or storing for the reverse sweep (passes/ad.py).
+before a loop (passes/licm.py) or storing for the reverse sweep (passes/ad.py). `verb`
+names what an elementwise op of several operands does, for messages about its operands
+("cannot add f64[n] and f64[m]").
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class OpDef:
     tangent: Callable | None = None
     adjoint: Callable | None = None
     lower: Callable | None = None
+    verb: str | None = None
 
 
 REGISTRY: dict[str, OpDef] = {}

@@ -26,7 +26,7 @@ compares them at run time, so a mismatch is an error and never a silent wrong an
 from __future__ import annotations
 
 from ir import Block, Builder, Function, Module, Op, errors, walk_ops
-from ir.ops import BINARY, IN_ORDER, UNARY
+from ir.ops import BINARY, IN_ORDER, UNARY, operand_mismatch
 from ir.types import DYN, I64
 
 from .fusion import uses_of
@@ -163,7 +163,7 @@ def elementwise(b: Builder, op: Op):
         # prefer an operand whose size the result type names, so the new type matches
         named = [v.type.shape[k] == result.shape[axis] for v, k in found]
         ref = named.index(True) if True in named else 0
-        sizes.append(agree(b, found, f"{op.name}: {errors.OPERAND_SHAPES}", ref))
+        sizes.append(agree(b, found, operand_mismatch(op, axis), ref))
     nest = Nest(b)
 
     def element(indices):

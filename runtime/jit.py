@@ -17,6 +17,7 @@ import ctypes
 import math
 import os
 import platform
+import struct
 import threading
 
 import numpy as np
@@ -377,11 +378,13 @@ class NativeFunction:
         d = site.detail
         if site.kind == "memory":  # the sizes of its first three axes
             return errors.cannot_allocate([a, b, c][:d["rank"]], d["elem"], d["item_bytes"], at,
-                                          rank=d["rank"])
+                                          rank=d["rank"], stored=d.get("stored", False))
         if site.kind == "index":
             of = f" of {d['name']}" if d.get("name") else ""
             return errors.IndexErrorDP(
                 f"index {a} is out of bounds for axis {c}{of} with size {b}{at}")
+        if site.kind == "cast":  # the f64's bits
+            return errors.cannot_convert(struct.unpack("<d", struct.pack("<q", a))[0], at)
         if site.kind == "zero":
             return errors.ZeroDivisionErrorDP(f"integer {d['what']} by zero{at}")
         if site.kind == "assert":
@@ -405,7 +408,6 @@ class NativeFunction:
         messages = {
             "range": "range() step must not be zero",
             "empty": f"{d.get('what')}() of an empty sequence",
-            "cast": "cannot convert a non-finite or out-of-range f64 to i64",
             "pow": "integers to negative integer powers are not allowed",
             "negative": f"negative array dimension {a}",
         }

@@ -517,8 +517,8 @@ class FunctionLowering:
         the context has room for no more)."""
         data = self.b.call(self.owner.alloc, [self.ctx, self.byte_size(elem, dims)])
         self.fail_if(self.likely_false(self.b.icmp_unsigned("==", data, ll.Constant(PTR, None))),
-                     "memory", op, dims[:3], elem=str(elem),
-                     item_bytes=ELEM_SIZE[elem], rank=len(dims))
+                     "memory", op, dims[:3], elem=str(elem), item_bytes=ELEM_SIZE[elem],
+                     rank=len(dims), stored=bool(op is not None and op.attrs.get(OVERWRITTEN)))
         return Array(data, list(dims))
 
     def byte_size(self, elem, dims: list):

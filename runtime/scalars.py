@@ -422,5 +422,5 @@ def cast(fl, op, name, t, x):
     # [-2**63, 2**63): the doubles an i64 holds after truncation (NaN is in no range)
     finite = b.and_(b.fcmp_ordered(">=", x, DOUBLE(float(I64_MIN))),
                     b.fcmp_ordered("<", x, DOUBLE(float(I64_MAX + 1))))
-    fl.fail_if(b.not_(finite), "cast", op)
+    fl.fail_if(b.not_(finite), "cast", op, [b.bitcast(x, INT)])  # its bits: the message
     return b.fptosi(x, INT)

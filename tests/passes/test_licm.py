@@ -329,7 +329,7 @@ def test_an_op_whose_sizes_may_disagree_neither_moves_nor_goes(backend):
     assert optimized.in_loop(np.ones(3), 0, 4) == plain.in_loop(np.ones(3), 0, 4) == 0.0
     assert optimized.in_loop(np.ones(3), 2, 3) == 12.0
     for mod in (optimized, plain):
-        with pytest.raises(ValueError, match="^add: "):
+        with pytest.raises(ValueError, match=r"^cannot add f64\[n\] and f64\[\?\]: size 3 is not 4"):
             mod.unused(np.ones(3), 4)
 
 

@@ -146,3 +146,27 @@ def test_native_code_names_three_sizes_of_a_larger_array():
         interp.f(2**30)
     assert str(err.value) == ("cannot allocate an array of 1073741824 x 2 x 1073741824 x "
                               "1073741824 f64 elements (1.72e+10 EiB) (at r.dp:2:16)")
+
+
+LOOP = """\
+def product(x: f64[n], iters: i64) -> f64:
+    s = 1.0
+    for i in range(iters):
+        s = s * x[i]
+    return s
+"""
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_tape_too_large_says_the_derivative_stores_it(backend):
+    # the gradient allocates the loop's tape before the loop runs, so the index error the
+    # primal raises at x[3] is not reached; the message spoke of 'an array' the program
+    # does not have
+    mod = compile_source(LOOP, name="loop.dp", backend=backend)
+    with pytest.raises(IndexError):
+        mod.product(np.ones(3), HUGE)
+    with pytest.raises(MemoryErrorDP) as err:
+        mod.grad("product")(np.ones(3), HUGE)
+    assert str(err.value) == ("cannot allocate the array of 2305843009213693952 f64 elements "
+                              "(16 EiB) that the derivative stores values in (at loop.dp:3:5)")
+    np.testing.assert_array_equal(mod.grad("product")(np.full(3, 2.0), 3), [4.0, 4.0, 4.0])

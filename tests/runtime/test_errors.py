@@ -68,13 +68,20 @@ def rows(x: f64[n], k: i64) -> f64:
 def declared(x: f64[n], k: i64) -> f64:
     y: f64[n] = ones(k)
     return sum(y * x)
+
+def maxed(a: f64[m, n], k: i64) -> f64:
+    return sum(max(a, zeros(m, k)))
+
+def compared(a: f64[m, n], k: i64) -> f64:
+    return sum(where(a > zeros(m, k), a, 0.0))
 """
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
     # the interpreter said "mul: shapes (3,) and (2,) do not match" where native code said
-    # "mul: operand shapes do not match: size 2 is not 3"; now both compare the same sizes.
+    # "mul: operand shapes do not match: size 2 is not 3"; now both compare the same sizes,
+    # and name the operation as the type rule does, not by its IR op (mul, select).
     # Sizes that must agree read in the source's order, the left operand's first: x * ones(k)
     # and ones(k) * x both said "size 2 is not 3", whichever side ones(k) was on; dot and
     # @ named the right operand first. A declared type's size said "not 3" in native code
@@ -82,16 +89,17 @@ def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
     mod = compile_source(MISMATCHED, name="sizes.dp", backend=backend)
     x, a = np.array([1.0, 2.0, 3.0]), np.ones((2, 3))
     for fn, args, message in [
-            ("times", (x, 2), "mul: operand shapes do not match: size 3 is not 2 (at sizes.dp:2:18)"),
-            ("pick", (x, 2), "select: operand shapes do not match: size 3 is not 2 (at sizes.dp:5:16)"),
-            ("along_rows", (a, 3), "mul: operand shapes do not match: size 2 is not 3 "
-                                   "(at sizes.dp:8:29)"),
+            ("times", (x, 2), "cannot multiply f64[n] and f64[?]: size 3 is not 2 (at sizes.dp:2:18)"),
+            ("pick", (x, 2), "cannot apply where() to bool[n], f64[n] and f64[?]: size 3 is not 2 "
+                     "(at sizes.dp:5:16)"),
+            ("along_rows", (a, 3), "cannot multiply f64[m, n] and f64[?] along axis 1 of the result: "
+                                   "size 2 is not 3 (at sizes.dp:8:29)"),
             ("dotted", (x, 2), "dot: vector lengths do not match: size 3 is not 2 (at sizes.dp:11:12)"),
             ("product", (a, 2), "@: inner dimensions do not match: size 3 is not 2 "
                                 "(at sizes.dp:14:18)"),
             ("stored", (x, 2), "the stored row does not fit its slot: size 2 is not 3 "
                                "(at sizes.dp:18:5)"),
-            ("times_left", (x, 2), "mul: operand shapes do not match: size 2 is not 3 "
+            ("times_left", (x, 2), "cannot multiply f64[?] and f64[n]: size 2 is not 3 "
                                    "(at sizes.dp:22:24)"),
             ("dotted_left", (x, 2), "dot: vector lengths do not match: size 2 is not 3 "
                                     "(at sizes.dp:25:12)"),
@@ -100,7 +108,11 @@ def test_sizes_that_do_not_match_read_the_same_on_both_backends(backend):
             ("rows", (x, 2), "array literal rows have different shapes: size 3 is not 2 "
                              "(at sizes.dp:31:16)"),
             ("declared", (x, 2), "expected f64[n]: axis 0 has size 2, not n = 3 "
-                                 "(at sizes.dp:34:17)")]:
+                                 "(at sizes.dp:34:17)"),
+            ("maxed", (a, 2), "cannot take max of f64[m, n] and f64[m, ?] along axis 1: size 3 is "
+                              "not 2 (at sizes.dp:38:16)"),
+            ("compared", (a, 2), "cannot compare f64[m, n] and f64[m, ?] along axis 1: size 3 is "
+                                 "not 2 (at sizes.dp:41:24)")]:
         for call in (mod.function(fn), mod.grad(fn), mod.jvp(fn)):
             tangent = (np.ones_like(args[0]),) if call.name.endswith(".jvp") else ()
             with pytest.raises(ShapeErrorDP) as err:

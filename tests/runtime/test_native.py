@@ -699,12 +699,22 @@ def test_fast_math_is_an_option_off_by_default():
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e19])
-def test_int_of_a_non_finite_or_huge_float(backend, value):
-    mod = compile_source("def f(x: f64) -> i64:\n    return int(x)\n", name="c.dp", backend=backend)
+@pytest.mark.parametrize("value, why", [
+    (float("nan"), "nan to i64"), (float("inf"), "inf to i64"), (-float("inf"), "-inf to i64"),
+    (1e19, "1e+19 to i64: it is outside i64's range"),
+    (-2.0 ** 64, "-1.8446744073709552e+19 to i64: it is outside i64's range")])
+def test_int_of_a_non_finite_or_huge_float(backend, value, why):
+    # the message did not say which value: 'cannot convert a non-finite or out-of-range
+    # f64 to i64'; of an array, the first element in order that no i64 holds
+    source = "def f(x: f64) -> i64:\n    return int(x)\n\ndef g(x: f64[n]) -> i64[n]:\n" \
+             "    return int(x)\n"
+    mod = compile_source(source, name="c.dp", backend=backend)
     with pytest.raises(ValueErrorDP) as err:
         mod.f(value)
-    assert str(err.value) == "cannot convert a non-finite or out-of-range f64 to i64 (at c.dp:2:12)"
+    assert str(err.value) == f"cannot convert {why} (at c.dp:2:12)"
+    with pytest.raises(ValueErrorDP) as err:
+        mod.g(np.array([1.5, value, float("nan")]))
+    assert str(err.value) == f"cannot convert {why} (at c.dp:5:12)"
     assert mod.f(-2.75) == -2
 
 
@@ -1084,7 +1094,7 @@ def test_scalar_arguments_at_the_edges_of_their_types(backend):
     assert mod.to_int(-2.0 ** 63) == -2 ** 63  # the least i64 is a double
     assert mod.to_int(9.21e18) == 9210000000000000000
     for x in (2.0 ** 63, float("nan"), -float("inf")):
-        with pytest.raises(ValueErrorDP, match="^cannot convert a non-finite or out-of-range"):
+        with pytest.raises(ValueErrorDP, match=f"^cannot convert {x!r} to i64"):
             mod.to_int(x)
     with pytest.raises(ValueErrorDP) as err:
         mod.to_int(10 ** 400)
