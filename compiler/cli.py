@@ -14,7 +14,6 @@ import os
 import re
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +24,7 @@ from ir.types import DYN, sized
 
 from . import gradbench
 from .derivatives import DENSE
-from .diagnostics import CompileError
+from .diagnostics import CompileError, located, source_lines
 from .driver import BUILD_KINDS, STAGES, compile_source, read_program
 from .timing import format_seconds, median_times
 
@@ -146,10 +145,10 @@ def print_stats(stats: list) -> None:
     """Op counts (regions included) after each pass, and the change each made."""
     print(f"{'pass':12} {'ops':>7} {'change':>8}")
     previous = None
-    for name, count in stats:
-        change = "" if previous is None else f"{count - previous:+d}"
-        print(f"{name:12} {count:>7} {change:>8}")
-        previous = count
+    for name, ops in stats:
+        change = "" if previous is None else f"{ops - previous:+d}"
+        print(f"{name:12} {ops:>7} {change:>8}")
+        previous = ops
 
 
 def parse_assignment(text: str, what: str) -> tuple[str, str]:
@@ -1004,12 +1003,31 @@ def run(args) -> int:
     except CompileError as e:
         print(e.format(), file=sys.stderr)
     except RuntimeErrorDP as e:
-        print(f"runtime error: {e}", file=sys.stderr)
+        print(runtime_error_text(e), file=sys.stderr)
     except UserError as e:
         print(f"dpc: error: {e}", file=sys.stderr)
     except RecursionError:
         print("dpc: error: the program is nested too deeply to compile", file=sys.stderr)
     return 1
+
+
+# Where a run-time error happened, as its message ends: "... (at prog.dp:4:22)".
+AT_THE_END = re.compile(r"(.*) \(at (.+):(\d+):(\d+)\)", re.DOTALL)
+
+
+def runtime_error_text(e: RuntimeErrorDP) -> str:
+    """A run-time error shown as compile errors are: FILE:LINE:COL, then the line with a
+    caret under the place (when the file can still be read)."""
+    place = AT_THE_END.fullmatch(str(e))
+    if place is None:
+        return f"run-time error: {e}"
+    message, path, line, col = place[1], place[2], int(place[3]), int(place[4])
+    try:
+        lines = source_lines(read_program(path))
+    except (OSError, CompileError):  # gone, or no longer UTF-8, since it was compiled
+        lines = []
+    text = lines[line - 1] if 1 <= line <= len(lines) else None
+    return located(f"{path}:{line}:{col}: run-time error: {message}", text, line, col)
 
 
 def discard_output() -> None:

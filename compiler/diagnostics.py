@@ -74,20 +74,25 @@ class CompileError(Exception):
         return None
 
     def format(self) -> str:
-        head = f"{self.filename}:{self.line}:{self.col}: error: {self.message}"
-        text = self.source_line
-        if text is None:
-            return head
-        # Tabs are shown as spaces; the caret is placed under the same character.
-        offset = len(text[:max(self.col - 1, 0)].expandtabs(4))
-        text, offset = around(CONTROL.sub(" ", text.expandtabs(4)), offset)
-        gutter = str(self.line)
-        pad = " " * len(gutter)
-        caret = " " * offset + "^"
-        return f"{head}\n {gutter} | {text}\n {pad} | {caret}"
+        return located(f"{self.filename}:{self.line}:{self.col}: error: {self.message}",
+                       self.source_line, self.line, self.col)
 
     def __str__(self) -> str:
         return self.format()
+
+
+def located(head: str, text: str | None, line: int, col: int) -> str:
+    """`head`, then source line `line` (its text, when known) with a caret under column
+    `col`: how every error with a place in the program is shown."""
+    if text is None:
+        return head
+    # Tabs are shown as spaces; the caret is placed under the same character.
+    offset = len(text[:max(col - 1, 0)].expandtabs(4))
+    text, offset = around(CONTROL.sub(" ", text.expandtabs(4)), offset)
+    gutter = str(line)
+    pad = " " * len(gutter)
+    caret = " " * offset + "^"
+    return f"{head}\n {gutter} | {text}\n {pad} | {caret}"
 
 
 def around(text: str, offset: int, width: int = SHOWN_LINE) -> tuple[str, int]:

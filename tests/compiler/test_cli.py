@@ -888,3 +888,23 @@ def test_an_error_in_a_long_line_shows_the_part_around_the_caret(tmp_path, capsy
     assert err == (f"{path}:2:8012: error: unknown name 'y'\n"
                    f" 2 | ...{'+ x ' * 12}+ y{' + x' * 12} ...\n"
                    f"   | {' ' * 53}^\n")
+
+
+READS_PAST_THE_END = """\
+def f(x: f64[n], k: i64) -> f64:
+    s = 0.0
+    for i in range(n):
+        s += x[i] * x[i + k]
+    return s
+"""
+
+
+def test_a_run_time_error_shows_its_line_as_a_compile_error_does(tmp_path, capsys):
+    # it said 'runtime error: index 3 is out of bounds ... (at c.dp:4:22)' and showed no
+    # line, where README promises every error the line and a caret
+    path = tmp_path / "c.dp"
+    path.write_text(READS_PAST_THE_END)
+    for command in ("run", "grad"):
+        assert dpc(capsys, command, path, "f", "--arg", "x=[1,2,3]", "--arg", "k=1") == (
+            1, "", f"{path}:4:22: run-time error: index 3 is out of bounds for axis 0 of x "
+                   f"with size 3\n 4 |         s += x[i] * x[i + k]\n   |                      ^\n")
