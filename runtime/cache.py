@@ -41,11 +41,19 @@ def lowering_fingerprint() -> str:
     return h.hexdigest()
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
+    """The cache's folder; None when there is none to name: no DPC_CACHE_DIR or
+    XDG_CACHE_HOME and no home directory (a container run as a user the system does not
+    know, without HOME). Then nothing is cached, as when the folder cannot be written."""
     explicit = os.environ.get("DPC_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = Path.home() / ".cache"
+        except RuntimeError:  # "Could not determine home directory."
+            return None
     return Path(base) / "dpc"
 
 
@@ -73,9 +81,9 @@ def checksum(digest: str, obj: bytes, sites: list) -> str:
 def load(digest: str) -> tuple[bytes, list] | None:
     """The entry `digest` (object code, error sites), or None when there is none or it
     is damaged."""
-    if not enabled():
+    folder = cache_dir() if enabled() else None
+    if folder is None:
         return None
-    folder = cache_dir()
     try:
         obj = (folder / f"{digest}.o").read_bytes()
         table = json.loads((folder / f"{digest}.json").read_text())
@@ -88,9 +96,9 @@ def load(digest: str) -> tuple[bytes, list] | None:
 
 
 def store(digest: str, obj: bytes, sites: list) -> None:
-    if not enabled():
+    folder = cache_dir() if enabled() else None
+    if folder is None:
         return
-    folder = cache_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         table = {"format": FORMAT, "checksum": checksum(digest, obj, sites), "sites": sites}
@@ -119,7 +127,7 @@ def clear_cache() -> int:
     how many files were removed."""
     folder = cache_dir()
     removed = 0
-    if folder.is_dir():
+    if folder is not None and folder.is_dir():
         for path in folder.iterdir():
             if path.suffix in (".o", ".json") and is_digest(path.stem):
                 path.unlink(missing_ok=True)

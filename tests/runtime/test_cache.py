@@ -48,6 +48,22 @@ def test_cache_can_be_turned_off_and_cleared(cache_folder, monkeypatch):
     assert list(cache_folder.iterdir()) == []
 
 
+def test_without_a_home_directory_nothing_is_cached(monkeypatch):
+    # a container run as a user the system does not know, without HOME: Path.home()
+    # raised 'Could not determine home directory' out of every compile
+    import pwd
+
+    def unknown_user(uid):
+        raise KeyError(f"getpwuid(): uid not found: {uid}")
+    for name in ("DPC_CACHE_DIR", "XDG_CACHE_HOME", "HOME", "DPC_CACHE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", unknown_user)
+    mod = compile_source(SOURCE, name="c.dp")
+    assert not mod.native.from_cache and mod.f(np.array([1.0, 2.0])) == 5.0
+    assert not compile_source(SOURCE, name="c.dp").native.from_cache
+    assert runtime.clear_cache() == 0
+
+
 @pytest.mark.parametrize("damage", ["object cut short", "object overwritten", "table emptied",
                                     "table of another shape", "table nested too deep"])
 def test_a_damaged_entry_is_a_miss(cache_folder, damage):
