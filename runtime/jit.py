@@ -136,7 +136,9 @@ class NativeModule:
         self.from_cache = hit is not None
         if hit is None:
             llmod, sites = self.optimized()
-            obj = target_machine().emit_object(llmod)
+            # code generation rewrites the module it is given (address sinking, the data
+            # layout): the IR kept for `optimized_ir` stays the optimizer's
+            obj = target_machine().emit_object(llmod.clone())
             cache.store(digest, obj, [site_to_json(s) for s in sites])
         else:
             obj, site_dicts = hit
@@ -165,7 +167,7 @@ class NativeModule:
 
     @property
     def asm(self) -> str:
-        return target_machine().emit_assembly(self.optimized()[0])
+        return target_machine().emit_assembly(self.optimized()[0].clone())
 
 
 def site_to_json(site: Site) -> dict:

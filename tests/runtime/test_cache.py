@@ -48,6 +48,18 @@ def test_cache_can_be_turned_off_and_cleared(cache_folder, monkeypatch):
     assert list(cache_folder.iterdir()) == []
 
 
+def test_the_llvm_stage_does_not_depend_on_the_cache(cache_folder):
+    # after a miss, stage llvm printed the module code generation had rewritten in place
+    # (%sunkaddr, a datalayout line), and asm was made from that rewritten module
+    missed = compile_source(SOURCE, name="c.dp")
+    loaded = compile_source(SOURCE, name="c.dp")
+    assert (missed.native.from_cache, loaded.native.from_cache) == (False, True)
+    llvm = loaded.ir(stage="llvm")
+    assert missed.ir(stage="llvm") == llvm and "sunkaddr" not in llvm
+    assert missed.ir(stage="asm") == loaded.ir(stage="asm") == missed.ir(stage="asm")
+    assert missed.ir(stage="llvm") == llvm
+
+
 def test_without_a_home_directory_nothing_is_cached(monkeypatch):
     # a container run as a user the system does not know, without HOME: Path.home()
     # raised 'Could not determine home directory' out of every compile
