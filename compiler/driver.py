@@ -127,6 +127,18 @@ class WhileCompiling:
         self.lock = threading.Lock()
         self.running = 0
         self.saved = None
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.forked)
+
+    def forked(self) -> None:
+        """In a child forked while other threads compiled: those threads are not in the
+        child, so their compiles never end there, and it would keep the changed value
+        for good. The child starts with none running and the program's value. (A fork
+        from inside a compile does not happen: dpc forks nothing while compiling.)"""
+        self.lock = threading.Lock()  # another thread may have held it at the fork
+        if self.running:
+            self.running = 0
+            self.write(self.saved)
 
     @contextlib.contextmanager
     def __call__(self):

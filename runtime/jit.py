@@ -76,6 +76,21 @@ def keep_freed_memory() -> bool:
         bool(mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
+def wait_for_llvm_at_fork() -> None:
+    """A child forked while another thread is inside LLVM finds llvmlite's lock held by a
+    thread it does not have, and hangs at its first LLVM call (a multiprocessing worker
+    unpickling a module, fork being Linux's default). A fork waits for the lock instead,
+    as CPython's fork does for its own locks. The lock is llvmlite's private attribute:
+    where another version has none, nothing changes."""
+    lock = getattr(getattr(llvm.ffi.lib, "_lock", None), "_lock", None)
+    if lock is not None and hasattr(os, "register_at_fork"):
+        os.register_at_fork(before=lock.acquire, after_in_parent=lock.release,
+                            after_in_child=lock.release)
+
+
+wait_for_llvm_at_fork()
+
+
 def target_machine():
     """A new target machine for the host CPU. Each module needs its own: the execution
     engine takes ownership of it and frees it with the engine."""

@@ -4,15 +4,17 @@
 in several threads overlap."""
 
 import gc
+import os
 import sys
 import threading
+import warnings
 
 import numpy as np
 import pytest
 
 import passes.fusion
 from compiler import compile_source
-from compiler.driver import FRONT_END_FRAMES, deep_expressions, fewer_collections
+from compiler.driver import FRONT_END_FRAMES, compiling, deep_expressions, fewer_collections
 
 SOURCE = "def f(x: f64[n]) -> f64:\n    return sum(exp(x) * 2.0)\n"
 
@@ -95,4 +97,37 @@ def test_compiles_in_threads_leave_the_programs_settings_as_they_were():
     for t in threads:
         t.join()
     assert sorted(results) == [2 * np.e + 2 * np.e] * 3 + [1500.0] * 3
+    assert (sys.getrecursionlimit(), gc.get_threshold()) == (limit, thresholds)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_a_thread_compiles_has_the_programs_settings():
+    # the child inherited one compile running, which no thread of its own would end:
+    # its collections waited for 100,000 allocations and its recursion limit stayed
+    # raised for good, through its own compiles too
+    limit, thresholds = sys.getrecursionlimit(), gc.get_threshold()
+    entered, leave = threading.Event(), threading.Event()
+
+    def compile_slowly():
+        with compiling():
+            entered.set()
+            leave.wait()
+    thread = threading.Thread(target=compile_slowly)
+    thread.start()
+    entered.wait()
+    assert gc.get_threshold() != thresholds
+    with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            compile_source(SOURCE, backend="interp")
+            code = 0 if (sys.getrecursionlimit(), gc.get_threshold()) == (limit, thresholds) else 2
+        finally:
+            os._exit(code)
+    status = os.waitpid(pid, 0)[1]
+    leave.set()
+    thread.join()
+    assert os.waitstatus_to_exitcode(status) == 0
     assert (sys.getrecursionlimit(), gc.get_threshold()) == (limit, thresholds)

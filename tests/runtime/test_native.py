@@ -6,9 +6,11 @@ import fractions
 import os
 import pickle
 import platform
+import signal
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -487,6 +489,42 @@ def test_a_call_made_while_another_of_the_same_function_is_unfinished_has_its_ow
     np.testing.assert_array_equal(b, 2.0 * x + 1.0)
     np.testing.assert_array_equal(inner[0][0], np.full(size, 2000.0))
     np.testing.assert_array_equal(inner[0][1], np.full(size, 2001.0))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_child_forked_while_a_thread_compiles_can_compile(monkeypatch):
+    # the child found llvmlite's lock held by the compiling thread, which it does not
+    # have, and hung at its first LLVM call (9 of 10 forks): a fork pool's worker
+    # unpickling a module never answered
+    monkeypatch.setenv("DPC_CACHE", "0")
+    stop = threading.Event()
+
+    def compile_in_a_loop():
+        k = 0
+        while not stop.is_set():
+            compile_source(f"def f(x: f64[n]) -> f64:\n    return sum(x) * {k}.0\n").f(np.ones(2))
+            k += 1
+    thread = threading.Thread(target=compile_in_a_loop)
+    thread.start()
+    codes = []
+    try:
+        for _ in range(5):
+            with warnings.catch_warnings():  # Python 3.12+ warns of forking with threads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+            if pid == 0:
+                signal.alarm(60)  # a hang ends the child by SIGALRM
+                code = 1
+                try:
+                    code = 0 if compile_source("def g(x: f64) -> f64:\n    return 2.0 * x\n").g(
+                        1.5) == 3.0 else 2
+                finally:
+                    os._exit(code)
+            codes.append(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+    finally:
+        stop.set()
+        thread.join()
+    assert codes == [0] * 5
 
 
 def test_the_interpreter_runs_calls_from_several_threads_at_once():
