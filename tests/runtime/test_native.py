@@ -6,6 +6,7 @@ import fractions
 import os
 import pickle
 import platform
+import re
 import signal
 import subprocess
 import sys
@@ -1132,7 +1133,7 @@ def test_scalar_arguments_at_the_edges_of_their_types(backend):
     assert mod.to_int(-2.0 ** 63) == -2 ** 63  # the least i64 is a double
     assert mod.to_int(9.21e18) == 9210000000000000000
     for x in (2.0 ** 63, float("nan"), -float("inf")):
-        with pytest.raises(ValueErrorDP, match=f"^cannot convert {x!r} to i64"):
+        with pytest.raises(ValueErrorDP, match=re.escape(f"cannot convert {x!r} to i64")):
             mod.to_int(x)
     with pytest.raises(ValueErrorDP) as err:
         mod.to_int(10 ** 400)
