@@ -12,6 +12,7 @@ import errno
 import math
 import os
 import re
+import signal
 import sys
 import threading
 
@@ -579,6 +580,10 @@ def gradient_of(module, fn, args, form: str = "value_and_grad", said: str | None
         message = str(e)
         for words in (f"{form}(", f"{form} needs"):  # the form's own words, not a name in them
             message = message.replace(words, words.replace(form, said))
+        # the command line has no vjp or jvp command: say where they are
+        elsewhere = ("--derivative vjp or jvp" if getattr(args, "derivative", None)
+                     else "mod.vjp or mod.jvp from Python")
+        message = message.replace("use vjp or jvp)", f"use {elsewhere})")
         raise UserError(in_user_words(message, fn, args)) from None
     names = wrt or [fn.params[k].name_hint for k in fn.float_positions]
     return derived, names
@@ -738,8 +743,9 @@ def add_run_arguments(p) -> None:
     p.add_argument("--dim", action="append", default=[], metavar="N=INT",
                    help="the size of dimension N, for --random (repeatable)")
     p.add_argument("--random", type=int, metavar="SEED",
-                   help="fill every argument not given with --arg with random numbers "
-                        "(standard normal), arrays sized by --dim")
+                   help="fill every argument not given with --arg, arrays sized by --dim: "
+                        "f64 values standard normal, i64 arrays integers 0-9, bool arrays "
+                        "coin flips (give i64 and bool scalars)")
     add_static(p)
     add_code_options(p)
 
@@ -778,7 +784,8 @@ def make_parser() -> argparse.ArgumentParser:
                        description="Print the program at a stage: 'source' (the text), "
                                    "'ir' (the typed SSA IR after lowering), 'ad' (derivative "
                                    "forms replaced by generated reverse and forward functions; with --fn, "
-                                   "those it calls are printed too), 'scalar' (array ops as "
+                                   "those it calls are printed too), 'opt' (after the optimizer: "
+                                   "partial evaluation, fusion), 'scalar' (array ops as "
                                    "loops), 'llvm' or 'asm' (native code).")
     p.add_argument("file", help="the .dp source file")
     p.add_argument("--fn", help="only this function (default: all)")
@@ -964,24 +971,37 @@ def run_interruptibly(args) -> int:
         except BaseException as e:  # a bug of dpc's: its traceback, from the main thread
             outcome.append(e)
 
+    # A handler that ends dpc, not a KeyboardInterrupt: raised inside Thread.start()'s
+    # wait (the command already at work), it left threading's lock released twice and
+    # printed a traceback. Ctrl-C ignored (a background job's SIG_IGN) stays ignored.
+    interrupted = None
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        interrupted = signal.signal(signal.SIGINT, exit_interrupted)
     previous = threading.stack_size(COMMAND_STACK)
     try:
         worker = threading.Thread(target=command, name="dpc command", daemon=True)
         worker.start()
+        threading.stack_size(previous)
+        worker.join()
     finally:
         threading.stack_size(previous)
-    try:
-        worker.join()
-    except KeyboardInterrupt:  # the command may be inside native code: do not wait for it
-        print(file=sys.stderr, flush=True)
-        try:
-            sys.stdout.flush()
-        except Exception:  # what was printed, as far as it can be; the status says the rest
-            pass
-        os._exit(130)
+        if interrupted is not None:
+            signal.signal(signal.SIGINT, interrupted)
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
+
+
+def exit_interrupted(signum, frame) -> None:
+    """Ctrl-C: dpc ends at once with the status shells give a command SIGINT ended, the
+    command perhaps inside native code (not waited for)."""
+    print(file=sys.stderr, flush=True)
+    try:
+        sys.stdout.flush()
+    except Exception:  # what was printed, as far as it can be; the status says the rest
+        pass
+    os._exit(130)
 
 
 def run(args) -> int:

@@ -504,7 +504,7 @@ def test_derivative_command_errors(prog, capsys, argv, message):
 @pytest.mark.parametrize("argv,message", [
     (["grad", "{prog}", "scale", "--arg", "a=[[1.0, 2.0]]", "--arg", "s=2.0", "--static", "m=2"],
      "dpc: error: grad(scale): grad needs a function returning f64, 'scale' with --static m=2 "
-     "returns f64[n, 2] (for an array result, use vjp or jvp)\n"),
+     "returns f64[n, 2] (for an array result, use mod.vjp or mod.jvp from Python)\n"),
     (["grad", "{prog}", "wsq", "--arg", "x=[1.0]", "--arg", "w=1.0", "--static", "k=2",
       "--static", "n=1", "--wrt", "k"],
      "dpc: error: 'k' is not a parameter of 'wsq' with --static k=2, n=1 (its parameters are "
@@ -608,7 +608,8 @@ def test_ir_of_a_derivative_is_what_python_compiles(prog, capsys, derivative, wr
     (["--derivative", "grad"], "--derivative needs --fn: the function to differentiate"),
     (["--fn", "wsq", "--wrt", "x"], "--wrt needs --derivative: the derivative to take"),
     (["--fn", "scale", "--derivative", "grad"],
-     "grad(scale): grad needs a function returning f64, 'scale' returns f64[n, m] (for an array result, use vjp or jvp)"),
+     "grad(scale): grad needs a function returning f64, 'scale' returns f64[n, m] (for an array "
+     "result, use --derivative vjp or jvp)"),
     (["--fn", "wsq", "--derivative", "grad", "--wrt", "k"],
      "cannot differentiate with respect to 'k': it is i64, not f64"),
     (["--fn", "wsq", "--derivative", "grad", "--wrt", "x,"],
