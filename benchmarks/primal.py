@@ -389,7 +389,7 @@ def compile_times(backend: str, repeat: int) -> None:
 # ----------------------------------------------------------------------------- main
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="small,large", help="comma-separated: small,large")
     p.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     p.add_argument("--repeat", type=int, default=MIN_RUNS,

@@ -66,7 +66,8 @@ if not EXAMPLES.is_dir():
 DESCRIPTION = """\
 Act as a GradBench tool: read the protocol's JSON messages from stdin, one per line, and
 answer each with one JSON line on stdout. The .dp programs are read from the examples
-folder of the dpc source tree (--examples to read them elsewhere).
+folder of the dpc source tree, or, from an installed copy, from ./examples (--examples to
+read them elsewhere).
 modules: {modules}
 
 example (GradBench's CLI, in a checkout of github.com/gradbench/gradbench):

@@ -1,5 +1,5 @@
-"""The README's two quickstart commands are exactly the ones CI runs, and the IR it shows is
-the IR dpc prints."""
+"""The README's two quickstart commands are exactly the ones CI runs, the program it opens
+with is the example's, and the IR it shows is the IR dpc prints."""
 
 import re
 from pathlib import Path
@@ -19,6 +19,14 @@ def test_readme_quickstart_has_two_commands_and_ci_runs_them():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     for command in commands:
         assert command in ci
+
+
+def test_readme_opens_with_the_function_of_examples_lse():
+    # it showed m = max(x) where the file, and the IR further down, say top
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```python\n# examples/lse.dp[^\n]*\n(.*?)```", readme, re.S).group(1)
+    example = (ROOT / "examples" / "lse.dp").read_text()
+    assert block in example
 
 
 def test_readme_shows_the_lse_gradient_at_stages_ad_and_opt_as_dpc_prints_them():
