@@ -443,11 +443,14 @@ def interp_unary(fn):
 # Math functions far dearer than arithmetic: OpDef.costly.
 COSTLY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid",
           "lgamma", "digamma", "trigamma"}
+# Those of them whose f64 result NumPy and native code may round differently (every one
+# but sqrt, correctly rounded in both), and float powers: not folded (OpDef.folds).
+NOT_FOLDED = (COSTLY - {"sqrt"}) | {"pow"}
 
 for _name, (_fn, _accepted, _verb) in UNARY.items():
     register(OpDef(_name, infer_unary(_accepted, _verb), interp_unary(_fn), operands=1,
                    tangent=tangent_unary(_name), adjoint=adjoint_unary(_name),
-                   costly=_name in COSTLY))
+                   costly=_name in COSTLY, folds=_name not in NOT_FOLDED))
 
 
 def divides_by_zero(a, b) -> bool:
@@ -724,7 +727,8 @@ def tangent_binary(name):
 
 for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
     register(OpDef(_name, infer_binary(_accepted, _res, _verb), interp_binary(_f, _i), operands=2,
-                   tangent=tangent_binary(_name), adjoint=adjoint_binary(_name), verb=_verb))
+                   tangent=tangent_binary(_name), adjoint=adjoint_binary(_name), verb=_verb,
+                   folds=_name not in NOT_FOLDED))
 
 
 SELECT_VERB = "apply where() to"

@@ -18,7 +18,10 @@ that removing an unused op changes nothing (false for `assert`); `costly` marks 
 functions far dearer than arithmetic (exp, tanh, lgamma, ...): worth computing once
 before a loop (passes/licm.py) or storing for the reverse sweep (passes/ad.py). `verb`
 names what an elementwise op of several operands does, for messages about its operands
-("cannot add f64[n] and f64[m]").
+("cannot add f64[n] and f64[m]"). `folds` false: constant folding must not compute the op's
+f64 result with `interp`, as native code computes it another way (exp, tanh, pow: its own
+approximations or libm's, NumPy's differ in the last bit), so folding would make a
+specialized function's result differ from the generic one's.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class OpDef:
     adjoint: Callable | None = None
     lower: Callable | None = None
     verb: str | None = None
+    folds: bool = True
 
 
 REGISTRY: dict[str, OpDef] = {}

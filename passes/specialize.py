@@ -119,16 +119,31 @@ def unroll(block: Block) -> bool:
             index = ir.Op("const", [], [I64], {"value": start + k * step},
                           result_names=[body.args[0].name_hint])
             block.ops.append(index)
-            values = dict(zip(body.args, [index.result] + carried))
+            values = dict(zip(body.args, [index.result] + typed_as(block, carried, body.args[1:])))
             copies = [clone_op(inner, values) for inner in body.ops[:-1]]
             in_order(copies)
             block.ops.extend(copies)
             carried = [values.get(v, v) for v in body.ops[-1].operands]
-        subst.update(zip(op.results, carried))
+        subst.update(zip(op.results, typed_as(block, carried, op.results)))
         changed = True
     if subst:
         replace_all(block, subst)
     return changed
+
+
+def typed_as(block: Block, values: list, slots: list) -> list:
+    """values, each cast (at the end of block) to the type of the loop's argument or
+    result it stands for where the two differ: narrowing gave a carried array a literal
+    size (zeros(k): f64[3]) where the loop leaves it open (f64[?]), and the body's ops
+    were typed against the open one (f64[?] + f64[n]; f64[3] + f64[n] is a type error)."""
+    typed = []
+    for v, slot in zip(values, slots):
+        if v.type != slot.type:
+            cast = ir.Op("shape_cast", [v], [slot.type], {"type": slot.type})
+            block.ops.append(cast)
+            v = cast.results[0]
+        typed.append(v)
+    return typed
 
 
 def known_trips(op: ir.Op) -> int | None:

@@ -355,6 +355,47 @@ def test_a_sum_unrolled_out_of_a_loop_adds_as_it_did_inside(backend):
         assert mod.specialize("f", k=k, n=100)(x) == mod.f(x, k)
 
 
+CARRIED_FIXED_SIZE = """\
+def d(x: f64[n], k: i64) -> f64:
+    acc = zeros(k)
+    for i in range(2):
+        acc = acc + x
+    return sum(acc)
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_an_unrolled_loop_carrying_an_array_of_the_fixed_size(backend):
+    # unrolled, acc's copies were f64[3] where the body was typed with f64[?]: specializing
+    # raised a VerifyError traceback (cannot add f64[3] and f64[n]), for k = 2 too, where
+    # the generic function raises its run-time size error
+    mod = compile_source(CARRIED_FIXED_SIZE, name="c.dp", backend=backend)
+    x = np.array([1.0, 2.0, 3.0])
+    assert mod.specialize("d", k=3)(x) == mod.d(x, 3) == 12.0
+    with pytest.raises(ir.ShapeErrorDP) as generic:
+        mod.d(x, 2)
+    with pytest.raises(ir.ShapeErrorDP) as special:
+        mod.specialize("d", k=2)(x)
+    assert str(special.value) == str(generic.value) == (
+        "cannot add f64[?] and f64[n]: size 2 is not 3 (at c.dp:4:19)")
+
+
+MATH_OF_CONSTANTS = """\
+def f(k: i64) -> f64:
+    s = float(k) * 0.37
+    return tanh(s) + expm1(s) + log1p(s * s) + tan(s) + exp(s * 0.25) + (1.3 ** s)
+"""
+
+
+def test_math_of_values_specialization_makes_constant_keeps_native_code_s_bits():
+    # folded with NumPy, tanh(9.0) was 0.9999999695400409 where native code computes
+    # 0.999999969540041: the specialized result differed from the generic one's
+    mod = compile_source(MATH_OF_CONSTANTS)
+    for k in range(-30, 31):
+        assert mod.specialize("f", k=k)() == mod.f(k), k
+    assert "tanh" in mod.ir(mod.specialize("f", k=9), stage="opt")
+
+
 def test_a_specialized_function_checks_the_sizes_it_was_made_for():
     mod = compile_file("examples/lse.dp")
     special = mod.specialize("lse", n=4)
