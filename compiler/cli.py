@@ -1031,17 +1031,12 @@ def run(args) -> int:
     return 1
 
 
-# Where a run-time error happened, as its message ends: "... (at prog.dp:4:22)".
-AT_THE_END = re.compile(r"(.*) \(at (.+):(\d+):(\d+)\)", re.DOTALL)
-
-
 def runtime_error_text(e: RuntimeErrorDP) -> str:
     """A run-time error shown as compile errors are: FILE:LINE:COL, then the line with a
     caret under the place (when the file can still be read)."""
-    place = AT_THE_END.fullmatch(str(e))
-    if place is None:
+    if e.place is None:
         return f"run-time error: {e}"
-    message, path, line, col = place[1], place[2], int(place[3]), int(place[4])
+    message, path, line, col = e.place
     try:
         lines = source_lines(read_program(path))
     except (OSError, CompileError):  # gone, or no longer UTF-8, since it was compiled

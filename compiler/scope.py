@@ -12,6 +12,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from ir import Value
+from ir.errors import series
 
 from . import ast as A
 
@@ -64,8 +65,7 @@ def did_you_mean(name: str, candidates: list[str]) -> str:
         return difflib.SequenceMatcher(None, c, name).ratio()
     best = score(close[0])
     tied = [f"'{c}'" for c in dict.fromkeys(candidates) if c in close and score(c) == best][:3]
-    listed = tied[0] if len(tied) == 1 else f"{', '.join(tied[:-1])} or {tied[-1]}"
-    return f" (did you mean {listed}?)"
+    return f" (did you mean {series(tied, 'or')}?)"
 
 
 def assigned_names(stmts) -> list[str]:

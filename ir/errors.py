@@ -7,11 +7,19 @@ matching Python exception (so `except IndexError` works as a NumPy user expects)
 from __future__ import annotations
 
 import math
+import re
 
 
 def count(n: int, noun: str = "value") -> str:
     """'1 argument', '2 arguments': a number of things, in words."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def series(words: list[str], conjunction: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or with 'or'): several things named in a sentence."""
+    if len(words) == 1:
+        return words[0]
+    return f"{', '.join(words[:-1])} {conjunction} {words[-1]}"
 
 
 def takes_arguments(names: list[str], listed: str | None = None) -> str:
@@ -52,6 +60,19 @@ class VerifyError(Exception):
 
 class RuntimeErrorDP(Exception):
     """An error while running a dpc function (interpreter or native)."""
+
+    # Where it happened, as a located error's message ends (ir.ops.fmt_loc, and native
+    # code's error sites): "... (at prog.dp:4:22)".
+    AT_THE_END = re.compile(r"(.*) \(at (.+):(\d+):(\d+)\)", re.DOTALL)
+
+    @property
+    def place(self) -> tuple[str, str, int, int] | None:
+        """(message without the place, file, line, column), or None for an error that
+        has no place in the program."""
+        found = self.AT_THE_END.fullmatch(str(self))
+        if found is None:
+            return None
+        return found[1], found[2], int(found[3]), int(found[4])
 
 
 class IndexErrorDP(RuntimeErrorDP, IndexError):

@@ -569,14 +569,8 @@ def broadcast_result_shape(types: list[Type], verb: str) -> tuple:
     try:
         return broadcast_shapes(*(t.shape for t in types))
     except ShapeMismatch as e:
-        raise TypeRuleError(f"cannot {verb} {listed(types)}: dimension {e.a} is not {e.b}") \
-            from None
-
-
-def listed(types) -> str:
-    """'f64[n] and f64[m]', 'bool[n], f64[n] and f64[m]'."""
-    words = [str(t) for t in types]
-    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+        listed = errors.series([str(t) for t in types])
+        raise TypeRuleError(f"cannot {verb} {listed}: dimension {e.a} is not {e.b}") from None
 
 
 def infer_binary(accepted, result_elem, verb):
@@ -607,7 +601,7 @@ def operand_mismatch(op, axis: int) -> str:
     before the sizes, in the words of the type rule's message: 'cannot add f64[m, n] and
     f64[m, k] along axis 1'."""
     verb = REGISTRY[op.name].verb or f"apply {op.name} to"
-    types = listed([v.type for v in op.operands])
+    types = errors.series([str(v.type) for v in op.operands])
     result = op.results[0].type
     if result.rank <= 1:
         return f"cannot {verb} {types}"
