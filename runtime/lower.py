@@ -1345,17 +1345,19 @@ class Product:
 
     def rows(self, first_row, count: int) -> None:
         """`count` rows: TILE_COLS columns at a time, then the last (fewer than TILE_COLS)
-        VECTOR columns at a time with masked loads and stores."""
+        as one or two vectors of VECTOR lanes with masked loads and stores: two when more
+        than VECTOR are left, so that each a[i, k] loaded serves both."""
         fl = self.fl
         wide = fl.b.and_(self.cols, INT(-TILE_COLS))
         with fl.counted_loop(fl.b.sdiv(wide, INT(TILE_COLS))) as tile:
             self.tile(first_row, count, fl.b.mul(tile, INT(TILE_COLS)))
         rest = fl.b.sub(self.cols, wide)
-        vectors = fl.b.sdiv(fl.b.add(rest, INT(VECTOR - 1)), INT(VECTOR))
-        with fl.counted_loop(vectors) as v:
-            offset = fl.b.mul(v, INT(VECTOR))
-            lanes = fl.b.sub(rest, offset)
-            self.masked_tile(first_row, count, fl.b.add(wide, offset), lanes)
+        with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(VECTOR))) as (two, one):
+            with two:
+                self.masked_tile(first_row, count, wide, [INT(VECTOR), fl.b.sub(rest, INT(VECTOR))])
+            with one:
+                with fl.b.if_then(fl.b.icmp_signed(">", rest, INT(0))):
+                    self.masked_tile(first_row, count, wide, [rest])
 
     def left(self, i, k):
         """a[i, k]; for a transposed a, the element at k, i of the matrix it reads."""
@@ -1388,32 +1390,37 @@ class Product:
             for j, slot in zip(cols, row):
                 fl.store_elem(self.out, F64, self.at(i, j), fl.b.load(slot, typ=DOUBLE))
 
-    def masked_tile(self, first_row, count: int, first_col, lanes) -> None:
-        """count x VECTOR elements as vectors, of which the first `lanes` (1 to VECTOR)
-        are read and written: a masked load never touches memory past the row's end."""
+    def masked_tile(self, first_row, count: int, first_col, lanes: list) -> None:
+        """count x len(lanes) vectors of VECTOR elements from first_col, of which the
+        first lanes[v] (1 to VECTOR) of vector v are read and written: a masked load
+        never touches memory past the row's end."""
         fl = self.fl
         vector = ll.VectorType(DOUBLE, VECTOR)
-        mask = fl.b.icmp_signed("<", ll.Constant(ll.VectorType(INT, VECTOR), list(range(VECTOR))),
-                                splat(fl.b, lanes, VECTOR))
+        lane_numbers = ll.Constant(ll.VectorType(INT, VECTOR), list(range(VECTOR)))
+        masks = [fl.b.icmp_signed("<", lane_numbers, splat(fl.b, n, VECTOR)) for n in lanes]
+        cols = [fl.b.add(first_col, INT(VECTOR * v)) for v in range(len(lanes))]
         zero = ll.Constant(vector, [0.0] * VECTOR)
-        sums = [fl.slot(vector) for _ in range(count)]
-        for slot in sums:
+        sums = [[fl.slot(vector) for _ in lanes] for _ in range(count)]
+        for slot in (s for row in sums for s in row):
             fl.b.store(zero, slot)
         rows = [fl.b.add(first_row, INT(r)) for r in range(count)]
         load = fl.owner.declare(f"llvm.masked.load.v{VECTOR}f64.p0", vector,
-                                [PTR, ll.IntType(32), mask.type, vector])
+                                [PTR, ll.IntType(32), masks[0].type, vector])
         store = fl.owner.declare(f"llvm.masked.store.v{VECTOR}f64.p0", ll.VoidType(),
-                                 [vector, PTR, ll.IntType(32), mask.type])
+                                 [vector, PTR, ll.IntType(32), masks[0].type])
         align = ll.Constant(ll.IntType(32), 8)
         with fl.counted_loop(self.inner, vectorize=False) as k:
-            right = fl.b.call(load, [fl.element_ptr(self.y, F64, self.at(k, first_col)), align,
-                                     mask, zero])
-            for slot, i in zip(sums, rows):
-                term = fl.float_op("mul", splat(fl.b, self.left(i, k), VECTOR), right)
-                fl.b.store(fl.float_op("add", fl.b.load(slot, typ=vector), term), slot)
-        for slot, i in zip(sums, rows):
-            fl.b.call(store, [fl.b.load(slot, typ=vector),
-                              fl.element_ptr(self.out, F64, self.at(i, first_col)), align, mask])
+            rights = [fl.b.call(load, [fl.element_ptr(self.y, F64, self.at(k, col)), align,
+                                       mask, zero]) for col, mask in zip(cols, masks)]
+            for row, i in zip(sums, rows):
+                left = splat(fl.b, self.left(i, k), VECTOR)
+                for slot, right in zip(row, rights):
+                    term = fl.float_op("mul", left, right)
+                    fl.b.store(fl.float_op("add", fl.b.load(slot, typ=vector), term), slot)
+        for row, i in zip(sums, rows):
+            for slot, col, mask in zip(row, cols, masks):
+                fl.b.call(store, [fl.b.load(slot, typ=vector),
+                                  fl.element_ptr(self.out, F64, self.at(i, col)), align, mask])
 
 
 def splat(b: ll.IRBuilder, value, lanes: int):

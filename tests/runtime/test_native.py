@@ -823,12 +823,12 @@ def test_products_of_known_sizes_call_a_kernel_of_those_sizes():
 
 
 # shapes that reach every loop of the kernel: whole tiles of 8, 4 and 1 rows by 16
-# columns (8 + 4 + 3 rows: 15), the masked 8-lane tiles right of them (full and partial),
-# no k at all, vectors
+# columns (8 + 4 + 3 rows: 15), right of them the last columns as one or two masked
+# vectors of 8 lanes (full and partial: 1 to 15 columns), no k at all, vectors
 @pytest.mark.parametrize("n, k, m", [(3, 7, 5), (4, 4, 1), (1, 9, 3), (5, 0, 2), (0, 3, 3),
                                      (6, 13, 17), (8, 5, 32), (9, 11, 40), (4, 3, 8),
                                      (7, 20, 24), (13, 2, 31), (15, 6, 19), (12, 9, 33),
-                                     (24, 4, 16)])
+                                     (24, 4, 16), (5, 6, 10), (17, 4, 12)])
 def test_matrix_products_add_in_order_of_k(n, k, m):
     # whichever tile computes an element (registers, masked lanes, a leftover row), it
     # adds a[i, k] * b[k, j] one k at a time, from 0.0: the bits of the plain sum; so
