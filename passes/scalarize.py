@@ -184,6 +184,8 @@ def reduction(b: Builder, op: Op):
     (x,) = op.operands
     kind = REDUCE_KIND[op.name]
     axis = op.attrs.get("axis")
+    if axis == 0 and kind == "sum" and x.type.rank > 1 and DYN not in x.type.shape[1:]:
+        return sum_of_rows(b, x)
     sizes = [size_of(b, x, k) for k in range(x.type.rank)]
     nest = Nest(b)
     if axis is None:
@@ -203,6 +205,16 @@ def reduction(b: Builder, op: Op):
         return nest.reduce(kind, [sizes[axis]], inner)
 
     return nest.build(kept, element)
+
+
+def sum_of_rows(b: Builder, x):
+    """sum(x, axis=0) as the sum of x's rows: each element still adds its column in
+    order from 0.0, the same bits as a sum per column, but the rows are read as they lie
+    in memory, all columns at once (a sum per column reads one element per row, one
+    dependent addition at a time: 256 x 128 took 29 us, by rows 8 us). Not for rows of
+    a size `?`: native code shapes a sum of no rows by the result's type."""
+    rows = size_of(b, x, 0)
+    return Nest(b).reduce("sum", [rows], lambda idx: b.emit("index", x, idx[0], inbounds=True))
 
 
 def may_be_zero(dim) -> bool:

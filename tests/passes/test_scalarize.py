@@ -123,3 +123,32 @@ def test_a_transpose_read_only_by_a_matrix_product_stays():
     native = compile_source(source).f(a, b, c)
     for g, want in zip(native, (a.T @ b, a.T @ c.T, c)):
         np.testing.assert_array_equal(g, want)
+
+
+def test_a_sum_along_the_first_axis_adds_rows():
+    # the rows as they lie in memory, all columns at once; each column still adds in
+    # order from 0.0, so the bits are those of a sum per column (native and interpreter)
+    source = "def f(a: f64[n, h]) -> f64[h]:\n    return sum(a, axis=0)\n"
+    mod = compile_source(source)
+    assert ir.print_module(scalarized(mod.module)) == (
+        "func @f(%a: f64[n, h]) -> f64[h] {\n"
+        "  %0 = dim %a {axis = 0} : i64\n"
+        "  %1 = const 0 : i64\n"
+        "  %2 = const 1 : i64\n"
+        "  %3 = reduce %1, %0, %2 {kind = \"sum\"} : f64[h] {\n"
+        "  ^(%i: i64):\n"
+        "    %4 = index %a, %i {inbounds = true} : f64[h]\n"
+        "    yield %4\n"
+        "  }\n"
+        "  return %3\n"
+        "}\n")
+    rng = np.random.default_rng(0)
+    for shape in [(0, 3), (1, 4), (9, 17), (4, 0)]:
+        a = rng.standard_normal(shape)
+        a[:, :1] = -0.0  # a column of -0.0 sums to +0.0, as in NumPy
+        in_order = np.zeros(shape[1])
+        for row in a:
+            in_order = in_order + row
+        for result in (mod.f(a), ir.Interpreter(scalarized(mod.module)).run("f", [a])):
+            assert result.shape == in_order.shape
+            assert np.array_equal(result, in_order) and not np.signbit(result[:1]).any()
