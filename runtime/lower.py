@@ -48,6 +48,7 @@ CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slot
 # (what is left of the 8s), then one at a time; TILE_COLS columns each. 8 x 16 sums fill
 # 16 of the 32 vector registers of AVX-512: on AMD Zen 5 the products of the MLP's
 # gradient ran 1.3x faster than in tiles of 4 rows (which load b's row for fewer sums).
+# TILE_COLS is two VECTORs: the columns right of the last whole tile fit two vectors.
 TILE_HEIGHTS, TILE_COLS = (8, 4, 1), 16
 VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
