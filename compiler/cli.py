@@ -978,14 +978,15 @@ def run_interruptibly(args) -> int:
     if threading.current_thread() is threading.main_thread() and \
             signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         interrupted = signal.signal(signal.SIGINT, exit_interrupted)
-    previous = threading.stack_size(COMMAND_STACK)
     try:
         worker = threading.Thread(target=command, name="dpc command", daemon=True)
-        worker.start()
-        threading.stack_size(previous)
+        previous = threading.stack_size(COMMAND_STACK)
+        try:
+            worker.start()
+        finally:  # the large stack is the command's alone, not its own threads'
+            threading.stack_size(previous)
         worker.join()
     finally:
-        threading.stack_size(previous)
         if interrupted is not None:
             signal.signal(signal.SIGINT, interrupted)
     if isinstance(outcome[0], BaseException):
