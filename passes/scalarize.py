@@ -51,15 +51,15 @@ def rewrite_function(module: Module, fn: Function) -> None:
 
 
 def read_transposed(root: Block) -> set:
-    """The transposes whose one use is the left operand of a matmul: they stay, and the
-    native kernel reads the matrix they transpose in place of a transposed copy (the
-    gradient of x @ w has transpose(x) @ ct)."""
+    """The transposes of matrices whose one use is the left operand of a matmul: they
+    stay, and native code reads the matrix they transpose in place of a transposed copy
+    (the gradient of x @ w has transpose(x) @ ct, that of m @ v transpose(m) @ ct)."""
     uses = uses_of(root)
     kept = set()
     for op in walk_ops(root):
         readers = uses.get(op.result, []) if op.name == "transpose" else []
         if len(readers) == 1 and readers[0].name == "matmul" and \
-                readers[0].operands[0] is op.result and readers[0].operands[1].type.rank == 2:
+                readers[0].operands[0] is op.result and op.operands[0].type.rank == 2:
             kept.add(op)
     return kept
 

@@ -165,7 +165,7 @@ class ModuleLowering:
         """The module as LLVM IR text, its product kernels marked to use wide vectors."""
         def widen(found):
             return f"{found.group(0)} {WIDE_VECTORS}"
-        return re.sub(r'define internal void @"dpc\.matmul[.0-9tx]*"\([^)]*\)', widen,
+        return re.sub(r'define internal void @"dpc\.mat(?:mul|vec)[.0-9tx]*"\([^)]*\)', widen,
                       str(self.llmod))
 
     def product_kernel(self, transposed: bool, inner=None, cols=None) -> ll.Function:
@@ -184,17 +184,38 @@ class ModuleLowering:
         existing = self.llmod.globals.get(name)
         if existing is not None:
             return existing
-        kernel = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR] * 3 + [INT] * 3),
-                             name=name)
-        kernel.linkage = "internal"
-        kernel.attributes.add("noinline")  # inlined, its loops would lose WIDE_VECTORS
-        for arg in kernel.args[:3]:
-            arg.add_attribute("noalias")
+        kernel, fl = self.new_kernel(name, sizes=3)
         a, b, out, rows, *sizes = kernel.args
         inner, cols = (inner, cols) if inner is not None else sizes
-        fl = FunctionLowering(self, None, kernel)
         Product(fl, Array(a, [rows, inner], transposed), Array(b, [inner, cols]),
                 Array(out, [rows, cols]), inner, cols).emit(rows)
+        return self.finish_kernel(kernel, fl)
+
+    def matvec_kernel(self) -> ll.Function:
+        """`void dpc.matvec(a, v, out, rows, inner)`, out = a @ v (MatVec), one copy per
+        module."""
+        existing = self.llmod.globals.get("dpc.matvec")
+        if existing is not None:
+            return existing
+        kernel, fl = self.new_kernel("dpc.matvec", sizes=2)
+        a, v, out, rows, inner = kernel.args
+        MatVec(fl, Array(a, [rows, inner]), Array(v, [inner]), Array(out, [rows])).emit()
+        return self.finish_kernel(kernel, fl)
+
+    def new_kernel(self, name: str, sizes: int):
+        """`void name(a, b, out, size...)`, internal and never inlined (inlined, its loops
+        would lose WIDE_VECTORS), none of its pointers aliasing another, and the lowering
+        of its body."""
+        kernel = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR] * 3 + [INT] * sizes),
+                             name=name)
+        kernel.linkage = "internal"
+        kernel.attributes.add("noinline")
+        for arg in kernel.args[:3]:
+            arg.add_attribute("noalias")
+        return kernel, FunctionLowering(self, None, kernel)
+
+    @staticmethod
+    def finish_kernel(kernel: ll.Function, fl: "FunctionLowering") -> ll.Function:
         fl.b.ret_void()
         fl.alloca_builder.branch(kernel.basic_blocks[1])
         return kernel
@@ -870,16 +891,16 @@ class FunctionLowering:
         rows = a.dims[0] if x.type.rank == 2 else None
         cols = b.dims[1] if y.type.rank == 2 else None
         self.own(op.result)
+        if cols is None and a.transposed:
+            # transpose(m) @ v is v @ m, the same sums in the same order: one row of the
+            # product kernel's tiles, which reads m in order (the gradient of m @ v has it)
+            out = self.new_array(F64, [rows], op)
+            kernel = self.owner.product_kernel(False)
+            self.b.call(kernel, [b.data, a.data, out.data, INT(1), inner, rows])
+            return out
         if cols is None:  # matrix @ vector: one dot product per row
             out = self.new_array(F64, [rows], op)
-            with self.counted_loop(rows) as i:
-                acc = self.slot(DOUBLE)
-                self.b.store(DOUBLE(0.0), acc)
-                with self.counted_loop(inner) as k:
-                    term = self.float_op("mul", self.load_elem(
-                        a, F64, self.b.add(self.b.mul(i, inner), k)), self.load_elem(b, F64, k))
-                    self.b.store(self.float_op("add", self.b.load(acc, typ=DOUBLE), term), acc)
-                self.store_elem(out, F64, i, self.b.load(acc, typ=DOUBLE))
+            self.b.call(self.owner.matvec_kernel(), [a.data, b.data, out.data, rows, inner])
             return out
         out = self.new_array(F64, [rows, cols] if rows is not None else [cols], op)
         rows = rows if rows is not None else INT(1)
@@ -1422,6 +1443,92 @@ class Product:
             for slot, col, mask in zip(row, cols, masks):
                 fl.b.call(store, [fl.b.load(slot, typ=vector),
                                   fl.element_ptr(self.out, F64, self.at(i, col)), align, mask])
+
+
+class MatVec:
+    """out = a @ v, each element adding a[i, k] * v[k] over k in order from 0.0, as a dot
+    product does inside a loop, in blocks of VECTOR rows whose sums are one vector. One
+    row's sum alone waits on one dependent addition per element (at 1000 x 1000, 10x
+    NumPy's time); the block's VECTOR sums are independent. Per VECTOR columns, the
+    block's VECTOR x VECTOR elements are loaded a row at a time and transposed in
+    registers, so that each column, a vector over the rows, adds into the sums in turn."""
+
+    def __init__(self, fl: "FunctionLowering", a: Array, v: Array, out: Array):
+        self.fl, self.a, self.v, self.out = fl, a, v, out
+        self.rows, self.inner = a.dims
+        self.vector = ll.VectorType(DOUBLE, VECTOR)
+
+    def emit(self) -> None:
+        fl = self.fl
+        blocks = fl.b.sdiv(self.rows, INT(VECTOR))
+        with fl.counted_loop(blocks, vectorize=False) as block:
+            self.block(fl.b.mul(block, INT(VECTOR)))
+        with fl.counted_loop(fl.b.sub(self.rows, fl.b.mul(blocks, INT(VECTOR)))) as r:
+            self.row(fl.b.add(fl.b.mul(blocks, INT(VECTOR)), r))
+
+    def block(self, first_row) -> None:
+        fl = self.fl
+        sums = fl.slot(self.vector)
+        fl.b.store(ll.Constant(self.vector, [0.0] * VECTOR), sums)
+        whole = fl.b.and_(self.inner, INT(-VECTOR))
+        with fl.counted_loop(fl.b.sdiv(whole, INT(VECTOR)), vectorize=False) as step:
+            k = fl.b.mul(step, INT(VECTOR))
+            lines = [self.load(fl.element_ptr(self.a, F64, self.at(fl.b.add(first_row, INT(r)), k)))
+                     for r in range(VECTOR)]
+            vs = self.load(fl.element_ptr(self.v, F64, k))
+            for c, column in enumerate(transposed(fl.b, lines)):
+                self.add(sums, column, fl.b.extract_element(vs, INT(c)))
+        with fl.counted_loop(fl.b.sub(self.inner, whole), vectorize=False) as rest:
+            k = fl.b.add(whole, rest)
+            column = ll.Constant(self.vector, None)
+            for r in range(VECTOR):
+                x = fl.load_elem(self.a, F64, self.at(fl.b.add(first_row, INT(r)), k))
+                column = fl.b.insert_element(column, x, INT(r))
+            self.add(sums, column, fl.load_elem(self.v, F64, k))
+        fl.b.store(fl.b.load(sums, typ=self.vector), fl.element_ptr(self.out, F64, first_row),
+                   align=8)
+
+    def add(self, sums, column, v_k) -> None:
+        fl = self.fl
+        term = fl.float_op("mul", column, splat(fl.b, v_k, VECTOR))
+        fl.b.store(fl.float_op("add", fl.b.load(sums, typ=self.vector), term), sums)
+
+    def row(self, i) -> None:
+        """A row left over below the last block, alone."""
+        fl = self.fl
+        acc = fl.slot(DOUBLE)
+        fl.b.store(DOUBLE(0.0), acc)
+        with fl.counted_loop(self.inner) as k:
+            term = fl.float_op("mul", fl.load_elem(self.a, F64, self.at(i, k)),
+                               fl.load_elem(self.v, F64, k))
+            fl.b.store(fl.float_op("add", fl.b.load(acc, typ=DOUBLE), term), acc)
+        fl.store_elem(self.out, F64, i, fl.b.load(acc, typ=DOUBLE))
+
+    def at(self, i, k):
+        return self.fl.b.add(self.fl.b.mul(i, self.inner), k)
+
+    def load(self, ptr):
+        return self.fl.b.load(ptr, typ=self.vector, align=8)
+
+
+def transposed(b: ll.IRBuilder, lines: list) -> list:
+    """The columns of the square matrix whose rows are the vectors `lines`, as vectors. In
+    the round of width w (1, 2, 4, ...), lines p and p + w, each seen as blocks of w lanes,
+    swap p's odd blocks for p + w's even ones: the transpose of the 2 x 2 matrix of blocks
+    they form. After a round for each bit of the lane number, line r holds column r."""
+    lanes = len(lines)
+    width = 1
+    while width < lanes:
+        low = [lane if lane & width == 0 else lanes + lane - width for lane in range(lanes)]
+        high = [lane + width if lane & width == 0 else lanes + lane for lane in range(lanes)]
+        mask = [ll.Constant(ll.VectorType(ll.IntType(32), lanes), m) for m in (low, high)]
+        swapped = list(lines)
+        for p in (p for p in range(lanes) if p & width == 0):
+            swapped[p] = b.shuffle_vector(lines[p], lines[p + width], mask[0])
+            swapped[p + width] = b.shuffle_vector(lines[p], lines[p + width], mask[1])
+        lines = swapped
+        width *= 2
+    return lines
 
 
 def splat(b: ll.IRBuilder, value, lanes: int):

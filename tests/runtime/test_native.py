@@ -853,6 +853,42 @@ def test_matrix_products_add_in_order_of_k(n, k, m):
     assert np.array_equal(mod.vm(v, b), in_order)
 
 
+MATRIX_VECTOR = """\
+def mv(a: f64[n, k], v: f64[k]) -> f64[n]:
+    return a @ v
+
+def tv(at: f64[k, n], v: f64[k]) -> f64[n]:
+    return transpose(at) @ v
+"""
+
+
+# blocks of 8 rows and the rows left below them; in a block, steps of 8 columns and the
+# columns left right of them; no k at all, no rows
+@pytest.mark.parametrize("n, k", [(8, 8), (16, 24), (9, 17), (7, 5), (23, 3), (8, 0), (0, 5),
+                                  (1, 1), (40, 31)])
+def test_matrix_vector_products_add_in_order_of_k(n, k):
+    # each row of a @ v adds a[i, k] * v[k] one k at a time from 0.0, whether a block of
+    # rows computes it (its columns transposed in registers) or a row left over; so does
+    # transpose(a) @ v, read as v @ a by the product kernel: the bits of the plain sum
+    mod = compile_source(MATRIX_VECTOR)
+    rng = np.random.default_rng(n * 100 + k)
+    # magnitudes that make the order visible in the last bits
+    a = rng.standard_normal((n, k)) * 10.0 ** rng.integers(-8, 8, (n, k))
+    v = rng.standard_normal(k)
+    expected = np.zeros(n)
+    for step in range(k):
+        expected = expected + a[:, step] * v[step]
+    assert np.array_equal(mod.mv(a, v), expected)
+    assert np.array_equal(mod.tv(a.T.copy(), v), expected)
+    assert np.array_equal(mod.specialize(mod.mv, n=n, k=k)(a, v), expected)
+
+
+def test_the_transpose_of_a_matrix_times_a_vector_is_not_copied():
+    # the gradient of a @ v has transpose(a) @ ct: the product kernel reads a as it is
+    scalar = compile_source(MATRIX_VECTOR).ir("tv", stage="scalar")
+    assert "transpose %at" in scalar and "build" not in scalar
+
+
 SIGNED_ZEROS = """\
 def top(x: f64[n]) -> f64:
     return max(x)
