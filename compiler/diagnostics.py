@@ -12,6 +12,7 @@ callers catch one class. Line and column are 1-based.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # Why print (a statement or a call) is an error, said the same way by parser and checker.
 NO_SIDE_EFFECTS = "functions have no side effects; return the value (dpc run prints it)"
@@ -91,8 +92,15 @@ def located(head: str, text: str | None, line: int, col: int) -> str:
     text, offset = around(CONTROL.sub(" ", text.expandtabs(4)), offset)
     gutter = str(line)
     pad = " " * len(gutter)
-    caret = " " * offset + "^"
+    caret = " " * display_width(text[:offset]) + "^"
     return f"{head}\n {gutter} | {text}\n {pad} | {caret}"
+
+
+def display_width(text: str) -> int:
+    """The columns `text` takes in a terminal: two for a wide character (中), none for a
+    combining one, so that the caret lands under its character."""
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def around(text: str, offset: int, width: int = SHOWN_LINE) -> tuple[str, int]:

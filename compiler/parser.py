@@ -8,6 +8,7 @@ a small postlexer turns indentation into _INDENT/_DEDENT tokens. Every failure b
 from __future__ import annotations
 
 import ast as pyast
+import itertools
 import keyword
 import threading
 from functools import lru_cache
@@ -56,6 +57,8 @@ class Indentation:
                 continue
             if self.statement_ended:
                 self.statement, self.statement_ended = [], False
+            elif self.statement:
+                check_keyword_apart(self.statement[-1], token)
             self.statement.append(token)
             self.match_brackets(token)
             yield token
@@ -442,6 +445,17 @@ class ToAST(Transformer):
                             "[[e for j in range(m)] for i in range(n)]", *pos(children[0]))
 
 
+def check_keyword_apart(previous: Token, token: Token) -> None:
+    """Where no name fits, the lexer reads the keyword at the start of one: 1.0ifb as
+    1.0 if b. Python reads one name there, and fails."""
+    glued = "".join(itertools.takewhile(lambda c: c.isalnum() or c == "_", token.value))
+    if (keyword.iskeyword(previous.value) and glued
+            and (token.line, token.column) == (previous.end_line, previous.end_column)):
+        raise SyntaxProblem(f"'{previous.value}{glued}' is read as one name, which "
+                            f"cannot stand here; put a space after '{previous.value}' if it "
+                            f"is meant as the keyword", *pos(previous))
+
+
 def bound_name(name: Token | A.Name) -> str:
     """The text of a name that a def, a parameter, an assignment or a loop binds: as in
     Python, no keyword can be one (the lexer reads a keyword where only a name fits as one)."""
@@ -459,7 +473,11 @@ def check_type_name(tok: Token) -> None:
 
 def dim_value(tok: Token):
     if tok.type == "INT":
-        return int_value(tok)
+        value = int_value(tok)
+        if value >= 2**63:
+            raise SyntaxProblem(f"size {value} does not fit in i64 (at most {2**63 - 1})",
+                                *pos(tok))
+        return value
     return str(tok.value)
 
 

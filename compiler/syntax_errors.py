@@ -14,6 +14,7 @@ import difflib
 import keyword
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass
 
 from lark import Lark, Token
@@ -348,7 +349,9 @@ def number_literal(f: Failure) -> SyntaxProblem | None:
         return None
     text = re.match(r"[\w.]*", f.rest_of_line(number)).group()
     try:
-        value = pyast.literal_eval(text)
+        with warnings.catch_warnings():  # Python's own warning about '1in' is not ours
+            warnings.simplefilter("ignore", SyntaxWarning)
+            value = pyast.literal_eval(text)
     except (ValueError, SyntaxError):
         return at(number, f"'{text}' is not a number")
     if isinstance(value, complex):

@@ -2,6 +2,8 @@
 to write instead, at the exact line and column of the offending token. Docstrings, the
 other augmented assignments and tab-indented files are accepted."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -9,6 +11,7 @@ from compiler import CompileError, SyntaxErrorDP, compile_source
 from compiler.parser import parse
 
 HEAD = "def f(x: f64[n], n: i64) -> f64:\n"
+MATRIX_HEAD = "def f(x: f64[n, m]) -> f64:\n"
 SLICES = "slices are not supported; "
 PART = SLICES + "build the part with a comprehension: "
 FILTERS = ("comprehension filters are not supported; use 'e if c else 0.0' (or "
@@ -69,11 +72,11 @@ WRONG = [
     # slices: the advice is the slice written in .dp (tests/compiler/test_slice_advice.py)
     ("slice from", HEAD + "    return sum(x[1:])\n", 2, 19,
      PART + "[x[i] for i in range(1, n)]"),
-    ("slice of a column", HEAD + "    return sum(x[:, 0])\n", 2, 18,
+    ("slice of a column", MATRIX_HEAD + "    return sum(x[:, 0])\n", 2, 18,
      PART + "[x[i, 0] for i in range(n)]"),
     ("slice reversed", HEAD + "    return sum(x[::-1])\n", 2, 18,
      PART + "[x[n - 1 - i] for i in range(n)]"),
-    ("slice of a row", HEAD + "    return sum(x[0, :])\n", 2, 21,
+    ("slice of a row", MATRIX_HEAD + "    return sum(x[0, :])\n", 2, 21,
      SLICES + "index the row instead: x[0]"),
     ("slice assigned", HEAD + "    y = x\n    y[:] = 0.0\n    return 1.0\n", 3, 7,
      SLICES + "assign the elements in a loop: for i in range(len(y)): y[i] = ..."),
@@ -307,6 +310,15 @@ WRONG = [
     ("complex", HEAD + "    return 1.5j\n", 2, 12,
      "complex numbers are not supported; numbers are f64 or i64"),
     ("exponent without digits", HEAD + "    return 1e\n", 2, 12, "'1e' is not a number"),
+    ("a size past i64", "def f(x: f64[99999999999999999999]) -> f64:\n    return sum(x)\n",
+     1, 14, "size 99999999999999999999 does not fit in i64 (at most 9223372036854775807)"),
+    # where no name fits, the lexer read the keyword at the start of one: 1.0 if b
+    ("a keyword glued to a name", "def f(b: bool) -> f64:\n    return 1.0ifb else 2.0\n",
+     2, 15, "'ifb' is read as one name, which cannot stand here; put a space after 'if' if "
+     "it is meant as the keyword"),
+    ("a keyword glued to a number", "def f(b: bool) -> f64:\n    return 1.0 if b else2.0\n",
+     2, 21, "'else2' is read as one name, which cannot stand here; put a space after 'else' "
+     "if it is meant as the keyword"),
     ("a hundredth level of indentation", nested_ifs(99), 102, 401,
      "too many levels of indentation: blocks nest at most 99 deep, as in Python; move the "
      "inner blocks into a function"),
@@ -336,6 +348,11 @@ POINTED = [
      "t.dp:2:15: error: '(' opened at 2:15 is not closed before end of file\n"
      " 2 |     return exp(x\n"
      "   |               ^"),
+    # a terminal shows each of the four characters two columns wide
+    ("after wide characters", "def f(x: f64) -> f64:\n    assert x > 0.0, \"中文中文\"; return x\n",
+     "t.dp:2:27: error: one statement per line; ';' is not supported\n"
+     " 2 |     assert x > 0.0, \"中文中文\"; return x\n"
+     "   | " + " " * 30 + "^"),
 ]
 
 
@@ -344,6 +361,14 @@ def test_the_caret_is_under_the_spot(kind, source, text):
     with pytest.raises(SyntaxErrorDP) as err:
         parse(source, "t.dp")
     assert str(err.value) == text
+
+
+def test_a_bad_number_gives_no_python_warning():
+    # '1inx' is not a number; Python's own SyntaxWarning about it is not shown besides
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SyntaxErrorDP, match="'1inx' is not a number"):
+            parse("def f(x: f64) -> f64:\n    return 1inx\n", "w.dp")
 
 
 def test_unclosed_bracket_before_the_next_statement_still_names_it():
