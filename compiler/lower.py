@@ -682,6 +682,9 @@ class FunctionLowering:
                                       f"visible after it")
 
     def range_bounds(self, node, args) -> tuple:
+        hidden = self.hidden_callee("range")
+        if hidden is not None:
+            raise self.error(node, hidden)
         if not 1 <= len(args) <= 3:
             raise self.error(node, f"range() takes 1 to 3 arguments, {len(args)} given")
         values = [self.expr(a) for a in args]

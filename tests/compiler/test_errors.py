@@ -640,6 +640,16 @@ WRONG = [
      "def g(x: f64) -> f64:\n    return x\n\ndef f(n: i64, x: f64) -> f64:\n    grad = n\n"
      "    h = grad(g)\n    return h(x)\n", 6, 9,
      "'grad' is a value here (i64), which hides the builtin grad(); give the value another name"),
+    ("a local named range, then a for loop",  # looped over range(3), ignoring range = 2
+     "def f(x: f64) -> f64:\n    range = 2\n    s = 0.0\n    for i in range(3):\n"
+     "        s += x\n    return s\n", 4, 5,
+     "'range' is a value here (i64), which hides the builtin range(); give the value "
+     "another name"),
+    ("a comprehension, then a local named range",
+     "def f(x: f64[n]) -> f64:\n    s = sum(x[i] for i in range(n))\n    range = 2\n"
+     "    return s\n", 2, 13,
+     "'range' is bound at line 3 of this function, which makes it a variable everywhere in "
+     "the function (as in Python), not the builtin range(); give the variable another name"),
     ("a parameter marked optional",  # said "unexpected '?' (expected ':' or end of line)"
      "def f(x: f64, y?: f64) -> f64:\n    return x\n", 1, 16,
      "'?' cannot follow a parameter's name: .dp has no optional parameters (every call "
