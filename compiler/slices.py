@@ -12,8 +12,9 @@ source line, turned into the .dp that means the same thing.
 
 A length comes from the enclosing def's parameter types where they name it, else from
 `len`. A slice this cannot rewrite exactly (a step that is not a positive literal, or -1
-over the whole axis; a subscript of an expression or of a type) gets None, and the
-parser's general advice.
+over the whole axis; a bound such as -k, which counts from the end or not by k's sign;
+more indices than the array has axes; a subscript of an expression or of a type) gets
+None, and the parser's general advice.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ def slice_advice(lines: list[str], line: int, column: int) -> str | None:
     array = name.group(1)
     parts = [part.strip() for part in split_top_level(text[column:end], ",")]
     dims = declared_dims(lines, line, array)
+    if "" in parts or dims and len(parts) > len(dims):  # x[:,], or more indices than axes
+        return None
     used = function_words(lines, line)
     fresh = (v for v in LOOP_NAMES if v not in used)
     indices, loops = [], []
@@ -68,7 +71,7 @@ def slice_advice(lines: list[str], line: int, column: int) -> str | None:
 def axis_loop(pieces: list[str], size: str, var: str | None):
     """(index, loop variable, range) for one axis's `lo:hi` or `lo:hi:step`, else None."""
     low, high, step = (pieces + [""])[:3]
-    if var is None or len(pieces) > 3:
+    if var is None or len(pieces) > 3 or not all(map(exact_bound, pieces)):
         return None
     if step in ("", "1"):
         low, high = from_end(low, size, start=True) or "0", from_end(high, size) or size
@@ -83,6 +86,13 @@ def axis_loop(pieces: list[str], size: str, var: str | None):
         index = f"{step} * {var}" if low == "0" else f"{low} + {step} * {var}"
         return index, var, f"range({stepped_count(low, high, int(step))})"
     return None
+
+
+def exact_bound(bound: str) -> bool:
+    """Whether a bound's meaning is known when compiling: -k counts from the end when k is
+    positive only (x[-k:] is all of x for k = 0), and 1.0 is no index."""
+    return not (bound.startswith("-") and not re.fullmatch(r"-\s*\d+", bound)
+                or re.search(r"\d\.|\.\d", bound))
 
 
 def stepped_count(low: str, high: str, step: int) -> str:

@@ -102,10 +102,16 @@ GENERAL = ("slices are not supported; index one element or a row (x[i]), or buil
 
 
 @pytest.mark.parametrize("body", ["return sum(exp(x)[1:])", "return sum(x.T[1:])",
-                                  "return sum(x[::x[1]])", "return sum(x[3:1:-1])"])
+                                  "return sum(x[::x[1]])", "return sum(x[3:1:-1])",
+                                  "return sum(x[-k:])", "return sum(x[:-k])",
+                                  "return sum(x[k:-k])", "return sum(x[-(k):])",
+                                  "return sum(x[:, 0])", "return sum(x[1:2, 3])",
+                                  "return sum(x[:,])", "return sum(x[1.0:])"])
 def test_what_cannot_be_rewritten_gets_the_general_advice(body):
     """A subscript of an expression or an attribute, a step that is not a literal, or a
-    negative one with bounds: no comprehension is made up."""
+    negative one with bounds; a bound -k, which counts from the end only when k > 0 (x[-k:]
+    is all of x for k = 0); more indices than x has axes, an empty one, a float: no
+    comprehension is made up."""
     with pytest.raises(SyntaxErrorDP) as err:
-        compile_source(f"def f(x: f64[n]) -> f64:\n    {body}\n")
+        compile_source(f"def f(x: f64[n], k: i64) -> f64:\n    {body}\n")
     assert err.value.message == GENERAL
