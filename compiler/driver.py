@@ -808,7 +808,8 @@ def result_sizes(fn: CompiledFunction, args: tuple) -> int:
             [np.shape(a) for a in args])
         sizes = [[d if isinstance(d, int) else bound[d] for d in t.shape] for t in f.return_types]
     except (KeyError, ValueError, IndexError, TypeError):  # a `?` or unbound dimension, or
-        # arguments to complain about (a string for an array): fn says what is wrong
+        sizes = None  # arguments to complain about (a string for an array)
+    if sizes is None:  # fn knows them, or says what is wrong, its error not chained to ours
         values = fn(*args)
         values = values if len(f.return_types) > 1 else (values,)
         sizes = [np.shape(v) for v in values]

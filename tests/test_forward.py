@@ -314,6 +314,8 @@ def test_dense_jacobians_in_the_mode_that_runs_fewer_times(backend):
     with pytest.raises(ValueError) as err:  # was an IndexError from inside the jacobian
         mod.jacobian("wave")("abc", w)
     assert str(err.value) == "argument x must be f64[n], got str 'abc'"
+    # the error alone: not chained to the KeyError of the sizes the jacobian first tried
+    assert err.value.__context__ is None
     with pytest.raises(ValueError) as err:
         mod.jacobian("count")
     assert str(err.value) == "jacobian(count): result 0 is i64; a Jacobian needs f64 results"
