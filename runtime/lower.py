@@ -206,8 +206,8 @@ class ModuleLowering:
         """`void name(a, b, out, size...)`, internal and never inlined (inlined, its loops
         would lose WIDE_VECTORS), none of its pointers aliasing another, and the lowering
         of its body."""
-        kernel = ll.Function(self.llmod, ll.FunctionType(ll.VoidType(), [PTR] * 3 + [INT] * sizes),
-                             name=name)
+        signature = ll.FunctionType(ll.VoidType(), [PTR] * 3 + [INT] * sizes)
+        kernel = ll.Function(self.llmod, signature, name=name)
         kernel.linkage = "internal"
         kernel.attributes.add("noinline")
         for arg in kernel.args[:3]:
@@ -1473,8 +1473,8 @@ class MatVec:
         whole = fl.b.and_(self.inner, INT(-VECTOR))
         with fl.counted_loop(fl.b.sdiv(whole, INT(VECTOR)), vectorize=False) as step:
             k = fl.b.mul(step, INT(VECTOR))
-            lines = [self.load(fl.element_ptr(self.a, F64, self.at(fl.b.add(first_row, INT(r)), k)))
-                     for r in range(VECTOR)]
+            rows = [fl.b.add(first_row, INT(r)) for r in range(VECTOR)]
+            lines = [self.load(fl.element_ptr(self.a, F64, self.at(i, k))) for i in rows]
             vs = self.load(fl.element_ptr(self.v, F64, k))
             for c, column in enumerate(transposed(fl.b, lines)):
                 self.add(sums, column, fl.b.extract_element(vs, INT(c)))
