@@ -12,7 +12,8 @@ meaningful. Every figure is a median.
 Then shifted reads: a loop that reads x[i + 1] under `if i < n - 1` (the reverse sweep's
 shape) against one that reads x[i - 1] under `if i > 0`, which needs no test to stay in
 range; the first is vectorized only since the bounds pass takes the `if`'s test as a proof
-(before that, 3.7-4.5x slower than the second). Then the per-call overhead of a trivial
+(before that, 3.7-4.5x slower than the second). Then a matrix times a vector (and row
+sums) against NumPy. Then the per-call overhead of a trivial
 dpc function and the compile time of
 examples/gmm.dp, of its gradient and of its Hessian-vector product, cold and from the
 on-disk cache.
@@ -344,6 +345,39 @@ def shifted_reads(backend: str) -> None:
                   ratio(medians["ahead"], medians["back"])]])
 
 
+MATRIX_VECTOR = """\
+def mv(a: f64[m, n], v: f64[n]) -> f64[m]:
+    return a @ v
+
+def tv(a: f64[n, m], v: f64[n]) -> f64[m]:
+    return transpose(a) @ v
+
+def rows(a: f64[m, n]) -> f64[m]:
+    return sum(a, axis=1)
+"""
+
+
+def matrix_vector(backend: str) -> None:
+    """a @ v, transpose(a) @ v and the row sums of a, against NumPy's (BLAS for the
+    products), at 1000 x 1000 and 256 x 128."""
+    if backend != "native":
+        return
+    mod = compile_source(MATRIX_VECTOR, name="<matrix-vector>")
+    rows = []
+    for m, n in ((1000, 1000), (256, 128)):
+        rng = np.random.default_rng(0)
+        a, at, v = rng.random((m, n)), rng.random((n, m)), rng.random(n)
+        t = measure({"mv": lambda: mod.mv(a, v), "np mv": lambda: a @ v,
+                     "tv": lambda: mod.tv(at, v), "np tv": lambda: at.T @ v,
+                     "rows": lambda: mod.rows(a), "np rows": lambda: a.sum(axis=1)})
+        for what, key in (("a @ v", "mv"), ("transpose(a) @ v", "tv"),
+                          ("sum(a, axis=1)", "rows")):
+            rows.append([f"{m} x {n}", what, fmt_time(t[key]), fmt_time(t["np " + key]),
+                         ratio(t[key], t["np " + key])])
+    print("\nMatrix times vector, median:")
+    print_table(["a", "op", "dpc", "NumPy", "dpc / NumPy"], rows)
+
+
 def compile_times(backend: str, repeat: int) -> None:
     """Compile time of examples/gmm.dp, of its gradient and of its Hessian-vector
     product, with the object cache empty and then warm. The cache is pointed at a
@@ -430,7 +464,8 @@ def main(argv=None) -> None:
             print(f"  done {name}/{size}", file=sys.stderr, flush=True)
     print(f"\nPrimal, median time per call (backend {backend}):")
     print_table(headers, rows)
-    for extra in (lambda: shifted_reads(backend), lambda: call_overhead(lib, backend),
+    for extra in (lambda: shifted_reads(backend), lambda: matrix_vector(backend),
+                  lambda: call_overhead(lib, backend),
                   lambda: compile_times(backend, repeat=3)):
         try:
             extra()
