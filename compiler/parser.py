@@ -448,9 +448,11 @@ class ToAST(Transformer):
 def check_keyword_apart(previous: Token, token: Token) -> None:
     """Where no name fits, the lexer reads the keyword at the start of one: 1.0ifb as
     1.0 if b. Python reads one name there, and fails."""
+    if not keyword.iskeyword(previous.value) or \
+            (token.line, token.column) != (previous.end_line, previous.end_column):
+        return  # every token passes here: the cheap tests first
     glued = "".join(itertools.takewhile(lambda c: c.isalnum() or c == "_", token.value))
-    if (keyword.iskeyword(previous.value) and glued
-            and (token.line, token.column) == (previous.end_line, previous.end_column)):
+    if glued:
         raise SyntaxProblem(f"'{previous.value}{glued}' is read as one name, which "
                             f"cannot stand here; put a space after '{previous.value}' if it "
                             f"is meant as the keyword", *pos(previous))
