@@ -2,11 +2,12 @@
 so native code skips the check (and loops with no check left can be vectorized).
 
 An index is in range when it is the induction variable i of a `for`, `build` or `reduce`
-that starts at a constant >= 0, steps by 1 and stops at the indexed array's size on that
-axis (the same dimension name or literal in both types, checked at the call; never `?`)
-or at the variable (plus at most 1) of a loop that does, or i + c for a constant c <= 0
-with start + c >= -1, or a constant in [-1, start] inside such a loop (which only runs
-when the size exceeds start). `inbounds = true` means
+that starts at a constant >= 0, steps up by a constant and stops at the indexed array's
+size on that axis (the same dimension name or literal in both types, checked at the call;
+never `?`) or at the variable (plus at most 1) of a loop that does, or that counts down
+from that size minus at least 1 to a constant >= -1 (loop_fact); or i + c for a constant
+c <= 0 with start + c >= -1 (start: i's lowest value); or a constant in [-1, start]
+inside such a loop (which only runs when the size exceeds start). `inbounds = true` means
 0 <= index < size; `inbounds = "wraps"` means -size <= index < size, valid through
 Python's negative indices (x[i - 1] at i = 0), so native code still maps a negative index
 to size + index. Neither is ever checked.
@@ -83,9 +84,8 @@ def prove_repeated(fn: ir.Function) -> None:
 
 
 def mark_block(block: ir.Block, facts: list, anywhere: bool = False) -> None:
-    """`facts`: what holds in `block`, innermost last: one per enclosing loop that starts
-    at a constant >= 0 and steps by 1, and (unless `anywhere`) those of enclosing `if`s'
-    tests."""
+    """`facts`: what holds in `block`, innermost last: one per enclosing loop with a
+    loop_fact, and (unless `anywhere`) those of enclosing `if`s' tests."""
     for op in block.ops:
         # a repeated access (AD's) is valid where it stands; proved, it may also move
         marks = (REPEATED,) if anywhere else (None, False, REPEATED)
@@ -93,14 +93,8 @@ def mark_block(block: ir.Block, facts: list, anywhere: bool = False) -> None:
             proof = in_range(op, facts, anywhere)
             if proof:
                 op.attrs["inbounds"] = proof
-        inner = facts
-        if op.name in LOOPS:
-            start, stop, step = (dim_of_value(v) for v in op.operands[:3])
-            if stop == DYN:
-                stop = bound_of(op.operands[1], facts)
-            if isinstance(start, int) and start >= 0 and step == 1 and stop != DYN \
-                    and not (isinstance(stop, int) and stop > LARGEST_SIZE):
-                inner = facts + [Fact(op.regions[0].args[0], start, stop, 0, False)]
+        fact = loop_fact(op, facts) if op.name in LOOPS else None
+        inner = facts + [fact] if fact else facts
         if op.name == "if" and not anywhere:
             test = op.operands[0]
             mark_block(op.regions[0], facts + guard_facts(test, facts, holds=True))
@@ -108,6 +102,30 @@ def mark_block(block: ir.Block, facts: list, anywhere: bool = False) -> None:
             continue
         for region in op.regions:
             mark_block(region, inner, anywhere)
+
+
+def loop_fact(loop: ir.Op, facts: list):
+    """What holds for the variable i of `loop`, None when nothing is proved. Up from a
+    constant start >= 0 by a constant step to a size d (or to an enclosing loop's variable
+    plus at most 1, below d): start <= i < d. Down from d - b (b >= 1) by a constant step
+    to a constant c >= -1, as in `range(n - 1, -1, -1)`: c + 1 <= i < d."""
+    start, stop, step = (dim_of_value(v) for v in loop.operands[:3])
+    i = loop.regions[0].args[0]
+    if isinstance(step, int) and step >= 1:
+        if stop == DYN:
+            stop = bound_of(loop.operands[1], facts)
+        if isinstance(start, int) and start >= 0 and is_size(stop):
+            return Fact(i, start, stop, 0, False)
+    if isinstance(step, int) and step <= -1:
+        size, below = size_minus(loop.operands[0])
+        if isinstance(stop, int) and stop >= -1 and below >= 1 and is_size(size):
+            return Fact(i, stop + 1, size, 0, False)
+    return None
+
+
+def is_size(bound) -> bool:
+    """A dimension (checked at the call to be at most LARGEST_SIZE) or a literal no larger."""
+    return bound != DYN and not (isinstance(bound, int) and bound > LARGEST_SIZE)
 
 
 # A comparison that does not hold is its opposite, written the same way round.

@@ -30,7 +30,40 @@ def test_only_provable_indices_are_marked():
     marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
              if op.name == "index"]
     #       x[i] 0..n  1..n   over m  over k  step 2  y[j]   x[0]
-    assert marks == [True, True, False, False, False, True, False]
+    assert marks == [True, True, False, False, True, True, False]
+
+
+DOWN = """\
+    for i in range(n - 1, -1, -1):
+        acc += x[i] + y[i]
+    for i in range(n - 2, -1, -3):
+        acc += x[i]
+    for i in range(n - 1, 0, -1):
+        acc += x[i - 1] + x[i - 2]
+"""
+COUNTING_DOWN = ("def g(x: f64[n], y: f64[n]) -> f64:\n    acc = 0.0\n" + DOWN + "    return acc\n"
+                 "def f(x: f64[n], y: f64[m]) -> f64:\n    acc = 0.0\n" + DOWN +
+                 "    for i in range(n, -1, -1):\n        acc += x[i]\n"
+                 "    for i in range(n - 1, -2, -1):\n        acc += x[i]\n"
+                 "    return acc\n")
+
+
+def test_a_loop_counting_down_from_below_the_size_stays_in_range():
+    # range(n - 1, -1, -1) and the like: c + 1 <= i <= n - 1; not from n, nor down to -1
+    # (after the optimizer, which folds -1 into a constant)
+    mod = compile_source(COUNTING_DOWN)
+    module = ir.parse_module(mod.ir("f", stage="scalar"))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    #       x[i]  y[i]   step -3 x[i-1] x[i-2]  from n  to -1
+    assert marks == [True, False, True, True, "wraps", False, False]
+    x = np.arange(1.0, 6.0)
+    with pytest.raises(IndexError, match="index 5 is out of bounds"):
+        mod.f(x, x)  # the loop from n reads x[5]
+    with pytest.raises(IndexError, match="index 4 is out of bounds for axis 0 of y"):
+        mod.f(x, x[:3])  # the first loop reads y[4] first
+    # 2 * 15, then x[3] + x[0], then 7 + 5 + 3 + (x[0] + x[-1])
+    assert mod.g(x, x) == 30.0 + 5.0 + 21.0 == mod.interpreter.run("g", [x, x])
 
 
 def test_before_and_after():
