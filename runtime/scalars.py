@@ -324,8 +324,9 @@ def ieee_extreme(fl, name, x, y):
     b = fl.b
     wins = b.fcmp_ordered(">" if name == "maximum" else "<", x, y)
     pick = b.select(wins, x, y)
-    bits_x, bits_y = b.bitcast(x, INT), b.bitcast(y, INT)
-    tied = b.bitcast((b.and_ if name == "maximum" else b.or_)(bits_x, bits_y), DOUBLE)
+    bits = ll.VectorType(INT, x.type.count) if isinstance(x.type, ll.VectorType) else INT
+    bits_x, bits_y = b.bitcast(x, bits), b.bitcast(y, bits)
+    tied = b.bitcast((b.and_ if name == "maximum" else b.or_)(bits_x, bits_y), x.type)
     pick = b.select(b.fcmp_ordered("==", x, y), tied, pick)
     return b.select(b.fcmp_unordered("uno", x, x), x, pick)
 

@@ -19,7 +19,7 @@ import pytest
 
 from compiler import compile_file, compile_source
 from ir import (AssertionErrorDP, IndexErrorDP, MemoryErrorDP, ShapeErrorDP, ValueErrorDP,
-                ZeroDivisionErrorDP)
+                ZeroDivisionErrorDP, parse_module, walk_ops)
 from reference import EXAMPLES, make_inputs
 
 ROOT = Path(__file__).parents[2] / "examples"
@@ -887,6 +887,96 @@ def test_the_transpose_of_a_matrix_times_a_vector_is_not_copied():
     # the gradient of a @ v has transpose(a) @ ct: the product kernel reads a as it is
     scalar = compile_source(MATRIX_VECTOR).ir("tv", stage="scalar")
     assert "transpose %at" in scalar and "build" not in scalar
+
+
+ROW_REDUCTIONS = """\
+def sums(a: f64[n, m]) -> f64[n]:
+    return sum(a, axis=1)
+
+def distances(a: f64[n, m], c: f64[m]) -> f64[n]:
+    return sum((a - c) ** 2.0, axis=1)
+
+def tops(a: f64[n, m]) -> f64[n]:
+    return max(a, axis=1)
+
+def bottoms(a: f64[n, m]) -> f64[n]:
+    return min(abs(a) * -1.0, axis=1)
+
+def products(a: f64[n, m]) -> f64[n]:
+    return [prod(a[i, j] for j in range(m)) for i in range(n)]
+
+def strided(a: f64[n, m]) -> f64[?]:
+    return [sum(a[i, j] * a[i, j] for j in range(0, m, 2)) for i in range(1, n, 3)]
+
+def backwards(a: f64[n, m]) -> f64[?]:
+    return [sum(a[i, j] - 1.0 for j in range(m)) for i in range(n - 1, -1, -1)]
+"""
+
+
+# blocks of 8 rows and the rows left below them; rows of 0, 1 and 33 elements
+@pytest.mark.parametrize("n, m", [(8, 5), (16, 1), (9, 17), (7, 4), (23, 33), (0, 3), (17, 2)])
+def test_reductions_of_rows_in_blocks_match_each_row_alone(n, m):
+    # a build of reductions with an arithmetic body takes 8 rows at a time, their sums the
+    # lanes of one vector: each row still adds its elements in order, so the bits are the
+    # interpreter's, signed zeros and NaN included
+    mod = compile_source(ROW_REDUCTIONS)
+    rng = np.random.default_rng(n * 100 + m)
+    a = rng.standard_normal((n, m)) * 10.0 ** rng.integers(-8, 8, (n, m))
+    a.flat[rng.integers(0, a.size, a.size // 5) if a.size else []] = [
+        np.nan, 0.0, -0.0, np.inf, -np.inf][n % 5]
+    c = rng.standard_normal(m)
+    in_order = np.zeros(n)
+    for j in range(m):
+        in_order = in_order + a[:, j]
+    np.testing.assert_array_equal(mod.sums(a), in_order)
+    for fn, args in [("sums", (a,)), ("distances", (a, c)), ("tops", (a,)),
+                     ("bottoms", (a,)), ("products", (a,)), ("strided", (a,)),
+                     ("backwards", (a,))]:
+        got, want = mod.run(fn, *args), mod.interpreter.run(fn, list(args))
+        np.testing.assert_array_equal(got, want)
+        assert np.signbit(got).tolist() == np.signbit(want).tolist(), fn
+        special = mod.specialize(fn, n=n, m=m)
+        np.testing.assert_array_equal(special(*args), want)
+
+
+def test_the_maximum_of_empty_rows_fails_in_blocks_as_alone():
+    mod = compile_source(ROW_REDUCTIONS)
+    a = np.zeros((9, 0))
+    with pytest.raises(ValueErrorDP) as native:
+        mod.tops(a)
+    with pytest.raises(ValueErrorDP) as interpreted:
+        mod.interpreter.run("tops", [a])
+    assert str(native.value) == str(interpreted.value)
+    assert mod.sums(a).tolist() == [0.0] * 9
+
+
+def test_only_arithmetic_row_reductions_take_rows_in_blocks():
+    # blocks copy the body for 8 rows, which LLVM runs as vector code; exp along a long
+    # row is cheaper as vectors along the row; an integer modulo may fail, and the row
+    # that fails first must be the one the interpreter names
+    from runtime.lower import builds_reductions
+    source = ROW_REDUCTIONS + (
+        "def exps(a: f64[n, m]) -> f64[n]:\n"
+        "    return sum(exp(a), axis=1)\n"
+        "def remainders(a: i64[n, m], k: i64) -> i64[n]:\n"
+        "    return sum(a % k, axis=1)\n"
+        "def moduli(a: f64[n, m], k: i64) -> f64[n]:\n"
+        "    return [sum(a[i, j] * float(j % k) for j in range(m)) for i in range(n)]\n"
+        "def triangle(a: f64[n, m]) -> f64[n]:\n"
+        "    return [sum(a[i, j] for j in range(i)) for i in range(n)]\n")
+    mod = compile_source(source)
+    taken = {}
+    for fn in ["sums", "distances", "tops", "bottoms", "products", "strided", "backwards",
+               "exps", "remainders", "moduli", "triangle"]:
+        scalar = parse_module(mod.ir(fn, stage="scalar"))
+        builds = [op for op in walk_ops(scalar.functions[fn].body) if op.name == "build"]
+        taken[fn] = [builds_reductions(op) for op in builds]
+    assert taken == {"sums": [True], "distances": [True], "tops": [True], "bottoms": [True],
+                     "products": [True], "strided": [True], "backwards": [True],
+                     "exps": [False], "remainders": [False] * 3, "moduli": [False],
+                     "triangle": [False]}
+    llvm_ir = mod.ir("sums", stage="llvm")
+    assert re.search(r"fadd <8 x double>", llvm_ir)
 
 
 SIGNED_ZEROS = """\
