@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from . import errors
-from .core import Symbol, indexed_name
+from .core import Symbol, indexed_name, walk_ops
 from .errors import TypeRuleError, count
 from .printer import format_attr
 from .registry import REGISTRY, OpDef, register
@@ -1019,10 +1019,21 @@ IN_ORDER = "in_order"
 
 
 def in_order(ops) -> None:
-    """Marks the sums among `ops`, which a pass moves out of a loop, {in_order}."""
+    """Marks the sums among `ops`, which a pass moves out of a loop, and in their regions
+    (an `if`'s branches), {in_order}: sums of an array, dot products, reductions."""
     for op in ops:
-        if op.name == "reduce_sum" or op.name == "reduce" and op.attrs.get("kind") == "sum":
-            op.attrs[IN_ORDER] = True
+        for inner in [op] + [o for region in op.regions for o in walk_ops(region)]:
+            if is_sum(inner):
+                inner.attrs[IN_ORDER] = True
+
+
+def is_sum(op) -> bool:
+    """Does op add up elements: one that native code may add in partial sums outside loops?"""
+    if op.name in ("reduce_sum", "dot"):
+        return True
+    if op.name == "matmul":
+        return op.results[0].type.rank == 0
+    return op.name == "reduce" and op.attrs.get("kind") == "sum"
 
 
 def interp_full(op, args, ctx):

@@ -202,7 +202,7 @@ def reduction(b: Builder, op: Op):
             full = list(outer)
             full.insert(axis, idx[0])
             return b.emit("index", x, *full, inbounds=True)
-        return nest.reduce(kind, [sizes[axis]], inner)
+        return nest.reduce(kind, [sizes[axis]], inner, in_order=op.attrs.get(IN_ORDER, False))
 
     return nest.build(kept, element)
 
@@ -232,9 +232,9 @@ def empty_axis_check(nest: Nest, kind: str, size) -> None:
 def dot(b: Builder, op: Op):
     x, y = op.operands
     n = agree(b, [(x, 0), (y, 0)], errors.DOT_LENGTHS)
-    nest = Nest(b)
-    return nest.reduce("sum", [n], lambda i: b.emit("mul", b.emit("index", x, *i, inbounds=True),
-                                                    b.emit("index", y, *i, inbounds=True)))
+    return Nest(b).reduce("sum", [n], lambda i: b.emit(
+        "mul", b.emit("index", x, *i, inbounds=True), b.emit("index", y, *i, inbounds=True)),
+        in_order=op.attrs.get(IN_ORDER, False))
 
 
 def matmul(b: Builder, op: Op):
@@ -247,7 +247,8 @@ def matmul(b: Builder, op: Op):
     def element(idx):
         i, j = idx[:len(rows)], idx[len(rows):]
         return nest.reduce("sum", [k], lambda l: b.emit(
-            "mul", b.emit("index", x, *i, *l, inbounds=True), b.emit("index", y, *l, *j, inbounds=True)))
+            "mul", b.emit("index", x, *i, *l, inbounds=True), b.emit("index", y, *l, *j, inbounds=True)),
+            in_order=op.attrs.get(IN_ORDER, False))
 
     return nest.build(rows + cols, element)
 

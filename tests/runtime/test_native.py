@@ -1116,6 +1116,55 @@ def test_sums_of_doubles_add_in_eight_lanes(n):
     assert mod.of_row_sums(b) == in_order([in_order(list(r)) for r in b])
 
 
+MOVED_SUMS = """\
+def products(x: f64[n], y: f64[n], s: i64) -> f64:
+    acc = 0.0
+    for i in range(s):
+        acc += (x * (i + 1.0)) @ y
+    return acc
+
+def branches(x: f64[n], s: i64, c: bool) -> f64:
+    acc = 0.0
+    for i in range(s):
+        if c:
+            acc += sum(x * (i + 1.0))
+    return acc
+
+def invariant(x: f64[n], y: f64[n], s: i64) -> f64:
+    acc = 0.0
+    for i in range(s):
+        acc += dot(x, y) + sum(x, axis=0)
+    return acc
+
+def along_axis(x: f64[n], s: i64) -> f64:
+    acc = 0.0
+    for i in range(s):
+        acc += sum(x * (i + 1.0), axis=0)
+    return acc
+"""
+
+
+@pytest.mark.parametrize("n", [16, 17, 100])
+def test_sums_moved_out_of_loops_still_add_in_order(n):
+    # LICM moves an invariant dot product out of its loop, specialization unrolls a loop of
+    # known trips: either way a sum that was inside a loop keeps its in-order bits ({in_order}),
+    # dot products, `@` of vectors, sums along an axis and sums inside an `if` included
+    mod = compile_source(MOVED_SUMS)
+    rng = np.random.default_rng(n)
+    x, y = rng.standard_normal(n) * 10.0 ** rng.integers(-8, 8, n), rng.standard_normal(n)
+    for s in (1, 2):
+        scaled = [in_order(list(x * (i + 1.0))) for i in range(s)]
+        expected = {"products": in_order([in_order(list(x * (i + 1.0) * y)) for i in range(s)]),
+                    "branches": in_order(scaled), "along_axis": in_order(scaled),
+                    "invariant": in_order([in_order(list(x * y)) + in_order(list(x))] * s)}
+        others = {"products": {"x": x, "y": y}, "branches": {"x": x, "c": True},
+                  "invariant": {"x": x, "y": y}, "along_axis": {"x": x}}
+        for fn, want in expected.items():
+            assert mod.function(fn)(**others[fn], s=s) == want, fn
+            assert mod.specialize(fn, s=s)(**others[fn]) == want, (fn, s)
+    assert "dot %x, %y {in_order = true}" in mod.ir("invariant", stage="opt")
+
+
 EDGES = """\
 def count(a: i64, b: i64, s: i64) -> i64:
     c = 0
