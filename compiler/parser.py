@@ -480,6 +480,9 @@ def dim_value(tok: Token):
             raise SyntaxProblem(f"size {value} does not fit in i64 (at most {2**63 - 1})",
                                 *pos(tok))
         return value
+    if keyword.iskeyword(tok.value):  # True would be a dimension the body cannot name
+        raise SyntaxProblem(f"'{tok.value}' is a keyword, not a size: a size is a dimension "
+                            f"name or an integer literal", *pos(tok))
     return str(tok.value)
 
 

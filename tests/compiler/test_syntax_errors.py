@@ -312,6 +312,11 @@ WRONG = [
     ("exponent without digits", HEAD + "    return 1e\n", 2, 12, "'1e' is not a number"),
     ("a size past i64", "def f(x: f64[99999999999999999999]) -> f64:\n    return sum(x)\n",
      1, 14, "size 99999999999999999999 does not fit in i64 (at most 9223372036854775807)"),
+    # True was a dimension named True, which the body could never read
+    ("a keyword as a size", "def f(x: f64[n, True]) -> f64:\n    return sum(x)\n", 1, 17,
+     "'True' is a keyword, not a size: a size is a dimension name or an integer literal"),
+    ("a statement keyword as a size", "def f(x: f64[if]) -> f64:\n    return sum(x)\n",
+     1, 14, "'if' is a keyword, not a size: a size is a dimension name or an integer literal"),
     # where no name fits, the lexer read the keyword at the start of one: 1.0 if b
     ("a keyword glued to a name", "def f(b: bool) -> f64:\n    return 1.0ifb else 2.0\n",
      2, 15, "'ifb' is read as one name, which cannot stand here; put a space after 'if' if "
