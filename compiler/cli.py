@@ -464,10 +464,11 @@ def build_arguments(fn, args) -> list:
     for d, size in dims.items():
         if size < 0:
             raise UserError(f"--dim {d}={size}: a size cannot be negative")
-        if d not in named or d in fixed:
-            static = " (--static fixed it)" if d in fixed else ""
-            raise UserError(f"--dim {d}: the arrays of '{args.fn}' have no dimension {d}"
-                            f"{static}")
+        if d in fixed and size != fixed[d]:
+            raise UserError(f"--dim {d}={size}: --static {d}={fixed[d]} fixes it already; "
+                            f"give one of the two")
+        if d not in named and d not in fixed:
+            raise UserError(f"--dim {d}: the arrays of '{args.fn}' have no dimension {d}")
     names = [p.name_hint for p in fn.params]
     for name in given:
         if name in fixed:

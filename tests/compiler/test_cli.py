@@ -240,10 +240,10 @@ def test_run_tuple_result_prints_one_line_each(prog, capsys):
     (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=3", "--dim", "q=4", "--arg", "k=1"],
      "dpc: error: --dim q: the arrays of 'wsq' have no dimension q\n"),
     (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=4", "--arg", "k=1", "--static", "n=3"],
-     "dpc: error: --dim n: the arrays of 'wsq' have no dimension n (--static fixed it)\n"),
+     "dpc: error: --dim n=4: --static n=3 fixes it already; give one of the two\n"),
     # n = 1 stays a name in the specialized types (see passes/specialize.py): the same error
     (["run", "{prog}", "wsq", "--random", "0", "--dim", "n=4", "--arg", "k=1", "--static", "n=1"],
-     "dpc: error: --dim n: the arrays of 'wsq' have no dimension n (--static fixed it)\n"),
+     "dpc: error: --dim n=4: --static n=1 fixes it already; give one of the two\n"),
     (["run", "{prog}", "wsq", "--arg", "x=[1.0, 2.0]", "--arg", "w=1.0", "--arg", "k=1",
       "--static", "n=1"],
      "dpc: error: argument x must be f64[1]: axis 0 has size 2, not 1\n"),
@@ -634,6 +634,10 @@ def test_random_arrays_take_the_size_of_a_static_dimension(prog, capsys, n):
                   "--dim", f"n={n}")
     assert (status, out, err) == generic
     assert status == 0 and err == ""
+    # a --dim that agrees with --static says the same twice: no error
+    both = dpc(capsys, "run", prog, "wsq", "--random", "0", "--arg", "k=0", "--arg", "w=1.0",
+               "--static", f"n={n}", "--dim", f"n={n}")
+    assert both == generic
 
 
 def test_a_static_parameter_may_be_called_name(tmp_path, capsys):
