@@ -1028,11 +1028,10 @@ def in_order(ops) -> None:
 
 
 def is_sum(op) -> bool:
-    """Does op add up elements: one that native code may add in partial sums outside loops?"""
+    """Does op add up elements: one that native code may add in partial sums outside loops?
+    (Not matmul: its type rule refuses two vectors, so each of its sums is in a loop.)"""
     if op.name in ("reduce_sum", "dot"):
         return True
-    if op.name == "matmul":
-        return op.results[0].type.rank == 0
     return op.name == "reduce" and op.attrs.get("kind") == "sum"
 
 

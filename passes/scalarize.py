@@ -247,8 +247,7 @@ def matmul(b: Builder, op: Op):
     def element(idx):
         i, j = idx[:len(rows)], idx[len(rows):]
         return nest.reduce("sum", [k], lambda l: b.emit(
-            "mul", b.emit("index", x, *i, *l, inbounds=True), b.emit("index", y, *l, *j, inbounds=True)),
-            in_order=op.attrs.get(IN_ORDER, False))
+            "mul", b.emit("index", x, *i, *l, inbounds=True), b.emit("index", y, *l, *j, inbounds=True)))
 
     return nest.build(rows + cols, element)
 
