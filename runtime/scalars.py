@@ -1,6 +1,7 @@
 """Lowering of scalar ops: arithmetic with NumPy's semantics (floor division and modulo
 with the divisor's sign, NaN-propagating max/min), math through LLVM intrinsics or libm,
-exp, digamma and trigamma as functions of their own, comparisons, logic, casts and select.
+or as generated functions of their own (exp, log, log1p, expm1, tanh, digamma, trigamma),
+comparisons, logic, casts and select.
 Integer division by zero and the other run-time errors go through the function's error
 exit."""
 
@@ -21,7 +22,7 @@ I1 = ll.IntType(1)
 
 INTRINSIC_MATH = {"sqrt": "sqrt", "sin": "sin", "cos": "cos",
                   "floor": "floor", "ceil": "ceil", "abs": "fabs"}
-LIBM_MATH = {"log1p": "log1p", "expm1": "expm1", "tan": "tan", "lgamma": "lgamma"}
+LIBM_MATH = {"tan": "tan", "lgamma": "lgamma"}
 FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "=="}
 ICMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
@@ -46,6 +47,10 @@ def math_function(owner, name: str) -> ll.Function:
         return tanh_function(owner)
     if name == "log":
         return log_function(owner)
+    if name == "log1p":
+        return log1p_function(owner)
+    if name == "expm1":
+        return expm1_function(owner)
     if name in INTRINSIC_MATH:
         return owner.intrinsic(INTRINSIC_MATH[name])
     if name in POLYGAMMA:
@@ -144,6 +149,43 @@ def exp_function(owner) -> ll.Function:
     return fn
 
 
+# Below this expm1(x) rounds to -1 (exp(x) < 2^-57); above it, to inf.
+EXPM1_CLAMP = (-40.0, 710.0)
+
+
+def expm1_function(owner) -> ll.Function:
+    """`double dpc.expm1(double)`: exp(x) - 1, accurate near 0 where that difference
+    cancels, straight-line and always inlined like dpc.exp (libm's expm1 is a call, which
+    keeps loops scalar). Within 2 ulp of the correctly rounded result
+    (tests/runtime/test_expm1.py).
+
+    From exp's reduction x = k ln 2 + r: exp(x) - 1 = 2^k (exp(r) - 1) + (2^k - 1), with
+    exp(r) - 1 = r + r^2 Q(r) + dr (1 + r) as in dpc.tanh, written as 2 (h E + (h - 1/2))
+    with h = 2^(k-1), so that k = 1024 (x near the overflow threshold) needs no 2^1024.
+    h - 1/2 is exact for k >= -52, and the sum cancels at most about half its terms'
+    digits (k = 1 with r near -ln(2)/2). For k = 0 the result is exp(r) - 1 itself, so
+    small x keeps its full relative accuracy. -0 stays -0, -inf gives -1, and NaN comes back as
+    it is."""
+    existing = owner.llmod.globals.get("dpc.expm1")
+    if existing is not None:
+        return existing
+    fn, b, x = inlined_function(owner, "dpc.expm1")
+    muladd = owner.intrinsic("fmuladd", 3)
+    low, high = EXPM1_CLAMP
+    xc = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
+    xc = b.select(b.fcmp_unordered("<", xc, DOUBLE(low)), DOUBLE(low), xc)  # NaN too
+    kf, r, dr, r2, q = reduced_exp(owner, b, xc)
+    em1_r = b.fadd(r, b.call(muladd, [r2, q, b.call(muladd, [dr, r, dr])]))
+    k = b.fptosi(kf, ll.IntType(32))  # -58 .. 1024
+    h = power_of_two(b, b.sub(k, ll.IntType(32)(1)))
+    y = b.fmul(DOUBLE(2.0), b.call(muladd, [h, em1_r, b.fsub(h, DOUBLE(0.5))]))
+    # for k = 0, h E would halve a subnormal E and lose its last bit
+    y = b.select(b.icmp_signed("==", k, ll.IntType(32)(0)), em1_r, y)
+    y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), x, y)  # keeps -0's sign
+    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
+    return fn
+
+
 def inlined_function(owner, name: str):
     """A new internal, always-inlined `double name(double)`: it, a builder at its entry
     and its argument."""
@@ -191,22 +233,62 @@ def log_function(owner) -> ll.Function:
     """`double dpc.log(double)`: the natural logarithm without a libm call, straight-line
     code with selects, always inlined, so that loops that use it vectorize (LLVM cannot
     vectorize a call to libm's log). Within 1 ulp of the correctly rounded result
-    (tests/runtime/test_log.py).
-
-    x = 2^k m with m in [sqrt(2)/2, sqrt(2)) read from x's bits (a subnormal x scaled by
-    2^54 first); f = m - 1 is exact. log(x) = k ln2 + log(1 + f), where log(1 + f) =
-    f - (f^2/2 - s (f^2/2 + R)): f, the largest part, is exact, and the rest, at most a
-    sixth of it, carries the rounding errors; k ln2 is ln 2 split in two, its high part
-    times k exact. 0 gives -inf, a negative x NaN, inf inf, and NaN comes back as it is."""
+    (tests/runtime/test_log.py). A subnormal x is scaled by 2^54 first, so reduced_log
+    reads a normal double's exponent. 0 gives -inf, a negative x NaN, inf inf, and NaN
+    comes back as it is."""
     existing = owner.llmod.globals.get("dpc.log")
     if existing is not None:
         return existing
     fn, b, x = inlined_function(owner, "dpc.log")
-    muladd = owner.intrinsic("fmuladd", 3)
     tiny = b.fcmp_ordered("<", x, DOUBLE(2.0 ** -1022))
     scaled = b.select(tiny, b.fmul(x, DOUBLE(2.0 ** 54)), x)
-    bits = b.bitcast(scaled, INT)
-    k = b.sub(b.lshr(bits, INT(52)), b.select(tiny, INT(1023 + 54), INT(1023)))
+    y = reduced_log(owner, b, scaled, b.select(tiny, INT(54), INT(0)))
+    y = b.select(b.fcmp_ordered("==", x, DOUBLE(math.inf)), x, y)
+    y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), DOUBLE(-math.inf), y)
+    y = b.select(b.fcmp_ordered("<", x, DOUBLE(0.0)), DOUBLE(math.nan), y)
+    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
+    return fn
+
+
+def log1p_function(owner) -> ll.Function:
+    """`double dpc.log1p(double)`: log(1 + x), accurate where 1 + x rounds, straight-line
+    and always inlined like dpc.log (libm's log1p is a call, which keeps loops scalar).
+    Within 1 ulp of the correctly rounded result (tests/runtime/test_log1p.py).
+
+    u = 1 + x rounds, but its error c = (1 + x) - u is exact (Fast2Sum, adding the smaller
+    of 1 and x to the larger), and log(1 + x) = log(u + c) = log(u) + c/u up to (c/u)^2 <
+    2^-106: log(u) as in dpc.log, with c/u added among its small terms. u is at least
+    2^-53 for x > -1, so never subnormal. -1 gives -inf, below it NaN, inf inf, -0 -0,
+    and NaN comes back as it is."""
+    existing = owner.llmod.globals.get("dpc.log1p")
+    if existing is not None:
+        return existing
+    fn, b, x = inlined_function(owner, "dpc.log1p")
+    u = b.fadd(DOUBLE(1.0), x)
+    x_small = b.fcmp_ordered("<=", b.call(owner.intrinsic("fabs"), [x]), DOUBLE(1.0))
+    c = b.select(x_small, b.fsub(x, b.fsub(u, DOUBLE(1.0))),
+                 b.fsub(DOUBLE(1.0), b.fsub(u, x)))
+    y = reduced_log(owner, b, u, INT(0), b.fdiv(c, u))
+    y = b.select(b.fcmp_ordered("==", x, DOUBLE(math.inf)), x, y)
+    y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), x, y)  # keeps -0's sign
+    y = b.select(b.fcmp_ordered("==", x, DOUBLE(-1.0)), DOUBLE(-math.inf), y)
+    y = b.select(b.fcmp_ordered("<", x, DOUBLE(-1.0)), DOUBLE(math.nan), y)
+    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
+    return fn
+
+
+def reduced_log(owner, b, x, scale, correction=None):
+    """log(x / 2^scale), plus a small correction if given, for a positive normal finite x
+    (scale an i64; other x give a value the caller replaces).
+
+    x = 2^k m with m in [sqrt(2)/2, sqrt(2)) read from x's bits; f = m - 1 is exact.
+    log(x) = k ln2 + log(1 + f), where log(1 + f) = f - (f^2/2 - s (f^2/2 + R)): f, the
+    largest part, is exact, and the rest, at most a sixth of it, carries the rounding
+    errors, and the correction joins it; k ln2 is ln 2 split in two, its high part times
+    k exact."""
+    muladd = owner.intrinsic("fmuladd", 3)
+    bits = b.bitcast(x, INT)
+    k = b.sub(b.lshr(bits, INT(52)), b.add(scale, INT(1023)))
     m = b.bitcast(b.or_(b.and_(bits, INT(2**52 - 1)), INT(1023 << 52)), DOUBLE)  # [1, 2)
     big = b.fcmp_ordered(">=", m, DOUBLE(SQRT2))
     m = b.select(big, b.fmul(m, DOUBLE(0.5)), m)
@@ -216,13 +298,11 @@ def log_function(owner) -> ll.Function:
     z = b.fmul(s, s)
     r = b.fmul(z, polynomial(owner, b, z, LOG_R))
     half_f2 = b.fmul(DOUBLE(0.5), b.fmul(f, f))
-    tail = b.call(muladd, [s, b.fadd(half_f2, r), b.fmul(kf, DOUBLE(LN2_LO))])
-    y = b.fsub(b.fmul(kf, DOUBLE(LN2_HI)), b.fsub(b.fsub(half_f2, tail), f))
-    y = b.select(b.fcmp_ordered("==", x, DOUBLE(math.inf)), x, y)
-    y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), DOUBLE(-math.inf), y)
-    y = b.select(b.fcmp_ordered("<", x, DOUBLE(0.0)), DOUBLE(math.nan), y)
-    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
-    return fn
+    small = b.fmul(kf, DOUBLE(LN2_LO))
+    if correction is not None:
+        small = b.call(muladd, [kf, DOUBLE(LN2_LO), correction])
+    tail = b.call(muladd, [s, b.fadd(half_f2, r), small])
+    return b.fsub(b.fmul(kf, DOUBLE(LN2_HI)), b.fsub(b.fsub(half_f2, tail), f))
 
 
 def polynomial(owner, b, z, coefficients):
@@ -364,6 +444,8 @@ def binary(fl, op, name, t, x, y):
     if name in ("add", "sub", "mul", "div"):
         return fl.float_op(name, x, y)
     if name == "pow":
+        if isinstance(y, ll.Constant) and float(y.constant) in CONSTANT_POWERS:
+            return constant_power(fl.owner, b, x, float(y.constant))
         return b.call(fl.owner.intrinsic("pow", 2), [x, y])
     if name in ("maximum", "minimum"):
         return ieee_extreme(fl, name, x, y)
@@ -374,6 +456,66 @@ def binary(fl, op, name, t, x, y):
     if name in ("floordiv", "mod"):
         return float_divmod(fl, x, y)[0 if name == "floordiv" else 1]
     raise NotImplementedError(name)
+
+
+# Exponents that constant_power computes without pow. LLVM itself turns x ** 2.0 into x * x,
+# x ** 0.5 into a square root and x ** -1.0 into 1 / x, with pow's results.
+CONSTANT_POWERS = (3.0, 4.0, -2.0, -3.0, -4.0, -0.5, 1.5, -1.5)
+
+
+def constant_power(owner, b, x, c: float):
+    """x ** c for c in CONSTANT_POWERS without a call to pow, which keeps loops scalar:
+    the exponents of polynomials and of the derivatives of x ** 0.5, x ** 3.0, x ** -1.0
+    and the like. Products, quotients and square roots, with pow's results at 0, -0, +-inf
+    and NaN, within 1 ulp (2 for -1.5, 3 for -4 of the tiniest x, whose fourth power is
+    subnormal: tests/runtime/test_constant_power.py).
+
+    x^3 and x^4 from x^2 = hi + lo, exact with a fused multiply-add, so only the last
+    operation rounds: x^3 = hi x + lo x and x^4 = hi^2 + 2 hi lo. A negative power is 1
+    over the positive one, which gives -0 and +-inf their signs as pow does."""
+    fma = owner.intrinsic("fma", 3)
+    sqrt = owner.intrinsic("sqrt")
+    if c in (-0.5, 1.5, -1.5):
+        root = b.call(sqrt, [x])
+        y = {-0.5: lambda: b.fdiv(DOUBLE(1.0), root),
+             1.5: lambda: b.fmul(x, root),
+             # 1/x, not x^1.5, first: x^1.5 overflows where x^-1.5 is still subnormal
+             -1.5: lambda: b.fdiv(b.fdiv(DOUBLE(1.0), x), root)}[c]()
+        if c == -0.5:  # sqrt(-0) is -0, whose reciprocal is -inf; pow's is +inf
+            y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), DOUBLE(math.inf), y)
+        # sqrt(-inf) is NaN; pow(-inf, c) is inf or 0 as for +inf
+        at_inf = DOUBLE(math.inf if c > 0 else 0.0)
+        return b.select(b.fcmp_ordered("==", x, DOUBLE(-math.inf)), at_inf, y)
+    hi = b.fmul(x, x)
+    lo = b.call(fma, [x, x, b.fneg(hi)])
+    n = abs(int(c))
+    if n == 2:
+        power = hi
+    else:
+        plain = b.fmul(hi, x if n == 3 else hi)
+        if n == 3:
+            accurate = b.call(fma, [hi, x, b.fmul(lo, x)])
+        else:
+            accurate = b.call(fma, [hi, hi, b.fmul(DOUBLE(2.0), b.fmul(hi, lo))])
+        # where the plain product overflows lo x can too, to either sign, and lo is NaN
+        # at x = +-inf: there the plain product is right
+        power = b.select(is_finite(owner, b, plain), accurate, plain)
+    if c > 0:
+        return power
+    # 1 / x^n, unless x^n is subnormal (x tiny, few digits left) or infinite (x^-n may
+    # still be subnormal): then (1/x)^n, the rounding of 1/x times n at worst. One
+    # division either way.
+    fabs = b.call(owner.intrinsic("fabs"), [power])
+    normal = b.and_(b.fcmp_ordered(">=", fabs, DOUBLE(2.0 ** -1022)),
+                    b.fcmp_ordered("<", fabs, DOUBLE(math.inf)))
+    reciprocal = b.fdiv(DOUBLE(1.0), b.select(normal, power, x))
+    square = b.fmul(reciprocal, reciprocal)
+    by_reciprocal = {2: square, 3: b.fmul(square, reciprocal), 4: b.fmul(square, square)}[n]
+    return b.select(normal, reciprocal, by_reciprocal)
+
+
+def is_finite(owner, b, x):
+    return b.fcmp_ordered("<", b.call(owner.intrinsic("fabs"), [x]), DOUBLE(math.inf))
 
 
 def ieee_extreme(fl, name, x, y):

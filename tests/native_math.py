@@ -34,3 +34,26 @@ def ulps_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def vectorizing_host() -> bool:
     features = llvm.get_host_cpu_features()
     return bool(features.get("avx2") or features.get("neon"))
+
+
+def unary_module(op: str, more_ir: str = ""):
+    """Compiled: @f, `op` of a scalar, and @g, `op` of a vector, then the functions in
+    `more_ir` (IR text)."""
+    return native_source(f"""\
+func @f(%x: f64) -> f64 {{
+  %0 = {op} %x : f64
+  return %0
+}}
+
+func @g(%x: f64[n]) -> f64[n] {{
+  %0 = {op} %x : f64[n]
+  return %0
+}}
+""" + more_ir)
+
+
+def assert_scalar_and_vector_agree(mod, x: np.ndarray) -> None:
+    """The loop in g runs vector instructions, with a scalar loop for the rest; f is
+    scalar code: the same bits."""
+    scalar = np.array([mod.functions["f"](float(v)) for v in x])
+    np.testing.assert_array_equal(mod.functions["g"](x), scalar)

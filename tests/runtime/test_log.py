@@ -10,24 +10,14 @@ import re
 import numpy as np
 import pytest
 
-from native_math import native_source, ulps_apart, vectorizing_host
+from native_math import (assert_scalar_and_vector_agree, ulps_apart, unary_module,
+                         vectorizing_host)
 
-SOURCE = """\
-func @f(%x: f64) -> f64 {
-  %0 = log %x : f64
-  return %0
-}
-
-func @g(%x: f64[n]) -> f64[n] {
-  %0 = log %x : f64[n]
-  return %0
-}
-"""
 
 
 @pytest.fixture(scope="module")
 def mod():
-    return native_source(SOURCE)
+    return unary_module("log")
 
 
 def correctly_rounded(x: float) -> float:
@@ -76,11 +66,8 @@ def test_special_values(mod):
 
 
 def test_scalar_and_vector_code_agree(mod):
-    """The loop in g runs vector instructions, with a scalar loop for the rest; f is
-    scalar code: the same bits."""
     x = np.exp(np.random.default_rng(2).uniform(-744.0, 709.7, 203))
-    scalar = np.array([mod.functions["f"](float(v)) for v in x])
-    np.testing.assert_array_equal(mod.functions["g"](x), scalar)
+    assert_scalar_and_vector_agree(mod, x)
 
 
 @pytest.mark.skipif(not vectorizing_host(), reason="the vector width is a guess elsewhere")
