@@ -116,8 +116,8 @@ def ratio_table(names: list[str], sizes: list[str], repeat: int) -> None:
             rows.append([name, size, fmt_time(t["primal"]), fmt_time(t["grad"]),
                          f"{t['grad'] / t['primal']:.2f}", fmt_time(t["plain"]),
                          f"{t['plain'] / t['grad']:.2f}",
-                         str(op_count(owner.differentiated, grad.name)),
-                         str(op_count(owner.optimized, grad.name))])
+                         str(op_count(owner._differentiated, grad.name)),
+                         str(op_count(owner._optimized, grad.name))])
             peer_rows.append([name, size, fmt_time(v["dpc"])]
                              + [fmt_time(v[p]) for p in peers]
                              + [f"{v['dpc'] / v[p]:.2f}" for p in peers])

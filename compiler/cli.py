@@ -110,7 +110,7 @@ def cmd_ir(args) -> int:
             raise UserError(str(e)) from None
         return 0
     wanted = {"all"} if args.dump_after_all else set(args.dump_after)
-    manager = module.pipeline(dump_after=wanted, fn=name, locations=args.locations)
+    manager = module._pipeline(dump_after=wanted, fn=name, locations=args.locations)
     unknown = wanted - set(manager.names) - {"all"}
     if unknown:
         raise UserError(f"no pass named {', '.join(sorted(unknown))}; the passes are "
@@ -575,7 +575,7 @@ def gradient_of(module, fn, args, form: str = "value_and_grad", said: str | None
     if wrt is not None and not all(wrt):
         raise UserError(f"--wrt takes parameter names separated by commas, got '{args.wrt}'")
     try:
-        derived = (module.derivative(form, fn.name, wrt) if form in DENSE
+        derived = (module._derivative(form, fn.name, wrt) if form in DENSE
                    else getattr(module, form)(fn.name, wrt))
     except ValueError as e:
         message = str(e)

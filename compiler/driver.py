@@ -209,7 +209,7 @@ class CompiledFunction:
         self.owner = owner
         self.name = name
         self.function = owner.module.functions[name]
-        native = owner.native
+        native = owner._native
         # the native call path itself, so a call goes through no extra layer
         self.call = native.functions[name].call if native is not None else self.interpret
 
@@ -276,48 +276,48 @@ class CompiledModule:
         optimization (not for the primal and gradient a Hessian-vector product was
         derived from, on which LLVM spent more than half of the compile)."""
         self.module = module
-        self.root = root
-        self.fast_math = fast_math
-        self.optimize = optimize
-        self.checked = checked
+        self._root = root
+        self._fast_math = fast_math
+        self._optimize = optimize
+        self._checked = checked
         self.source = source
         self.filename = filename
         self.backend = backend
         with compiling():
-            self.differentiated = differentiate(module, source, filename)
-        self.interpreter = ir.Interpreter(self.differentiated)
-        self.derived: dict = {}
-        self.fixed: dict[str, dict] = {}  # a specialized function's name -> what it fixed
-        self.optimized = None
-        self.scalarized = None
-        self.native = None
+            self._differentiated = differentiate(module, source, filename)
+        self.interpreter = ir.Interpreter(self._differentiated)
+        self._derived: dict = {}
+        self._fixed: dict[str, dict] = {}  # a specialized function's name -> what it fixed
+        self._optimized = None
+        self._scalarized = None
+        self._native = None
         if backend == "native":
-            self.native = self.compile_native()
+            self._native = self._compile_native()
 
-    def scalarize(self) -> ir.Module:
+    def _scalarize(self) -> ir.Module:
         """Stages 'opt' and 'scalar' of the module, made once: what native code (JIT or
         ahead of time) is made from."""
-        if self.scalarized is None:
+        if self._scalarized is None:
             from passes.manager import PassManager
-            passes = optimization_passes() if self.optimize else []
+            passes = optimization_passes() if self._optimize else []
             with compiling():
-                self.optimized = PassManager(passes).run(ir.clone_module(self.differentiated))
-                if self.root is not None:
-                    self.optimized = reachable(self.optimized, self.root)
-                self.scalarized = PassManager(native_passes(self.checked)).run(
-                    ir.clone_module(self.optimized))
-                ir.verify_module(self.scalarized)
-        return self.scalarized
+                self._optimized = PassManager(passes).run(ir.clone_module(self._differentiated))
+                if self._root is not None:
+                    self._optimized = reachable(self._optimized, self._root)
+                self._scalarized = PassManager(native_passes(self._checked)).run(
+                    ir.clone_module(self._optimized))
+                ir.verify_module(self._scalarized)
+        return self._scalarized
 
-    def compile_native(self):
+    def _compile_native(self):
         """Scalarize the module and JIT-compile it."""
         import warnings
 
         import runtime
-        self.scalarize()
+        self._scalarize()
         try:
             with compiling():
-                return runtime.compile_module(self.scalarized, fast_math=self.fast_math)
+                return runtime.compile_module(self._scalarized, fast_math=self._fast_math)
         except runtime.UnsupportedOp as e:
             warnings.warn(f"{self.filename}: running in the interpreter: {e}", stacklevel=3)
             return None
@@ -329,18 +329,18 @@ class CompiledModule:
         if kind not in BUILD_KINDS:
             raise ValueError(f"unknown output {kind!r}; dpc builds {', '.join(BUILD_KINDS)}")
         path = Path(path)
-        self.check_not_source(path)
-        module = self.scalarize()
+        self._check_not_source(path)
+        module = self._scalarize()
         if kind == "header":
             text = aot.c_header(module, self.function_names, header_guard(path),
-                                shown_name(Path(self.filename).name), self.checked)
+                                shown_name(Path(self.filename).name), self._checked)
             aot.write_output(path, text.encode("utf-8"))  # whatever the locale's encoding
         elif kind == "so":
-            aot.link_shared_library(aot.emit(module, "obj", self.fast_math), path)
+            aot.link_shared_library(aot.emit(module, "obj", self._fast_math), path)
         else:
-            aot.write_output(path, aot.emit(module, kind, self.fast_math))
+            aot.write_output(path, aot.emit(module, kind, self._fast_math))
 
-    def check_not_source(self, path: Path) -> None:
+    def _check_not_source(self, path: Path) -> None:
         """An output at `path` would not overwrite the program's own source file (as gcc
         refuses: dpc build prog.dp -o prog.dp --emit header)."""
         from runtime.aot import BuildError
@@ -353,8 +353,8 @@ class CompiledModule:
     def function_names(self) -> list[str]:
         """The functions written in the source (not the ones the compiler derived); for a
         module made for one derived or specialized function, that function."""
-        if self.root is not None:
-            return [self.root]
+        if self._root is not None:
+            return [self._root]
         return [name for name in self.module.functions if "." not in name]
 
     def function(self, name: str) -> CompiledFunction:
@@ -366,9 +366,9 @@ class CompiledModule:
         if name not in self.module.functions:
             known = ", ".join(self.function_names) or "none"
             raise KeyError(f"no function '{name}' in {self.filename} (functions: {known})")
-        if self.root is not None and name != self.root:
+        if self._root is not None and name != self._root:
             raise KeyError(f"'{name}' is not compiled in the module made for "
-                           f"'{self.root}'; take it from the module it came from")
+                           f"'{self._root}'; take it from the module it came from")
         return CompiledFunction(self, name)
 
     def __getattr__(self, name: str) -> CompiledFunction:
@@ -392,8 +392,8 @@ class CompiledModule:
         cache when there is native code for it): so that multiprocessing can send mod.f to
         a worker. The native code itself, an LLVM engine, cannot be pickled."""
         return CompiledModule, (self.module, self.source, self.filename, self.backend,
-                                self.fast_math, self.optimize, self.checked, self.root), \
-            {"fixed": self.fixed}  # a specialized function's sizes stay fixed
+                                self._fast_math, self._optimize, self._checked, self._root), \
+            {"_fixed": self._fixed}  # a specialized function's sizes stay fixed
 
     def run(self, name: str, /, *args, **kwargs):
         return self.function(name)(*args, **kwargs)
@@ -406,27 +406,27 @@ class CompiledModule:
         function, a derived one included (this method and the ones below):
         `mod.grad(mod.grad("f", wrt="w"), wrt="w")` is f's second derivative in w. The
         result is compiled as the function's own module is (backend, fast_math)."""
-        return self.derivative("grad", name, wrt)
+        return self._derivative("grad", name, wrt)
 
     def value_and_grad(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """(value, gradients...) of scalar-valued function `name`."""
-        return self.derivative("value_and_grad", name, wrt)
+        return self._derivative("value_and_grad", name, wrt)
 
     def vjp(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """Called with name's arguments and then one cotangent per result, returns the
         cotangents of the wrt parameters."""
-        return self.derivative("vjp", name, wrt)
+        return self._derivative("vjp", name, wrt)
 
     def jvp(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """Forward mode. Called with name's arguments and then one tangent per wrt
         parameter, returns name's results followed by their tangents."""
-        return self.derivative("jvp", name, wrt)
+        return self._derivative("jvp", name, wrt)
 
     def hvp(self, name: str | CompiledFunction, wrt=None) -> CompiledFunction:
         """Hessian-vector products of scalar-valued function `name`, forward over
         reverse: called with name's arguments and then one vector per wrt parameter (the
         tangents of those parameters), returns H v, one part per wrt parameter."""
-        return self.derivative("hvp", name, wrt)
+        return self._derivative("hvp", name, wrt)
 
     def hessian(self, name: str | CompiledFunction, wrt=None):
         """The dense Hessian of scalar-valued function `name` with respect to the wrt
@@ -434,8 +434,8 @@ class CompiledModule:
         (JAX's jacfwd(jacrev(f))). For one wrt parameter of shape S it returns an array
         of shape S + S; for several, a tuple of tuples whose block [a][b] has shape
         S_a + S_b."""
-        owner, name = self.target("hessian", name)
-        dense = owner.derivative("hessian", name, wrt)
+        owner, name = self._target("hessian", name)
+        dense = owner._derivative("hessian", name, wrt)
         types = [dense.function.param_types[k] for k in wrt_positions(dense.function, wrt)]
         blocks = functools.partial(columns_to_blocks, dense, [t.rank for t in types], len(types))
         return DenseDerivative("hessian", name, dense.name, dense.function,
@@ -456,7 +456,7 @@ class CompiledModule:
         if mode not in JACOBIAN_MODES:
             raise ValueError(f"jacobian mode must be 'auto', 'forward' or 'reverse', "
                              f"not {mode!r}")
-        owner, name = self.target("jacobian", name)
+        owner, name = self._target("jacobian", name)
         fn = owner.function(name)
         positions = wrt_positions(fn.function, wrt)
         try:
@@ -474,11 +474,11 @@ class CompiledModule:
         those sizes, partially evaluated and compiled anew (cached like any function):
         `mod.specialize("llsq", n=4096)`. It takes name's other parameters; arrays must
         have the given sizes."""
-        owner, name = self.target("specialize", name)
+        owner, name = self._target("specialize", name)
         if owner is not self:
             return owner.specialize(name, **values)
         fn = self.function(name).function
-        fixed = self.fixed.get(name, {})
+        fixed = self._fixed.get(name, {})
         again = sorted(values.keys() & fixed.keys())  # the first by name, run after run
         if again:
             key = again[0]
@@ -486,7 +486,7 @@ class CompiledModule:
                              f"it; specialize the generic function for another {key}")
         ints, dims = static_values(fn, values)
         key = ("specialize", name, tuple(sorted(values.items())))
-        if key not in self.derived:
+        if key not in self._derived:
             from passes.specialize import specialize
             with compiling():
                 module = ir.clone_module(self.module)
@@ -494,13 +494,13 @@ class CompiledModule:
                                      f"{name}.static.{static_suffix(values)}")
                 ir.verify_module(module)
             child = CompiledModule(reachable(module, special.name), self.source, self.filename,
-                                   self.backend, self.fast_math, self.optimize, self.checked,
+                                   self.backend, self._fast_math, self._optimize, self._checked,
                                    root=special.name)
-            child.fixed[special.name] = {**fixed, **values}
-            self.derived[key] = child.function(special.name)
-        return self.derived[key]
+            child._fixed[special.name] = {**fixed, **values}
+            self._derived[key] = child.function(special.name)
+        return self._derived[key]
 
-    def target(self, kind: str, fn) -> tuple[CompiledModule, str]:
+    def _target(self, kind: str, fn) -> tuple[CompiledModule, str]:
         """(the module, the name) of the function a derivative method was given: a name
         in this module, or a compiled function of any module (mod.f, mod.grad("f")), so
         that derivatives compose from Python as they do in the language."""
@@ -519,14 +519,14 @@ class CompiledModule:
                         f"such as mod.f or mod.grad('f'), not {type(fn).__name__} (a function "
                         f"of the module called '{kind}' is mod.function('{kind}'))")
 
-    def derivative(self, kind: str, name, wrt) -> CompiledFunction:
-        owner, name = self.target(kind, name)
+    def _derivative(self, kind: str, name, wrt) -> CompiledFunction:
+        owner, name = self._target(kind, name)
         if owner is not self:
-            return owner.derivative(kind, name, wrt)
+            return owner._derivative(kind, name, wrt)
         fn = self.function(name).function
         positions = wrt_positions(fn, wrt)
         key = (kind, name, tuple(positions))
-        if key not in self.derived:
+        if key not in self._derived:
             try:
                 with compiling():
                     module = ir.clone_module(self.module)
@@ -541,13 +541,13 @@ class CompiledModule:
                 raise ValueError(f"{kind}({name}): {e}") from None
             module = reachable(module, derived.name)
             child = CompiledModule(module, self.source, self.filename, self.backend,
-                                   self.fast_math, self.optimize, self.checked,
+                                   self._fast_math, self._optimize, self._checked,
                                    root=derived.name)
-            child.fixed[derived.name] = self.fixed.get(name, {})
-            self.derived[key] = child.function(derived.name)
-        return self.derived[key]
+            child._fixed[derived.name] = self._fixed.get(name, {})
+            self._derived[key] = child.function(derived.name)
+        return self._derived[key]
 
-    def pipeline(self, dump_after=(), fn: str | None = None, locations: bool = False):
+    def _pipeline(self, dump_after=(), fn: str | None = None, locations: bool = False):
         """Runs every pass from the front end's IR on, again, keeping the IR after the
         passes named in dump_after ('all': every one; with `locations`, each op's source
         place too): the PassManager, whose .dumps and .stats (op counts after each pass)
@@ -555,9 +555,9 @@ class CompiledModule:
         what `ir(fn)` prints, not the whole module."""
         from passes.manager import PassManager
         view = (lambda module: module) if fn is None else (
-            lambda module: ir.Module({n: module.functions[n] for n in self.shown(module, fn)}))
+            lambda module: ir.Module({n: module.functions[n] for n in self._shown(module, fn)}))
         manager = PassManager(derivative_passes() + optimization_passes()
-                              + native_passes(self.checked),
+                              + native_passes(self._checked),
                               dump_after=dump_after, view=view, locations=locations)
         with compiling():
             manager.run(ir.clone_module(self.module))
@@ -575,7 +575,7 @@ class CompiledModule:
         `loc("f.dp":3:10)`. `fn` may be a compiled function, a derived one included:
         mod.ir(mod.grad("f"), stage="opt")."""
         if fn is not None:
-            owner, fn = self.target("ir", fn)
+            owner, fn = self._target("ir", fn)
             if owner is not self:
                 return owner.ir(fn, stage, format, locations)
         if stage not in STAGES:
@@ -589,27 +589,27 @@ class CompiledModule:
             where = f"stage {stage!r}" if format == "text" else "format 'dot'"
             raise ValueError(f"locations are printed in the text of the IR stages (ir, ad, "
                              f"opt, scalar), not in {where}")
-        later = self.differentiated if stage in ("ad", "opt", "scalar") else self.module
+        later = self._differentiated if stage in ("ad", "opt", "scalar") else self.module
         if fn is not None and fn not in later.functions:
             self.function(fn)  # raises with the list of functions
         if stage == "source":
             return self.source if fn is None else function_source(self.source, self.module, fn)
         if stage in ("llvm", "asm"):
-            native = self.native or self.compile_native()
+            native = self._native or self._compile_native()
             if native is None:
                 raise ValueError(f"stage {stage!r}: this module has no native code")
             return native.optimized_ir if stage == "llvm" else native.asm
-        module = self.differentiated if stage == "ad" else self.module
+        module = self._differentiated if stage == "ad" else self.module
         if stage in ("opt", "scalar"):
-            self.scalarize()
-            module = self.optimized if stage == "opt" else self.scalarized
+            self._scalarize()
+            module = self._optimized if stage == "opt" else self._scalarized
             if fn is not None and fn not in module.functions:
                 raise KeyError(f"'{fn}' is not in stage {stage!r} of the module made for "
-                               f"'{self.root}': inlined into it or not needed by it")
+                               f"'{self._root}': inlined into it or not needed by it")
         if fn is None:
             shown = list(module.functions)
         elif stage in ("ad", "opt"):
-            shown = self.shown(module, fn)
+            shown = self._shown(module, fn)
         else:
             shown = [fn]
         functions = [module.functions[n] for n in shown]
@@ -618,7 +618,7 @@ class CompiledModule:
                 return dot_functions(functions)
             return "\n".join(ir.print_function(f, locations) for f in functions)
 
-    def shown(self, module: ir.Module, fn: str) -> list[str]:
+    def _shown(self, module: ir.Module, fn: str) -> list[str]:
         """fn and the functions generated for it that it calls in `module`, a stage of
         this one (its reverse and forward functions), in the module's order."""
         return [n for n in reachable(module, fn).functions
@@ -788,14 +788,14 @@ def dense_jacobian(fn: CompiledFunction, wrt, positions: list[int], mode: str, /
 
 def jacobian_columns(fn: CompiledFunction, wrt, positions: list[int], args: tuple):
     """The Jacobian's blocks from one jvp per wrt input element (forward mode)."""
-    dense = fn.owner.derivative("jacfwd", fn.name, wrt)
+    dense = fn.owner._derivative("jacfwd", fn.name, wrt)
     ranks = [fn.function.param_types[k].rank for k in positions]
     return columns_to_blocks(dense, ranks, len(fn.function.return_types), *args)
 
 
 def jacobian_rows(fn: CompiledFunction, wrt, positions: list[int], args: tuple):
     """The Jacobian's blocks from one vjp per result element (reverse mode)."""
-    rows = fn.owner.derivative("jacrev", fn.name, wrt)(*args)
+    rows = fn.owner._derivative("jacrev", fn.name, wrt)(*args)
     return packed(grid(rows, len(fn.function.return_types), len(positions)))
 
 

@@ -848,7 +848,7 @@ def with_wrappers(name: str) -> ir.Module:
 
 
 def native_module(module: ir.Module):
-    """As CompiledModule.compile_native does it: the native passes on a copy, then the JIT."""
+    """As CompiledModule._compile_native does it: the native passes on a copy, then the JIT."""
     module = ir.clone_module(module)
     for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
         module = native_pass.apply(module)
@@ -864,8 +864,8 @@ class Program:
         text = group.text + wrappers(name)
         if not group.is_ir:
             mod = compile_source(text, name=f"{name}.dp", backend=backend)
-            assert backend == "interp" or mod.native is not None, "fell back to the interpreter"
-            self.differentiated = mod.differentiated
+            assert backend == "interp" or mod._native is not None, "fell back to the interpreter"
+            self.differentiated = mod._differentiated
             self.run = mod.run
             return
         module = ir.parse_module(text)

@@ -235,7 +235,7 @@ def test_a_dense_hessian_computes_what_its_columns_share_once():
     """lse's: the max, the exps and their sum are before the loop over the columns
     (LICM, under the guard that the loop runs), not in it."""
     mod = compile_file("examples/lse.dp")
-    text = mod.ir(mod.derivative("hessian", "lse", None), stage="opt")
+    text = mod.ir(mod._derivative("hessian", "lse", None), stage="opt")
     before, loop = text.split("= for ")
     assert [op in before for op in ("reduce_max", "exp", "reduce_sum")] == [True] * 3
     assert [op in loop for op in ("reduce_max", "exp")] == [False] * 2
@@ -289,7 +289,7 @@ def shrink(x: f64[n]) -> f64:
 
 
 def modes_compiled(mod) -> set:
-    return {key[0] for key in mod.derived}
+    return {key[0] for key in mod._derived}
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

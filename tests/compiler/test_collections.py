@@ -32,7 +32,7 @@ def thresholds_while_compiling(monkeypatch, backend):
     monkeypatch.setattr(passes.fusion.Fusion, "apply",
                         lambda self, module: seen.append(gc.get_threshold()) or apply(self, module))
     mod = compile_source(SOURCE, backend=backend)
-    mod.scalarize()
+    mod._scalarize()
     assert mod.grad("f")(np.zeros(3)).tolist() == [2.0, 2.0, 2.0]
     return seen
 

@@ -61,7 +61,7 @@ def program(name: str, backend: str):
     text = group.text + jvp_wrappers(name)
     if not group.is_ir:
         mod = compile_source(text, name=f"{name}.dp", backend=backend)
-        assert backend == "interp" or mod.native is not None, "fell back to the interpreter"
+        assert backend == "interp" or mod._native is not None, "fell back to the interpreter"
         return mod.run
     module = AutoDiff().apply(ir.parse_module(text))
     ir.verify_module(module)

@@ -142,7 +142,7 @@ def test_a_chain_of_builds_each_read_by_the_next_and_by_one_loop_fuses_in_few_ro
     rounds = []
     fuse_round = fusion.fuse_round
     monkeypatch.setattr(fusion, "fuse_round", lambda root: rounds.append(1) or fuse_round(root))
-    after = gradient_module.scalarize()
+    after = gradient_module._scalarize()
     assert len(rounds) == 2  # the second finds nothing more
     x = np.array([0.5, -1.0])
     adjoint, gradient = np.ones(2), np.zeros(2)
@@ -150,7 +150,7 @@ def test_a_chain_of_builds_each_read_by_the_next_and_by_one_loop_fuses_in_few_ro
         gradient += adjoint * k * np.cos(x)
         adjoint *= 1.0001
     gradient += adjoint
-    np.testing.assert_allclose(ir.Interpreter(after).run(gradient_module.root, [x]), gradient,
+    np.testing.assert_allclose(ir.Interpreter(after).run(gradient_module._root, [x]), gradient,
                                rtol=1e-13)
 
 

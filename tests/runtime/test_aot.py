@@ -245,7 +245,7 @@ def test_a_c_caller_s_sizes_are_checked_as_python_s_are(tmp_path, capsys):
 def test_the_messages_of_the_checks_a_c_caller_meets():
     # Python checks the sizes before the call; native code's own checks, which a caller
     # from C meets, say the same
-    native = compile_source(SIZES, name="sizes.dp").native
+    native = compile_source(SIZES, name="sizes.dp")._native
     x = np.array([1.0, 2.0, 3.0])
     for fn, sizes, message in [
             ("pair", (3, 2), "argument y: dimension n is 2 here but 3 in argument x"),

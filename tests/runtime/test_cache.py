@@ -20,7 +20,7 @@ def cache_folder(tmp_path, monkeypatch):
 def test_second_compile_comes_from_the_cache(cache_folder):
     first = compile_source(SOURCE, name="c.dp")
     second = compile_source(SOURCE, name="c.dp")
-    assert (first.native.from_cache, second.native.from_cache) == (False, True)
+    assert (first._native.from_cache, second._native.from_cache) == (False, True)
     x = np.array([1.0, 2.0, 3.0])
     assert first.f(x) == second.f(x) == 14.0
     with pytest.raises(AssertionError) as err:  # error sites come back from the cache too
@@ -32,7 +32,7 @@ def test_second_compile_comes_from_the_cache(cache_folder):
 def test_key_covers_source_locations(cache_folder):
     compile_source(SOURCE, name="c.dp")
     other = compile_source(SOURCE, name="other.dp")  # same IR, other file name
-    assert not other.native.from_cache
+    assert not other._native.from_cache
     with pytest.raises(AssertionError) as err:
         other.f(-np.ones(2))
     assert str(err.value) == "first must be positive (at other.dp:2:5)"
@@ -43,8 +43,8 @@ def test_cache_can_be_turned_off_and_cleared(cache_folder, monkeypatch):
     assert runtime.clear_cache() == 2
     assert list(cache_folder.iterdir()) == []
     monkeypatch.setenv("DPC_CACHE", "0")
-    assert not compile_source(SOURCE, name="c.dp").native.from_cache
-    assert not compile_source(SOURCE, name="c.dp").native.from_cache
+    assert not compile_source(SOURCE, name="c.dp")._native.from_cache
+    assert not compile_source(SOURCE, name="c.dp")._native.from_cache
     assert list(cache_folder.iterdir()) == []
 
 
@@ -53,7 +53,7 @@ def test_the_llvm_stage_does_not_depend_on_the_cache(cache_folder):
     # (%sunkaddr, a datalayout line), and asm was made from that rewritten module
     missed = compile_source(SOURCE, name="c.dp")
     loaded = compile_source(SOURCE, name="c.dp")
-    assert (missed.native.from_cache, loaded.native.from_cache) == (False, True)
+    assert (missed._native.from_cache, loaded._native.from_cache) == (False, True)
     llvm = loaded.ir(stage="llvm")
     assert missed.ir(stage="llvm") == llvm and "sunkaddr" not in llvm
     assert missed.ir(stage="asm") == loaded.ir(stage="asm") == missed.ir(stage="asm")
@@ -71,8 +71,8 @@ def test_without_a_home_directory_nothing_is_cached(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(pwd, "getpwuid", unknown_user)
     mod = compile_source(SOURCE, name="c.dp")
-    assert not mod.native.from_cache and mod.f(np.array([1.0, 2.0])) == 5.0
-    assert not compile_source(SOURCE, name="c.dp").native.from_cache
+    assert not mod._native.from_cache and mod.f(np.array([1.0, 2.0])) == 5.0
+    assert not compile_source(SOURCE, name="c.dp")._native.from_cache
     assert runtime.clear_cache() == 0
 
 
@@ -94,11 +94,11 @@ def test_a_damaged_entry_is_a_miss(cache_folder, damage):
     else:
         table.write_text('{"a": 1}')
     again = compile_source(SOURCE, name="c.dp")
-    assert not again.native.from_cache
+    assert not again._native.from_cache
     with pytest.raises(AssertionError) as err:
         again.f(-np.ones(2))
     assert str(err.value) == "first must be positive (at c.dp:2:5)"
-    assert compile_source(SOURCE, name="c.dp").native.from_cache  # stored again, whole
+    assert compile_source(SOURCE, name="c.dp")._native.from_cache  # stored again, whole
 
 
 def test_another_entry_copied_over_one_is_a_miss(cache_folder):
@@ -110,7 +110,7 @@ def test_another_entry_copied_over_one_is_a_miss(cache_folder):
     for suffix in (".o", ".json"):
         entry[suffix].write_bytes(other[suffix].read_bytes())
     again = compile_source(SOURCE, name="c.dp")
-    assert not again.native.from_cache
+    assert not again._native.from_cache
     assert again.f(np.array([1.0, 2.0, 3.0])) == 14.0
 
 

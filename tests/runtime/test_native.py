@@ -30,7 +30,7 @@ PROJECT = ROOT.parent
 def test_examples_agree_with_interpreter(name):
     filename, fn, _ = EXAMPLES[name]
     mod = compile_file(ROOT / filename)
-    assert mod.native is not None
+    assert mod._native is not None
     for seed in range(3):
         args = make_inputs(name, "small", seed)
         np.testing.assert_allclose(mod.run(fn, *args), mod.interpreter.run(fn, list(args)),
@@ -578,6 +578,23 @@ def test_modules_and_dense_derivatives_say_what_they_are():
     assert repr(compile_source("", name="empty.dp")) == "<dpc module empty.dp: no functions>"
     assert (repr(mod.hessian("lse")), repr(mod.jacobian(mod.grad("lse")))) == (
         "<dpc hessian of lse>", "<dpc jacobian of lse.grad>")
+
+
+INTERNAL_NAMES = ("root", "fixed", "optimize", "native", "checked", "derived", "target",
+                  "pipeline", "scalarize")
+NAMED_LIKE_INTERNALS = "".join(
+    f"def {name}(x: f64) -> f64:\n    return x * {k}.0\n\n"
+    for k, name in enumerate(INTERNAL_NAMES))
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_functions_named_as_the_module_s_internals_are_its_attributes(backend):
+    # mod.root was the module's own root (None), so a root finder named root could only
+    # be called as mod.function("root"); the module's state and helpers have _names now
+    mod = compile_source(NAMED_LIKE_INTERNALS, backend=backend)
+    assert [getattr(mod, name)(2.0) for name in INTERNAL_NAMES] == [
+        2.0 * k for k in range(len(INTERNAL_NAMES))]
+    assert mod.grad("optimize")(1.0) == 2.0
 
 
 DENSE = """def two(x: f64[n], y: f64[m, 2]) -> f64:
