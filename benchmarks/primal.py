@@ -378,6 +378,48 @@ def matrix_vector(backend: str) -> None:
     print_table(["a", "op", "dpc", "NumPy", "dpc / NumPy"], rows)
 
 
+ELEMENTWISE = """\
+def logs(x: f64[n]) -> f64:
+    return sum(log(x))
+
+def softplus(x: f64[n]) -> f64:
+    return sum(log1p(exp(x)))
+
+def expm1s(x: f64[n]) -> f64:
+    return sum(expm1(x))
+
+def cubes(x: f64[n]) -> f64:
+    return sum(x ** 3.0)
+
+def roots(x: f64[n]) -> f64:
+    return sum(x ** 0.5)
+"""
+
+
+def elementwise_math(backend: str) -> None:
+    """Sums of math functions of 10^5 doubles in [0.1, 2], against NumPy, and the
+    gradient of sum(x ** 0.5) (which takes x ** -0.5) against NumPy's 0.5 / sqrt(x):
+    dpc's exp, log, log1p, expm1 and constant powers are generated code, vectorized."""
+    if backend != "native":
+        return
+    mod = compile_source(ELEMENTWISE, name="<elementwise>")
+    x = np.random.default_rng(0).uniform(0.1, 2.0, 100_000)
+    cases = {"sum(log(x))": (mod.logs, lambda: np.log(x).sum()),
+             "sum(log1p(exp(x)))": (mod.softplus, lambda: np.log1p(np.exp(x)).sum()),
+             "sum(expm1(x))": (mod.expm1s, lambda: np.expm1(x).sum()),
+             "sum(x ** 3.0)": (mod.cubes, lambda: (x ** 3.0).sum()),
+             "grad of sum(x ** 0.5)": (mod.grad("roots"), lambda: 0.5 / np.sqrt(x))}
+    fns = {}
+    for what, (dpc_fn, numpy_fn) in cases.items():
+        fns[what] = lambda dpc_fn=dpc_fn: dpc_fn(x)
+        fns["np " + what] = numpy_fn
+    t = measure(fns)
+    rows = [[what, fmt_time(t[what]), fmt_time(t["np " + what]), ratio(t[what], t["np " + what])]
+            for what in cases]
+    print("\nElementwise math on 10^5 doubles, median:")
+    print_table(["op", "dpc", "NumPy", "dpc / NumPy"], rows)
+
+
 def compile_times(backend: str, repeat: int) -> None:
     """Compile time of examples/gmm.dp, of its gradient and of its Hessian-vector
     product, with the object cache empty and then warm. The cache is pointed at a
@@ -465,7 +507,7 @@ def main(argv=None) -> None:
     print(f"\nPrimal, median time per call (backend {backend}):")
     print_table(headers, rows)
     for extra in (lambda: shifted_reads(backend), lambda: matrix_vector(backend),
-                  lambda: call_overhead(lib, backend),
+                  lambda: elementwise_math(backend), lambda: call_overhead(lib, backend),
                   lambda: compile_times(backend, repeat=3)):
         try:
             extra()
