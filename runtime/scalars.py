@@ -175,7 +175,7 @@ def expm1_function(owner) -> ll.Function:
     xc = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
     xc = b.select(b.fcmp_unordered("<", xc, DOUBLE(low)), DOUBLE(low), xc)  # NaN too
     kf, r, dr, r2, q = reduced_exp(owner, b, xc)
-    em1_r = b.fadd(r, b.call(muladd, [r2, q, b.call(muladd, [dr, r, dr])]))
+    em1_r = exp_minus_one_reduced(owner, b, r, dr, r2, q)
     k = b.fptosi(kf, ll.IntType(32))  # -58 .. 1024
     h = power_of_two(b, b.sub(k, ll.IntType(32)(1)))
     y = b.fmul(DOUBLE(2.0), b.call(muladd, [h, em1_r, b.fsub(h, DOUBLE(0.5))]))
@@ -184,6 +184,13 @@ def expm1_function(owner) -> ll.Function:
     y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), x, y)  # keeps -0's sign
     b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
     return fn
+
+
+def exp_minus_one_reduced(owner, b, r, dr, r2, q):
+    """exp(r + dr) - 1 = r + r^2 Q(r) + dr (1 + r) from reduced_exp's parts, with no 1
+    added, so small r keeps its full relative accuracy (expm1 and tanh)."""
+    muladd = owner.intrinsic("fmuladd", 3)
+    return b.fadd(r, b.call(muladd, [r2, q, b.call(muladd, [dr, r, dr])]))
 
 
 def inlined_function(owner, name: str):
@@ -341,7 +348,7 @@ def tanh_function(owner) -> ll.Function:
     big = b.fcmp_unordered(">=", a, DOUBLE(TANH_ONE))  # NaN too: nothing below sees it
     y = b.fmul(b.select(big, DOUBLE(TANH_ONE), a), DOUBLE(2.0))
     kf, r, dr, r2, q = reduced_exp(owner, b, y)
-    em1_r = b.fadd(r, b.call(muladd, [r2, q, b.call(muladd, [dr, r, dr])]))  # exp(r) - 1
+    em1_r = exp_minus_one_reduced(owner, b, r, dr, r2, q)
     p = power_of_two(b, b.fptosi(kf, ll.IntType(32)))  # 0 <= k <= 58
     e = b.call(muladd, [p, em1_r, b.fsub(p, DOUBLE(1.0))])
     t = b.select(big, DOUBLE(1.0), b.fdiv(e, b.fadd(e, DOUBLE(2.0))))
@@ -472,50 +479,62 @@ def constant_power(owner, b, x, c: float):
 
     x^3 and x^4 from x^2 = hi + lo, exact with a fused multiply-add, so only the last
     operation rounds: x^3 = hi x + lo x and x^4 = hi^2 + 2 hi lo. A negative power is 1
-    over the positive one, which gives -0 and +-inf their signs as pow does."""
+    over the positive one, which gives -0 and +-inf their signs as pow does. The
+    half-integers go to half_power."""
+    if c != int(c):
+        return half_power(owner, b, x, c)
     fma = owner.intrinsic("fma", 3)
-    sqrt = owner.intrinsic("sqrt")
-    if c in (-0.5, 1.5, -1.5):
-        root = b.call(sqrt, [x])
-        y = {-0.5: lambda: b.fdiv(DOUBLE(1.0), root),
-             1.5: lambda: b.fmul(x, root),
-             # 1/x, not x^1.5, first: x^1.5 overflows where x^-1.5 is still subnormal
-             -1.5: lambda: b.fdiv(b.fdiv(DOUBLE(1.0), x), root)}[c]()
-        if c == -0.5:  # sqrt(-0) is -0, whose reciprocal is -inf; pow's is +inf
-            y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), DOUBLE(math.inf), y)
-        # sqrt(-inf) is NaN; pow(-inf, c) is inf or 0 as for +inf
-        at_inf = DOUBLE(math.inf if c > 0 else 0.0)
-        return b.select(b.fcmp_ordered("==", x, DOUBLE(-math.inf)), at_inf, y)
+    fabs = owner.intrinsic("fabs")
     hi = b.fmul(x, x)
     lo = b.call(fma, [x, x, b.fneg(hi)])
     n = abs(int(c))
     if n == 2:
         power = hi
     else:
-        plain = b.fmul(hi, x if n == 3 else hi)
+        plain = product_power(b, x, hi, n)
         if n == 3:
             accurate = b.call(fma, [hi, x, b.fmul(lo, x)])
         else:
             accurate = b.call(fma, [hi, hi, b.fmul(DOUBLE(2.0), b.fmul(hi, lo))])
         # where the plain product overflows lo x can too, to either sign, and lo is NaN
         # at x = +-inf: there the plain product is right
-        power = b.select(is_finite(owner, b, plain), accurate, plain)
+        finite = b.fcmp_ordered("<", b.call(fabs, [plain]), DOUBLE(math.inf))
+        power = b.select(finite, accurate, plain)
     if c > 0:
         return power
     # 1 / x^n, unless x^n is subnormal (x tiny, few digits left) or infinite (x^-n may
     # still be subnormal): then (1/x)^n, the rounding of 1/x times n at worst. One
     # division either way.
-    fabs = b.call(owner.intrinsic("fabs"), [power])
-    normal = b.and_(b.fcmp_ordered(">=", fabs, DOUBLE(2.0 ** -1022)),
-                    b.fcmp_ordered("<", fabs, DOUBLE(math.inf)))
+    size = b.call(fabs, [power])
+    normal = b.and_(b.fcmp_ordered(">=", size, DOUBLE(2.0 ** -1022)),
+                    b.fcmp_ordered("<", size, DOUBLE(math.inf)))
     reciprocal = b.fdiv(DOUBLE(1.0), b.select(normal, power, x))
-    square = b.fmul(reciprocal, reciprocal)
-    by_reciprocal = {2: square, 3: b.fmul(square, reciprocal), 4: b.fmul(square, square)}[n]
+    by_reciprocal = product_power(b, reciprocal, b.fmul(reciprocal, reciprocal), n)
     return b.select(normal, reciprocal, by_reciprocal)
 
 
-def is_finite(owner, b, x):
-    return b.fcmp_ordered("<", b.call(owner.intrinsic("fabs"), [x]), DOUBLE(math.inf))
+def product_power(b, v, square, n: int):
+    """v^n for n = 2, 3 or 4 as plain products, given square = v v: v v, (v v) v,
+    (v v)(v v)."""
+    if n == 2:
+        return square
+    return b.fmul(square, v if n == 3 else square)
+
+
+def half_power(owner, b, x, c: float):
+    """x ** c for c = -0.5, 1.5 or -1.5 through sqrt(x), with pow's results where the
+    square root's differ: at -0 and -inf."""
+    root = b.call(owner.intrinsic("sqrt"), [x])
+    if c == 1.5:
+        y = b.fmul(x, root)
+    elif c == -1.5:  # 1/x first: x^1.5 overflows where x^-1.5 is still subnormal
+        y = b.fdiv(b.fdiv(DOUBLE(1.0), x), root)
+    else:  # sqrt(-0) is -0, whose reciprocal is -inf; pow's is +inf
+        y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), DOUBLE(math.inf),
+                     b.fdiv(DOUBLE(1.0), root))
+    # sqrt(-inf) is NaN; pow(-inf, c) is inf or 0 as for +inf
+    at_inf = DOUBLE(math.inf if c > 0 else 0.0)
+    return b.select(b.fcmp_ordered("==", x, DOUBLE(-math.inf)), at_inf, y)
 
 
 def ieee_extreme(fl, name, x, y):

@@ -36,10 +36,9 @@ def vectorizing_host() -> bool:
     return bool(features.get("avx2") or features.get("neon"))
 
 
-def unary_module(op: str, more_ir: str = ""):
-    """Compiled: @f, `op` of a scalar, and @g, `op` of a vector, then the functions in
-    `more_ir` (IR text)."""
-    return native_source(f"""\
+def unary_ir(op: str) -> str:
+    """IR text: @f, `op` of a scalar, and @g, `op` of a vector."""
+    return f"""\
 func @f(%x: f64) -> f64 {{
   %0 = {op} %x : f64
   return %0
@@ -49,7 +48,12 @@ func @g(%x: f64[n]) -> f64[n] {{
   %0 = {op} %x : f64[n]
   return %0
 }}
-""" + more_ir)
+"""
+
+
+def unary_module(op: str, more_ir: str = ""):
+    """unary_ir(op), then the functions in `more_ir` (IR text), compiled."""
+    return native_source(unary_ir(op) + more_ir)
 
 
 def assert_scalar_and_vector_agree(mod, x: np.ndarray) -> None:

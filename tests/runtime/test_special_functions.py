@@ -12,27 +12,14 @@ import ir
 import runtime
 from ir.ops import digamma, trigamma
 from compiler import compile_source
-from native_math import native
+from native_math import native, unary_ir
 
 REFERENCE = {"digamma": digamma, "trigamma": trigamma}
-
-SOURCE = """\
-func @f(%x: f64) -> f64 {{
-  %0 = {name} %x : f64
-  return %0
-}}
-
-func @g(%x: f64[n]) -> f64[n] {{
-  %0 = {name} %x : f64[n]
-  return %0
-}}
-"""
-
 
 @pytest.fixture(scope="module", params=sorted(REFERENCE))
 def compiled(request):
     name = request.param
-    module = ir.parse_module(SOURCE.format(name=name))
+    module = ir.parse_module(unary_ir(name))
     ir.verify_module(module)
     return name, module, native(module)
 
@@ -97,7 +84,7 @@ def test_known_values():
         -0.5: (-euler_gamma - 2 * math.log(2.0) + 2, math.pi ** 2 / 2 + 4),
     }
     for k, name in enumerate(("digamma", "trigamma")):
-        mod = native(ir.parse_module(SOURCE.format(name=name)))
+        mod = native(ir.parse_module(unary_ir(name)))
         for x, expected in values.items():
             assert mod.functions["f"](x) == pytest.approx(expected[k], rel=5e-14, abs=3e-14), (name, x)
 
