@@ -17,7 +17,8 @@ value of f; `primal` maps each value of f to the value that holds it where code 
 emitted. Only values that depend on a wrt parameter ("active" ones) get cotangents.
 
 Regions are reversed by replaying them (cheap to recompute) and running their reverse
-sweep right after, inside a new region:
+sweep right after, inside a new region. A `for` loop of a few known trips is unrolled
+first (`unrolled`), in the copy of f that is differentiated: it needs no tape.
 
 - `for` and `while`: the forward loop also writes each iteration's carried values into a
   tape, allocated once at the trip count (a `while` loop runs once to count, then again
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
-from ir.clone import clone_op
+from ir.clone import clone_function, clone_op
 from ir.ops import OVERWRITTEN, REPEATED, constant
 from ir.registry import REGISTRY
 from ir.types import BOOL, DYN
@@ -55,6 +56,7 @@ from .dce import eliminate_dead_code, never_fails
 from .bounds import prove_repeated
 from .emit import DifferentiationError, Emitter, checked_rule_result, mark_checked
 from .forward import Tangents, tangent_rule_function
+from .specialize import unroll
 
 DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
 # The run-time error of a reverse sweep over such a loop (record_carried); mod.jacobian's
@@ -140,8 +142,20 @@ class AutoDiff:
         if "derivative" in fn.attrs:
             self.module.add(rule_function(self.module, fn, list(wrt), name, values))
         else:
-            self.module.add(Differentiator(self, fn, list(wrt)).run(name, values))
+            self.module.add(Differentiator(self, unrolled(fn), list(wrt)).run(name, values))
         return name
+
+
+def unrolled(fn: Function) -> Function:
+    """A copy of fn whose `for` loops of a few known trips are unrolled (as specialization
+    unrolls them, passes/specialize.py), which reverse mode differentiates in fn's place:
+    each iteration's values are then SSA values of the forward sweep, not rows of a tape.
+    A tape is memory that every iteration of an enclosing loop writes and reads again, so
+    that loop runs one element at a time; a 2-step Newton iteration mapped over an array
+    had a gradient 27x its primal, 2.5x unrolled."""
+    copy = clone_function(fn)
+    unroll(copy.body)
+    return copy
 
 
 def reverse_signature(fn: Function) -> Block:

@@ -454,24 +454,26 @@ GROUPS["reductions"] = reductions_group()
 
 # ----------------------------------------------------------------------------- regions and calls
 
+# Loops of known trips run more than 8 times here: reverse mode unrolls those of at most 8
+# (passes/ad.py, unrolled), and these cases are there to run the rules of `for`.
 REGIONS = """\
 def for_scalar(x: f64, w: f64) -> f64:
     acc = 1.0
-    for i in range(5):
+    for i in range(12):
         acc = acc * x + w * float(i)
     return acc
 
 def for_array(x: f64[n], w: f64) -> f64:
     v = x
     s = 0.0
-    for i in range(4):
+    for i in range(10):
         v = sin(v) * w + x
         s += v[i % n] * v[0]
     return sum(v * v) + s
 
 def for_start_step(x: f64[n], w: f64) -> f64:
     acc = w
-    for i in range(1, 8, 2):
+    for i in range(1, 20, 2):
         acc = acc * x[i % n] + sin(acc)
     return acc
 
