@@ -420,6 +420,53 @@ def elementwise_math(backend: str) -> None:
     print_table(["op", "dpc", "NumPy", "dpc / NumPy"], rows)
 
 
+LOOPS_INSIDE_LOOPS = """\
+def maxima(a: f64[n, m]) -> f64:
+    total = 0.0
+    for i in range(n):
+        total += max(a[i])
+    return total
+
+def row_maxima(a: f64[n, m]) -> f64[n]:
+    return max(a, axis=1)
+
+def newton_step(x: f64) -> f64:
+    y = x
+    for k in range(2):
+        y = y - (y * y - x) / (2.0 * y)
+    return y
+
+def newton(x: f64[n]) -> f64:
+    return sum([newton_step(x[i]) for i in range(n)])
+"""
+
+
+def loops_inside_loops(backend: str) -> None:
+    """A loop's work for each element or row of a loop around it: the maximum of each row
+    (a vector maximum per row from 32 elements, op_reduce) against NumPy, and the gradient
+    of a 2-step Newton iteration mapped over 10^5 values against its primal (reverse mode
+    unrolls the 2 steps: no tape)."""
+    if backend != "native":
+        return
+    mod = compile_source(LOOPS_INSIDE_LOOPS, name="<loops>")
+    rng = np.random.default_rng(0)
+    square, tall, x = rng.random((1000, 1000)), rng.random((100_000, 10)), 1.0 + rng.random(100_000)
+    grad = mod.grad("newton")
+    t = measure({"loop": lambda: mod.maxima(square), "np loop": lambda: square.max(axis=1).sum(),
+                 "square": lambda: mod.row_maxima(square), "np square": lambda: square.max(axis=1),
+                 "tall": lambda: mod.row_maxima(tall), "np tall": lambda: tall.max(axis=1),
+                 "newton": lambda: mod.newton(x), "newton grad": lambda: grad(x)})
+    rows = [[what, fmt_time(t[key]), fmt_time(t["np " + key]), ratio(t[key], t["np " + key])]
+            for what, key in (("sum of max(a[i]) in a loop, 1000 x 1000", "loop"),
+                              ("max(a, axis=1), 1000 x 1000", "square"),
+                              ("max(a, axis=1), 100000 x 10", "tall"))]
+    print("\nLoops inside loops, median:")
+    print_table(["op", "dpc", "NumPy", "dpc / NumPy"], rows)
+    print(f"2-step Newton iteration mapped over 10^5 values: primal {fmt_time(t['newton'])}, "
+          f"gradient {fmt_time(t['newton grad'])}, gradient / primal "
+          f"{ratio(t['newton grad'], t['newton'])}")
+
+
 def compile_times(backend: str, repeat: int) -> None:
     """Compile time of examples/gmm.dp, of its gradient and of its Hessian-vector
     product, with the object cache empty and then warm. The cache is pointed at a
@@ -507,7 +554,8 @@ def main(argv=None) -> None:
     print(f"\nPrimal, median time per call (backend {backend}):")
     print_table(headers, rows)
     for extra in (lambda: shifted_reads(backend), lambda: matrix_vector(backend),
-                  lambda: elementwise_math(backend), lambda: call_overhead(lib, backend),
+                  lambda: elementwise_math(backend), lambda: loops_inside_loops(backend),
+                  lambda: call_overhead(lib, backend),
                   lambda: compile_times(backend, repeat=3)):
         try:
             extra()

@@ -996,6 +996,67 @@ def test_only_arithmetic_row_reductions_take_rows_in_blocks():
     assert re.search(r"fadd <8 x double>", llvm_ir)
 
 
+ROW_EXTREMES = """\
+def tops(a: f64[n, m]) -> f64[n]:
+    return max(a, axis=1)
+
+def tops_in_loop(a: f64[n, m]) -> f64[n]:
+    out = zeros(n)
+    for i in range(n):
+        out[i] = max(a[i])
+    return out
+
+def bottoms_in_loop(a: f64[n, m]) -> (f64[n], f64):
+    out = zeros(n)
+    total = 0.0
+    for i in range(n):
+        out[i] = min(a[i] * 2.0)
+        total += min(a[i])
+    return out, total
+"""
+
+
+def extreme_rows(m: int, rng) -> np.ndarray:
+    """Rows of m elements whose maximum and minimum hang on IEEE's rules: -0.0 with one
+    +0.0, +0.0 with one -0.0, a NaN among negative numbers, all -inf, +inf among
+    numbers, and plain numbers, each special element at a random place."""
+    rows = np.full((6, m), -0.0)
+    rows[0, rng.integers(m)] = 0.0
+    rows[1] = 0.0
+    rows[1, rng.integers(m)] = -0.0
+    rows[2] = -rng.random(m)
+    rows[2, rng.integers(m)] = np.nan
+    rows[3] = -np.inf
+    rows[4] = rng.standard_normal(m)
+    rows[4, rng.integers(m)] = np.inf
+    rows[5] = rng.standard_normal(m)
+    return rows
+
+
+# rows short enough for one chain of selects, and long ones that combine in the lanes of
+# a vector (from 32 elements inside a loop, from 128 in a build of maxima)
+@pytest.mark.parametrize("m", [1, 5, 31, 32, 40, 127, 128, 200, 1000])
+def test_max_and_min_of_rows_are_ieee_whatever_their_length(m):
+    mod = compile_source(ROW_EXTREMES)
+    rng = np.random.default_rng(m)
+    a = np.vstack([extreme_rows(m, rng) for _ in range(3)])
+    for fn in ("tops", "tops_in_loop", "bottoms_in_loop"):
+        got, want = mod.run(fn, a), mod.interpreter.run(fn, [a])
+        for g, w in zip(*([got, want] if fn == "bottoms_in_loop" else [[got], [want]])):
+            np.testing.assert_array_equal(g, w)
+            assert np.signbit(g).tolist() == np.signbit(w).tolist(), fn
+    np.testing.assert_array_equal(mod.tops(a), np.max(a, axis=1))
+
+
+def test_a_maximum_inside_a_loop_is_vector_code():
+    # a chain of selects took 1.7 ns per element (sum of the rows' maxima at 1000 x 1000:
+    # 11x NumPy's time); the lanes of a vector maximum 0.15 ns
+    in_loop = ROW_EXTREMES.split("\n\n")[1]
+    assert in_loop.startswith("def tops_in_loop")
+    llvm_ir = compile_source(in_loop).ir("tops_in_loop", stage="llvm")
+    assert re.search(r"@llvm\.maximum\.v\d+f64", llvm_ir)
+
+
 SIGNED_ZEROS = """\
 def top(x: f64[n]) -> f64:
     return max(x)
