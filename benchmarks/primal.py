@@ -430,6 +430,9 @@ def maxima(a: f64[n, m]) -> f64:
 def row_maxima(a: f64[n, m]) -> f64[n]:
     return max(a, axis=1)
 
+def column_maxima(a: f64[n, m]) -> f64[m]:
+    return max(a, axis=0)
+
 def newton_step(x: f64) -> f64:
     y = x
     for k in range(2):
@@ -443,7 +446,8 @@ def newton(x: f64[n]) -> f64:
 
 def loops_inside_loops(backend: str) -> None:
     """A loop's work for each element or row of a loop around it: the maximum of each row
-    (a vector maximum per row from 32 elements, op_reduce) against NumPy, and the gradient
+    or column (a vector maximum per row from 32 elements, op_reduce; otherwise blocks of
+    8 rows or columns, build_reductions) against NumPy, and the gradient
     of a 2-step Newton iteration mapped over 10^5 values against its primal (reverse mode
     unrolls the 2 steps: no tape)."""
     if backend != "native":
@@ -455,11 +459,14 @@ def loops_inside_loops(backend: str) -> None:
     t = measure({"loop": lambda: mod.maxima(square), "np loop": lambda: square.max(axis=1).sum(),
                  "square": lambda: mod.row_maxima(square), "np square": lambda: square.max(axis=1),
                  "tall": lambda: mod.row_maxima(tall), "np tall": lambda: tall.max(axis=1),
+                 "columns": lambda: mod.column_maxima(square),
+                 "np columns": lambda: square.max(axis=0),
                  "newton": lambda: mod.newton(x), "newton grad": lambda: grad(x)})
     rows = [[what, fmt_time(t[key]), fmt_time(t["np " + key]), ratio(t[key], t["np " + key])]
             for what, key in (("sum of max(a[i]) in a loop, 1000 x 1000", "loop"),
                               ("max(a, axis=1), 1000 x 1000", "square"),
-                              ("max(a, axis=1), 100000 x 10", "tall"))]
+                              ("max(a, axis=1), 100000 x 10", "tall"),
+                              ("max(a, axis=0), 1000 x 1000", "columns"))]
     print("\nLoops inside loops, median:")
     print_table(["op", "dpc", "NumPy", "dpc / NumPy"], rows)
     print(f"2-step Newton iteration mapped over 10^5 values: primal {fmt_time(t['newton'])}, "
