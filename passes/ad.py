@@ -62,6 +62,8 @@ DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
 # The run-time error of a reverse sweep over such a loop (record_carried); mod.jacobian's
 # "auto" mode then runs forward mode, which differentiates it.
 SIZE_CHANGING_LOOP = "reverse mode cannot differentiate a loop whose carried array changes size"
+# The loops reverse mode unrolls (unrolled): no more trips, and no more ops written out.
+UNROLL_TRIPS, UNROLL_OPS = 32, 512
 
 
 class AutoDiff:
@@ -147,15 +149,22 @@ class AutoDiff:
 
 
 def unrolled(fn: Function) -> Function:
-    """A copy of fn whose `for` loops of a few known trips are unrolled (as specialization
-    unrolls them, passes/specialize.py), which reverse mode differentiates in fn's place:
+    """A copy of fn whose `for` loops of a few known trips are unrolled (with
+    passes/specialize.py's `unroll`), which reverse mode differentiates in fn's place:
     each iteration's values are then SSA values of the forward sweep, not rows of a tape.
     A tape is memory that every iteration of an enclosing loop writes and reads again, so
-    that loop runs one element at a time; a 2-step Newton iteration mapped over an array
-    had a gradient 27x its primal, 2.5x unrolled."""
+    that loop runs one element at a time: a Newton iteration mapped over 10^5 values had
+    a gradient 27x its primal with 2 steps (2.7x unrolled), and with 20 steps took
+    18.8 ms where unrolled it takes 3.4 ms."""
     copy = clone_function(fn)
-    unroll(copy.body)
+    unroll(copy.body, small_for_ad)
     return copy
+
+
+def small_for_ad(trips: int, ops: int) -> bool:
+    """Is a loop small enough to unroll before AD: at most UNROLL_TRIPS trips and
+    UNROLL_OPS ops written out?"""
+    return trips <= UNROLL_TRIPS and trips * ops <= UNROLL_OPS
 
 
 def reverse_signature(fn: Function) -> Block:

@@ -99,16 +99,22 @@ def size_checks(params: list, ones: set) -> list:
     return checks
 
 
-def unroll(block: Block) -> bool:
-    """Unrolls the small `for` loops of known trip count in block (and its regions)."""
+def small_loop(trips: int, ops: int) -> bool:
+    """Is a loop of `trips` trips with `ops` ops in its body small enough to unroll here?"""
+    return trips <= UNROLL_TRIPS and ops <= UNROLL_OPS
+
+
+def unroll(block: Block, small=small_loop) -> bool:
+    """Unrolls the `for` loops of known trip count in block (and its regions) that
+    small(trips, ops in the body) says are small."""
     changed = False
     ops, block.ops = block.ops, []
     subst: dict = {}
     for op in ops:
         op.operands = [subst.get(v, v) for v in op.operands]
         for region in op.regions:
-            changed |= unroll(region)
-        trips = known_trips(op)
+            changed |= unroll(region, small)
+        trips = known_trips(op, small)
         if trips is None:
             block.ops.append(op)
             continue
@@ -146,8 +152,9 @@ def typed_as(block: Block, values: list, slots: list) -> list:
     return typed
 
 
-def known_trips(op: ir.Op) -> int | None:
-    """The trip count of a small `for` loop with constant bounds; None otherwise."""
+def known_trips(op: ir.Op, small=small_loop) -> int | None:
+    """The trip count of a `for` loop with constant bounds that small(trips, ops in the
+    body) says is small; None otherwise."""
     if op.name != "for":
         return None
     start, stop, step = (constant(v) for v in op.operands[:3])
@@ -155,4 +162,4 @@ def known_trips(op: ir.Op) -> int | None:
         return None
     trips = len(range(start, stop, step))
     size = sum(1 for _ in ir.walk_ops(op.regions[0]))
-    return trips if trips <= UNROLL_TRIPS and size <= UNROLL_OPS else None
+    return trips if small(trips, size) else None

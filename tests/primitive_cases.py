@@ -454,26 +454,26 @@ GROUPS["reductions"] = reductions_group()
 
 # ----------------------------------------------------------------------------- regions and calls
 
-# Loops of known trips run more than 8 times here: reverse mode unrolls those of at most 8
-# (passes/ad.py, unrolled), and these cases are there to run the rules of `for`.
+# The trip counts of these loops are arguments: reverse mode unrolls loops of a few known
+# trips (passes/ad.py, unrolled), and these cases are there to run the rules of `for`.
 REGIONS = """\
-def for_scalar(x: f64, w: f64) -> f64:
+def for_scalar(x: f64, w: f64, trips: i64) -> f64:
     acc = 1.0
-    for i in range(12):
+    for i in range(trips):
         acc = acc * x + w * float(i)
     return acc
 
-def for_array(x: f64[n], w: f64) -> f64:
+def for_array(x: f64[n], w: f64, trips: i64) -> f64:
     v = x
     s = 0.0
-    for i in range(10):
+    for i in range(trips):
         v = sin(v) * w + x
         s += v[i % n] * v[0]
     return sum(v * v) + s
 
-def for_start_step(x: f64[n], w: f64) -> f64:
+def for_start_step(x: f64[n], w: f64, stop: i64) -> f64:
     acc = w
-    for i in range(1, 20, 2):
+    for i in range(1, stop, 2):
         acc = acc * x[i % n] + sin(acc)
     return acc
 
@@ -601,9 +601,9 @@ def expected_gen_max(x, w):
 def regions_group() -> Group:
     g = Group(REGIONS)
     x4 = arr(0.4, -1.2, 0.9, 0.7)
-    g.case("for_scalar", 0.8, -0.3, ops=["for"])
-    g.case("for_array", x4, 0.6, ops=["for"])
-    g.case("for_start_step", x4, 0.6, ops=["for"])
+    g.case("for_scalar", 0.8, -0.3, 5, ops=["for"])
+    g.case("for_array", x4, 0.6, 4, ops=["for"])
+    g.case("for_start_step", x4, 0.6, 8, ops=["for"])
     g.case("for_negative_step", x4, 0.6, ops=["for"])
     for bounds in ((1, 7, 2), (6, -1, -3), (0, 4, 1), (3, 3, 1), (5, 2, 1), (1, 5, -1)):
         g.case("for_range", x4, 0.6, *bounds, ops=["for"], wrt=("x", "w"))

@@ -223,11 +223,11 @@ def roots(x: f64[n]) -> f64:
 
 
 @pytest.mark.parametrize("backend", ["interp", "native"])
-@pytest.mark.parametrize("trips, taped", [(8, False), (9, True)])
-def test_a_newton_iteration_mapped_over_an_array_keeps_no_tape_up_to_8_steps(backend, trips,
-                                                                             taped):
+@pytest.mark.parametrize("trips, taped", [(8, False), (32, False), (33, True)])
+def test_a_newton_iteration_mapped_over_an_array_keeps_no_tape_up_to_32_steps(backend, trips,
+                                                                              taped):
     # Its tape was one buffer that every element wrote and read again, so the loop over
-    # the elements ran one at a time; unrolled, it vectorizes. From 9 steps, the tape.
+    # the elements ran one at a time; unrolled, it vectorizes. From 33 steps, the tape.
     mod = compile_source(NEWTON.replace("TRIPS", str(trips)), name="newton.dp",
                          backend=backend)
     rev = mod.grad("roots").owner.ir("roots.rev", stage="ad")
@@ -420,30 +420,31 @@ def test_loops_that_carry_nothing_differentiable_are_not_taped():
     np.testing.assert_array_equal(mod.grad("f")(x), expected)
 
 
-# The loops of these tests run more than 8 times: reverse mode unrolls those of fewer
+# The trip counts of these tests' loops are arguments: reverse mode unrolls loops of a few
 # known trips (see test_a_loop_of_few_known_trips_is_unrolled_and_needs_no_tape).
 GATED = """\
-def f(x: f64[n], w: f64[n]) -> f64:
+def f(x: f64[n], w: f64[n], trips: i64) -> f64:
     h = x
-    for i in range(9):
+    for i in range(trips):
         g = sigmoid(h * w)
         h = g * h + tanh(w)
     return sum(h)
 """
 
 
-def assert_matches_forward_mode(mod, fn: str, args: list) -> None:
-    """The gradient of fn (of array parameters) against forward mode (passes/forward.py,
-    written apart from reverse mode): its tangent along each unit vector of each
-    parameter."""
-    cotangents, jvp = mod.grad(fn)(*args), mod.jvp(fn)
-    if len(args) == 1:
+def assert_matches_forward_mode(mod, fn: str, arrays: list, *integers) -> None:
+    """The gradient of fn (of f64 array parameters, then integers) against forward mode
+    (passes/forward.py, written apart from reverse mode): its tangent along each unit
+    vector of each array."""
+    cotangents, jvp = mod.grad(fn)(*arrays, *integers), mod.jvp(fn)
+    if len(arrays) == 1:
         cotangents = [cotangents]
     for p, cotangent in enumerate(cotangents):
-        for k in range(len(args[p])):
-            tangents = [np.zeros_like(a) for a in args]
+        for k in range(len(arrays[p])):
+            tangents = [np.zeros_like(a) for a in arrays]
             tangents[p][k] = 1.0
-            assert jvp(*args, *tangents)[1] == pytest.approx(cotangent[k], rel=1e-13)
+            tangent = jvp(*arrays, *integers, *tangents)[1]
+            assert tangent == pytest.approx(cotangent[k], rel=1e-13)
 
 
 @pytest.mark.parametrize("backend", ["interp", "native"])
@@ -457,16 +458,16 @@ def test_costly_intermediates_of_a_loop_are_taped_not_recomputed(backend):
         (1, 1, 3)
     assert (reverse.count("sigmoid"), reverse.count("tanh")) == (0, 0)
     x, w = np.array([0.3, -0.7]), np.array([1.5, 0.2])
-    assert_matches_forward_mode(mod, "f", [x, w])
+    assert_matches_forward_mode(mod, "f", [x, w], 3)
 
 
 NESTED = """\
-def f(x: f64[n], w: f64[n]) -> f64:
+def f(x: f64[n], w: f64[n], steps: i64, layers: i64) -> f64:
     h = x
     total = 0.0
-    for t in range(10):
-        for layer in range(9):
-            h = tanh(h * w + 0.1 * float(layer))
+    for t in range(steps):
+        for layer in range(layers):
+            h = tanh(h * w + float(layer))
         total += sum(h * h)
     return total
 """
@@ -482,7 +483,7 @@ def test_an_inner_loop_s_tapes_are_kept_by_the_outer_loop(backend):
     assert rev.count("tanh") == 1
     assert rev.count(" = for ") == 4  # forward: t, layers; reverse: t, layers
     x, w = np.array([0.3, -0.7, 0.1]), np.array([1.5, 0.2, -0.4])
-    assert_matches_forward_mode(mod, "f", [x, w])
+    assert_matches_forward_mode(mod, "f", [x, w], 4, 3)
 
 
 INACTIVE_INNER = """\
