@@ -56,15 +56,12 @@ from .dce import eliminate_dead_code, never_fails
 from .bounds import prove_repeated
 from .emit import DifferentiationError, Emitter, checked_rule_result, mark_checked
 from .forward import Tangents, tangent_rule_function
-from .specialize import unroll
+from .unroll import small_to_write_out, unroll
 
 DERIVATIVE_FORMS = ("grad", "value_and_grad", "vjp", "jvp")
 # The run-time error of a reverse sweep over such a loop (record_carried); mod.jacobian's
 # "auto" mode then runs forward mode, which differentiates it.
 SIZE_CHANGING_LOOP = "reverse mode cannot differentiate a loop whose carried array changes size"
-# The loops reverse mode unrolls (unrolled): no more trips, ops in the body, and ops
-# written out.
-UNROLL_TRIPS, UNROLL_BODY_OPS, UNROLL_OPS = 32, 64, 512
 
 
 class AutoDiff:
@@ -151,24 +148,15 @@ class AutoDiff:
 
 def unrolled(fn: Function) -> Function:
     """A copy of fn whose `for` loops of a few known trips are unrolled (with
-    passes/specialize.py's `unroll`), which reverse mode differentiates in fn's place:
+    passes/unroll.py's `unroll`), which reverse mode differentiates in fn's place:
     each iteration's values are then SSA values of the forward sweep, not rows of a tape.
     A tape is memory that every iteration of an enclosing loop writes and reads again, so
     that loop runs one element at a time: a Newton iteration mapped over 10^5 values had
     a gradient 27x its primal with 2 steps (2.7x unrolled), and with 20 steps took
     18.8 ms where unrolled it takes 3.4 ms."""
     copy = clone_function(fn)
-    unroll(copy.body, small_for_ad)
+    unroll(copy.body, small_to_write_out)
     return copy
-
-
-def small_for_ad(trips: int, ops: int) -> bool:
-    """Is a loop small enough to unroll before AD: at most UNROLL_TRIPS trips, a body of
-    at most UNROLL_BODY_OPS ops (as specialization's), UNROLL_OPS ops written out?
-    (Without the bound on the body, lstm's loop over its 2 layers was unrolled in its
-    specialized form, inside the loop over time, and that gradient went from 600 to
-    750 us.)"""
-    return trips <= UNROLL_TRIPS and ops <= UNROLL_BODY_OPS and trips * ops <= UNROLL_OPS
 
 
 def reverse_signature(fn: Function) -> Block:

@@ -363,5 +363,7 @@ def optimization_passes() -> list:
     """The `opt` stage, from `ad`."""
     from .licm import LICM
     from .loop_cse import LoopCSE
-    return [Inline(), ConstantFold(), Simplify(), CSE(), LICM(), LoopCSE(), DeadCode()]
+    from .unroll import Unroll
+    return [Inline(), ConstantFold(), Unroll(), Simplify(), CSE(), LICM(), LoopCSE(),
+            DeadCode()]
 

@@ -25,13 +25,13 @@ code) treats like any function.
 from __future__ import annotations
 
 import ir
-from ir import I64, ArrayType, Block, Function
-from ir.clone import clone_block, clone_op
-from ir.ops import constant, in_order
+from ir import I64, ArrayType, Function
+from ir.clone import clone_block
 from ir.types import DYN, sized
 
 from .narrow import narrow_types
 from .simplify import InlineCalls, fold_constants, replace_all, retype
+from .unroll import unroll
 
 UNROLL_TRIPS = 8
 UNROLL_OPS = 64
@@ -63,7 +63,7 @@ def specialize(module: ir.Module, fn: Function, ints: dict, dims: dict, name: st
     while True:
         fold_constants(body)
         narrow_types(body, module)  # after folding and unrolling, sizes become known
-        if not unroll(body):
+        if not unroll(body, small_loop):
             break
     # what it returns may now have sizes the generic signature leaves `?`
     special.return_types = [v.type for v in body.terminator.operands]
@@ -102,64 +102,3 @@ def size_checks(params: list, ones: set) -> list:
 def small_loop(trips: int, ops: int) -> bool:
     """Is a loop of `trips` trips with `ops` ops in its body small enough to unroll here?"""
     return trips <= UNROLL_TRIPS and ops <= UNROLL_OPS
-
-
-def unroll(block: Block, small=small_loop) -> bool:
-    """Unrolls the `for` loops of known trip count in block (and its regions) that
-    small(trips, ops in the body) says are small."""
-    changed = False
-    ops, block.ops = block.ops, []
-    subst: dict = {}
-    for op in ops:
-        op.operands = [subst.get(v, v) for v in op.operands]
-        for region in op.regions:
-            changed |= unroll(region, small)
-        trips = known_trips(op, small)
-        if trips is None:
-            block.ops.append(op)
-            continue
-        start, _, step = (constant(v) for v in op.operands[:3])
-        carried = list(op.operands[3:])
-        body = op.regions[0]
-        for k in range(trips):
-            index = ir.Op("const", [], [I64], {"value": start + k * step},
-                          result_names=[body.args[0].name_hint])
-            block.ops.append(index)
-            values = dict(zip(body.args, [index.result] + typed_as(block, carried, body.args[1:])))
-            copies = [clone_op(inner, values) for inner in body.ops[:-1]]
-            in_order(copies)
-            block.ops.extend(copies)
-            carried = [values.get(v, v) for v in body.ops[-1].operands]
-        subst.update(zip(op.results, typed_as(block, carried, op.results)))
-        changed = True
-    if subst:
-        replace_all(block, subst)
-    return changed
-
-
-def typed_as(block: Block, values: list, slots: list) -> list:
-    """values, each cast (at the end of block) to the type of the loop's argument or
-    result it stands for where the two differ: narrowing gave a carried array a literal
-    size (zeros(k): f64[3]) where the loop leaves it open (f64[?]), and the body's ops
-    were typed against the open one (f64[?] + f64[n]; f64[3] + f64[n] is a type error)."""
-    typed = []
-    for v, slot in zip(values, slots):
-        if v.type != slot.type:
-            cast = ir.Op("shape_cast", [v], [slot.type], {"type": slot.type})
-            block.ops.append(cast)
-            v = cast.results[0]
-        typed.append(v)
-    return typed
-
-
-def known_trips(op: ir.Op, small=small_loop) -> int | None:
-    """The trip count of a `for` loop with constant bounds that small(trips, ops in the
-    body) says is small; None otherwise."""
-    if op.name != "for":
-        return None
-    start, stop, step = (constant(v) for v in op.operands[:3])
-    if None in (start, stop, step) or step == 0:
-        return None
-    trips = len(range(start, stop, step))
-    size = sum(1 for _ in ir.walk_ops(op.regions[0]))
-    return trips if small(trips, size) else None

@@ -10,6 +10,7 @@ from compiler import compile_source
 from passes.ad import AutoDiff, Differentiator
 
 from native_math import native
+from programs import NEWTON
 
 LOOP = """\
 func @f(%x: f64[n], %w: f64) -> f64 {
@@ -208,18 +209,6 @@ def test_a_loop_of_few_known_trips_is_unrolled_and_needs_no_tape():
     assert ir.print_function(module.functions["f.rev"]) == SQUARED_TWICE_REVERSED
     assert ir.print_function(module.functions["f"]) == SQUARED_TWICE.split("\n\n")[0] + "\n"
     assert ir.Interpreter(module).run("g", [0.5]) == 4 * 0.5 ** 3  # d/dx x^4
-
-
-NEWTON = """\
-def root(a: f64) -> f64:
-    y = a
-    for k in range(TRIPS):
-        y = y - (y * y - a) / (2.0 * y)
-    return y
-
-def roots(x: f64[n]) -> f64:
-    return sum([root(x[i]) for i in range(n)])
-"""
 
 
 @pytest.mark.parametrize("backend", ["interp", "native"])

@@ -61,6 +61,7 @@ def test_cli_stats_and_dumps(capsys):
                    "ad                 7       +0\n"
                    "inline             7       +0\n"
                    "constfold          7       +0\n"
+                   "unroll             7       +0\n"
                    "simplify           7       +0\n"
                    "cse                7       +0\n"
                    "licm               7       +0\n"
@@ -74,13 +75,13 @@ def test_cli_stats_and_dumps(capsys):
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
-                       ("inline_calls", "ad", "inline", "constfold", "simplify", "cse", "licm",
-                        "loop_cse", "dce", "scalarize", "bounds", "checks", "speculate", "fusion")]
+                       ("inline_calls", "ad", "inline", "constfold", "unroll", "simplify", "cse",
+                        "licm", "loop_cse", "dce", "scalarize", "bounds", "checks", "speculate", "fusion")]
     status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "hoist")
     assert (status, out) == (1, "")
     assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, ad, inline, "
-                   "constfold, simplify, cse, licm, loop_cse, dce, scalarize, bounds, checks, "
-                   "speculate, fusion\n")
+                   "constfold, unroll, simplify, cse, licm, loop_cse, dce, scalarize, bounds, "
+                   "checks, speculate, fusion\n")
 
 
 def test_cli_stats_of_one_function(capsys):
