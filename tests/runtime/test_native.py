@@ -1,6 +1,7 @@
 """The native backend: agrees with the interpreter, raises clear errors without crashing,
 does not leak, and runs from several threads at once."""
 
+import collections
 import ctypes
 import fractions
 import os
@@ -17,9 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import runtime.jit
 from compiler import compile_file, compile_source
 from ir import (AssertionErrorDP, IndexErrorDP, MemoryErrorDP, ShapeErrorDP, ValueErrorDP,
                 ZeroDivisionErrorDP, parse_module, walk_ops)
+from programs import NEWTON
 from reference import EXAMPLES, make_inputs
 
 ROOT = Path(__file__).parents[2] / "examples"
@@ -1072,6 +1075,34 @@ def test_a_maximum_inside_a_loop_is_vector_code():
     (in_loop,) = [d for d in ROW_EXTREMES.split("\n\n") if d.startswith("def tops_in_loop")]
     llvm_ir = compile_source(in_loop).ir("tops_in_loop", stage="llvm")
     assert re.search(r"@llvm\.maximum\.v\d+f64", llvm_ir)
+
+
+NEWTON_GRADIENT = NEWTON.replace("TRIPS", "8") + """
+def slopes(x: f64[n]) -> f64[n]:
+    return grad(roots)(x)
+
+def sums(x: f64[n]) -> f64[n]:
+    return [x[i] * x[i] + x[i] for i in range(n)]
+"""
+
+
+def test_a_loop_of_slow_dependent_ops_runs_four_vector_iterations_side_by_side():
+    # The gradient's loop over the elements is one chain of 16 divisions per element (8
+    # steps, each divided forward and back). LLVM interleaves small loop bodies only; this
+    # one, at one vector iteration at a time, waited on each division (2x slower). The
+    # loops of roots (a sum) and of sums (cheap ops) are left to LLVM.
+    mod = compile_source(NEWTON_GRADIENT)
+    lowered, _ = runtime.jit.llvm_ir(mod._scalarize())
+    assert '!{ !"llvm.loop.interleave.count", i32 4 }' in lowered
+    assert lowered.count("!llvm.loop !") == 1  # slopes' loop alone
+    # the vector loop's 16 divisions 4 times (one vector at a time, the function has 56
+    # vector divisions of its widest vectors, its other loops included; told, 104)
+    llvm_ir = mod.ir("slopes", stage="llvm")
+    slopes = re.search(r"^define .*@dpc_entry_slopes\(.*?^}$", llvm_ir, re.M | re.S).group()
+    assert max(collections.Counter(re.findall(r"fdiv <(\d+) x", slopes)).values()) >= 4 * 16
+    x = np.array([0.5, 2.0, 3.0, 7.0] * 10)
+    np.testing.assert_array_equal(mod.slopes(x), mod.interpreter.run("slopes", [x]))
+    np.testing.assert_allclose(mod.slopes(x), 0.5 / np.sqrt(x), rtol=1e-15)
 
 
 SIGNED_ZEROS = """\
