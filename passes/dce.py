@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 import ir
-from ir.ops import MOVABLE_PROOFS, dim_of_value, never_allocated
+from ir.ops import BINARY, MOVABLE_PROOFS, UNARY, dim_of_value, never_allocated
 from ir.registry import REGISTRY
 
 from .narrow import narrow_types
@@ -33,11 +33,51 @@ def shapes_agree(op: ir.Op) -> bool:
     shapes = [v.type.shape for v in op.operands if v.type.rank > 0]
     if len(shapes) < 2:
         return True
+    arrays = [v for v in op.operands if v.type.rank > 0]
+    if len(set(shapes)) == 1 and len({shape_source(v) for v in arrays}) == 1:
+        return True  # one shape, `?` sizes included: made from one array
     for axis in range(1, max(map(len, shapes)) + 1):  # from the last axis, as broadcasting
         sizes = [shape[-axis] for shape in shapes if len(shape) >= axis and shape[-axis] != 1]
         if len(sizes) > 1 and (len(set(sizes)) > 1 or ir.DYN in sizes):
             return False
     return True
+
+
+def sized_like(sizes: list, like) -> bool:
+    """Is each size `dim` of like's axis of that place, or of an array that elementwise
+    ops made from like (which have its shape, or raised)? So `full(1.0, dim(y * y))`
+    multiplied into y, where y: f64[?], is y."""
+    return (sized_by_dims(sizes) and len(sizes) == like.type.rank
+            and shape_source(sizes[0].defining_op.operands[0]) is shape_source(like))
+
+
+
+
+def shape_source(v):
+    """The array whose shape v has, followed back through elementwise ops (whose operands
+    of v's rank have its shape, or they raise) and `full`s sized by `dim`s of it."""
+    op = v.defining_op
+    while op is not None:
+        if op.name == "full" and op.operands[1:] and sized_by_dims(op.operands[1:]):
+            v = op.operands[1].defining_op.operands[0]
+        elif (op.name in BINARY or op.name in UNARY or op.name == "select") and all(
+                a.type.rank == 0 or a.type.shape == v.type.shape for a in op.operands) \
+                and v.type.rank > 0:  # no broadcasting: every array of v's shape
+            v = next(a for a in op.operands if a.type.rank > 0)
+        else:
+            return v
+        op = v.defining_op
+    return v
+
+
+def sized_by_dims(sizes: list) -> bool:
+    """Is each size `dim` of one array's axis of that place, one per axis?"""
+    ops = [s.defining_op for s in sizes]
+    if not ops or ops[0] is None or ops[0].name != "dim":
+        return False
+    return all(op is not None and op.name == "dim" and op.attrs["axis"] == axis
+               and op.operands[0] is ops[0].operands[0] for axis, op in enumerate(ops)) \
+        and len(sizes) == ops[0].operands[0].type.rank
 
 
 def body_never_fails(block: ir.Block, in_place: bool = False) -> bool:
@@ -64,6 +104,8 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
     if name == "pow":
         return op.operands[0].type.elem.name == "f64"
     if name == "full":  # fails only for a negative size; a dimension never is one
+        if sized_by_dims(op.operands[1:]):
+            return True
         sizes = [dim_of_value(v) for v in op.operands[1:]]
         return all(isinstance(s, str) and s != ir.DYN or isinstance(s, int) and s >= 0
                    for s in sizes)

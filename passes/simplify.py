@@ -20,6 +20,7 @@ that stays honest about IEEE, common subexpression elimination, dead code elimin
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 
 import ir
@@ -30,7 +31,7 @@ from ir.ops import constant, dim_of_value
 from ir.types import DYN, sized
 from ir.registry import REGISTRY
 
-from .dce import effect_free, eliminate_dead_code
+from .dce import effect_free, eliminate_dead_code, sized_like
 from .narrow import narrow_types
 
 
@@ -44,9 +45,34 @@ def is_filled_with(v, value, like) -> bool:
     """v is the constant `value`, or an array `full` of it known to have the shape of
     `like` (of another shape, the op it is an operand of raises)."""
     op = v.defining_op
-    if op is not None and op.name == "full" and v.type == like.type and DYN not in v.type.shape:
+    if op is not None and op.name == "full" and v.type == like.type and (
+            DYN not in v.type.shape or sized_like(op.operands[1:], like)):
         v = op.operands[0]
     return is_const(v, value)
+
+
+COMPARISONS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
+               "gt": operator.gt, "ge": operator.ge}
+
+
+def filled_choice(cond, then, other):
+    """The operand a select takes everywhere when cond is a comparison of a `full` of a
+    constant with a constant (as a zero guard of a seed of ones is) and has the
+    operand's shape; None otherwise."""
+    op = cond.defining_op
+    if op is None or op.name not in COMPARISONS or cond.type.rank == 0:
+        return None
+    filled = [a for a in op.operands if a.type.rank > 0]
+    if len(filled) != 1 or filled[0].defining_op is None or filled[0].defining_op.name != "full":
+        return None
+    full = filled[0].defining_op
+    values = [constant(full.operands[0] if a is filled[0] else a) for a in op.operands]
+    if any(v is None for v in values) or full.results[0].type.shape != cond.type.shape:
+        return None
+    value = COMPARISONS[op.name](*values)
+    chosen = then if bool(value) else other
+    same = DYN not in cond.type.shape or sized_like(full.operands[1:], chosen)
+    return chosen if same and chosen.type.shape == cond.type.shape else None
 
 
 def replace_all(root: ir.Block, subst: dict) -> None:
@@ -144,6 +170,9 @@ class Simplify:
                 return a[1]
             if constant(a[0]) is not None:
                 return a[1] if constant(a[0]) else a[2]
+            chosen = filled_choice(a[0], a[1], a[2])
+            if chosen is not None:
+                return chosen
         return None
 
 
