@@ -51,8 +51,6 @@ def sized_like(sizes: list, like) -> bool:
             and shape_source(sizes[0].defining_op.operands[0]) is shape_source(like))
 
 
-
-
 def shape_source(v):
     """The array whose shape v has, followed back through elementwise ops (whose operands
     of v's rank have its shape, or they raise) and `full`s sized by `dim`s of it."""
