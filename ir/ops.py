@@ -725,6 +725,11 @@ for _name, (_f, _i, _accepted, _res, _verb) in BINARY.items():
                    folds=_name not in NOT_FOLDED))
 
 
+# The ops that apply to arrays element by element: their result has the shape their
+# array operands broadcast to (passes/scalarize.py makes them loops; passes/dce.py
+# follows a shape back through them).
+ELEMENTWISE = set(UNARY) | set(BINARY) | {"select", "to_f64", "to_i64"}
+
 SELECT_VERB = "apply where() to"
 
 

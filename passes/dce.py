@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 
 import ir
-from ir.ops import BINARY, MOVABLE_PROOFS, UNARY, dim_of_value, never_allocated
+from ir.ops import ELEMENTWISE, MOVABLE_PROOFS, dim_of_value, never_allocated
 from ir.registry import REGISTRY
 
 from .narrow import narrow_types
@@ -30,10 +30,10 @@ NEVER_FAILS = {"const", "dim", "add", "sub", "mul", "div", "neg", "exp", "log", 
 def shapes_agree(op: ir.Op) -> bool:
     """Do the types show that op's array operands broadcast together? A `?` meeting
     another size may not (x + ones(k)): the op then fails at run time on a mismatch."""
-    shapes = [v.type.shape for v in op.operands if v.type.rank > 0]
+    arrays = [v for v in op.operands if v.type.rank > 0]
+    shapes = [v.type.shape for v in arrays]
     if len(shapes) < 2:
         return True
-    arrays = [v for v in op.operands if v.type.rank > 0]
     if len(set(shapes)) == 1 and len({shape_source(v) for v in arrays}) == 1:
         return True  # one shape, `?` sizes included: made from one array
     for axis in range(1, max(map(len, shapes)) + 1):  # from the last axis, as broadcasting
@@ -52,15 +52,15 @@ def sized_like(sizes: list, like) -> bool:
 
 
 def shape_source(v):
-    """The array whose shape v has, followed back through elementwise ops (whose operands
-    of v's rank have its shape, or they raise) and `full`s sized by `dim`s of it."""
+    """The array whose shape v has, followed back through elementwise ops whose array
+    operands all have v's shape (no broadcasting: they are equal, or the op raised) and
+    through `full`s sized by `dim`s of it."""
     op = v.defining_op
     while op is not None:
-        if op.name == "full" and op.operands[1:] and sized_by_dims(op.operands[1:]):
+        if op.name == "full" and sized_by_dims(op.operands[1:]):
             v = op.operands[1].defining_op.operands[0]
-        elif (op.name in BINARY or op.name in UNARY or op.name == "select") and all(
-                a.type.rank == 0 or a.type.shape == v.type.shape for a in op.operands) \
-                and v.type.rank > 0:  # no broadcasting: every array of v's shape
+        elif op.name in ELEMENTWISE and v.type.rank > 0 and all(
+                a.type.rank == 0 or a.type.shape == v.type.shape for a in op.operands):
             v = next(a for a in op.operands if a.type.rank > 0)
         else:
             return v

@@ -26,12 +26,11 @@ compares them at run time, so a mismatch is an error and never a silent wrong an
 from __future__ import annotations
 
 from ir import Block, Builder, Function, Module, Op, errors, walk_ops
-from ir.ops import BINARY, IN_ORDER, UNARY, operand_mismatch
+from ir.ops import ELEMENTWISE, IN_ORDER, operand_mismatch
 from ir.types import DYN, I64
 
 from .fusion import uses_of
 
-ELEMENTWISE = set(UNARY) | set(BINARY) | {"select", "to_f64", "to_i64"}
 REDUCE_KIND = {"reduce_sum": "sum", "reduce_prod": "prod", "reduce_max": "max",
                "reduce_min": "min"}
 
