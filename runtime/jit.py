@@ -259,10 +259,11 @@ _free.restype = None
 class ResultBuffer:
     """A native result buffer handed to NumPy: unlinked from the call's allocation list
     (lower.py's runtime_helpers: each buffer has HEADER bytes before its data, the
-    previous and next buffer's headers, then its capacity), so dpc_free_all leaves it,
-    and freed when the last array on it goes. It is what `.base` of the array is."""
+    previous and next buffer's headers, its capacity, then the block malloc gave), so
+    dpc_free_all leaves it, and freed when the last array on it goes. It is what `.base`
+    of the array is."""
 
-    __slots__ = ("head", "__array_interface__")
+    __slots__ = ("block", "__array_interface__")
 
     @staticmethod
     def can_take(data: int, nbytes: int) -> bool:
@@ -280,12 +281,12 @@ class ResultBuffer:
         prev, nxt = ctypes.c_int64.from_address(head).value, ctypes.c_int64.from_address(head + 8).value
         ctypes.c_int64.from_address(prev + 8).value = nxt  # unlink: prev.next = next
         ctypes.c_int64.from_address(nxt).value = prev      # next.prev = prev
-        self.head = head
+        self.block = ctypes.c_int64.from_address(head + 24).value
         self.__array_interface__ = {"data": (data, False), "shape": shape,
                                     "typestr": typestr, "version": 3}
 
     def __del__(self, free=_free):
-        free(self.head)
+        free(self.block)
 
 
 class NativeFunction:

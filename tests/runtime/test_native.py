@@ -372,6 +372,20 @@ def test_large_results_keep_their_native_buffer():
     assert mod.ident(np.arange(3.0)).base is None
 
 
+def test_native_buffers_start_on_a_64_byte_boundary():
+    # a vector of 8 doubles that spans two cache lines costs two loads or stores
+    # (lower.py's ALIGN); large results are the native buffers themselves, so their
+    # addresses show where dpc.alloc put the data
+    mod = compile_source("def twice(x: f64[n]) -> (f64[n], f64[n]):\n    y = x * 2.0\n"
+                         "    return y, [y[i] + 1.0 for i in range(n)]\n")
+    for n in (8193, 9001, 10007, 20000):
+        x = np.arange(float(n))
+        a, b = mod.twice(x)
+        assert type(a.base).__name__ == "ResultBuffer" and type(b.base).__name__ == "ResultBuffer"
+        assert [r.__array_interface__["data"][0] % 64 for r in (a, b)] == [0, 0]
+        assert np.array_equal(a, 2.0 * x) and np.array_equal(b, 2.0 * x + 1.0)
+        del a, b  # freed through the block malloc gave, not the aligned data's header
+
 def test_a_result_in_a_much_larger_buffer_is_copied():
     # the buffer of a result can be an earlier temporary's, reused: handed to NumPy, the
     # whole of it would stay alive with the result
