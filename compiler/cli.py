@@ -795,7 +795,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="print the module (with --fn: that function and the functions "
                         "generated for it) after pass PASS (repeatable); the passes "
                         "are inline_calls, ad, inline, constfold, unroll, simplify, cse, licm, "
-                        "loop_cse, dce, scalarize, bounds, checks, speculate, fusion")
+                        "loop_cse, dce, scalarize, bounds, gather, checks, speculate, fusion")
     p.add_argument("--dump-after-all", action="store_true",
                    help="print the module (or --fn's function) after every pass")
     p.add_argument("--format", choices=("text", "dot"),

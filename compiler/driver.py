@@ -76,10 +76,11 @@ def native_passes(checked: bool = True) -> list:
     from passes.bounds import Bounds, Unchecked
     from passes.checks import Checks
     from passes.fusion import Fusion
+    from passes.gather import Gather
     from passes.scalarize import Scalarize
     from passes.speculate import Speculate
     bounds = [Bounds()] if checked else [Bounds(), Unchecked()]
-    return [Scalarize(), *bounds, Checks(), Speculate(), Fusion()]
+    return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion()]
 
 
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:

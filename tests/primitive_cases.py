@@ -19,14 +19,10 @@ import numpy as np
 import ir
 import runtime
 from compiler import check_source, compile_source
-from compiler.driver import reachable
+from compiler.driver import native_passes, reachable
 from ir.ops import BINARY, UNARY
 from ir.registry import REGISTRY
 from passes.ad import AutoDiff
-from passes.bounds import Bounds
-from passes.fusion import Fusion
-from passes.scalarize import Scalarize
-from passes.speculate import Speculate
 
 BACKENDS = ["interp", "native"]
 TOLERANCE = 1e-6
@@ -852,7 +848,7 @@ def with_wrappers(name: str) -> ir.Module:
 def native_module(module: ir.Module):
     """As CompiledModule._compile_native does it: the native passes on a copy, then the JIT."""
     module = ir.clone_module(module)
-    for native_pass in (Scalarize(), Bounds(), Speculate(), Fusion()):
+    for native_pass in native_passes():
         module = native_pass.apply(module)
     ir.verify_module(module)
     return runtime.compile_module(module)

@@ -69,6 +69,7 @@ def test_cli_stats_and_dumps(capsys):
                    "dce                7       +0\n"
                    "scalarize         29      +22\n"
                    "bounds            29       +0\n"
+                   "gather            29       +0\n"
                    "checks            26       -3\n"
                    "speculate         26       +0\n"
                    "fusion            14      -12\n")
@@ -76,12 +77,13 @@ def test_cli_stats_and_dumps(capsys):
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
                        ("inline_calls", "ad", "inline", "constfold", "unroll", "simplify", "cse",
-                        "licm", "loop_cse", "dce", "scalarize", "bounds", "checks", "speculate", "fusion")]
+                        "licm", "loop_cse", "dce", "scalarize", "bounds", "gather", "checks",
+                        "speculate", "fusion")]
     status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "hoist")
     assert (status, out) == (1, "")
     assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, ad, inline, "
                    "constfold, unroll, simplify, cse, licm, loop_cse, dce, scalarize, bounds, "
-                   "checks, speculate, fusion\n")
+                   "gather, checks, speculate, fusion\n")
 
 
 def test_cli_stats_of_one_function(capsys):

@@ -1,0 +1,214 @@
+"""Gather (passes/gather.py): a loop that adds into one array at several offsets of its
+variable, a stencil's reverse sweep, becomes a build that vectorizes."""
+
+import numpy as np
+import pytest
+
+import ir
+from compiler import compile_source
+from passes.gather import Gather
+
+# The reverse sweep of [g[i - 1] + 2.0 * g[i] + g[i + 1] ...] over range(1, n - 1): element
+# j of the build adds what iterations j - 1, j and j + 1 added to it, in that order
+BEFORE = (
+    "func @f(%g: f64[n]) -> f64[n] {\n"
+    "  %n = dim %g {axis = 0} : i64\n"
+    "  %0 = const 0.0 : f64\n"
+    "  %z = full %0, %n : f64[n]\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = sub %n, %1 : i64\n"
+    "  %3 = const 2.0 : f64\n"
+    "  %xb = for %1, %2, %1, %z : f64[n] {\n"
+    "  ^(%k: i64, %acc: f64[n]):\n"
+    "    %v = index %g, %k {inbounds = true} : f64\n"
+    "    %km = sub %k, %1 : i64\n"
+    "    %a1 = add_at %acc, %v, %km {inbounds = true} : f64[n]\n"
+    "    %w = mul %3, %v : f64\n"
+    "    %a2 = add_at %a1, %w, %k {inbounds = true} : f64[n]\n"
+    "    %kp = add %k, %1 : i64\n"
+    "    %a3 = add_at %a2, %v, %kp {inbounds = true} : f64[n]\n"
+    "    yield %a3\n"
+    "  }\n"
+    "  return %xb\n"
+    "}\n"
+)
+
+AFTER = (
+    "func @f(%g: f64[n]) -> f64[n] {\n"
+    "  %n = dim %g {axis = 0} : i64\n"
+    "  %0 = const 0.0 : f64\n"
+    "  %z = full %0, %n : f64[n]\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = sub %n, %1 : i64\n"
+    "  %3 = const 2.0 : f64\n"
+    "  %4 = lt %1, %2 : bool\n"
+    "  %5 = if %4 : f64[n] {\n"
+    "    %6 = dim %z {axis = 0} : i64\n"
+    "    %7 = const 0 : i64\n"
+    "    %8 = const 1 : i64\n"
+    "    %9 = build %7, %6, %8 : f64[n] {\n"
+    "    ^(%j: i64):\n"
+    "      %10 = index %z, %j {inbounds = true} : f64\n"
+    "      %11 = const 1 : i64\n"
+    "      %12 = sub %j, %11 : i64\n"
+    "      %13 = ge %12, %1 : bool\n"
+    "      %14 = lt %12, %2 : bool\n"
+    "      %15 = and %13, %14 : bool\n"
+    "      %16 = select %15, %12, %1 : i64\n"
+    "      %v = index %g, %16 {inbounds = true} : f64\n"
+    "      %17 = add %10, %v : f64\n"
+    "      %18 = select %15, %17, %10 : f64\n"
+    "      %19 = ge %j, %1 : bool\n"
+    "      %20 = lt %j, %2 : bool\n"
+    "      %21 = and %19, %20 : bool\n"
+    "      %22 = select %21, %j, %1 : i64\n"
+    "      %v.1 = index %g, %22 {inbounds = true} : f64\n"
+    "      %w = mul %3, %v.1 : f64\n"
+    "      %23 = add %18, %w : f64\n"
+    "      %24 = select %21, %23, %18 : f64\n"
+    "      %25 = const 1 : i64\n"
+    "      %26 = add %j, %25 : i64\n"
+    "      %27 = ge %26, %1 : bool\n"
+    "      %28 = lt %26, %2 : bool\n"
+    "      %29 = and %27, %28 : bool\n"
+    "      %30 = select %29, %26, %1 : i64\n"
+    "      %v.2 = index %g, %30 {inbounds = true} : f64\n"
+    "      %31 = add %24, %v.2 : f64\n"
+    "      %32 = select %29, %31, %24 : f64\n"
+    "      yield %32\n"
+    "    }\n"
+    "    yield %9\n"
+    "  } {\n"
+    "    yield %z\n"
+    "  }\n"
+    "  return %5\n"
+    "}\n"
+)
+
+
+def gathered(source: str) -> str:
+    module = Gather().apply(ir.parse_module(source))
+    ir.verify_module(module)
+    return ir.print_module(module)
+
+
+def test_before_and_after():
+    # the adds of earlier iterations first (offset +1, 0, -1), each out of the loop's
+    # range computed at its start and not added; no iteration at all: the array itself
+    assert gathered(BEFORE) == AFTER
+    assert ir.print_module(ir.parse_module(AFTER)) == AFTER
+
+
+@pytest.mark.parametrize("change", [
+    # one offset: no iteration reads what another wrote, and LLVM vectorizes the loop
+    [("%km = sub %k, %1", "%km = add %k, %1"),
+     ("%a2 = add_at %a1, %w, %k ", "%a2 = add_at %a1, %w, %km ")],
+    # an index that may be negative stands for one from the end: at k = 1, k - 2 is n - 1
+    ("%km = sub %k, %1 : i64\n    %a1 = add_at %acc, %v, %km {inbounds = true}",
+     "%km = sub %k, %3.i : i64\n    %a1 = add_at %acc, %v, %km {inbounds = \"wraps\"}"),
+    # an index not proved in range: its error must come at its iteration
+    ("%a2 = add_at %a1, %w, %k {inbounds = true}", "%a2 = add_at %a1, %w, %k"),
+    # the array read in the body, not only added into
+    ("%w = mul %3, %v : f64", "%u = index %acc, %k {inbounds = true} : f64\n    "
+                              "%w = mul %u, %v : f64"),
+    # a step of 2
+    ("%xb = for %1, %2, %1, %z", "%xb = for %1, %2, %2.s, %z"),
+])
+def test_loops_it_leaves(change):
+    source = BEFORE
+    for old, new in change if isinstance(change, list) else [change]:
+        assert old in source
+        source = source.replace(old, new)
+    source = source.replace(
+        "  %3 = const 2.0 : f64\n",
+        "  %3 = const 2.0 : f64\n  %3.i = const 2 : i64\n  %2.s = const 2 : i64\n")
+    assert gathered(source) == ir.print_module(ir.parse_module(source))
+
+
+def test_a_wrapping_index_that_a_test_keeps_in_range_is_gathered():
+    # k - 1 under `if k > 0` (as the bounds pass leaves a stencil's reverse sweep:
+    # `wraps`, from a loop that starts at 0)
+    source = BEFORE.replace("%xb = for %1, %2, %1, %z", "%c = const 0 : i64\n  "
+                            "%xb = for %c, %2, %1, %z").replace(
+        "    %km = sub %k, %1 : i64\n    %a1 = add_at %acc, %v, %km {inbounds = true} : f64[n]\n",
+        "    %inside = gt %k, %c : bool\n    %km = sub %k, %1 : i64\n"
+        "    %a1 = if %inside : f64[n] {\n"
+        "      %a0 = add_at %acc, %v, %km {inbounds = \"wraps\"} : f64[n]\n"
+        "      yield %a0\n    } {\n      yield %acc\n    }\n")
+    out = gathered(source)
+    assert " = for " not in out and out.count(" = build ") == 1
+    # the add of iteration j + 1 (%30 there: j + 1, or the start out of range) under the
+    # test at that iteration
+    assert ("      %v.2 = index %g, %30 {inbounds = true} : f64\n"
+            "      %inside = gt %30, %c : bool\n"
+            "      %31 = if %inside : f64 {\n"
+            "        %32 = add %24, %v.2 : f64\n"
+            "        yield %32\n"
+            "      } {\n"
+            "        yield %24\n"
+            "      }\n"
+            "      %33 = select %29, %31, %24 : f64\n") in out
+
+
+SMOOTH = """
+def smooth(x: f64[n]) -> f64:
+    y = [0.25 * x[i - 1] + 0.5 * x[i] + 0.25 * x[i + 1] if i > 0 and i < n - 1 else x[i]
+         for i in range(n)]
+    return sum(y * y)
+
+def plain(x: f64[n]) -> f64:
+    y = [0.25 * x[i] + 0.5 * x[i + 1] + 0.25 * x[i + 2] for i in range(n - 2)]
+    return sum(y * y)
+
+def five(x: f64[n]) -> f64:
+    y = [x[i - 2] - 8.0 * x[i - 1] + 8.0 * x[i + 1] - x[i + 2] if not (i < 2 or i >= n - 2)
+         else 3.0 * x[i] for i in range(n)]
+    return sum(sin(y))
+
+def wrapping(x: f64[n]) -> f64:
+    return sum([x[i - 1] * x[i] for i in range(n)])
+
+def smooth_grad(x: f64[n]) -> f64[n]:
+    return grad(smooth)(x)
+
+def plain_grad(x: f64[n]) -> f64[n]:
+    return grad(plain)(x)
+
+def five_grad(x: f64[n]) -> f64[n]:
+    return grad(five)(x)
+
+def wrapping_grad(x: f64[n]) -> f64[n]:
+    return grad(wrapping)(x)
+"""
+
+
+@pytest.fixture(scope="module")
+def stencils():
+    return compile_source(SMOOTH)
+
+
+@pytest.mark.parametrize("fn, gathered_loops", [("smooth_grad", 1), ("plain_grad", 1),
+                                                ("five_grad", 1), ("wrapping_grad", 0)])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 9, 100])
+def test_stencil_gradients_equal_the_interpreters_bit_for_bit(stencils, fn, gathered_loops, n):
+    # the reverse sweep of each stencil adds at k - 1, k and k + 1 (five: k +- 2 too); x[i
+    # - 1] at i = 0 in `wrapping` is x[n - 1], so its loop stays a loop
+    scalar = stencils.ir(fn, stage="scalar")
+    assert scalar.count(" = for ") == 1 - gathered_loops
+    x = np.random.default_rng(n).normal(size=n)
+    x[::3] = 0.0  # zero cotangents through the zero guards
+    got = getattr(stencils, fn)(x)
+    want = stencils.interpreter.run(fn, [x])
+    assert got.tobytes() == np.asarray(want, dtype=np.float64).tobytes()
+
+
+def test_the_gradient_of_a_stencil_is_numpys():
+    mod = compile_source(SMOOTH)
+    x = np.random.default_rng(0).normal(size=50)
+    y = x.copy()
+    y[1:-1] = 0.25 * x[:-2] + 0.5 * x[1:-1] + 0.25 * x[2:]
+    g = np.zeros(50)
+    g[[0, -1]] = 2.0 * y[[0, -1]]
+    for w, shift in ((0.25, 0), (0.5, 1), (0.25, 2)):
+        g[shift:48 + shift] += w * 2.0 * y[1:-1]
+    np.testing.assert_allclose(mod.smooth_grad(x), g, rtol=1e-14, atol=1e-15)
