@@ -34,7 +34,11 @@ The pass takes a `for` that carries that one array and nothing else, steps by 1,
 whose body only adds scalars into it (`add_at`, maybe under `if`s) at its variable plus
 distinct constants, each proved in range without wrapping (ir/ops.py's proofs; `wraps`
 where a test or the loop's start keeps the index >= 0), and cannot fail otherwise (so
-leaving out ops no add needs changes no error). A loop that adds at one offset only is
+leaving out ops no add needs changes no error). A matrix's loop nest, one `for` per
+axis, each body but the innermost only the next loop and ops for it, the inner loops'
+ranges fixed before the nest starts, is taken the same way: a 5-point Laplacian's
+gradient adds at (k - 1, k1), (k, k1 - 1), ... and becomes a build of rows, element (j,
+j1) adding what iterations (j + 1, j1), (j, j1 + 1), ... added to it, in the nest's order. A loop that adds at one offset only is
 left alone: it has no dependence from one iteration to the next and LLVM vectorizes it as
 it is (the ode's reverse sweep). It runs after `bounds`, whose proofs it reads.
 """
@@ -47,9 +51,9 @@ import ir
 from ir import Block, Builder
 from ir.clone import clone_op
 from ir.ops import GUARDED, constant
-from ir.types import I64
+from ir.types import ArrayType, I64
 
-from .dce import SAFE_INDEX, body_never_fails
+from .dce import SAFE_INDEX, body_never_fails, never_fails
 from .simplify import replace_all
 from .unroll import typed_as
 
@@ -69,11 +73,11 @@ class Gather:
 
 
 class Add(NamedTuple):
-    """One `add_at` of the loop body: the op, its index's offset from the loop variable,
-    the tests (value, holds) of the `if`s it is under, from the outside in, and the
-    blocks from the body down to its own."""
+    """One `add_at` of the innermost loop body: the op, its indices' offsets from the
+    loop variables, the tests (value, holds) of the `if`s it is under, from the outside
+    in, and the blocks from the outermost loop's body down to its own."""
     op: ir.Op
-    offset: int
+    offsets: tuple
     tests: list
     blocks: list
 
@@ -84,52 +88,85 @@ def gather_block(block: Block, b: Builder) -> None:
     for op in ops:
         for region in op.regions:
             gather_block(region, b)
-        adds = gathered_adds(op)
-        if adds is None:
+        found = gathered_adds(op)
+        if found is None:
             block.ops.append(op)
             continue
         with b.at(block), b.located(op.loc):
-            replaced[op.results[0]] = gathered(b, op, adds)
+            replaced[op.results[0]] = gathered(b, *found)
     if replaced:
         replace_all(block, replaced)
 
 
-def gathered_adds(op: ir.Op) -> list | None:
-    """The adds of a loop the pass rewrites, in the body's order; None for any other op."""
-    if op.name != "for" or len(op.operands) != 4 or constant(op.operands[2]) != 1:
+def gathered_adds(op: ir.Op) -> tuple | None:
+    """(the loop nest, its adds in the body's order) for a loop the pass rewrites; None
+    for any other op."""
+    nest = loop_nest(op)
+    if nest is None:
         return None
-    body = op.regions[0]
-    k, acc = body.args
-    if acc.type.rank != 1 or not body_never_fails(body, in_place=True):
+    bodies = [loop.regions[0] for loop in nest]
+    ks = [body.args[0] for body in bodies]
+    acc = bodies[-1].args[1]
+    if acc.type.rank != len(nest) or not body_never_fails(bodies[-1], in_place=True) or \
+            not all(never_fails(o, in_place=True) for body, inner in zip(bodies, nest[1:])
+                    for o in body.ops if o is not inner):
         return None
     adds = []
-    final = chain_adds(body, k, acc, [], [body], adds, {acc})
-    if final is None or body.ops[-1].operands != [final]:
+    final = chain_adds(bodies[-1], ks, acc, [], bodies, adds, {acc})
+    if final is None or bodies[-1].ops[-1].operands != [final]:
         return None
-    start = constant(op.operands[0])
-    if len({a.offset for a in adds}) < 2 or not all(never_wraps(a, k, start) for a in adds):
+    starts = [constant(loop.operands[0]) for loop in nest]
+    if len({a.offsets for a in adds}) < 2 or not all(never_wraps(a, ks, starts) for a in adds):
         return None
     cloned = sum(len(ops) for a in adds for ops in needed_ops(a))
-    return adds if cloned <= MAX_GROWTH * sum(1 for _ in ir.walk_ops(body)) else None
+    return (nest, adds) if cloned <= MAX_GROWTH * sum(1 for _ in ir.walk_ops(bodies[0])) \
+        else None
 
 
-def chain_adds(block: Block, k, acc, tests: list, blocks: list, adds: list, chain: set):
-    """Follows the array through block: `add_at`s of a scalar into it at k plus a
-    constant, and `if`s that yield it, nothing else using it or an earlier value of it
-    (`chain`, which grows). Appends each add to `adds` and returns the array's last
-    value; None when anything else uses it."""
+def loop_nest(op: ir.Op) -> list | None:
+    """[op, the loop in its body, ...]: `for`s stepping by 1 and carrying one array and
+    nothing else, each body but the last using the array only for the next loop, whose
+    range the outermost loop does not compute."""
+    if not carries_one_array(op):
+        return None
+    nest = [op]
+    while True:
+        body = nest[-1].regions[0]
+        acc = body.args[1]
+        users = [o for o in body.ops[:-1] if acc in o.operands or acc in ir.uses_within(o)]
+        inner = users[0] if len(users) == 1 else None
+        if inner is None or not carries_one_array(inner) or inner.operands[3] is not acc \
+                or body.ops[-1].operands != inner.results \
+                or set(inner.operands[:2]) & ir.defined_within(op):
+            return nest
+        nest.append(inner)
+
+
+def carries_one_array(op: ir.Op) -> bool:
+    return op.name == "for" and len(op.operands) == 4 and constant(op.operands[2]) == 1 \
+        and isinstance(op.operands[3].type, ArrayType)
+
+
+def chain_adds(block: Block, ks: list, acc, tests: list, blocks: list, adds: list,
+               chain: set):
+    """Follows the array through block: `add_at`s of a scalar into it at the loop
+    variables plus constants, and `if`s that yield it, nothing else using it or an
+    earlier value of it (`chain`, which grows). Appends each add to `adds` and returns
+    the array's last value; None when anything else uses it."""
     for op in block.ops[:-1]:
         used = (set(op.operands) | ir.uses_within(op)) & chain
         if not used:
             continue
         if used != {acc}:
             return None
-        if op.name == "add_at" and op.operands[0] is acc and len(op.operands) == 3 \
-                and acc not in op.operands[1:] and offset_of(op.operands[2], k) is not None:
-            adds.append(Add(op, offset_of(op.operands[2], k), tests, blocks))
+        if op.name == "add_at" and op.operands[0] is acc and acc not in op.operands[1:]:
+            offsets = tuple(offset_of(i, k) for i, k in zip(op.operands[2:], ks))
+            if len(op.operands) != 2 + len(ks) or None in offsets:
+                return None
+            adds.append(Add(op, offsets, tests, blocks))
         elif op.name == "if" and len(op.results) == 1 and acc not in op.operands:
             for region, holds in zip(op.regions, (True, False)):
-                last = chain_adds(region, k, acc, tests + [(op.operands[0], holds)],
+                last = chain_adds(region, ks, acc, tests + [(op.operands[0], holds)],
                                   blocks + [region], adds, chain)
                 if last is None or region.ops[-1].operands != [last]:
                     return None
@@ -156,19 +193,22 @@ def offset_of(index, k) -> int | None:
     return value if op.name == "add" else -value
 
 
-def never_wraps(add: Add, k, start) -> bool:
-    """Is the add's index in range and >= 0 wherever it runs? (`wraps` and the proofs
+def never_wraps(add: Add, ks: list, starts: list) -> bool:
+    """Are the add's indices in range and >= 0 wherever it runs? (`wraps` and the proofs
     like it let a negative index stand for one from the end; the element an iteration
-    adds to must be k + offset itself.)"""
+    adds to must be at k + offset itself.)"""
     proof = add.op.attrs.get(SAFE_INDEX)
     if proof in (True, GUARDED):
         return True
     if not proof:
         return False
-    lowest = [start] if isinstance(start, int) else []
-    for test, holds in add.tests:
-        lowest += lower_bounds(test, holds, k)
-    return any(low + add.offset >= 0 for low in lowest)
+    for k, start, offset in zip(ks, starts, add.offsets):
+        lowest = [start] if isinstance(start, int) else []
+        for test, holds in add.tests:
+            lowest += lower_bounds(test, holds, k)
+        if not any(low + offset >= 0 for low in lowest):
+            return False
+    return True
 
 
 def lower_bounds(test, holds: bool, k) -> list:
@@ -194,8 +234,8 @@ def lower_bounds(test, holds: bool, k) -> list:
 
 
 def needed_ops(add: Add) -> list:
-    """Per block of the add's (the body first), the ops of that block its value and its
-    tests are computed from, in order."""
+    """Per block of the add's (the outermost loop's body first), the ops of that block
+    its value and its tests are computed from, in order."""
     levels = {op: depth for depth, block in enumerate(add.blocks) for op in block.ops}
     needed, pending = set(), [add.op.operands[1]] + [t for t, _ in add.tests]
     while pending:
@@ -207,53 +247,78 @@ def needed_ops(add: Add) -> list:
     return [[op for op in block.ops if op in needed] for block in add.blocks]
 
 
-def gathered(b: Builder, loop: ir.Op, adds: list):
-    """The loop's result as a build, each element adding up what the loop added to it,
-    in the loop's order (the adds of earlier iterations first: higher offsets); the loop's
-    array when it runs no iteration."""
-    start, stop, _, init = loop.operands
-    k = loop.regions[0].args[0]
+def gathered(b: Builder, nest: list, adds: list):
+    """The nest's result as a build (of rows, for a matrix), each element adding up what
+    the loops added to it, in their order (the adds of earlier iterations first: higher
+    offsets); the nest's array when it runs no iteration."""
+    loop = nest[0]
+    init = loop.operands[3]
+    ks = [inner.regions[0].args[0] for inner in nest]
+    ranges = [inner.operands[:2] for inner in nest]
     then, other = Block(), Block()
     with b.at(then):
-        body = Block([I64], ["j"])
-        with b.at(body):
-            element = b.emit("index", init, body.args[0], inbounds=True)
-            for add in sorted(adds, key=lambda a: -a.offset):  # stable: body order
-                element = gathered_add(b, add, k, body.args[0], element, start, stop)
-            b.op("yield", [element])
-        size = b.emit("dim", init, axis=0)
-        built = b.op("build", [b.const(0), size, b.const(1)], {}, [body]).result
+        built = build_over(b, init, len(nest), [], lambda js: gathered_element(
+            b, init, adds, ks, js, ranges))
         b.op("yield", typed_as(then, [built], loop.results))
     with b.at(other):
-        b.op("yield", [init])
-    runs = b.emit("lt", start, stop)
-    return b.op("if", [runs], {}, [then, other], result_types=[loop.results[0].type]).result
+        b.op("yield", typed_as(other, [init], loop.results))
+    runs = [b.emit("lt", start, stop) for start, stop in ranges]
+    while len(runs) > 1:
+        runs[-2:] = [b.emit("and", runs[-2], runs[-1])]
+    return b.op("if", runs, {}, [then, other], result_types=[loop.results[0].type]).result
 
 
-def gathered_add(b: Builder, add: Add, k, j, element, start, stop):
-    """element plus the add of the iteration that adds to element j, when that iteration
-    is in the loop's range (and its tests hold); its ops computed at that iteration, or
-    at the loop's start when it is out of range."""
-    at = j if add.offset == 0 else b.emit("sub", j, b.const(add.offset)) if add.offset > 0 \
-        else b.emit("add", j, b.const(-add.offset))
-    in_range = b.emit("and", b.emit("ge", at, start), b.emit("lt", at, stop))
-    values = {k: b.emit("select", in_range, at, start)}
-    total = under_tests(b, add, needed_ops(add), 0, values, element)
+def build_over(b: Builder, array, rank: int, js: list, element):
+    """A build over the rows (and, inside, the elements) of `array`, element(indices)
+    emitting each element."""
+    body = Block([I64], ["j"])
+    with b.at(body):
+        indices = js + [body.args[0]]
+        inner = element(indices) if len(indices) == rank else \
+            build_over(b, array, rank, indices, element)
+        b.op("yield", [inner])
+    size = b.emit("dim", array, axis=len(js))
+    return b.op("build", [b.const(0), size, b.const(1)], {}, [body]).result
+
+
+def gathered_element(b: Builder, init, adds: list, ks: list, js: list, ranges: list):
+    element = b.emit("index", init, *js, inbounds=True)
+    for add in sorted(adds, key=lambda a: tuple(-c for c in a.offsets)):  # stable
+        element = gathered_add(b, add, ks, js, element, ranges)
+    return element
+
+
+def gathered_add(b: Builder, add: Add, ks: list, js: list, element, ranges: list):
+    """element plus the add of the iteration that adds to element js, when that
+    iteration is in the loops' ranges (and its tests hold); its ops computed at that
+    iteration, or at the loops' starts when it is out of range."""
+    ats = [j if c == 0 else b.emit("sub", j, b.const(c)) if c > 0 else
+           b.emit("add", j, b.const(-c)) for j, c in zip(js, add.offsets)]
+    in_range = None
+    for at, (start, stop) in zip(ats, ranges):
+        inside = b.emit("and", b.emit("ge", at, start), b.emit("lt", at, stop))
+        in_range = inside if in_range is None else b.emit("and", in_range, inside)
+    values = {k: b.emit("select", in_range, at, start)
+              for k, at, (start, _) in zip(ks, ats, ranges)}
+    total = under_tests(b, add, needed_ops(add), len(ks), values, element)
     return b.emit("select", in_range, total, element)
 
 
-def under_tests(b: Builder, add: Add, needed: list, depth: int, values: dict, element):
-    """Emits the add's ops of block `depth`, then element plus its value under the tests
-    from `depth` on (nested `if`s); returns the sum."""
-    for op in needed[depth]:
-        b.block.ops.append(clone_op(op, values))
+def under_tests(b: Builder, add: Add, needed: list, bodies: int, values: dict, element,
+                depth: int = 0):
+    """Emits the add's ops of the loop bodies (`bodies` of them), then those of each
+    block under its tests, as nested `if`s, ending with element plus its value; returns
+    the sum."""
+    for ops in needed[:bodies] if depth == 0 else [needed[bodies - 1 + depth]]:
+        for op in ops:
+            b.block.ops.append(clone_op(op, values))
     if depth == len(add.tests):
         value = add.op.operands[1]
         return b.emit("add", element, values.get(value, value))
     test, holds = add.tests[depth]
     taken, skipped = Block(), Block()
     with b.at(taken):
-        b.op("yield", [under_tests(b, add, needed, depth + 1, values, element)])
+        b.op("yield", [under_tests(b, add, needed, bodies, values, element, depth + 1)])
     with b.at(skipped):
         b.op("yield", [element])
     regions = [taken, skipped] if holds else [skipped, taken]
