@@ -37,10 +37,11 @@ where a test or the loop's start keeps the index >= 0), and cannot fail otherwis
 leaving out ops no add needs changes no error). A matrix's loop nest, one `for` per
 axis, each body but the innermost only the next loop and ops for it, the inner loops'
 ranges fixed before the nest starts, is taken the same way: a 5-point Laplacian's
-gradient adds at (k - 1, k1), (k, k1 - 1), ... and becomes a build of rows, element (j,
-j1) adding what iterations (j + 1, j1), (j, j1 + 1), ... added to it, in the nest's order. A loop that adds at one offset only is
-left alone: it has no dependence from one iteration to the next and LLVM vectorizes it as
-it is (the ode's reverse sweep). It runs after `bounds`, whose proofs it reads.
+gradient adds at (k - 1, k1), (k, k1 - 1), ... and becomes a build of rows, element
+(j, j1) adding what iterations (j + 1, j1), (j, j1 + 1), ... added to it, in the nest's
+order. A loop that adds at one offset only is left alone: it has no dependence from one
+iteration to the next and LLVM vectorizes it as it is (ode's reverse sweep). It runs
+after `bounds`, whose proofs it reads.
 """
 
 from __future__ import annotations
