@@ -54,6 +54,7 @@ from ir.clone import clone_op
 from ir.ops import GUARDED, constant
 from ir.types import ArrayType, I64
 
+from .bounds import guard_facts, lower_bound, offset_from
 from .dce import SAFE_INDEX, body_never_fails, never_fails
 from .simplify import replace_all
 from .unroll import typed_as
@@ -76,11 +77,12 @@ class Gather:
 class Add(NamedTuple):
     """One `add_at` of the innermost loop body: the op, its indices' offsets from the
     loop variables, the tests (value, holds) of the `if`s it is under, from the outside
-    in, and the blocks from the outermost loop's body down to its own."""
+    in, and per block from the outermost loop's body down to its own, the ops of that
+    block its value and its tests are computed from (needed_ops)."""
     op: ir.Op
     offsets: tuple
     tests: list
-    blocks: list
+    needed: list
 
 
 def gather_block(block: Block, b: Builder) -> None:
@@ -119,7 +121,7 @@ def gathered_adds(op: ir.Op) -> tuple | None:
     starts = [constant(loop.operands[0]) for loop in nest]
     if len({a.offsets for a in adds}) < 2 or not all(never_wraps(a, ks, starts) for a in adds):
         return None
-    cloned = sum(len(ops) for a in adds for ops in needed_ops(a))
+    cloned = sum(len(ops) for a in adds for ops in a.needed)
     return (nest, adds) if cloned <= MAX_GROWTH * sum(1 for _ in ir.walk_ops(bodies[0])) \
         else None
 
@@ -161,10 +163,10 @@ def chain_adds(block: Block, ks: list, acc, tests: list, blocks: list, adds: lis
         if used != {acc}:
             return None
         if op.name == "add_at" and op.operands[0] is acc and acc not in op.operands[1:]:
-            offsets = tuple(offset_of(i, k) for i, k in zip(op.operands[2:], ks))
+            offsets = tuple(offset_from(i, k) for i, k in zip(op.operands[2:], ks))
             if len(op.operands) != 2 + len(ks) or None in offsets:
                 return None
-            adds.append(Add(op, offsets, tests, blocks))
+            adds.append(Add(op, offsets, tests, needed_ops(op, tests, blocks)))
         elif op.name == "if" and len(op.results) == 1 and acc not in op.operands:
             for region, holds in zip(op.regions, (True, False)):
                 last = chain_adds(region, ks, acc, tests + [(op.operands[0], holds)],
@@ -178,74 +180,36 @@ def chain_adds(block: Block, ks: list, acc, tests: list, blocks: list, adds: lis
     return acc
 
 
-def offset_of(index, k) -> int | None:
-    """c when index is k + c (k itself, `add k, c`, `add c, k` or `sub k, c`)."""
-    if index is k:
-        return 0
-    op = index.defining_op
-    if op is None or op.name not in ("add", "sub"):
-        return None
-    a, c = op.operands
-    if op.name == "add" and c is k:
-        a, c = c, a
-    value = constant(c)
-    if a is not k or not isinstance(value, int) or isinstance(value, bool):
-        return None
-    return value if op.name == "add" else -value
-
-
 def never_wraps(add: Add, ks: list, starts: list) -> bool:
     """Are the add's indices in range and >= 0 wherever it runs? (`wraps` and the proofs
     like it let a negative index stand for one from the end; the element an iteration
-    adds to must be at k + offset itself.)"""
+    adds to must be at k + offset itself.) What the loop's start and the tests of the
+    `if`s the add is under say of k, as the bounds pass reads tests."""
     proof = add.op.attrs.get(SAFE_INDEX)
     if proof in (True, GUARDED):
         return True
     if not proof:
         return False
+    facts = [fact for test, holds in add.tests for fact in guard_facts(test, [], holds)]
     for k, start, offset in zip(ks, starts, add.offsets):
-        lowest = [start] if isinstance(start, int) else []
-        for test, holds in add.tests:
-            lowest += lower_bounds(test, holds, k)
-        if not any(low + offset >= 0 for low in lowest):
+        lowest = [low for low in (start, lower_bound(k, facts)) if isinstance(low, int)]
+        if not lowest or max(lowest) + offset < 0:
             return False
     return True
 
 
-def lower_bounds(test, holds: bool, k) -> list:
-    """Constants m such that k >= m where `test` is `holds` (k > m, k >= m, m < k, m <=
-    k, not k < m, not k <= m, and `and`s of them)."""
-    op = test.defining_op
-    if op is None:
-        return []
-    if op.name == "and" and holds or op.name == "or" and not holds:  # both tests hold
-        return [m for v in op.operands for m in lower_bounds(v, holds, k)]
-    if op.name == "not":
-        return lower_bounds(op.operands[0], not holds, k)
-    a, c = (op.operands + [None, None])[:2]
-    flipped = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le"}
-    name = op.name
-    if c is k and name in flipped:
-        a, c, name = c, a, flipped[name]
-    m = constant(c) if a is k else None
-    if not isinstance(m, int) or isinstance(m, bool):
-        return []
-    bound = {("gt", True): m + 1, ("ge", True): m, ("lt", False): m, ("le", False): m + 1}
-    return [bound[name, holds]] if (name, holds) in bound else []
-
-
-def needed_ops(add: Add) -> list:
-    """Per block of the add's (the outermost loop's body first), the ops of that block
-    its value and its tests are computed from, in order."""
-    levels = {op: depth for depth, block in enumerate(add.blocks) for op in block.ops}
-    needed, pending = set(), [add.op.operands[1]] + [t for t, _ in add.tests]
+def needed_ops(add: ir.Op, tests: list, blocks: list) -> list:
+    """Per block of `blocks` (the outermost loop's body first, the add's own last), the
+    ops of that block the add's value and its tests are computed from, in order."""
+    levels = {op: depth for depth, block in enumerate(blocks) for op in block.ops}
+    needed, pending = set(), [add.operands[1]] + [t for t, _ in tests]
     while pending:
         op = pending.pop().defining_op
         if op is None or op not in levels or op in needed:
             continue
         needed.add(op)
         pending += list(op.operands) + list(ir.uses_within(op))
-    return [[op for op in block.ops if op in needed] for block in add.blocks]
+    return [[op for op in block.ops if op in needed] for block in blocks]
 
 
 def gathered(b: Builder, nest: list, adds: list):
@@ -301,16 +265,15 @@ def gathered_add(b: Builder, add: Add, ks: list, js: list, element, ranges: list
         in_range = inside if in_range is None else b.emit("and", in_range, inside)
     values = {k: b.emit("select", in_range, at, start)
               for k, at, (start, _) in zip(ks, ats, ranges)}
-    total = under_tests(b, add, needed_ops(add), len(ks), values, element)
+    total = under_tests(b, add, len(ks), values, element)
     return b.emit("select", in_range, total, element)
 
 
-def under_tests(b: Builder, add: Add, needed: list, bodies: int, values: dict, element,
-                depth: int = 0):
+def under_tests(b: Builder, add: Add, bodies: int, values: dict, element, depth: int = 0):
     """Emits the add's ops of the loop bodies (`bodies` of them), then those of each
     block under its tests, as nested `if`s, ending with element plus its value; returns
     the sum."""
-    for ops in needed[:bodies] if depth == 0 else [needed[bodies - 1 + depth]]:
+    for ops in add.needed[:bodies] if depth == 0 else [add.needed[bodies - 1 + depth]]:
         for op in ops:
             b.block.ops.append(clone_op(op, values))
     if depth == len(add.tests):
@@ -319,7 +282,7 @@ def under_tests(b: Builder, add: Add, needed: list, bodies: int, values: dict, e
     test, holds = add.tests[depth]
     taken, skipped = Block(), Block()
     with b.at(taken):
-        b.op("yield", [under_tests(b, add, needed, bodies, values, element, depth + 1)])
+        b.op("yield", [under_tests(b, add, bodies, values, element, depth + 1)])
     with b.at(skipped):
         b.op("yield", [element])
     regions = [taken, skipped] if holds else [skipped, taken]

@@ -70,9 +70,9 @@ INTERLEAVE = 4
 WIDE_VECTORS = '"prefer-vector-width"="512" "min-legal-vector-width"="512"'
 # Every buffer's data starts on a 64-byte boundary, a cache line and a 512-bit vector: an
 # unaligned vector of 8 doubles spans two lines, so each load and store of it costs two.
-# ode's gradient, whose reverse sweep streams ten arrays, ran 11% faster aligned (on AMD
-# Zen 5), its primal 9%. malloc gives 16-byte alignment; dpc.alloc asks for ALIGN - 1
-# bytes more and starts the data at the next boundary past the header.
+# ode's gradient, whose reverse sweep streams ten arrays, ran 9-11% faster aligned (on
+# AMD Zen 5), its primal 9-14%. malloc gives 16-byte alignment; dpc.alloc asks for
+# ALIGN - 1 bytes more and starts the data at the next boundary past the header.
 ALIGN = 64
 HEADER = 64  # bytes before each buffer's data: prev, next, capacity, what malloc gave
 
