@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections import Counter
 
 import ir
-from ir.ops import ELEMENTWISE, MOVABLE_PROOFS, dim_of_value, never_allocated
+from ir.ops import (ELEMENTWISE, GUARDED, MOVABLE_PROOFS, REPEATED, dim_of_value,
+                    never_allocated)
 from ir.registry import REGISTRY
 
 from .narrow import narrow_types
@@ -131,6 +132,24 @@ def proved(op: ir.Op, in_place: bool) -> bool:
     proofs: ir/ops.py, above REPEATED.)"""
     proof = op.attrs.get(SAFE_INDEX)
     return bool(proof) if in_place else proof in MOVABLE_PROOFS
+
+
+def held_only_here(ops: list, derived: set) -> None:
+    """Marks the proofs of the index ops among `ops` (and the ops in them) that are
+    computed from `derived` (which grows with their results): ops copied to a place that
+    only an `if` keeps in range, from a place where that held throughout. They stay
+    where they are, proved in range under the test (`guarded`) or, mapping a negative
+    index as before, `repeated`."""
+    for op in ops:
+        for inner in [op, *(o for region in op.regions for o in ir.walk_ops(region))]:
+            if not (set(inner.operands) | ir.uses_within(inner)) & derived:
+                continue
+            derived.update(inner.results)
+            proof = inner.attrs.get(SAFE_INDEX)
+            if proof is True:
+                inner.attrs[SAFE_INDEX] = GUARDED
+            elif proof == "wraps":
+                inner.attrs[SAFE_INDEX] = REPEATED
 
 
 def effect_free(op: ir.Op) -> bool:

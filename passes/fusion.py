@@ -30,9 +30,9 @@ from __future__ import annotations
 import itertools
 
 import ir
-from ir.ops import MOVABLE_PROOFS, dim_of_value
+from ir.ops import GUARDED, MOVABLE_PROOFS, dim_of_value
 
-from .dce import SAFE_INDEX, body_never_fails, effect_free, remove_dead_ops
+from .dce import SAFE_INDEX, body_never_fails, effect_free, held_only_here, remove_dead_ops
 from .simplify import share_scalars
 
 class Fusion:
@@ -155,7 +155,8 @@ def fusible(op: ir.Op, uses: dict, depth: dict, safe: SafeOps) -> list | None:
     deeper = any(depth[id(r)] > depth[id(op)] + rank for r in readers)
     if (several or deeper) and not cheap_to_repeat(op.regions[0]):
         return None
-    proofs = MOVABLE_PROOFS if rank == 1 else (True,)
+    # a read proved in range only under its `if` (`guarded`) takes the body there
+    proofs = (*MOVABLE_PROOFS, GUARDED) if rank == 1 else (True, GUARDED)
     for reader in readers:
         if reader.name != "index" or reader.attrs.get(SAFE_INDEX) not in proofs \
                 or len(reader.operands) != 1 + rank or reader.operands[0] is not op.results[0]:
@@ -353,11 +354,14 @@ def inline_at(block: ir.Block, build: ir.Op, reader: ir.Op, replaced: dict) -> N
         at = wrapping[-1].results[0]
     values = {body.args[0]: at}
     copies = wrapping + [ir.clone.clone_op(op, values) for op in body.ops[:-1]]
+    guarded = reader.attrs[SAFE_INDEX] == GUARDED
+    if guarded:  # the body's reads hold at `at` only under the read's test
+        held_only_here(copies, {at})
     result = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
     if len(reader.operands) > 2:  # a row: read its element, in range as the read was
         rest = [resolve(v, replaced) for v in reader.operands[2:]]
-        element = ir.Op("index", [result] + rest, [reader.results[0].type], {SAFE_INDEX: True},
-                        loc=reader.loc)
+        element = ir.Op("index", [result] + rest, [reader.results[0].type],
+                        {SAFE_INDEX: GUARDED if guarded else True}, loc=reader.loc)
         copies.append(element)
         result = element.results[0]
     position = block.ops.index(reader)

@@ -498,3 +498,61 @@ def test_a_body_read_inside_more_loops_than_its_own_stays_built_unless_cheap():
         "  }\n"
         "  return %y\n"
         "}\n")
+
+
+GUARDED_READ = (
+    "func @f(%x: f64[n]) -> f64[n] {\n"
+    "  %n = dim %x {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 2.0 : f64\n"
+    "  %b = build %0, %n, %1 : f64[n] {\n"
+    "  ^(%i: i64):\n"
+    "    %3 = index %x, %i {inbounds = true} : f64\n"
+    "    %4 = mul %3, %2 : f64\n"
+    "    yield %4\n"
+    "  }\n"
+    "  %c = build %0, %n, %1 : f64[n] {\n"
+    "  ^(%j: i64):\n"
+    "    %5 = add %j, %1 : i64\n"
+    "    %6 = lt %5, %n : bool\n"
+    "    %7 = if %6 : f64 {\n"
+    "      %8 = index %b, %5 {inbounds = \"guarded\"} : f64\n"
+    "      yield %8\n"
+    "    } {\n"
+    "      yield %2\n"
+    "    }\n"
+    "    yield %7\n"
+    "  }\n"
+    "  return %c\n"
+    "}\n"
+)
+
+
+def test_a_read_in_range_only_under_its_test_takes_the_body_there():
+    # b[j + 1] under `if j + 1 < n`: the body's read of x at j + 1 stays under that test,
+    # so its proof becomes `guarded` (true would let speculation hoist it out of the if)
+    after = Fusion().apply(ir.parse_module(GUARDED_READ))
+    ir.verify_module(after)
+    assert ir.print_module(after) == (
+        "func @f(%x: f64[n]) -> f64[n] {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0 : i64\n"
+        "  %1 = const 1 : i64\n"
+        "  %2 = const 2.0 : f64\n"
+        "  %c = build %0, %n, %1 : f64[n] {\n"
+        "  ^(%j: i64):\n"
+        "    %3 = add %j, %1 : i64\n"
+        "    %4 = lt %3, %n : bool\n"
+        "    %5 = if %4 : f64 {\n"
+        "      %6 = index %x, %3 {inbounds = \"guarded\"} : f64\n"
+        "      %7 = mul %6, %2 : f64\n"
+        "      yield %7\n"
+        "    } {\n"
+        "      yield %2\n"
+        "    }\n"
+        "    yield %5\n"
+        "  }\n"
+        "  return %c\n"
+        "}\n"
+    )

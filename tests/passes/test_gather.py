@@ -41,47 +41,50 @@ AFTER = (
     "  %1 = const 1 : i64\n"
     "  %2 = sub %n, %1 : i64\n"
     "  %3 = const 2.0 : f64\n"
-    "  %4 = lt %1, %2 : bool\n"
-    "  %5 = if %4 : f64[n] {\n"
-    "    %6 = dim %z {axis = 0} : i64\n"
-    "    %7 = const 0 : i64\n"
-    "    %8 = const 1 : i64\n"
-    "    %9 = build %7, %6, %8 : f64[n] {\n"
-    "    ^(%j: i64):\n"
-    "      %10 = index %z, %j {inbounds = true} : f64\n"
-    "      %11 = const 1 : i64\n"
-    "      %12 = sub %j, %11 : i64\n"
-    "      %13 = ge %12, %1 : bool\n"
-    "      %14 = lt %12, %2 : bool\n"
-    "      %15 = and %13, %14 : bool\n"
-    "      %16 = select %15, %12, %1 : i64\n"
-    "      %v = index %g, %16 {inbounds = true} : f64\n"
-    "      %17 = add %10, %v : f64\n"
-    "      %18 = select %15, %17, %10 : f64\n"
-    "      %19 = ge %j, %1 : bool\n"
-    "      %20 = lt %j, %2 : bool\n"
-    "      %21 = and %19, %20 : bool\n"
-    "      %22 = select %21, %j, %1 : i64\n"
-    "      %v.1 = index %g, %22 {inbounds = true} : f64\n"
-    "      %w = mul %3, %v.1 : f64\n"
-    "      %23 = add %18, %w : f64\n"
-    "      %24 = select %21, %23, %18 : f64\n"
-    "      %25 = const 1 : i64\n"
-    "      %26 = add %j, %25 : i64\n"
-    "      %27 = ge %26, %1 : bool\n"
-    "      %28 = lt %26, %2 : bool\n"
-    "      %29 = and %27, %28 : bool\n"
-    "      %30 = select %29, %26, %1 : i64\n"
-    "      %v.2 = index %g, %30 {inbounds = true} : f64\n"
-    "      %31 = add %24, %v.2 : f64\n"
-    "      %32 = select %29, %31, %24 : f64\n"
-    "      yield %32\n"
+    "  %4 = dim %z {axis = 0} : i64\n"
+    "  %5 = const 0 : i64\n"
+    "  %6 = const 1 : i64\n"
+    "  %7 = build %5, %4, %6 : f64[n] {\n"
+    "  ^(%j: i64):\n"
+    "    %8 = index %z, %j {inbounds = true} : f64\n"
+    "    %9 = const 1 : i64\n"
+    "    %10 = sub %j, %9 : i64\n"
+    "    %11 = ge %10, %1 : bool\n"
+    "    %12 = lt %10, %2 : bool\n"
+    "    %13 = and %11, %12 : bool\n"
+    "    %14 = if %13 : f64 {\n"
+    "      %v = index %g, %10 {inbounds = \"guarded\"} : f64\n"
+    "      %15 = add %8, %v : f64\n"
+    "      yield %15\n"
+    "    } {\n"
+    "      yield %8\n"
     "    }\n"
-    "    yield %9\n"
-    "  } {\n"
-    "    yield %z\n"
+    "    %16 = ge %j, %1 : bool\n"
+    "    %17 = lt %j, %2 : bool\n"
+    "    %18 = and %16, %17 : bool\n"
+    "    %19 = if %18 : f64 {\n"
+    "      %v.1 = index %g, %j {inbounds = \"guarded\"} : f64\n"
+    "      %w = mul %3, %v.1 : f64\n"
+    "      %20 = add %14, %w : f64\n"
+    "      yield %20\n"
+    "    } {\n"
+    "      yield %14\n"
+    "    }\n"
+    "    %21 = const 1 : i64\n"
+    "    %22 = add %j, %21 : i64\n"
+    "    %23 = ge %22, %1 : bool\n"
+    "    %24 = lt %22, %2 : bool\n"
+    "    %25 = and %23, %24 : bool\n"
+    "    %26 = if %25 : f64 {\n"
+    "      %v.2 = index %g, %22 {inbounds = \"guarded\"} : f64\n"
+    "      %27 = add %19, %v.2 : f64\n"
+    "      yield %27\n"
+    "    } {\n"
+    "      yield %19\n"
+    "    }\n"
+    "    yield %26\n"
     "  }\n"
-    "  return %5\n"
+    "  return %7\n"
     "}\n"
 )
 
@@ -93,8 +96,8 @@ def gathered(source: str) -> str:
 
 
 def test_before_and_after():
-    # the adds of earlier iterations first (offset +1, 0, -1), each out of the loop's
-    # range computed at its start and not added; no iteration at all: the array itself
+    # the adds of earlier iterations first (offset +1, 0, -1), each under an `if` on its
+    # iteration being in the loop's range, its reads there (`guarded`)
     assert gathered(BEFORE) == AFTER
     assert ir.print_module(ir.parse_module(AFTER)) == AFTER
 
@@ -137,17 +140,22 @@ def test_a_wrapping_index_that_a_test_keeps_in_range_is_gathered():
         "      yield %a0\n    } {\n      yield %acc\n    }\n")
     out = gathered(source)
     assert " = for " not in out and out.count(" = build ") == 1
-    # the add of iteration j + 1 (%30 there: j + 1, or the start out of range) under the
-    # test at that iteration
-    assert ("      %v.2 = index %g, %30 {inbounds = true} : f64\n"
-            "      %inside = gt %30, %c : bool\n"
-            "      %31 = if %inside : f64 {\n"
-            "        %32 = add %24, %v.2 : f64\n"
-            "        yield %32\n"
+    # the add of iteration j + 1, under a test of its own: that iteration selected (%28:
+    # j + 1, or the loop's start out of range), the test taken there, the sum selected
+    assert ("      %28 = select %27, %24, %c : i64\n"
+            "      %v.2 = index %g, %28 {inbounds = true} : f64\n"
+            "      %inside = gt %28, %c : bool\n"
+            "      %29 = if %inside : f64 {\n"
+            "        %30 = add %21, %v.2 : f64\n"
+            "        yield %30\n"
             "      } {\n"
-            "        yield %24\n"
+            "        yield %21\n"
             "      }\n"
-            "      %33 = select %29, %31, %24 : f64\n") in out
+            "      %31 = select %27, %29, %21 : f64\n") in out
+    # the other two under an `if` on their iteration's range, read there (`guarded`);
+    # the build made only when the loop runs, as the selected add needs
+    assert out.count(" {inbounds = \"guarded\"} : f64\n") == 2
+    assert "  %4 = lt %c, %2 : bool\n  %5 = if %4 : f64[n] {\n" in out
 
 
 SMOOTH = """
@@ -246,9 +254,12 @@ NEST = (
 def test_a_matrix_loop_nest_becomes_a_build_of_rows():
     out = gathered(NEST)
     assert " = for " not in out and out.count(" = build ") == 2
-    # the row of iteration (j, j1 + 1) read at its clamped outer index
-    assert "%row = index %g, %" in out and out.count(" = index %g, ") == 2
-    assert out.count(" = lt %c, %n : bool\n") == 1 and out.count(" = lt %1, %2 : bool\n") == 1
+    # the adds of iterations (j, j1 + 1) and (j, j1 - 1), each under an `if` on j1 +- 1
+    # only (the outer loop covers every row): the row read at j as before, its element
+    # under the test; no iteration is selected, so no test of the whole nest running
+    assert out.count(" = index %g, %j {inbounds = true} : f64[m]\n") == 2
+    assert out.count(" {inbounds = \"guarded\"} : f64\n") == 2
+    assert out.count(" = if ") == 2 and " lt %c, %n " not in out
 
 
 def test_a_nest_whose_inner_range_the_outer_loop_computes_stays():
