@@ -26,12 +26,12 @@ for it, at that iteration:
 
 The same additions in the same order, so the same bits, and a loop that vectorizes (the
 reads under each `if` are proved in range only there, `guarded`, and stay at
-consecutive elements, which LLVM loads as vectors). Adds under an `if` in the body are taken under
-the same test at that iteration, as nested `if`s; in a single loop such an add computes
-its iteration's ops unconditionally, at the loop's start when it is out of range (a
-valid iteration: every index the loop proved stays in range; the build is then made
-only when the loop runs), and selects the sum, as LLVM vectorized that and not the
-`if`. An axis the loop covers whole needs no test at offset 0.
+consecutive elements, which LLVM loads as vectors). Adds under an `if` in the body are
+taken under the same test at that iteration, as nested `if`s; in a single loop such an
+add computes its iteration's ops unconditionally, at the loop's start when it is out of
+range (a valid iteration: every index the loop proved stays in range; the build is
+then made only when the loop runs), and selects the sum, as LLVM vectorized that and
+not the `if`. An axis the loop covers whole needs no test at offset 0.
 
 The pass takes a `for` that carries that one array and nothing else, steps by 1, and
 whose body only adds scalars into it (`add_at`, maybe under `if`s) at its variable plus
@@ -275,11 +275,12 @@ def gathered_add(b: Builder, add: Add, ks: list, js: list, element, ranges: list
     iteration is in the loops' ranges (and its tests hold), its ops computed at that
     iteration: under an `if` on the range, or, for an add under tests of its own in a
     single loop, selected, the ops computed at the loop's start when the iteration is
-    out of range. (The `if` keeps every read at its iteration's index, which LLVM
-    vectorizes as contiguous masked loads, where a selected index makes gathers: a
-    3-point stencil's gradient 1.8x faster, a 5-point Laplacian's 1.4x; but a single
-    loop with a test inside each add LLVM rewrote to carry values from one element to
-    the next, and did not vectorize: 2x slower.)"""
+    out of range. (The `if` keeps every read at its iteration's index, consecutive
+    elements LLVM loads as vectors, where a selected index is loaded one element at a
+    time (the JIT asks for no gather instructions): a 3-point stencil's gradient 1.8x
+    faster, a 5-point Laplacian's 1.4x; but a single loop with a test inside each add
+    LLVM rewrote to carry values from one element to the next, and did not vectorize:
+    2x slower.)"""
     ats = [j if c == 0 else b.emit("sub", j, b.const(c)) if c > 0 else
            b.emit("add", j, b.const(-c)) for j, c in zip(js, add.offsets)]
     in_range, tested = None, set()
