@@ -26,7 +26,7 @@ from __future__ import annotations
 import ir
 from ir import Block
 from ir.clone import clone_op
-from ir.ops import constant, in_order
+from ir.ops import constant, in_order, range_length
 from ir.types import I64
 
 from .simplify import replace_all
@@ -122,6 +122,6 @@ def known_trips(op: ir.Op, small) -> int | None:
     start, stop, step = (constant(v) for v in op.operands[:3])
     if None in (start, stop, step) or step == 0:
         return None
-    trips = len(range(start, stop, step))
+    trips = range_length(start, stop, step)  # len() raises past 2**63 - 1
     size = sum(1 for _ in ir.walk_ops(op.regions[0]))
     return trips if small(trips, size) else None

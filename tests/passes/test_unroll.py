@@ -90,6 +90,13 @@ def test_a_loop_of_more_than_32_trips_stays():
     assert unrolled(source) == source
 
 
+def test_a_loop_of_more_trips_than_python_can_count_stays():
+    # len(range(-2**62, 2**62)) raises OverflowError; the trip count saturates instead
+    source = BEFORE.replace("%0 = const 0 : i64", "%0 = const -4611686018427387904 : i64") \
+                   .replace("%2 = const 2 : i64", "%2 = const 4611686018427387904 : i64")
+    assert unrolled(source) == source
+
+
 def test_a_loop_of_a_run_time_trip_count_stays():
     source = BEFORE.replace("func @f(%x: f64[n])", "func @f(%x: f64[n], %s: i64)") \
                    .replace("%y = for %0, %2, %1, %a", "%y = for %0, %s, %1, %a")
