@@ -20,14 +20,13 @@ that stays honest about IEEE, common subexpression elimination, dead code elimin
 from __future__ import annotations
 
 import math
-import operator
 from collections import Counter
 
 import ir
 from ir import Block
 from ir.calls import module_calls
 from ir.clone import clone_op
-from ir.ops import constant, dim_of_value
+from ir.ops import BINARY, constant, dim_of_value
 from ir.types import DYN, sized
 from ir.registry import REGISTRY
 
@@ -51,16 +50,13 @@ def is_filled_with(v, value, like) -> bool:
     return is_const(v, value)
 
 
-COMPARISONS = {"eq": operator.eq, "ne": operator.ne, "lt": operator.lt, "le": operator.le,
-               "gt": operator.gt, "ge": operator.ge}
-
-
 def filled_choice(cond, then, other):
     """The operand a select takes everywhere when cond is a comparison of a `full` of a
     constant with a constant (as a zero guard of a seed of ones is) and has the
     operand's shape; None otherwise."""
     op = cond.defining_op
-    if op is None or op.name not in COMPARISONS or cond.type.rank == 0:
+    if op is None or op.name not in BINARY or BINARY[op.name][3] != ir.BOOL \
+            or cond.type.rank == 0:
         return None
     filled = [a for a in op.operands if a.type.rank > 0]
     if len(filled) != 1 or filled[0].defining_op is None or filled[0].defining_op.name != "full":
@@ -69,7 +65,8 @@ def filled_choice(cond, then, other):
     values = [constant(full.operands[0] if a is filled[0] else a) for a in op.operands]
     if any(v is None for v in values) or full.results[0].type.shape != cond.type.shape:
         return None
-    value = COMPARISONS[op.name](*values)
+    float_fn, int_fn = BINARY[op.name][:2]  # the registry's own semantics of the op
+    value = (int_fn if full.operands[0].type == ir.I64 else float_fn)(*values, op)
     chosen = then if bool(value) else other
     same = DYN not in cond.type.shape or sized_like(full.operands[1:], chosen)
     return chosen if same and chosen.type.shape == cond.type.shape else None
