@@ -427,6 +427,12 @@ def maxima(a: f64[n, m]) -> f64:
         total += max(a[i])
     return total
 
+def squares(a: f64[n, m]) -> f64:
+    total = 0.0
+    for i in range(n):
+        total += sum(a[i] * a[i])
+    return total
+
 def row_maxima(a: f64[n, m]) -> f64[n]:
     return max(a, axis=1)
 
@@ -447,7 +453,8 @@ def newton(x: f64[n]) -> f64:
 def loops_inside_loops(backend: str) -> None:
     """A loop's work for each element or row of a loop around it: the maximum of each row
     or column (a vector maximum per row from 32 elements, op_reduce; otherwise blocks of
-    8 rows or columns, build_reductions) against NumPy, and the gradient
+    8 rows or columns, build_reductions) and each row's sum of squares (eight partial
+    sums, as outside loops) against NumPy, and the gradient
     of a 2-step Newton iteration mapped over 10^5 values against its primal (reverse mode
     unrolls the 2 steps: no tape)."""
     if backend != "native":
@@ -457,6 +464,8 @@ def loops_inside_loops(backend: str) -> None:
     square, tall, x = rng.random((1000, 1000)), rng.random((100_000, 10)), 1.0 + rng.random(100_000)
     grad = mod.grad("newton")
     t = measure({"loop": lambda: mod.maxima(square), "np loop": lambda: square.max(axis=1).sum(),
+                 "squares": lambda: mod.squares(square),
+                 "np squares": lambda: (square * square).sum(axis=1).sum(),
                  "square": lambda: mod.row_maxima(square), "np square": lambda: square.max(axis=1),
                  "tall": lambda: mod.row_maxima(tall), "np tall": lambda: tall.max(axis=1),
                  "columns": lambda: mod.column_maxima(square),
@@ -464,6 +473,7 @@ def loops_inside_loops(backend: str) -> None:
                  "newton": lambda: mod.newton(x), "newton grad": lambda: grad(x)})
     rows = [[what, fmt_time(t[key]), fmt_time(t["np " + key]), ratio(t[key], t["np " + key])]
             for what, key in (("sum of max(a[i]) in a loop, 1000 x 1000", "loop"),
+                              ("sum of sum(a[i] * a[i]) in a loop, 1000 x 1000", "squares"),
                               ("max(a, axis=1), 1000 x 1000", "square"),
                               ("max(a, axis=1), 100000 x 10", "tall"),
                               ("max(a, axis=0), 1000 x 1000", "columns"))]

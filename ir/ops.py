@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from . import errors
-from .core import Symbol, indexed_name, walk_ops
+from .core import Symbol, indexed_name
 from .errors import TypeRuleError, count
 from .printer import format_attr
 from .registry import REGISTRY, OpDef, register
@@ -1015,29 +1015,11 @@ def infer_full(op, module):
 # values the tests compare.
 OVERWRITTEN = "overwritten"
 
-# A sum {in_order} adds its elements in order wherever it is: a sum that a pass moved out
-# of a loop (LICM's hoisting, specialization's unrolling). Native code adds a long sum
-# outside loops in partial sums, one inside a loop in order; without the mark, moving a
-# sum would change its last bits, and a specialized function would differ from the
-# generic one.
+# A sum {in_order} adds its elements one after another, however many there are, where
+# native code would add a long sum in partial sums (runtime/lower.py, sum_of_doubles):
+# scalarize's sum along axis 0 of a matrix whose rows have a size `?`, a sum per column,
+# which must give the bits of a sum of the rows (sum_of_rows), its form for other rows.
 IN_ORDER = "in_order"
-
-
-def in_order(ops) -> None:
-    """Marks the sums among `ops`, which a pass moves out of a loop, and in their regions
-    (an `if`'s branches), {in_order}: sums of an array, dot products, reductions."""
-    for op in ops:
-        for inner in [op] + [o for region in op.regions for o in walk_ops(region)]:
-            if is_sum(inner):
-                inner.attrs[IN_ORDER] = True
-
-
-def is_sum(op) -> bool:
-    """Does op add up elements: one that native code may add in partial sums outside loops?
-    (Not matmul: its type rule refuses two vectors, so each of its sums is in a loop.)"""
-    if op.name in ("reduce_sum", "dot"):
-        return True
-    return op.name == "reduce" and op.attrs.get("kind") == "sum"
 
 
 def interp_full(op, args, ctx):

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import ir
 from ir.clone import clone_op
-from ir.ops import dim_of_value, in_order, range_count_dim
+from ir.ops import dim_of_value, range_count_dim
 from ir.types import ArrayType
 
 from .checks import name_dims, walk_regions
@@ -290,7 +290,6 @@ def hoisted(op: ir.Op, ops: list, tabulated: list, nest: Nest) -> list:
         # copy, and it goes (DCE would leave one that can fail, to run every iteration)
         values: dict = {}
         copies = [clone_op(inner, values) for inner in ops]
-        in_order(copies)
         for inner in ops:
             for result in inner.results:
                 redirect(nest.loop, result, values[result])

@@ -188,8 +188,7 @@ def reduction(b: Builder, op: Op):
     sizes = [size_of(b, x, k) for k in range(x.type.rank)]
     nest = Nest(b)
     if axis is None:
-        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx, inbounds=True),
-                           in_order=op.attrs.get(IN_ORDER, False))
+        return nest.reduce(kind, sizes, lambda idx: b.emit("index", x, *idx, inbounds=True))
     kept = [s for k, s in enumerate(sizes) if k != axis]
     others = [d for k, d in enumerate(x.type.shape) if k != axis]
     if kind in ("max", "min") and may_be_zero(x.type.shape[axis]) and \
@@ -201,7 +200,9 @@ def reduction(b: Builder, op: Op):
             full = list(outer)
             full.insert(axis, idx[0])
             return b.emit("index", x, *full, inbounds=True)
-        return nest.reduce(kind, [sizes[axis]], inner, in_order=op.attrs.get(IN_ORDER, False))
+        # a sum per column of a matrix: in order, as sum_of_rows adds each column
+        per_column = axis == 0 and kind == "sum" and x.type.rank > 1
+        return nest.reduce(kind, [sizes[axis]], inner, in_order=per_column)
 
     return nest.build(kept, element)
 
@@ -232,8 +233,7 @@ def dot(b: Builder, op: Op):
     x, y = op.operands
     n = agree(b, [(x, 0), (y, 0)], errors.DOT_LENGTHS)
     return Nest(b).reduce("sum", [n], lambda i: b.emit(
-        "mul", b.emit("index", x, *i, inbounds=True), b.emit("index", y, *i, inbounds=True)),
-        in_order=op.attrs.get(IN_ORDER, False))
+        "mul", b.emit("index", x, *i, inbounds=True), b.emit("index", y, *i, inbounds=True)))
 
 
 def matmul(b: Builder, op: Op):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import ir
 from ir import Block
 from ir.clone import clone_op
-from ir.ops import constant, in_order, range_length
+from ir.ops import constant, range_length
 from ir.types import I64
 
 from .simplify import replace_all
@@ -89,7 +89,6 @@ def unroll(block: Block, small) -> bool:
             block.ops.append(index)
             values = dict(zip(body.args, [index.result] + typed_as(block, carried, body.args[1:])))
             copies = [clone_op(inner, values) for inner in body.ops[:-1]]
-            in_order(copies)
             block.ops.extend(copies)
             carried = [values.get(v, v) for v in body.ops[-1].operands]
         subst.update(zip(op.results, typed_as(block, carried, op.results)))

@@ -1275,7 +1275,7 @@ class FunctionLowering:
 
     def reductions_of_rows(self, body: ir.Block, rows: list):
         """The vector of the reductions body (a build's) yields for the row indices `rows`:
-        lane r combines row r's elements in order from the identity, as op_reduce does."""
+        lane r combines row r's elements in the order op_reduce would."""
         *constants, reduce, _ = body.ops
         for c in constants:
             self.values[c.result] = self.op_const(c)
@@ -1285,9 +1285,18 @@ class FunctionLowering:
         if kind in ("max", "min"):
             self.fail_if(self.b.icmp_signed("==", n, INT(0)), "empty", reduce, what=kind)
         vector = ll.VectorType(DOUBLE, len(rows))
-        # A max/min needs no order: EXTREME_CHAINS vectors take every EXTREME_CHAINS-th
-        # element each, so that each combine does not wait on the one before
-        chains = EXTREME_CHAINS if kind in ("max", "min") else 1
+        if kind == "sum" and not reduce.attrs.get(IN_ORDER):
+            # each row's sum in the partial sums op_reduce adds a long sum in
+            # (sum_of_doubles): element k into chain k % SUM_LANES, then the rest in order
+            chains = SUM_LANES
+            short = self.b.icmp_signed("<", n, INT(SUM_LANES_FROM))
+            whole = self.b.select(short, INT(0), self.b.and_(n, INT(-SUM_LANES)))
+        else:
+            # a max/min needs no order: EXTREME_CHAINS vectors take every
+            # EXTREME_CHAINS-th element each, so that each combine does not wait on the
+            # one before (an in-order sum is one chain)
+            chains = EXTREME_CHAINS if kind in ("max", "min") else 1
+            whole = self.b.mul(self.b.sdiv(n, INT(chains)), INT(chains))
         accs = [self.slot(vector) for _ in range(chains)]
         for acc in accs:
             self.b.store(splat(self.b, self.reduce_identity(kind, F64), len(rows)), acc)
@@ -1300,17 +1309,18 @@ class FunctionLowering:
                 column = self.b.insert_element(column, x, INT(r))
             self.b.store(self.combine(kind, F64, self.b.load(acc, typ=vector), column), acc)
 
-        whole = self.b.mul(self.b.sdiv(n, INT(chains)), INT(chains))
         with self.counted_loop(self.b.sdiv(whole, INT(chains)), vectorize=False) as q:
             for c, acc in enumerate(accs):
                 combine_column(acc, self.b.add(self.b.mul(q, INT(chains)), INT(c)))
-        with self.counted_loop(self.b.sub(n, whole), vectorize=False) as rest:
-            combine_column(accs[0], self.b.add(whole, rest))
         values = [self.b.load(acc, typ=vector) for acc in accs]
-        while len(values) > 1:
+        while len(values) > 1:  # pairwise: ((c0 + c1) + (c2 + c3)) + ...
             values = [self.combine(kind, F64, values[i], values[i + 1])
                       for i in range(0, len(values), 2)]
-        return values[0]
+        total = self.slot(vector)
+        self.b.store(values[0], total)
+        with self.counted_loop(self.b.sub(n, whole), vectorize=False) as rest:
+            combine_column(total, self.b.add(whole, rest))
+        return self.b.load(total, typ=vector)
 
     def store_row(self, op, k, n, row: Array, elem_type, data_slot, dim_slots) -> None:
         """Row k of a build whose elements are arrays: the first row fixes the shape."""
@@ -1344,8 +1354,7 @@ class FunctionLowering:
             self.fail_if(self.b.icmp_signed("==", n, INT(0)), "empty", op, what=kind)
         if t.rank != 0:
             return self.reduce_arrays(op, start, step, n)
-        if kind == "sum" and t == F64 and self.loop_depth == 0 and is_straight_line(body) \
-                and not op.attrs.get(IN_ORDER):
+        if kind == "sum" and t == F64 and is_straight_line(body) and not op.attrs.get(IN_ORDER):
             return self.sum_of_doubles(body, start, step, n)
         acc = self.slot(reg_type(t))
         self.b.store(self.reduce_identity(kind, t), acc)
@@ -1390,9 +1399,11 @@ class FunctionLowering:
         sums pairwise, then the remaining elements in order; a shorter sum adds in order.
         One dependent addition per element bounds a long sum by the adder's latency; the
         lanes are independent, and LLVM runs them as one vector. The order is the same on
-        every machine. Only sums outside loops whose body has no loop of its own take it:
-        the body is emitted twice, and inside loops (GMM's sums over components and
-        dimensions) the copies cost more than the lanes gain (GMM's gradient: 10%)."""
+        every machine, and the same inside loops and outside (reductions_of_rows adds
+        a block of rows' sums in the same lanes), so that moving a sum out of a loop or
+        unrolling the loop changes no bits. Not a sum whose body has a loop of its own
+        (the body is emitted twice), or one marked {in_order} (scalarize's sums along
+        axis 0, which match sum_of_rows')."""
         acc = self.slot(DOUBLE)
         self.b.store(DOUBLE(0.0), acc)
         lanes = self.slot(ll.ArrayType(DOUBLE, SUM_LANES))

@@ -52,7 +52,7 @@ AFTER = (
     "    %5 = exp %4 : f64\n"
     "    yield %5\n"
     "  }\n"
-    "  %6 = reduce %0, %m, %1 {in_order = true, kind = \"sum\"} : f64 {\n"
+    "  %6 = reduce %0, %m, %1 {kind = \"sum\"} : f64 {\n"
     "  ^(%k: i64):\n"
     "    %7 = index %w, %k {inbounds = true} : f64\n"
     "    %8 = sin %7 : f64\n"
@@ -85,9 +85,8 @@ def hoisted(source: str) -> str:
 
 def test_before_and_after():
     # exp(w[j]) depends on j only: a table over j, before the loop over i, read inside;
-    # sum(sin(w)) depends on nothing in the loop: moved out whole, still adding in order
-    # (in_order: native code adds a long sum outside loops in partial sums, which would
-    # change its last bits); exp(x[i]) stays
+    # sum(sin(w)) depends on nothing in the loop: moved out whole (native code adds a sum
+    # in the same partial sums inside loops and outside, so its bits stay); exp(x[i]) stays
     assert hoisted(BEFORE) == AFTER
     assert ir.print_module(ir.parse_module(AFTER)) == AFTER
 
@@ -204,7 +203,7 @@ GUARDED_AFTER = (
     "    %top = reduce_max %x : f64\n"
     "    %5 = sub %x, %top : f64[n]\n"
     "    %6 = exp %5 : f64[n]\n"
-    "    %7 = reduce_sum %6 {in_order = true} : f64\n"
+    "    %7 = reduce_sum %6 : f64\n"
     "    %8 = for %0, %k, %1, %2 : f64 {\n"
     "    ^(%i: i64, %acc: f64):\n"
     "      %9 = to_f64 %i : f64\n"
