@@ -238,8 +238,9 @@ def make_dense(module, kind: str, fn: Function, wrt: list[int]) -> Function:
     and every other seed element 0, and stores each product of the run at the element's
     index: the block of seed s and product p has shape S_s + P_p. The products are the
     wrt parameters' Hessian parts (hessian), the results' tangents (jacfwd) or the wrt
-    parameters' cotangents (jacrev); each block holds, for hessian and jacfwd, the
-    columns of the dense derivative, for jacrev its rows."""
+    parameters' cotangents (jacrev); each block holds, for jacfwd, the columns of the
+    dense derivative, for jacrev its rows, and for hessian its rows, which are its
+    columns (second derivatives are symmetric)."""
     name = fn.derived_name(kind, wrt)
     if name in module.functions:
         return module.functions[name]

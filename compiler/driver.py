@@ -438,7 +438,7 @@ class CompiledModule:
         owner, name = self._target("hessian", name)
         dense = owner._derivative("hessian", name, wrt)
         types = [dense.function.param_types[k] for k in wrt_positions(dense.function, wrt)]
-        blocks = functools.partial(columns_to_blocks, dense, [t.rank for t in types], len(types))
+        blocks = functools.partial(hessian_blocks, dense, len(types))
         return DenseDerivative("hessian", name, dense.name, dense.function,
                                blocks_text(types, types), blocks)
 
@@ -754,6 +754,15 @@ def columns_to_blocks(dense: CompiledFunction, seed_ranks: list[int], products: 
             axes = list(range(rank, np.ndim(block))) + list(range(rank))
             blocks[p][s] = np.ascontiguousarray(np.transpose(block, axes)) if rank else block
     return packed(blocks)
+
+
+def hessian_blocks(dense: CompiledFunction, count: int, /, *args):
+    """The Hessian's blocks from its dense function, whose block (seed a, product b) has
+    each element of x_a followed by the part for x_b of the Hessian-vector product that
+    element seeds: d/dx_a of df/dx_b, which is block [a][b] as it stands, second
+    derivatives being symmetric. Not transposed as columns (at n = 1000, a copy through
+    a transpose was half of lse's Hessian); rows and columns differ in rounding only."""
+    return packed(grid(dense(*args), count, count))
 
 
 def grid(out, rows: int, cols: int) -> list[list]:
