@@ -1289,8 +1289,7 @@ class FunctionLowering:
             # each row's sum in the partial sums op_reduce adds a long sum in
             # (sum_of_doubles): element k into chain k % SUM_LANES, then the rest in order
             chains = SUM_LANES
-            short = self.b.icmp_signed("<", n, INT(SUM_LANES_FROM))
-            whole = self.b.select(short, INT(0), self.b.and_(n, INT(-SUM_LANES)))
+            whole = self.in_lanes(n)
         else:
             # a max/min needs no order: EXTREME_CHAINS vectors take every
             # EXTREME_CHAINS-th element each, so that each combine does not wait on the
@@ -1407,8 +1406,7 @@ class FunctionLowering:
         acc = self.slot(DOUBLE)
         self.b.store(DOUBLE(0.0), acc)
         lanes = self.slot(ll.ArrayType(DOUBLE, SUM_LANES))
-        short = self.b.icmp_signed("<", n, INT(SUM_LANES_FROM))
-        whole = self.b.select(short, INT(0), self.b.and_(n, INT(-SUM_LANES)))
+        whole = self.in_lanes(n)
         with self.b.if_then(self.b.icmp_signed(">", whole, INT(0))):
             for j in range(SUM_LANES):
                 self.b.store(DOUBLE(0.0), self.lane(lanes, INT(j)))
@@ -1419,6 +1417,13 @@ class FunctionLowering:
             self.b.store(self.lanes_total(lanes), acc)
         self.accumulate(body, start, step, whole, n, acc, "sum", F64)
         return self.b.load(acc, typ=DOUBLE)
+
+    def in_lanes(self, n):
+        """How many of a sum's n elements go into the partial sums: the largest multiple
+        of SUM_LANES, or none below SUM_LANES_FROM. (One definition, for sum_of_doubles
+        and reductions_of_rows, whose bits must agree.)"""
+        short = self.b.icmp_signed("<", n, INT(SUM_LANES_FROM))
+        return self.b.select(short, INT(0), self.b.and_(n, INT(-SUM_LANES)))
 
     def lane(self, lanes, j):
         return self.b.gep(lanes, [INT(0), j])
