@@ -391,6 +391,12 @@ def expm1s(x: f64[n]) -> f64:
 def cubes(x: f64[n]) -> f64:
     return sum(x ** 3.0)
 
+def sines(x: f64[n]) -> f64:
+    return sum(sin(x))
+
+def cosines(x: f64[n]) -> f64:
+    return sum(cos(x))
+
 def roots(x: f64[n]) -> f64:
     return sum(x ** 0.5)
 """
@@ -399,7 +405,8 @@ def roots(x: f64[n]) -> f64:
 def elementwise_math(backend: str) -> None:
     """Sums of math functions of 10^5 doubles in [0.1, 2], against NumPy, and the
     gradient of sum(x ** 0.5) (which takes x ** -0.5) against NumPy's 0.5 / sqrt(x):
-    dpc's exp, log, log1p, expm1 and constant powers are generated code, vectorized."""
+    dpc's exp, log, log1p, expm1, sin, cos and constant powers are generated code,
+    vectorized."""
     if backend != "native":
         return
     mod = compile_source(ELEMENTWISE, name="<elementwise>")
@@ -408,6 +415,8 @@ def elementwise_math(backend: str) -> None:
              "sum(log1p(exp(x)))": (mod.softplus, lambda: np.log1p(np.exp(x)).sum()),
              "sum(expm1(x))": (mod.expm1s, lambda: np.expm1(x).sum()),
              "sum(x ** 3.0)": (mod.cubes, lambda: (x ** 3.0).sum()),
+             "sum(sin(x))": (mod.sines, lambda: np.sin(x).sum()),
+             "sum(cos(x))": (mod.cosines, lambda: np.cos(x).sum()),
              "grad of sum(x ** 0.5)": (mod.grad("roots"), lambda: 0.5 / np.sqrt(x))}
     fns = {}
     for what, (dpc_fn, numpy_fn) in cases.items():

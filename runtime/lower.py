@@ -115,12 +115,29 @@ class ModuleLowering:
         self.sites: list[Site] = []
         self.loop_ids = 0
         self.functions: dict[str, ll.Function] = {}
+        self.kept: list[ll.Function] = []
         self.runtime_helpers()
         for fn in module.functions.values():
             self.functions[fn.name] = ll.Function(self.llmod, signature(fn), name=symbol(fn.name))
         for fn in module.functions.values():
             FunctionLowering(self, fn).run()
             self.entry_point(fn)
+        self.keep_until_vectorized()
+
+    def keep(self, fn: ll.Function) -> None:
+        """Keeps `fn` through optimization though nothing calls it yet: a vector version
+        of a function, which the loop vectorizer calls only once it vectorizes a loop."""
+        self.kept.append(fn)
+
+    def keep_until_vectorized(self) -> None:
+        """@llvm.compiler.used, the list of what optimization must not delete."""
+        if not self.kept:
+            return
+        listed = ll.ArrayType(PTR, len(self.kept))
+        used = ll.GlobalVariable(self.llmod, listed, name="llvm.compiler.used")
+        used.linkage = "appending"
+        used.section = "llvm.metadata"
+        used.initializer = ll.Constant(listed, self.kept)
 
     def entry_point(self, fn: ir.Function) -> None:
         """`dpc_entry_f`: the function Python calls; it starts the call's allocation list
