@@ -21,7 +21,7 @@ INT = ll.IntType(64)
 I1 = ll.IntType(1)
 
 INTRINSIC_MATH = {"sqrt": "sqrt", "floor": "floor", "ceil": "ceil", "abs": "fabs"}
-LIBM_MATH = {"tan": "tan", "lgamma": "lgamma"}
+LIBM_MATH = {"lgamma": "lgamma"}
 FCMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "=="}
 ICMP = {"lt": "<", "le": "<=", "gt": ">", "ge": ">=", "eq": "==", "ne": "!="}
 
@@ -50,7 +50,7 @@ def math_function(owner, name: str) -> ll.Function:
         return log1p_function(owner)
     if name == "expm1":
         return expm1_function(owner)
-    if name in ("sin", "cos"):
+    if name in ("sin", "cos", "tan"):
         return sine_function(owner, name)
     if name in INTRINSIC_MATH:
         return owner.intrinsic(INTRINSIC_MATH[name])
@@ -399,13 +399,14 @@ COS_C = tuple((-1) ** k / math.factorial(2 * k + 4) for k in range(7))
 
 
 def sine_function(owner, name: str) -> ll.Function:
-    """`double dpc.sin(double)` and `dpc.cos`: without a libm call for |x| <= 2^30, so
-    that loops using them vectorize (LLVM cannot vectorize a call to libm's sin). Within
-    1 ulp of the correctly rounded result (tests/runtime/test_sine.py).
+    """`double dpc.sin(double)`, `dpc.cos` and `dpc.tan`: without a libm call for |x| <=
+    2^30, so that loops using them vectorize (LLVM cannot vectorize a call to libm's sin).
+    Within 1 ulp of the correctly rounded result (tests/runtime/test_sine.py).
 
     x = k pi/2 + r with k = round(2x/pi): r + dr from pi/2 in three parts (reduced_sine),
-    then sin or cos of r by quadrant, k mod 4. Larger |x|, inf and NaN go to a branch that
-    calls libm; always inlined, it costs the loop a test per element."""
+    then sin or cos of r by quadrant, k mod 4, or their quotient. Larger |x|, inf and NaN
+    go to a branch that calls libm; always inlined, it costs the loop a test per
+    element."""
     existing = owner.llmod.globals.get(f"dpc.{name}")
     if existing is not None:
         return existing
@@ -421,8 +422,12 @@ def sine_function(owner, name: str) -> ll.Function:
     quadrant = b.fptosi(k, INT)
     if name == "cos":
         quadrant = b.add(quadrant, INT(1))  # cos(x) = sin(x + pi/2)
-    y = sine_of_quadrant(owner, b, quadrant, r, dr)
-    if name == "sin":
+    sine, cosine = sine_and_cosine(owner, b, r, dr)
+    if name == "tan":
+        y = tangent_of_quadrant(owner, b, quadrant, sine, cosine)
+    else:
+        y = sine_of_quadrant(b, quadrant, sine[0], cosine[0])
+    if name != "cos":
         y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), x, y)  # keeps -0's sign
     b.branch(done)
 
@@ -518,9 +523,9 @@ def reduced_sine(owner, b, x):
     return k, r, dr
 
 
-def sine_of_quadrant(owner, b, quadrant, r, dr):
-    """sin(quadrant pi/2 + r + dr): sin(r + dr) or cos(r + dr) by the quadrant's low bit,
-    negated by its second bit (an i64 quadrant, any sign)."""
+def sine_and_cosine(owner, b, r, dr):
+    """sin(r + dr) and cos(r + dr), each as a pair (rounded value, the rest): the rest is
+    the part of the sum the rounding dropped, recovered exactly (tan divides the pairs)."""
     muladd = owner.intrinsic("fmuladd", 3)
     fma = owner.intrinsic("fma", 3)
     z = b.fmul(r, r)
@@ -536,11 +541,36 @@ def sine_of_quadrant(owner, b, quadrant, r, dr):
     head = b.fsub(DOUBLE(1.0), half_z)
     head_error = b.fsub(b.fsub(DOUBLE(1.0), head), half_z)
     small = b.fsub(head_error, b.call(muladd, [DOUBLE(0.5), z_lo, b.fmul(r, dr)]))
-    cos_r = b.fadd(head, b.call(muladd, [b.fmul(z, z), polynomial(owner, b, z, COS_C), small]))
+    cos_tail = b.call(muladd, [b.fmul(z, z), polynomial(owner, b, z, COS_C), small])
+    cos_r = b.fadd(head, cos_tail)
+    # Fast2Sum again: |r| >= |sin_tail| and 1 - z/2 >= |cos_tail|
+    return ((sin_r, b.fsub(sin_tail, b.fsub(sin_r, r))),
+            (cos_r, b.fsub(cos_tail, b.fsub(cos_r, head))))
+
+
+def sine_of_quadrant(b, quadrant, sin_r, cos_r):
+    """sin(quadrant pi/2 + r): sin(r) or cos(r) by the quadrant's low bit, negated by its
+    second bit (an i64 quadrant, any sign)."""
     odd = b.trunc(quadrant, I1)
     negated = b.trunc(b.lshr(quadrant, INT(1)), I1)
     y = b.select(odd, cos_r, sin_r)
     return b.select(negated, b.fneg(y), y)
+
+
+def tangent_of_quadrant(owner, b, quadrant, sine, cosine):
+    """tan(quadrant pi/2 + r) = sin(r) / cos(r), or -cos(r) / sin(r) for an odd quadrant:
+    the quotient q of the rounded values, corrected by (n - q d) / d with n - q d from a
+    fused multiply-add plus the parts the roundings dropped, so that the result errs
+    about as little as sin and cos themselves."""
+    fma = owner.intrinsic("fma", 3)
+    odd = b.trunc(quadrant, I1)
+    num, num_lo = b.select(odd, cosine[0], sine[0]), b.select(odd, cosine[1], sine[1])
+    den, den_lo = b.select(odd, sine[0], cosine[0]), b.select(odd, sine[1], cosine[1])
+    q = b.fdiv(num, den)
+    residual = b.fadd(b.call(fma, [b.fneg(q), den, num]),
+                      b.call(fma, [b.fneg(q), den_lo, num_lo]))
+    y = b.fadd(q, b.fdiv(residual, den))
+    return b.select(odd, b.fneg(y), y)
 
 
 # Coefficients of the asymptotic series in r = 1/z^2, innermost last (as in ir.ops):
@@ -554,7 +584,7 @@ def polygamma_function(owner, name: str) -> ll.Function:
     """`double dpc.digamma(double)` / `dpc.trigamma`, made the first time a module needs
     it: a branch and a loop, kept out of the caller's blocks (LLVM still inlines it where
     that pays). The same algorithm and operation order as ir.ops.digamma /
-    trigamma, so native and interpreter results agree to rounding (libm's tan, sin, log
+    trigamma, so native and interpreter results agree to rounding (dpc's tan, sin, log
     against NumPy's): reflection below 1/2, the recurrence psi(z) = psi(z + 1) - 1/z
     (psi'(z) = psi'(z + 1) + 1/z^2) up to z >= 10, then the asymptotic series."""
     existing = owner.llmod.globals.get(f"dpc.{name}")
