@@ -444,8 +444,8 @@ def sine_function(owner, name: str) -> ll.Function:
 
 
 def libm_sine(owner, name: str) -> ll.Function:
-    """`dpc.libm_sin(x)` / `dpc.libm_cos`: libm's sin or cos of x where |x| > 2^30 or x
-    is inf or NaN, 0 elsewhere. Marked as reading and writing no memory (libm may set
+    """`dpc.libm_sin(x)` (`dpc.libm_cos`, `dpc.libm_tan`): libm's sin (cos, tan) of x
+    where |x| > 2^30 or x is inf or NaN, 0 elsewhere. Marked as reading and writing no memory (libm may set
     errno, which nothing here reads) and with vector versions of 2, 4, 8 and 16 lanes
     that give the same per lane, so that a loop calling it for some elements still
     vectorizes: each vector call tests all its lanes at once and calls libm only if one
@@ -474,7 +474,7 @@ def libm_sine(owner, name: str) -> ll.Function:
 
 
 def wide_libm_sine(owner, scalar: ll.Function, lanes: int, libm: ll.Function) -> ll.Function:
-    """The vector version of `scalar` (dpc.libm_sin or dpc.libm_cos) for `lanes` lanes,
+    """The vector version of `scalar` (dpc.libm_sin, _cos or _tan) for `lanes` lanes,
     the same per lane: zeros if no lane is outside 2^30 (one compare for all lanes), else
     libm's value in the lanes outside."""
     vector = ll.VectorType(DOUBLE, lanes)
