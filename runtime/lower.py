@@ -23,7 +23,6 @@ mem2reg turn them back into SSA registers, so the lowering stays simple.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from llvmlite import ir as ll
@@ -61,8 +60,8 @@ ROW_LANES_FROM = 128  # the shortest rows whose max/min build_reductions takes r
 # each op in turn: an 8-step Newton iteration's gradient, mapped over 10^5 values, ran
 # 2x faster with 4 iterations side by side (slow_chain says which loops take this).
 INTERLEAVE = 4
-# LLVM's string attributes for the matrix product kernels, which llvmlite's function
-# attributes cannot hold: vectors as wide as the CPU has. LLVM tunes Intel's AVX-512
+# LLVM's string attributes for the matrix product kernels (add_string_attributes):
+# vectors as wide as the CPU has. LLVM tunes Intel's AVX-512
 # chips to 256-bit vectors (for the clock speed of older ones), which halves what a
 # product's tiles compute per instruction; on an Intel Xeon with AVX-512, 512-bit tiles
 # made the MLP's gradient 1.3x faster (benchmarks/peers.py --time: slower than JAX's and
@@ -193,11 +192,15 @@ class ModuleLowering:
         fail_with(b, entry, entry.args[0], condition, site, values)
 
     def text(self) -> str:
-        """The module as LLVM IR text, its product kernels marked to use wide vectors."""
-        def widen(found):
-            return f"{found.group(0)} {WIDE_VECTORS}"
-        return re.sub(r'define internal void @"dpc\.mat(?:mul|vec)[.0-9tx]*"\([^)]*\)', widen,
-                      str(self.llmod))
+        """The module as LLVM IR text."""
+        return str(self.llmod)
+
+    @staticmethod
+    def add_string_attributes(fn: ll.Function, attributes: str) -> None:
+        """Adds LLVM string attributes (`"key"="value" ...`, as LLVM writes them) to fn.
+        llvmlite's attribute sets accept only the keyword attributes they list, and print
+        each member as it is: the text goes into the set past that check."""
+        set.add(fn.attributes, attributes)
 
     def product_kernel(self, transposed: bool, inner=None, cols=None) -> ll.Function:
         """`void dpc.matmul(a, b, out, rows, inner, cols)` (dpc.matmul.t: a read as the
@@ -241,6 +244,7 @@ class ModuleLowering:
         kernel = ll.Function(self.llmod, signature, name=name)
         kernel.linkage = "internal"
         kernel.attributes.add("noinline")
+        self.add_string_attributes(kernel, WIDE_VECTORS)
         for arg in kernel.args[:3]:
             arg.add_attribute("noalias")
         return kernel, FunctionLowering(self, None, kernel)

@@ -468,8 +468,7 @@ def libm_sine(owner, name: str) -> ll.Function:
     b.ret(DOUBLE(0.0))
     variants = [f"_ZGV_LLVM_N{lanes}v_{fname}({wide_libm_sine(owner, fn, lanes, libm).name})"
                 for lanes in (2, 4, 8, 16)]
-    # llvmlite knows no string attributes: the text is added as LLVM writes it
-    set.add(fn.attributes, f'"vector-function-abi-variant"="{",".join(variants)}"')
+    owner.add_string_attributes(fn, f'"vector-function-abi-variant"="{",".join(variants)}"')
     return fn
 
 
