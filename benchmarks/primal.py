@@ -400,6 +400,9 @@ def cosines(x: f64[n]) -> f64:
 def tangents(x: f64[n]) -> f64:
     return sum(tan(x))
 
+def powers(x: f64[n]) -> f64:
+    return sum(x ** 2.7)
+
 def roots(x: f64[n]) -> f64:
     return sum(x ** 0.5)
 """
@@ -408,7 +411,7 @@ def roots(x: f64[n]) -> f64:
 def elementwise_math(backend: str) -> None:
     """Sums of math functions of 10^5 doubles in [0.1, 2], against NumPy, and the
     gradient of sum(x ** 0.5) (which takes x ** -0.5) against NumPy's 0.5 / sqrt(x):
-    dpc's exp, log, log1p, expm1, sin, cos, tan and constant powers are generated code,
+    dpc's exp, log, log1p, expm1, sin, cos, tan and powers are generated code,
     vectorized."""
     if backend != "native":
         return
@@ -421,6 +424,7 @@ def elementwise_math(backend: str) -> None:
              "sum(sin(x))": (mod.sines, lambda: np.sin(x).sum()),
              "sum(cos(x))": (mod.cosines, lambda: np.cos(x).sum()),
              "sum(tan(x))": (mod.tangents, lambda: np.tan(x).sum()),
+             "sum(x ** 2.7)": (mod.powers, lambda: (x ** 2.7).sum()),
              "grad of sum(x ** 0.5)": (mod.grad("roots"), lambda: 0.5 / np.sqrt(x))}
     fns = {}
     for what, (dpc_fn, numpy_fn) in cases.items():

@@ -128,13 +128,19 @@ def exp_function(owner) -> ll.Function:
     if existing is not None:
         return existing
     fn, b, x = inlined_function(owner, "dpc.exp")
-    muladd = owner.intrinsic("fmuladd", 3)  # fused where the CPU has FMA, else * and +
     low, high = EXP_CLAMP
 
     # NaN is clamped too ("unordered or less"), so nothing below sees it
     xc = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
     xc = b.select(b.fcmp_unordered("<", xc, DOUBLE(low)), DOUBLE(low), xc)
-    kf, r, dr, r2, q = reduced_exp(owner, b, xc)
+    y = exp_of_reduced(owner, b, *reduced_exp(owner, b, xc))
+    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
+    return fn
+
+
+def exp_of_reduced(owner, b, kf, r, dr, r2, q):
+    """exp(k ln 2 + r + dr) = exp(r + dr) 2^k from reduced_exp's parts."""
+    muladd = owner.intrinsic("fmuladd", 3)  # fused where the CPU has FMA, else * and +
     # exp(r + dr) = 1 + r + r^2 Q(r) + dr (1 + r), where 1 + r = u + du exactly
     # (Fast2Sum): only the last addition rounds at the scale of the result
     u = b.fadd(DOUBLE(1.0), r)
@@ -144,10 +150,7 @@ def exp_function(owner) -> ll.Function:
 
     k = b.fptosi(kf, ll.IntType(32))  # -1076 .. 1024
     k_half = b.ashr(k, ll.IntType(32)(1))
-
-    y = b.fmul(b.fmul(exp_r, power_of_two(b, k_half)), power_of_two(b, b.sub(k, k_half)))
-    b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
-    return fn
+    return b.fmul(b.fmul(exp_r, power_of_two(b, k_half)), power_of_two(b, b.sub(k, k_half)))
 
 
 # Below this expm1(x) rounds to -1 (exp(x) < 2^-57); above it, to inf.
@@ -194,10 +197,10 @@ def exp_minus_one_reduced(owner, b, r, dr, r2, q):
     return b.fadd(r, b.call(muladd, [r2, q, b.call(muladd, [dr, r, dr])]))
 
 
-def inlined_function(owner, name: str):
-    """A new internal, always-inlined `double name(double)`: it, a builder at its entry
-    and its argument."""
-    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name=name)
+def inlined_function(owner, name: str, arity: int = 1):
+    """A new internal, always-inlined `double name(double, ...)`: it, a builder at its
+    entry and its first argument."""
+    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE] * arity), name=name)
     fn.linkage = "internal"
     fn.attributes.add("alwaysinline")
     return fn, ll.IRBuilder(fn.append_basic_block("entry")), fn.args[0]
@@ -209,13 +212,16 @@ def power_of_two(b, e):
     return b.bitcast(b.shl(biased, INT(52)), DOUBLE)
 
 
-def reduced_exp(owner, b, x):
+def reduced_exp(owner, b, x, x_lo=None):
     """For a finite x in exp's clamped range: k (a double), r + dr = x - k ln 2 with
-    |r| <= ln(2)/2, r^2, and Q(r), where exp(r) = 1 + r + r^2 Q(r)."""
+    |r| <= ln(2)/2, r^2, and Q(r), where exp(r) = 1 + r + r^2 Q(r). x_lo, if given, is
+    a low part of the argument, below x's ulp, and r + dr = x + x_lo - k ln 2."""
     muladd = owner.intrinsic("fmuladd", 3)
     kf = b.call(owner.intrinsic("roundeven"), [b.fmul(x, DOUBLE(1 / math.log(2)))])
     hi = b.call(muladd, [b.fneg(kf), DOUBLE(LN2_HI), x])  # exact
     lo = b.fmul(kf, DOUBLE(LN2_LO))  # |lo| < 6e-11: its rounding error is negligible
+    if x_lo is not None:  # so is this one's
+        lo = b.fsub(lo, x_lo)
     r = b.fsub(hi, lo)
     dr = b.fsub(b.fsub(hi, r), lo)  # r + dr = hi - lo, to ~1e-26
     # Q(r) by Estrin's scheme: a shorter chain of dependent operations than Horner's,
@@ -295,13 +301,7 @@ def reduced_log(owner, b, x, scale, correction=None):
     errors, and the correction joins it; k ln2 is ln 2 split in two, its high part times
     k exact."""
     muladd = owner.intrinsic("fmuladd", 3)
-    bits = b.bitcast(x, INT)
-    k = b.sub(b.lshr(bits, INT(52)), b.add(scale, INT(1023)))
-    m = b.bitcast(b.or_(b.and_(bits, INT(2**52 - 1)), INT(1023 << 52)), DOUBLE)  # [1, 2)
-    big = b.fcmp_ordered(">=", m, DOUBLE(SQRT2))
-    m = b.select(big, b.fmul(m, DOUBLE(0.5)), m)
-    kf = b.sitofp(b.add(k, b.zext(big, INT)), DOUBLE)
-    f = b.fsub(m, DOUBLE(1.0))
+    kf, f = log_reduction(b, x, scale)
     s = b.fdiv(f, b.fadd(DOUBLE(2.0), f))
     z = b.fmul(s, s)
     r = b.fmul(z, polynomial(owner, b, z, LOG_R))
@@ -311,6 +311,17 @@ def reduced_log(owner, b, x, scale, correction=None):
         small = b.call(muladd, [kf, DOUBLE(LN2_LO), correction])
     tail = b.call(muladd, [s, b.fadd(half_f2, r), small])
     return b.fsub(b.fmul(kf, DOUBLE(LN2_HI)), b.fsub(b.fsub(half_f2, tail), f))
+
+
+def log_reduction(b, x, scale):
+    """x / 2^scale = 2^k (1 + f) for a positive normal finite x (scale an i64): k as a
+    double, and f, with 1 + f in [sqrt(2)/2, sqrt(2)) read from x's bits, so f is exact."""
+    bits = b.bitcast(x, INT)
+    k = b.sub(b.lshr(bits, INT(52)), b.add(scale, INT(1023)))
+    m = b.bitcast(b.or_(b.and_(bits, INT(2**52 - 1)), INT(1023 << 52)), DOUBLE)  # [1, 2)
+    big = b.fcmp_ordered(">=", m, DOUBLE(SQRT2))
+    m = b.select(big, b.fmul(m, DOUBLE(0.5)), m)
+    return b.sitofp(b.add(k, b.zext(big, INT)), DOUBLE), b.fsub(m, DOUBLE(1.0))
 
 
 def polynomial(owner, b, z, coefficients):
@@ -411,91 +422,111 @@ def sine_function(owner, name: str) -> ll.Function:
     if existing is not None:
         return existing
     fn, b, x = inlined_function(owner, f"dpc.{name}")
-    reduced_block = fn.append_basic_block("reduced")
-    libm_block = fn.append_basic_block("libm")
-    done = fn.append_basic_block("done")
-    a = b.call(owner.intrinsic("fabs"), [x])
-    b.cbranch(b.fcmp_ordered("<=", a, DOUBLE(SINE_REDUCED_LIMIT)), reduced_block, libm_block)
 
-    b.position_at_end(reduced_block)
-    k, r, dr = reduced_sine(owner, b, x)
-    quadrant = b.fptosi(k, INT)
-    if name == "cos":
-        quadrant = b.add(quadrant, INT(1))  # cos(x) = sin(x + pi/2)
-    sine, cosine = sine_and_cosine(owner, b, r, dr)
-    if name == "tan":
-        y = tangent_of_quadrant(owner, b, quadrant, sine, cosine)
-    else:
-        y = sine_of_quadrant(b, quadrant, sine[0], cosine[0])
-    if name != "cos":
-        y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), x, y)  # keeps -0's sign
-    b.branch(done)
+    def reduced(b):
+        k, r, dr = reduced_sine(owner, b, x)
+        quadrant = b.fptosi(k, INT)
+        if name == "cos":
+            quadrant = b.add(quadrant, INT(1))  # cos(x) = sin(x + pi/2)
+        sine, cosine = sine_and_cosine(owner, b, r, dr)
+        if name == "tan":
+            y = tangent_of_quadrant(owner, b, quadrant, sine, cosine)
+        else:
+            y = sine_of_quadrant(b, quadrant, sine[0], cosine[0])
+        if name == "cos":
+            return y
+        return b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), x, y)  # keeps -0's sign
 
-    b.position_at_end(libm_block)
-    from_libm = b.call(libm_sine(owner, name), [x])
-    b.branch(done)
-
-    b.position_at_end(done)
-    out = b.phi(DOUBLE)
-    out.add_incoming(y, reduced_block)
-    out.add_incoming(from_libm, libm_block)
-    b.ret(out)
+    with_libm_outside(owner, fn, b, name, sine_outside, reduced)
     return fn
 
 
-def libm_sine(owner, name: str) -> ll.Function:
-    """`dpc.libm_sin(x)` (`dpc.libm_cos`, `dpc.libm_tan`): libm's sin (cos, tan) of x
-    where |x| > 2^30 or x is inf or NaN, 0 elsewhere. Marked as reading and writing no memory (libm may set
-    errno, which nothing here reads) and with vector versions of 2, 4, 8 and 16 lanes
-    that give the same per lane, so that a loop calling it for some elements still
-    vectorizes: each vector call tests all its lanes at once and calls libm only if one
-    of them needs it."""
+def sine_outside(b, args, fabs, constant):
+    """Where sin, cos and tan call libm: |x| > 2^30, inf and NaN."""
+    return b.fcmp_unordered(">", b.call(fabs, [args[0]]), constant(SINE_REDUCED_LIMIT))
+
+
+def with_libm_outside(owner, fn, b, name: str, outside, compute) -> None:
+    """The body of fn (dpc.sin, dpc.pow, ...): compute(b)'s value where outside(b, args,
+    fabs, constant) is false, libm's `name` of fn's arguments where it is true, through a
+    branch; fn being always inlined, that costs a loop a test per element. outside builds
+    the test from fabs and constant (llvm.fabs and a double here), so that libm_fallback's
+    vector versions build it for vectors."""
+    args = fn.args
+    fast_block, libm_block, done = (fn.append_basic_block(part) for part in ("fast", "libm", "done"))
+    b.cbranch(outside(b, args, owner.intrinsic("fabs"), DOUBLE), libm_block, fast_block)
+    b.position_at_end(fast_block)
+    y = compute(b)
+    fast_end = b.block
+    b.branch(done)
+    b.position_at_end(libm_block)
+    from_libm = b.call(libm_fallback(owner, name, outside), args)
+    b.branch(done)
+    b.position_at_end(done)
+    out = b.phi(DOUBLE)
+    out.add_incoming(y, fast_end)
+    out.add_incoming(from_libm, libm_block)
+    b.ret(out)
+
+
+def libm_fallback(owner, name: str, outside) -> ll.Function:
+    """`dpc.libm_sin(x)` (`dpc.libm_pow(x, y)`, ...): libm's `name` of its arguments where
+    outside(...) holds (sin of |x| > 2^30, inf or NaN; see with_libm_outside), 0 elsewhere.
+    Marked as reading and writing no memory (libm may set errno, which nothing here reads)
+    and with vector versions of 2, 4, 8 and 16 lanes that give the same per lane, so that
+    a loop calling it for some elements still vectorizes: each vector call tests all its
+    lanes at once and calls libm only if one of them needs it."""
     fname = f"dpc.libm_{name}"
     existing = owner.llmod.globals.get(fname)
     if existing is not None:
         return existing
-    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE]), name=fname)
-    fn.linkage = "internal"
-    for attribute in ("noinline", "readnone", "nounwind"):
-        fn.attributes.add(attribute)
+    arity = 2 if name == "pow" else 1
+    fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE] * arity), name=fname)
+    no_memory_effects(fn)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    x = fn.args[0]
-    outside = b.fcmp_unordered(">", b.call(owner.intrinsic("fabs"), [x]),
-                               DOUBLE(SINE_REDUCED_LIMIT))
-    libm = owner.declare(name, DOUBLE, [DOUBLE])
-    with b.if_then(outside):
-        b.ret(b.call(libm, [x]))
+    libm = owner.declare(name, DOUBLE, [DOUBLE] * arity)
+    with b.if_then(outside(b, fn.args, owner.intrinsic("fabs"), DOUBLE)):
+        b.ret(b.call(libm, fn.args))
     b.ret(DOUBLE(0.0))
-    variants = [f"_ZGV_LLVM_N{lanes}v_{fname}({wide_libm_sine(owner, fn, lanes, libm).name})"
+    variants = [f"_ZGV_LLVM_N{lanes}{'v' * arity}_{fname}"
+                f"({wide_libm_fallback(owner, fn, lanes, libm, outside).name})"
                 for lanes in (2, 4, 8, 16)]
     owner.add_string_attributes(fn, f'"vector-function-abi-variant"="{",".join(variants)}"')
+    owner.keep(fn)  # listed, it keeps its arguments: LLVM would otherwise drop those
+    #                 every call passes as the same constant, and the vector versions'
+    #                 signatures would no longer match it
     return fn
 
 
-def wide_libm_sine(owner, scalar: ll.Function, lanes: int, libm: ll.Function) -> ll.Function:
-    """The vector version of `scalar` (dpc.libm_sin, _cos or _tan) for `lanes` lanes,
-    the same per lane: zeros if no lane is outside 2^30 (one compare for all lanes), else
-    libm's value in the lanes outside."""
-    vector = ll.VectorType(DOUBLE, lanes)
-    fn = ll.Function(owner.llmod, ll.FunctionType(vector, [vector]),
-                     name=f"{scalar.name}.v{lanes}")
+def no_memory_effects(fn: ll.Function) -> None:
     fn.linkage = "internal"
     for attribute in ("noinline", "readnone", "nounwind"):
         fn.attributes.add(attribute)
+
+
+def wide_libm_fallback(owner, scalar: ll.Function, lanes: int, libm: ll.Function,
+                       outside) -> ll.Function:
+    """The vector version of `scalar` (dpc.libm_sin, ...) for `lanes` lanes, the same per
+    lane: zeros if no lane is outside (one test for all lanes), else libm's value in the
+    lanes outside."""
+    vector = ll.VectorType(DOUBLE, lanes)
+    arity = len(scalar.args)
+    fn = ll.Function(owner.llmod, ll.FunctionType(vector, [vector] * arity),
+                     name=f"{scalar.name}.v{lanes}")
+    no_memory_effects(fn)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
-    x = fn.args[0]
     fabs = owner.declare(f"llvm.fabs.v{lanes}f64", vector, [vector])
-    limit = ll.Constant(vector, [DOUBLE(SINE_REDUCED_LIMIT)] * lanes)
-    outside = b.fcmp_unordered(">", b.call(fabs, [x]), limit)
+    lanes_outside = outside(b, fn.args, fabs, lambda c: ll.Constant(vector, [DOUBLE(c)] * lanes))
     bits = ll.VectorType(I1, lanes)
     any_outside = b.call(owner.declare(f"llvm.vector.reduce.or.v{lanes}i1", I1, [bits]),
-                         [outside])
+                         [lanes_outside])
     with b.if_then(any_outside):
         y = ll.Constant(vector, None)
         for lane in range(lanes):  # libm itself: calls of `scalar` would be vectorized into
             #                        calls of this function
-            y = b.insert_element(y, b.call(libm, [b.extract_element(x, INT(lane))]), INT(lane))
-        b.ret(b.select(outside, y, ll.Constant(vector, None)))
+            lane_args = [b.extract_element(a, INT(lane)) for a in fn.args]
+            y = b.insert_element(y, b.call(libm, lane_args), INT(lane))
+        b.ret(b.select(lanes_outside, y, ll.Constant(vector, None)))
     b.ret(ll.Constant(vector, None))
     owner.keep(fn)
     return fn
@@ -668,7 +699,9 @@ def binary(fl, op, name, t, x, y):
     if name == "pow":
         if isinstance(y, ll.Constant) and float(y.constant) in CONSTANT_POWERS:
             return constant_power(fl.owner, b, x, float(y.constant))
-        return b.call(fl.owner.intrinsic("pow", 2), [x, y])
+        if isinstance(y, ll.Constant) and float(y.constant) in LLVM_POWERS:
+            return b.call(fl.owner.intrinsic("pow", 2), [x, y])
+        return b.call(pow_function(fl.owner), [x, y])
     if name in ("maximum", "minimum"):
         return ieee_extreme(fl, name, x, y)
     if name in FCMP:
@@ -683,6 +716,9 @@ def binary(fl, op, name, t, x, y):
 # Exponents that constant_power computes without pow. LLVM itself turns x ** 2.0 into x * x,
 # x ** 0.5 into a square root and x ** -1.0 into 1 / x, with pow's results.
 CONSTANT_POWERS = (3.0, 4.0, -2.0, -3.0, -4.0, -0.5, 1.5, -1.5)
+# Exponents for which LLVM replaces a call of llvm.pow (x, 1, 1 / x, x * x, a square root);
+# every other goes to dpc.pow.
+LLVM_POWERS = (0.0, 1.0, -1.0, 2.0, 0.5)
 
 
 def constant_power(owner, b, x, c: float):
@@ -726,6 +762,127 @@ def constant_power(owner, b, x, c: float):
     reciprocal = b.fdiv(DOUBLE(1.0), b.select(normal, power, x))
     by_reciprocal = product_power(b, reciprocal, b.fmul(reciprocal, reciprocal), n)
     return b.select(normal, reciprocal, by_reciprocal)
+
+
+def split_fraction(c: Fraction) -> tuple[float, float]:
+    """c = hi + lo to about 2^-106 of c."""
+    hi = float(c)
+    return hi, float(c - Fraction(hi))
+
+
+# log(1 + f) = 2s + 2/3 s^3 + 2/5 s^5 + s^7 Q(s^2) with s = f / (2 + f): Q's coefficients
+# 2/(2k + 1) for k = 3 .. 12. |s| <= 0.1716, and the first term left out, 2/27 s^27, is
+# below 2^-70 of the result.
+TWO_THIRDS = split_fraction(Fraction(2, 3))
+TWO_FIFTHS = split_fraction(Fraction(2, 5))
+POW_LOG_Q = tuple(2.0 / (2 * k + 1) for k in range(3, 13))
+
+
+def pow_function(owner) -> ll.Function:
+    """`double dpc.pow(double x, double y)`: x ** y without a libm call where x is finite
+    and nonzero and y finite, so that loops using it vectorize (LLVM cannot vectorize a
+    call to libm's pow). Within 1 ulp of the correctly rounded result
+    (tests/runtime/test_pow.py).
+
+    x ** y = exp(y log|x|), with log|x| as a sum of two doubles (pow_log) accurate to
+    about 2^-100, so that y log|x| = z + dz exactly enough for exp: an error e in z is a
+    relative error e in the result, and z reaches 709. exp's reduction takes dz into its
+    reduced argument. A negative x gives the result's sign by y's parity, or NaN where y
+    is not an integer. x = 0, +-inf or NaN and y = +-inf or NaN go to libm (with_libm_outside),
+    whose rules for them (pow(x, 0) = 1 for any x, pow(-1, inf) = 1, ...) then hold."""
+    existing = owner.llmod.globals.get("dpc.pow")
+    if existing is not None:
+        return existing
+    fn, b, x = inlined_function(owner, "dpc.pow", 2)
+    y = fn.args[1]
+
+    def finite(b):
+        fma = owner.intrinsic("fma", 3)
+        ax = b.call(owner.intrinsic("fabs"), [x])
+        tiny = b.fcmp_ordered("<", ax, DOUBLE(2.0 ** -1022))
+        scaled = b.select(tiny, b.fmul(ax, DOUBLE(2.0 ** 54)), ax)
+        log_hi, log_lo = pow_log(owner, b, scaled, b.select(tiny, INT(54), INT(0)))
+        z = b.fmul(y, log_hi)
+        dz = b.fadd(b.call(fma, [y, log_hi, b.fneg(z)]), b.fmul(y, log_lo))
+        low, high = EXP_CLAMP  # beyond, the result is 0 or inf whatever dz is
+        zc = b.select(b.fcmp_ordered(">", z, DOUBLE(high)), DOUBLE(high), z)
+        zc = b.select(b.fcmp_ordered("<", zc, DOUBLE(low)), DOUBLE(low), zc)
+        dz = b.select(b.fcmp_ordered("==", z, zc), dz, DOUBLE(0.0))
+        power = exp_of_reduced(owner, b, *reduced_exp(owner, b, zc, dz))
+        return signed_power(owner, b, x, y, power)
+
+    with_libm_outside(owner, fn, b, "pow", pow_outside, finite)
+    return fn
+
+
+def pow_outside(b, args, fabs, constant):
+    """Where pow calls libm: x = 0, +-inf or NaN, or y = +-inf or NaN."""
+    x, y = args
+    ax = b.call(fabs, [x])
+    x_special = b.or_(b.fcmp_unordered("==", ax, constant(0.0)),
+                      b.fcmp_unordered("==", ax, constant(math.inf)))
+    return b.or_(x_special, b.fcmp_unordered("==", b.call(fabs, [y]), constant(math.inf)))
+
+
+def signed_power(owner, b, x, y, power):
+    """x ** y from power = |x| ** y for finite nonzero x and finite y: -power for a
+    negative x and an odd integer y, NaN for a negative x and a y not an integer. Every
+    y of 2^53 or more is an even integer."""
+    integer = b.fcmp_ordered("==", b.call(owner.intrinsic("roundeven"), [y]), y)
+    small = b.fcmp_ordered("<", b.call(owner.intrinsic("fabs"), [y]), DOUBLE(2.0 ** 53))
+    odd = b.trunc(b.fptosi(b.select(small, y, DOUBLE(0.0)), INT), I1)
+    negative = b.fcmp_ordered("<", x, DOUBLE(0.0))
+    power = b.select(b.and_(negative, b.and_(integer, odd)), b.fneg(power), power)
+    return b.select(b.and_(negative, b.not_(integer)), DOUBLE(math.nan), power)
+
+
+def pow_log(owner, b, x, scale):
+    """log(x / 2^scale) = hi + lo, for a positive normal finite x, to about 2^-100 of it
+    (pow's logarithm). As in reduced_log x = 2^k m, f = m - 1 exact, and log(x) = k ln 2 +
+    2s + 2/3 s^3 + 2/5 s^5 + s^7 Q(s^2) with s = f / (2 + f). Each of the first terms is
+    carried as a sum of two doubles, made exact with fused multiply-adds (which must be
+    fused: llvm.fma) and TwoSum: k ln 2 (ln 2 in two parts, k LN2_HI exact), 2s (the
+    quotient and its remainder), 2/3 s^3 and 2/5 s^5 (products of two-double numbers);
+    s^7 Q(s^2), below 2^-17 of the result, is rounded once more into the low part."""
+    fma = owner.intrinsic("fma", 3)
+    kf, f = log_reduction(b, x, scale)
+
+    def product(hi, lo, c_hi, c_lo):  # (hi + lo)(c_hi + c_lo) as two doubles, unnormalized
+        p = b.fmul(hi, c_hi)
+        cross = b.call(fma, [hi, c_lo, b.fmul(lo, c_hi)])
+        return p, b.fadd(b.call(fma, [hi, c_hi, b.fneg(p)]), cross)
+
+    # s + s_lo = f / d with d = 2 + f = d_hi + d_lo exactly: s = f (1 / d_hi), within
+    # two ulps of the quotient, and s_lo from the remainder f - s d, exact but for ~2^-104
+    # of s (one division: a vector division costs several products)
+    d_hi = b.fadd(DOUBLE(2.0), f)
+    d_lo = b.fadd(b.fsub(DOUBLE(2.0), d_hi), f)
+    reciprocal = b.fdiv(DOUBLE(1.0), d_hi)
+    s = b.fmul(f, reciprocal)
+    remainder = b.fsub(b.call(fma, [b.fneg(s), d_hi, f]), b.fmul(s, d_lo))
+    s_lo = b.fmul(remainder, reciprocal)
+    s2, s2_lo = product(s, s_lo, s, s_lo)
+    s3, s3_lo = product(s2, s2_lo, s, s_lo)
+    s5, s5_lo = product(s3, s3_lo, s2, s2_lo)
+    cubic, cubic_lo = product(s3, s3_lo, *map(DOUBLE, TWO_THIRDS))
+    fifth, fifth_lo = product(s5, s5_lo, *map(DOUBLE, TWO_FIFTHS))
+    rest = b.fmul(b.fmul(s5, s2), polynomial(owner, b, s2, POW_LOG_Q))
+
+    # k ln 2 + 2s, TwoSum; then + 2/3 s^3 and + 2/5 s^5, Fast2Sum (below 1/100 and 1/5000
+    # of the sum, for any k), so the low part gathers only terms below 2^-17 of the result
+    k_ln2 = b.fmul(kf, DOUBLE(LN2_HI))
+    two_s = b.fmul(DOUBLE(2.0), s)
+    h1 = b.fadd(k_ln2, two_s)
+    back = b.fsub(h1, k_ln2)
+    e1 = b.fadd(b.fsub(k_ln2, b.fsub(h1, back)), b.fsub(two_s, back))
+    h2 = b.fadd(h1, cubic)
+    e2 = b.fadd(b.fsub(h1, h2), cubic)
+    h3 = b.fadd(h2, fifth)
+    e3 = b.fadd(b.fsub(h2, h3), fifth)
+    low = b.fadd(b.fadd(e1, e2), b.fadd(e3, b.call(fma, [DOUBLE(2.0), s_lo, cubic_lo])))
+    low = b.fadd(low, b.fadd(fifth_lo, b.call(fma, [kf, DOUBLE(LN2_LO), rest])))
+    hi = b.fadd(h3, low)
+    return hi, b.fadd(b.fsub(h3, hi), low)
 
 
 def product_power(b, v, square, n: int):
