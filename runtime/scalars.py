@@ -453,7 +453,8 @@ def with_libm_outside(owner, fn, b, name: str, outside, compute) -> None:
     the test from fabs and constant (llvm.fabs and a double here), so that libm_fallback's
     vector versions build it for vectors."""
     args = fn.args
-    fast_block, libm_block, done = (fn.append_basic_block(part) for part in ("fast", "libm", "done"))
+    fast_block, libm_block, done = (fn.append_basic_block(part)
+                                    for part in ("fast", "libm", "done"))
     b.cbranch(outside(b, args, owner.intrinsic("fabs"), DOUBLE), libm_block, fast_block)
     b.position_at_end(fast_block)
     y = compute(b)

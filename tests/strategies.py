@@ -20,7 +20,7 @@ How the generator keeps its promises:
   it), a `while` counter bounded by `d`, `0`, `d - 1`, `d - 1 - i`, `e % d` or
   `min(e, d - 1)` with `e >= 0`. Dimensions are at least 1, so there are no 0-size arrays,
   and generator reductions only run over whole dimensions (never empty).
-- Domains: `log`, `sqrt`, `log1p` and `lgamma` only see `1 + e ** 2`-style arguments,
+- Domains: `log`, `sqrt`, `log1p`, `lgamma` and `** 0.7` only see `1 + e ** 2`-style arguments,
   `exp` only `tanh(e)`, `tan` only `0.5 * tanh(e)`, and every denominator is `1 + e ** 2`,
   `2 + abs(e)` or a dimension name; `//` and `%` only by positive literals or dimensions.
 - Magnitudes: each expression carries a rough bound on log10 |value| (`Ex.mag`). A composite
@@ -198,6 +198,7 @@ SMOOTH_MATH = [
     ("tan(0.5 * tanh({}))", lambda m: 0.0),
     ("pow(cos({}), 2)", lambda m: 0.0),
     ("lgamma(2.0 + {} ** 2)", lgamma_mag),
+    ("((1.0 + {} ** 2) ** 0.7)", lambda m: 0.7 * (2 * max(m, 0.0) + 0.31)),
 ]
 ROUGH_MATH = [
     ("abs({})", lambda m: m),
