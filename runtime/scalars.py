@@ -128,12 +128,7 @@ def exp_function(owner) -> ll.Function:
     if existing is not None:
         return existing
     fn, b, x = inlined_function(owner, "dpc.exp")
-    low, high = EXP_CLAMP
-
-    # NaN is clamped too ("unordered or less"), so nothing below sees it
-    xc = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
-    xc = b.select(b.fcmp_unordered("<", xc, DOUBLE(low)), DOUBLE(low), xc)
-    y = exp_of_reduced(owner, b, *reduced_exp(owner, b, xc))
+    y = exp_of_reduced(owner, b, *reduced_exp(owner, b, clamped(b, x, EXP_CLAMP)))
     b.ret(b.select(b.fcmp_unordered("uno", x, x), x, y))
     return fn
 
@@ -151,6 +146,14 @@ def exp_of_reduced(owner, b, kf, r, dr, r2, q):
     k = b.fptosi(kf, ll.IntType(32))  # -1076 .. 1024
     k_half = b.ashr(k, ll.IntType(32)(1))
     return b.fmul(b.fmul(exp_r, power_of_two(b, k_half)), power_of_two(b, b.sub(k, k_half)))
+
+
+def clamped(b, x, bounds):
+    """x clamped to bounds = (low, high), NaN to low too ("unordered or less"), so nothing
+    after it sees a NaN."""
+    low, high = bounds
+    x = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
+    return b.select(b.fcmp_unordered("<", x, DOUBLE(low)), DOUBLE(low), x)
 
 
 # Below this expm1(x) rounds to -1 (exp(x) < 2^-57); above it, to inf.
@@ -175,10 +178,7 @@ def expm1_function(owner) -> ll.Function:
         return existing
     fn, b, x = inlined_function(owner, "dpc.expm1")
     muladd = owner.intrinsic("fmuladd", 3)
-    low, high = EXPM1_CLAMP
-    xc = b.select(b.fcmp_ordered(">", x, DOUBLE(high)), DOUBLE(high), x)
-    xc = b.select(b.fcmp_unordered("<", xc, DOUBLE(low)), DOUBLE(low), xc)  # NaN too
-    kf, r, dr, r2, q = reduced_exp(owner, b, xc)
+    kf, r, dr, r2, q = reduced_exp(owner, b, clamped(b, x, EXPM1_CLAMP))
     em1_r = exp_minus_one_reduced(owner, b, r, dr, r2, q)
     k = b.fptosi(kf, ll.IntType(32))  # -58 .. 1024
     h = power_of_two(b, b.sub(k, ll.IntType(32)(1)))
@@ -254,9 +254,7 @@ def log_function(owner) -> ll.Function:
     if existing is not None:
         return existing
     fn, b, x = inlined_function(owner, "dpc.log")
-    tiny = b.fcmp_ordered("<", x, DOUBLE(2.0 ** -1022))
-    scaled = b.select(tiny, b.fmul(x, DOUBLE(2.0 ** 54)), x)
-    y = reduced_log(owner, b, scaled, b.select(tiny, INT(54), INT(0)))
+    y = reduced_log(owner, b, *normalized(b, x))
     y = b.select(b.fcmp_ordered("==", x, DOUBLE(math.inf)), x, y)
     y = b.select(b.fcmp_ordered("==", x, DOUBLE(0.0)), DOUBLE(-math.inf), y)
     y = b.select(b.fcmp_ordered("<", x, DOUBLE(0.0)), DOUBLE(math.nan), y)
@@ -311,6 +309,13 @@ def reduced_log(owner, b, x, scale, correction=None):
         small = b.call(muladd, [kf, DOUBLE(LN2_LO), correction])
     tail = b.call(muladd, [s, b.fadd(half_f2, r), small])
     return b.fsub(b.fmul(kf, DOUBLE(LN2_HI)), b.fsub(b.fsub(half_f2, tail), f))
+
+
+def normalized(b, x):
+    """For a positive x: x, or x 2^54 if x is subnormal, and that scale (0 or 54, an i64),
+    so that log_reduction reads a normal double's exponent."""
+    tiny = b.fcmp_ordered("<", x, DOUBLE(2.0 ** -1022))
+    return b.select(tiny, b.fmul(x, DOUBLE(2.0 ** 54)), x), b.select(tiny, INT(54), INT(0))
 
 
 def log_reduction(b, x, scale):
@@ -461,7 +466,7 @@ def with_libm_outside(owner, fn, b, name: str, outside, compute) -> None:
     fast_end = b.block
     b.branch(done)
     b.position_at_end(libm_block)
-    from_libm = b.call(libm_fallback(owner, name, outside), args)
+    from_libm = b.call(libm_fallback(owner, name, len(args), outside), args)
     b.branch(done)
     b.position_at_end(done)
     out = b.phi(DOUBLE)
@@ -470,20 +475,19 @@ def with_libm_outside(owner, fn, b, name: str, outside, compute) -> None:
     b.ret(out)
 
 
-def libm_fallback(owner, name: str, outside) -> ll.Function:
+def libm_fallback(owner, name: str, arity: int, outside) -> ll.Function:
     """`dpc.libm_sin(x)` (`dpc.libm_pow(x, y)`, ...): libm's `name` of its arguments where
     outside(...) holds (sin of |x| > 2^30, inf or NaN; see with_libm_outside), 0 elsewhere.
-    Marked as reading and writing no memory (libm may set errno, which nothing here reads)
-    and with vector versions of 2, 4, 8 and 16 lanes that give the same per lane, so that
-    a loop calling it for some elements still vectorizes: each vector call tests all its
-    lanes at once and calls libm only if one of them needs it."""
+    Without memory effects (internal_without_memory_effects) and with vector versions of
+    2, 4, 8 and 16 lanes that give the same per lane, so that a loop calling it for some
+    elements still vectorizes: each vector call tests all its lanes at once and calls libm
+    only if one of them needs it."""
     fname = f"dpc.libm_{name}"
     existing = owner.llmod.globals.get(fname)
     if existing is not None:
         return existing
-    arity = 2 if name == "pow" else 1
     fn = ll.Function(owner.llmod, ll.FunctionType(DOUBLE, [DOUBLE] * arity), name=fname)
-    no_memory_effects(fn)
+    internal_without_memory_effects(fn)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     libm = owner.declare(name, DOUBLE, [DOUBLE] * arity)
     with b.if_then(outside(b, fn.args, owner.intrinsic("fabs"), DOUBLE)):
@@ -499,7 +503,9 @@ def libm_fallback(owner, name: str, outside) -> ll.Function:
     return fn
 
 
-def no_memory_effects(fn: ll.Function) -> None:
+def internal_without_memory_effects(fn: ll.Function) -> None:
+    """Internal, never inlined, and marked as reading and writing no memory: libm's calls
+    in libm_fallback's functions may set errno, which nothing here reads."""
     fn.linkage = "internal"
     for attribute in ("noinline", "readnone", "nounwind"):
         fn.attributes.add(attribute)
@@ -514,7 +520,7 @@ def wide_libm_fallback(owner, scalar: ll.Function, lanes: int, libm: ll.Function
     arity = len(scalar.args)
     fn = ll.Function(owner.llmod, ll.FunctionType(vector, [vector] * arity),
                      name=f"{scalar.name}.v{lanes}")
-    no_memory_effects(fn)
+    internal_without_memory_effects(fn)
     b = ll.IRBuilder(fn.append_basic_block("entry"))
     fabs = owner.declare(f"llvm.fabs.v{lanes}f64", vector, [vector])
     lanes_outside = outside(b, fn.args, fabs, lambda c: ll.Constant(vector, [DOUBLE(c)] * lanes))
@@ -799,15 +805,10 @@ def pow_function(owner) -> ll.Function:
 
     def finite(b):
         fma = owner.intrinsic("fma", 3)
-        ax = b.call(owner.intrinsic("fabs"), [x])
-        tiny = b.fcmp_ordered("<", ax, DOUBLE(2.0 ** -1022))
-        scaled = b.select(tiny, b.fmul(ax, DOUBLE(2.0 ** 54)), ax)
-        log_hi, log_lo = pow_log(owner, b, scaled, b.select(tiny, INT(54), INT(0)))
+        log_hi, log_lo = pow_log(owner, b, *normalized(b, b.call(owner.intrinsic("fabs"), [x])))
         z = b.fmul(y, log_hi)
         dz = b.fadd(b.call(fma, [y, log_hi, b.fneg(z)]), b.fmul(y, log_lo))
-        low, high = EXP_CLAMP  # beyond, the result is 0 or inf whatever dz is
-        zc = b.select(b.fcmp_ordered(">", z, DOUBLE(high)), DOUBLE(high), z)
-        zc = b.select(b.fcmp_ordered("<", zc, DOUBLE(low)), DOUBLE(low), zc)
+        zc = clamped(b, z, EXP_CLAMP)  # beyond, the result is 0 or inf whatever dz is
         dz = b.select(b.fcmp_ordered("==", z, zc), dz, DOUBLE(0.0))
         power = exp_of_reduced(owner, b, *reduced_exp(owner, b, zc, dz))
         return signed_power(owner, b, x, y, power)
