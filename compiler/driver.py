@@ -61,8 +61,9 @@ def compile_source(text: str, name: str = "<source>", backend: str = "native",
 def derivative_passes() -> list:
     """The passes from the front end's IR to stage 'ad'."""
     from passes.ad import AutoDiff
+    from passes.interchange import Interchange
     from passes.simplify import InlineCalls
-    return [InlineCalls(), AutoDiff()]
+    return [InlineCalls(), Interchange(), AutoDiff()]
 
 
 def optimization_passes() -> list:

@@ -58,6 +58,7 @@ def test_cli_stats_and_dumps(capsys):
     assert out == ("pass             ops   change\n"
                    "input              7         \n"
                    "inline_calls       7       +0\n"
+                   "interchange        7       +0\n"
                    "ad                 7       +0\n"
                    "inline             7       +0\n"
                    "constfold          7       +0\n"
@@ -76,14 +77,14 @@ def test_cli_stats_and_dumps(capsys):
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
-                       ("inline_calls", "ad", "inline", "constfold", "unroll", "simplify", "cse",
+                       ("inline_calls", "interchange", "ad", "inline", "constfold", "unroll", "simplify", "cse",
                         "licm", "loop_cse", "dce", "scalarize", "bounds", "gather", "checks",
                         "speculate", "fusion")]
     status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "hoist")
     assert (status, out) == (1, "")
-    assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, ad, inline, "
-                   "constfold, unroll, simplify, cse, licm, loop_cse, dce, scalarize, bounds, "
-                   "gather, checks, speculate, fusion\n")
+    assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, "
+                   "interchange, ad, inline, constfold, unroll, simplify, cse, licm, loop_cse, "
+                   "dce, scalarize, bounds, gather, checks, speculate, fusion\n")
 
 
 def test_cli_stats_of_one_function(capsys):
@@ -98,8 +99,9 @@ def test_cli_stats_of_one_function(capsys):
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--fn", "lse", "--derivative", "grad",
                          "--stats")
     assert status == 0
-    assert out.splitlines()[1:5] == ["input              2         ",
+    assert out.splitlines()[1:6] == ["input              2         ",
                                      "inline_calls       2       +0",
+                                     "interchange        2       +0",
                                      "ad                45      +43",
                                      "inline            43       -2"]
 
