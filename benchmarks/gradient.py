@@ -44,6 +44,14 @@ Table 6: dense Hessians of lse for n = 10, 100, 1000: `mod.hessian` (one native 
 looping over the columns, what they share computed once before the loop) against a
 Python loop calling `mod.hvp` once per column (how mod.hessian worked before), and
 against JAX's `jax.jit(jax.hessian(lse))` where JAX is installed.
+
+Table 7: loops inside element code. A Newton iteration and a two-variable iteration
+mapped over an array (`[root(x[i], s) for i in range(n)]`, s steps of run-time count),
+summed: primal and gradient as dpc compiles them (passes/interchange.py: each step a loop
+over the elements), the same compiled without that pass (a loop per element, as before
+it), and JAX's `vmap` of a `fori_loop`, all timed interleaved.
+
+    python benchmarks/gradient.py --tables element_loops   # one table (or several, commas)
 """
 
 from __future__ import annotations
@@ -63,7 +71,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import ir  # noqa: E402
 import peers as peers_module  # noqa: E402
 import reference  # noqa: E402  (needs the tests folder on sys.path)
-from compiler import compile_file  # noqa: E402
+from compiler import compile_file, compile_source, driver  # noqa: E402
 from compiler.driver import reachable  # noqa: E402
 from primal import (MIN_RUNS, agrees, build_c_library, c_call, declare, fmt_time,  # noqa: E402
                     measure, print_table, ptr)
@@ -303,13 +311,106 @@ def specialization_table(repeat: int) -> None:
                  "specialized", "speed-up"], rows)
 
 
+ELEMENT_LOOPS = """
+def root(a: f64, s: i64) -> f64:
+    y = a
+    for k in range(s):
+        y = 0.5 * (y + a / y)
+    return y
+
+def newton(x: f64[n], s: i64) -> f64:
+    return sum([root(x[i], s) for i in range(n)])
+
+def pair(a: f64, s: i64) -> f64:
+    u = a
+    v = 1.0
+    for k in range(s):
+        w = u / (v + a)
+        u, v = u - 0.1 * w * v, v + 0.1 * (w - v * u)
+    return u + v
+
+def coupled(x: f64[n], s: i64) -> f64:
+    return sum([pair(x[i], s) for i in range(n)])
+
+def newton_grad(x: f64[n], s: i64) -> f64[n]:
+    return grad(newton)(x, s)
+
+def coupled_grad(x: f64[n], s: i64) -> f64[n]:
+    return grad(coupled)(x, s)
+"""
+
+
+def compiled_per_element(text: str):
+    """text compiled as it was before passes/interchange.py: its loops per element
+    (derivatives made later, as mod.grad makes them, would have the pass)."""
+    from passes.ad import AutoDiff
+    from passes.simplify import InlineCalls
+    passes = driver.derivative_passes
+    driver.derivative_passes = lambda: [InlineCalls(), AutoDiff()]
+    try:
+        return compile_source(text, name="<element loops, per element>")
+    finally:
+        driver.derivative_passes = passes
+
+
+def element_loops_table(repeat: int) -> None:
+    mod = compile_source(ELEMENT_LOOPS, name="<element loops>")
+    before = compiled_per_element(ELEMENT_LOOPS)
+    jax_fns = (peers_module.jax_element_loops()
+               if "jax" in peers_module.installed_peers() else None)
+    rows = []
+    for name in ("newton", "coupled"):
+        for n, steps in ((100_000, 10), (1000, 1000), (4, 100_000)):
+            x = 1.0 + np.random.default_rng(0).random(n)
+            grad, grad_before = mod.function(name + "_grad"), before.function(name + "_grad")
+            if not agrees(grad(x, steps), grad_before(x, steps), rtol=1e-12):
+                raise SystemExit(f"{name}: the interchanged gradient disagrees")
+            fns = {"primal": lambda: mod.function(name)(x, steps),
+                   "grad": lambda: grad(x, steps),
+                   "before primal": lambda: before.function(name)(x, steps),
+                   "before grad": lambda: grad_before(x, steps)}
+            if jax_fns is not None:
+                import jax
+                jax_f = jax.jit(jax_fns[name], static_argnums=1)
+                jax_g = jax.jit(jax.grad(jax_fns[name]), static_argnums=1)
+                if not agrees(np.asarray(jax_g(x, steps)), grad(x, steps), rtol=1e-10):
+                    raise SystemExit(f"{name}: JAX's gradient disagrees with dpc's")
+                fns["jax primal"] = lambda: jax.block_until_ready(jax_f(x, steps))
+                fns["jax grad"] = lambda: jax.block_until_ready(jax_g(x, steps))
+            t = measure(fns, min_runs=repeat)
+            row = [name, f"{n:,} x {steps:,}", fmt_time(t["primal"]), fmt_time(t["grad"]),
+                   f"{t['grad'] / t['primal']:.2f}", fmt_time(t["before primal"]),
+                   fmt_time(t["before grad"]), f"{t['before primal'] / t['primal']:.2f}",
+                   f"{t['before grad'] / t['grad']:.2f}"]
+            if jax_fns is not None:
+                row += [fmt_time(t["jax primal"]), fmt_time(t["jax grad"]),
+                        f"{t['grad'] / t['jax grad']:.2f}"]
+            rows.append(row)
+            print(f"  done element loops {name} {n} x {steps}", file=sys.stderr, flush=True)
+    print("\nLoops inside element code (n elements x s steps), median time per call: "
+          "interchanged (dpc), per element (before), JAX's vmap of fori_loop:")
+    print_table(["program", "n x s", "primal", "gradient", "grad/primal", "before: primal",
+                 "gradient", "speed-up primal", "gradient"]
+                + (["jax: primal", "gradient", "dpc grad/jax grad"] if jax_fns else []), rows)
+
+
+TABLES = ("ratio", "scaling", "long_loop", "hand_written", "hvp", "specialization", "hessian",
+          "element_loops")  # in the order they print
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="large", help="comma-separated: small,large (default large)")
     p.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     p.add_argument("--repeat", type=int, default=MIN_RUNS,
                    help=f"minimum timed runs per cell (default {MIN_RUNS})")
+    p.add_argument("--tables", default=",".join(TABLES),
+                   help=f"comma-separated tables to print (default all: {', '.join(TABLES)})")
     args = p.parse_args(argv)
+    args.tables = [t for t in args.tables.split(",") if t]
+    for t in args.tables:
+        if t not in TABLES:
+            p.error(f"unknown table {t!r}; choose from {', '.join(TABLES)}")
     args.sizes = [s for s in args.sizes.split(",") if s]
     args.only = [w for w in args.only.split(",") if w]
     for w in args.only:
@@ -321,13 +422,14 @@ def parse_args(argv=None):
 def main(argv=None) -> None:
     args = parse_args(argv)
     peers_module.limit_threads(1)
-    ratio_table(args.only, args.sizes, args.repeat)
-    scaling_table(args.repeat)
-    long_loop(args.repeat)
-    hand_written_table(args.repeat)
-    hvp_table(args.repeat)
-    specialization_table(args.repeat)
-    hessian_table(args.repeat)
+    tables = {"ratio": lambda repeat: ratio_table(args.only, args.sizes, repeat),
+              "scaling": scaling_table, "long_loop": long_loop,
+              "hand_written": hand_written_table, "hvp": hvp_table,
+              "specialization": specialization_table, "hessian": hessian_table,
+              "element_loops": element_loops_table}
+    for name in TABLES:
+        if name in args.tables:
+            tables[name](args.repeat)
 
 
 if __name__ == "__main__":

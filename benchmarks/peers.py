@@ -178,6 +178,30 @@ def jax_primal(name: str) -> Callable:
     return lambda *args: jax.block_until_ready(f(*args))
 
 
+def jax_element_loops() -> dict[str, Callable]:
+    """The loops inside element code of benchmarks/gradient.py's element-loop table, as
+    JAX writes them: `vmap` of a function with a `fori_loop` of static trips (a `scan`,
+    which reverse mode can differentiate), summed. Each is f(x, s), s static."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax import lax
+
+    def root(a, s):
+        return lax.fori_loop(0, s, lambda k, y: 0.5 * (y + a / y), a)
+
+    def pair(a, s):
+        def step(k, uv):
+            u, v = uv
+            w = u / (v + a)
+            return u - 0.1 * w * v, v + 0.1 * (w - v * u)
+        u, v = lax.fori_loop(0, s, step, (a, jnp.ones_like(a)))
+        return u + v
+
+    return {name: lambda x, s, element=element: jnp.sum(jax.vmap(element, (0, None))(x, s))
+            for name, element in (("newton", root), ("coupled", pair))}
+
+
 def jax_hessian(name: str) -> Callable:
     """The jitted dense Hessian (jax.hessian: forward over reverse) of a workload with one
     f64 parameter."""
