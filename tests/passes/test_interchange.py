@@ -3,6 +3,8 @@ becomes a loop over arrays, each step a build over the elements."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ir
 from compiler import compile_source, driver
@@ -351,3 +353,76 @@ def test_an_error_in_the_loop_is_the_error_per_element_raised(backend, per_eleme
     assert str(now.value) == str(then.value)
     assert "index 3 is out of bounds for axis 0 of t with size 3" in str(now.value)
     np.testing.assert_array_equal(mod.e(x, t, 0), x)  # no step, no read of t
+
+
+# Random step bodies: up to three carried values (u, v, c), reassigned from expressions of
+# themselves, the element's own values (a, b, i), the step k and constants, squashed by
+# tanh so that no run overflows; sometimes under an `if` that assigns two of them.
+LEAVES = ["u", "v", "a", "b", "float(k)", "float(i)", "0.5", "1.5", "float(c)"]
+
+
+@st.composite
+def expressions(draw, depth: int = 2, leaves: tuple = tuple(LEAVES)) -> str:
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        return draw(st.sampled_from(leaves))
+    left, right = draw(expressions(depth - 1, leaves)), draw(expressions(depth - 1, leaves))
+    form = draw(st.sampled_from(["({} + {})", "({} * {})", "({} - {})", "sin({} + {})",
+                                 "({} / (1.0 + {} * {}))"]))
+    return form.format(left, right, right) if form.count("{}") == 3 else form.format(left, right)
+
+
+@st.composite
+def step_bodies(draw) -> list[str]:
+    lines = []
+    for _ in range(draw(st.integers(1, 3))):
+        target = draw(st.sampled_from(["u", "v", "w"]))
+        if draw(st.integers(0, 3)) == 0:
+            lines += [f"if {draw(expressions(1))} > 0.0:",
+                      f"    u = tanh({draw(expressions())})",
+                      "    c = c + 1",
+                      "else:",
+                      f"    v = tanh({draw(expressions())})"]
+        else:
+            lines.append(f"{target} = tanh({draw(expressions())})")
+            if target == "w":
+                lines.append("u = 0.5 * u + 0.25 * w")
+    return lines
+
+
+@st.composite
+def element_loops(draw) -> str:
+    body = "\n".join("        " + line for line in draw(step_bodies()))
+    result = draw(expressions(1, tuple(v for v in LEAVES if "k" not in v)))  # k: the loop's
+    return f"""
+def e(x: f64[n], t: f64[n], s: i64) -> f64[n]:
+    return [walk(x[i], t[i], i, s) for i in range(n)]
+
+def walk(a: f64, b: f64, i: i64, s: i64) -> f64:
+    u = a
+    v = b
+    c = 0
+    for k in range(s):
+{body}
+    return {result} + u + v
+
+def f(x: f64[n], t: f64[n], s: i64) -> f64:
+    return sum(e(x, t, s))
+
+def g(x: f64[n], t: f64[n], s: i64) -> (f64[n], f64[n]):
+    return grad(f, wrt=(x, t))(x, t, s)
+"""
+
+
+@settings(max_examples=25, deadline=None)
+@given(element_loops(), st.integers(0, 6), st.integers(0, 5), st.integers(0, 2**32 - 1))
+def test_random_step_bodies_agree_with_per_element(text, n, s, seed):
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(driver, "derivative_passes", lambda: [InlineCalls(), AutoDiff()])
+        before = compile_source(text)
+    mod = compile_source(text)
+    assert carried_type(mod).startswith("f64[n]")
+    rng = np.random.default_rng(seed)
+    x, t = rng.uniform(-2.0, 2.0, n), rng.uniform(-2.0, 2.0, n)
+    np.testing.assert_array_equal(mod.e(x, t, s), before.e(x, t, s), strict=True)
+    for now, then in zip(mod.g(x, t, s), before.g(x, t, s)):
+        np.testing.assert_allclose(now, then, rtol=1e-11, atol=1e-13)
