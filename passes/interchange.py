@@ -129,10 +129,11 @@ def plan_block(plan: Plan, block: Block, final: bool) -> bool:
             plan.batched.update(op.regions[0].args[1:])
             if not plan_block(plan, op.regions[0], final=False):
                 return False
-        elif len(op.results) == 1 or op.name == "if":
+        elif len(op.results) == 1 or op.name == "if" and op.results:
             wrapped.append(op)
         else:
-            return False  # a wrapper yields one value; an `if` is copied for each
+            return False  # a wrapper yields one value (an `if` is copied for each): an
+            # op of none (an assert, an `if` of asserts) would have no wrapper to run it
         plan.batched.update(op.results)
     users = top_level_users(block)
     takers = set(wrapped) | ({block.ops[-1]} if final else set())
@@ -154,9 +155,9 @@ def stays_scalar(plan: Plan, op: ir.Op) -> bool:
 
 
 def interchanged_loop(plan: Plan, op: ir.Op) -> bool:
-    """A `for` loop with scalar carried values and a range that is the same for every
-    element, not so short that writing it out is better. Its step is a constant: one of
-    0 would raise an error even where there are no elements."""
+    """A `for` loop with a range that is the same for every element, carried values of
+    one shape for all, and too many trips to be written out. Its step is a constant: one
+    of 0 would raise an error even where there are no elements."""
     if op.name != "for" or any(v in plan.batched for v in op.operands[:3]):
         return False
     if constant(op.operands[2]) in (None, 0):

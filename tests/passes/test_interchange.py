@@ -426,3 +426,19 @@ def test_random_step_bodies_agree_with_per_element(text, n, s, seed):
     np.testing.assert_array_equal(mod.e(x, t, s), before.e(x, t, s), strict=True)
     for now, then in zip(mod.g(x, t, s), before.g(x, t, s)):
         np.testing.assert_allclose(now, then, rtol=1e-11, atol=1e-13)
+
+
+def test_an_if_that_only_checks_keeps_the_body_per_element():
+    # an `if` of no results (its branches assert) would have no wrapper to run it in
+    source = BEFORE.replace(
+        "      %y.2 = sub %y.1, %7 : f64\n",
+        "      %y.2 = sub %y.1, %7 : f64\n"
+        "      %9 = lt %y.2, %a : bool\n"
+        "      if %9 {\n"
+        "        %10 = const false : bool\n"
+        "        assert %10 {message = \"y fell below a\"}\n"
+        "        yield\n"
+        "      } {\n"
+        "        yield\n"
+        "      }\n")
+    assert interchanged(source) == ir.print_module(ir.parse_module(source))
