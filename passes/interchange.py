@@ -73,7 +73,6 @@ def interchange_in(module: ir.Module, block: Block) -> None:
     ops, block.ops = block.ops, []
     subst: dict = {}
     for op in ops:
-        op.operands = [subst.get(v, v) for v in op.operands]
         for region in op.regions:
             interchange_in(module, region)
         plan = element_plan(op)
@@ -91,7 +90,6 @@ class Plan:
     op, or the body's final yield), the rest get wrappers of their own."""
 
     def __init__(self, element: ir.Op):
-        self.element = element
         self.index = element.regions[0].args[0]
         self.scalar: set = set()
         self.loops: set = set()
@@ -109,6 +107,8 @@ def element_plan(op: ir.Op) -> Plan | None:
             or constant(op.operands[2]) != 1:
         return None
     body = op.regions[0]
+    if not any(inner.name == "for" for inner in body.ops):
+        return None  # the common case, decided without walking the body
     plan = Plan(op)
     if not plan_block(plan, body, final=True):
         return None

@@ -280,18 +280,16 @@ def carried_type(mod) -> str:
     return ad.split(" = for ")[1].split(" {")[0].split(" : ")[-1]
 
 
-@pytest.fixture
-def per_element(monkeypatch):
-    """compile_source as it would be without this pass: the loops per element."""
-    def compile_per_element(text: str, backend: str = "native"):
-        with monkeypatch.context() as patch:
-            patch.setattr(driver, "derivative_passes", lambda: [InlineCalls(), AutoDiff()])
-            return compile_source(text, backend=backend)
-    return compile_per_element
+def per_element(text: str, backend: str = "native"):
+    """compile_source as it would be without this pass: the loops per element (the
+    cache key hashes the IR, so this compile cannot stand in for the other)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(driver, "derivative_passes", lambda: [InlineCalls(), AutoDiff()])
+        return compile_source(text, backend=backend)
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_values_are_the_same_bits_as_per_element(name, per_element):
+def test_values_are_the_same_bits_as_per_element(name):
     # the same ops on the same values, in native code and in the interpreter
     text = with_gradient(name)
     mod, before = compile_source(text), per_element(text)
@@ -306,7 +304,7 @@ def test_values_are_the_same_bits_as_per_element(name, per_element):
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_gradients_agree_with_the_per_element_derivative(name, per_element):
+def test_gradients_agree_with_the_per_element_derivative(name):
     text = with_gradient(name)
     for backend in ("native", "interp"):
         mod, before = compile_source(text, backend=backend), per_element(text, backend)
@@ -316,7 +314,7 @@ def test_gradients_agree_with_the_per_element_derivative(name, per_element):
                 np.testing.assert_allclose(mod.g(x, s), before.g(x, s), rtol=1e-13, atol=1e-15)
 
 
-def test_forward_mode_agrees_with_the_per_element_derivative(per_element):
+def test_forward_mode_agrees_with_the_per_element_derivative():
     text = with_gradient("coupled") + """
 def tangent(x: f64[n], dx: f64[n], s: i64) -> f64:
     value, t = jvp(f, wrt=x)(x, s, dx)
@@ -341,7 +339,7 @@ def walk(x: f64[n], t: f64[m], i: i64, s: i64) -> f64:
 
 
 @pytest.mark.parametrize("backend", ["native", "interp"])
-def test_an_error_in_the_loop_is_the_error_per_element_raised(backend, per_element):
+def test_an_error_in_the_loop_is_the_error_per_element_raised(backend):
     # t is shorter than x: element 3 reads past its end in the first step
     x, t = np.ones(5), np.ones(3)
     mod, before = compile_source(ERRING, backend=backend), per_element(ERRING, backend)
@@ -416,10 +414,7 @@ def g(x: f64[n], t: f64[n], s: i64) -> (f64[n], f64[n]):
 @settings(max_examples=25, deadline=None)
 @given(element_loops(), st.integers(0, 6), st.integers(0, 5), st.integers(0, 2**32 - 1))
 def test_random_step_bodies_agree_with_per_element(text, n, s, seed):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(driver, "derivative_passes", lambda: [InlineCalls(), AutoDiff()])
-        before = compile_source(text)
-    mod = compile_source(text)
+    mod, before = compile_source(text), per_element(text)
     assert carried_type(mod).startswith("f64[n]")
     rng = np.random.default_rng(seed)
     x, t = rng.uniform(-2.0, 2.0, n), rng.uniform(-2.0, 2.0, n)
