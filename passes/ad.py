@@ -471,6 +471,14 @@ class Differentiator(Emitter):
             tape = self.emit("shape_cast", tape, type=wanted)
         return tape
 
+    def tape_row(self, count, k):
+        """The row of a tape that iteration k of `count` writes: the last iteration's
+        values are row 0, so that the reverse sweep reads the rows in increasing order.
+        (Read from the last row to the first, each reverse step's loops over a row had
+        LLVM's run-time overlap checks, hoisted out of the step loop, fail for its
+        negative stride, and ran unvectorized.)"""
+        return self.emit("sub", self.emit("sub", count, self.const(1)), k)
+
     def record(self, tape, value, k):
         """The tape with `value` stored as row k. (A tape that nothing reads goes, and
         with it the store.)"""
@@ -513,13 +521,13 @@ class Differentiator(Emitter):
         n = len(inits)
         i, carried, tape_args = new.args[0], new.args[1:n + 1], new.args[n + 1:]
         with self.b.at(new):
-            k = self.iteration(i, start, step)
-            stored = [self.record_carried(t, c, k) for t, c in zip(tape_args, carried)]
+            row = self.tape_row(count, self.iteration(i, start, step))
+            stored = [self.record_carried(t, c, row) for t, c in zip(tape_args, carried)]
             yields = self.replay(body, [i] + carried)
-            stored += [self.record(t, self.x(v), k) for t, v in zip(tape_args[n:], kept)]
+            stored += [self.record(t, self.x(v), row) for t, v in zip(tape_args[n:], kept)]
             rest = iter(tape_args[n + len(kept):])
             for plan in nested:
-                stored += [self.record_row(next(rest), v, k) for v in plan.recorded(self)]
+                stored += [self.record_row(next(rest), v, row) for v in plan.recorded(self)]
             self.b.op("yield", yields + stored)
         loop = self.b.op("for", [start, stop, step] + inits + tapes, regions=[new])
         if self.in_primal:  # the loop itself keeps its checks; its tapes may go
@@ -614,7 +622,8 @@ class Differentiator(Emitter):
         in_primal, self.in_primal = self.in_primal, False  # a replay of the loop above
         counting, self.counting = self.counting, False
         with self.b.at(block):
-            stored = [self.record_carried(t, c, k) for t, c in zip(tape_args, carried)]
+            row = self.tape_row(count, k)
+            stored = [self.record_carried(t, c, row) for t, c in zip(tape_args, carried)]
             self.b.op("yield", self.replay(body, carried) + stored)
         self.in_primal, self.counting = in_primal, counting
         refill = self.b.op("for", [self.const(0), count, self.const(1)] + inits + tapes,
@@ -631,15 +640,15 @@ class Differentiator(Emitter):
         inits = [cts[j] if cts[j] is not None else self.zeros_like(self.x(op.results[j]))
                  for j in flowing]
 
-        def step(r, carried):
-            k = self.emit("sub", self.emit("sub", tape.count, self.const(1)), r)
-            rows = [self.emit("index", t, k, inbounds=True) for t in tape.tapes]
+        def step(r, carried):  # r counts the iterations back from the last, k forward
+            k = self.tape_row(tape.count, r)
+            rows = [self.emit("index", t, r, inbounds=True) for t in tape.tapes]
             yield_cts = [None] * n
             for j, ct in zip(flowing, carried):
                 yield_cts[j] = ct
-            given = {v: self.emit("index", t, k, inbounds=True) for v, t in tape.stored.items()}
+            given = {v: self.emit("index", t, r, inbounds=True) for v, t in tape.stored.items()}
             for plan in tape.nested:
-                given.update(plan.restore(self, k))
+                given.update(plan.restore(self, r))
             self.replay(body, positions(k) + rows, given)
             arg_cts = self.backprop(body, yield_cts)[lead:]
             return [arg_cts[j] if arg_cts[j] is not None else self.zeros_like(rows[j])

@@ -34,7 +34,8 @@ func @g(%x: f64[n], %w: f64) -> (f64[n], f64) {
 }
 """
 
-# A loop is reversed from a tape of its carried value; the index read x[i] becomes an
+# A loop is reversed from a tape of its carried value, written from the last row to the
+# first so that the reverse loop reads it in order; the index read x[i] becomes an
 # add_at into x's cotangent; the mul's cotangents are guarded so that a zero cotangent
 # stays zero whatever the other factor is.
 LOOP_REVERSED = """\
@@ -48,35 +49,38 @@ func @f.rev(%x: f64[n], %w: f64, %ct: f64) -> (f64, f64[n], f64) {
   %4 = shape_cast %tape {type = f64[?]} : f64[?]
   %5, %6 = for %0, %n, %1, %2, %4 : f64, f64[?] {
   ^(%i: i64, %acc: f64, %7: f64[?]):
-    %8 = update %7, %acc, %i {inbounds = true} : f64[?]
-    %9 = index %x, %i : f64
-    %10 = mul %acc, %w : f64
-    %11 = add %10, %9 : f64
-    yield %11, %8
+    %8 = const 1 : i64
+    %9 = sub %n, %8 : i64
+    %10 = sub %9, %i : i64
+    %11 = update %7, %acc, %10 {inbounds = true} : f64[?]
+    %12 = index %x, %i : f64
+    %13 = mul %acc, %w : f64
+    %14 = add %13, %12 : f64
+    yield %14, %11
   }
-  %12 = const 0.0 : f64
-  %13 = dim %x {axis = 0} : i64
-  %14 = full %12, %13 : f64[n]
   %15 = const 0.0 : f64
-  %16 = const 0 : i64
-  %17 = const 1 : i64
-  %18, %x_bar, %w_bar = for %16, %n, %17, %ct, %14, %15 : f64, f64[n], f64 {
-  ^(%k: i64, %ct.1: f64, %19: f64[n], %20: f64):
-    %21 = const 1 : i64
-    %22 = sub %n, %21 : i64
-    %23 = sub %22, %k : i64
-    %24 = index %6, %23 {inbounds = true} : f64
-    %25 = mul %ct.1, %w : f64
-    %26 = const 0.0 : f64
-    %27 = eq %ct.1, %26 : bool
-    %28 = select %27, %26, %25 {zero_guard = true} : f64
-    %29 = mul %ct.1, %24 : f64
-    %30 = const 0.0 : f64
-    %31 = eq %ct.1, %30 : bool
-    %32 = select %31, %30, %29 {zero_guard = true} : f64
-    %33 = add %20, %32 : f64
-    %34 = add_at %19, %ct.1, %23 {inbounds = "repeated"} : f64[n]
-    yield %28, %34, %33
+  %16 = dim %x {axis = 0} : i64
+  %17 = full %15, %16 : f64[n]
+  %18 = const 0.0 : f64
+  %19 = const 0 : i64
+  %20 = const 1 : i64
+  %21, %x_bar, %w_bar = for %19, %n, %20, %ct, %17, %18 : f64, f64[n], f64 {
+  ^(%k: i64, %ct.1: f64, %22: f64[n], %23: f64):
+    %24 = const 1 : i64
+    %25 = sub %n, %24 : i64
+    %26 = sub %25, %k : i64
+    %27 = index %6, %k {inbounds = true} : f64
+    %28 = mul %ct.1, %w : f64
+    %29 = const 0.0 : f64
+    %30 = eq %ct.1, %29 : bool
+    %31 = select %30, %29, %28 {zero_guard = true} : f64
+    %32 = mul %ct.1, %27 : f64
+    %33 = const 0.0 : f64
+    %34 = eq %ct.1, %33 : bool
+    %35 = select %34, %33, %32 {zero_guard = true} : f64
+    %36 = add %23, %35 : f64
+    %37 = add_at %22, %ct.1, %26 {inbounds = "repeated"} : f64[n]
+    yield %31, %37, %36
   }
   return %5, %x_bar, %w_bar
 }
