@@ -76,12 +76,13 @@ def native_passes(checked: bool = True) -> list:
     """The passes from stage 'ad' to stage 'scalar', the IR native code is made from."""
     from passes.bounds import Bounds, Unchecked
     from passes.checks import Checks
+    from passes.fuse_loops import FuseLoops
     from passes.fusion import Fusion
     from passes.gather import Gather
     from passes.scalarize import Scalarize
     from passes.speculate import Speculate
     bounds = [Bounds()] if checked else [Bounds(), Unchecked()]
-    return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion()]
+    return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion(), FuseLoops()]
 
 
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:
