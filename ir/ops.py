@@ -1490,6 +1490,29 @@ def infer_build(op, module):
     return [ArrayType(elem.elem, (range_count_dim(op), *elem.shape))]
 
 
+# A build that stands for an array op (passes/scalarize.py) whose result's type leaves a
+# row size `?`: its rows are builds nested in its body, of sizes fixed before it, and with
+# no row it still has those sizes (exp of a 0 x k matrix is 0 x k), where a comprehension
+# of no elements has 0 along a `?`, no row having run to say more.
+KNOWN_ROWS = "known_rows"
+
+
+def known_row_sizes(op) -> list | None:
+    """The stops of the builds nested in a build marked KNOWN_ROWS, outermost first, one
+    per axis after the first (each counts from 0 by 1); None for any other build."""
+    if not op.attrs.get(KNOWN_ROWS):
+        return None
+    sizes, inner = [], op
+    while len(sizes) < op.results[0].type.rank - 1:
+        body = inner.regions[0]
+        row = body.ops[-1].operands[0].defining_op
+        if row is None or row.name != "build" or row not in body.ops:
+            return None
+        sizes.append(row.operands[1])
+        inner = row
+    return sizes
+
+
 def interp_build(op, args, ctx):
     """Allocates as native code does: an array of scalars before the first element, an
     array of arrays once the first element fixes the shape of the others."""
@@ -1499,8 +1522,11 @@ def interp_build(op, args, ctx):
     rtype = op.results[0].type
     dtype = NP_DTYPE[rtype.elem]
     if n == 0:
-        # a row's sizes as the type names them, 0 along a `?`: no row has run to say more
-        shape = (0, *(ctx.dim_value(d) or 0 for d in rtype.shape[1:]))
+        known = known_row_sizes(op)
+        if known is not None:
+            shape = (0, *(int(ctx.frame.env[v]) for v in known))
+        else:  # a row's sizes as the type names them, 0 along a `?`
+            shape = (0, *(ctx.dim_value(d) or 0 for d in rtype.shape[1:]))
         return [np.zeros(shape, dtype=dtype)]
     out = allocate(op, (n,), lambda: np.empty(n, dtype=dtype)) if rtype.rank == 1 else None
     for k, i in enumerate(range(int(start), int(stop), int(step))):

@@ -26,7 +26,7 @@ compares them at run time, so a mismatch is an error and never a silent wrong an
 from __future__ import annotations
 
 from ir import Block, Builder, Function, Module, Op, errors, walk_ops
-from ir.ops import ELEMENTWISE, IN_ORDER, operand_mismatch
+from ir.ops import ELEMENTWISE, IN_ORDER, KNOWN_ROWS, operand_mismatch
 from ir.types import DYN, I64
 
 from .fusion import uses_of
@@ -122,7 +122,10 @@ class Nest:
         attrs = {"kind": kind} if kind else {}
         if in_order:
             attrs[IN_ORDER] = True
-        return self.b.op(opname, [self.zero, sizes[0], self.one], attrs, [region]).result
+        result = self.b.op(opname, [self.zero, sizes[0], self.one], attrs, [region]).result
+        if opname == "build" and DYN in result.type.shape[1:]:
+            result.owner.attrs[KNOWN_ROWS] = True  # with no row, still sizes[1:]
+        return result
 
 
 def size_of(b: Builder, value, axis: int):

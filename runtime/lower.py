@@ -31,7 +31,7 @@ import ir
 from ir import errors
 from ir.calling import LARGEST_SIZE, DimensionPlan
 from ir.core import indexed_name
-from ir.ops import IN_ORDER, OVERWRITTEN, WRAPPING_PROOFS, dim_of_value
+from ir.ops import IN_ORDER, OVERWRITTEN, WRAPPING_PROOFS, dim_of_value, known_row_sizes
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -1197,8 +1197,11 @@ class FunctionLowering:
         n = self.range_count(op, start, stop, step)
         data_slot = self.slot(PTR)
         dim_slots = [self.slot(INT) for _ in range(elem_type.rank)]
-        for s, d in zip(dim_slots, t.shape[1:]):  # what no iteration leaves: f64[0, m]
-            self.b.store(self.dim_or_zero(d), s)
+        known = known_row_sizes(op)
+        empty_dims = [self.get(v) for v in known] if known is not None else \
+            [self.dim_or_zero(d) for d in t.shape[1:]]
+        for s, d in zip(dim_slots, empty_dims):  # what no iteration leaves: f64[0, m]
+            self.b.store(d, s)
         if elem_type.rank == 0:  # the size is known before the loop
             self.b.store(self.new_array(t.elem, [n], op).data, data_slot)
         else:
@@ -1244,7 +1247,10 @@ class FunctionLowering:
                 x = self.scalar_element(inner.regions[0], row_start, row_step, j)
                 self.store_elem(out, op.result.type.elem, self.b.add(first, j), x)
         self.own(op.result)
-        # no row: the sizes the type names, 0 along a `?`, as every other build gives
+        # no row: the sizes the type names, 0 along a `?`, as every other build gives,
+        # unless the build stands for an array op (KNOWN_ROWS)
+        if known_row_sizes(op) is not None:
+            return Array(out.data, [n, m])
         named = self.dim_or_zero(op.result.type.shape[1])
         return Array(out.data, [n, self.b.select(none, named, m)])
 

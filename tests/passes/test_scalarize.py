@@ -152,3 +152,77 @@ def test_a_sum_along_the_first_axis_adds_rows():
         for result in (mod.f(a), ir.Interpreter(scalarized(mod.module)).run("f", [a])):
             assert result.shape == in_order.shape
             assert np.array_equal(result, in_order) and not np.signbit(result[:1]).any()
+
+
+def test_a_matrix_of_unknown_sizes_keeps_them_with_no_rows():
+    # exp of a 0 x k matrix is 0 x k: its build says the rows' sizes are known before any
+    # row (known_rows), where a comprehension of no rows of `?` elements is 0 x 0
+    mod = compile_source("def f(s: i64, k: i64) -> f64[?, ?]:\n    return exp(zeros(s, k))\n")
+    assert ir.print_module(scalarized(mod.module)) == (
+        "func @f(%s: i64, %k: i64) -> f64[?, ?] {\n"
+        "  %0 = const 0.0 : f64\n"
+        "  %1 = full %0, %s, %k : f64[?, ?]\n"
+        "  %2 = dim %1 {axis = 0} : i64\n"
+        "  %3 = dim %1 {axis = 1} : i64\n"
+        "  %4 = const 0 : i64\n"
+        "  %5 = const 1 : i64\n"
+        "  %6 = build %4, %2, %5 {known_rows = true} : f64[?, ?] {\n"
+        "  ^(%i: i64):\n"
+        "    %7 = build %4, %3, %5 : f64[?] {\n"
+        "    ^(%i.1: i64):\n"
+        "      %8 = index %1, %i, %i.1 {inbounds = true} : f64\n"
+        "      %9 = exp %8 : f64\n"
+        "      yield %9\n"
+        "    }\n"
+        "    yield %7\n"
+        "  }\n"
+        "  return %6\n"
+        "}\n")
+
+
+EMPTY_ROWS = """
+def shape(s: i64, k: i64) -> f64[?, ?]:
+    return exp(zeros(s, k))
+
+def colsum(s: i64, k: i64) -> f64[?]:
+    return sum(zeros(s, k) + 1.0, axis=0)
+
+def columns(s: i64, k: i64) -> i64:
+    return len(transpose(exp(zeros(s, k))))
+
+def total(t: f64[n], k: i64) -> f64:
+    c = sum(zeros(n, k) + 1.0, axis=0)
+    acc = 0.0
+    for j in range(k):
+        acc += c[j]
+    return acc
+
+def gram(s: i64, d: i64) -> f64[?, ?]:
+    a = zeros(s, d) + 1.0
+    return a.T @ a
+
+def chosen(s: i64, k: i64) -> f64[?, ?]:
+    z = zeros(s, k)
+    return where(z > 0.0, z, z + 1.0)
+
+def cube(s: i64, k: i64, j: i64) -> f64[?, ?, ?]:
+    return exp(zeros(s, k, j))
+
+def nest(s: i64, k: i64) -> f64[?, ?]:
+    return [[1.0 for j in range(k)] for i in range(s)]
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_empty_matrices_of_unknown_sizes_agree_with_numpy(backend):
+    mod = compile_source(EMPTY_ROWS, backend=backend)
+    assert mod.shape(0, 3).shape == (0, 3)
+    assert mod.colsum(0, 3).tolist() == [0.0, 0.0, 0.0]
+    assert mod.columns(0, 3) == 3
+    assert mod.total(np.zeros(0), 3) == 0.0
+    assert mod.gram(0, 3).tolist() == np.zeros((3, 3)).tolist()
+    assert mod.chosen(0, 3).shape == (0, 3)
+    assert [mod.cube(*s).shape for s in [(0, 2, 3), (2, 0, 3), (2, 3, 0)]] == \
+        [(0, 2, 3), (2, 0, 3), (2, 3, 0)]
+    assert mod.specialize("shape", s=0)(3).shape == (0, 3)
+    assert mod.nest(0, 3).shape == (0, 0)  # a comprehension: no row has said its size
