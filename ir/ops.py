@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from . import errors
-from .core import Symbol, indexed_name
+from .core import Symbol, defined_within, indexed_name
 from .errors import TypeRuleError, count
 from .printer import format_attr
 from .registry import REGISTRY, OpDef, register
@@ -1499,14 +1499,16 @@ KNOWN_ROWS = "known_rows"
 
 def known_row_sizes(op) -> list | None:
     """The stops of the builds nested in a build marked KNOWN_ROWS, outermost first, one
-    per axis after the first (each counts from 0 by 1); None for any other build."""
+    per axis after the first (each counts from 0 by 1, its stop computed before the
+    build); None for any other build."""
     if not op.attrs.get(KNOWN_ROWS):
         return None
-    sizes, inner = [], op
+    sizes, inner, inside = [], op, defined_within(op)
     while len(sizes) < op.results[0].type.rank - 1:
         body = inner.regions[0]
         row = body.ops[-1].operands[0].defining_op
-        if row is None or row.name != "build" or row not in body.ops:
+        if row is None or row.name != "build" or row not in body.ops or \
+                row.operands[1] in inside:
             return None
         sizes.append(row.operands[1])
         inner = row
