@@ -43,7 +43,7 @@ from ir import Block
 from ir.clone import clone_op
 
 from .dce import body_never_fails, effect_free, never_fails, remove_dead_ops
-from .simplify import replace_all, share_in_block
+from .simplify import replace_all, share_scalars
 
 LOOPS = ("for", "while", "build", "reduce", "call")
 CHAINED = ("add_at", "update")  # ops whose result is their array operand, changed
@@ -79,9 +79,8 @@ def fuse_with_next(block: Block, i: int) -> bool:
     if j == len(block.ops):
         return False
     second, between = block.ops[j], block.ops[i + 1:j]
-    uses = use_counts(block)
     if not (innermost_loop(second) and movable_above(between, first)
-            and same_range(first, second) and aligned(first, second, uses)):
+            and same_range(first, second) and aligned(first, second, use_counts(block))):
         return False
     fused, subst = fused_loop(first, second)
     block.ops[i:j + 1] = [*between, fused]
@@ -173,9 +172,6 @@ def chain_ops(ops: list, chain: set, var) -> bool:
                     return False
                 if all(passed):
                     chain.add(result)
-            if any(v in chain for region in op.regions
-                   for p, v in enumerate(region.terminator.operands) if op.results[p] not in chain):
-                return False
             continue
         touched = [k for k, v in enumerate(op.operands) if v in chain]
         if not touched:
@@ -229,9 +225,7 @@ def fused_loop(first: ir.Op, second: ir.Op) -> tuple[ir.Op, dict]:
                   + [second.results[q].name_hint for q in own])
     for q, p in slot_of.items():  # the slot's value is the second loop's result
         fused.results[p].name_hint = second.results[q].name_hint
-    subst = {}
-    share_in_block(body, {}, subst)  # what both bodies computed (w above), once
-    replace_all(body, subst)
+    share_scalars(body)  # what both bodies computed (w above), once
     remove_dead_ops(body, effect_free)
     subst = dict(zip(first.results, fused.results))
     subst.update({second.results[q]: fused.results[p] for q, p in slot_of.items()})
