@@ -692,6 +692,8 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
         if not is_int and not (key in dim_names and key not in params):
             raise ValueError(f"specialize({fn.name}): '{key}' is neither an i64 parameter "
                              f"nor a dimension of '{fn.name}' {listed}")
+        if is_int and isinstance(value, (bool, np.bool_)):  # as a call takes it: 1 or 0
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
             raise ValueError(f"specialize({fn.name}): {key} must be an integer, not {value!r}")
         if not I64_MIN <= value <= I64_MAX:  # it would wrap around in the native code

@@ -422,6 +422,18 @@ def test_bad_specialization_requests_say_what_is_wrong():
                                          r"specialize\('f', k=100\) \(those are: k, n\)$"):
         mod.specialize("f")  # it made f.static., f itself under a name ending in a dot
     assert mod.specialize("f", k=1, n=3)(np.array([1.0, 2.0, 3.0]), 0.5) == 1.0
+    with pytest.raises(ValueError, match="n must be an integer, not True"):
+        mod.specialize("f", n=True)  # a size is never a truth value
+
+
+def test_a_bool_fixes_an_i64_parameter_as_a_call_passes_it():
+    # a call takes True for an i64 as 1 (NumPy's safe cast), so specialize takes it too
+    mod = compile_source("def f(x: f64[n], k: i64) -> f64:\n    return x[k]\n")
+    x = np.array([1.0, 2.0, 3.0])
+    assert mod.f(x, True) == 2.0
+    for flag in (True, np.bool_(True)):
+        assert mod.specialize("f", k=flag)(x) == 2.0
+    assert mod.specialize("f", k=False)(x) == 1.0
 
 
 def test_a_size_fixed_once_cannot_be_fixed_again():
