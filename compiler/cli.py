@@ -26,7 +26,7 @@ from ir.types import DYN, sized
 from . import gradbench
 from .derivatives import DENSE
 from .diagnostics import CompileError, located, source_lines
-from .driver import BUILD_KINDS, STAGES, compile_source, read_program
+from .driver import BUILD_KINDS, STAGES, compile_source, pass_names, read_program
 from .timing import format_seconds, median_times
 
 DESCRIPTION = """\
@@ -794,8 +794,7 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--dump-after", action="append", default=[], metavar="PASS",
                    help="print the module (with --fn: that function and the functions "
                         "generated for it) after pass PASS (repeatable); the passes "
-                        "are inline_calls, ad, inline, constfold, unroll, simplify, cse, licm, "
-                        "loop_cse, dce, scalarize, bounds, gather, checks, speculate, fusion")
+                        f"are {', '.join(pass_names())}")
     p.add_argument("--dump-after-all", action="store_true",
                    help="print the module (or --fn's function) after every pass")
     p.add_argument("--format", choices=("text", "dot"),

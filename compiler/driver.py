@@ -73,16 +73,24 @@ def optimization_passes() -> list:
 
 
 def native_passes(checked: bool = True) -> list:
-    """The passes from stage 'ad' to stage 'scalar', the IR native code is made from."""
+    """The passes from stage 'opt' to stage 'scalar', the IR native code is made from."""
     from passes.bounds import Bounds, Unchecked
     from passes.checks import Checks
+    from passes.fresh_carry import FreshCarry
     from passes.fuse_loops import FuseLoops
     from passes.fusion import Fusion
     from passes.gather import Gather
     from passes.scalarize import Scalarize
     from passes.speculate import Speculate
     bounds = [Bounds()] if checked else [Bounds(), Unchecked()]
-    return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion(), FuseLoops()]
+    return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion(), FuseLoops(),
+            FreshCarry()]
+
+
+def pass_names() -> list[str]:
+    """The names of the passes from the front end's IR to stage 'scalar', in order (as
+    `dpc ir --dump-after` takes them)."""
+    return [p.name for p in derivative_passes() + optimization_passes() + native_passes()]
 
 
 def differentiate(module: ir.Module, source: str, filename: str) -> ir.Module:

@@ -1,0 +1,205 @@
+"""Fresh carried arrays: a loop over an array's indices that carries an array it is given
+freshly filled (`full`), and touches it at the loop's index only, needs neither the fill
+nor, often, the array.
+
+Reverse mode makes such loops: each reverse step of a loop over arrays starts the
+adjoints of the step's inputs at zero and adds into them element by element,
+
+    %z = full 0.0, %n
+    %ub, %tb = for 0, %n, 1, %z, %t { ^(%k, %p, %q):
+      %e = index %vb, %k  ...  %p.1 = add_at %p, %g, %k  ...
+      yield %p.1, %q.1 }
+
+and then drops the adjoints it took in (%vb above, read at k only). Native code allocates
+and zeroes %z at every step, and reads each zero back to add to it. The pass rewrites
+slot j of such a loop (start 0, step 1, stop the `full`'s size, the `full` used by the
+loop only, its array touched by `index`, `add_at` and `update` at the loop's variable
+only, as passes/fuse_loops.py checks):
+
+- contracted: when nothing uses the loop's result for the slot and every op touching it
+  is in the body itself (not in an `if`), the array is a scalar: each iteration starts
+  from the fill value, `add_at` becomes `add`, `update` the value, `index` the value so far;
+- else stored first: when the body's first op touching the array (in the body itself) is
+  an `add_at` at k, it becomes an `update` of (fill + value), or it is an `update`: every
+  element is stored before it is read, so the `full` is marked {overwritten} (native code
+  does not fill it);
+- and then reused: when an array of the same type, made in the loop's block before the
+  loop (or carried by the loop around it), is used by nothing after the loop and in the
+  body only by `index` at k before that first store, the slot takes it instead of the
+  `full`, its reads become reads of the slot (which holds it until element k is stored),
+  and native code updates it in place: no array is allocated at all.
+
+Each element gets the same ops on the same values in the same order (0.0 + g where the
+zero was read back): the same bits. It runs after fuse_loops, whose fused loops have the
+most to gain (a read of one loop's adjoint by the next, within one iteration).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import ir
+from ir import Block
+
+from ir.ops import OVERWRITTEN, constant
+
+from .dce import drop_carried, never_fails
+from .fuse_loops import CHAINED, chain_ops, same_constant, use_counts
+from .simplify import replace_all
+
+VIEWS = ("index", "transpose")  # a row or a transpose: native code copies it to own it
+
+
+class FreshCarry:
+    name = "fresh_carry"
+
+    def apply(self, module: ir.Module) -> ir.Module:
+        for fn in module.functions.values():
+            in_block(fn.body, carried=[])
+        return module
+
+
+def in_block(block: Block, carried: list) -> None:
+    """Rewrites the loops of block and of its regions; `carried` are the block's
+    arguments that a loop around it carries (arrays it owns, which a slot may reuse)."""
+    for op in block.ops:
+        for region in op.regions:
+            in_block(region, region.args[1:] if op.name == "for" else [])
+    for loop in [op for op in block.ops if op.name == "for" and counts_up_from_zero(op)]:
+        for j in reversed(range(len(loop.results))):
+            rewrite_slot(block, carried, loop, j)
+
+
+def counts_up_from_zero(loop: ir.Op) -> bool:
+    return constant(loop.operands[0]) == 0 and constant(loop.operands[2]) == 1
+
+
+def rewrite_slot(block: Block, carried: list, loop: ir.Op, j: int) -> None:
+    fill = fresh_init(block, loop, j)
+    if fill is None:
+        return
+    body = loop.regions[0]
+    chain = touching_chain(body, j)
+    if chain is None:
+        return
+    top = [op for op in body.ops[:-1] if touches(op, chain)]
+    if not use_counts(block)[loop.results[j]] and all(op.name in ("index", *CHAINED)
+                                                     for op in top):
+        contract(block, loop, j, fill, top)  # (an `if` touching it would be in top)
+        return
+    first = top[0] if top else None
+    if first is None or first.name not in CHAINED:
+        return
+    if first.name == "add_at":
+        store_first(body, first, fill.operands[0])
+    reused = reusable(block, carried, loop, fill, first)
+    if reused is None:
+        fill.attrs[OVERWRITTEN] = True
+        return
+    reuse(block, loop, j, reused, fill)
+
+
+def fresh_init(block: Block, loop: ir.Op, j: int):
+    """The `full` op making slot j's init, if it is a rank-1 array of loop's stop that
+    nothing else uses, made in block."""
+    v = loop.operands[3 + j]
+    fill = v.defining_op
+    if fill is None or fill.name != "full" or v.type.rank != 1 or fill not in block.ops:
+        return None
+    if v.type.elem not in (ir.F64, ir.I64) or use_counts(block)[v] != 1:
+        return None
+    size, stop = fill.operands[1], loop.operands[1]
+    return fill if size is stop or same_constant(size, stop) else None
+
+
+def touching_chain(body: Block, j: int):
+    """The values slot j's array takes in the body, if it is touched at the loop's index
+    only (by no op with regions but an `if`) and passed on to slot j only; else None."""
+    var, chain = body.args[0], {body.args[1 + j]}
+    if not chain_ops(body.ops[:-1], chain, var):
+        return None
+    yielded = body.terminator.operands
+    if yielded[j] not in chain or any(v in chain for q, v in enumerate(yielded) if q != j):
+        return None
+    if any(op.regions and op.name != "if" and ir.uses_within(op) & chain
+           for op in ir.walk_ops(body)):
+        return None
+    return chain
+
+
+def touches(op: ir.Op, chain: set) -> bool:
+    return bool(set(op.operands) & chain or ir.uses_within(op) & chain)
+
+
+def contract(block: Block, loop: ir.Op, j: int, fill: ir.Op, chain_ops_: list) -> None:
+    """Slot j's array becomes the scalar each iteration makes of the fill value."""
+    body = loop.regions[0]
+    value, subst, ops = fill.operands[0], {}, []
+    for op in body.ops:
+        if op not in chain_ops_:
+            ops.append(op)
+        elif op.name == "index":
+            subst[op.results[0]] = value
+        elif op.name == "update":
+            value = op.operands[1]
+        else:  # add_at: the slot's old value, then the added one, as native code adds
+            added = ir.Op("add", [value, op.operands[1]], [value.type], loc=op.loc)
+            ops.append(added)
+            value = added.results[0]
+    body.ops = ops
+    replace_all(body, subst)
+    drop_carried(loop, j)
+    block.ops.remove(fill)
+
+
+def store_first(body: Block, first: ir.Op, fill_value) -> None:
+    """`add_at %p, %g, %k`, the first touch of element k, as `update %p, fill + %g, %k`."""
+    added = ir.Op("add", [fill_value, first.operands[1]], [fill_value.type], loc=first.loc)
+    body.ops.insert(body.ops.index(first), added)
+    first.name = "update"
+    first.operands[1] = added.results[0]
+
+
+def reusable(block: Block, carried: list, loop: ir.Op, fill: ir.Op, first: ir.Op):
+    """An array of the fill's type that the block makes before the loop (or that a loop
+    around carries), not a view into another, that nothing uses after the loop, and that
+    the loop reads only by `index` at its variable: in the body itself (such a read may
+    move up, as it cannot fail), or within an op before `first`. None if there is none.
+    Its reads in the body move above `first`."""
+    body, t = loop.regions[0], fill.results[0].type
+    if ir.DYN in t.shape:
+        return None
+    at = body.ops.index(first)
+    reads = Counter(read.operands[0] for read in reads_at_var(body, at))
+    uses = use_counts(block)
+    made = carried + [r for op in block.ops[:block.ops.index(loop)] for r in op.results
+                      if op.name not in VIEWS]
+    for d in made:
+        if d.type == t and reads[d] and uses[d] == reads[d] and d not in loop.operands:
+            moved = [op for op in body.ops[at:] if op.name == "index" and op.operands[0] is d]
+            body.ops = [op for op in body.ops if op not in moved]
+            at = body.ops.index(first)
+            body.ops[at:at] = moved
+            return d
+    return None
+
+
+def reads_at_var(body: Block, at: int) -> list:
+    """The `index` ops at the loop's variable alone: within the ops before body.ops[at],
+    and in the body itself after it if they cannot fail."""
+    var = body.args[0]
+    before = [inner for op in body.ops[:at] for inner in [op, *nested(op)]]
+    after = [op for op in body.ops[at:] if never_fails(op)]
+    return [op for op in before + after if op.name == "index" and op.operands[1:] == [var]]
+
+
+def nested(op: ir.Op):
+    return [inner for region in op.regions for inner in ir.walk_ops(region)]
+
+
+def reuse(block: Block, loop: ir.Op, j: int, reused, fill: ir.Op) -> None:
+    """Slot j starts from `reused`, whose reads in the body read the slot instead."""
+    body = loop.regions[0]
+    loop.operands[3 + j] = reused
+    replace_all(body, {reused: body.args[1 + j]})
+    block.ops.remove(fill)

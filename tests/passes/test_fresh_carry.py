@@ -1,0 +1,267 @@
+"""Fresh carried arrays (passes/fresh_carry.py): a loop over an array's indices that is
+given a fresh `full` array and touches it at its index only contracts it to a scalar,
+stores each element first (no fill), or takes an array that dies in the loop instead."""
+
+import numpy as np
+import pytest
+
+import ir
+from compiler import compile_file, compile_source, driver
+from passes.fresh_carry import FreshCarry
+
+# Slot t is read back and dropped after the loop: a scalar. Slots p and y are returned:
+# y's first touch adds at k, so it stores 0.0 + w, and takes h, which dies in the loop
+# (its read moves above the store); p stores first too, but no array is left to take,
+# so its `full` is only marked overwritten.
+BEFORE = (
+    "func @f(%a: f64[n]) -> (f64[n], f64[n]) {\n"
+    "  %n = dim %a {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %h = mul %a, %a : f64[n]\n"
+    "  %z = full %2, %n : f64[n]\n"
+    "  %t = full %2, %n : f64[n]\n"
+    "  %y = full %2, %n : f64[n]\n"
+    "  %p, %q, %r = for %0, %n, %1, %z, %t, %y : f64[n], f64[n], f64[n] {\n"
+    "  ^(%k: i64, %pa: f64[n], %ta: f64[n], %ya: f64[n]):\n"
+    "    %v = index %a, %k {inbounds = true} : f64\n"
+    "    %ta.1 = add_at %ta, %v, %k {inbounds = true} : f64[n]\n"
+    "    %pa.1 = add_at %pa, %v, %k {inbounds = true} : f64[n]\n"
+    "    %u = index %ta.1, %k {inbounds = true} : f64\n"
+    "    %ta.2 = add_at %ta.1, %u, %k {inbounds = true} : f64[n]\n"
+    "    %w = index %ta.2, %k {inbounds = true} : f64\n"
+    "    %ya.1 = add_at %ya, %w, %k {inbounds = true} : f64[n]\n"
+    "    %e = index %h, %k {inbounds = true} : f64\n"
+    "    %pa.2 = add_at %pa.1, %e, %k {inbounds = true} : f64[n]\n"
+    "    yield %pa.2, %ta.2, %ya.1\n"
+    "  }\n"
+    "  return %p, %r\n"
+    "}\n"
+)
+
+AFTER = (
+    "func @f(%a: f64[n]) -> (f64[n], f64[n]) {\n"
+    "  %n = dim %a {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %h = mul %a, %a : f64[n]\n"
+    "  %z = full %2, %n {overwritten = true} : f64[n]\n"
+    "  %p, %r = for %0, %n, %1, %z, %h : f64[n], f64[n] {\n"
+    "  ^(%k: i64, %pa: f64[n], %ya: f64[n]):\n"
+    "    %v = index %a, %k {inbounds = true} : f64\n"
+    "    %3 = add %2, %v : f64\n"
+    "    %4 = add %2, %v : f64\n"
+    "    %pa.1 = update %pa, %4, %k {inbounds = true} : f64[n]\n"
+    "    %5 = add %3, %3 : f64\n"
+    "    %6 = add %2, %5 : f64\n"
+    "    %e = index %ya, %k {inbounds = true} : f64\n"
+    "    %ya.1 = update %ya, %6, %k {inbounds = true} : f64[n]\n"
+    "    %pa.2 = add_at %pa.1, %e, %k {inbounds = true} : f64[n]\n"
+    "    yield %pa.2, %ya.1\n"
+    "  }\n"
+    "  return %p, %r\n"
+    "}\n"
+)
+
+
+def rewritten(source: str) -> str:
+    module = FreshCarry().apply(ir.parse_module(source))
+    ir.verify_module(module)
+    return ir.print_module(module)
+
+
+def test_before_and_after():
+    assert rewritten(BEFORE) == AFTER
+
+
+# One slot the pass would store first; each change below takes that away.
+ONE_SLOT = (
+    "func @f(%a: f64[n]) -> f64[n] {\n"
+    "  %n = dim %a {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %3 = const 2 : i64\n"
+    "  %m = sub %n, %1 : i64\n"
+    "  %z = full %2, %n : f64[n]\n"
+    "  %p = for %0, %n, %1, %z : f64[n] {\n"
+    "  ^(%k: i64, %pa: f64[n]):\n"
+    "    %v = index %a, %k {inbounds = true} : f64\n"
+    "    %pa.1 = add_at %pa, %v, %k {inbounds = true} : f64[n]\n"
+    "    yield %pa.1\n"
+    "  }\n"
+    "  %o = add %p, %a : f64[n]\n"
+    "  return %o\n"
+    "}\n"
+)
+
+
+def test_one_slot_is_stored_first():
+    out = rewritten(ONE_SLOT)
+    assert "%z = full %2, %n {overwritten = true} : f64[n]\n" in out
+    assert "    %4 = add %2, %v : f64\n    %pa.1 = update %pa, %4, %k {inbounds = true}" in out
+
+
+@pytest.mark.parametrize("change", [
+    ("for %0, %n, %1, %z", "for %1, %n, %1, %z"),  # not from 0: element 0 keeps its fill
+    ("for %0, %n, %1, %z", "for %0, %n, %3, %z"),  # every other element
+    ("for %0, %n, %1, %z", "for %0, %m, %1, %z"),  # not up to the array's size
+    ("%z = full %2, %n", "%z = full %2, %m"),  # the same, the other way
+    ("%o = add %p, %a", "%o = add %p, %z"),  # the fill is used again
+    ("%pa.1 = add_at %pa, %v, %k", "%pa.1 = add_at %pa, %v, %m"),  # another index
+    # the first touch reads the fill
+    ("    %pa.1 = add_at %pa, %v, %k", "    %r = index %pa, %k {inbounds = true} : f64\n"
+                                       "    %pa.1 = add_at %pa, %r, %k"),
+    # the first touch is in an if, which may not store
+    ("    %pa.1 = add_at %pa, %v, %k {inbounds = true} : f64[n]\n",
+     "    %c = gt %v, %2 : bool\n"
+     "    %pa.1 = if %c : f64[n] {\n"
+     "      %pa.2 = add_at %pa, %v, %k {inbounds = true} : f64[n]\n"
+     "      yield %pa.2\n"
+     "    } {\n"
+     "      yield %pa\n"
+     "    }\n"),
+])
+def test_loops_it_leaves(change):
+    source = ONE_SLOT.replace(*change)
+    assert source != ONE_SLOT
+    assert rewritten(source) == ir.print_module(ir.parse_module(source))
+
+
+# An array of the slot's type that the loop reads at k only: the slot takes it, unless
+# something reads it after the loop, it is a row of a matrix (native code would copy it
+# to own it), a read of it in an `if` comes after the first store, or its size is `?`.
+REUSE = (
+    "func @f(%a: f64[n], %b: f64[?, n]) -> f64[n] {\n"
+    "  %n = dim %a {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %h = mul %a, %a : f64[n]\n"
+    "  %z = full %2, %n : f64[n]\n"
+    "  %p = for %0, %n, %1, %z : f64[n] {\n"
+    "  ^(%k: i64, %pa: f64[n]):\n"
+    "    %v = index %a, %k {inbounds = true} : f64\n"
+    "    %pa.1 = add_at %pa, %v, %k {inbounds = true} : f64[n]\n"
+    "    %e = index %h, %k {inbounds = true} : f64\n"
+    "    %pa.2 = add_at %pa.1, %e, %k {inbounds = true} : f64[n]\n"
+    "    yield %pa.2\n"
+    "  }\n"
+    "  return %p\n"
+    "}\n"
+)
+
+
+def test_a_dying_array_is_taken():
+    out = rewritten(REUSE)
+    assert "  %p = for %0, %n, %1, %h : f64[n] {\n" in out and "full" not in out
+    assert ("    %e = index %pa, %k {inbounds = true} : f64\n"
+            "    %pa.1 = update %pa, %3, %k {inbounds = true} : f64[n]\n") in out
+
+
+@pytest.mark.parametrize("change", [
+    ("  return %p\n", "  %o = add %p, %h : f64[n]\n  return %o\n"),
+    ("%h = mul %a, %a : f64[n]", "%h = index %b, %0 : f64[n]"),
+    ("    %e = index %h, %k {inbounds = true} : f64\n",
+     "    %c = gt %v, %2 : bool\n"
+     "    %e = if %c : f64 {\n"
+     "      %f = index %h, %k {inbounds = true} : f64\n"
+     "      yield %f\n"
+     "    } {\n"
+     "      yield %2\n"
+     "    }\n"),
+])
+def test_arrays_it_does_not_take(change):
+    out = rewritten(REUSE.replace(*change))
+    assert "%z = full %2, %n {overwritten = true} : f64[n]\n" in out
+    assert "  %p = for %0, %n, %1, %z : f64[n] {\n" in out
+
+
+def test_an_array_of_unknown_size_is_not_taken():
+    # two arrays of type f64[?] may have different sizes
+    source = REUSE
+    for old, new in (("%b: f64[?, n]", "%b: f64[?]"), ("%n = dim %a", "%n = dim %b"),
+                     ("%h = mul %a, %a : f64[n]", "%h = mul %b, %b : f64[?]"),
+                     ("%v = index %a, %k", "%v = index %b, %k"), ("f64[n]", "f64[?]")):
+        source = source.replace(old, new)
+    out = rewritten(source)
+    assert "%z = full %2, %n {overwritten = true} : f64[?]\n" in out
+    assert "  %p = for %0, %n, %1, %z : f64[?] {\n" in out
+
+
+# Reverse sweeps over arrays: an interchanged two-variable iteration (each reverse step
+# starts the adjoints of u and v at zero), an elementwise map, and ode's gradient.
+PROGRAMS = """
+def pair(a: f64, s: i64) -> f64:
+    u = a
+    v = 0.5
+    for k in range(s):
+        w = u / (v + a * a)
+        u, v = u - 0.2 * w * v, v + 0.05 * (w - u)
+    return u * v
+
+def coupled(x: f64[n], s: i64) -> f64:
+    return sum([pair(x[i], s) for i in range(n)])
+
+def coupled_grad(x: f64[n], s: i64) -> f64[n]:
+    return grad(coupled)(x, s)
+
+def mapped(x: f64[n], y: f64[n]) -> f64:
+    return sum([x[i] * exp(y[i]) - sin(x[i] * y[i]) for i in range(n)])
+
+def mapped_grad(x: f64[n], y: f64[n]) -> (f64[n], f64[n]):
+    return grad(mapped)(x, y)
+"""
+
+
+def without_pass(text: str | None, path: str | None = None):
+    passes = driver.native_passes
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(driver, "native_passes", lambda checked=True: [
+            p for p in passes(checked) if not isinstance(p, FreshCarry)])
+        return compile_file(path) if path else compile_source(text)
+
+
+@pytest.fixture(scope="module")
+def both():
+    return compile_source(PROGRAMS), without_pass(PROGRAMS)
+
+
+def test_a_reverse_step_allocates_no_array(both):
+    mod, before = both
+
+    def fills_in_loops(m):
+        text = m.ir("coupled_grad", stage="scalar")
+        return sum(line.startswith("    ") and " = full " in line for line in text.splitlines())
+    assert (fills_in_loops(before), fills_in_loops(mod)) == (3, 0)
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 37])
+@pytest.mark.parametrize("s", [0, 1, 3])
+def test_gradients_are_the_same_bits_as_without(both, n, s):
+    mod, before = both
+    rng = np.random.default_rng(n + 10 * s)
+    x, y = 1.0 + rng.random(n), rng.standard_normal(n)
+    assert mod.coupled_grad(x, s).tobytes() == before.coupled_grad(x, s).tobytes()
+    for got, want in zip(mod.mapped_grad(x, y), before.mapped_grad(x, y)):
+        assert got.tobytes() == want.tobytes()
+
+
+def test_ode_gradient_is_the_same_bits_as_without():
+    mod, before = compile_file("examples/ode.dp"), without_pass(None, "examples/ode.dp")
+    for n, s in ((1, 1), (4, 3), (37, 13)):
+        x = 1.0 + np.random.default_rng(n).random(n)
+        assert mod.grad("ode_last")(x, s).tobytes() == before.grad("ode_last")(x, s).tobytes()
+
+
+def test_gradients_agree_with_finite_differences(both):
+    mod, _ = both
+    x, s, h = np.array([1.3, 0.7, 2.1]), 7, 1e-6
+    g = mod.coupled_grad(x, s)
+    for i in range(3):
+        e = np.zeros(3)
+        e[i] = h
+        fd = (mod.coupled(x + e, s) - mod.coupled(x - e, s)) / (2 * h)
+        assert abs(g[i] - fd) < 1e-6 * max(1.0, abs(fd))
