@@ -178,21 +178,28 @@ def chain_ops(ops: list, chain: set, var) -> bool:
             continue
         if touched != [0] or len(op.operands) < 2 + (op.name in CHAINED):
             return False
-        at = op.operands[2 if op.name in CHAINED else 1]
-        if op.name == "index" and at is var:
-            continue
-        if op.name in CHAINED and at is var:
+        if not at_own_element(op, var):
+            return False
+        if op.name in CHAINED:
             chain.add(op.results[0])
-            continue
-        return False
     return True
 
 
+def at_own_element(op: ir.Op, var) -> bool:
+    """Is op an `index`, `add_at` or `update` of its first operand whose first index is
+    `var`, proved in range? Iteration k then touches element (or row) k, and no other
+    iteration does: a negative index, which counts from the end (unchecked code takes it
+    as valid), would make iterations -n and 0 touch the same element."""
+    first_index = 2 if op.name in CHAINED else 1
+    return op.name in ("index", *CHAINED) and len(op.operands) > first_index \
+        and op.operands[first_index] is var and op.attrs.get("inbounds") is True
+
+
 def reads_at_index(body: Block, arrays: set, var) -> bool:
-    """Does the body read `arrays` only by `index` ops whose first index is `var`?"""
+    """Does the body read `arrays` only by `index` ops at `var` (see at_own_element)?"""
     for op in ir.walk_ops(body):
         for k, v in enumerate(op.operands):
-            if v in arrays and not (op.name == "index" and k == 0 and op.operands[1] is var):
+            if v in arrays and not (op.name == "index" and k == 0 and at_own_element(op, var)):
                 return False
     return True
 

@@ -99,6 +99,11 @@ def test_before_and_after():
     ("for %0, %n, %1, %p, %x", "for %0, %n, %1, %q, %x"),
     # the second loop reads what the first consumes
     ("%u = index %q, %j {inbounds", "%u = index %z, %j {inbounds"),
+    # an index not proved in range (unchecked code): a negative one counts from the end,
+    # so two iterations may touch one element
+    ("%u = index %q, %j {inbounds = true}", '%u = index %q, %j {inbounds = "assumed"}'),
+    ("%qa.1 = add_at %qa, %v, %k {inbounds = true}",
+     '%qa.1 = add_at %qa, %v, %k {inbounds = "assumed"}'),
 ])
 def test_loops_it_leaves(change):
     source = BEFORE.replace(*change)
@@ -190,3 +195,21 @@ def test_gradients_agree_with_finite_differences(both):
             args = [(x + e, y), (x, y + e)][which], [(x - e, y), (x, y - e)][which]
             fd = (mod.three(*args[0], s) - mod.three(*args[1], s)) / (2 * h)
             assert abs(g[i] - fd) < 1e-6 * max(1.0, abs(fd))
+
+
+def test_unchecked_loops_over_negative_indices_stay_apart():
+    # range(-n, n) touches every element twice (x[-n] is x[0]); fused, b[0] was read from
+    # a[0] before a[0]'s second add: [3, 6, 9] natively, unchecked
+    text = """
+def f(x: f64[n]) -> f64[n]:
+    a = zeros(n)
+    for i in range(-n, n):
+        a[i] += x[i]
+    b = zeros(n)
+    for i in range(-n, n):
+        b[i] += a[i]
+    return b
+"""
+    x = np.array([1.0, 2.0, 3.0])
+    for checked in (True, False):
+        assert compile_source(text, checked=checked).f(x).tolist() == [4.0, 8.0, 12.0]
