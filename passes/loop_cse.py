@@ -142,6 +142,8 @@ def candidates(loop: ir.Op):
     for op in body.ops:
         if not op.regions or len(op.results) != 1 or op.results[0].type.rank > 1:
             continue
+        if ir.DYN in op.results[0].type.shape:  # its size may change with the loop's
+            continue  # variable (range(i + 1)): a table of such rows would be ragged
         ops = slice_of(op, body)
         if all(never_fails(inner) for inner in ops) and not carried & reads_of(ops):
             yield op

@@ -1,6 +1,9 @@
 """Loop CSE: what two loops over one range both compute per iteration is computed once."""
 
+import numpy as np
+
 import ir
+from compiler import compile_source
 from passes.loop_cse import LoopCSE
 
 BEFORE = (
@@ -217,3 +220,18 @@ def test_a_loop_inside_another_is_not_merged_with_one_after_it():
         "}\n"
     )
     assert shared(source) == source
+
+
+def test_an_array_whose_size_follows_the_loop_is_not_tabulated():
+    # each i's inner array has i + 1 elements: a table of them would be ragged, and the
+    # gradient raised "comprehension elements have different shapes" (a helper found it)
+    text = """
+def f(x: f64[n]) -> f64:
+    a = [sum([x[j] for j in range(i + 1)]) for i in range(n)]
+    b = [max([x[j] for j in range(i + 1)]) for i in range(n)]
+    return sum(a) + sum(b)
+"""
+    x = np.array([1.0, 2.0, 3.0])
+    for backend in ("native", "interp"):
+        mod = compile_source(text, backend=backend)
+        assert mod.grad("f")(x).tolist() == [4.0, 3.0, 2.0]
