@@ -196,9 +196,15 @@ class Module:
         return name in self.functions
 
 
+def ops_within(op: Op):
+    """Every op inside op's regions, depth first (op itself not included)."""
+    for region in op.regions:
+        yield from walk_ops(region)
+
+
 def uses_within(op: Op) -> set:
     """The values that ops inside op's regions use (op's own operands not included)."""
-    return {v for region in op.regions for inner in walk_ops(region) for v in inner.operands}
+    return {v for inner in ops_within(op) for v in inner.operands}
 
 
 def defined_within(op: Op) -> set:

@@ -392,7 +392,7 @@ class Differentiator(Emitter):
     def keep_checks(self, op: ir.Op) -> None:
         if self.in_primal:
             self.kept.add(id(op))
-            self.kept.update(id(inner) for region in op.regions for inner in ir.walk_ops(region))
+            self.kept.update(id(inner) for inner in ir.ops_within(op))
 
     def reverse(self, op: ir.Op) -> None:
         cts = [self.adjoint.pop(r, None) for r in op.results]

@@ -141,7 +141,7 @@ def held_only_here(ops: list, derived: set) -> None:
     where they are, proved in range under the test (`guarded`) or, mapping a negative
     index as before, `repeated`."""
     for op in ops:
-        for inner in [op, *(o for region in op.regions for o in ir.walk_ops(region))]:
+        for inner in [op, *ir.ops_within(op)]:
             if not (set(inner.operands) | ir.uses_within(inner)) & derived:
                 continue
             derived.update(inner.results)
@@ -211,8 +211,7 @@ def sweep(block: ir.Block, uses: Counter, removable) -> None:
     for op in reversed(block.ops):
         if op.results and not any(uses[r] for r in op.results) and removable(op):
             uses.subtract(op.operands)
-            uses.subtract(v for region in op.regions for inner in ir.walk_ops(region)
-                          for v in inner.operands)
+            uses.subtract(v for inner in ir.ops_within(op) for v in inner.operands)
             continue
         for region in op.regions:
             sweep(region, uses, removable)

@@ -164,7 +164,7 @@ class Tangents(Emitter):
             mark_checked(new)
         else:
             self.kept.add(id(new))
-            self.kept.update(id(inner) for region in new.regions for inner in ir.walk_ops(region))
+            self.kept.update(id(inner) for inner in ir.ops_within(new))
         return new
 
     def keep(self, op: ir.Op) -> ir.Op:

@@ -75,7 +75,8 @@ def counts_up_from_zero(loop: ir.Op) -> bool:
 
 
 def rewrite_slot(block: Block, carried: list, loop: ir.Op, j: int) -> None:
-    fill = fresh_init(block, loop, j)
+    uses = use_counts(block)  # the block's, before this slot's rewrite changes them
+    fill = fresh_init(block, loop, j, uses)
     if fill is None:
         return
     body = loop.regions[0]
@@ -83,8 +84,7 @@ def rewrite_slot(block: Block, carried: list, loop: ir.Op, j: int) -> None:
     if chain is None:
         return
     top = [op for op in body.ops[:-1] if touches(op, chain)]
-    if not use_counts(block)[loop.results[j]] and all(op.name in ("index", *CHAINED)
-                                                     for op in top):
+    if not uses[loop.results[j]] and all(op.name in ("index", *CHAINED) for op in top):
         contract(block, loop, j, fill, top)  # (an `if` touching it would be in top)
         return
     first = top[0] if top else None
@@ -92,21 +92,21 @@ def rewrite_slot(block: Block, carried: list, loop: ir.Op, j: int) -> None:
         return
     if first.name == "add_at":
         store_first(body, first, fill.operands[0])
-    reused = reusable(block, carried, loop, fill, first)
+    reused = reusable(block, carried, loop, fill, first, uses)
     if reused is None:
         fill.attrs[OVERWRITTEN] = True
         return
     reuse(block, loop, j, reused, fill)
 
 
-def fresh_init(block: Block, loop: ir.Op, j: int):
+def fresh_init(block: Block, loop: ir.Op, j: int, uses: Counter):
     """The `full` op making slot j's init, if it is a rank-1 array of loop's stop that
     nothing else uses, made in block."""
     v = loop.operands[3 + j]
     fill = v.defining_op
     if fill is None or fill.name != "full" or v.type.rank != 1 or fill not in block.ops:
         return None
-    if v.type.elem not in (ir.F64, ir.I64) or use_counts(block)[v] != 1:
+    if v.type.elem not in (ir.F64, ir.I64) or uses[v] != 1:
         return None
     size, stop = fill.operands[1], loop.operands[1]
     return fill if size is stop or same_constant(size, stop) else None
@@ -160,7 +160,8 @@ def store_first(body: Block, first: ir.Op, fill_value) -> None:
     first.operands[1] = added.results[0]
 
 
-def reusable(block: Block, carried: list, loop: ir.Op, fill: ir.Op, first: ir.Op):
+def reusable(block: Block, carried: list, loop: ir.Op, fill: ir.Op, first: ir.Op,
+             uses: Counter):
     """An array of the fill's type that the block makes before the loop (or that a loop
     around carries), not a view into another, that nothing uses after the loop, and that
     the loop reads only by `index` at its variable: in the body itself (such a read may
@@ -171,7 +172,6 @@ def reusable(block: Block, carried: list, loop: ir.Op, fill: ir.Op, first: ir.Op
         return None
     at = body.ops.index(first)
     reads = Counter(read.operands[0] for read in reads_at_var(body, at))
-    uses = use_counts(block)
     made = carried + [r for op in block.ops[:block.ops.index(loop)] for r in op.results
                       if op.name not in VIEWS]
     for d in made:
@@ -188,13 +188,9 @@ def reads_at_var(body: Block, at: int) -> list:
     """The `index` ops at the loop's variable alone: within the ops before body.ops[at],
     and in the body itself after it if they cannot fail."""
     var = body.args[0]
-    before = [inner for op in body.ops[:at] for inner in [op, *nested(op)]]
+    before = [inner for op in body.ops[:at] for inner in [op, *ir.ops_within(op)]]
     after = [op for op in body.ops[at:] if never_fails(op)]
     return [op for op in before + after if op.name == "index" and op.operands[1:] == [var]]
-
-
-def nested(op: ir.Op):
-    return [inner for region in op.regions for inner in ir.walk_ops(region)]
 
 
 def reuse(block: Block, loop: ir.Op, j: int, reused, fill: ir.Op) -> None:

@@ -286,8 +286,7 @@ def values_read(ops: list, element: ir.Value) -> list:
         made.update(ir.defined_within(op))
     seen: dict = {}
     for op in ops:
-        for v in list(op.operands) + [v for region in op.regions
-                                      for inner in ir.walk_ops(region) for v in inner.operands]:
+        for v in list(op.operands) + [v for inner in ir.ops_within(op) for v in inner.operands]:
             if v not in made:
                 seen.setdefault(v, None)
     if element not in made:
