@@ -14,6 +14,7 @@ from fractions import Fraction
 from llvmlite import ir as ll
 
 from ir.calling import I64_MAX, I64_MIN
+from ir.ops import POLYGAMMA_SERIES
 from ir.types import BOOL, F64, I64
 
 DOUBLE = ll.DoubleType()
@@ -54,7 +55,7 @@ def math_function(owner, name: str) -> ll.Function:
         return sine_function(owner, name)
     if name in INTRINSIC_MATH:
         return owner.intrinsic(INTRINSIC_MATH[name])
-    if name in POLYGAMMA:
+    if name in POLYGAMMA_SERIES:
         return polygamma_function(owner, name)
     return owner.declare(LIBM_MATH[name], DOUBLE, [DOUBLE])
 
@@ -610,13 +611,6 @@ def tangent_of_quadrant(owner, b, quadrant, sine, cosine):
     return b.select(odd, b.fneg(y), y)
 
 
-# Coefficients of the asymptotic series in r = 1/z^2, innermost last (as in ir.ops):
-# psi(z)  ~ log z - 1/(2z) - r (1/12 - r (1/120 - r (1/252 - r (1/240 - r/132))))
-# psi'(z) ~ 1/z + r/2 + r/z (1/6 - r (1/30 - r (1/42 - r (1/30 - 5r/66))))
-POLYGAMMA = {"digamma": (1 / 12, 1 / 120, 1 / 252, 1 / 240, 1 / 132),
-             "trigamma": (1 / 6, 1 / 30, 1 / 42, 1 / 30, 5 / 66)}
-
-
 def polygamma_function(owner, name: str) -> ll.Function:
     """`double dpc.digamma(double)` / `dpc.trigamma`, made the first time a module needs
     it: a branch and a loop, kept out of the caller's blocks (LLVM still inlines it where
@@ -657,7 +651,7 @@ def polygamma_function(owner, name: str) -> ll.Function:
 
     b.position_at_end(series)
     r = b.fdiv(DOUBLE(1.0), b.fmul(z, z))
-    *outer, innermost = POLYGAMMA[name]
+    *outer, innermost = POLYGAMMA_SERIES[name]
     poly = b.fmul(r, DOUBLE(innermost))
     for c in reversed(outer[1:]):
         poly = b.fmul(r, b.fsub(DOUBLE(c), poly))
@@ -674,7 +668,9 @@ def polygamma_function(owner, name: str) -> ll.Function:
     # At the poles 0, -1, -2, ... psi is NaN and psi' is +inf (it nears +inf from both
     # sides); at -inf both are NaN, as in ir.ops' versions.
     b.position_at_end(reflect_block)
-    pi_x = b.fmul(DOUBLE(math.pi), x)
+    # at pi (x - m) for the integer m nearest x, as ir.ops._off_nearest_integer says why
+    nearest = b.call(fns["floor"], [b.fadd(x, DOUBLE(0.5))])
+    pi_x = b.fmul(DOUBLE(math.pi), b.fsub(x, nearest))
     if digamma:
         reflected = b.fsub(value, b.fdiv(DOUBLE(math.pi), b.call(fns["tan"], [pi_x])))
     else:
