@@ -195,10 +195,11 @@ def b_tie_bcast(x: f64, b: f64[n], w: f64[n]) -> f64:
            ops="add sub mul div reduce_sum")
     g.case("b_rank3", signed(0.3, 1.5, 2, 3, 4), signed(0.3, 1.5, 4), ops="mul sub")
 
-    # ties: the gradient goes to the first operand
-    a, b, w = arr(0.5, -1.0, 2.0, 3.0), arr(0.5, 1.0, 2.0, -3.0), arr(0.7, -1.1, 1.9, 0.3)
+    # ties: the gradient goes to the first operand, of -0.0 and 0.0 too (max's value is 0.0)
+    a, b = arr(0.5, -1.0, 2.0, 3.0, -0.0, 0.0), arr(0.5, 1.0, 2.0, -3.0, 0.0, -0.0)
+    w = arr(0.7, -1.1, 1.9, 0.3, 1.3, -0.9)
     g.case("b_ties", a, b, w, ops="maximum minimum", expected=expected_ties)
-    g.case("b_tie_bcast", 0.5, arr(0.5, -1.0, 2.0, 0.5), w, ops=["maximum"],
+    g.case("b_tie_bcast", 0.5, arr(0.5, -1.0, 2.0, 0.5), w[:4], ops=["maximum"],
            expected=expected_tie_bcast)
     g.case("b_maximum", 0.25, 0.25, ops=["maximum"], expected=lambda a, b: [2.0, 0.0])
     g.case("b_minimum", -0.25, -0.25, ops=["minimum"], expected=lambda a, b: [1.0, 0.0])
