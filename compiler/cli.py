@@ -772,6 +772,7 @@ def make_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    parser.commands = sub.choices  # name -> the command's parser, for main's errors
 
     p = sub.add_parser("check", help="parse and type-check a file, print errors",
                        description="Parse and type-check FILE, and differentiate what it "
@@ -942,7 +943,10 @@ class CheckedOutput:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # with the command's usage and name, which list its options, not dpc's
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     if sys.stdout is None:  # dpc ... >&-: Python gives print no stream, and it printed nothing
         return cannot_write(os.strerror(errno.EBADF))
     stdout, sys.stdout = sys.stdout, CheckedOutput(sys.stdout)

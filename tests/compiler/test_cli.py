@@ -467,6 +467,21 @@ def test_help_is_useful(capsys):
     assert "--arg NAME=VALUE" in out and "--random SEED" in out and "--dim N=INT" in out
 
 
+def test_an_unknown_option_is_reported_with_its_commands_usage(prog, capsys):
+    # `build` has no --static: the error names the command and shows its options
+    # (argparse's parse_args printed dpc's own usage, "dpc [-h] COMMAND ...")
+    with pytest.raises(SystemExit) as exit_:
+        main(["build", str(prog), "-o", "out.so", "--static", "n=3"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: dpc build [-h] -o OUT")
+    assert err.endswith("dpc build: error: unrecognized arguments: --static n=3\n")
+    with pytest.raises(SystemExit):
+        main(["check", str(prog), "extra"])
+    assert capsys.readouterr().err == (
+        "usage: dpc check [-h] file\ndpc check: error: unrecognized arguments: extra\n")
+
+
 def test_grad_prints_value_and_gradient_per_parameter(prog, capsys):
     status, out, err = dpc(capsys, "grad", prog, "wsq", "--arg", "x=[1.0, 2.0]", "--arg",
                            "w=0.5", "--arg", "k=3")
