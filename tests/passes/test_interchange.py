@@ -48,30 +48,32 @@ AFTER = (
     "    %a.1 = index %x, %i : f64\n"
     "    yield %a.1\n"
     "  }\n"
-    "  %y = for %0, %s, %1, %a : f64[n] {\n"
+    "  %2 = gt %n, %0 : bool\n"
+    "  %3 = select %2, %s, %0 : i64\n"
+    "  %y = for %0, %3, %1, %a : f64[n] {\n"
     "  ^(%k: i64, %y.1: f64[n]):\n"
-    "    %2 = const 2.0 : f64\n"
+    "    %4 = const 2.0 : f64\n"
     "    %y.2 = build %0, %n, %1 : f64[n] {\n"
     "    ^(%i.1: i64):\n"
     "      %y.3 = index %y.1, %i.1 {inbounds = true} : f64\n"
     "      %a.2 = index %a, %i.1 {inbounds = true} : f64\n"
-    "      %3 = mul %y.3, %y.3 : f64\n"
-    "      %4 = sub %3, %a.2 : f64\n"
-    "      %5 = mul %2, %y.3 : f64\n"
-    "      %6 = div %4, %5 : f64\n"
-    "      %y.4 = sub %y.3, %6 : f64\n"
+    "      %5 = mul %y.3, %y.3 : f64\n"
+    "      %6 = sub %5, %a.2 : f64\n"
+    "      %7 = mul %4, %y.3 : f64\n"
+    "      %8 = div %6, %7 : f64\n"
+    "      %y.4 = sub %y.3, %8 : f64\n"
     "      yield %y.4\n"
     "    }\n"
     "    yield %y.2\n"
     "  }\n"
-    "  %7 = build %0, %n, %1 : f64[n] {\n"
+    "  %9 = build %0, %n, %1 : f64[n] {\n"
     "  ^(%i.2: i64):\n"
     "    %y.5 = index %y, %i.2 {inbounds = true} : f64\n"
     "    %a.3 = index %a, %i.2 {inbounds = true} : f64\n"
-    "    %8 = mul %y.5, %a.3 : f64\n"
-    "    yield %8\n"
+    "    %10 = mul %y.5, %a.3 : f64\n"
+    "    yield %10\n"
     "  }\n"
-    "  return %7\n"
+    "  return %9\n"
     "}\n"
 )
 
@@ -85,9 +87,18 @@ def interchanged(source: str) -> str:
 def test_before_and_after():
     # the element (read once, used in every step and after) is an array; each step is
     # one build of the step's ops; the constant stays a scalar; what follows the loop
-    # is the result's build
+    # is the result's build; the loop stops at its start when there are no elements
+    # (per element, no step ran; over empty arrays, every step ran)
     assert interchanged(BEFORE) == AFTER
     assert ir.print_module(ir.parse_module(AFTER)) == AFTER
+
+
+def test_a_known_number_of_elements_needs_no_test_for_none():
+    source = BEFORE.replace("%x: f64[n]", "%x: f64[4]").replace(
+        "%n = dim %x {axis = 0} : i64", "%n = const 4 : i64").replace("f64[n]", "f64[4]")
+    after = interchanged(source)
+    assert "  %y = for %0, %s, %1, %a : f64[4] {\n" in after
+    assert " gt " not in after and " select " not in after
 
 
 @pytest.mark.parametrize("change", [
@@ -167,14 +178,16 @@ def test_rows_of_one_size_are_rows_of_a_matrix():
         "  ^(%i.1: i64):\n"
         "    yield %2\n"
         "  }\n"
-        "  %y = for %0, %s, %1, %3 : f64[n] {\n"
+        "  %4 = gt %n, %0 : bool\n"
+        "  %5 = select %4, %s, %0 : i64\n"
+        "  %y = for %0, %5, %1, %3 : f64[n] {\n"
         "  ^(%k: i64, %y.1: f64[n]):\n"
         "    %y.2 = build %0, %n, %1 : f64[n] {\n"
         "    ^(%i.2: i64):\n"
         "      %r.2 = index %r, %i.2 {inbounds = true} : f64[m]\n"
         "      %y.3 = index %y.1, %i.2 {inbounds = true} : f64\n"
-        "      %4 = index %r.2, %k : f64\n"
-        "      %y.4 = add %y.3, %4 : f64\n"
+        "      %6 = index %r.2, %k : f64\n"
+        "      %y.4 = add %y.3, %6 : f64\n"
         "      yield %y.4\n"
         "    }\n"
         "    yield %y.2\n"
