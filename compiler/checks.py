@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ir import Symbol
+from ir import F64, Symbol
 from ir.calls import RULE_ATTRS as CUSTOM_RULES
 from ir.calls import CallGraph, closing_site, describe, listed_types, rule_mismatch
 
@@ -74,7 +74,7 @@ def check_decorators(lowering) -> None:
 
 def check_rule_target(lowering, fdef: A.FuncDef, dec: A.Decorator) -> None:
     """`dec` is @derivative(f) or @tangent(f), for another function f of the module that
-    has a derivative (an f64 parameter)."""
+    has a derivative (an f64 parameter and an f64 result)."""
     functions = lowering.module.functions
     if dec.name not in CUSTOM_RULES:
         raise lowering.error(dec, f"unknown decorator '@{dec.name}'; dpc knows "
@@ -94,6 +94,12 @@ def check_rule_target(lowering, fdef: A.FuncDef, dec: A.Decorator) -> None:
     if not functions[dec.target].float_positions:
         raise lowering.error(target, f"'{dec.target}' has no f64 parameter, so no derivative "
                                      f"for a @{dec.name} rule to give")
+    results = functions[dec.target].return_types
+    if not any(t.elem == F64 for t in results):
+        returned = listed_types("return", list(results)) if results else "nothing"
+        raise lowering.error(target, f"'{dec.target}' returns {returned}, which has no "
+                                     f"derivative (differentiation passes through f64 values "
+                                     f"only), so a @{dec.name} rule for it would never be used")
 
 
 def target_problem(dec: A.Decorator) -> tuple:

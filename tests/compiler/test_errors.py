@@ -252,6 +252,16 @@ WRONG = [
      "def f(n: i64) -> i64:\n    return n\n\n@derivative(f)\n"
      "def f_vjp(n: i64, ct: i64) -> i64:\n    return ct\n", 4, 13,
      "'f' has no f64 parameter, so no derivative for a @derivative rule to give"),
+    ("a custom rule for a function of an integer result",  # accepted, then never used
+     "def f(x: f64) -> i64:\n    return int(x)\n\n@derivative(f)\n"
+     "def f_vjp(x: f64, ct: i64) -> f64:\n    return 100.0\n", 4, 13,
+     "'f' returns i64, which has no derivative (differentiation passes through f64 values "
+     "only), so a @derivative rule for it would never be used"),
+    ("a tangent rule for a function of bool and i64 results",
+     "def f(x: f64) -> (bool, i64):\n    return x > 0.0, 1\n\n@tangent(f)\n"
+     "def f_jvp(x: f64, t: f64) -> (bool, i64):\n    return True, 1\n", 4, 10,
+     "'f' returns (bool, i64), which has no derivative (differentiation passes through f64 "
+     "values only), so a @tangent rule for it would never be used"),
     ("wrong arity",
      "def g(a: f64, b: f64) -> f64:\n    return a * b\n\ndef f(x: f64) -> f64:\n    return g(x)\n",
      5, 12, "'g' takes 2 arguments (a, b), 1 given"),
