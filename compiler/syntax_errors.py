@@ -342,10 +342,8 @@ def top_level_statement(f: Failure) -> SyntaxProblem | None:
 
 def number_literal(f: Failure) -> SyntaxProblem | None:
     """`1_000.0`, `0x10`, `1.5j`: the lexer reads a number, then a name or another number."""
-    number, token = f.previous, f.token
-    if (number is None or number.type not in ("INT", "FLOAT")
-            or token.type not in ("NAME", "INT", "FLOAT")
-            or (number.end_line, number.end_column) != (token.line, token.column)):
+    number = glued_number(f)
+    if number is None:
         return None
     text = re.match(r"[\w.]*", f.rest_of_line(number)).group()
     try:
@@ -354,11 +352,24 @@ def number_literal(f: Failure) -> SyntaxProblem | None:
             value = pyast.literal_eval(text)
     except (ValueError, SyntaxError):
         return at(number, f"'{text}' is not a number")
+    if in_array_type(f) and not isinstance(value, int):
+        return None  # f64[2.5]: array_type says what a dimension is
     if isinstance(value, complex):
         return at(number, "complex numbers are not supported; numbers are f64 or i64")
     if "_" in text:
         return at(number, f"digit separators are not supported: write {value!r}")
     return at(number, f"numbers are written in decimal: write {value!r}")
+
+
+def glued_number(f: Failure):
+    """The number token right before the failing one when the two touch (`1_000`, `0x10`,
+    `2.5` where only an integer may stand: the lexer split one literal), else None."""
+    number, token = f.previous, f.token
+    if (number is None or number.type not in ("INT", "FLOAT")
+            or token.type not in ("NAME", "INT", "FLOAT")
+            or (number.end_line, number.end_column) != (token.line, token.column)):
+        return None
+    return number
 
 
 def f_string(f: Failure) -> SyntaxProblem | None:
@@ -402,11 +413,16 @@ def array_type(f: Failure) -> SyntaxProblem | None:
     """`f64[n][m]`, `f64[n + 1]`: a type's dimensions are names, integers or ?."""
     if f.token.value == "[" and f.previous is not None and f.previous.value == "]":
         return at(f.token, f"an array type has one pair of brackets: write {one_pair(f)}")
-    elem = token_before(f.before, f.brackets[-1]) if f.brackets else None
-    if elem not in TYPE_NAMES:
+    if not in_array_type(f):
         return None
-    return at(f.token, f"a dimension is a name, an integer or ?; use {elem}[?] for a "
+    elem = token_before(f.before, f.brackets[-1])
+    return at(glued_number(f) or f.token, f"a dimension is a name, an integer or ?; use {elem}[?] for a "
                        f"computed size")
+
+
+def in_array_type(f: Failure) -> bool:
+    """Is the failure inside the brackets of a type, f64[...]?"""
+    return bool(f.brackets) and token_before(f.before, f.brackets[-1]) in TYPE_NAMES
 
 
 def one_pair(f: Failure) -> str:

@@ -172,6 +172,12 @@ WRONG = [
     ("a computed dimension", "def f(x: f64[n]) -> f64[n+1]:\n    return x\n", 1, 26, DIMENSION),
     ("a slice as a dimension", "def f(x: f64[:]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
     ("a negative dimension", "def f(x: f64[-1]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
+    # said "numbers are written in decimal: write 2.5", at the '.5'
+    ("a decimal dimension", "def f(x: f64[2.5]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
+    ("a float dimension", "def f(x: f64[3, 1e3]) -> f64:\n    return 1.0\n", 1, 17, DIMENSION),
+    ("a complex dimension", "def f(x: f64[2j]) -> f64:\n    return 1.0\n", 1, 14, DIMENSION),
+    ("a dimension in hexadecimal", "def f(x: f64[0x10]) -> f64:\n    return 1.0\n", 1, 14,
+     "numbers are written in decimal: write 16"),
     # operators and assignments
     ("&&", HEAD + "    return 1.0 if x[0] > 0.0 && n > 0 else 0.0\n", 2, 30,
      f"for bool values use 'and' instead of '&&' {WORDS}"),
