@@ -18,7 +18,7 @@ from ir import BOOL, DYN, F64, I64, ArrayType, Block, Builder, Function, Loc, Mo
 from ir.core import WRITTEN_NAME
 from ir.errors import TypeRuleError, count, parameters_listed, takes_arguments
 from ir.ops import broadcast_result_shape
-from ir.types import SCALARS, Type, assignable, join, with_elem
+from ir.types import MAX_RANK, SCALARS, Type, assignable, join, with_elem
 
 from . import ast as A
 from .builtins import BUILTINS, REDUCTION_OPS
@@ -107,6 +107,9 @@ class Lowering:
             return [SCALARS[t.name]]
         if t.elem not in SCALARS:
             raise self.error(t, f"unknown element type '{t.elem}'; arrays hold f64, i64 or bool")
+        if len(t.dims) > MAX_RANK:
+            raise self.error(t, f"{t.elem}[...] of {len(t.dims)} dimensions; arrays have at "
+                                f"most {MAX_RANK} (NumPy's limit)")
         return [ArrayType(SCALARS[t.elem], tuple(t.dims))]
 
     def declare(self, fdef: A.FuncDef) -> None:

@@ -7,7 +7,8 @@ from typing import Any
 
 from .core import Block, Loc, Module, Op, Value
 from .registry import lookup
-from .types import Type
+from .errors import TypeRuleError
+from .types import MAX_RANK, Type
 
 
 class Builder:
@@ -25,6 +26,10 @@ class Builder:
         passed (as for `if`, whose results are declared); it raises TypeRuleError."""
         op = Op(name, operands, [], attrs, regions, self.loc)
         types = lookup(name).infer(op, self.module) if result_types is None else result_types
+        for t in types:
+            if t.rank > MAX_RANK:
+                raise TypeRuleError(f"this would be an array of {t.rank} dimensions; arrays "
+                                    f"have at most {MAX_RANK} (NumPy's limit)")
         op.set_result_types(types, names)
         self.block.ops.append(op)
         return op

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 
 DYN = "?"
 
+# The most axes an array may have: NumPy's limit, so that every array crosses to Python
+MAX_RANK = 64
+
 Dim = int | str
 
 

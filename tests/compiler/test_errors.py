@@ -741,6 +741,22 @@ def test_a_sum_of_a_thousand_terms_compiles_and_differentiates():
     assert compile_source(source, backend="interp").f(2.0) == 4.0 * sum(range(terms))
 
 
+def test_arrays_of_more_than_64_dimensions_are_refused_where_written():
+    # they compiled; then NumPy refused the result (native), or the interpreter its value
+    ones = ", ".join(["1"] * 65)
+    err = error_of(f"def f(x: f64) -> f64[{ones}]:\n    return x\n")
+    assert (err.line, err.col, err.message) == (
+        1, 18, "f64[...] of 65 dimensions; arrays have at most 64 (NumPy's limit)")
+    err = error_of("def f(x: f64) -> f64:\n    return sum(" + "[" * 200 + "x" + "]" * 200 + ")\n")
+    # the 65th list from the inside, the first that would have too many
+    assert (err.line, err.col, err.message) == (
+        2, 16 + 200 - 65, "this would be an array of 65 dimensions; arrays have at most 64 "
+                          "(NumPy's limit)")
+    deepest = compile_source("def f(x: f64) -> f64[" + ", ".join(["1"] * 64) + "]:\n    return "
+                             + "[" * 64 + "x" + "]" * 64 + "\n")
+    assert deepest.f(2.5).shape == (1,) * 64 and deepest.f(2.5).item() == 2.5
+
+
 def test_full_message_text():
     err = error_of("def f(x: f64[n], y: f64[k]) -> f64[n]:\n    return x + y\n")
     assert str(err) == (
