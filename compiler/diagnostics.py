@@ -56,7 +56,16 @@ class CompileError(Exception):
         self.col = col
         self.filename = filename
         self.source = source
+        # (message, line, col): other places the error comes from, shown after it
+        self.notes: list[tuple[str, int, int]] = []
         super().__init__(self.format())
+
+    def noted(self, message: str, line: int, col: int) -> "CompileError":
+        """The same error with a note at another place in the same file: where a value
+        got the type the error is about, say."""
+        self.notes.append((message, line, col))
+        self.args = (self.format(),)
+        return self
 
     def with_source(self, filename: str, source: str) -> "CompileError":
         """The same error, attached to the file it came from (used by the driver)."""
@@ -65,18 +74,21 @@ class CompileError(Exception):
         self.args = (self.format(),)
         return self
 
-    @property
-    def source_line(self) -> str | None:
+    def line_text(self, line: int) -> str | None:
         if self.source is None:
             return None
         lines = source_lines(self.source)
-        if 1 <= self.line <= len(lines):
-            return lines[self.line - 1]
+        if 1 <= line <= len(lines):
+            return lines[line - 1]
         return None
 
     def format(self) -> str:
-        return located(f"{self.filename}:{self.line}:{self.col}: error: {self.message}",
-                       self.source_line, self.line, self.col)
+        parts = [located(f"{self.filename}:{self.line}:{self.col}: error: {self.message}",
+                         self.line_text(self.line), self.line, self.col)]
+        for message, line, col in self.notes:
+            parts.append(located(f"{self.filename}:{line}:{col}: note: {message}",
+                                 self.line_text(line), line, col))
+        return "\n".join(parts)
 
     def __str__(self) -> str:
         return self.format()

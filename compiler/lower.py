@@ -226,10 +226,28 @@ class FunctionLowering:
         # name -> line of its first binding anywhere in the body (x += ... and a[i] = ...
         # included): such a name is the function's variable everywhere, as in Python
         self.local_names = first_bindings(fdef.body, updates=True)
+        # a value whose type a loop widened (k = 0 before it, k = k + 0.5 in it) -> the
+        # note that says where: an error about k's type at x[k] shows it
+        self.widened: dict[ir.Value, tuple[str, object]] = {}
         self.bind_dimensions()
 
     def error(self, node, message: str):
-        return self.owner.error(node, message)
+        error = self.owner.error(node, message)
+        for note, where in self.widening_notes(node):
+            error.noted(note, where.line, where.col)
+        return error
+
+    def widening_notes(self, node) -> list:
+        """The notes of the loop-widened values that names in `node` (an expression, or a
+        statement without a body) stand for, in the order of the text."""
+        if isinstance(node, (A.For, A.While, A.If, A.FuncDef)):
+            return []
+        notes = []
+        for name in A.walk(node):
+            note = isinstance(name, A.Name) and self.widened.get(self.scope.lookup(name.id))
+            if note and note not in notes:
+                notes.append(note)
+        return notes
 
     def bind_dimensions(self) -> None:
         """Every dimension name is an i64 value in the body: `dim` of the first parameter
@@ -601,30 +619,28 @@ class FunctionLowering:
         carried = [n for n in assigned_names(s.body) if self.scope.lookup(n) is not None]
         before = self.scope
 
-        def lower_body(types):
+        def lower_body(types, notes):
             block = Block([I64, *types], [s.var, *carried])
             self.scope = self.body_scope(s, before, f"for loop at line {s.line}", s.var)
             self.scope.bind(s.var, block.args[0])
-            for name, arg in zip(carried, block.args[1:]):
-                self.scope.bind(name, arg)
+            self.bind_carried(carried, block.args[1:], notes)
             with self.b.at(block):
                 self.loop_body(s.body)
             return block, self.scope
 
-        block, types = self.fixpoint(s, carried, before, lower_body)
+        block, types, notes = self.fixpoint(s, carried, before, lower_body)
         op = self.emit_op(s, "for", [start, stop, step, *self.inits(s, carried, types, before)],
                           regions=[block], names=carried)
-        self.after_loop(s, carried, op, before, f"for loop at line {s.line}", s.var)
+        self.after_loop(s, carried, op, before, f"for loop at line {s.line}", s.var, notes)
 
     def stmt_While(self, s: A.While) -> None:
         carried = [n for n in assigned_names(s.body) if self.scope.lookup(n) is not None]
         before = self.scope
 
-        def lower_region(types, stmts_or_cond):
+        def lower_region(types, notes, stmts_or_cond):
             block = Block(list(types), list(carried))
             self.scope = self.body_scope(s, before, f"while loop at line {s.line}", None)
-            for name, arg in zip(carried, block.args):
-                self.scope.bind(name, arg)
+            self.bind_carried(carried, block.args, notes)
             with self.b.at(block):
                 if stmts_or_cond is None:
                     self.loop_body(s.body)
@@ -633,12 +649,13 @@ class FunctionLowering:
                     self.b.op("yield", [cond])
             return block, self.scope
 
-        block, types = self.fixpoint(s, carried, before, lambda ts: lower_region(ts, None))
-        cond_block, _ = lower_region(types, s.cond)
+        block, types, notes = self.fixpoint(s, carried, before,
+                                            lambda ts, ns: lower_region(ts, ns, None))
+        cond_block, _ = lower_region(types, notes, s.cond)
         self.scope = before
         op = self.emit_op(s, "while", self.inits(s, carried, types, before),
                           regions=[cond_block, block], names=carried)
-        self.after_loop(s, carried, op, before, f"while loop at line {s.line}", None)
+        self.after_loop(s, carried, op, before, f"while loop at line {s.line}", None, notes)
 
     def body_scope(self, s, before, what: str, loop_var: str | None):
         """The scope a loop body starts with: a name the body binds that is not bound before
@@ -651,10 +668,12 @@ class FunctionLowering:
 
     def fixpoint(self, s, carried, before, lower_body):
         """Lowers a loop body until the carried types stop widening (i64 -> f64, a
-        dimension -> `?`), then appends the `yield`. At most a few rounds: each widens."""
+        dimension -> `?`), then appends the `yield`. At most a few rounds: each widens.
+        Also returns the notes that say where the widened names got their type."""
         types = [before.lookup(n).type for n in carried]
+        notes = {}
         for _ in range(2 * len(carried) + 2):
-            block, scope = lower_body(types)
+            block, scope = lower_body(types, notes)
             out = [scope.lookup(n) for n in carried]
             widened = [self.unify(last_binding(s.body, n) or s, [t, v.type],
                                   f"'{n}', carried by the loop,")
@@ -664,18 +683,35 @@ class FunctionLowering:
                     values = [self.coerce(s, v, t, f"'{n}'") for n, v, t in zip(carried, out, types)]
                     self.b.op("yield", values)
                 self.scope = before
-                return block, types
+                return block, types, notes
             types = widened
+            notes = self.widening(s, carried, before, types)
         raise self.error(s, "the types of the names this loop carries do not settle")
+
+    def widening(self, s, carried, before, types) -> dict:
+        """name -> (note, node) for each carried name whose type `types` widens."""
+        notes = {}
+        for name, t in zip(carried, types):
+            first = before.lookup(name).type
+            if t != first:
+                notes[name] = (f"the loop carries '{name}' as {t}, not the {first} it is "
+                               f"before the loop, because of this assignment",
+                               last_binding(s.body, name) or s)
+        return notes
+
+    def bind_carried(self, names, values, notes) -> None:
+        for name, value in zip(names, values):
+            self.scope.bind(name, value)
+            if name in notes:
+                self.widened[value] = notes[name]
 
     def inits(self, s, carried, types, before) -> list:
         self.scope = before
         return [self.coerce(s, before.lookup(n), t, f"'{n}'") for n, t in zip(carried, types)]
 
-    def after_loop(self, s, carried, op, before, what: str, var: str | None) -> None:
+    def after_loop(self, s, carried, op, before, what: str, var: str | None, notes) -> None:
         self.scope = before.copy()
-        for name, value in zip(carried, op.results):
-            self.scope.bind(name, value)
+        self.bind_carried(carried, op.results, notes)
         for name in assigned_names(s.body):
             if name not in carried and name != var:
                 self.scope.hidden[name] = (f"'{name}' is bound inside the {what} and is not "

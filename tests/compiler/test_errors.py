@@ -765,6 +765,47 @@ def test_full_message_text():
         "   |              ^")
 
 
+INDEX_OF_A_WIDENED_CARRY = {
+    "in the body": ("    for i in range(3):\n        a += x[k]\n        k = k + 1.5\n"
+                    "    return a\n", "        a += x[k]", 5, 16, 6),
+    "in a while loop's condition": ("    while x[k] > 0.0:\n        a += 1.0\n"
+                                    "        k = k + 1.5\n    return a\n",
+                                    "    while x[k] > 0.0:", 4, 13, 6),
+    "after the loop": ("    for i in range(3):\n        k = k + 1.5\n    return a + x[k]\n",
+                       "    return a + x[k]", 6, 18, 5),
+}
+
+
+@pytest.mark.parametrize("place", INDEX_OF_A_WIDENED_CARRY)
+def test_an_error_about_a_loop_widened_type_says_where_it_was_widened(place):
+    # the error at x[k] said 'got f64' and no more: k = 0 before the loop looks like an
+    # i64, and the assignment that makes it f64 may be lines away
+    loop, shown, line, col, assigned = INDEX_OF_A_WIDENED_CARRY[place]
+    err = error_of("def f(x: f64[n]) -> f64:\n    a = 0.0\n    k = 0\n" + loop)
+    caret = " " * (col - 1) + "^"
+    assert str(err) == (
+        f"bad.dp:{line}:{col}: error: an index must be i64, got f64 (convert with int(...))\n"
+        f" {line} | {shown}\n"
+        f"   | {caret}\n"
+        f"bad.dp:{assigned}:9: note: the loop carries 'k' as f64, not the i64 it is before "
+        f"the loop, because of this assignment\n"
+        f" {assigned} |         k = k + 1.5\n"
+        f"   |         ^")
+
+
+def test_only_the_widened_names_in_the_erring_expression_get_notes():
+    err = error_of("def f(x: f64[n]) -> f64:\n    a = 0\n    k = 0\n    for i in range(3):\n"
+                   "        a = a + 0.5\n        y = x[i] + a\n        k = k + 1.5\n"
+                   "    return x[k] + a\n")
+    assert (err.line, err.col) == (8, 14)
+    assert err.notes == [("the loop carries 'k' as f64, not the i64 it is before the loop, "
+                          "because of this assignment", 7, 9)]
+    # an error that no widened name is in has none
+    err = error_of("def f(x: f64[n]) -> f64:\n    k = 0\n    for i in range(3):\n"
+                   "        k = k + 1.5\n    return x[i]\n")
+    assert err.notes == []
+
+
 @pytest.mark.parametrize("separator", ["\f", "\x85", "\u2028"])
 def test_the_line_shown_is_the_line_numbered(separator):
     # str.splitlines breaks lines at a form feed (the page break some editors put between
