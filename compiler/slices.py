@@ -5,6 +5,7 @@ source line, turned into the .dp that means the same thing.
     x[:, 0]    ->  [x[i, 0] for i in range(n)]
     x[::-1]    ->  [x[n - 1 - i] for i in range(n)]
     x[-3:]     ->  [x[i] for i in range(max(n - 3, 0), n)]
+    x[:3]      ->  [x[i] for i in range(min(3, n))]
     x[0, :]    ->  x[0]                               (a whole row)
     y[:] = v   ->  for i in range(len(y)): y[i] = ...
     x[::2]     ->  [x[2 * i] for i in range((n + 1) // 2)]
@@ -74,7 +75,7 @@ def axis_loop(pieces: list[str], size: str, var: str | None):
     if var is None or len(pieces) > 3 or not all(map(exact_bound, pieces)):
         return None
     if step in ("", "1"):
-        low, high = from_end(low, size, start=True) or "0", from_end(high, size) or size
+        low, high = from_end(low, size, start=True) or "0", stop(high, size)
         return var, var, f"range({high})" if low == "0" else f"range({low}, {high})"
     if step == "-1" and not low and not high:
         return f"{size} - 1 - {var}", var, f"range({size})"
@@ -82,7 +83,7 @@ def axis_loop(pieces: list[str], size: str, var: str | None):
         return f"{size} - 1 - {step[1:]} * {var}", var, \
             f"range({stepped_count('0', size, int(step[1:]))})"
     if re.fullmatch(r"[2-9]|[1-9]\d+", step):  # lo, lo + step, ... below hi
-        low, high = from_end(low, size, start=True) or "0", from_end(high, size) or size
+        low, high = from_end(low, size, start=True) or "0", stop(high, size)
         index = f"{step} * {var}" if low == "0" else f"{low} + {step} * {var}"
         return index, var, f"range({stepped_count(low, high, int(step))})"
     return None
@@ -124,6 +125,18 @@ def from_end(bound: str, size: str, start: bool = False) -> str:
         from_the_end = f"{size} - {bound[1:].strip()}"
         return f"max({from_the_end}, 0)" if start else from_the_end
     return bound
+
+
+def stop(high: str, size: str) -> str:
+    """Where a slice stops: the end if it gives none, or past the end, as NumPy clips it
+    (x[:3] of two elements is both): min(3, n), else range would run past the last."""
+    if not high or high == size:
+        return size
+    if re.fullmatch(r"-\s*\d+", high):
+        return from_end(high, size)
+    if re.fullmatch(r"\d+", high) and re.fullmatch(r"\d+", size):
+        return str(min(int(high), int(size)))
+    return f"min({high}, {size})"
 
 
 def length(array: str, axis: int) -> str:

@@ -9,7 +9,9 @@ from compiler import SyntaxErrorDP, compile_source
 # (slice as written, the array's type, the advice after "slices are not supported; ")
 ADVICE = [
     ("x[1:]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(1, n)]"),
-    ("x[:3]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(3)]"),
+    ("x[:3]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(min(3, n))]"),
+    ("x[1:10]", "f64[5]", "build the part with a comprehension: [x[i] for i in range(1, 5)]"),
+    ("x[1:4]", "f64[5]", "build the part with a comprehension: [x[i] for i in range(1, 4)]"),
     ("x[-3:]", "f64[n]",
      "build the part with a comprehension: [x[i] for i in range(max(n - 3, 0), n)]"),
     ("x[:-1]", "f64[n]", "build the part with a comprehension: [x[i] for i in range(n - 1)]"),
@@ -24,7 +26,7 @@ ADVICE = [
     ("x[5::2]", "f64[n]",
      "build the part with a comprehension: [x[5 + 2 * i] for i in range((n - 4) // 2)]"),
     ("x[1:6:3]", "f64[n]",
-     "build the part with a comprehension: [x[1 + 3 * i] for i in range(2)]"),
+     "build the part with a comprehension: [x[1 + 3 * i] for i in range((min(6, n) + 1) // 3)]"),
     ("x[:]", "f64[n]", "write x itself: arrays are values, and y = x is already a copy"),
     ("x[:, 0]", "f64[n, m]", "build the part with a comprehension: [x[i, 0] for i in range(n)]"),
     ("x[1, :]", "f64[n, m]", "index the row instead: x[1]"),
@@ -50,7 +52,7 @@ def advice_for(written: str, array_type: str) -> str:
 def test_the_advice_computes_the_slice(written, array_type, advice):
     assert advice_for(written, array_type) == advice
     code = "x" if advice.startswith("write x itself") else advice.split(": ", 1)[1]
-    shape = (8,) if array_type == "f64[n]" else (5, 4)
+    shape = {"f64[n]": (8,), "f64[5]": (5,)}.get(array_type, (5, 4))
     x = np.arange(float(np.prod(shape))).reshape(shape) + 1.0
     expected = eval(written, {"x": x})
     result_type = "f64[" + ", ".join("?" * expected.ndim) + "]"
@@ -67,9 +69,11 @@ def test_a_stepped_slice_is_empty_where_numpy_s_is(n):
     np.testing.assert_array_equal(module.g(x), x[5::2])
 
 
-@pytest.mark.parametrize("written", ["x[-3:]", "x[-5::2]", "x[::-2]", "x[::-3]", "x[:-2]"])
+@pytest.mark.parametrize("written", ["x[-3:]", "x[-5::2]", "x[::-2]", "x[::-3]", "x[:-2]",
+                                     "x[:3]", "x[2:6]", "x[1:6:3]", "x[9:12]"])
 def test_the_advice_computes_the_slice_for_every_length(written):
-    """Also where the slice's start lies before the first element, which NumPy clips."""
+    """Also where the slice's start lies before the first element, or its stop after the
+    last, which NumPy clips (range(3) of two elements raised IndexError)."""
     code = advice_for(written, "f64[n]").split(": ", 1)[1]
     module = compile_source(f"def g(x: f64[n]) -> f64[?]:\n    return {code}\n")
     for n in range(8):
