@@ -123,6 +123,7 @@ class For:
     body: list
     line: int
     col: int
+    range_at: tuple = ()  # (line, col) of the word range, for its errors
 
 
 @dataclass
@@ -292,6 +293,7 @@ class Comprehension:
     range_args: list
     line: int
     col: int
+    range_at: tuple = ()
 
 
 @dataclass
@@ -301,6 +303,7 @@ class Generator:
     range_args: list
     line: int
     col: int
+    range_at: tuple = ()
 
 
 def leftmost(node):

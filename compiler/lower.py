@@ -615,7 +615,7 @@ class FunctionLowering:
         if self.scope.lookup(s.var) is not None:
             raise self.error(s, f"loop variable '{s.var}' already names a value here; use "
                                 f"another name for the loop variable")
-        start, stop, step = self.range_bounds(s, s.range_args)
+        start, stop, step = self.range_bounds(s)
         carried = [n for n in assigned_names(s.body) if self.scope.lookup(n) is not None]
         before = self.scope
 
@@ -720,10 +720,12 @@ class FunctionLowering:
             self.scope.hidden[var] = (f"'{var}' is the loop variable of the {what} and is not "
                                       f"visible after it")
 
-    def range_bounds(self, node, args) -> tuple:
+    def range_bounds(self, node) -> tuple:
+        """start, stop and step of a loop's or comprehension's range(...)."""
+        args = node.range_args
         hidden = self.hidden_callee("range")
         if hidden is not None:
-            raise self.error(node, hidden)
+            raise self.error(A.Name("range", *node.range_at) if node.range_at else node, hidden)
         if not 1 <= len(args) <= 3:
             raise self.error(node, f"range() takes 1 to 3 arguments, {len(args)} given")
         values = [self.expr(a) for a in args]
@@ -936,12 +938,12 @@ class FunctionLowering:
         return block
 
     def expr_Comprehension(self, e: A.Comprehension):
-        bounds = self.range_bounds(e, e.range_args)
+        bounds = self.range_bounds(e)
         block = self.comprehension_region(e, e.var)
         return self.emit_op(e, "build", list(bounds), regions=[block]).result
 
     def reduction(self, e: A.Generator, kind: str):
-        bounds = self.range_bounds(e, e.range_args)
+        bounds = self.range_bounds(e)
         block = self.comprehension_region(e, e.var)
         if block.ops[-1].operands[0].type.elem == BOOL:
             raise self.error(e.elem, f"{kind}() of bool values; convert them with float(...)")

@@ -307,7 +307,8 @@ class ToAST(Transformer):
 
     def for_stmt(self, children):
         tok, var, iterable, body = children
-        return A.For(bound_name(var), range_arguments(iterable), body, *pos(tok))
+        return A.For(bound_name(var), range_arguments(iterable), body, *pos(tok),
+                     range_at=pos(iterable.func))
 
     def while_stmt(self, children):
         tok, cond, body = children
@@ -384,8 +385,8 @@ class ToAST(Transformer):
         return [self.generator([None, *children])], []
 
     def generator(self, children):  # (e for i in range(n)), or a call's only argument
-        _paren, elem, (var, range_args) = children
-        return A.Generator(elem, var, range_args, *start_pos(elem))
+        _paren, elem, (var, range_args, range_at) = children
+        return A.Generator(elem, var, range_args, *start_pos(elem), range_at=range_at)
 
     def keyword(self, children):
         name, value = children
@@ -429,12 +430,12 @@ class ToAST(Transformer):
         return A.ListLit(items, *pos(bracket))
 
     def comprehension(self, children):
-        bracket, elem, (var, range_args) = children
-        return A.Comprehension(elem, var, range_args, *pos(bracket))
+        bracket, elem, (var, range_args, range_at) = children
+        return A.Comprehension(elem, var, range_args, *pos(bracket), range_at=range_at)
 
     def comp_for(self, children):
         _for, var, iterable, *_ = children
-        return bound_name(var), range_arguments(iterable)
+        return bound_name(var), range_arguments(iterable), pos(iterable.func)
 
     def comp_filter(self, children):
         raise SyntaxProblem("comprehension filters are not supported; use 'e if c else 0.0' "

@@ -652,14 +652,23 @@ WRONG = [
      "'grad' is a value here (i64), which hides the builtin grad(); give the value another name"),
     ("a local named range, then a for loop",  # looped over range(3), ignoring range = 2
      "def f(x: f64) -> f64:\n    range = 2\n    s = 0.0\n    for i in range(3):\n"
-     "        s += x\n    return s\n", 4, 5,
+     "        s += x\n    return s\n", 4, 14,  # at the range, not the for
      "'range' is a value here (i64), which hides the builtin range(); give the value "
      "another name"),
     ("a comprehension, then a local named range",
      "def f(x: f64[n]) -> f64:\n    s = sum(x[i] for i in range(n))\n    range = 2\n"
-     "    return s\n", 2, 13,
+     "    return s\n", 2, 27,  # at the range, not the element
      "'range' is bound at line 3 of this function, which makes it a variable everywhere in "
      "the function (as in Python), not the builtin range(); give the variable another name"),
+    ("a local named range, then a list comprehension",
+     "def f(x: f64[n]) -> f64:\n    range = 2\n    return sum([x[i] for i in range(n)])\n",
+     3, 31, "'range' is a value here (i64), which hides the builtin range(); give the value "
+     "another name"),
+    ("a local named range, then a while loop over a range",
+     "def f(x: f64[n]) -> f64:\n    range = 2\n    s = 0.0\n    while s < 1.0:\n"
+     "        for i in range(n):\n            s += x[i]\n    return s\n", 5, 18,
+     "'range' is a value here (i64), which hides the builtin range(); give the value "
+     "another name"),
     ("a parameter marked optional",  # said "unexpected '?' (expected ':' or end of line)"
      "def f(x: f64, y?: f64) -> f64:\n    return x\n", 1, 16,
      "'?' cannot follow a parameter's name: .dp has no optional parameters (every call "
