@@ -26,6 +26,9 @@ GENERATOR_PLACES = ("a generator expression is only allowed as the argument of s
 # neither move the caret nor act on the terminal (a lone carriage return would print the
 # line over itself).
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+# A lone surrogate (a Python string's, as no UTF-8 file has one) cannot be written as
+# UTF-8: shown as the replacement character, so that printing the error does not fail.
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 # The most characters of a source line an error shows: of a longer line (a generated
 # program's 20,000-term sum), the part around the caret, with '...' where it is cut.
 SHOWN_LINE = 100
@@ -101,7 +104,8 @@ def located(head: str, text: str | None, line: int, col: int) -> str:
         return head
     # Tabs are shown as spaces; the caret is placed under the same character.
     offset = len(text[:max(col - 1, 0)].expandtabs(4))
-    text, offset = around(CONTROL.sub(" ", text.expandtabs(4)), offset)
+    shown = SURROGATE.sub("\ufffd", CONTROL.sub(" ", text.expandtabs(4)))
+    text, offset = around(shown, offset)
     gutter = str(line)
     pad = " " * len(gutter)
     caret = " " * display_width(text[:offset]) + "^"

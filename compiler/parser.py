@@ -20,7 +20,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from . import ast as A
 from .diagnostics import ONE_TUPLE, SyntaxErrorDP, source_lines
 from .syntax_errors import (LAYOUT, ONLY_RANGE_LOOPS, TYPE_NAMES, SyntaxProblem,
-                            character_message, unexpected_token_problem)
+                            character_message, no_lone_surrogate, unexpected_token_problem)
 
 OPEN = {"LPAR": "(", "LSQB": "["}
 CLOSE = {"RPAR": ")", "RSQB": "]"}
@@ -546,6 +546,7 @@ def parse(source: str, filename: str = "<source>") -> A.Module:
     text = source if source.endswith("\n") else source + "\n"
     with PARSE_LOCK:  # the error is read from the postlexer's state too
         try:
+            no_lone_surrogate(text)
             functions = parser.parse(text)
         except SyntaxProblem as e:
             problem = e

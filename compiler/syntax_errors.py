@@ -22,7 +22,7 @@ from lark.exceptions import UnexpectedToken
 
 from ir.calls import RULE_ATTRS
 
-from .diagnostics import NO_SIDE_EFFECTS, def_line
+from .diagnostics import NO_SIDE_EFFECTS, SURROGATE, def_line
 from .slices import slice_advice
 
 # Facts of grammar.lark that the parser and the hints both read.
@@ -729,10 +729,23 @@ LOOKALIKES = {"\u2212": "-", "\u2013": "-", "\u00d7": "*", "\u22c5": "*", "\u00f
               "\u2018": "'", "\u2019": "'"}
 
 
+def no_lone_surrogate(text: str) -> None:
+    """A lone surrogate anywhere, in a string or a comment too, is an error at it: it
+    cannot be encoded, so a string holding one could be neither parsed nor shown."""
+    found = SURROGATE.search(text)
+    if found is not None:
+        k = found.start()
+        line, col = text.count("\n", 0, k) + 1, k - text.rfind("\n", 0, k)
+        raise SyntaxProblem(non_ascii_message(found.group()), line, col)
+
+
 def non_ascii_message(char: str) -> str:
     code = f"U+{ord(char):04X}"
     if char in LOOKALIKES:
         return f"'{char}' ({code}) is not ASCII; write {LOOKALIKES[char]!r} instead"
+    if "\ud800" <= char <= "\udfff":  # only a Python string has one: no file can
+        return (f"{code} is a lone surrogate, half of a UTF-16 pair and no character: the "
+                f"text was decoded wrongly, or cut inside a pair; delete it")
     name = unicodedata.name(char, "no name").lower()
     if char.isspace():
         return f"{code} ({name}) is not a plain space; write ' ' instead"

@@ -11,6 +11,9 @@ from compiler import CompileError, SyntaxErrorDP, compile_source
 from compiler.parser import parse
 
 HEAD = "def f(x: f64[n], n: i64) -> f64:\n"
+SURROGATE_D800 = ("U+D800 is a lone surrogate, half of a UTF-16 pair and no character: the "
+                  "text was decoded wrongly, or cut inside a pair; delete it")
+
 MATRIX_HEAD = "def f(x: f64[n, m]) -> f64:\n"
 SLICES = "slices are not supported; "
 PART = SLICES + "build the part with a comprehension: "
@@ -236,6 +239,11 @@ WRONG = [
      "U+00A0 (no-break space) is not a plain space; write ' ' instead"),
     ("a zero-width space", HEAD + "    return x[0]\u200b\n", 2, 16,
      "U+200B (zero width space) is an invisible character outside ASCII; delete it"),
+    # a Python string's; they raised UnicodeEncodeError from the string's parse
+    ("a lone surrogate in a string", HEAD + "    assert n > 0, \"a \ud800\"\n    return 1.0\n",
+     2, 22, SURROGATE_D800),
+    ("a lone surrogate in a comment", HEAD + "    return 1.0  # \udc80\n", 2, 19,
+     SURROGATE_D800.replace("D800", "DC80")),
     ("an arrow", HEAD + "    return x[0] \u2192 1.0\n", 2, 17,
      "'\u2192' (U+2192) is not ASCII: outside strings and comments .dp is written in ASCII"),
     ("^ for power", HEAD + "    return x[0] ^ 2\n", 2, 17,
@@ -364,6 +372,12 @@ POINTED = [
      "t.dp:2:27: error: one statement per line; ';' is not supported\n"
      " 2 |     assert x > 0.0, \"中文中文\"; return x\n"
      "   | " + " " * 30 + "^"),
+    # a Python string's lone surrogate: the printed error could not be written as UTF-8
+    ("a lone surrogate", "def f(x: f64) -> f64:\n    return x + \ud800\n",
+     "t.dp:2:16: error: U+D800 is a lone surrogate, half of a UTF-16 pair and no character: "
+     "the text was decoded wrongly, or cut inside a pair; delete it\n"
+     " 2 |     return x + \ufffd\n"
+     "   |                ^"),
 ]
 
 
@@ -372,6 +386,7 @@ def test_the_caret_is_under_the_spot(kind, source, text):
     with pytest.raises(SyntaxErrorDP) as err:
         parse(source, "t.dp")
     assert str(err.value) == text
+    str(err.value).encode("utf-8")
 
 
 def test_a_bad_number_gives_no_python_warning():
