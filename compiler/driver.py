@@ -225,7 +225,8 @@ class CompiledFunction:
         self.call = native.functions[name].call if native is not None else self.interpret
 
     def interpret(self, *args):
-        return self.owner.interpreter.run(self.name, list(args))
+        with deep_expressions():  # it recurses a few frames per nested block, as passes do
+            return self.owner.interpreter.run(self.name, list(args))
 
     def __call__(self, /, *args, **kwargs):
         if kwargs:

@@ -6,7 +6,7 @@ from . import ops as _ops  # registers every op  # noqa: F401
 from .builder import Builder
 from .clone import clone_function, clone_module
 from .core import (Block, Function, Loc, Module, Op, Symbol, Value, computing_attrs, defined_within,
-                   ops_within, uses_within, walk_ops)
+                   ops_within, outer_uses, uses_within, walk_ops)
 from .errors import (AssertionErrorDP, IndexErrorDP, IRParseError, MemoryErrorDP,
                      NotLoweredError, RuntimeErrorDP, ShapeErrorDP, TypeRuleError, ValueErrorDP,
                      VerifyError, ZeroDivisionErrorDP)

@@ -207,6 +207,23 @@ def uses_within(op: Op) -> set:
     return {v for inner in ops_within(op) for v in inner.operands}
 
 
+def outer_uses(block: Block, cache: dict) -> list:
+    """The values that `block` (or a region in it) uses but does not define, in the order
+    of their first use. `cache` (the id of a block -> its list) keeps each nested block's,
+    so that asking at every level of n nested ifs takes n steps, not n^2; whoever holds it
+    must not change the blocks meanwhile."""
+    found = cache.get(id(block))
+    if found is None:
+        defined, uses = set(block.args), {}  # a dict keeps the order
+        for op in block.ops:
+            uses.update((v, None) for v in op.operands if v not in defined)
+            for region in op.regions:
+                uses.update((v, None) for v in outer_uses(region, cache) if v not in defined)
+            defined.update(op.results)
+        found = cache[id(block)] = list(uses)
+    return found
+
+
 def defined_within(op: Op) -> set:
     """The values op's regions define: their ops' results and their blocks' arguments."""
     values = set()

@@ -262,7 +262,7 @@ class Differentiator(Emitter):
         self.owner = owner
         self.adjoint: dict = {}  # value of fn -> its cotangent so far
         self.tapes: dict = {}  # loop op of fn -> Tape of its latest forward run
-        self.free_cache: dict = {}
+        self.outer_cache: dict = {}  # for ir.outer_uses of fn's blocks
         self.kept: set = set()  # ids of the primal ops: they keep their run-time checks
         self.in_primal = False  # emitting the forward sweep of the function itself
         self.counting = False  # emitting a while loop that only counts its iterations
@@ -430,21 +430,20 @@ class Differentiator(Emitter):
     def free_values(self, block: Block) -> list:
         """The active values that `block` (or a region in it) uses but does not define:
         the outer values whose cotangents its reverse sweep adds to."""
-        if id(block) not in self.free_cache:
-            defined, free = set(), []
+        return [v for v in ir.outer_uses(block, self.outer_cache) if self.active(v)]
 
-            def visit(b):
-                defined.update(b.args)
-                for op in b.ops:
-                    for v in op.operands:
-                        if v not in defined and v not in free:
-                            free.append(v)
-                    for region in op.regions:
-                        visit(region)
-                    defined.update(op.results)
-            visit(block)
-            self.free_cache[id(block)] = [v for v in free if self.active(v)]
-        return self.free_cache[id(block)]
+    def needless_in_reverse(self, block: Block) -> set:
+        """The ids of the ifs in `block` whose results only its yield uses. A reverse
+        branch needs none of their values (their own reverse replays their branches), and
+        replaying them there too copied each nested if once per level above it: n^2 ops
+        for an elif chain of n arms."""
+        used = set()
+        for op in block.ops[:-1]:
+            used.update(op.operands)
+            for region in op.regions:
+                used.update(ir.outer_uses(region, self.outer_cache))
+        return {id(op) for op in block.ops[:-1]
+                if op.name == "if" and not any(r in used for r in op.results)}
 
     def threaded_loop(self, count, inits: list, free: list, body) -> list:
         """`for k in range(count)` carrying `inits` and the cotangents of `free`;
@@ -794,7 +793,10 @@ class Differentiator(Emitter):
             block = Block()
             with self.b.at(block):
                 self.adjoint.update(zip(free, incoming))
-                self.replay(region, [])
+                needless = self.needless_in_reverse(region)
+                for inner in region.ops[:-1]:
+                    if id(inner) not in needless:
+                        self.forward(inner)
                 self.backprop(region, cts)
                 self.b.op("yield", [self.adjoint[v] for v in free])
             branches.append(block)

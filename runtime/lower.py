@@ -426,10 +426,10 @@ def signature(fn: ir.Function) -> ll.FunctionType:
 class Region:
     """Ownership bookkeeping for the block being lowered."""
 
-    def __init__(self, block: ir.Block, owned_args: bool):
+    def __init__(self, block: ir.Block, owned_args: bool, uses_cache: dict):
         self.block = block
         self.owned: list = []  # root values whose buffers this region must free
-        self.last_use = last_uses(block)
+        self.last_use = last_uses(block, uses_cache)
         if owned_args:
             self.owned += [a for a in block.args if isinstance(a.type, ArrayType)]
 
@@ -499,17 +499,16 @@ def interleaves(op: ir.Op) -> bool:
     return op.name in ARITHMETIC
 
 
-def last_uses(block: ir.Block) -> dict:
-    """For each value used in the block (directly or inside an op's regions), the index of
-    the last top-level op that uses it."""
+def last_uses(block: ir.Block, uses_cache: dict) -> dict:
+    """For each value used in the block (directly or inside an op's regions) and defined
+    outside those regions, the index of the last top-level op that uses it."""
     last = {}
     for k, op in enumerate(block.ops):
         for v in op.operands:
             last[v] = k
         for region in op.regions:
-            for inner in ir.walk_ops(region):
-                for v in inner.operands:
-                    last[v] = k
+            for v in ir.outer_uses(region, uses_cache):
+                last[v] = k
     return last
 
 
@@ -525,6 +524,7 @@ class FunctionLowering:
         self.root: dict = {}  # array value -> the value whose buffer it shares
         self.views: set = set()  # values pointing inside another value's buffer
         self.regions: list[Region] = []
+        self.uses_cache: dict = {}  # for ir.outer_uses of fn's blocks
         self.loop_depth = 0  # loops around the op being lowered
         # Stack slots go in a block of their own, which falls through to the code.
         self.alloca_block = self.llfn.append_basic_block("slots")
@@ -545,7 +545,7 @@ class FunctionLowering:
             else:
                 self.values[p] = next(args)
         self.outs = list(args)
-        region = Region(self.fn.body, owned_args=False)
+        region = Region(self.fn.body, owned_args=False, uses_cache=self.uses_cache)
         self.regions.append(region)
         results = self.block_ops(self.fn.body)
         values = self.hand_on(results)
@@ -1098,7 +1098,7 @@ class FunctionLowering:
         owns the buffers `adopted` too; returns the values it hands on (see hand_on)."""
         for arg, s in zip(args, arg_slots):
             self.values[arg] = self.load_slots(s, arg.type)
-        region = Region(block, owned_args=owned_args)
+        region = Region(block, owned_args=owned_args, uses_cache=self.uses_cache)
         region.owned += adopted
         self.regions.append(region)
         return self.hand_on(self.block_ops(block))
@@ -1109,7 +1109,7 @@ class FunctionLowering:
         without a copy) instead of copying them, which would make a loop of
         `if c: a = add_at(a, ...)` quadratic. Each branch frees what it does not yield."""
         region = self.regions[-1]
-        inside = ir.uses_within(op)
+        inside = {v for block in op.regions for v in ir.outer_uses(block, self.uses_cache)}
         moved = [root for root in region.owned
                  if root in inside and not self.is_view(root) and self.dead_after(root)]
         for root in moved:
@@ -1208,7 +1208,7 @@ class FunctionLowering:
             self.b.store(ll.Constant(PTR, None), data_slot)
         with self.counted_loop(n, interleave=slow_chain(body)) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-            self.regions.append(Region(body, owned_args=False))
+            self.regions.append(Region(body, owned_args=False, uses_cache=self.uses_cache))
             (elem,) = self.block_ops(body)
             value = self.get(elem)
             if elem_type.rank == 0:
@@ -1413,7 +1413,7 @@ class FunctionLowering:
     def scalar_element(self, body: ir.Block, start, step, k):
         """The scalar a loop's body (a reduction's, a row's) yields at its k-th iteration."""
         self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-        self.regions.append(Region(body, owned_args=False))
+        self.regions.append(Region(body, owned_args=False, uses_cache=self.uses_cache))
         (elem,) = self.block_ops(body)
         x = self.get(elem)
         self.hand_on([])
@@ -1480,7 +1480,7 @@ class FunctionLowering:
         self.b.store(ll.Constant(PTR, None), data_slot)
         with self.counted_loop(n) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
-            self.regions.append(Region(body, owned_args=False))
+            self.regions.append(Region(body, owned_args=False, uses_cache=self.uses_cache))
             (elem,) = self.block_ops(body)
             x = self.get(elem)
             size = self.count(x.dims)
