@@ -246,6 +246,46 @@ def stored_values(body: Block, sizes) -> list:
             and all(d in sizes for d in op.results[0].type.shape)]
 
 
+def element_reads(body: Block) -> dict:
+    """For a `for` loop's body: carried position j -> the body's reads of single
+    elements of that carried array, for each array the body does nothing else with but
+    update into the value it passes on (y[i] = a * y[i - 1] + x[i]). The reverse sweep
+    needs those elements, not the array, so they are taped instead of a copy of the array
+    per iteration: n^2 time and memory for a recurrence over n elements."""
+    yields = body.ops[-1].operands
+    reads = {}
+    for j, arg in enumerate(body.args[1:]):
+        if arg.type.rank == 0 or yields[j] is arg:
+            continue
+        found = [op.results[0] for op in body.ops[:-1] if op.name == "index" and
+                 op.operands[0] is arg and op.results[0].type.rank == 0]
+        if found and only_read_and_updated(body, j, arg, found):
+            reads[j] = found
+    return reads
+
+
+def only_read_and_updated(body: Block, j: int, arg, reads: list) -> bool:
+    """Whether the body uses `arg` only in `reads` and in one update whose result only
+    the yield passes on, as carried value j."""
+    updates = [op for op in body.ops[:-1] if op.name == "update" and op.operands[0] is arg
+               and op.results[0] is body.ops[-1].operands[j]]
+    if len(updates) != 1:
+        return False
+    allowed = {id(r.owner) for r in reads} | {id(updates[0])}
+    updated = updates[0].results[0]
+    for op in body.ops:
+        inner = ir.uses_within(op)
+        if arg in inner or updated in inner:
+            return False
+        if id(op) not in allowed and arg in op.operands:
+            return False
+        if op is not body.ops[-1] and updated in op.operands:
+            return False
+    if updates[0].operands[1] is arg or arg in updates[0].operands[2:]:
+        return False
+    return body.ops[-1].operands.count(updated) == 1
+
+
 def inner_stored_values(loop: ir.Op) -> list:
     """The values forward_for will store for `loop`: stored_values by the dimensions of
     its initial values, as forward_for finds them."""
@@ -508,23 +548,26 @@ class Differentiator(Emitter):
         start, stop, step, *inits = self.xs(op.operands)
         body = op.regions[0]
         count = self.trip_count(start, stop, step)
-        tapes = [self.new_tape(count, v, a.type) for v, a in zip(inits, body.args[1:])]
+        reads = element_reads(body)  # taped instead of their arrays
+        whole = [j for j in range(len(inits)) if j not in reads]
+        tapes = [self.new_tape(count, inits[j], body.args[1 + j].type) for j in whole]
         sizes = self.carried_sizes(inits)
-        kept = stored_values(body, sizes)  # the reverse sweep reads these from tapes
+        # the reverse sweep reads these from tapes
+        kept = stored_values(body, sizes) + [v for j in sorted(reads) for v in reads[j]]
         tapes += [self.tape_of(count, v.type.elem, self.size_values(sizes, v.type.shape), v.name_hint)
                   for v in kept]
         nested = self.nested_tapes(op, sizes, count)
         tapes += [tape for plan in nested for tape in plan.outer]
         new = Block([a.type for a in body.args] + [t.type for t in tapes],
                     [a.name_hint for a in body.args] + [t.name_hint for t in tapes])
-        n = len(inits)
+        n, m = len(inits), len(whole)
         i, carried, tape_args = new.args[0], new.args[1:n + 1], new.args[n + 1:]
         with self.b.at(new):
             row = self.tape_row(count, self.iteration(i, start, step))
-            stored = [self.record_carried(t, c, row) for t, c in zip(tape_args, carried)]
+            stored = [self.record_carried(t, carried[j], row) for t, j in zip(tape_args, whole)]
             yields = self.replay(body, [i] + carried)
-            stored += [self.record(t, self.x(v), row) for t, v in zip(tape_args[n:], kept)]
-            rest = iter(tape_args[n + len(kept):])
+            stored += [self.record(t, self.x(v), row) for t, v in zip(tape_args[m:], kept)]
+            rest = iter(tape_args[m + len(kept):])
             for plan in nested:
                 stored += [self.record_row(next(rest), v, row) for v in plan.recorded(self)]
             self.b.op("yield", yields + stored)
@@ -532,11 +575,14 @@ class Differentiator(Emitter):
         if self.in_primal:  # the loop itself keeps its checks; its tapes may go
             self.kept.add(id(loop))
         self.primal.update(zip(op.results, loop.results[:n]))
-        outer = iter(loop.results[2 * n + len(kept):])
+        outer = iter(loop.results[n + m + len(kept):])
         for plan in nested:
             plan.outer = [next(outer) for _ in plan.outer]
-        self.tapes[op] = Tape(count, loop.results[n:2 * n],
-                              dict(zip(kept, loop.results[2 * n:])), nested)
+        carried_tapes = [None] * n  # None: the reverse sweep reads its elements' tapes
+        for j, t in zip(whole, loop.results[n:n + m]):
+            carried_tapes[j] = t
+        self.tapes[op] = Tape(count, carried_tapes,
+                              dict(zip(kept, loop.results[n + m:])), nested)
 
     def nested_tapes(self, loop: ir.Op, sizes: dict, count) -> list:
         """For each `for` loop directly in `loop`'s body, whose range is fixed outside it, that
@@ -552,6 +598,8 @@ class Differentiator(Emitter):
             if inner.name != "for" or any(v in inside and constant(v) is None for v in bounds):
                 continue
             if not any(self.active(r) for r in inner.results):  # replayed as it is, no tapes
+                continue
+            if element_reads(inner.regions[0]):  # its Tape has no tape of some carried value
                 continue
             carried = [a.type for a in inner.regions[0].args[1:]]
             stored = [v.type for v in inner_stored_values(inner)]
@@ -639,9 +687,15 @@ class Differentiator(Emitter):
         inits = [cts[j] if cts[j] is not None else self.zeros_like(self.x(op.results[j]))
                  for j in flowing]
 
+        # an array whose elements are taped (element_reads) stands for itself by its
+        # initial value: the replay reads its elements from their tapes, and only needs
+        # its size, which its update keeps
+        inits_of = op.operands[3:] if op.name == "for" else op.operands
+
         def step(r, carried):  # r counts the iterations back from the last, k forward
             k = self.tape_row(tape.count, r)
-            rows = [self.emit("index", t, r, inbounds=True) for t in tape.tapes]
+            rows = [self.emit("index", t, r, inbounds=True) if t is not None else self.x(v)
+                    for t, v in zip(tape.tapes, inits_of)]
             yield_cts = [None] * n
             for j, ct in zip(flowing, carried):
                 yield_cts[j] = ct
