@@ -692,6 +692,9 @@ def static_values(fn: ir.Function, values: dict) -> tuple[dict, dict]:
     dim_names = {d for t in fn.param_types for d in t.shape if isinstance(d, str) and d != ir.DYN}
     known = [p.name_hint for p in fn.params if p.type == ir.I64] + sorted(dim_names)
     listed = f"(those are: {', '.join(known) or 'none'})"
+    if not values and not known:
+        raise ValueError(f"specialize({fn.name}): '{fn.name}' has no i64 parameter and no "
+                         f"named dimension, so there is nothing to fix: call it as it is")
     if not values:  # a function named f.static. that is f: a call that forgot its sizes
         raise ValueError(f"specialize({fn.name}): give the sizes to fix, as "
                          f"specialize('{fn.name}', {known[0] if known else 'n'}=100) {listed}")

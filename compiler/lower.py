@@ -742,8 +742,9 @@ class FunctionLowering:
     def expr(self, e):
         values = self.multi(e)
         if len(values) != 1:
+            names = ", ".join("abcdefgh"[:len(values)]) if len(values) <= 8 else "a, b, ..."
             raise self.error(e, f"this expression gives {count(len(values))}; unpack them: "
-                                f"a, b = ...")
+                                f"{names} = ...")
         return values[0]
 
     def multi(self, e) -> list:

@@ -354,6 +354,10 @@ WRONG = [
     ("tuple not unpacked",
      "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef f(x: f64) -> f64:\n    return p(x) + 1.0\n",
      5, 12, "this expression gives 2 values; unpack them: a, b = ..."),
+    ("three values not unpacked",  # advised a, b = ..., which then had one name too few
+     "def p(x: f64) -> (f64, f64, f64):\n    return x, x, x\n\ndef f(x: f64) -> f64:\n"
+     "    r = p(x)\n    return r\n",
+     5, 9, "this expression gives 3 values; unpack them: a, b, c = ..."),
     ("unpack count",
      "def p(x: f64) -> (f64, f64):\n    return x, x\n\ndef f(x: f64) -> f64:\n    a, b, c = p(x)\n"
      "    return a\n", 5, 5, "cannot unpack 2 values into 3 names"),

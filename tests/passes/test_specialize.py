@@ -424,6 +424,11 @@ def test_bad_specialization_requests_say_what_is_wrong():
     assert mod.specialize("f", k=1, n=3)(np.array([1.0, 2.0, 3.0]), 0.5) == 1.0
     with pytest.raises(ValueError, match="n must be an integer, not True"):
         mod.specialize("f", n=True)  # a size is never a truth value
+    plain = compile_source("def g(x: f64, y: f64) -> f64:\n    return x * y\n")
+    with pytest.raises(ValueError, match=r"^specialize\(g\): 'g' has no i64 parameter and no "
+                                         r"named dimension, so there is nothing to fix: call "
+                                         r"it as it is$"):
+        plain.specialize("g")  # it said: as specialize('g', n=100) (those are: none)
 
 
 def test_a_bool_fixes_an_i64_parameter_as_a_call_passes_it():
