@@ -198,9 +198,10 @@ def rule_function(module: ir.Module, fn: Function, wrt: list[int], name: str,
 
 @dataclass
 class Tape:
-    """What the forward loop recorded: its trip count, one tape per carried value, one
-    per stored intermediate value of the body (value of the body -> its tape), and the
-    tapes of the loops inside it that it kept whole (NestedTape)."""
+    """What the forward loop recorded: its trip count, one tape per carried value (None
+    for an array whose element reads are stored instead: element_reads), one per stored
+    intermediate value of the body (value of the body -> its tape), and the tapes of the
+    loops inside it that it kept whole (NestedTape)."""
 
     count: ir.Value
     tapes: list
