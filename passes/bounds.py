@@ -6,8 +6,9 @@ that starts at a constant >= 0, steps up by a constant and stops at the indexed 
 size on that axis (the same dimension name or literal in both types, checked at the call;
 never `?`) or at the variable (plus at most 1) of a loop that does, or that counts down
 from that size minus at least 1 to a constant >= -1 (loop_fact); or i + c for a constant
-c <= 0 with start + c >= -1 (start: i's lowest value); or a constant in [-1, start]
-inside such a loop (which only runs when the size exceeds start). `inbounds = true` means
+c <= 0 with start + c >= -1 (start: i's lowest value); or d - b - i for a constant
+b >= 1 with i below d (a reverse sweep's n - 1 - k); or a constant in [-1, start] inside
+such a loop (which only runs when the size exceeds start). `inbounds = true` means
 0 <= index < size; `inbounds = "wraps"` means -size <= index < size, valid through
 Python's negative indices (x[i - 1] at i = 0), so native code still maps a negative index
 to size + index. Neither is ever checked.
@@ -269,7 +270,23 @@ def index_in_range(index, size, facts: list, anywhere: bool = False):
         offset = offset_from(index, fact.value)
         if offset is not None and offset <= 0 and fact.start + offset >= -1:
             return True if fact.start + offset >= 0 else "wraps"
+        lowest = mirrored_lowest(index, fact)
+        if lowest is not None and lowest >= -1:
+            return True if lowest >= 0 else "wraps"
     return GUARDED if guarded_by_test(index, size, facts) else False
+
+
+def mirrored_lowest(index, fact: Fact):
+    """The lowest value of index when it is d - b - v for the variable v of a loop below
+    d that starts at `start`, with b + start >= 1 (so index < d): d - b - (d - 1), the
+    reverse sweep's i = n - 1 - k. None for any other index."""
+    op = index.defining_op
+    if op is None or op.name != "sub" or op.operands[1] is not fact.value:
+        return None
+    size, below = size_minus(op.operands[0])
+    if size != fact.size or below + fact.start < 1:
+        return None
+    return 1 - below + fact.headroom
 
 
 def guarded_by_test(index, size, facts: list) -> bool:

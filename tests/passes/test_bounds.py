@@ -95,6 +95,22 @@ def test_negative_offsets_and_constants_inside_a_loop_over_the_size():
     assert marks == ["wraps", True, False, False, False, False]
 
 
+def test_an_index_counting_down_as_the_loop_counts_up():
+    # n - 1 - i for i in [0, n) is in [0, n): the index of a reverse sweep's reads and
+    # adds; n - 2 - i reaches -1 and wraps; n - i reaches n; m - 1 - i is over another size
+    source = ("def f(x: f64[n], y: f64[m]) -> f64:\n"
+              "    return sum(x[n - 1 - i] + x[n - 2 - i] + x[n - i] + y[m - 1 - i] for i in range(n))\n")
+    mod = compile_source(source)
+    module = Bounds().apply(ir.clone_module(mod.module))
+    marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
+             if op.name == "index"]
+    #       n-1-i  n-2-i    n-i    m-1-i
+    assert marks == [True, "wraps", False, False]
+    x = np.arange(1.0, 4.0)
+    with pytest.raises(IndexError, match="index 3 is out of bounds"):
+        mod.f(x, x)
+
+
 def test_marked_negative_index_wraps_like_python():
     import numpy as np
     source = ("def f(x: f64[n]) -> f64[n]:\n"
