@@ -842,21 +842,28 @@ class Differentiator(Emitter):
         free += [v for v in self.free_values(op.regions[1]) if v not in free]
         if not free:
             return [None]
-        incoming = [self.adjoint_value(v) for v in free]
+        # a scalar nothing has reached yet gets its first cotangent in a branch as it is,
+        # not added to a zero: 0.0 + ct is not ct (for -0.0), so nothing would remove
+        # the add, and in a loop the sum chains each step to the one before
+        incoming = [self.adjoint.get(v) if v.type.rank == 0 else self.adjoint_value(v)
+                    for v in free]
         branches = []
         for region in op.regions:
             block = Block()
             with self.b.at(block):
-                self.adjoint.update(zip(free, incoming))
+                for v, ct in zip(free, incoming):
+                    self.adjoint.pop(v, None)
+                    if ct is not None:
+                        self.adjoint[v] = ct
                 needless = self.needless_in_reverse(region)
                 for inner in region.ops[:-1]:
                     if id(inner) not in needless:
                         self.forward(inner)
                 self.backprop(region, cts)
-                self.b.op("yield", [self.adjoint[v] for v in free])
+                self.b.op("yield", [self.adjoint_value(v) for v in free])
             branches.append(block)
         new = self.b.op("if", [self.x(op.operands[0])], regions=branches,
-                        result_types=[v.type for v in incoming])
+                        result_types=[self.x(v).type for v in free])
         self.adjoint.update(zip(free, new.results))
         return [None]
 
