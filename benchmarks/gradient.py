@@ -51,6 +51,14 @@ summed: primal and gradient as dpc compiles them (passes/interchange.py: each st
 over the elements), the same compiled without that pass (a loop per element, as before
 it), and JAX's `vmap` of a `fori_loop`, all timed interleaved.
 
+Table 8: loops written one element at a time. Huber's loss as a loop with an `if` that
+adds one of two terms (its reverse sweep adds to r's adjoint in one branch: passes/
+speculate.py moves that add after the branch, which becomes selects), the same as array
+code with `where`, and a recurrence y[i] = c * y[i - 1] + x[i] (whose forward sweep
+tapes the elements it reads, not the array: passes/ad.py, element_reads). Beside dpc's
+primal and gradient, JAX's gradient of the same written as JAX writes it (`where`,
+`lax.scan`).
+
     python benchmarks/gradient.py --tables element_loops   # one table (or several, commas)
 """
 
@@ -394,8 +402,70 @@ def element_loops_table(repeat: int) -> None:
                 + (["jax: primal", "gradient", "dpc grad/jax grad"] if jax_fns else []), rows)
 
 
+SCALAR_LOOPS = """
+def huber_if(r: f64[n], delta: f64) -> f64:
+    acc = 0.0
+    for i in range(n):
+        a = abs(r[i])
+        if a <= delta:
+            acc += 0.5 * r[i] * r[i]
+        else:
+            acc += delta * (a - 0.5 * delta)
+    return acc
+
+def huber_where(r: f64[n], delta: f64) -> f64:
+    a = abs(r)
+    return sum(where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)))
+
+def iir(x: f64[n], c: f64) -> f64:
+    y = zeros(n)
+    y[0] = x[0]
+    for i in range(1, n):
+        y[i] = c * y[i - 1] + x[i]
+    return sum(y * y)
+"""
+
+
+def scalar_loops_table(repeat: int) -> None:
+    mod = compile_source(SCALAR_LOOPS, name="<scalar loops>")
+    jax_fns = (peers_module.jax_scalar_loops()
+               if "jax" in peers_module.installed_peers() else None)
+    rng = np.random.default_rng(0)
+    n = 200_000
+    r, x = rng.standard_normal(n), rng.standard_normal(n)
+    # (program, the parameters differentiated, inputs): every f64 parameter, and for the
+    # Huber loss also r alone, its usual use (delta's adjoint, summed over the loop in
+    # order, is a chain of dependent adds that JAX's reduction does not have)
+    cases = [("huber_if", ("r", "delta"), (r, 1.0)), ("huber_if", ("r",), (r, 1.0)),
+             ("huber_where", ("r", "delta"), (r, 1.0)), ("huber_where", ("r",), (r, 1.0)),
+             ("iir", ("x", "c"), (x, 0.7))]
+    rows = []
+    for name, wrt, args in cases:
+        primal, grad = mod.function(name), mod.grad(name, wrt=wrt)
+        fns = {"primal": lambda: primal(*args), "grad": lambda: grad(*args)}
+        if jax_fns is not None:
+            import jax
+            jax_g = jax.jit(jax.grad(jax_fns[name], argnums=tuple(range(len(wrt)))))
+            if not all(agrees(np.asarray(j), d, rtol=1e-9)
+                       for j, d in zip(jax_g(*args), peers_module.as_tuple(grad(*args)))):
+                raise SystemExit(f"{name}: JAX's gradient disagrees with dpc's")
+            fns["jax grad"] = lambda: jax.block_until_ready(jax_g(*args))
+        t = measure(fns, min_runs=repeat)
+        row = [name, ", ".join(wrt), f"{n:,}", fmt_time(t["primal"]), fmt_time(t["grad"]),
+               f"{t['grad'] / t['primal']:.2f}"]
+        if jax_fns is not None:
+            row += [fmt_time(t["jax grad"]), f"{t['grad'] / t['jax grad']:.2f}"]
+        rows.append(row)
+        print(f"  done scalar loops {name} wrt {wrt}", file=sys.stderr, flush=True)
+    print("\nLoops over elements written one scalar at a time (an `if` in an accumulating loop; "
+          "a recurrence), and huber as array code; JAX as it writes them (where, scan), "
+          "median time per call:")
+    print_table(["program", "wrt", "n", "primal", "gradient", "grad/primal"]
+                + (["jax: gradient", "dpc grad/jax grad"] if jax_fns else []), rows)
+
+
 TABLES = ("ratio", "scaling", "long_loop", "hand_written", "hvp", "specialization", "hessian",
-          "element_loops")  # in the order they print
+          "element_loops", "scalar_loops")  # in the order they print
 
 
 def parse_args(argv=None):
@@ -426,7 +496,7 @@ def main(argv=None) -> None:
               "scaling": scaling_table, "long_loop": long_loop,
               "hand_written": hand_written_table, "hvp": hvp_table,
               "specialization": specialization_table, "hessian": hessian_table,
-              "element_loops": element_loops_table}
+              "element_loops": element_loops_table, "scalar_loops": scalar_loops_table}
     for name in TABLES:
         if name in args.tables:
             tables[name](args.repeat)

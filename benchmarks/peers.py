@@ -202,6 +202,28 @@ def jax_element_loops() -> dict[str, Callable]:
             for name, element in (("newton", root), ("coupled", pair))}
 
 
+def jax_scalar_loops() -> dict[str, Callable]:
+    """The programs of benchmarks/gradient.py's scalar-loop table as JAX writes them: the
+    Huber loss with `where` (both of dpc's forms), the recurrence with `lax.scan`."""
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    from jax import lax
+
+    def huber(r, delta):
+        a = jnp.abs(r)
+        return jnp.sum(jnp.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta)))
+
+    def iir(x, c):
+        def step(previous, xi):
+            y = c * previous + xi
+            return y, y
+        _, ys = lax.scan(step, x[0], x[1:])
+        return x[0] * x[0] + jnp.sum(ys * ys)
+
+    return {"huber_if": huber, "huber_where": huber, "iir": iir}
+
+
 def jax_hessian(name: str) -> Callable:
     """The jitted dense Hessian (jax.hessian: forward over reverse) of a workload with one
     f64 parameter."""
