@@ -95,8 +95,13 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
         return name == "yield" or shapes_agree(op)
     if name == "index":
         return proved(op, in_place)
-    if name in ("update", "add_at"):  # in range, and a scalar, which fits any slot
-        return proved(op, in_place) and op.operands[1].type.rank == 0
+    if name in ("update", "add_at"):  # in range, and a value that fits the slot
+        return proved(op, in_place) and fits_slot(op)
+    if name in ("transpose", "outer"):
+        return True
+    if name in ("dot", "matmul"):  # the sizes multiplied together agree
+        left, right = op.operands[0].type.shape[-1], op.operands[1].type.shape[0]
+        return left == right != ir.DYN
     if name in ("floordiv", "mod"):  # integers: unless by a known nonzero constant
         divisor = dim_of_value(op.operands[1])
         return op.operands[0].type.elem.name == "f64" or isinstance(divisor, int) and divisor != 0
@@ -105,9 +110,7 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
     if name == "full":  # fails only for a negative size; a dimension never is one
         if sized_by_dims(op.operands[1:]):
             return True
-        sizes = [dim_of_value(v) for v in op.operands[1:]]
-        return all(isinstance(s, str) and s != ir.DYN or isinstance(s, int) and s >= 0
-                   for s in sizes)
+        return all(never_negative(v) for v in op.operands[1:])
     if name == "if":
         return all(body_never_fails(r, in_place) for r in op.regions)
     if name in ("build", "reduce"):
@@ -118,6 +121,25 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
         return (isinstance(step, int) and step != 0 and kind_ok
                 and body_never_fails(op.regions[0], in_place))
     return False
+
+
+def never_negative(size) -> bool:
+    """A dimension, a constant >= 0, or the maximum of one and anything (a tape's row
+    count: the trip count, max(stop - start, 0) for a step of 1)."""
+    dim = dim_of_value(size)
+    if isinstance(dim, str) and dim != ir.DYN or isinstance(dim, int) and dim >= 0:
+        return True
+    op = size.defining_op
+    return (op is not None and op.name == "maximum"
+            and any(never_negative(v) for v in op.operands))
+
+
+def fits_slot(op: ir.Op) -> bool:
+    """Does the value an update or add_at stores fit the slot its indices pick: a scalar
+    (any slot), or an array of the slot's shape, every size known alike (a tape's row)?"""
+    array, value, *indices = op.operands
+    slot = array.type.shape[len(indices):]
+    return value.type.rank == 0 or value.type.shape == slot and ir.DYN not in slot
 
 
 def may_be_ragged(op: ir.Op) -> bool:

@@ -565,3 +565,52 @@ def test_the_gradient_of_a_stencil_of_unknown_size_keeps_no_seed_arrays():
     y = np.convolve(x, [0.25, 0.5, 0.25], mode="valid")
     np.testing.assert_allclose(grad(x), np.convolve(2 * y, [0.25, 0.5, 0.25], mode="full"),
                                rtol=1e-15)
+
+
+def test_a_dead_tape_of_rows_goes_with_its_updates_and_allocation():
+    # a linear stencil's gradient reads nothing of its forward loop's tape: the rows it
+    # stores fit (f64[n] into f64[?, n]) and the row count, max(s, 0), is never negative,
+    # so the updates, the carried tape and the allocation cannot fail, and go
+    text = ("func @f(%u0: f64[n], %s: i64) -> f64[n] {\n"
+            "  %0 = const 0 : i64\n"
+            "  %1 = const 1 : i64\n"
+            "  %2 = maximum %s, %0 : i64\n"
+            "  %3 = const 0.0 : f64\n"
+            "  %n = dim %u0 {axis = 0} : i64\n"
+            "  %tape = full %3, %2, %n : f64[?, n]\n"
+            "  %4, %5 = for %0, %s, %1, %u0, %tape : f64[n], f64[?, n] {\n"
+            "  ^(%t: i64, %u: f64[n], %rows: f64[?, n]):\n"
+            "    %6 = update %rows, %u, %t {inbounds = true} : f64[?, n]\n"
+            "    %7 = add %u, %u : f64[n]\n"
+            "    yield %7, %6\n"
+            "  }\n"
+            "  return %4\n"
+            "}\n")
+    kept = ("func @f(%u0: f64[n], %s: i64) -> f64[n] {\n"
+            "  %0 = const 0 : i64\n"
+            "  %1 = const 1 : i64\n"
+            "  %2 = for %0, %s, %1, %u0 : f64[n] {\n"
+            "  ^(%t: i64, %u: f64[n]):\n"
+            "    %3 = add %u, %u : f64[n]\n"
+            "    yield %3\n"
+            "  }\n"
+            "  return %2\n"
+            "}\n")
+    assert ir.print_module(run([DeadCode()], text)) == kept
+    # a row of unknown length may not fit: that update stays, to raise
+    unknown = text.replace("%u0: f64[n]", "%u0: f64[?]").replace("f64[n]", "f64[?]") \
+        .replace("f64[?, n]", "f64[?, ?]")
+    assert "update" in ir.print_module(run([DeadCode()], unknown))
+
+
+@pytest.mark.parametrize("a, b, goes", [
+    ("f64[n, m]", "f64[m]", True), ("f64[m]", "f64[m, n]", True),
+    ("f64[n, ?]", "f64[?]", False)])  # the sizes multiplied may differ: it stays, to raise
+def test_a_dead_matrix_product_goes_when_its_sizes_agree(a, b, goes):
+    # sum((K @ y) * y)'s gradient with respect to K's inputs needs no K @ y
+    text = (f"func @f(%a: {a}, %b: {b}) -> f64 {{\n"
+            "  %0 = const 1.0 : f64\n"
+            "  %1 = matmul %a, %b : f64[n]\n"
+            "  return %0\n"
+            "}\n")
+    assert ("matmul" not in ir.print_module(run([DeadCode()], text))) == goes
