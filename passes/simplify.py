@@ -133,6 +133,8 @@ class Simplify:
             subst = {}
             for op in ir.walk_ops(fn.body):
                 op.operands = [subst.get(v, v) for v in op.operands]
+                if op.name == "dim":
+                    size_from_operand(op)
                 same = self.identity(op)
                 if same is not None and same.type == op.results[0].type:
                     subst[op.results[0]] = same
@@ -171,6 +173,26 @@ class Simplify:
             if chosen is not None:
                 return chosen
         return None
+
+
+def size_from_operand(dim: ir.Op) -> None:
+    """Makes `dim` of a product's or a transpose's axis read that size off the operand it
+    comes from, so that a product used only for its shape (the seed of sum(a @ b)'s
+    gradient) is not computed."""
+    while True:
+        source = dim.operands[0].defining_op
+        axis = dim.attrs["axis"]
+        if source is None or source.name not in ("matmul", "outer", "transpose"):
+            return
+        a = source.operands[0]
+        if source.name == "transpose":
+            dim.operands, dim.attrs["axis"] = [a], a.type.rank - 1 - axis
+        elif source.name == "outer":
+            dim.operands, dim.attrs["axis"] = [source.operands[axis]], 0
+        elif axis < a.type.rank - 1:  # matmul: a's axes but its last, then b's but its first
+            dim.operands = [a]
+        else:
+            dim.operands, dim.attrs["axis"] = [source.operands[1]], axis - a.type.rank + 2
 
 
 class CSE:

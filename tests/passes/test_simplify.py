@@ -614,3 +614,42 @@ def test_a_dead_matrix_product_goes_when_its_sizes_agree(a, b, goes):
             "  return %0\n"
             "}\n")
     assert ("matmul" not in ir.print_module(run([DeadCode()], text))) == goes
+
+
+def test_sizes_of_products_and_transposes_are_read_off_their_operands():
+    # then a product used only for its shape is dead: sum(a @ b)'s gradient, seeded with
+    # ones of the product's shape, no longer computes the product
+    text = ("func @f(%a: f64[n, m], %b: f64[m, k], %v: f64[m]) -> (i64, i64, i64, i64, i64) {\n"
+            "  %0 = matmul %a, %b : f64[n, k]\n"
+            "  %1 = dim %0 {axis = 1} : i64\n"
+            "  %2 = matmul %v, %b : f64[k]\n"
+            "  %3 = dim %2 {axis = 0} : i64\n"
+            "  %4 = transpose %0 : f64[k, n]\n"
+            "  %5 = dim %4 {axis = 1} : i64\n"
+            "  %6 = outer %v, %2 : f64[m, k]\n"
+            "  %7 = dim %6 {axis = 0} : i64\n"
+            "  %8 = matmul %a, %v : f64[n]\n"
+            "  %9 = dim %8 {axis = 0} : i64\n"
+            "  return %1, %3, %5, %7, %9\n"
+            "}\n")
+    after = ("func @f(%a: f64[n, m], %b: f64[m, k], %v: f64[m]) -> (i64, i64, i64, i64, i64) {\n"
+             "  %0 = dim %b {axis = 1} : i64\n"
+             "  %1 = dim %b {axis = 1} : i64\n"
+             "  %2 = dim %a {axis = 0} : i64\n"
+             "  %3 = dim %v {axis = 0} : i64\n"
+             "  %4 = dim %a {axis = 0} : i64\n"
+             "  return %0, %1, %2, %3, %4\n"
+             "}\n")
+    assert ir.print_module(run([Simplify(), DeadCode()], text)) == after
+
+
+@pytest.mark.parametrize("backend", ["native", "interp"])
+def test_the_gradient_of_the_sum_of_a_product_computes_no_product_of_a_and_b(backend):
+    mod = compile_source("def f(a: f64[n, m], b: f64[m, k]) -> f64:\n    return sum(a @ b)\n",
+                         backend=backend)
+    grad = mod.grad("f")
+    assert mod.ir(grad, stage="opt").count("matmul") == 2  # ones @ b^T and a^T @ ones
+    a, b = np.arange(6.0).reshape(2, 3), np.arange(12.0).reshape(3, 4)
+    a_bar, b_bar = grad(a, b)
+    np.testing.assert_array_equal(a_bar, np.ones((2, 4)) @ b.T)
+    np.testing.assert_array_equal(b_bar, a.T @ np.ones((2, 4)))
