@@ -21,6 +21,7 @@ import ir
 from ir.ops import MOVABLE_PROOFS, REPEATED
 from ir.types import DYN, F64
 
+from .bounds import INDEXED
 from .dce import never_fails
 
 # Per branch, constants not counted: beyond this, evaluating both sides costs more than
@@ -63,7 +64,7 @@ def speculate_block(block: ir.Block, replaced: dict) -> None:
         op.operands = [renamed(v, replaced) for v in op.operands]
         for region in op.regions:
             speculate_block(region, replaced)
-        if op.name in ("index", "update", "add_at"):
+        if op.name in INDEXED:
             valid_indices.add(index_key(op))
         sunk = sink_updates(op, valid_indices, replaced) if op.name == "if" else []
         if not speculable(op):
@@ -97,7 +98,7 @@ def renamed(value: ir.Value, replaced: dict) -> ir.Value:
 def index_key(op: ir.Op) -> tuple:
     """What an access to a[i, j] shows once it has run (checked, or proved in range where
     it is): that i, j are valid indices of any array as long as a on those axes."""
-    array, indices = op.operands[0], op.operands[2 if op.name != "index" else 1:]
+    array, indices = op.operands[0], op.operands[INDEXED[op.name]:]
     return tuple(array.type.shape[:len(indices)]), tuple(indices)
 
 
