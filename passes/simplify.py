@@ -30,7 +30,7 @@ from ir.ops import BINARY, constant, dim_of_value
 from ir.types import DYN, sized
 from ir.registry import REGISTRY
 
-from .dce import effect_free, eliminate_dead_code, sized_like
+from .dce import effect_free, eliminate_dead_code, forward_invariant_carried, sized_like
 from .narrow import narrow_types
 
 
@@ -83,6 +83,10 @@ class ConstantFold:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
+            # A value a loop carries unchanged is its initial value; reverse mode makes
+            # one of every cotangent that reaches a loop (a gradient's seed 1.0 among
+            # them), and only as a constant does it fold in the body.
+            forward_invariant_carried(fn.body)
             fold_constants(fn.body)
             narrow_types(fn.body, module)  # a folded size is a literal in the types
         return module

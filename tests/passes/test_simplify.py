@@ -352,6 +352,51 @@ def test_dim_of_a_literal_size_folds():
     assert after == source.replace("%0 = dim %x {axis = 0} : i64", "%0 = const 4 : i64")
 
 
+CARRIED_SEED = """\
+func @f(%x: f64[n]) -> f64[n] {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 1.0 : f64
+  %1 = const 0.0 : f64
+  %2 = full %1, %n : f64[n]
+  %3 = const 0 : i64
+  %4 = const 1 : i64
+  %5, %6 = for %3, %n, %4, %0, %2 : f64, f64[n] {
+  ^(%k: i64, %ct: f64, %7: f64[n]):
+    %8 = index %x, %k : f64
+    %9 = mul %ct, %8 : f64
+    %10 = eq %ct, %1 : bool
+    %11 = select %10, %1, %9 {zero_guard = true} : f64
+    %12 = add_at %7, %11, %k : f64[n]
+    yield %ct, %12
+  }
+  return %6
+}
+"""
+
+
+def test_a_value_carried_unchanged_folds_as_its_initial_constant():
+    # reverse mode carries a loop's cotangent (here a gradient's seed 1.0) through the
+    # loop unchanged; as the constant it is, `1.0 == 0.0` folds to false, simplify drops
+    # the guard and the product by 1.0, and dce the carry
+    module = run([ConstantFold(), Simplify(), DeadCode()], CARRIED_SEED)
+    assert ir.print_module(module) == (
+        "func @f(%x: f64[n]) -> f64[n] {\n"
+        "  %n = dim %x {axis = 0} : i64\n"
+        "  %0 = const 0.0 : f64\n"
+        "  %1 = full %0, %n : f64[n]\n"
+        "  %2 = const 0 : i64\n"
+        "  %3 = const 1 : i64\n"
+        "  %4 = for %2, %n, %3, %1 : f64[n] {\n"
+        "  ^(%k: i64, %5: f64[n]):\n"
+        "    %6 = index %x, %k : f64\n"
+        "    %7 = add_at %5, %6, %k : f64[n]\n"
+        "    yield %7\n"
+        "  }\n"
+        "  return %4\n"
+        "}\n")
+    x = np.array([1.0, -2.0, np.nan])
+    assert str(ir.Interpreter(module).run("f", [x]).tolist()) == "[1.0, -2.0, nan]"
+
 FOLDED_SIZE = """\
 func @f(%x: f64[n]) -> f64 {
   %0 = const 2 : i64
