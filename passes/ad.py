@@ -489,18 +489,43 @@ class Differentiator(Emitter):
     def threaded_loop(self, count, inits: list, free: list, body) -> list:
         """`for k in range(count)` carrying `inits` and the cotangents of `free`;
         body(k, carried) emits one step and returns the next carried values. Afterwards
-        the cotangents of `free` are the loop's; returns the rest of its results."""
-        carried = inits + [self.adjoint_value(v) for v in free]
+        the cotangents of `free` are the loop's; returns the rest of its results.
+
+        A scalar's cotangent is not carried from step to step: each step stores its part
+        in an array of `count`, and reduce_sum adds the parts after the loop. Carried, the
+        sum was a chain of dependent adds, one per step, which kept the loop from running
+        in vector lanes (reduce_sum adds in lanes); the order of a cotangent's terms is
+        reverse mode's to choose, as JAX's transpose of a broadcast is a sum."""
+        summed = [v for v in free if self.summed_in_parts(v, count)]
+        threaded = [v for v in free if v not in summed]
+        before = {v: self.adjoint.pop(v, None) for v in summed}
+        zero = self.const(0.0)
+        carried = (inits + [self.adjoint_value(v) for v in threaded]
+                   + [self.emit("full", zero, count) for _ in summed])
         block = Block([I64] + [c.type for c in carried], ["k"] + [c.name_hint for c in carried])
         k, *args = block.args
+        own, parts = args[:len(inits) + len(threaded)], args[len(inits) + len(threaded):]
         with self.b.at(block):
-            self.adjoint.update(zip(free, args[len(inits):]))
-            out = body(k, args[:len(inits)])
-            self.b.op("yield", out + [self.adjoint[v] for v in free])
-        zero, one = self.const(0), self.const(1)
-        loop = self.b.op("for", [zero, count, one] + carried, regions=[block])
-        self.adjoint.update(zip(free, loop.results[len(inits):]))
+            self.adjoint.update(zip(threaded, own[len(inits):]))
+            out = body(k, own[:len(inits)])
+            stored = [self.emit("update", p, self.adjoint.pop(v, None) or zero, k, inbounds=True)
+                      for v, p in zip(summed, parts)]
+            self.b.op("yield", out + [self.adjoint[v] for v in threaded] + stored)
+        loop = self.b.op("for", [self.const(0), count, self.const(1)] + carried, regions=[block])
+        results = loop.results[len(inits):]
+        self.adjoint.update(zip(threaded, results))
+        for v, p in zip(summed, results[len(threaded):]):
+            self.adjoint[v] = before[v]
+            self.accumulate(v, self.emit("reduce_sum", p))
         return loop.results[:len(inits)]
+
+    @staticmethod
+    def summed_in_parts(v, count) -> bool:
+        """Whether threaded_loop sums v's cotangent in parts: a float scalar, over a loop
+        not known to be too short for reduce_sum's lanes (SUM_LANES_FROM in the lowering),
+        where the array and its sum would cost more than the chain."""
+        known = constant(count)
+        return v.type == F64 and (known is None or known >= 16)
 
     # --- loops
     def new_tape(self, count, init, row_type):

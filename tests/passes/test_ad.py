@@ -2,6 +2,8 @@
 checked against finite differences in tests/test_gradients.py, per primitive in
 test_ad_primitives.py and on random programs in tests/test_random_gradients.py."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -37,7 +39,8 @@ func @g(%x: f64[n], %w: f64) -> (f64[n], f64) {
 # A loop is reversed from a tape of its carried value, written from the last row to the
 # first so that the reverse loop reads it in order; the index read x[i] becomes an
 # add_at into x's cotangent; the mul's cotangents are guarded so that a zero cotangent
-# stays zero whatever the other factor is.
+# stays zero whatever the other factor is. The scalar w's cotangent is not carried: each
+# step stores its part, and reduce_sum adds the parts (in lanes) after the loop.
 LOOP_REVERSED = """\
 func @f.rev(%x: f64[n], %w: f64, %ct: f64) -> (f64, f64[n], f64) {
   %n = dim %x {axis = 0} : i64
@@ -59,29 +62,31 @@ func @f.rev(%x: f64[n], %w: f64, %ct: f64) -> (f64, f64[n], f64) {
     yield %14, %11
   }
   %15 = const 0.0 : f64
-  %16 = dim %x {axis = 0} : i64
-  %17 = full %15, %16 : f64[n]
-  %18 = const 0.0 : f64
-  %19 = const 0 : i64
-  %20 = const 1 : i64
-  %21, %x_bar, %w_bar = for %19, %n, %20, %ct, %17, %18 : f64, f64[n], f64 {
-  ^(%k: i64, %ct.1: f64, %22: f64[n], %23: f64):
-    %24 = const 1 : i64
-    %25 = sub %n, %24 : i64
-    %26 = sub %25, %k : i64
-    %27 = index %6, %k {inbounds = true} : f64
-    %28 = mul %ct.1, %w : f64
-    %29 = const 0.0 : f64
-    %30 = eq %ct.1, %29 : bool
-    %31 = select %30, %29, %28 {zero_guard = true} : f64
-    %32 = mul %ct.1, %27 : f64
-    %33 = const 0.0 : f64
-    %34 = eq %ct.1, %33 : bool
-    %35 = select %34, %33, %32 {zero_guard = true} : f64
-    %36 = add %23, %35 : f64
-    %37 = add_at %22, %ct.1, %26 {inbounds = true} : f64[n]
-    yield %31, %37, %36
+  %16 = const 0.0 : f64
+  %17 = dim %x {axis = 0} : i64
+  %18 = full %16, %17 : f64[n]
+  %19 = full %15, %n : f64[n]
+  %20 = const 0 : i64
+  %21 = const 1 : i64
+  %22, %x_bar, %23 = for %20, %n, %21, %ct, %18, %19 : f64, f64[n], f64[n] {
+  ^(%k: i64, %ct.1: f64, %24: f64[n], %25: f64[n]):
+    %26 = const 1 : i64
+    %27 = sub %n, %26 : i64
+    %28 = sub %27, %k : i64
+    %29 = index %6, %k {inbounds = true} : f64
+    %30 = mul %ct.1, %w : f64
+    %31 = const 0.0 : f64
+    %32 = eq %ct.1, %31 : bool
+    %33 = select %32, %31, %30 {zero_guard = true} : f64
+    %34 = mul %ct.1, %29 : f64
+    %35 = const 0.0 : f64
+    %36 = eq %ct.1, %35 : bool
+    %37 = select %36, %35, %34 {zero_guard = true} : f64
+    %38 = add_at %24, %ct.1, %28 {inbounds = true} : f64[n]
+    %39 = update %25, %37, %k {inbounds = true} : f64[n]
+    yield %33, %38, %39
   }
+  %w_bar = reduce_sum %23 : f64
   return %5, %x_bar, %w_bar
 }
 """
@@ -220,6 +225,25 @@ def test_loop_before_and_after():
     gx, gw = ir.Interpreter(module).run("g", [x, 0.5])
     np.testing.assert_allclose(gx, [0.25, 0.5, 1.0], rtol=1e-15)  # w^(n-1-i)
     assert gw == pytest.approx(2 * 0.5 * 1.0 + 1.0 * 2.0, rel=1e-15)  # d/dw (w^2 + 2w + 3)
+
+
+SCALED = "def f(x: f64[n], a: f64) -> f64:\n    return sum([a * x[j] for j in range({})])\n"
+
+
+@pytest.mark.parametrize("trips, carried, summed", [
+    ("n", "    %21 = update %12, %17, %k {inbounds = true} : f64[n]\n",
+     "  %a_bar = reduce_sum %10 : f64\n"),
+    ("3", "    %20 = add %12, %17 : f64\n", "  return %x_bar, %a_bar\n")])
+def test_a_scalars_cotangent_is_summed_in_parts_unless_the_loop_is_known_short(
+        trips, carried, summed):
+    # over range(n) each step stores its part of a's cotangent and reduce_sum adds them
+    # after the loop (in lanes); over range(3), too short for lanes, the sum is carried
+    module = compile_source(SCALED.format(trips))
+    text = module.ir(module.grad("f", wrt=("x", "a")), stage="opt")
+    assert carried in text and summed in text
+    x = np.linspace(-1.0, 2.0, 40)
+    assert module.grad("f", wrt="a")(x, 0.5) == pytest.approx(
+        math.fsum(x[:40 if trips == "n" else 3]), rel=1e-15, abs=1e-15)
 
 
 # A loop of a few known trips is unrolled in the copy of f that reverse mode reads: each
@@ -711,34 +735,36 @@ func @f.rev(%x: f64[n], %a: f64, %ct: f64) -> (f64, f64[n], f64) {
   %22 = full %20, %21 : f64[n]
   %23 = add_at %22, %ct, %18 {inbounds = "repeated"} : f64[n]
   %24 = const 0.0 : f64
-  %25 = const 0 : i64
-  %26 = const 1 : i64
-  %x_bar, %a_bar = for %25, %2, %26, %23, %24 : f64[n], f64 {
-  ^(%k: i64, %27: f64[n], %28: f64):
-    %29 = const 1 : i64
-    %30 = sub %2, %29 : i64
-    %31 = sub %30, %k : i64
-    %32 = index %5, %k {inbounds = true} : f64
-    %33 = mul %31, %1 : i64
-    %34 = add %0, %33 : i64
-    %35 = const 1 : i64
-    %36 = sub %34, %35 : i64
-    %37 = index %27, %34 {inbounds = "repeated"} : f64
-    %38 = const 0.0 : f64
-    %39 = update %27, %38, %34 {inbounds = "repeated"} : f64[n]
-    %40 = add_at %39, %37, %34 {inbounds = "repeated"} : f64[n]
-    %41 = mul %37, %32 : f64
-    %42 = const 0.0 : f64
-    %43 = eq %37, %42 : bool
-    %44 = select %43, %42, %41 {zero_guard = true} : f64
-    %45 = mul %37, %a : f64
-    %46 = const 0.0 : f64
-    %47 = eq %37, %46 : bool
-    %48 = select %47, %46, %45 {zero_guard = true} : f64
-    %49 = add %28, %44 : f64
-    %50 = add_at %40, %48, %36 {inbounds = "repeated"} : f64[n]
-    yield %50, %49
+  %25 = full %24, %2 : f64[?]
+  %26 = const 0 : i64
+  %27 = const 1 : i64
+  %x_bar, %28 = for %26, %2, %27, %23, %25 : f64[n], f64[?] {
+  ^(%k: i64, %29: f64[n], %30: f64[?]):
+    %31 = const 1 : i64
+    %32 = sub %2, %31 : i64
+    %33 = sub %32, %k : i64
+    %34 = index %5, %k {inbounds = true} : f64
+    %35 = mul %33, %1 : i64
+    %36 = add %0, %35 : i64
+    %37 = const 1 : i64
+    %38 = sub %36, %37 : i64
+    %39 = index %29, %36 {inbounds = "repeated"} : f64
+    %40 = const 0.0 : f64
+    %41 = update %29, %40, %36 {inbounds = "repeated"} : f64[n]
+    %42 = add_at %41, %39, %36 {inbounds = "repeated"} : f64[n]
+    %43 = mul %39, %34 : f64
+    %44 = const 0.0 : f64
+    %45 = eq %39, %44 : bool
+    %46 = select %45, %44, %43 {zero_guard = true} : f64
+    %47 = mul %39, %a : f64
+    %48 = const 0.0 : f64
+    %49 = eq %39, %48 : bool
+    %50 = select %49, %48, %47 {zero_guard = true} : f64
+    %51 = add_at %42, %50, %38 {inbounds = "repeated"} : f64[n]
+    %52 = update %30, %46, %k {inbounds = true} : f64[?]
+    yield %51, %52
   }
+  %a_bar = reduce_sum %28 : f64
   return %19, %x_bar, %a_bar
 }
 """
