@@ -307,6 +307,7 @@ class Differentiator(Emitter):
         self.kept: set = set()  # ids of the primal ops: they keep their run-time checks
         self.in_primal = False  # emitting the forward sweep of the function itself
         self.counting = False  # emitting a while loop that only counts its iterations
+        self.deferred: dict = {}  # id of an element read -> the value its cotangent goes to
 
     # --- the function
     def run(self, name: str, values: bool = True) -> Function:
@@ -436,6 +437,9 @@ class Differentiator(Emitter):
             self.kept.update(id(inner) for inner in ir.ops_within(op))
 
     def reverse(self, op: ir.Op) -> None:
+        if id(op) in self.deferred:  # reversed after its loop (threaded_loop)
+            self.accumulate(self.deferred[id(op)], self.adjoint.pop(op.results[0], None))
+            return
         cts = [self.adjoint.pop(r, None) for r in op.results]
         if all(ct is None for ct in cts):
             return
@@ -486,38 +490,79 @@ class Differentiator(Emitter):
         return {id(op) for op in block.ops[:-1]
                 if op.name == "if" and not any(r in used for r in op.results)}
 
-    def threaded_loop(self, count, inits: list, free: list, body) -> list:
+    def threaded_loop(self, count, inits: list, free: list, body, block: Block) -> list:
         """`for k in range(count)` carrying `inits` and the cotangents of `free`;
-        body(k, carried) emits one step and returns the next carried values. Afterwards
-        the cotangents of `free` are the loop's; returns the rest of its results.
+        body(k, carried) emits one step of `block` and returns the next carried values.
+        Afterwards the cotangents of `free` are the loop's; returns the rest of its results.
 
         A scalar's cotangent is not carried from step to step: each step stores its part
         in an array of `count`, and reduce_sum adds the parts after the loop. Carried, the
         sum was a chain of dependent adds, one per step, which kept the loop from running
         in vector lanes (reduce_sum adds in lanes); the order of a cotangent's terms is
-        reverse mode's to choose, as JAX's transpose of a broadcast is a sum."""
-        summed = [v for v in free if self.summed_in_parts(v, count)]
+        reverse mode's to choose, as JAX's transpose of a broadcast is a sum. So too for
+        an element read at the same place by every step (`x[i]` in a loop over j): its
+        add into x's cotangent, a chain through memory in the loop, happens once after it."""
+        reads = self.invariant_reads(block, count)
+        summed = [v for v in free if self.summed_in_parts(v, count)] + list(reads)
         threaded = [v for v in free if v not in summed]
         before = {v: self.adjoint.pop(v, None) for v in summed}
         zero = self.const(0.0)
         carried = (inits + [self.adjoint_value(v) for v in threaded]
                    + [self.emit("full", zero, count) for _ in summed])
-        block = Block([I64] + [c.type for c in carried], ["k"] + [c.name_hint for c in carried])
-        k, *args = block.args
+        loop_block = Block([I64] + [c.type for c in carried],
+                           ["k"] + [c.name_hint for c in carried])
+        k, *args = loop_block.args
         own, parts = args[:len(inits) + len(threaded)], args[len(inits) + len(threaded):]
-        with self.b.at(block):
+        self.deferred.update((id(op), key) for key, ops in reads.items() for op in ops)
+        with self.b.at(loop_block):
             self.adjoint.update(zip(threaded, own[len(inits):]))
             out = body(k, own[:len(inits)])
             stored = [self.emit("update", p, self.adjoint.pop(v, None) or zero, k, inbounds=True)
                       for v, p in zip(summed, parts)]
             self.b.op("yield", out + [self.adjoint[v] for v in threaded] + stored)
-        loop = self.b.op("for", [self.const(0), count, self.const(1)] + carried, regions=[block])
+        for ops in reads.values():
+            for op in ops:
+                del self.deferred[id(op)]
+        loop = self.b.op("for", [self.const(0), count, self.const(1)] + carried,
+                         regions=[loop_block])
         results = loop.results[len(inits):]
         self.adjoint.update(zip(threaded, results))
         for v, p in zip(summed, results[len(threaded):]):
             self.adjoint[v] = before[v]
             self.accumulate(v, self.emit("reduce_sum", p))
+        for key in reads:
+            self.reverse_if_ran(count, key.defining_op)
         return loop.results[:len(inits)]
+
+    def invariant_reads(self, block: Block, count) -> dict:
+        """The scalar element reads of `block` (not in its regions) whose array and
+        indices come from outside it, as {the first one's result: all reads of that
+        element}, when the loop may be long enough for summing in parts."""
+        inside = set(block.args) | {r for op in block.ops for r in op.results}
+        reads: dict = {}
+        for op in block.ops[:-1]:
+            if (op.name == "index" and op.results[0].type == F64 and self.active(op.results[0])
+                    and self.summed_in_parts(op.results[0], count)
+                    and not any(v in inside for v in op.operands)):
+                reads.setdefault(tuple(op.operands), []).append(op)
+        return {ops[0].results[0]: ops for ops in reads.values()}
+
+    def reverse_if_ran(self, count, op: ir.Op) -> None:
+        """The reverse of `op`, an element read of a loop of `count` steps, with the
+        cotangent of its result, under `if count > 0`: with no step, its index was never
+        checked (and adding even a zero would turn a -0.0 there into 0.0)."""
+        free = [v for v in op.operands if self.active(v)]
+        incoming = [self.adjoint_value(v) for v in free]
+        ran, skipped = Block(), Block()
+        with self.b.at(ran):
+            self.reverse(op)
+            self.b.op("yield", [self.adjoint[v] for v in free])
+        with self.b.at(skipped):
+            self.b.op("yield", incoming)
+        some = self.emit("gt", count, self.const(0))
+        new = self.b.op("if", [some], regions=[ran, skipped],
+                        result_types=[v.type for v in incoming])
+        self.adjoint.update(zip(free, new.results))
 
     @staticmethod
     def summed_in_parts(v, count) -> bool:
@@ -732,7 +777,7 @@ class Differentiator(Emitter):
             arg_cts = self.backprop(body, yield_cts)[lead:]
             return [arg_cts[j] if arg_cts[j] is not None else self.zeros_like(rows[j])
                     for j in flowing]
-        results = self.threaded_loop(tape.count, inits, self.free_values(body), step)
+        results = self.threaded_loop(tape.count, inits, self.free_values(body), step, body)
         out = [None] * n
         for j, r in zip(flowing, results):
             out[j] = r
@@ -783,7 +828,7 @@ class Differentiator(Emitter):
             else:
                 self.backprop_if(condition, body, [ct], free)
             return out
-        return self.threaded_loop(self.trip_count(start, stop, step), inits, free, one)
+        return self.threaded_loop(self.trip_count(start, stop, step), inits, free, one, body)
 
     def reverse_pick(self, op: ir.Op, ct) -> None:
         """max / min: the cotangent goes to the first element equal to the result (per

@@ -246,6 +246,123 @@ def test_a_scalars_cotangent_is_summed_in_parts_unless_the_loop_is_known_short(
         math.fsum(x[:40 if trips == "n" else 3]), rel=1e-15, abs=1e-15)
 
 
+# x[i] is read at the same place by every step of the inner sum (twice): its cotangent
+# is summed in parts like a scalar's, and added into x's once after the loop, where the
+# loop ran (with no step the index was never checked). In the loop, the add into x_bar[i]
+# was a chain through memory at every step that kept it from vectorizing.
+SAME_PLACE = """\
+func @f(%x: f64[n]) -> f64 {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%i: i64):
+    %3 = reduce %0, %n, %1 {kind = "sum"} : f64 {
+    ^(%j: i64):
+      %4 = index %x, %i : f64
+      %5 = index %x, %j : f64
+      %6 = mul %4, %5 : f64
+      %7 = index %x, %i : f64
+      %8 = mul %6, %7 : f64
+      yield %8
+    }
+    yield %3
+  }
+  return %2
+}
+
+func @g(%x: f64[n]) -> f64[n] {
+  %0 = grad %x {callee = @f, wrt = [0]} : f64[n]
+  return %0
+}
+"""
+
+SAME_PLACE_REVERSED = """\
+func @f.rev(%x: f64[n], %ct: f64) -> (f64, f64[n]) {
+  %n = dim %x {axis = 0} : i64
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %2 = reduce %0, %n, %1 {kind = "sum"} : f64 {
+  ^(%i: i64):
+    %3 = reduce %0, %n, %1 {kind = "sum"} : f64 {
+    ^(%j: i64):
+      %4 = index %x, %i : f64
+      %5 = index %x, %j : f64
+      %6 = mul %4, %5 : f64
+      %7 = index %x, %i : f64
+      %8 = mul %6, %7 : f64
+      yield %8
+    }
+    yield %3
+  }
+  %9 = const 0.0 : f64
+  %10 = dim %x {axis = 0} : i64
+  %11 = full %9, %10 : f64[n]
+  %12 = const 0 : i64
+  %13 = const 1 : i64
+  %x_bar = for %12, %n, %13, %11 : f64[n] {
+  ^(%k: i64, %14: f64[n]):
+    %15 = const 0.0 : f64
+    %16 = full %15, %n : f64[n]
+    %17 = const 0 : i64
+    %18 = const 1 : i64
+    %19, %20 = for %17, %n, %18, %14, %16 : f64[n], f64[n] {
+    ^(%k.1: i64, %21: f64[n], %22: f64[n]):
+      %23 = index %x, %k {inbounds = true} : f64
+      %24 = index %x, %k.1 {inbounds = true} : f64
+      %25 = mul %23, %24 : f64
+      %26 = index %x, %k {inbounds = true} : f64
+      %27 = mul %ct, %26 : f64
+      %28 = const 0.0 : f64
+      %29 = eq %ct, %28 : bool
+      %30 = select %29, %28, %27 {zero_guard = true} : f64
+      %31 = mul %ct, %25 : f64
+      %32 = const 0.0 : f64
+      %33 = eq %ct, %32 : bool
+      %34 = select %33, %32, %31 {zero_guard = true} : f64
+      %35 = mul %30, %24 : f64
+      %36 = const 0.0 : f64
+      %37 = eq %30, %36 : bool
+      %38 = select %37, %36, %35 {zero_guard = true} : f64
+      %39 = mul %30, %23 : f64
+      %40 = const 0.0 : f64
+      %41 = eq %30, %40 : bool
+      %42 = select %41, %40, %39 {zero_guard = true} : f64
+      %43 = add %34, %38 : f64
+      %44 = add_at %21, %42, %k.1 {inbounds = true} : f64[n]
+      %45 = update %22, %43, %k.1 {inbounds = true} : f64[n]
+      yield %44, %45
+    }
+    %46 = reduce_sum %20 : f64
+    %47 = const 0 : i64
+    %48 = gt %n, %47 : bool
+    %49 = if %48 : f64[n] {
+      %50 = add_at %19, %46, %k {inbounds = true} : f64[n]
+      yield %50
+    } {
+      yield %19
+    }
+    yield %49
+  }
+  return %2, %x_bar
+}
+"""
+
+
+def test_a_read_at_the_same_place_in_every_step_is_added_once_after_the_loop():
+    module = differentiate(SAME_PLACE)
+    assert ir.print_function(module.functions["f.rev"]) == SAME_PLACE_REVERSED
+    x = np.array([0.5, -1.0, 2.0, -0.0, 3.0])
+    expected = 2.0 * x * np.sum(x) + np.sum(x * x)  # of sum over i, j of x_i^2 x_j
+    for backend in ("interp", "native"):
+        grad = compile_source(
+            "def f(x: f64[n]) -> f64:\n"
+            "    return sum(sum(x[i] * x[j] * x[i] for j in range(n)) for i in range(n))\n",
+            backend=backend).grad("f")
+        assert grad(x).tolist() == expected.tolist()
+        assert grad(np.zeros(0)).tolist() == []
+
+
 # A loop of a few known trips is unrolled in the copy of f that reverse mode reads: each
 # iteration's value is an SSA value of the forward sweep, not a row of a tape.
 SQUARED_TWICE = """\
