@@ -28,8 +28,10 @@ step values, carry arrays only, have no loop inside their bodies (the innermost 
 the ones that vectorize) and cannot fail (so no error is raised earlier or later than
 before), and every array one of them passes to or shares with the other is touched at
 the loop's index only: the first loop's results that the second carries or reads, by
-the first's `index`, `add_at` and `update` ops at its variable (through `if`s), the
-second's reads of them likewise, and the carried ones by the second the same way. An
+the first's `index`, `add_at` and `update` ops with its variable as the index of one axis
+(through `if`s), the second's reads of them likewise, and the carried ones by the second
+the same way, that axis the same for all of them (element or row k of a vector or
+matrix, column k of a matrix's rows). An
 array the second carries on may have no other use; neither loop may read what the
 other consumes. It runs last among the native passes, after the builds are fused.
 """
@@ -139,32 +141,44 @@ def aligned(first: ir.Op, second: ir.Op, uses: Counter) -> bool:
             or inits2 & ir.uses_within(first):
         return False
     body1, body2 = first.regions[0], second.regions[0]
-    shared = {v.index for v in carried_on} | {v.index for v in read}
-    if not all(chain_at_index(body1, p) for p in shared):
-        return False
-    carried2 = [q for q, v in enumerate(second.operands[3:]) if v in results]
-    return all(chain_at_index(body2, q) for q in carried2) and \
-        reads_at_index(body2, read, body2.args[0])
+    axes = {v.index: set() for v in [*carried_on, *read]}  # first's result -> the axes
+    for p in axes:
+        if not chain_at_index(body1, p, axes[p]):
+            return False
+    for q, v in enumerate(second.operands[3:]):
+        if v in results and not chain_at_index(body2, q, axes[v.index]):
+            return False
+    for v, found in reads_at_index(body2, read, body2.args[0]).items():
+        if found is None:
+            return False
+        axes[v.index] |= found
+    return all(len(found) <= 1 for found in axes.values())
 
 
-def chain_at_index(body: Block, slot: int) -> bool:
+def chain_at_index(body: Block, slot: int, axes: set) -> bool:
     """Does the loop body touch its carried array `slot` (and what it makes of it) only
-    by `index`, `add_at` and `update` at the loop's variable, passing it on to slot only?"""
+    by `index`, `add_at` and `update` with the loop's variable among the indices (adding
+    its axes to `axes`), passing it on to slot only? When every access of an array has
+    the variable at one axis, iteration k touches only the elements whose coordinate
+    there is k: the row k of a cotangent matrix (x_bar[k] += ...), or the column k of
+    its row i (x_bar[i, k] += ..., x_bar[j, k] += ..., adding a pair's rows)."""
     var, chain = body.args[0], {body.args[1 + slot]}
-    if not chain_ops(body.ops[:-1], chain, var):
+    if not chain_ops(body.ops[:-1], chain, var, axes):
         return False
     yielded = body.terminator.operands
     return yielded[slot] in chain and not any(v in chain for q, v in enumerate(yielded)
                                               if q != slot)
 
 
-def chain_ops(ops: list, chain: set, var) -> bool:
+def chain_ops(ops: list, chain: set, var, axes: set | None = None) -> bool:
+    """Whether `ops` touch the arrays of `chain` only at elements of `var`: with the
+    variable as the first index, or (given `axes`, which collects them) at any one axis."""
     for op in ops:
         if op.name == "if":
             if set(op.operands) & chain:
                 return False
             for region in op.regions:
-                if not chain_ops(region.ops[:-1], chain, var):
+                if not chain_ops(region.ops[:-1], chain, var, axes):
                     return False
             for p, result in enumerate(op.results):
                 passed = [region.terminator.operands[p] in chain for region in op.regions]
@@ -178,30 +192,43 @@ def chain_ops(ops: list, chain: set, var) -> bool:
             continue
         if touched != [0] or len(op.operands) < 2 + (op.name in CHAINED):
             return False
-        if not at_own_element(op, var):
+        axis = own_axis(op, var)
+        if axis is None or axes is None and axis != 0:
             return False
+        if axes is not None:
+            axes.add(axis)
         if op.name in CHAINED:
             chain.add(op.results[0])
     return True
 
 
-def at_own_element(op: ir.Op, var) -> bool:
-    """Is op an `index`, `add_at` or `update` of its first operand whose first index is
-    `var`, proved in range? Iteration k then touches element (or row) k, and no other
-    iteration does: a negative index, which counts from the end (unchecked code takes it
-    as valid), would make iterations -n and 0 touch the same element."""
+def own_axis(op: ir.Op, var):
+    """The first axis at which op, an `index`, `add_at` or `update` of its first operand
+    proved in range, takes `var` as index, else None. Iteration k then touches only
+    elements whose coordinate on that axis is k: a negative index, which counts from the
+    end (unchecked code takes it as valid), would make iterations -n and 0 touch the same
+    element."""
     first_index = 2 if op.name in CHAINED else 1
-    return op.name in ("index", *CHAINED) and len(op.operands) > first_index \
-        and op.operands[first_index] is var and op.attrs.get("inbounds") is True
+    if op.name not in ("index", *CHAINED) or op.attrs.get("inbounds") is not True:
+        return None
+    indices = op.operands[first_index:]
+    return next((axis for axis, v in enumerate(indices) if v is var), None)
 
 
-def reads_at_index(body: Block, arrays: set, var) -> bool:
-    """Does the body read `arrays` only by `index` ops at `var` (see at_own_element)?"""
+def reads_at_index(body: Block, arrays: set, var) -> dict:
+    """{array: the axes at which the body reads it}, each read an `index` with `var` as
+    one of its indices (see own_axis); None for an array read otherwise."""
+    found: dict = {v: set() for v in arrays}
     for op in ir.walk_ops(body):
         for k, v in enumerate(op.operands):
-            if v in arrays and not (op.name == "index" and k == 0 and at_own_element(op, var)):
-                return False
-    return True
+            if v not in arrays or found[v] is None:
+                continue
+            axis = own_axis(op, var) if op.name == "index" and k == 0 else None
+            if axis is None:
+                found[v] = None
+            else:
+                found[v].add(axis)
+    return found
 
 
 def fused_loop(first: ir.Op, second: ir.Op) -> tuple[ir.Op, dict]:

@@ -13,6 +13,11 @@ read of the copied row at %k fuses in the next round. This is what turns `sum(ex
 
 A read of an element of a `full` array is its fill value.
 
+A row stored or added into an array (`update`/`add_at %a, %b, %i` with %b a build of the
+row, used there only) becomes a loop over the row that stores or adds each element as
+the build's body computes it: the row is never built. A gradient of a function of pairs of
+rows (pairwise distances) adds four such rows per pair into its cotangent of the matrix.
+
 A build read more than once fuses into every read when its body is a few cheap ops (adds,
 multiplies, compares, selects, reads: `CHEAP`) and no read is more than one loop deeper
 than the build: each element is then computed once per read instead of written to memory
@@ -44,7 +49,7 @@ class Fusion:
             forward_filled_reads(fn.body)
             forward_one_hot_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
-            while move_read_once(fn.body) | fuse_round(fn.body):
+            while move_read_once(fn.body) | fuse_round(fn.body) | store_rows_by_element(fn.body):
                 # Two fused bodies often read one element twice (`x == 0 ? 0 : x / 6`
                 # from two builds): one read leaves the array a single reader.
                 share_scalars(fn.body)
@@ -332,6 +337,76 @@ def move_to(block_of: dict, build: ir.Op, reader: ir.Op, replaced: dict) -> None
         block_of[id(op)] = block
     replaced[body.args[0]] = resolve(reader.operands[1], replaced)
     replaced[reader.results[0]] = ending.operands[0]
+
+
+def store_rows_by_element(root: ir.Block) -> bool:
+    """Replaces each row store (`update` or `add_at` of a 1-D build into a row of an array)
+    that `row_store_of_build` accepts by a loop storing the row element by element."""
+    uses = uses_of(root)
+    safe = SafeOps(root)
+    changed = False
+    for block in list(blocks(root)):
+        for position, op in enumerate(block.ops):
+            if row_store_of_build(op, uses, safe):
+                block.ops[position] = element_loop(op)
+                changed = True
+    return changed
+
+
+def row_store_of_build(op: ir.Op, uses: dict, safe: SafeOps) -> bool:
+    """Whether `op` stores a row made by a build, of the row's literal or named size, at
+    indices proved in range (so that a loop of no steps, for an empty row, misses no
+    error), where the build's body cannot fail and does not read the array stored into
+    (the loop holds its new value; reading the old one would copy it). A build used
+    elsewhere too must be cheap to repeat, and its other uses element reads or row stores
+    (fuse_round takes the reads): each computes an element once, as the build did."""
+    if op.name not in ("update", "add_at") or op.attrs.get(SAFE_INDEX) is not True:
+        return False
+    target, value = op.operands[:2]
+    build = value.defining_op
+    if (build is None or build.name != "build" or value.type.rank != 1
+            or not counts_from_zero(build)):
+        return False
+    row = target.type.shape[len(op.operands) - 2:]
+    if row != value.type.shape or ir.DYN in row:
+        return False
+    body = build.regions[0]
+    others = [use for use in uses.get(value, []) if use is not op]
+    if others and not (cheap_to_repeat(body) and all(
+            use.name == "index" or use.name in ("update", "add_at") and use.operands[1] is value
+            and value not in use.operands[2:] and use.operands[0] is not value
+            for use in others)):
+        return False
+    return safe.body(body) and not any(reads_array(v, target) for v in ir.outer_uses(body, {}))
+
+
+def reads_array(v, array) -> bool:
+    """Whether v is `array` or a row of it."""
+    while v is not array and v.defining_op is not None and v.defining_op.name == "index":
+        v = v.defining_op.operands[0]
+    return v is array
+
+
+def element_loop(store: ir.Op) -> ir.Op:
+    """`for i in range(len(row))`, carrying the array: the build's body at i, stored or
+    added at the store's indices and i."""
+    target, value, *indices = store.operands
+    build = value.defining_op
+    body = build.regions[0]
+    loop_body = ir.Block([ir.I64, target.type], ["i", target.name_hint])
+    i, carried = loop_body.args
+    values = {body.args[0]: i}
+    loop_body.ops = [ir.clone.clone_op(inner, values) for inner in body.ops[:-1]]
+    element = values.get(body.ops[-1].operands[0], body.ops[-1].operands[0])
+    stored = ir.Op(store.name, [carried, element, *indices, i], [target.type],
+                   {SAFE_INDEX: True}, loc=store.loc)
+    loop_body.ops += [stored, ir.Op("yield", stored.results, [], loc=store.loc)]
+    loop = ir.Op("for", [*build.operands, target], [target.type], regions=[loop_body],
+                 loc=store.loc)
+    loop.results = store.results
+    for r in loop.results:
+        r.owner = loop
+    return loop
 
 
 def blocks(block: ir.Block):

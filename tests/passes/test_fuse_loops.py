@@ -213,3 +213,60 @@ def f(x: f64[n]) -> f64[n]:
     x = np.array([1.0, 2.0, 3.0])
     for checked in (True, False):
         assert compile_source(text, checked=checked).f(x).tolist() == [4.0, 8.0, 12.0]
+
+
+# Two loops over a row's columns adding into rows j and k of a matrix (a pair of rows'
+# cotangents): iteration i touches column i only, of whichever row, so one loop does
+# both, adding into each element in the same order.
+COLUMNS = (
+    "func @f(%x: f64[n, d], %g: f64[n, d], %j: i64, %k: i64) -> f64[n, d] {\n"
+    "  %d = dim %x {axis = 1} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %a = for %0, %d, %1, %g : f64[n, d] {\n"
+    "  ^(%i: i64, %p: f64[n, d]):\n"
+    "    %v = index %x, %j, %i {inbounds = true} : f64\n"
+    "    %p.1 = add_at %p, %v, %j, %i {inbounds = true} : f64[n, d]\n"
+    "    yield %p.1\n"
+    "  }\n"
+    "  %b = for %0, %d, %1, %a : f64[n, d] {\n"
+    "  ^(%i.1: i64, %q: f64[n, d]):\n"
+    "    %w = index %x, %k, %i.1 {inbounds = true} : f64\n"
+    "    %q.1 = add_at %q, %w, %k, %i.1 {inbounds = true} : f64[n, d]\n"
+    "    yield %q.1\n"
+    "  }\n"
+    "  return %b\n"
+    "}\n"
+)
+
+
+def test_loops_touching_one_column_per_iteration_fuse():
+    assert fused(COLUMNS) == (
+    "func @f(%x: f64[n, d], %g: f64[n, d], %j: i64, %k: i64) -> f64[n, d] {\n"
+    "  %d = dim %x {axis = 1} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %b = for %0, %d, %1, %g : f64[n, d] {\n"
+    "  ^(%i: i64, %p: f64[n, d]):\n"
+    "    %v = index %x, %j, %i {inbounds = true} : f64\n"
+    "    %p.1 = add_at %p, %v, %j, %i {inbounds = true} : f64[n, d]\n"
+    "    %w = index %x, %k, %i {inbounds = true} : f64\n"
+    "    %q = add_at %p.1, %w, %k, %i {inbounds = true} : f64[n, d]\n"
+    "    yield %q\n"
+    "  }\n"
+    "  return %b\n"
+    "}\n"
+    )
+
+
+@pytest.mark.parametrize("change", [
+    # the second loop adds along the other axis: iteration i touches row i there, and
+    # element (i, k) is also column k of the first loop's row when i is j
+    ("%q.1 = add_at %q, %w, %k, %i.1", "%q.1 = add_at %q, %w, %i.1, %k"),
+    # the first loop adds along the other axis
+    ("%p.1 = add_at %p, %v, %j, %i", "%p.1 = add_at %p, %v, %i, %j"),
+])
+def test_loops_touching_columns_and_rows_stay_apart(change):
+    source = COLUMNS.replace(*change)
+    assert source != COLUMNS
+    assert fused(source) == ir.print_module(ir.parse_module(source))
