@@ -449,6 +449,32 @@ def builds_rows_in_place(op: ir.Op) -> bool:
     return isinstance(step, int) and step != 0 and not set(inner.operands[:3]) & set(body.args)
 
 
+def element_wise_source(op: ir.Op):
+    """An array of the build's own type (no `?` size) that the build reads only at the
+    element it makes (`index %a, %i` or `index %a, %i, %j`, its counters from 0 by 1), if
+    there is one: where nothing reads it after the build, the build may write its
+    elements into that buffer, each read before it is overwritten. A loop's accumulator
+    `g = g + outer(u, v)` (a matrix's cotangent, step after step) then takes no second
+    matrix."""
+    t = op.result.type
+    if ir.DYN in t.shape or t.rank > 2 or t.rank == 2 and not builds_rows_in_place(op):
+        return None
+    levels = [op] if t.rank == 1 else [op, op.regions[0].ops[0]]
+    if any(dim_of_value(level.operands[0]) != 0 or dim_of_value(level.operands[2]) != 1
+           for level in levels):
+        return None
+    counters = [level.regions[0].args[0] for level in levels]
+    inside = ir.defined_within(op)
+    candidates = dict.fromkeys(v for inner in ir.ops_within(op) for v in inner.operands
+                               if v.type == t and v not in inside)
+    for a in candidates:
+        if all(inner.name == "dim" or inner.name == "index" and inner.operands[1:] == counters
+               and inner.operands[0] is a
+               for inner in ir.ops_within(op) if a in inner.operands):
+            return a
+    return None
+
+
 # Scalar ops that cannot fail whatever their operands (integer floordiv, mod and pow can:
 # by zero, to a negative power) and cost a few instructions: a reduction's body made of
 # them may run for several rows at once (builds_reductions). Not exp, log, tanh and the
@@ -1203,7 +1229,7 @@ class FunctionLowering:
         for s, d in zip(dim_slots, empty_dims):  # what no iteration leaves: f64[0, m]
             self.b.store(d, s)
         if elem_type.rank == 0:  # the size is known before the loop
-            self.b.store(self.new_array(t.elem, [n], op).data, data_slot)
+            self.b.store(self.buffer_to_build_in(op, [n]).data, data_slot)
         else:
             self.b.store(ll.Constant(PTR, None), data_slot)
         with self.counted_loop(n, interleave=slow_chain(body)) as k:
@@ -1227,6 +1253,21 @@ class FunctionLowering:
         self.own(op.result)
         return Array(data, dims)
 
+    def buffer_to_build_in(self, op, dims: list) -> Array:
+        """The buffer for the elements of build `op`: that of the array it reads only at
+        the element it makes (element_wise_source), when this region owns it and nothing
+        uses it after the build (the build then owns it), else a new one of `dims`."""
+        source = element_wise_source(op)
+        if source is not None:
+            root = self.root_of(source)
+            others = {v for v in ir.uses_within(op) if v is not source and v in self.values
+                      and self.root_of(v) is root}  # a row of it read in the body, say
+            if root in self.regions[-1].owned and not self.is_view(source) \
+                    and self.dead_after(root) and not others:
+                self.regions[-1].owned.remove(root)
+                return self.get(source)
+        return self.new_array(op.result.type.elem, dims, op)
+
     def build_rows_in_place(self, op):
         """`build { build { ... } }` with rows of one length: each element is stored in
         its place in the matrix, with no row made apart and copied."""
@@ -1239,7 +1280,7 @@ class FunctionLowering:
         none = self.b.icmp_signed("==", n, INT(0))
         # no row is made when there is none, so its length, which may be too large for any
         # array, must not size the buffer (the interpreter never computes it)
-        out = self.new_array(op.result.type.elem, [n, self.b.select(none, INT(0), m)], op)
+        out = self.buffer_to_build_in(op, [n, self.b.select(none, INT(0), m)])
         with self.counted_loop(n) as k:
             self.values[body.args[0]] = self.b.add(start, self.b.mul(k, step))
             first = self.b.mul(k, m)
