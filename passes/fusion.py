@@ -47,6 +47,7 @@ class Fusion:
         for fn in module.functions.values():
             forward_build_sizes(fn.body)
             forward_filled_reads(fn.body)
+            forward_repeated_row_reads(fn.body)
             forward_one_hot_reads(fn.body)
             dce(fn.body)  # the forwarded `dim`s would still count as uses
             while move_read_once(fn.body) | fuse_round(fn.body) | store_rows_by_element(fn.body):
@@ -91,6 +92,31 @@ def forward_filled_reads(root: ir.Block) -> None:
         if source is None or source.name != "full" or len(op.operands) - 1 != source.results[0].type.rank:
             continue
         replace_uses(root, op.results[0], source.operands[0])
+
+
+def forward_repeated_row_reads(root: ir.Block) -> None:
+    """A read, proved in range, of `%b = build { yield %r }` (every row the same array %r
+    from outside, as reverse mode spreads a vector's cotangent over a matrix's rows) is a
+    read of %r at the read's other indices, or %r itself: the matrix is never filled."""
+    for op in list(ir.walk_ops(root)):
+        if op.name != "index" or op.attrs.get(SAFE_INDEX) is not True:
+            continue
+        row = repeated_row(op.operands[0])
+        if row is None:
+            continue
+        if len(op.operands) == 2:
+            replace_uses(root, op.results[0], row)
+        else:
+            op.operands = [row, *op.operands[2:]]
+
+
+def repeated_row(v):
+    """%r when v is `build { yield %r }` with %r defined outside it, else None."""
+    build = v.defining_op
+    if build is None or build.name != "build" or len(build.regions[0].ops) != 1:
+        return None
+    (row,) = build.regions[0].ops[0].operands
+    return None if row in build.regions[0].args else row
 
 
 def forward_one_hot_reads(root: ir.Block) -> None:
