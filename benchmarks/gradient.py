@@ -55,9 +55,13 @@ Table 8: loops written one element at a time. Huber's loss as a loop with an `if
 adds one of two terms (its reverse sweep adds to r's adjoint in one branch: passes/
 speculate.py moves that add after the branch, which becomes selects), the same as array
 code with `where`, and a recurrence y[i] = c * y[i - 1] + x[i] (whose forward sweep
-tapes the elements it reads, not the array: passes/ad.py, element_reads). Beside dpc's
-primal and gradient, JAX's gradient of the same written as JAX writes it (`where`,
-`lax.scan`).
+tapes the elements it reads, not the array: passes/ad.py, element_reads). Two
+comprehensions over pairs of elements: a kernel matrix exp(-(x[i] - x[j])^2 / ell) times
+y (the add into x's cotangent at i, the same place in every step of the inner loop, is
+made once after it: passes/ad.py, invariant_reads), and the distances of all pairs of
+rows of x (each pair's rows are added into x's cotangent element by element, in one loop:
+passes/fusion.py, store_rows_by_element). Beside dpc's primal and gradient, JAX's
+gradient of the same written as JAX writes it (`where`, `lax.scan`, broadcasting).
 
     python benchmarks/gradient.py --tables element_loops   # one table (or several, commas)
 """
@@ -423,6 +427,14 @@ def iir(x: f64[n], c: f64) -> f64:
     for i in range(1, n):
         y[i] = c * y[i - 1] + x[i]
     return sum(y * y)
+
+def kernel(x: f64[n], y: f64[n], ell: f64) -> f64:
+    K = [[exp(-(x[i] - x[j]) * (x[i] - x[j]) / ell) for j in range(n)] for i in range(n)]
+    return sum((K @ y) * y)
+
+def pairwise(x: f64[n, d]) -> f64:
+    return sum(sum(sqrt(sum((x[i] - x[j]) * (x[i] - x[j])) + 1e-9) for j in range(n))
+               for i in range(n))
 """
 
 
@@ -433,14 +445,20 @@ def scalar_loops_table(repeat: int) -> None:
     rng = np.random.default_rng(0)
     n = 200_000
     r, x = rng.standard_normal(n), rng.standard_normal(n)
-    # (program, the parameters differentiated, inputs): every f64 parameter, and for the
-    # Huber loss also r alone, its usual use (delta's adjoint, summed over the loop in
-    # order, is a chain of dependent adds that JAX's reduction does not have)
-    cases = [("huber_if", ("r", "delta"), (r, 1.0)), ("huber_if", ("r",), (r, 1.0)),
-             ("huber_where", ("r", "delta"), (r, 1.0)), ("huber_where", ("r",), (r, 1.0)),
-             ("iir", ("x", "c"), (x, 0.7))]
+    near = rng.standard_normal(500), rng.standard_normal(500), 0.7
+    points = rng.standard_normal((300, 3))
+    # (program, the parameters differentiated, size, inputs): every f64 parameter, and for
+    # the Huber loss also r alone, its usual use; the kernel matrix and the distances are
+    # comprehensions over pairs, each pair's reverse sweep adding into x's cotangent at
+    # both ends
+    cases = [("huber_if", ("r", "delta"), f"{n:,}", (r, 1.0)),
+             ("huber_if", ("r",), f"{n:,}", (r, 1.0)),
+             ("huber_where", ("r", "delta"), f"{n:,}", (r, 1.0)),
+             ("huber_where", ("r",), f"{n:,}", (r, 1.0)),
+             ("iir", ("x", "c"), f"{n:,}", (x, 0.7)),
+             ("kernel", ("x",), "500", near), ("pairwise", ("x",), "300 x 3", (points,))]
     rows = []
-    for name, wrt, args in cases:
+    for name, wrt, size, args in cases:
         primal, grad = mod.function(name), mod.grad(name, wrt=wrt)
         fns = {"primal": lambda: primal(*args), "grad": lambda: grad(*args)}
         if jax_fns is not None:
@@ -451,15 +469,16 @@ def scalar_loops_table(repeat: int) -> None:
                 raise SystemExit(f"{name}: JAX's gradient disagrees with dpc's")
             fns["jax grad"] = lambda: jax.block_until_ready(jax_g(*args))
         t = measure(fns, min_runs=repeat)
-        row = [name, ", ".join(wrt), f"{n:,}", fmt_time(t["primal"]), fmt_time(t["grad"]),
+        row = [name, ", ".join(wrt), size, fmt_time(t["primal"]), fmt_time(t["grad"]),
                f"{t['grad'] / t['primal']:.2f}"]
         if jax_fns is not None:
             row += [fmt_time(t["jax grad"]), f"{t['grad'] / t['jax grad']:.2f}"]
         rows.append(row)
         print(f"  done scalar loops {name} wrt {wrt}", file=sys.stderr, flush=True)
     print("\nLoops over elements written one scalar at a time (an `if` in an accumulating loop; "
-          "a recurrence), and huber as array code; JAX as it writes them (where, scan), "
-          "median time per call:")
+          "a recurrence; comprehensions over pairs: a kernel matrix, pairwise distances), and "
+          "huber as array code; JAX as it writes them (where, scan, broadcasting), median "
+          "time per call:")
     print_table(["program", "wrt", "n", "primal", "gradient", "grad/primal"]
                 + (["jax: gradient", "dpc grad/jax grad"] if jax_fns else []), rows)
 

@@ -204,7 +204,8 @@ def jax_element_loops() -> dict[str, Callable]:
 
 def jax_scalar_loops() -> dict[str, Callable]:
     """The programs of benchmarks/gradient.py's scalar-loop table as JAX writes them: the
-    Huber loss with `where` (both of dpc's forms), the recurrence with `lax.scan`."""
+    Huber loss with `where` (both of dpc's forms), the recurrence with `lax.scan`, the
+    kernel matrix and the distances by broadcasting."""
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -221,7 +222,16 @@ def jax_scalar_loops() -> dict[str, Callable]:
         _, ys = lax.scan(step, x[0], x[1:])
         return x[0] * x[0] + jnp.sum(ys * ys)
 
-    return {"huber_if": huber, "huber_where": huber, "iir": iir}
+    def kernel(x, y, ell):
+        d = x[:, None] - x[None, :]
+        return jnp.sum((jnp.exp(-d * d / ell) @ y) * y)
+
+    def pairwise(x):
+        d = x[:, None, :] - x[None, :, :]
+        return jnp.sum(jnp.sqrt(jnp.sum(d * d, axis=-1) + 1e-9))
+
+    return {"huber_if": huber, "huber_where": huber, "iir": iir, "kernel": kernel,
+            "pairwise": pairwise}
 
 
 def jax_hessian(name: str) -> Callable:
