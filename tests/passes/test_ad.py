@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import ir
+from ir import IndexErrorDP
 from compiler import compile_source
 from passes.ad import AutoDiff, Differentiator
 
@@ -226,6 +227,20 @@ def test_loop_before_and_after():
     np.testing.assert_allclose(gx, [0.25, 0.5, 1.0], rtol=1e-15)  # w^(n-1-i)
     assert gw == pytest.approx(2 * 0.5 * 1.0 + 1.0 * 2.0, rel=1e-15)  # d/dw (w^2 + 2w + 3)
 
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_read_at_the_same_place_in_a_loop_of_no_steps_adds_nothing(backend):
+    # x[k] with k = n + 2 is never read when m is 0, so its index was never checked: its
+    # add into x's cotangent after the loop runs only where the loop ran
+    grad = compile_source("def f(x: f64[n], m: i64) -> f64:\n    k = n + 2\n"
+                          "    return sum([x[k] * x[j] for j in range(m)])\n",
+                          backend=backend).grad("f", wrt="x")
+    x = np.array([1.0, -0.0, 2.0])
+    assert grad(x, 0).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(IndexErrorDP, match="^index 5 is out of bounds for axis 0 of x with "
+                                           "size 3 "):
+        grad(x, 2)
 
 SCALED = "def f(x: f64[n], a: f64) -> f64:\n    return sum([a * x[j] for j in range({})])\n"
 
