@@ -38,7 +38,7 @@ import ir
 from ir.ops import GUARDED, MOVABLE_PROOFS, dim_of_value
 
 from .dce import SAFE_INDEX, body_never_fails, effect_free, held_only_here, remove_dead_ops
-from .simplify import share_scalars
+from .simplify import replace_all, share_scalars
 
 class Fusion:
     name = "fusion"
@@ -370,13 +370,14 @@ def store_rows_by_element(root: ir.Block) -> bool:
     that `row_store_of_build` accepts by a loop storing the row element by element."""
     uses = uses_of(root)
     safe = SafeOps(root)
-    changed = False
+    stored: dict = {}  # a row store's result -> its loop's
     for block in list(blocks(root)):
         for position, op in enumerate(block.ops):
             if row_store_of_build(op, uses, safe):
                 block.ops[position] = element_loop(op)
-                changed = True
-    return changed
+                stored[op.results[0]] = block.ops[position].results[0]
+    replace_all(root, stored)
+    return bool(stored)
 
 
 def row_store_of_build(op: ir.Op, uses: dict, safe: SafeOps) -> bool:
@@ -427,12 +428,8 @@ def element_loop(store: ir.Op) -> ir.Op:
     stored = ir.Op(store.name, [carried, element, *indices, i], [target.type],
                    {SAFE_INDEX: True}, loc=store.loc)
     loop_body.ops += [stored, ir.Op("yield", stored.results, [], loc=store.loc)]
-    loop = ir.Op("for", [*build.operands, target], [target.type], regions=[loop_body],
-                 loc=store.loc)
-    loop.results = store.results
-    for r in loop.results:
-        r.owner = loop
-    return loop
+    return ir.Op("for", [*build.operands, target], [target.type], regions=[loop_body],
+                 loc=store.loc, result_names=[store.results[0].name_hint])
 
 
 def blocks(block: ir.Block):
