@@ -1,5 +1,6 @@
 """Gather: a loop that adds into one array at several offsets of its variable becomes a
-`build` in which each element adds up what the loop added to it.
+`build` (or, for a single loop, loops storing each element) in which each element adds
+up what the loop added to it.
 
 Reverse mode turns a stencil's reads into adds: the gradient of
 `[x[i - 1] + 2.0 * x[i] + x[i + 1] for i in range(n)]` (inside the bounds) is a loop
@@ -33,6 +34,14 @@ range (a valid iteration: every index the loop proved stays in range; the build 
 then made only when the loop runs), and selects the sum, as LLVM vectorized that and
 not the `if`. An axis the loop covers whole needs no test at offset 0.
 
+Those tests are needed only near the ends: element j takes iteration j - c's add at
+offset c, in the loop's range [start, stop) for j in [start + c, stop + c). So a single
+loop's elements are stored by three loops over one fresh array: from `first` = start +
+the largest offset to `last` = stop + the smallest (clipped to the array), every add
+is computed at its iteration with no test of the range, and the elements before and
+after are made as above. The middle loop's reads are plain vectors, not masked (under
+an `if`) or loaded one at a time (at a selected index).
+
 The pass takes a `for` that carries that one array and nothing else, steps by 1, and
 whose body only adds scalars into it (`add_at`, maybe under `if`s) at its variable plus
 distinct constants, each proved in range without wrapping (ir/ops.py's proofs; `wraps`
@@ -55,7 +64,7 @@ import ir
 from ir import Block, Builder
 from ir.clone import clone_op
 from ir.ops import GUARDED, constant, dim_of_value
-from ir.types import ArrayType, I64
+from ir.types import ArrayType, F64, I64
 
 from .bounds import guard_facts, lower_bound, offset_from
 from .dce import SAFE_INDEX, body_never_fails, held_only_here, never_fails
@@ -227,8 +236,11 @@ def gathered(b: Builder, nest: list, adds: list):
               for axis, inner in enumerate(nest)]
 
     def built(block):
-        made = build_over(b, init, len(nest), [], lambda js: gathered_element(
-            b, init, adds, ks, js, ranges))
+        if len(nest) == 1:
+            made = built_in_pieces(b, init, adds, ks, ranges)
+        else:
+            made = build_over(b, init, len(nest), [], lambda js: gathered_element(
+                b, init, adds, ks, js, ranges))
         return typed_as(block, [made], loop.results)[0]
     if not any(clamps(add, ks) for add in adds):
         return built(b.block)
@@ -263,14 +275,57 @@ def build_over(b: Builder, array, rank: int, js: list, element):
     return b.op("build", [b.const(0), size, b.const(1)], {}, [body]).result
 
 
-def gathered_element(b: Builder, init, adds: list, ks: list, js: list, ranges: list):
+def built_in_pieces(b: Builder, init, adds: list, ks: list, ranges: list):
+    """A single loop's build as three loops storing its elements: between `first` and
+    `last`, the elements whose adding iterations are all in the loop's range, computed
+    at those iterations with no test of the range; before and after them, the others, as
+    gathered_add makes them. The middle loop reads at consecutive elements without a
+    mask or a selected index, which LLVM loads as plain vectors (a heat stencil's
+    gradient, with its edges under `if`, went from 17 to 3.7 primals)."""
+    (start, stop, _), = ranges
+    # Element j takes the add at k + c of iteration k = j - c: in range from start + c.
+    offsets = [add.offsets[0] for add in adds]
+    size = b.emit("dim", init, axis=0)
+    first = within(b, shifted(b, start, max(offsets)), b.const(0), size)
+    last = within(b, shifted(b, stop, min(offsets)), first, size)
+    fill = b.const({F64: 0.0, I64: 0}.get(init.type.elem, False))  # never read
+    made = b.emit("full", fill, size, overwritten=True)
+    for lo, hi, inside in ((b.const(0), first, False), (first, last, True),
+                           (last, size, False)):
+        made = storing_loop(b, lo, hi, made, lambda j, inside=inside: gathered_element(
+            b, init, adds, ks, [j], ranges, inside))
+    return made
+
+
+def shifted(b: Builder, value, c: int):
+    return value if c == 0 else b.emit("add", value, b.const(c))
+
+
+def within(b: Builder, value, low, high):
+    return b.emit("minimum", b.emit("maximum", value, low), high)
+
+
+def storing_loop(b: Builder, start, stop, array, element):
+    """`for j in range(start, stop)` storing element(j) at j of the array it carries."""
+    body = Block([I64, array.type], ["j", array.name_hint])
+    with b.at(body):
+        j, carried = body.args
+        b.op("yield", [b.emit("update", carried, element(j), j, inbounds=True)])
+    return b.op("for", [start, stop, b.const(1), array], {}, [body]).result
+
+
+def gathered_element(b: Builder, init, adds: list, ks: list, js: list, ranges: list,
+                     inside: bool = False):
+    """Element js of the build: init's element plus the adds to it, in the loops' order;
+    inside: every add's iteration is known to be in the loops' ranges."""
     element = b.emit("index", init, *js, inbounds=True)
     for add in sorted(adds, key=lambda a: tuple(-c for c in a.offsets)):  # stable
-        element = gathered_add(b, add, ks, js, element, ranges)
+        element = gathered_add(b, add, ks, js, element, ranges, inside)
     return element
 
 
-def gathered_add(b: Builder, add: Add, ks: list, js: list, element, ranges: list):
+def gathered_add(b: Builder, add: Add, ks: list, js: list, element, ranges: list,
+                 inside: bool = False):
     """element plus the add of the iteration that adds to element js, when that
     iteration is in the loops' ranges (and its tests hold), its ops computed at that
     iteration: under an `if` on the range, or, for an add under tests of its own in a
@@ -283,6 +338,8 @@ def gathered_add(b: Builder, add: Add, ks: list, js: list, element, ranges: list
     2x slower.)"""
     ats = [j if c == 0 else b.emit("sub", j, b.const(c)) if c > 0 else
            b.emit("add", j, b.const(-c)) for j, c in zip(js, add.offsets)]
+    if inside:
+        return under_tests(b, add, len(ks), dict(zip(ks, ats)), element, None)
     in_range, tested = None, set()
     for at, c, (start, stop, whole) in zip(ats, add.offsets, ranges):
         if whole and c == 0 and not clamps(add, ks):

@@ -9,7 +9,9 @@ from compiler import compile_source
 from passes.gather import Gather
 
 # The reverse sweep of [g[i - 1] + 2.0 * g[i] + g[i + 1] ...] over range(1, n - 1): element
-# j of the build adds what iterations j - 1, j and j + 1 added to it, in that order
+# j adds what iterations j + 1, j and j - 1 added to it, in that order. They are all in
+# the loop's range for j from 2 to n - 2: a loop there with no tests, and loops like it
+# with them for the elements before and after
 BEFORE = (
     "func @f(%g: f64[n]) -> f64[n] {\n"
     "  %n = dim %g {axis = 0} : i64\n"
@@ -42,49 +44,121 @@ AFTER = (
     "  %2 = sub %n, %1 : i64\n"
     "  %3 = const 2.0 : f64\n"
     "  %4 = dim %z {axis = 0} : i64\n"
-    "  %5 = const 0 : i64\n"
-    "  %6 = const 1 : i64\n"
-    "  %7 = build %5, %4, %6 : f64[n] {\n"
-    "  ^(%j: i64):\n"
-    "    %8 = index %z, %j {inbounds = true} : f64\n"
-    "    %9 = const 1 : i64\n"
-    "    %10 = sub %j, %9 : i64\n"
-    "    %11 = ge %10, %1 : bool\n"
-    "    %12 = lt %10, %2 : bool\n"
-    "    %13 = and %11, %12 : bool\n"
-    "    %14 = if %13 : f64 {\n"
-    "      %v = index %g, %10 {inbounds = \"guarded\"} : f64\n"
-    "      %15 = add %8, %v : f64\n"
-    "      yield %15\n"
-    "    } {\n"
-    "      yield %8\n"
-    "    }\n"
-    "    %16 = ge %j, %1 : bool\n"
-    "    %17 = lt %j, %2 : bool\n"
-    "    %18 = and %16, %17 : bool\n"
-    "    %19 = if %18 : f64 {\n"
-    "      %v.1 = index %g, %j {inbounds = \"guarded\"} : f64\n"
-    "      %w = mul %3, %v.1 : f64\n"
-    "      %20 = add %14, %w : f64\n"
-    "      yield %20\n"
-    "    } {\n"
-    "      yield %14\n"
-    "    }\n"
+    "  %5 = const 1 : i64\n"
+    "  %6 = add %1, %5 : i64\n"
+    "  %7 = const 0 : i64\n"
+    "  %8 = maximum %6, %7 : i64\n"
+    "  %9 = minimum %8, %4 : i64\n"
+    "  %10 = const -1 : i64\n"
+    "  %11 = add %2, %10 : i64\n"
+    "  %12 = maximum %11, %9 : i64\n"
+    "  %13 = minimum %12, %4 : i64\n"
+    "  %14 = const 0.0 : f64\n"
+    "  %15 = full %14, %4 {overwritten = true} : f64[n]\n"
+    "  %16 = const 0 : i64\n"
+    "  %17 = const 1 : i64\n"
+    "  %18 = for %16, %9, %17, %15 : f64[n] {\n"
+    "  ^(%j: i64, %19: f64[n]):\n"
+    "    %20 = index %z, %j {inbounds = true} : f64\n"
     "    %21 = const 1 : i64\n"
-    "    %22 = add %j, %21 : i64\n"
+    "    %22 = sub %j, %21 : i64\n"
     "    %23 = ge %22, %1 : bool\n"
     "    %24 = lt %22, %2 : bool\n"
     "    %25 = and %23, %24 : bool\n"
     "    %26 = if %25 : f64 {\n"
-    "      %v.2 = index %g, %22 {inbounds = \"guarded\"} : f64\n"
-    "      %27 = add %19, %v.2 : f64\n"
+    "      %v = index %g, %22 {inbounds = \"guarded\"} : f64\n"
+    "      %27 = add %20, %v : f64\n"
     "      yield %27\n"
     "    } {\n"
-    "      yield %19\n"
+    "      yield %20\n"
     "    }\n"
-    "    yield %26\n"
+    "    %28 = ge %j, %1 : bool\n"
+    "    %29 = lt %j, %2 : bool\n"
+    "    %30 = and %28, %29 : bool\n"
+    "    %31 = if %30 : f64 {\n"
+    "      %v.1 = index %g, %j {inbounds = \"guarded\"} : f64\n"
+    "      %w = mul %3, %v.1 : f64\n"
+    "      %32 = add %26, %w : f64\n"
+    "      yield %32\n"
+    "    } {\n"
+    "      yield %26\n"
+    "    }\n"
+    "    %33 = const 1 : i64\n"
+    "    %34 = add %j, %33 : i64\n"
+    "    %35 = ge %34, %1 : bool\n"
+    "    %36 = lt %34, %2 : bool\n"
+    "    %37 = and %35, %36 : bool\n"
+    "    %38 = if %37 : f64 {\n"
+    "      %v.2 = index %g, %34 {inbounds = \"guarded\"} : f64\n"
+    "      %39 = add %31, %v.2 : f64\n"
+    "      yield %39\n"
+    "    } {\n"
+    "      yield %31\n"
+    "    }\n"
+    "    %40 = update %19, %38, %j {inbounds = true} : f64[n]\n"
+    "    yield %40\n"
     "  }\n"
-    "  return %7\n"
+    "  %41 = const 1 : i64\n"
+    "  %42 = for %9, %13, %41, %18 : f64[n] {\n"
+    "  ^(%j.1: i64, %43: f64[n]):\n"
+    "    %44 = index %z, %j.1 {inbounds = true} : f64\n"
+    "    %45 = const 1 : i64\n"
+    "    %46 = sub %j.1, %45 : i64\n"
+    "    %v.3 = index %g, %46 {inbounds = true} : f64\n"
+    "    %47 = add %44, %v.3 : f64\n"
+    "    %v.4 = index %g, %j.1 {inbounds = true} : f64\n"
+    "    %w.1 = mul %3, %v.4 : f64\n"
+    "    %48 = add %47, %w.1 : f64\n"
+    "    %49 = const 1 : i64\n"
+    "    %50 = add %j.1, %49 : i64\n"
+    "    %v.5 = index %g, %50 {inbounds = true} : f64\n"
+    "    %51 = add %48, %v.5 : f64\n"
+    "    %52 = update %43, %51, %j.1 {inbounds = true} : f64[n]\n"
+    "    yield %52\n"
+    "  }\n"
+    "  %53 = const 1 : i64\n"
+    "  %54 = for %13, %4, %53, %42 : f64[n] {\n"
+    "  ^(%j.2: i64, %55: f64[n]):\n"
+    "    %56 = index %z, %j.2 {inbounds = true} : f64\n"
+    "    %57 = const 1 : i64\n"
+    "    %58 = sub %j.2, %57 : i64\n"
+    "    %59 = ge %58, %1 : bool\n"
+    "    %60 = lt %58, %2 : bool\n"
+    "    %61 = and %59, %60 : bool\n"
+    "    %62 = if %61 : f64 {\n"
+    "      %v.6 = index %g, %58 {inbounds = \"guarded\"} : f64\n"
+    "      %63 = add %56, %v.6 : f64\n"
+    "      yield %63\n"
+    "    } {\n"
+    "      yield %56\n"
+    "    }\n"
+    "    %64 = ge %j.2, %1 : bool\n"
+    "    %65 = lt %j.2, %2 : bool\n"
+    "    %66 = and %64, %65 : bool\n"
+    "    %67 = if %66 : f64 {\n"
+    "      %v.7 = index %g, %j.2 {inbounds = \"guarded\"} : f64\n"
+    "      %w.2 = mul %3, %v.7 : f64\n"
+    "      %68 = add %62, %w.2 : f64\n"
+    "      yield %68\n"
+    "    } {\n"
+    "      yield %62\n"
+    "    }\n"
+    "    %69 = const 1 : i64\n"
+    "    %70 = add %j.2, %69 : i64\n"
+    "    %71 = ge %70, %1 : bool\n"
+    "    %72 = lt %70, %2 : bool\n"
+    "    %73 = and %71, %72 : bool\n"
+    "    %74 = if %73 : f64 {\n"
+    "      %v.8 = index %g, %70 {inbounds = \"guarded\"} : f64\n"
+    "      %75 = add %67, %v.8 : f64\n"
+    "      yield %75\n"
+    "    } {\n"
+    "      yield %67\n"
+    "    }\n"
+    "    %76 = update %55, %74, %j.2 {inbounds = true} : f64[n]\n"
+    "    yield %76\n"
+    "  }\n"
+    "  return %54\n"
     "}\n"
 )
 
@@ -96,8 +170,9 @@ def gathered(source: str) -> str:
 
 
 def test_before_and_after():
-    # the adds of earlier iterations first (offset +1, 0, -1), each under an `if` on its
-    # iteration being in the loop's range, its reads there (`guarded`)
+    # the adds of earlier iterations first (offset +1, 0, -1); at the ends, each under an
+    # `if` on its iteration being in the loop's range, its reads there (`guarded`); from
+    # %9 = min(max(1 + 1, 0), n) to %13 = min(max(n - 1 - 1, %9), n), with no test
     assert gathered(BEFORE) == AFTER
     assert ir.print_module(ir.parse_module(AFTER)) == AFTER
 
@@ -139,22 +214,47 @@ def test_a_wrapping_index_that_a_test_keeps_in_range_is_gathered():
         "      %a0 = add_at %acc, %v, %km {inbounds = \"wraps\"} : f64[n]\n"
         "      yield %a0\n    } {\n      yield %acc\n    }\n")
     out = gathered(source)
-    assert " = for " not in out and out.count(" = build ") == 1
-    # the add of iteration j + 1, under a test of its own: that iteration selected (%28:
-    # j + 1, or the loop's start out of range), the test taken there, the sum selected
-    assert ("      %28 = select %27, %24, %c : i64\n"
-            "      %v.2 = index %g, %28 {inbounds = true} : f64\n"
-            "      %inside = gt %28, %c : bool\n"
-            "      %29 = if %inside : f64 {\n"
-            "        %30 = add %21, %v.2 : f64\n"
-            "        yield %30\n"
+    assert out.count(" = for ") == 3 and " add_at " not in out
+    # at the ends, the add of iteration j + 1, under a test of its own: that iteration
+    # selected (%40: j + 1, or the loop's start out of range), the test taken there, the
+    # sum selected; the other two under an `if` on their iteration's range, read there
+    # (`guarded`)
+    edge = ("      %40 = select %39, %36, %c : i64\n"
+            "      %v.2 = index %g, %40 {inbounds = true} : f64\n"
+            "      %inside = gt %40, %c : bool\n"
+            "      %41 = if %inside : f64 {\n"
+            "        %42 = add %33, %v.2 : f64\n"
+            "        yield %42\n"
             "      } {\n"
-            "        yield %21\n"
+            "        yield %33\n"
             "      }\n"
-            "      %31 = select %27, %29, %21 : f64\n") in out
-    # the other two under an `if` on their iteration's range, read there (`guarded`);
-    # the build made only when the loop runs, as the selected add needs
-    assert out.count(" {inbounds = \"guarded\"} : f64\n") == 2
+            "      %43 = select %39, %41, %33 : f64\n")
+    assert edge in out and out.count(" = select ") == 4  # two in each end's loop
+    assert out.count(" {inbounds = \"guarded\"} : f64\n") == 4
+    # between them, every iteration in range: the test of its own stays
+    middle = ("    %46 = for %11, %15, %45, %20 : f64[n] {\n"
+              "    ^(%j.1: i64, %47: f64[n]):\n"
+              "      %48 = index %z, %j.1 {inbounds = true} : f64\n"
+              "      %49 = const 1 : i64\n"
+              "      %50 = sub %j.1, %49 : i64\n"
+              "      %v.3 = index %g, %50 {inbounds = true} : f64\n"
+              "      %51 = add %48, %v.3 : f64\n"
+              "      %v.4 = index %g, %j.1 {inbounds = true} : f64\n"
+              "      %w.1 = mul %3, %v.4 : f64\n"
+              "      %52 = add %51, %w.1 : f64\n"
+              "      %53 = const 1 : i64\n"
+              "      %54 = add %j.1, %53 : i64\n"
+              "      %v.5 = index %g, %54 {inbounds = true} : f64\n"
+              "      %inside.1 = gt %54, %c : bool\n"
+              "      %55 = if %inside.1 : f64 {\n"
+              "        %56 = add %52, %v.5 : f64\n"
+              "        yield %56\n"
+              "      } {\n"
+              "        yield %52\n"
+              "      }\n"
+              "      %57 = update %47, %55, %j.1 {inbounds = true} : f64[n]\n")
+    assert middle in out
+    # the loops run only when the loop runs, as the selected add needs
     assert "  %4 = lt %c, %2 : bool\n  %5 = if %4 : f64[n] {\n" in out
 
 
@@ -195,15 +295,17 @@ def stencils():
     return compile_source(SMOOTH)
 
 
-@pytest.mark.parametrize("fn, gathered_loops", [("smooth_grad", 1), ("plain_grad", 1),
-                                                ("five_grad", 1), ("wrapping_grad", 0)])
+@pytest.mark.parametrize("fn, gathered", [("smooth_grad", True), ("plain_grad", True),
+                                           ("five_grad", True), ("wrapping_grad", False)])
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 9, 100])
-def test_stencil_gradients_equal_the_interpreters_bit_for_bit(stencils, fn, gathered_loops, n):
+def test_stencil_gradients_equal_the_interpreters_bit_for_bit(stencils, fn, gathered, n):
     # the reverse sweep of each stencil adds at k - 1, k and k + 1 (five: k +- 2 too); x[i
     # - 1] at i = 0 in `wrapping` is x[n - 1], so its loop stays a loop. Only correctly
     # rounded math (five's sqrt), so that native code and NumPy agree bit for bit.
     scalar = stencils.ir(fn, stage="scalar")
-    assert scalar.count(" = for ") == 1 - gathered_loops
+    # gathered: the ends' loops and the middle's, storing; else the loop adding
+    assert (scalar.count(" = for "), " add_at " in scalar) == ((3, False) if gathered else
+                                                              (1, True))
     x = np.random.default_rng(n).normal(size=n)
     x[::3] = 0.0  # zero cotangents through the zero guards
     got = getattr(stencils, fn)(x)
