@@ -24,6 +24,11 @@ shifted read a reverse sweep makes) or `x[c[i]] if 0 <= c[i] < n else 0.0`, is m
 `inbounds = "guarded"`. That proof holds only under the test, so such a read is never
 moved out of its branch (dce.never_fails is false for it: no speculation, no hoisting);
 native code skips its check, and LLVM vectorizes the branch as a masked load.
+
+When none of that proves an index, its bounds are computed from the ranges of the loops
+whose variables it adds and subtracts (affine_in_range, below): `x[i + j]` for i in
+range(n - k + 1) and j in range(k) is in [0, n - 1]. Such a proof holds wherever its
+variables do, so it may move.
 """
 
 from __future__ import annotations
@@ -84,25 +89,31 @@ def prove_repeated(fn: ir.Function) -> None:
     mark_block(fn.body, [], anywhere=True)
 
 
-def mark_block(block: ir.Block, facts: list, anywhere: bool = False) -> None:
+def mark_block(block: ir.Block, facts: list, anywhere: bool = False,
+               loops: dict | None = None) -> None:
     """`facts`: what holds in `block`, innermost last: one per enclosing loop with a
-    loop_fact, and (unless `anywhere`) those of enclosing `if`s' tests."""
+    loop_fact, and (unless `anywhere`) those of enclosing `if`s' tests. `loops`: the
+    enclosing loops, by their variables."""
+    loops = {} if loops is None else loops
     for op in block.ops:
         # a repeated access (AD's) is valid where it stands; proved, it may also move
         marks = (REPEATED,) if anywhere else (None, False, REPEATED)
         if op.name in INDEXED and op.attrs.get("inbounds") in marks:
-            proof = in_range(op, facts, anywhere)
+            proof = in_range(op, facts, anywhere, loops)
             if proof:
                 op.attrs["inbounds"] = proof
         fact = loop_fact(op, facts) if op.name in LOOPS else None
         inner = facts + [fact] if fact else facts
         if op.name == "if" and not anywhere:
             test = op.operands[0]
-            mark_block(op.regions[0], facts + guard_facts(test, facts, holds=True))
-            mark_block(op.regions[1], facts + guard_facts(test, facts, holds=False))
+            mark_block(op.regions[0], facts + guard_facts(test, facts, holds=True), False,
+                       loops)
+            mark_block(op.regions[1], facts + guard_facts(test, facts, holds=False), False,
+                       loops)
             continue
+        around = {**loops, op.regions[0].args[0]: op} if op.name in LOOPS else loops
         for region in op.regions:
-            mark_block(region, inner, anywhere)
+            mark_block(region, inner, anywhere, around)
 
 
 def loop_fact(loop: ir.Op, facts: list):
@@ -244,11 +255,12 @@ def bound_of(stop, facts: list):
     return DYN
 
 
-def in_range(op: ir.Op, facts: list, anywhere: bool = False):
+def in_range(op: ir.Op, facts: list, anywhere: bool = False, loops: dict | None = None):
     """True when every index is in [0, size), "wraps" when some may be negative but all
     are in [-size, size), False when that is not proved."""
     array, indices = op.operands[0], op.operands[INDEXED[op.name]:]
-    proofs = [index_in_range(index, array.type.shape[axis], facts, anywhere)
+    proofs = [index_in_range(index, array.type.shape[axis], facts, anywhere) or
+              affine_in_range(index, array.type.shape[axis], loops or {})
               for axis, index in enumerate(indices)]
     if not all(proofs) or "wraps" in proofs and GUARDED in proofs:
         return False
@@ -335,3 +347,131 @@ def offset_from(value, variable):
     if not isinstance(c, int):
         return None
     return c if op.name == "add" else -c
+
+
+# ----------------------------------------------------------------------------- affine bounds
+#
+# An index computed by adding, subtracting and selecting loop variables, dimensions and
+# constants is bounded by sums of dimensions: in `[sum(w[j] * x[i + j] for j in
+# range(k)) for i in range(n - k + 1)]`, i <= n - k and j <= k - 1, so i + j <= n - 1.
+# A bound is a form {dimension name: coefficient, 1: constant}; a dimension is >= 0, so a
+# form with no negative coefficient is >= 0. Every form met keeps its coefficients'
+# magnitudes at most MAX_WEIGHT in all and its constant within SMALL, so the values it
+# bounds are below 2**63 (dimensions are at most 2**60) and their arithmetic never wraps.
+MAX_WEIGHT = 4
+MAX_DEPTH = 16
+
+
+def affine_in_range(index, size, loops: dict) -> bool:
+    """0 <= index < size by the ranges of the loops (`loops`: variable -> loop) the index
+    is computed from? Holds wherever the index can be computed (its variables' loops run
+    there), so the proof may move."""
+    bounds = None if size == DYN else affine_bounds(index, loops, 0)
+    if bounds is None:
+        return False
+    low, high = bounds
+    limit = {1: size} if isinstance(size, int) else {size: 1}
+    return nonnegative(low) and nonnegative(plus(limit, plus(high, {1: 1}), -1))
+
+
+def affine_bounds(value, loops: dict, depth: int):
+    """(low, high): forms with low <= value <= high, or None."""
+    if depth > MAX_DEPTH or value.type != ir.I64:
+        return None
+    found = leaf_bounds(value, loops, depth) if value.defining_op is None or \
+        value.defining_op.name in ("const", "dim") else op_bounds(value.defining_op, loops,
+                                                                     depth)
+    if found is None or None in found or not all(small(form) for form in found):
+        return None
+    return found
+
+
+def leaf_bounds(value, loops: dict, depth: int):
+    """A constant, a dimension, or a loop's variable: start <= i <= stop - 1 up by a
+    constant step, stop + 1 <= i <= start down."""
+    size = dim_of_value(value)
+    if isinstance(size, int):
+        return {1: size}, {1: size}
+    if size != DYN:
+        return {size: 1}, {size: 1}
+    loop = loops.get(value)
+    step = dim_of_value(loop.operands[2]) if loop is not None else None
+    if not isinstance(step, int) or step == 0:
+        return None
+    start, stop = (affine_bounds(v, loops, depth + 1) for v in loop.operands[:2])
+    if start is None or stop is None:
+        return None
+    if step > 0:
+        return start[0], plus(stop[1], {1: -1})
+    return plus(stop[0], {1: 1}), start[1]
+
+
+def op_bounds(op: ir.Op, loops: dict, depth: int):
+    """Bounds of neg, add, sub, a product by a constant, maximum, minimum and select."""
+    if op.name == "neg":
+        negated = affine_bounds(op.operands[0], loops, depth + 1)
+        return None if negated is None else (times(negated[1], -1), times(negated[0], -1))
+    if op.name not in ("add", "sub", "mul", "maximum", "minimum", "select"):
+        return None
+    parts = [affine_bounds(v, loops, depth + 1) for v in op.operands[-2:]]
+    if None in parts:
+        return None
+    (low_a, high_a), (low_b, high_b) = parts
+    if op.name == "add":
+        return plus(low_a, low_b), plus(high_a, high_b)
+    if op.name == "sub":
+        return plus(low_a, high_b, -1), plus(high_a, low_b, -1)
+    if op.name == "mul":
+        return scaled(op.operands, parts)
+    lows, highs = [low_a, low_b], [high_a, high_b]
+    if op.name == "maximum":
+        return larger(lows, any_one=True), larger(highs)
+    if op.name == "minimum":
+        return smaller(lows), smaller(highs, any_one=True)
+    return smaller(lows), larger(highs)  # select: either one
+
+
+def scaled(operands: list, parts: list):
+    """Bounds of c * v or v * c for a constant c."""
+    for (low, high), other in zip(parts, reversed(parts)):
+        if len(low) == 1 and low == high and 1 in low:
+            c = low[1]
+            scaled_low, scaled_high = (times(f, c) for f in other)
+            return (scaled_low, scaled_high) if c >= 0 else (scaled_high, scaled_low)
+    return None
+
+
+def larger(forms: list, any_one: bool = False):
+    """A form at least each of `forms` (at least one of them, with any_one): the one the
+    other is provably below; None when neither is (any_one: the first)."""
+    a, b = forms
+    if nonnegative(plus(a, b, -1)):
+        return a
+    if nonnegative(plus(b, a, -1)):
+        return b
+    return a if any_one else None
+
+
+def smaller(forms: list, any_one: bool = False):
+    found = larger([times(f, -1) for f in forms], any_one)
+    return None if found is None else times(found, -1)
+
+
+def plus(a: dict, b: dict, sign: int = 1) -> dict:
+    total = dict(a)
+    for symbol, coefficient in b.items():
+        total[symbol] = total.get(symbol, 0) + sign * coefficient
+    return {symbol: c for symbol, c in total.items() if c != 0 or symbol == 1}
+
+
+def times(form: dict, c: int) -> dict:
+    return {symbol: c * coefficient for symbol, coefficient in form.items()}
+
+
+def nonnegative(form: dict) -> bool:
+    return all(coefficient >= 0 for coefficient in form.values())
+
+
+def small(form: dict) -> bool:
+    weight = sum(abs(c) for symbol, c in form.items() if symbol != 1)
+    return weight <= MAX_WEIGHT and abs(form.get(1, 0)) <= SMALL

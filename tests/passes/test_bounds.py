@@ -4,6 +4,7 @@ import ir
 from compiler import compile_source
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from ir import IndexErrorDP, ShapeErrorDP
 from passes.bounds import Bounds, Unchecked
@@ -410,3 +411,139 @@ def outcome(mod, *args):
         return mod.f(*args).tolist()
     except Exception as e:  # noqa: BLE001
         return type(e)
+
+
+SLIDING = """\
+def f(x: f64[n], w: f64[k]) -> f64[?]:
+    return [sum(w[j] * x[i + j] for j in range(k)) for i in range(n - k + 1)]
+"""
+
+
+def test_sums_of_loop_variables_are_bounded_by_their_ranges():
+    # i <= n - k and j <= k - 1, so 0 <= i + j <= n - 1: the window's read is proved
+    module = compile_source(SLIDING, backend="interp").module
+    before = ir.print_module(module)
+    after = ir.print_module(Bounds().apply(ir.clone_module(module)))
+    read = "      %11 = index %x, %10 : f64\n"
+    assert read in before and "      %9 = index %w, %j : f64\n" in before
+    assert after == before.replace(read, read.replace(" : f64", " {inbounds = true} : f64")) \
+        .replace("%9 = index %w, %j : f64", "%9 = index %w, %j {inbounds = true} : f64")
+
+
+@pytest.mark.parametrize("windows, read", [
+    ("range(n - k + 2)", "x[i + j]"),   # i + j may be n
+    ("range(n - k + 1)", "x[i - j]"),   # may be negative
+    ("range(n - k + 1)", "x[i + j + 1]"),
+    ("range(n)", "x[i + j]"),
+    ("range(n - k + 1)", "x[i + k]"),   # k itself: below n only when i < n - k
+])
+def test_reads_the_ranges_do_not_bound_stay_checked(windows, read):
+    source = SLIDING.replace("range(n - k + 1)", windows).replace("x[i + j]", read)
+    mod = compile_source(source)
+    reads = [line for line in mod.ir("f", stage="scalar").splitlines() if "index %x" in line]
+    assert len(reads) == 1 and "inbounds" not in reads[0]
+
+
+def test_a_clamped_loop_end_bounds_its_variable():
+    # Horner's rule over elements: interchange runs the loop over c up to
+    # select(n > 0, k, 0), at most k, so c[j] is proved
+    source = ("def poly(t: f64, c: f64[k]) -> f64:\n    p = 0.0\n    for j in range(k):\n"
+              "        p = p * t + c[j]\n    return p\n"
+              "def f(x: f64[n], c: f64[k]) -> f64[n]:\n"
+              "    return [poly(x[i], c) for i in range(n)]\n")
+    scalar = compile_source(source).ir("f", stage="scalar")
+    assert "  %3 = select %2, %k, %0 : i64\n" in scalar
+    assert "      %6 = index %c, %j {inbounds = true} : f64\n" in scalar
+
+
+def test_a_sliding_window_runs_as_numpy_and_raises_as_the_interpreter():
+    mod = compile_source(SLIDING)
+    x, w = np.arange(1.0, 8.0), np.array([0.5, -1.0, 2.0])
+    assert mod.f(x, w).tolist() == np.correlate(x, w, "valid").tolist()
+    assert mod.f(x[:2], w).tolist() == []
+    wide = compile_source(SLIDING.replace("n - k + 1", "n - k + 2"))
+    with pytest.raises(IndexError, match="index 7 is out of bounds for axis 0 of x"):
+        wide.f(x, w)
+
+
+
+def weighty(adds: int) -> str:
+    """f reading x[i + n + ... + n - n - ... - n], n added and then taken `adds` times."""
+    steps = [("add", f"%a{k}") for k in range(adds)] + [("sub", f"%s{k}") for k in range(adds)]
+    ops, last = [], "%i"
+    for name, result in steps:
+        ops.append(f"    {result} = {name} {last}, %n : i64\n")
+        last = result
+    return ("func @f(%x: f64[n]) -> f64 {\n"
+            "  %n = dim %x {axis = 0} : i64\n"
+            "  %0 = const 0 : i64\n"
+            "  %1 = const 1 : i64\n"
+            "  %2 = const 0.0 : f64\n"
+            "  %3 = for %0, %n, %1, %2 : f64 {\n"
+            "  ^(%i: i64, %acc: f64):\n" + "".join(ops) +
+            f"    %4 = index %x, {last} : f64\n"
+            "    %5 = add %acc, %4 : f64\n"
+            "    yield %5\n"
+            "  }\n"
+            "  return %3\n"
+            "}\n")
+
+
+@pytest.mark.parametrize("adds, proved", [(1, True), (3, True), (4, False)])
+def test_a_form_too_heavy_to_add_without_wrapping_proves_nothing(adds, proved):
+    # the read is at i, but on the way i + 4 * n, up to 5 * 2**60 - 1 for dimensions up
+    # to 2**60, may wrap around: at most 4 dimensions' weight is taken (i + 3 * n is
+    # below 4 * n)
+    module = Bounds().apply(ir.parse_module(weighty(adds)))
+    read = [op for op in ir.walk_ops(module.functions["f"].body) if op.name == "index"][0]
+    assert read.attrs.get("inbounds", False) is proved
+
+
+# Loop ends and indices from which random nests are drawn; each is read the same way by
+# dp and by Python, which runs the nest to see every index the read takes
+ENDS = ["0", "1", "-1", "n", "k", "n - k", "n - k + 1", "n - 1", "k - 1", "n + 1", "2 * k",
+        "max(n, k)", "min(n, k)", "min(n - 1, k)"]
+INNER_ENDS = ENDS + ["i", "i + 1", "i - 1", "n - i", "n - 1 - i"]
+INDICES = ["i", "j", "i + j", "i - j", "j - i", "i + j + 1", "i + j - 1", "n - 1 - i", "n - i",
+           "k - 1 - j + i", "2 * i", "i * 2 - j", "max(i, j)", "min(i, j)", "i + k", "i - k",
+           "max(i - j, 0)", "min(i + j, n - 1)", "-i", "n - 1 - j"]
+
+
+def nest(outer, inner, index) -> str:
+    def loop(ends):
+        start, stop, step = ends
+        return f"range({start}, {stop}, {step})"
+    return ("def f(x: f64[n], w: f64[k]) -> f64:\n    acc = 0.0\n"
+            f"    for i in {loop(outer)}:\n        for j in {loop(inner)}:\n"
+            f"            acc += x[{index}]\n    return acc\n")
+
+
+def indices_taken(outer, inner, index, n, k):
+    scope = {"n": n, "k": k, "max": max, "min": min}
+    taken = []
+    for i in range(*(eval(e, scope) for e in outer)):  # noqa: S307 (the strings above)
+        for j in range(*(eval(e, {**scope, "i": i}) for e in inner)):  # noqa: S307
+            taken.append(eval(index, {**scope, "i": i, "j": j}))  # noqa: S307
+    return taken
+
+
+@given(st.tuples(st.sampled_from(ENDS), st.sampled_from(ENDS), st.sampled_from(["1", "2", "-1"])),
+       st.tuples(st.sampled_from(INNER_ENDS), st.sampled_from(INNER_ENDS),
+                 st.sampled_from(["1", "3", "-1", "-2"])),
+       st.sampled_from(INDICES))
+@settings(max_examples=300, deadline=None)
+def test_a_proved_index_is_in_range_for_every_size(outer, inner, index):
+    # what native code reads unchecked (the scalar IR's proofs) is in [0, n) ("wraps": in
+    # [-n, n)) at every iteration, for every n and k up to 6
+    source = nest(outer, inner, index)
+    scalar = ir.parse_module(compile_source(source, backend="interp").ir("f", stage="scalar"))
+    reads = [op for op in ir.walk_ops(scalar.functions["f"].body)
+             if op.name == "index" and op.operands[0].name_hint == "x"]
+    proofs = {op.attrs.get("inbounds", False) for op in reads}
+    assert proofs <= {True, "wraps", False}
+    proof = proofs.pop() if len(proofs) == 1 else False  # reads unrolled apart: not told
+    lowest = {True: 0, "wraps": -1}.get(proof)
+    for n in range(7):
+        for k in range(7):
+            taken = indices_taken(outer, inner, index, n, k)
+            assert lowest is None or all(lowest * n <= t < n for t in taken), (n, k)
