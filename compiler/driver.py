@@ -81,10 +81,11 @@ def native_passes(checked: bool = True) -> list:
     from passes.fusion import Fusion
     from passes.gather import Gather
     from passes.scalarize import Scalarize
+    from passes.sink import Sink
     from passes.speculate import Speculate
     bounds = [Bounds()] if checked else [Bounds(), Unchecked()]
     return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion(), FuseLoops(),
-            FreshCarry()]
+            FreshCarry(), Sink()]
 
 
 def pass_names() -> list[str]:
