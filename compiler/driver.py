@@ -80,12 +80,13 @@ def native_passes(checked: bool = True) -> list:
     from passes.fuse_loops import FuseLoops
     from passes.fusion import Fusion
     from passes.gather import Gather
+    from passes.loop_order import LoopOrder
     from passes.scalarize import Scalarize
     from passes.sink import Sink
     from passes.speculate import Speculate
     bounds = [Bounds()] if checked else [Bounds(), Unchecked()]
     return [Scalarize(), *bounds, Gather(), Checks(), Speculate(), Fusion(), FuseLoops(),
-            FreshCarry(), Sink()]
+            FreshCarry(), LoopOrder(), Sink()]
 
 
 def pass_names() -> list[str]:

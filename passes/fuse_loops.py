@@ -173,12 +173,27 @@ def chain_at_index(body: Block, slot: int, axes: set) -> bool:
 def chain_ops(ops: list, chain: set, var, axes: set | None = None) -> bool:
     """Whether `ops` touch the arrays of `chain` only at elements of `var`: with the
     variable as the first index, or (given `axes`, which collects them) at any one axis."""
+    def at_own_index(op: ir.Op) -> bool:
+        axis = own_axis(op, var) if len(op.operands) >= 2 + (op.name in CHAINED) else None
+        if axis is None or axes is None and axis != 0:
+            return False
+        if axes is not None:
+            axes.add(axis)
+        return True
+    return follow_chain(ops, chain, at_own_index)
+
+
+def follow_chain(ops: list, chain: set, touch) -> bool:
+    """Whether `ops` use the arrays of `chain` only as the first operand of ops that
+    touch(op) accepts, and through `if`s that pass them on in both branches or in
+    neither (not as a test). The chain grows with what `add_at`, `update` and such
+    `if`s make of its arrays."""
     for op in ops:
         if op.name == "if":
             if set(op.operands) & chain:
                 return False
             for region in op.regions:
-                if not chain_ops(region.ops[:-1], chain, var, axes):
+                if not follow_chain(region.ops[:-1], chain, touch):
                     return False
             for p, result in enumerate(op.results):
                 passed = [region.terminator.operands[p] in chain for region in op.regions]
@@ -190,13 +205,8 @@ def chain_ops(ops: list, chain: set, var, axes: set | None = None) -> bool:
         touched = [k for k, v in enumerate(op.operands) if v in chain]
         if not touched:
             continue
-        if touched != [0] or len(op.operands) < 2 + (op.name in CHAINED):
+        if touched != [0] or not touch(op):
             return False
-        axis = own_axis(op, var)
-        if axis is None or axes is None and axis != 0:
-            return False
-        if axes is not None:
-            axes.add(axis)
         if op.name in CHAINED:
             chain.add(op.results[0])
     return True

@@ -76,19 +76,21 @@ def test_cli_stats_and_dumps(capsys):
                    "fusion            14      -12\n"
                    "fuse_loops        14       +0\n"
                    "fresh_carry       14       +0\n"
+                   "loop_order        14       +0\n"
                    "sink              14       +0\n")
     status, out, _ = dpc(capsys, "ir", "examples/lse.dp", "--dump-after-all")
     headers = [line for line in out.splitlines() if line.startswith("// -----")]
     assert headers == [f"// ----- after {p}" for p in
                        ("inline_calls", "interchange", "ad", "inline", "constfold", "unroll", "simplify", "cse",
                         "licm", "loop_cse", "dce", "scalarize", "bounds", "gather", "checks",
-                        "speculate", "fusion", "fuse_loops", "fresh_carry", "sink")]
+                        "speculate", "fusion", "fuse_loops", "fresh_carry", "loop_order",
+                        "sink")]
     status, out, err = dpc(capsys, "ir", "examples/lse.dp", "--dump-after", "hoist")
     assert (status, out) == (1, "")
     assert err == ("dpc: error: no pass named hoist; the passes are inline_calls, "
                    "interchange, ad, inline, constfold, unroll, simplify, cse, licm, loop_cse, "
                    "dce, scalarize, bounds, gather, checks, speculate, fusion, fuse_loops, "
-                   "fresh_carry, sink\n")
+                   "fresh_carry, loop_order, sink\n")
 
 
 def test_cli_stats_of_one_function(capsys):
