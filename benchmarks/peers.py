@@ -205,7 +205,8 @@ def jax_element_loops() -> dict[str, Callable]:
 def jax_scalar_loops() -> dict[str, Callable]:
     """The programs of benchmarks/gradient.py's scalar-loop table as JAX writes them: the
     Huber loss with `where` (both of dpc's forms), the recurrence with `lax.scan`, the
-    kernel matrix and the distances by broadcasting."""
+    kernel matrix and the distances by broadcasting, the heat stencil with shifted
+    copies, the sliding window with `correlate`, the column loops as one product."""
     import jax
     jax.config.update("jax_enable_x64", True)
     import jax.numpy as jnp
@@ -230,8 +231,21 @@ def jax_scalar_loops() -> dict[str, Callable]:
         d = x[:, None, :] - x[None, :, :]
         return jnp.sum(jnp.sqrt(jnp.sum(d * d, axis=-1) + 1e-9))
 
+    def heat(u0, s):  # s static: a loop of known trips, as reverse mode needs
+        def step(t, u):
+            below = jnp.concatenate([jnp.zeros(1), u[:-1]])
+            above = jnp.concatenate([u[1:], jnp.zeros(1)])
+            return u + 0.2 * (below - 2.0 * u + above)
+        return jnp.sum(lax.fori_loop(0, s, step, u0) ** 2)
+
+    def window(x, w):
+        return jnp.sum(jnp.tanh(jnp.correlate(x, w, "valid")))
+
+    def columns(a, w):
+        return jnp.sum(a * a * w)
+
     return {"huber_if": huber, "huber_where": huber, "iir": iir, "kernel": kernel,
-            "pairwise": pairwise}
+            "pairwise": pairwise, "heat": heat, "window": window, "columns": columns}
 
 
 def jax_hessian(name: str) -> Callable:
