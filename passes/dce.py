@@ -113,6 +113,9 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
         return all(never_negative(v) for v in op.operands[1:])
     if name == "if":
         return all(body_never_fails(r, in_place) for r in op.regions)
+    if name == "for" and in_place:  # to remove one, not to move it: it may be much work
+        step = dim_of_value(op.operands[2])
+        return isinstance(step, int) and step != 0 and body_never_fails(op.regions[0], True)
     if name in ("build", "reduce"):
         if may_be_ragged(op):
             return False
