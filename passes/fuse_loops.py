@@ -212,6 +212,44 @@ def follow_chain(ops: list, chain: set, touch) -> bool:
     return True
 
 
+def at_element(op: ir.Op, places: set) -> bool:
+    """Is op an `index`, `add_at` or `update` of one element, proved in range? Its
+    indices go to places."""
+    first_index = 2 if op.name in CHAINED else 1
+    if op.name not in ("index", *CHAINED) or op.attrs.get("inbounds") is not True or \
+            len(op.operands) - first_index != op.operands[0].type.rank:
+        return False
+    places.add(tuple(op.operands[first_index:]))
+    return True
+
+
+def one_to_one(value, var, nest_values: set) -> bool:
+    """Is value a one-to-one function of var: var plus or minus a value that does not
+    change in the nest, or subtracted from one, and so on? (At 64 bits too: adding a
+    value is a bijection even where it wraps around.)"""
+    while value is not var:
+        op = value.defining_op
+        if op is None or op.name not in ("add", "sub"):
+            return False
+        left, right = op.operands
+        if invariant(right, nest_values):
+            value = left
+        elif invariant(left, nest_values):
+            value = right
+        else:
+            return False
+    return True
+
+
+def invariant(value, nest_values: set) -> bool:
+    """Is value the same throughout the nest: made outside it, or from such values?"""
+    if value not in nest_values:
+        return True
+    op = value.defining_op
+    return op is not None and not op.regions and \
+        all(invariant(v, nest_values) for v in op.operands)
+
+
 def own_axis(op: ir.Op, var):
     """The first axis at which op, an `index`, `add_at` or `update` of its first operand
     proved in range, takes `var` as index, else None. Iteration k then touches only

@@ -35,9 +35,11 @@ from __future__ import annotations
 import itertools
 
 import ir
-from ir.ops import GUARDED, MOVABLE_PROOFS, dim_of_value
+from ir.ops import GUARDED, MOVABLE_PROOFS, constant, dim_of_value
 
-from .dce import SAFE_INDEX, body_never_fails, effect_free, held_only_here, remove_dead_ops
+from .dce import (SAFE_INDEX, body_never_fails, effect_free, eliminate_dead_code,
+                  held_only_here, remove_dead_ops, used_values)
+from .fuse_loops import at_element, follow_chain, one_to_one
 from .simplify import replace_all, share_scalars
 
 class Fusion:
@@ -45,6 +47,8 @@ class Fusion:
 
     def apply(self, module: ir.Module) -> ir.Module:
         for fn in module.functions.values():
+            if forward_unwritten_reads(fn.body):  # the slots are dead now
+                eliminate_dead_code(fn.body, effect_free, module)
             forward_build_sizes(fn.body)
             forward_filled_reads(fn.body)
             forward_repeated_row_reads(fn.body)
@@ -56,6 +60,61 @@ class Fusion:
                 share_scalars(fn.body)
                 dce(fn.body)
         return module
+
+
+def forward_unwritten_reads(root: ir.Block) -> bool:
+    """A loop's read of an array it carries, as the iteration found it (the block
+    argument itself), at the one element the iteration touches, reads the array the loop
+    started from, when nothing uses the loop's final array: the reverse sweep of a loop
+    storing y[i] = ... reads y's cotangent at i and stores 0.0 there, and then no longer
+    carries it (native code stored a zero and carried an array per iteration). The
+    element is unchanged until then: no other iteration touches it (its index at some
+    axis is one to one in the loop's variable, every access proved in range). True when
+    a read moved."""
+    used, moved = used_values(root), False
+    for loop in [op for op in ir.walk_ops(root) if op.name == "for"]:
+        step = constant(loop.operands[2])
+        if not isinstance(step, int) or isinstance(step, bool) or step == 0:
+            continue
+        body = loop.regions[0]
+        for slot, start in enumerate(body.args[1:]):
+            if loop.results[slot] in used or start.type.rank == 0:
+                continue
+            reads = own_element_reads(body, start, ir.defined_within(loop))
+            for read in reads:
+                read.operands[0] = loop.operands[3 + slot]
+            moved |= bool(reads)
+    return moved
+
+
+def own_element_reads(body: ir.Block, start, nest_values: set) -> list:
+    """The reads of `start` (a carried array) in body when every access of it and of what
+    the body makes of it is at one element, the same for all, one to one in the loop's
+    variable at some axis (see fuse_loops.follow_chain); else []."""
+    chain, places, touching = {start}, set(), set()
+
+    def at_one_place(op):
+        touching.add(op)
+        return at_element(op, places)
+    if not follow_chain(body.ops[:-1], chain, at_one_place) or len(places) != 1:
+        return []
+    passing = touching | yields(body)
+    if any(set(op.operands) & chain and op not in passing for op in ir.walk_ops(body)):
+        return []  # used in a loop inside, where follow_chain does not look
+    (place,) = places
+    if not any(one_to_one(index, body.args[0], nest_values) for index in place):
+        return []
+    return [op for op in touching if op.name == "index" and op.operands[0] is start]
+
+
+def yields(body: ir.Block) -> set:
+    """The body's yield and those of the `if`s in it (not of loops in it)."""
+    found, blocks = set(), [body]
+    while blocks:
+        block = blocks.pop()
+        found.add(block.terminator)
+        blocks += [r for op in block.ops if op.name == "if" for r in op.regions]
+    return found
 
 
 def forward_build_sizes(root: ir.Block) -> None:

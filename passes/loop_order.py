@@ -28,7 +28,7 @@ from ir.clone import clone_op
 from ir.ops import constant
 
 from .dce import body_never_fails, never_fails
-from .fuse_loops import CHAINED, follow_chain
+from .fuse_loops import at_element, follow_chain, one_to_one
 from .simplify import replace_all
 
 LOOPS = ("for", "while", "build", "reduce", "call")
@@ -91,7 +91,7 @@ def touched_by_rows(body: Block, slot: int, ks: tuple, nest_values: set) -> bool
     """Does the inner body touch its carried array `slot` only at one element, its row
     set by the inner variable and its column by the outer one, passing it on to slot?"""
     chain, places = {body.args[1 + slot]}, set()
-    if not follow_chain(body.ops[:-1], chain, lambda op: at_one_element(op, places)):
+    if not follow_chain(body.ops[:-1], chain, lambda op: at_element(op, places)):
         return False
     yielded = body.terminator.operands
     if yielded[slot] not in chain or any(v in chain for q, v in enumerate(yielded) if q != slot):
@@ -100,43 +100,6 @@ def touched_by_rows(body: Block, slot: int, ks: tuple, nest_values: set) -> bool
         return False
     row, column = places.pop()
     return one_to_one(row, ks[0], nest_values) and one_to_one(column, ks[1], nest_values)
-
-
-def at_one_element(op: ir.Op, places: set) -> bool:
-    """Is op an element access of a matrix proved in range? Its indices go to places."""
-    first_index = 2 if op.name in CHAINED else 1
-    if op.name not in ("index", *CHAINED) or len(op.operands) != first_index + 2 \
-            or op.attrs.get("inbounds") is not True:
-        return False
-    places.add(tuple(op.operands[first_index:]))
-    return True
-
-
-def one_to_one(value, var, nest_values: set) -> bool:
-    """Is value a one-to-one function of var: var plus or minus a value that does not
-    change in the nest, or subtracted from one, and so on? (At 64 bits too: adding a
-    value is a bijection even where it wraps around.)"""
-    while value is not var:
-        op = value.defining_op
-        if op is None or op.name not in ("add", "sub"):
-            return False
-        left, right = op.operands
-        if invariant(right, nest_values):
-            value = left
-        elif invariant(left, nest_values):
-            value = right
-        else:
-            return False
-    return True
-
-
-def invariant(value, nest_values: set) -> bool:
-    """Is value the same throughout the nest: made outside it, or from such values?"""
-    if value not in nest_values:
-        return True
-    op = value.defining_op
-    return op is not None and not op.regions and \
-        all(invariant(v, nest_values) for v in op.operands)
 
 
 def swapped(outer: ir.Op) -> ir.Op:
