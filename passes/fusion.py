@@ -11,7 +11,10 @@ read of the copied row at %k fuses in the next round. This is what turns `sum(ex
     %e = build ... { index %t, %i; exp; yield }  ->     index %x, %i; sub; exp; yield
     %s = reduce ... { index %e, %i; yield }           }
 
-A read of an element of a `full` array is its fill value.
+A read of an element of a `full` array is its fill value. A loop's read of an array it
+carries, as the iteration found it, at the one element the iteration touches, is a read
+of the array the loop started from, when the loop's final array is unused: the reverse
+sweep of `y[i] = f(x[i])` then stops storing 0.0 into y's cotangent and carrying it.
 
 A row stored or added into an array (`update`/`add_at %a, %b, %i` with %b a build of the
 row, used there only) becomes a loop over the row that stores or adds each element as
