@@ -14,7 +14,8 @@ read of the copied row at %k fuses in the next round. This is what turns `sum(ex
 A read of an element of a `full` array is its fill value. A loop's read of an array it
 carries, as the iteration found it, at the one element the iteration touches, is a read
 of the array the loop started from, when the loop's final array is unused: the reverse
-sweep of `y[i] = f(x[i])` then stops storing 0.0 into y's cotangent and carrying it.
+sweep of `y[i] = f(x[i])` then stops storing 0.0 into y's cotangent and carrying it; and
+through a nest of two loops, the sweep of `t[j, i] = ...` by rows.
 
 A row stored or added into an array (`update`/`add_at %a, %b, %i` with %b a build of the
 row, used there only) becomes a loop over the row that stores or adds each element as
@@ -72,28 +73,61 @@ def forward_unwritten_reads(root: ir.Block) -> bool:
     storing y[i] = ... reads y's cotangent at i and stores 0.0 there, and then no longer
     carries it (native code stored a zero and carried an array per iteration). The
     element is unchanged until then: no other iteration touches it (its index at some
-    axis is one to one in the loop's variable, every access proved in range). True when
-    a read moved."""
+    axis is one to one in the loop's variable, every access proved in range). Only when
+    every read is such a read, so that the array is then only written and goes: read
+    inside the loop, the initial array would have to be copied before the loop wrote
+    into it. A nest of two loops carrying the array through both, touching it at one
+    element per pair of iterations (one index one to one in each variable: `t[j, i] =
+    ...` by rows), is taken the same way. True when a read moved."""
     used, moved = used_values(root), False
-    for loop in [op for op in ir.walk_ops(root) if op.name == "for"]:
-        step = constant(loop.operands[2])
-        if not isinstance(step, int) or isinstance(step, bool) or step == 0:
-            continue
+    for loop in [op for op in ir.walk_ops(root) if steps(op)]:
         body = loop.regions[0]
         for slot, start in enumerate(body.args[1:]):
             if loop.results[slot] in used or start.type.rank == 0:
                 continue
-            reads = own_element_reads(body, start, ir.defined_within(loop))
+            reads = unwritten_reads(body, start, [body.args[0]], ir.defined_within(loop))
+            if not reads:
+                reads = unwritten_nest_reads(loop, slot)
             for read in reads:
                 read.operands[0] = loop.operands[3 + slot]
             moved |= bool(reads)
     return moved
 
 
-def own_element_reads(body: ir.Block, start, nest_values: set) -> list:
+def steps(op: ir.Op) -> bool:
+    """A `for` stepping by a constant other than 0 (each iteration a value of its own)."""
+    step = constant(op.operands[2]) if op.name == "for" else None
+    return isinstance(step, int) and not isinstance(step, bool) and step != 0
+
+
+def unwritten_nest_reads(outer: ir.Op, slot: int) -> list:
+    """For a nest whose body is a `for` carrying the outer loop's array `slot` from its
+    start to its yield, and nothing else using it: the inner loop's reads of it, as for a
+    single loop, its element one to one in both variables. The outer loop then yields its
+    array as it found it (never read again: every read now reads the initial array), so
+    the inner loop's array is unused and goes."""
+    body = outer.regions[0]
+    arg, (inner, end) = body.args[1 + slot], body.ops[-2:] if len(body.ops) > 1 else (None, None)
+    if inner is None or not steps(inner) or arg not in inner.operands[3:]:
+        return []
+    q = inner.operands[3:].index(arg)
+    users = [op for op in body.ops if arg in set(op.operands) | ir.uses_within(op)]
+    if users != [inner] or inner.operands.count(arg) != 1 or \
+            end.operands[slot] is not inner.results[q] or end.operands.count(inner.results[q]) != 1:
+        return []
+    inner_body = inner.regions[0]
+    reads = unwritten_reads(inner_body, inner_body.args[1 + q],
+                            [inner_body.args[0], body.args[0]], ir.defined_within(outer))
+    if reads:
+        end.operands[slot] = arg
+    return reads
+
+
+def unwritten_reads(body: ir.Block, start, variables: list, nest_values: set) -> list:
     """The reads of `start` (a carried array) in body when every access of it and of what
-    the body makes of it is at one element, the same for all, one to one in the loop's
-    variable at some axis (see fuse_loops.follow_chain); else []."""
+    the body makes of it is at one element, the same for all, one to one in each of the
+    `variables` at an axis of its own (see fuse_loops.follow_chain), and every read is
+    of start itself; else []."""
     chain, places, touching = {start}, set(), set()
 
     def at_one_place(op):
@@ -105,9 +139,12 @@ def own_element_reads(body: ir.Block, start, nest_values: set) -> list:
     if any(set(op.operands) & chain and op not in passing for op in ir.walk_ops(body)):
         return []  # used in a loop inside, where follow_chain does not look
     (place,) = places
-    if not any(one_to_one(index, body.args[0], nest_values) for index in place):
+    axes = [{k for k, index in enumerate(place) if one_to_one(index, var, nest_values)}
+            for var in variables]
+    if not all(axes) or len(variables) == 2 and len(axes[0] | axes[1]) < 2:
         return []
-    return [op for op in touching if op.name == "index" and op.operands[0] is start]
+    reads = [op for op in touching if op.name == "index"]
+    return reads if all(op.operands[0] is start for op in reads) else []
 
 
 def yields(body: ir.Block) -> set:
