@@ -107,8 +107,10 @@ def unwritten_nest_reads(outer: ir.Op, slot: int) -> list:
     array as it found it (never read again: every read now reads the initial array), so
     the inner loop's array is unused and goes."""
     body = outer.regions[0]
-    arg, (inner, end) = body.args[1 + slot], body.ops[-2:] if len(body.ops) > 1 else (None, None)
-    if inner is None or not steps(inner) or arg not in inner.operands[3:]:
+    if len(body.ops) < 2:
+        return []
+    arg, (inner, end) = body.args[1 + slot], body.ops[-2:]
+    if not steps(inner) or arg not in inner.operands[3:]:
         return []
     q = inner.operands[3:].index(arg)
     users = [op for op in body.ops if arg in set(op.operands) | ir.uses_within(op)]
