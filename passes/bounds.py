@@ -27,8 +27,9 @@ native code skips its check, and LLVM vectorizes the branch as a masked load.
 
 When none of that proves an index, its bounds are computed from the ranges of the loops
 whose variables it adds and subtracts (affine_in_range, below): `x[i + j]` for i in
-range(n - k + 1) and j in range(k) is in [0, n - 1]. Such a proof holds wherever its
-variables do, so it may move.
+range(n - k + 1) and j in range(k) is in [0, n - 1]. A loop up to `max(a, c)`, c a
+constant no higher than its start, runs below a (reverse mode's loops over a computed
+range). Such a proof holds wherever its variables do, so it may move.
 """
 
 from __future__ import annotations
@@ -398,12 +399,29 @@ def leaf_bounds(value, loops: dict, depth: int):
     step = dim_of_value(loop.operands[2]) if loop is not None else None
     if not isinstance(step, int) or step == 0:
         return None
-    start, stop = (affine_bounds(v, loops, depth + 1) for v in loop.operands[:2])
+    start = affine_bounds(loop.operands[0], loops, depth + 1)
+    stop = affine_bounds(running_stop(loop, start) if step > 0 else loop.operands[1], loops,
+                         depth + 1)
     if start is None or stop is None:
         return None
     if step > 0:
         return start[0], plus(stop[1], {1: -1})
     return plus(stop[0], {1: 1}), start[1]
+
+
+def running_stop(loop: ir.Op, start):
+    """The stop of a loop counting up, as it is while the loop runs: of `max(a, c)`, a
+    constant c no higher than the start, a (the loop runs only when its stop exceeds
+    its start, so when a does); reverse mode's `range(max(n - k + 1, 0))`."""
+    stop = loop.operands[1]
+    op = stop.defining_op
+    if op is None or op.name != "maximum" or start is None:
+        return stop
+    for a, c in (op.operands, reversed(op.operands)):
+        low = dim_of_value(c) if is_constant(c) else None
+        if isinstance(low, int) and nonnegative(plus(start[0], {1: -low})):
+            return a
+    return stop
 
 
 def op_bounds(op: ir.Op, loops: dict, depth: int):

@@ -502,7 +502,8 @@ def test_a_form_too_heavy_to_add_without_wrapping_proves_nothing(adds, proved):
 # Loop ends and indices from which random nests are drawn; each is read the same way by
 # dp and by Python, which runs the nest to see every index the read takes
 ENDS = ["0", "1", "-1", "n", "k", "n - k", "n - k + 1", "n - 1", "k - 1", "n + 1", "2 * k",
-        "max(n, k)", "min(n, k)", "min(n - 1, k)"]
+        "max(n, k)", "min(n, k)", "min(n - 1, k)", "max(n - k + 1, 0)", "max(n - 1, 1)",
+        "max(0, n - 2)"]
 INNER_ENDS = ENDS + ["i", "i + 1", "i - 1", "n - i", "n - 1 - i"]
 INDICES = ["i", "j", "i + j", "i - j", "j - i", "i + j + 1", "i + j - 1", "n - 1 - i", "n - i",
            "k - 1 - j + i", "2 * i", "i * 2 - j", "max(i, j)", "min(i, j)", "i + k", "i - k",
@@ -547,3 +548,37 @@ def test_a_proved_index_is_in_range_for_every_size(outer, inner, index):
         for k in range(7):
             taken = indices_taken(outer, inner, index, n, k)
             assert lowest is None or all(lowest * n <= t < n for t in taken), (n, k)
+
+
+@pytest.mark.parametrize("stop, proved", [
+    ("max(n - 1, 0)", True),    # runs only when n - 1 > 0: i < n - 1
+    ("max(0, n - 2)", True),
+    ("max(n - 1, 1)", False),   # runs once when n is 0 or 1: x[0] may not be there
+])
+def test_a_loop_up_to_a_maximum_with_its_start_runs_below_the_other(stop, proved):
+    mod = compile_source(f"def f(x: f64[n]) -> f64:\n    return sum(x[i] for i in range({stop}))\n")
+    reads = [line for line in mod.ir("f", stage="scalar").splitlines() if "index %x" in line]
+    assert len(reads) == 1 and ("{inbounds = true}" in reads[0]) is proved
+    assert mod.f(np.arange(3.0)) == (1.0 if "n - 1" in stop else 0.0)
+    if not proved:
+        with pytest.raises(IndexError, match="index 0 is out of bounds for axis 0 of x"):
+            mod.f(np.zeros(0))
+
+
+def test_a_windows_reverse_sweep_reads_and_adds_at_proved_indices():
+    # reverse mode's loop over the outputs runs up to max(n - k + 1, 0): x[i + j] and
+    # its cotangent's add are proved there too, so their addresses need no wrap-around
+    source = SLIDING.replace("-> f64[?]:", "-> f64:").replace(
+        "return [", "return sum(sqrt(abs([").replace("range(n - k + 1)]", "range(n - k + 1)])))")
+    source += "def g(x: f64[n], w: f64[k]) -> (f64[n], f64[k]):\n    return grad(f)(x, w)\n"
+    mod = compile_source(source)
+    scalar = mod.ir("g", stage="scalar")
+    sweep = scalar[scalar.index("%w_bar, %x_bar = for"):]
+    assert "repeated" not in sweep
+    assert "      %59 = index %x, %58 {inbounds = true} : f64\n" in sweep
+    assert "      %65 = add_at %56, %64, %58 {inbounds = true} : f64[n]\n" in sweep
+    for n, k in ((0, 0), (2, 3), (7, 3), (40, 9)):
+        x, w = np.random.default_rng(n).normal(size=n), np.random.default_rng(k).normal(size=k)
+        got, want = mod.g(x, w), mod.interpreter.run("g", [x, w])
+        assert all(a.tobytes() == np.asarray(b, dtype=np.float64).tobytes()
+                   for a, b in zip(got, want))
