@@ -1053,6 +1053,11 @@ OVERWRITTEN = "overwritten"
 # which must give the bits of a sum of the rows (sum_of_rows), its form for other rows.
 IN_ORDER = "in_order"
 
+# The shortest sum of doubles native code adds in partial sums (runtime/lower.py,
+# sum_of_doubles), lanes of a vector; reverse mode sums a scalar's cotangent over a loop in
+# parts only from there (passes/ad.py, summed_in_parts), where reduce_sum uses the lanes.
+SUM_LANES_FROM = 16
+
 
 def interp_full(op, args, ctx):
     v, *dims = args

@@ -41,6 +41,7 @@ F64 = ScalarType("f64")
 I64 = ScalarType("i64")
 BOOL = ScalarType("bool")
 SCALARS = {"f64": F64, "i64": I64, "bool": BOOL}
+ZERO = {F64: 0.0, I64: 0, BOOL: False}  # the zero of each scalar type, as a constant's value
 
 
 @dataclass(frozen=True)

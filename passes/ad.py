@@ -48,9 +48,9 @@ from dataclasses import dataclass, field
 import ir
 from ir import F64, I64, ArrayType, Block, Builder, Function, Symbol
 from ir.clone import clone_function, clone_op
-from ir.ops import OVERWRITTEN, REPEATED, constant
+from ir.ops import OVERWRITTEN, REPEATED, SUM_LANES_FROM, constant
 from ir.registry import REGISTRY
-from ir.types import BOOL, DYN
+from ir.types import DYN, ZERO
 
 from .dce import eliminate_dead_code, never_fails
 from .bounds import prove_repeated
@@ -567,10 +567,10 @@ class Differentiator(Emitter):
     @staticmethod
     def summed_in_parts(v, count) -> bool:
         """Whether threaded_loop sums v's cotangent in parts: a float scalar, over a loop
-        not known to be too short for reduce_sum's lanes (SUM_LANES_FROM in the lowering),
-        where the array and its sum would cost more than the chain."""
+        not known to be too short for reduce_sum's lanes (SUM_LANES_FROM), where the array
+        and its sum would cost more than the chain."""
         known = constant(count)
-        return v.type == F64 and (known is None or known >= 16)
+        return v.type == F64 and (known is None or known >= SUM_LANES_FROM)
 
     # --- loops
     def new_tape(self, count, init, row_type):
@@ -705,8 +705,7 @@ class Differentiator(Emitter):
     def tape_of(self, count, elem, dims, name: str | None = None):
         """`count` rows of element type `elem`, each of size `dims`, left unfilled: the
         forward loop stores every row before the reverse loop reads it (OVERWRITTEN)."""
-        zero = {F64: 0.0, I64: 0, BOOL: False}[elem]
-        tape = self.emit("full", self.const(zero), count, *dims, **{OVERWRITTEN: True})
+        tape = self.emit("full", self.const(ZERO[elem]), count, *dims, **{OVERWRITTEN: True})
         tape.name_hint = f"{name}_tape" if name else "tape"
         return tape
 

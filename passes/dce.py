@@ -114,16 +114,21 @@ def never_fails(op: ir.Op, in_place: bool = False) -> bool:
     if name == "if":
         return all(body_never_fails(r, in_place) for r in op.regions)
     if name == "for" and in_place:  # to remove one, not to move it: it may be much work
-        step = dim_of_value(op.operands[2])
-        return isinstance(step, int) and step != 0 and body_never_fails(op.regions[0], True)
+        return nonzero_step(op) and body_never_fails(op.regions[0], True)
     if name in ("build", "reduce"):
         if may_be_ragged(op):
             return False
-        step = dim_of_value(op.operands[2])
         kind_ok = name == "build" or op.attrs.get("kind") in ("sum", "prod")
-        return (isinstance(step, int) and step != 0 and kind_ok
+        return (nonzero_step(op) and kind_ok
                 and body_never_fails(op.regions[0], in_place))
     return False
+
+
+def nonzero_step(loop: ir.Op) -> bool:
+    """Does a `for`, `build` or `reduce` step by a constant other than 0 (a step of 0
+    raises; any other gives each iteration a value of its own)?"""
+    step = dim_of_value(loop.operands[2])
+    return isinstance(step, int) and step != 0
 
 
 def never_negative(size) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ir
 from ir import F64, I64, Block, Builder, Function
 from ir.ops import REPEATED, constant, dim_of_value
-from ir.types import DYN
+from ir.types import DYN, ZERO
 
 
 class DifferentiationError(Exception):
@@ -88,8 +88,8 @@ class Emitter:
 
     def zeros_like(self, value):
         if value.type.rank == 0:
-            return self.const({F64: 0.0, I64: 0}.get(value.type.elem, False))
-        zero = self.const({F64: 0.0, I64: 0}.get(value.type.elem, False))
+            return self.const(ZERO[value.type.elem])
+        zero = self.const(ZERO[value.type.elem])
         return self.emit("full", zero, *self.dims(value))
 
     def dims(self, value) -> list:

@@ -39,10 +39,10 @@ from __future__ import annotations
 import itertools
 
 import ir
-from ir.ops import GUARDED, MOVABLE_PROOFS, constant, dim_of_value
+from ir.ops import GUARDED, MOVABLE_PROOFS, dim_of_value
 
 from .dce import (SAFE_INDEX, body_never_fails, effect_free, eliminate_dead_code,
-                  held_only_here, remove_dead_ops, used_values)
+                  held_only_here, nonzero_step, remove_dead_ops, used_values)
 from .fuse_loops import at_element, follow_chain, one_to_one
 from .simplify import replace_all, share_scalars
 
@@ -80,7 +80,7 @@ def forward_unwritten_reads(root: ir.Block) -> bool:
     element per pair of iterations (one index one to one in each variable: `t[j, i] =
     ...` by rows), is taken the same way. True when a read moved."""
     used, moved = used_values(root), False
-    for loop in [op for op in ir.walk_ops(root) if steps(op)]:
+    for loop in [op for op in ir.walk_ops(root) if op.name == "for" and nonzero_step(op)]:
         body = loop.regions[0]
         for slot, start in enumerate(body.args[1:]):
             if loop.results[slot] in used or start.type.rank == 0:
@@ -94,12 +94,6 @@ def forward_unwritten_reads(root: ir.Block) -> bool:
     return moved
 
 
-def steps(op: ir.Op) -> bool:
-    """A `for` stepping by a constant other than 0 (each iteration a value of its own)."""
-    step = constant(op.operands[2]) if op.name == "for" else None
-    return isinstance(step, int) and not isinstance(step, bool) and step != 0
-
-
 def unwritten_nest_reads(outer: ir.Op, slot: int) -> list:
     """For a nest whose body is a `for` carrying the outer loop's array `slot` from its
     start to its yield, and nothing else using it: the inner loop's reads of it, as for a
@@ -110,7 +104,7 @@ def unwritten_nest_reads(outer: ir.Op, slot: int) -> list:
     if len(body.ops) < 2:
         return []
     arg, (inner, end) = body.args[1 + slot], body.ops[-2:]
-    if not steps(inner) or arg not in inner.operands[3:]:
+    if inner.name != "for" or not nonzero_step(inner) or arg not in inner.operands[3:]:
         return []
     q = inner.operands[3:].index(arg)
     users = [op for op in body.ops if arg in set(op.operands) | ir.uses_within(op)]

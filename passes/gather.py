@@ -64,7 +64,7 @@ import ir
 from ir import Block, Builder
 from ir.clone import clone_op
 from ir.ops import GUARDED, constant, dim_of_value
-from ir.types import ArrayType, F64, I64
+from ir.types import ZERO, ArrayType, I64
 
 from .bounds import guard_facts, lower_bound, offset_from
 from .dce import SAFE_INDEX, body_never_fails, held_only_here, never_fails
@@ -288,7 +288,7 @@ def built_in_pieces(b: Builder, init, adds: list, ks: list, ranges: list):
     size = b.emit("dim", init, axis=0)
     first = within(b, shifted(b, start, max(offsets)), b.const(0), size)
     last = within(b, shifted(b, stop, min(offsets)), first, size)
-    fill = b.const({F64: 0.0, I64: 0}.get(init.type.elem, False))  # never read
+    fill = b.const(ZERO[init.type.elem])  # never read
     made = b.emit("full", fill, size, overwritten=True)
     for lo, hi, inside in ((b.const(0), first, False), (first, last, True),
                            (last, size, False)):

@@ -25,9 +25,8 @@ from __future__ import annotations
 import ir
 from ir import Block
 from ir.clone import clone_op
-from ir.ops import constant
 
-from .dce import body_never_fails, never_fails
+from .dce import body_never_fails, never_fails, nonzero_step
 from .fuse_loops import at_element, follow_chain, one_to_one
 from .simplify import replace_all
 
@@ -82,9 +81,8 @@ def column_walk(outer: ir.Op) -> bool:
 def carries_arrays(op: ir.Op) -> bool:
     """A `for` stepping by a constant other than 0 (a step of 0 raises, and swapped, the
     loop that raises would run where it did not), carrying matrices only."""
-    step = constant(op.operands[2]) if op.name == "for" else None
-    return (isinstance(step, int) and not isinstance(step, bool) and step != 0
-            and len(op.operands) > 3 and all(v.type.rank == 2 for v in op.operands[3:]))
+    return (op.name == "for" and nonzero_step(op) and len(op.operands) > 3
+            and all(v.type.rank == 2 for v in op.operands[3:]))
 
 
 def touched_by_rows(body: Block, slot: int, ks: tuple, nest_values: set) -> bool:

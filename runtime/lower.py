@@ -31,7 +31,8 @@ import ir
 from ir import errors
 from ir.calling import LARGEST_SIZE, DimensionPlan
 from ir.core import indexed_name
-from ir.ops import IN_ORDER, OVERWRITTEN, WRAPPING_PROOFS, dim_of_value, known_row_sizes
+from ir.ops import (IN_ORDER, OVERWRITTEN, SUM_LANES_FROM, WRAPPING_PROOFS, dim_of_value,
+                    known_row_sizes)
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -51,7 +52,6 @@ CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slot
 TILE_HEIGHTS, TILE_COLS = (8, 4, 1), 16
 VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
-SUM_LANES_FROM = 16  # the shortest sum that adds in lanes
 MAX_LANES_FROM = 32  # the shortest max/min inside a loop that combines in lanes (op_reduce)
 EXTREME_CHAINS = 4  # independent vectors of a block of rows' maxima/minima (reductions_of_rows)
 ROW_LANES_FROM = 128  # the shortest rows whose max/min build_reductions takes row by row
