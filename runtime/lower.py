@@ -52,6 +52,7 @@ CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slot
 TILE_HEIGHTS, TILE_COLS = (8, 4, 1), 16
 VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
+LANES = ll.VectorType(DOUBLE, SUM_LANES)
 MAX_LANES_FROM = 32  # the shortest max/min inside a loop that combines in lanes (op_reduce)
 EXTREME_CHAINS = 4  # independent vectors of a block of rows' maxima/minima (reductions_of_rows)
 ROW_LANES_FROM = 128  # the shortest rows whose max/min build_reductions takes row by row
@@ -1465,24 +1466,30 @@ class FunctionLowering:
         k % SUM_LANES over the largest multiple of SUM_LANES elements, adds the partial
         sums pairwise, then the remaining elements in order; a shorter sum adds in order.
         One dependent addition per element bounds a long sum by the adder's latency; the
-        lanes are independent, and LLVM runs them as one vector. The order is the same on
-        every machine, and the same inside loops and outside (reductions_of_rows adds
-        a block of rows' sums in the same lanes), so that moving a sum out of a loop or
-        unrolling the loop changes no bits. Not a sum whose body has a loop of its own
-        (the body is emitted twice), or one marked {in_order} (scalarize's sums along
-        axis 0, which match sum_of_rows')."""
+        lanes are independent, one LLVM vector that a block's SUM_LANES elements are put
+        into one by one, as reductions_of_rows puts a column's. (Kept as SUM_LANES scalars
+        in a loop over the lanes, the lanes were run as one vector on AVX-512, but on AVX2
+        the loop vectorizer took the loop over blocks, and loaded each lane's elements
+        SUM_LANES apart: sum(where(...)) at n = 200,000 took 120 us, as a vector 49 us.)
+        The order is the same on every machine, and the same inside loops and outside
+        (reductions_of_rows adds a block of rows' sums in the same lanes), so that moving a
+        sum out of a loop or unrolling the loop changes no bits. Not a sum whose body has a
+        loop of its own (the body is emitted SUM_LANES + 1 times), or one marked {in_order}
+        (scalarize's sums along axis 0, which match sum_of_rows')."""
         acc = self.slot(DOUBLE)
         self.b.store(DOUBLE(0.0), acc)
-        lanes = self.slot(ll.ArrayType(DOUBLE, SUM_LANES))
+        lanes = self.slot(LANES)
         whole = self.in_lanes(n)
         with self.b.if_then(self.b.icmp_signed(">", whole, INT(0))):
-            for j in range(SUM_LANES):
-                self.b.store(DOUBLE(0.0), self.lane(lanes, INT(j)))
-            with self.counted_loop(self.b.sdiv(whole, INT(SUM_LANES))) as block:
-                with self.counted_loop(INT(SUM_LANES)) as j:
-                    k = self.b.add(self.b.mul(block, INT(SUM_LANES)), j)
-                    self.add_to_lane(lanes, j, self.scalar_element(body, start, step, k))
-            self.b.store(self.lanes_total(lanes), acc)
+            self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
+            with self.counted_loop(self.b.sdiv(whole, INT(SUM_LANES)), vectorize=False) as block:
+                elements = ll.Constant(LANES, ll.Undefined)
+                for j in range(SUM_LANES):
+                    k = self.b.add(self.b.mul(block, INT(SUM_LANES)), INT(j))
+                    x = self.scalar_element(body, start, step, k)
+                    elements = self.b.insert_element(elements, x, INT(j))
+                self.b.store(self.float_op("add", self.b.load(lanes, typ=LANES), elements), lanes)
+            self.b.store(self.vector_total(self.b.load(lanes, typ=LANES)), acc)
         self.accumulate(body, start, step, whole, n, acc, "sum", F64)
         return self.b.load(acc, typ=DOUBLE)
 
@@ -1493,16 +1500,9 @@ class FunctionLowering:
         short = self.b.icmp_signed("<", n, INT(SUM_LANES_FROM))
         return self.b.select(short, INT(0), self.b.and_(n, INT(-SUM_LANES)))
 
-    def lane(self, lanes, j):
-        return self.b.gep(lanes, [INT(0), j])
-
-    def add_to_lane(self, lanes, j, x) -> None:
-        lane = self.lane(lanes, j)
-        self.b.store(self.float_op("add", self.b.load(lane, typ=DOUBLE), x), lane)
-
-    def lanes_total(self, lanes):
+    def vector_total(self, lanes):
         """The partial sums added pairwise: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))."""
-        partial = [self.b.load(self.lane(lanes, INT(j)), typ=DOUBLE) for j in range(SUM_LANES)]
+        partial = [self.b.extract_element(lanes, INT(j)) for j in range(SUM_LANES)]
         while len(partial) > 1:
             partial = [self.float_op("add", a, b) for a, b in zip(partial[::2], partial[1::2])]
         return partial[0]
