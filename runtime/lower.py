@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from llvmlite import binding
 from llvmlite import ir as ll
 
 import ir
@@ -44,12 +45,18 @@ PTR = ll.PointerType()
 CACHE_SLOTS = 8  # freed buffers kept for reuse within one call
 CACHE_BASE = 6   # ctx fields: prev, next (the allocation list's sentinel), error site,
 CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slots
-# A matrix product's tiles, whose sums stay in registers: rows in tiles of 8, then of 4
-# (what is left of the 8s), then one at a time; TILE_COLS columns each. 8 x 16 sums fill
-# 16 of the 32 vector registers of AVX-512: on AMD Zen 5 the products of the MLP's
-# gradient ran 1.3x faster than in tiles of 4 rows (which load b's row for fewer sums).
-# TILE_COLS is two VECTORs: the columns right of the last whole tile fit two vectors.
-TILE_HEIGHTS, TILE_COLS = (8, 4, 1), 16
+# A matrix product's tiles, whose sums stay in registers: rows in tiles of the first
+# height, then of each smaller one over the rows the taller left; so many columns each.
+# Sized by the host's vector registers (product_tiles):
+# - AVX-512, 32 registers of 8 doubles: 8 x 16 sums fill 16 of them. On AMD Zen 5 the
+#   products of the MLP's gradient ran 1.3x faster than in tiles of 4 rows (which load
+#   b's row for fewer sums). The columns right of the last whole tile fit two VECTORs.
+# - Else (AVX2: 16 registers of 4 doubles, where 8 x 16 sums spilled at every step of k):
+#   4 x 8 sums in 8 registers. On AMD Zen 3 the MLP's gradient took 0.88 ms instead of
+#   1.37, GMM's 2.3 ms instead of 3.0; tiles of 6 x 8, 4 x 12, 3 x 8 and 3 x 16 were slower
+#   on both, 2 x 16 on the MLP.
+WIDE_TILES = ((8, 4, 1), 16)
+NARROW_TILES = ((4, 2, 1), 8)
 VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
 LANES = ll.VectorType(DOUBLE, SUM_LANES)
@@ -107,10 +114,17 @@ class Site:
     detail: dict = field(default_factory=dict)
 
 
+def product_tiles() -> tuple:
+    """The heights and the width of a matrix product's tiles on the host CPU, whose code
+    the JIT and `dpc build` make."""
+    return WIDE_TILES if binding.get_host_cpu_features().get("avx512f") else NARROW_TILES
+
+
 class ModuleLowering:
     def __init__(self, module: ir.Module, name: str = "dpc", fast_math: bool = False):
         self.module = module
         self.fast_math = fast_math
+        self.tile_heights, self.tile_width = product_tiles()
         self.llmod = ll.Module(name=name)
         self.sites: list[Site] = []
         self.loop_ids = 0
@@ -1616,24 +1630,25 @@ class Product:
         self.inner, self.cols = inner, cols
 
     def emit(self, rows) -> None:
-        """Tiles of TILE_HEIGHTS[0] rows, then of each smaller height in turn, over the
+        """Tiles of the first height's rows, then of each smaller height in turn, over the
         rows the taller ones left."""
         fl = self.fl
         done = INT(0)
-        for height in TILE_HEIGHTS:
+        for height in fl.owner.tile_heights:
             tiles = fl.b.sdiv(fl.b.sub(rows, done), INT(height))
             with fl.counted_loop(tiles) as tile:
                 self.rows(fl.b.add(done, fl.b.mul(tile, INT(height))), height)
             done = fl.b.add(done, fl.b.mul(tiles, INT(height)))
 
     def rows(self, first_row, count: int) -> None:
-        """`count` rows: TILE_COLS columns at a time, then the last (fewer than TILE_COLS)
-        as one or two vectors of VECTOR lanes with masked loads and stores: two when more
-        than VECTOR are left, so that each a[i, k] loaded serves both."""
+        """`count` rows: the tile width's columns at a time, then the last (fewer) as one
+        or two vectors of VECTOR lanes with masked loads and stores: two when more than
+        VECTOR are left, so that each a[i, k] loaded serves both."""
         fl = self.fl
-        wide = fl.b.and_(self.cols, INT(-TILE_COLS))
-        with fl.counted_loop(fl.b.sdiv(wide, INT(TILE_COLS))) as tile:
-            self.tile(first_row, count, fl.b.mul(tile, INT(TILE_COLS)))
+        width = fl.owner.tile_width
+        wide = fl.b.and_(self.cols, INT(-width))
+        with fl.counted_loop(fl.b.sdiv(wide, INT(width))) as tile:
+            self.tile(first_row, count, fl.b.mul(tile, INT(width)))
         rest = fl.b.sub(self.cols, wide)
         with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(VECTOR))) as (two, one):
             with two:
@@ -1653,15 +1668,16 @@ class Product:
         return self.fl.b.add(self.fl.b.mul(i, self.cols), j)
 
     def tile(self, first_row, count: int, first_col) -> None:
-        """count x TILE_COLS elements in scalar code: LLVM keeps the sums in registers and
-        computes each row's TILE_COLS as vectors."""
+        """count rows of the tile width's elements in scalar code: LLVM keeps the sums in
+        registers and computes each row's as vectors."""
         fl = self.fl
-        sums = [[fl.slot(DOUBLE) for _ in range(TILE_COLS)] for _ in range(count)]
+        width = fl.owner.tile_width
+        sums = [[fl.slot(DOUBLE) for _ in range(width)] for _ in range(count)]
         for slot in (s for row in sums for s in row):
             fl.b.store(DOUBLE(0.0), slot)
         rows = [fl.b.add(first_row, INT(r)) for r in range(count)]
-        cols = [fl.b.add(first_col, INT(c)) for c in range(TILE_COLS)]
-        # the loop vectorizer would vectorize over k, as count * TILE_COLS ordered sums
+        cols = [fl.b.add(first_col, INT(c)) for c in range(width)]
+        # the loop vectorizer would vectorize over k, as count * width ordered sums
         with fl.counted_loop(self.inner, vectorize=False) as k:
             lefts = [self.left(i, k) for i in rows]
             rights = [fl.load_elem(self.y, F64, self.at(k, j)) for j in cols]

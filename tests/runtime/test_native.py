@@ -864,16 +864,22 @@ def test_products_of_known_sizes_call_a_kernel_of_those_sizes():
 
 # shapes that reach every loop of the kernel: whole tiles of 8, 4 and 1 rows by 16
 # columns (8 + 4 + 3 rows: 15), right of them the last columns as one or two masked
-# vectors of 8 lanes (full and partial: 1 to 15 columns), no k at all, vectors
+# vectors of 8 lanes (full and partial: 1 to 15 columns), no k at all, vectors; and the
+# same of the tiles of 4, 2 and 1 rows by 8 columns (7 rows, 1 to 7 columns left), the
+# host's tiles either way
+@pytest.mark.parametrize("tiles", [runtime.lower.WIDE_TILES, runtime.lower.NARROW_TILES],
+                         ids=["wide", "narrow"])
 @pytest.mark.parametrize("n, k, m", [(3, 7, 5), (4, 4, 1), (1, 9, 3), (5, 0, 2), (0, 3, 3),
                                      (6, 13, 17), (8, 5, 32), (9, 11, 40), (4, 3, 8),
                                      (7, 20, 24), (13, 2, 31), (15, 6, 19), (12, 9, 33),
                                      (24, 4, 16), (5, 6, 10), (17, 4, 12)])
-def test_matrix_products_add_in_order_of_k(n, k, m):
+def test_matrix_products_add_in_order_of_k(n, k, m, tiles, monkeypatch):
     # whichever tile computes an element (registers, masked lanes, a leftover row), it
     # adds a[i, k] * b[k, j] one k at a time, from 0.0: the bits of the plain sum; so
     # does the shared kernel (sizes unknown), its transposed form, and the loops of a
     # product whose sizes are known (specialized)
+    monkeypatch.setattr(runtime.lower, "product_tiles", lambda: tiles)
+    monkeypatch.setenv("DPC_CACHE", "0")  # the cache knows the host's tiles only
     mod = compile_source(PRODUCTS)
     rng = np.random.default_rng(n * 100 + k)
     a, b, v = rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal(k)
