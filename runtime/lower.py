@@ -1630,32 +1630,38 @@ class Product:
         self.inner, self.cols = inner, cols
 
     def emit(self, rows) -> None:
-        """Tiles of the first height's rows, then of each smaller height in turn, over the
-        rows the taller ones left."""
+        """The tile width's columns at a time, then the last (fewer) as one or two vectors
+        of VECTOR lanes with masked loads and stores: two when more than VECTOR are left,
+        so that each a[i, k] loaded serves both. Each such strip of columns down all of the
+        rows (over_rows), so that the strip of b that every tile in it reads stays in the
+        cache."""
+        fl = self.fl
+        width = fl.owner.tile_width
+        wide = fl.b.and_(self.cols, INT(-width))
+        with fl.counted_loop(fl.b.sdiv(wide, INT(width))) as strip:
+            first_col = fl.b.mul(strip, INT(width))
+            self.over_rows(rows, lambda first_row, count: self.tile(first_row, count, first_col))
+        rest = fl.b.sub(self.cols, wide)
+        with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(VECTOR))) as (two, one):
+            with two:
+                lanes = [INT(VECTOR), fl.b.sub(rest, INT(VECTOR))]
+                self.over_rows(rows, lambda first_row, count:
+                               self.masked_tile(first_row, count, wide, lanes))
+            with one:
+                with fl.b.if_then(fl.b.icmp_signed(">", rest, INT(0))):
+                    self.over_rows(rows, lambda first_row, count:
+                                   self.masked_tile(first_row, count, wide, [rest]))
+
+    def over_rows(self, rows, emit_tile) -> None:
+        """emit_tile(first_row, height) for tiles of the first height's rows, then of each
+        smaller height in turn, over the rows the taller ones left."""
         fl = self.fl
         done = INT(0)
         for height in fl.owner.tile_heights:
             tiles = fl.b.sdiv(fl.b.sub(rows, done), INT(height))
             with fl.counted_loop(tiles) as tile:
-                self.rows(fl.b.add(done, fl.b.mul(tile, INT(height))), height)
+                emit_tile(fl.b.add(done, fl.b.mul(tile, INT(height))), height)
             done = fl.b.add(done, fl.b.mul(tiles, INT(height)))
-
-    def rows(self, first_row, count: int) -> None:
-        """`count` rows: the tile width's columns at a time, then the last (fewer) as one
-        or two vectors of VECTOR lanes with masked loads and stores: two when more than
-        VECTOR are left, so that each a[i, k] loaded serves both."""
-        fl = self.fl
-        width = fl.owner.tile_width
-        wide = fl.b.and_(self.cols, INT(-width))
-        with fl.counted_loop(fl.b.sdiv(wide, INT(width))) as tile:
-            self.tile(first_row, count, fl.b.mul(tile, INT(width)))
-        rest = fl.b.sub(self.cols, wide)
-        with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(VECTOR))) as (two, one):
-            with two:
-                self.masked_tile(first_row, count, wide, [INT(VECTOR), fl.b.sub(rest, INT(VECTOR))])
-            with one:
-                with fl.b.if_then(fl.b.icmp_signed(">", rest, INT(0))):
-                    self.masked_tile(first_row, count, wide, [rest])
 
     def left(self, i, k):
         """a[i, k]; for a transposed a, the element at k, i of the matrix it reads."""
