@@ -73,6 +73,7 @@ Beside dpc's primal and gradient, JAX's gradient of the same written as JAX writ
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 from pathlib import Path
@@ -540,9 +541,20 @@ def parse_args(argv=None):
     return args
 
 
+def machine() -> str:
+    """The CPU the figures are of: the machine a run lands on changes from day to day, and
+    with it the vectors LLVM may use (a matrix product's tiles are sized by them)."""
+    from llvmlite import binding
+    features = binding.get_host_cpu_features()
+    vectors = ("AVX-512" if features.get("avx512f") else "AVX2" if features.get("avx2")
+               else "no AVX2")
+    return f"Machine: {binding.get_host_cpu_name()} (LLVM's name), {vectors}, {os.cpu_count()} cores"
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     peers_module.limit_threads(1)
+    print(machine())
     tables = {"ratio": lambda repeat: ratio_table(args.only, args.sizes, repeat),
               "scaling": scaling_table, "long_loop": long_loop,
               "hand_written": hand_written_table, "hvp": hvp_table,
