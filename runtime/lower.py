@@ -32,8 +32,8 @@ import ir
 from ir import errors
 from ir.calling import LARGEST_SIZE, DimensionPlan
 from ir.core import indexed_name
-from ir.ops import (IN_ORDER, OVERWRITTEN, SUM_LANES_FROM, WRAPPING_PROOFS, dim_of_value,
-                    known_row_sizes)
+from ir.ops import (IN_ORDER, OVERWRITTEN, SUM_LANES_FROM, WRAPPING_PROOFS, constant,
+                    dim_of_value, known_row_sizes)
 from ir.types import BOOL, F64, I64, ArrayType
 
 DOUBLE = ll.DoubleType()
@@ -1480,32 +1480,61 @@ class FunctionLowering:
         k % SUM_LANES over the largest multiple of SUM_LANES elements, adds the partial
         sums pairwise, then the remaining elements in order; a shorter sum adds in order.
         One dependent addition per element bounds a long sum by the adder's latency; the
-        lanes are independent, one LLVM vector that a block's SUM_LANES elements are put
-        into one by one, as reductions_of_rows puts a column's. (Kept as SUM_LANES scalars
-        in a loop over the lanes, the lanes were run as one vector on AVX-512, but on AVX2
-        the loop vectorizer took the loop over blocks, and loaded each lane's elements
-        SUM_LANES apart: sum(where(...)) at n = 200,000 took 120 us, as a vector 49 us.)
-        The order is the same on every machine, and the same inside loops and outside
-        (reductions_of_rows adds a block of rows' sums in the same lanes), so that moving a
-        sum out of a loop or unrolling the loop changes no bits. Not a sum whose body has a
-        loop of its own (the body is emitted SUM_LANES + 1 times), or one marked {in_order}
-        (scalarize's sums along axis 0, which match sum_of_rows')."""
+        lanes are independent, and LLVM runs them as vectors (lanes_in_a_loop,
+        lanes_as_a_vector). The order is the same on every machine, and the same inside
+        loops and outside (reductions_of_rows adds a block of rows' sums in the same
+        lanes), so that moving a sum out of a loop or unrolling the loop changes no bits.
+        Not a sum whose body has a loop of its own, or one marked {in_order} (scalarize's
+        sums along axis 0, which match sum_of_rows')."""
         acc = self.slot(DOUBLE)
         self.b.store(DOUBLE(0.0), acc)
-        lanes = self.slot(LANES)
         whole = self.in_lanes(n)
         with self.b.if_then(self.b.icmp_signed(">", whole, INT(0))):
-            self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
-            with self.counted_loop(self.b.sdiv(whole, INT(SUM_LANES)), vectorize=False) as block:
-                elements = ll.Constant(LANES, ll.Undefined)
-                for j in range(SUM_LANES):
-                    k = self.b.add(self.b.mul(block, INT(SUM_LANES)), INT(j))
-                    x = self.scalar_element(body, start, step, k)
-                    elements = self.b.insert_element(elements, x, INT(j))
-                self.b.store(self.float_op("add", self.b.load(lanes, typ=LANES), elements), lanes)
-            self.b.store(self.vector_total(self.b.load(lanes, typ=LANES)), acc)
+            blocks = self.b.sdiv(whole, INT(SUM_LANES))
+            if cheap_arithmetic(body):
+                total = self.lanes_as_a_vector(body, start, step, blocks)
+            else:
+                total = self.lanes_in_a_loop(body, start, step, blocks)
+            self.b.store(total, acc)
         self.accumulate(body, start, step, whole, n, acc, "sum", F64)
         return self.b.load(acc, typ=DOUBLE)
+
+    def lanes_in_a_loop(self, body: ir.Block, start, step, blocks):
+        """The lanes as SUM_LANES scalars, added to in a loop over them: LLVM writes that
+        loop out and vectorizes the loop over blocks, each vector lane a block, so that
+        costly element code (exp, sin, pow) runs as vectors; it loads a lane's elements
+        SUM_LANES apart."""
+        lanes = self.slot(ll.ArrayType(DOUBLE, SUM_LANES))
+        for j in range(SUM_LANES):
+            self.b.store(DOUBLE(0.0), self.lane(lanes, INT(j)))
+        with self.counted_loop(blocks) as block:
+            with self.counted_loop(INT(SUM_LANES)) as j:
+                k = self.b.add(self.b.mul(block, INT(SUM_LANES)), j)
+                lane = self.lane(lanes, j)
+                x = self.scalar_element(body, start, step, k)
+                self.b.store(self.float_op("add", self.b.load(lane, typ=DOUBLE), x), lane)
+        return self.pairwise_total([self.b.load(self.lane(lanes, INT(j)), typ=DOUBLE)
+                                    for j in range(SUM_LANES)])
+
+    def lanes_as_a_vector(self, body: ir.Block, start, step, blocks):
+        """The lanes as one vector, a block's elements put into it one by one (as
+        reductions_of_rows puts a column's), which LLVM computes as vectors of consecutive
+        elements. For cheap element code only: in the loop form, AVX2's loop vectorizer
+        loaded each lane's elements SUM_LANES apart (sum(where(...)) at n = 200,000 on
+        AMD Zen 3: 0.53-0.6x the time as a vector), but written out SUM_LANES times, code
+        with branches (exp, sin, pow) stays scalar (sin 2x, pow 3x the time)."""
+        lanes = self.slot(LANES)
+        self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
+        with self.counted_loop(blocks, vectorize=False) as block:
+            elements = ll.Constant(LANES, ll.Undefined)
+            for j in range(SUM_LANES):
+                k = self.b.add(self.b.mul(block, INT(SUM_LANES)), INT(j))
+                x = self.scalar_element(body, start, step, k)
+                elements = self.b.insert_element(elements, x, INT(j))
+            self.b.store(self.float_op("add", self.b.load(lanes, typ=LANES), elements), lanes)
+        vector = self.b.load(lanes, typ=LANES)
+        return self.pairwise_total([self.b.extract_element(vector, INT(j))
+                                    for j in range(SUM_LANES)])
 
     def in_lanes(self, n):
         """How many of a sum's n elements go into the partial sums: the largest multiple
@@ -1514,9 +1543,11 @@ class FunctionLowering:
         short = self.b.icmp_signed("<", n, INT(SUM_LANES_FROM))
         return self.b.select(short, INT(0), self.b.and_(n, INT(-SUM_LANES)))
 
-    def vector_total(self, lanes):
+    def lane(self, lanes, j):
+        return self.b.gep(lanes, [INT(0), j])
+
+    def pairwise_total(self, partial: list):
         """The partial sums added pairwise: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))."""
-        partial = [self.b.extract_element(lanes, INT(j)) for j in range(SUM_LANES)]
         while len(partial) > 1:
             partial = [self.float_op("add", a, b) for a, b in zip(partial[::2], partial[1::2])]
         return partial[0]
@@ -1829,6 +1860,25 @@ def slow_chain(body: ir.Block) -> bool:
     if any(op.name in ("for", "while", "build", "reduce") for op in ops):
         return False
     return any(op.name == "div" or ir.REGISTRY[op.name].costly for op in ops)
+
+
+# pow's constant exponents that lower to products alone (LLVM's x * x, constant_power's)
+PRODUCT_POWERS = (0.0, 1.0, 2.0, 3.0, 4.0)
+CHEAP_OPS = 64
+
+
+def cheap_arithmetic(body: ir.Block) -> bool:
+    """Is body's code a little straight-line arithmetic, with no division, costly math
+    function, or pow but by a small whole constant (whose code has branches or calls)?
+    At most CHEAP_OPS ops: lanes_as_a_vector writes it out SUM_LANES times."""
+    if len(body.ops) > CHEAP_OPS:
+        return False
+    for op in body.ops:
+        if op.name in ("div", "floordiv", "mod") or ir.REGISTRY[op.name].costly:
+            return False
+        if op.name == "pow" and constant(op.operands[1]) not in PRODUCT_POWERS:
+            return False
+    return True
 
 
 def is_straight_line(block: ir.Block) -> bool:

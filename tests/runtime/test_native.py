@@ -1266,16 +1266,28 @@ def test_sums_of_doubles_add_in_eight_lanes(n):
     assert mod.of_row_sums(b) == in_order([sum_in_eight_lanes(list(r)) for r in b])
 
 
-def test_a_long_sums_lanes_are_one_vector():
+def test_a_long_sum_of_cheap_elements_adds_them_as_one_vector():
     # The eight partial sums are one LLVM vector, each block's elements put into it. Kept
     # as eight scalars in a loop over the lanes, they ran as one vector with AVX-512, but
     # with AVX2 the loop vectorizer took the loop over blocks and loaded each lane's
-    # elements eight apart, one at a time: 33 loads of one double here, 2.5x the time
+    # elements eight apart, one at a time: 33 loads of one double here, 2x the time
     mod = compile_source("def f(r: f64[n], d: f64) -> f64:\n"
                          "    return sum(where(abs(r) <= d, 0.0, abs(r) - 0.5 * d))\n")
     llvm_ir = mod.ir("f", stage="llvm")
     assert "fadd <8 x double>" in llvm_ir
     assert llvm_ir.count("load double") == 1  # the elements after the blocks, in order
+
+
+@pytest.mark.parametrize("element", ["sin(x[i])", "x[i] ** 2.5"])
+def test_a_long_sum_of_costly_elements_computes_them_as_vectors(element):
+    # Written out eight times for the lanes of one vector, code with branches stays scalar
+    # (sin took 2x, pow 3x the time): such a sum keeps the loop over the lanes, and LLVM
+    # vectorizes the loop over blocks, calling libm's vector form for the rare arguments
+    # (an element's in-order add into its lane)
+    mod = compile_source(f"def f(x: f64[n]) -> f64:\n    return sum({element} for i in range(n))\n")
+    llvm_ir = mod.ir("f", stage="llvm")
+    assert re.search(r"call <\d+ x double> @dpc\.libm_(sin|pow)\.v\d+\(", llvm_ir)
+    assert "fadd <8 x double>" not in llvm_ir
 
 
 MOVED_SUMS = """\
