@@ -818,6 +818,10 @@ class FunctionLowering:
         return self.emit(e, name, a, b)
 
     def expr_UnaryOp(self, e: A.UnaryOp):
+        if e.op == "-" and isinstance(e.operand, A.Num):
+            # a negative literal is a constant (reverse mode multiplies by a constant
+            # without a guard, passes/emit.py `times`)
+            return self.const(e, -e.operand.value)
         x = self.expr(e.operand)
         if e.op == "not":
             if x.type.elem != BOOL:

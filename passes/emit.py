@@ -9,10 +9,18 @@ is 0), loop nests for array rules, trip counts. The reverse-mode `Differentiator
 
 from __future__ import annotations
 
+import math
+
 import ir
 from ir import F64, I64, Block, Builder, Function
 from ir.ops import REPEATED, constant, dim_of_value
 from ir.types import DYN, ZERO
+
+
+def finite_constant(value) -> bool:
+    """Whether value is a constant f64 that is neither infinite nor NaN."""
+    c = constant(value)
+    return isinstance(c, float) and math.isfinite(c)
 
 
 class DifferentiationError(Exception):
@@ -53,12 +61,18 @@ class Emitter:
         return v in self.active_values
 
     def times(self, d_in, d):
-        """d_in * d, but 0 where d_in is 0 even if d is infinite or NaN."""
-        return self.guarded(d_in, self.emit("mul", d_in, d))
+        """d_in * d, but 0 where d_in is 0 even if d is infinite or NaN. By a finite
+        constant the product is that already (a zero, signed as JAX's product is), and
+        is left unguarded: ode's RK4 weights made 8 of the 23 guards of its reverse step,
+        whose compare and select took 8% of the gradient's time."""
+        product = self.emit("mul", d_in, d)
+        return product if finite_constant(d) else self.guarded(d_in, product)
 
     def over(self, d_in, d):
-        """d_in / d, but 0 where d_in is 0 even if d is 0."""
-        return self.guarded(d_in, self.emit("div", d_in, d))
+        """d_in / d, but 0 where d_in is 0 even if d is 0 (unguarded by a finite nonzero
+        constant, as in `times`)."""
+        quotient = self.emit("div", d_in, d)
+        return quotient if finite_constant(d) and constant(d) != 0.0 else self.guarded(d_in, quotient)
 
     def guarded(self, d_in, value):
         """d_in * d (or / d), marked so that differentiating it again reads it as the

@@ -91,9 +91,9 @@ def test_negative_offsets_and_constants_inside_a_loop_over_the_size():
     module = Bounds().apply(ir.clone_module(compile_source(source, backend="interp").module))
     marks = [op.attrs.get("inbounds", False) for op in ir.walk_ops(module.functions["f"].body)
              if op.name == "index"]
-    # x[-1] is neg(1) in the IR, not a constant: left checked (conservative, still correct)
+    # x[-1] is the constant -1, in range counting from the end where the loop runs (n >= 1)
     #       x[i-1]  x[0]  x[-1]  x[i+1] x[2]   y[i-1] (y is over m, the loop over n)
-    assert marks == ["wraps", True, False, False, False, False]
+    assert marks == ["wraps", True, "wraps", False, False, False]
 
 
 def test_an_index_counting_down_as_the_loop_counts_up():
