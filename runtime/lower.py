@@ -58,6 +58,9 @@ CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slot
 WIDE_TILES = ((8, 4, 1), 16)
 NARROW_TILES = ((4, 2, 1), 8)
 VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
+PACKED = 2048  # doubles of a product's strip of b copied at a time (16 KiB: 256 rows of 8)
+PACK_FROM_ROWS = 16  # the fewest rows of a product whose strips of b are copied
+PACK_FROM_INNER = 32  # and the fewest steps of k
 SUM_LANES = 8  # partial sums of a long sum of doubles (see sum_of_doubles)
 LANES = ll.VectorType(DOUBLE, SUM_LANES)
 MAX_LANES_FROM = 32  # the shortest max/min inside a loop that combines in lanes (op_reduce)
@@ -1649,6 +1652,14 @@ def fail_with(b: ll.IRBuilder, llfn, ctx, condition, site: int, values) -> None:
     b.position_at_end(ok)
 
 
+@dataclass(frozen=True)
+class Strip:
+    """Where a tile reads b's rows: the first element of its columns in the first row of
+    k, and the elements from one row to the next."""
+    data: object
+    stride: object
+
+
 class Product:
     """The loops of a matrix product out = a @ b (b with `cols` columns; a vector a is one
     row) in tiles whose sums stay in registers over the whole of k: per step of k, a row
@@ -1665,13 +1676,31 @@ class Product:
         of VECTOR lanes with masked loads and stores: two when more than VECTOR are left,
         so that each a[i, k] loaded serves both. Each such strip of columns down all of the
         rows (over_rows), so that the strip of b that every tile in it reads stays in the
-        cache."""
+        cache. With PACK_FROM_ROWS rows or more and PACK_FROM_INNER steps of k, a strip is
+        first copied, PACKED doubles of it at a time, into a buffer of its own, row after
+        row, and the tiles read that: b's rows are often a power of two apart (1 KiB for
+        128 columns), so that a strip's lines fell into a few of the L1 cache's sets and
+        pushed each other out, and a long strip did not fit (on Zen 3, copied: 256 x 64 @
+        64 x 128 0.76-0.78x the time, 500 x 500 @ 500 x 500 0.70-0.84x). Fewer rows would
+        not pay for the copy (8 x 1000 @ 1000 x 8: 1.2x the time)."""
         fl = self.fl
         width = fl.owner.tile_width
         wide = fl.b.and_(self.cols, INT(-width))
-        with fl.counted_loop(fl.b.sdiv(wide, INT(width))) as strip:
+        strips = fl.b.sdiv(wide, INT(width))
+        packing = fl.b.and_(fl.b.icmp_signed(">=", rows, INT(PACK_FROM_ROWS)),
+                            fl.b.icmp_signed(">=", self.inner, INT(PACK_FROM_INNER)))
+        # the rows in whole tiles of the tallest height from copies of b; the rest (all of
+        # them when not copying, else fewer than that height) from b, the whole of k at once
+        tallest = fl.owner.tile_heights[0]
+        copied = fl.b.select(packing, fl.b.and_(rows, INT(-tallest)), INT(0))
+        with fl.b.if_then(packing):
+            self.packed_strips(copied, strips)
+        with fl.counted_loop(strips) as strip:
             first_col = fl.b.mul(strip, INT(width))
-            self.over_rows(rows, lambda first_row, count: self.tile(first_row, count, first_col))
+            right = Strip(fl.element_ptr(self.y, F64, first_col), self.cols)
+            self.over_rows(rows, lambda first_row, count:
+                           self.tile(first_row, count, first_col, right, INT(0), self.inner),
+                           done=copied)
         rest = fl.b.sub(self.cols, wide)
         with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(VECTOR))) as (two, one):
             with two:
@@ -1683,12 +1712,43 @@ class Product:
                     self.over_rows(rows, lambda first_row, count:
                                    self.masked_tile(first_row, count, wide, [rest]))
 
-    def over_rows(self, rows, emit_tile) -> None:
-        """emit_tile(first_row, height) for tiles of the first height's rows, then of each
-        smaller height in turn, over the rows the taller ones left."""
+    def packed_strips(self, rows, strips) -> None:
+        """The strips of whole tiles over rows (a multiple of the tallest tile's height),
+        each copied into a buffer of PACKED doubles, as many rows of k at a time as fit,
+        the tiles (of that height only) reading the copy."""
         fl = self.fl
-        done = INT(0)
-        for height in fl.owner.tile_heights:
+        width = fl.owner.tile_width
+        packed_rows = PACKED // width
+        packed = fl.slot(ll.ArrayType(DOUBLE, packed_rows * width))
+        packed.align = 64
+        blocks = fl.b.sdiv(fl.b.add(self.inner, INT(packed_rows - 1)), INT(packed_rows))
+        with fl.counted_loop(strips) as strip:
+            first_col = fl.b.mul(strip, INT(width))
+            with fl.counted_loop(blocks, vectorize=False) as block:
+                first_k = fl.b.mul(block, INT(packed_rows))
+                ks = fl.b.sub(self.inner, first_k)
+                ks = fl.b.select(fl.b.icmp_signed("<", ks, INT(packed_rows)), ks, INT(packed_rows))
+                self.pack(packed, first_k, ks, first_col)
+                right = Strip(fl.b.bitcast(packed, PTR), INT(width))
+                self.over_rows(rows, lambda first_row, count:
+                               self.tile(first_row, count, first_col, right, first_k, ks),
+                               heights=fl.owner.tile_heights[:1])
+
+    def pack(self, packed, first_k, ks, first_col) -> None:
+        """Rows first_k to first_k + ks of the strip of b from first_col, into packed."""
+        fl = self.fl
+        width = fl.owner.tile_width
+        with fl.counted_loop(ks, vectorize=False) as k:
+            source = fl.element_ptr(self.y, F64, self.at(fl.b.add(first_k, k), first_col))
+            fl.memcpy(fl.b.gep(packed, [INT(0), fl.b.mul(k, INT(width))]), source,
+                      INT(ELEM_SIZE[F64] * width))
+
+    def over_rows(self, rows, emit_tile, done=INT(0), heights=None) -> None:
+        """emit_tile(first_row, height) for tiles of the first height's rows from row
+        `done`, then of each smaller height in turn, over the rows the taller ones left
+        (heights: the tiles', or fewer)."""
+        fl = self.fl
+        for height in heights or fl.owner.tile_heights:
             tiles = fl.b.sdiv(fl.b.sub(rows, done), INT(height))
             with fl.counted_loop(tiles) as tile:
                 emit_tile(fl.b.add(done, fl.b.mul(tile, INT(height))), height)
@@ -1704,22 +1764,36 @@ class Product:
     def at(self, i, j):
         return self.fl.b.add(self.fl.b.mul(i, self.cols), j)
 
-    def tile(self, first_row, count: int, first_col) -> None:
-        """count rows of the tile width's elements in scalar code: LLVM keeps the sums in
-        registers and computes each row's as vectors."""
+    def tile(self, first_row, count: int, first_col, right: "Strip", first_k, ks) -> None:
+        """count rows of the tile width's elements over ks steps of k from first_k, b's
+        rows from the strip `right` (b itself, or its copy), in scalar code: LLVM keeps
+        the sums in registers and computes each row's as vectors. The sums start from 0.0
+        at the first step of k, else from the elements as the strip's earlier rows of b
+        left them (the same additions in the same order: a double stored and loaded back
+        is the same double)."""
         fl = self.fl
         width = fl.owner.tile_width
-        sums = [[fl.slot(DOUBLE) for _ in range(width)] for _ in range(count)]
-        for slot in (s for row in sums for s in row):
-            fl.b.store(DOUBLE(0.0), slot)
         rows = [fl.b.add(first_row, INT(r)) for r in range(count)]
         cols = [fl.b.add(first_col, INT(c)) for c in range(width)]
+        sums = [[fl.slot(DOUBLE) for _ in range(width)] for _ in range(count)]
+        # a branch (out is not written before the first step of k), folded when b is read
+        # directly, whose first step is the only one
+        with fl.b.if_else(fl.b.icmp_signed("==", first_k, INT(0))) as (first, later):
+            with first:
+                for slot in (s for row in sums for s in row):
+                    fl.b.store(DOUBLE(0.0), slot)
+            with later:
+                for i, row in zip(rows, sums):
+                    for j, slot in zip(cols, row):
+                        fl.b.store(fl.load_elem(self.out, F64, self.at(i, j)), slot)
         # the loop vectorizer would vectorize over k, as count * width ordered sums
-        with fl.counted_loop(self.inner, vectorize=False) as k:
-            lefts = [self.left(i, k) for i in rows]
-            rights = [fl.load_elem(self.y, F64, self.at(k, j)) for j in cols]
-            for row, x_ik in zip(sums, lefts):
-                for slot, y_kj in zip(row, rights):
+        with fl.counted_loop(ks, vectorize=False) as k:
+            lefts = [self.left(i, fl.b.add(first_k, k)) for i in rows]
+            row = fl.b.mul(k, right.stride)
+            rights = [fl.b.load(fl.b.gep(right.data, [fl.b.add(row, INT(c))], source_etype=DOUBLE),
+                                typ=DOUBLE) for c in range(width)]
+            for row_sums, x_ik in zip(sums, lefts):
+                for slot, y_kj in zip(row_sums, rights):
                     term = fl.float_op("mul", x_ik, y_kj)
                     fl.b.store(fl.float_op("add", fl.b.load(slot, typ=DOUBLE), term), slot)
         for i, row in zip(rows, sums):

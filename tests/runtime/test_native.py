@@ -880,6 +880,26 @@ def test_matrix_products_add_in_order_of_k(n, k, m, tiles, monkeypatch):
     # product whose sizes are known (specialized)
     monkeypatch.setattr(runtime.lower, "product_tiles", lambda: tiles)
     monkeypatch.setenv("DPC_CACHE", "0")  # the cache knows the host's tiles only
+    check_products_add_in_order(n, k, m)
+
+
+# a strip of b copied PACKED doubles at a time: here three rows of it, so that the sums of
+# the later blocks of k go on from where the earlier left them in out; and copied for any
+# product (of at least one row and one step of k), however small
+@pytest.mark.parametrize("tiles", [runtime.lower.WIDE_TILES, runtime.lower.NARROW_TILES],
+                         ids=["wide", "narrow"])
+@pytest.mark.parametrize("n, k, m", [(3, 7, 5), (6, 13, 17), (9, 11, 40), (7, 20, 24),
+                                     (4, 3, 8), (15, 6, 19), (12, 9, 33)])
+def test_matrix_products_add_in_order_of_k_over_blocks_of_b(n, k, m, tiles, monkeypatch):
+    monkeypatch.setattr(runtime.lower, "product_tiles", lambda: tiles)
+    monkeypatch.setattr(runtime.lower, "PACKED", 3 * tiles[1])
+    monkeypatch.setattr(runtime.lower, "PACK_FROM_ROWS", 1)
+    monkeypatch.setattr(runtime.lower, "PACK_FROM_INNER", 1)
+    monkeypatch.setenv("DPC_CACHE", "0")
+    check_products_add_in_order(n, k, m)
+
+
+def check_products_add_in_order(n, k, m):
     mod = compile_source(PRODUCTS)
     rng = np.random.default_rng(n * 100 + k)
     a, b, v = rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal(k)
