@@ -50,14 +50,15 @@ CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slot
 # Sized by the host's vector registers (product_tiles):
 # - AVX-512, 32 registers of 8 doubles: 8 x 16 sums fill 16 of them. On AMD Zen 5 the
 #   products of the MLP's gradient ran 1.3x faster than in tiles of 4 rows (which load
-#   b's row for fewer sums). The columns right of the last whole tile fit two VECTORs.
+#   b's row for fewer sums). The columns right of the last whole tile fit two vectors
+#   of half the width (masked_tile).
 # - Else (AVX2: 16 registers of 4 doubles, where 8 x 16 sums spilled at every step of k):
 #   4 x 8 sums in 8 registers. On AMD Zen 3 the MLP's gradient took 0.88 ms instead of
 #   1.37, GMM's 2.3 ms instead of 3.0; tiles of 6 x 8, 4 x 12, 3 x 8 and 3 x 16 were slower
 #   on both, 2 x 16 on the MLP.
 WIDE_TILES = ((8, 4, 1), 16)
 NARROW_TILES = ((4, 2, 1), 8)
-VECTOR = 8  # lanes of the masked vectors that finish a matrix product's rows
+VECTOR = 8  # rows of a block of a matrix-vector product and of a build of reductions
 PACKED = 2048  # doubles of a product's strip of b copied at a time (16 KiB: 256 rows of 8)
 PACK_FROM_ROWS = 16  # the fewest rows of a product whose strips of b are copied
 PACK_FROM_INNER = 32  # and the fewest steps of k
@@ -1673,7 +1674,7 @@ class Product:
 
     def emit(self, rows) -> None:
         """The tile width's columns at a time, then the last (fewer) as one or two vectors
-        of VECTOR lanes with masked loads and stores: two when more than VECTOR are left,
+        of half the width with masked loads and stores: two when more than half are left,
         so that each a[i, k] loaded serves both. Each such strip of columns down all of the
         rows (over_rows), so that the strip of b that every tile in it reads stays in the
         cache. With PACK_FROM_ROWS rows or more and PACK_FROM_INNER steps of k, a strip is
@@ -1702,9 +1703,10 @@ class Product:
                            self.tile(first_row, count, first_col, right, INT(0), self.inner),
                            done=copied)
         rest = fl.b.sub(self.cols, wide)
-        with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(VECTOR))) as (two, one):
+        half = width // 2
+        with fl.b.if_else(fl.b.icmp_signed(">", rest, INT(half))) as (two, one):
             with two:
-                lanes = [INT(VECTOR), fl.b.sub(rest, INT(VECTOR))]
+                lanes = [INT(half), fl.b.sub(rest, INT(half))]
                 self.over_rows(rows, lambda first_row, count:
                                self.masked_tile(first_row, count, wide, lanes))
             with one:
@@ -1801,29 +1803,31 @@ class Product:
                 fl.store_elem(self.out, F64, self.at(i, j), fl.b.load(slot, typ=DOUBLE))
 
     def masked_tile(self, first_row, count: int, first_col, lanes: list) -> None:
-        """count x len(lanes) vectors of VECTOR elements from first_col, of which the
-        first lanes[v] (1 to VECTOR) of vector v are read and written: a masked load
-        never touches memory past the row's end."""
+        """count x len(lanes) vectors of half the tile width's elements from first_col,
+        of which the first lanes[v] (1 to all) of vector v are read and written: a masked load never touches memory past the row's end. Half the width,
+        as a register holds (4 doubles with AVX2, 8 with AVX-512): the 2 columns left of
+        10 took two registers per row in vectors of 8 with AVX2."""
         fl = self.fl
-        vector = ll.VectorType(DOUBLE, VECTOR)
-        lane_numbers = ll.Constant(ll.VectorType(INT, VECTOR), list(range(VECTOR)))
-        masks = [fl.b.icmp_signed("<", lane_numbers, splat(fl.b, n, VECTOR)) for n in lanes]
-        cols = [fl.b.add(first_col, INT(VECTOR * v)) for v in range(len(lanes))]
-        zero = ll.Constant(vector, [0.0] * VECTOR)
+        size = fl.owner.tile_width // 2
+        vector = ll.VectorType(DOUBLE, size)
+        lane_numbers = ll.Constant(ll.VectorType(INT, size), list(range(size)))
+        masks = [fl.b.icmp_signed("<", lane_numbers, splat(fl.b, n, size)) for n in lanes]
+        cols = [fl.b.add(first_col, INT(size * v)) for v in range(len(lanes))]
+        zero = ll.Constant(vector, [0.0] * size)
         sums = [[fl.slot(vector) for _ in lanes] for _ in range(count)]
         for slot in (s for row in sums for s in row):
             fl.b.store(zero, slot)
         rows = [fl.b.add(first_row, INT(r)) for r in range(count)]
-        load = fl.owner.declare(f"llvm.masked.load.v{VECTOR}f64.p0", vector,
+        load = fl.owner.declare(f"llvm.masked.load.v{size}f64.p0", vector,
                                 [PTR, ll.IntType(32), masks[0].type, vector])
-        store = fl.owner.declare(f"llvm.masked.store.v{VECTOR}f64.p0", ll.VoidType(),
+        store = fl.owner.declare(f"llvm.masked.store.v{size}f64.p0", ll.VoidType(),
                                  [vector, PTR, ll.IntType(32), masks[0].type])
         align = ll.Constant(ll.IntType(32), 8)
         with fl.counted_loop(self.inner, vectorize=False) as k:
             rights = [fl.b.call(load, [fl.element_ptr(self.y, F64, self.at(k, col)), align,
                                        mask, zero]) for col, mask in zip(cols, masks)]
             for row, i in zip(sums, rows):
-                left = splat(fl.b, self.left(i, k), VECTOR)
+                left = splat(fl.b, self.left(i, k), size)
                 for slot, right in zip(row, rights):
                     term = fl.float_op("mul", left, right)
                     fl.b.store(fl.float_op("add", fl.b.load(slot, typ=vector), term), slot)

@@ -865,8 +865,8 @@ def test_products_of_known_sizes_call_a_kernel_of_those_sizes():
 # shapes that reach every loop of the kernel: whole tiles of 8, 4 and 1 rows by 16
 # columns (8 + 4 + 3 rows: 15), right of them the last columns as one or two masked
 # vectors of 8 lanes (full and partial: 1 to 15 columns), no k at all, vectors; and the
-# same of the tiles of 4, 2 and 1 rows by 8 columns (7 rows, 1 to 7 columns left), the
-# host's tiles either way
+# same of the tiles of 4, 2 and 1 rows by 8 columns (7 rows, 1 to 7 columns left, in
+# vectors of 4 lanes), the host's tiles either way
 @pytest.mark.parametrize("tiles", [runtime.lower.WIDE_TILES, runtime.lower.NARROW_TILES],
                          ids=["wide", "narrow"])
 @pytest.mark.parametrize("n, k, m", [(3, 7, 5), (4, 4, 1), (1, 9, 3), (5, 0, 2), (0, 3, 3),
