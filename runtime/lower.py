@@ -59,6 +59,7 @@ CTX_FIELDS = CACHE_BASE + CACHE_SLOTS  # three error values, then the cache slot
 WIDE_TILES = ((8, 4, 1), 16)
 NARROW_TILES = ((4, 2, 1), 8)
 VECTOR = 8  # rows of a block of a matrix-vector product and of a build of reductions
+BUILD_AND_SUM = 2048  # elements of a build stored before the sum of them adds them (16 KiB)
 PACKED = 2048  # doubles of a product's strip of b copied at a time (16 KiB: 256 rows of 8)
 PACK_FROM_ROWS = 16  # the fewest rows of a product whose strips of b are copied
 PACK_FROM_INNER = 32  # and the fewest steps of k
@@ -571,6 +572,7 @@ class FunctionLowering:
         self.regions: list[Region] = []
         self.uses_cache: dict = {}  # for ir.outer_uses of fn's blocks
         self.loop_depth = 0  # loops around the op being lowered
+        self.summed_with_build: dict = {}  # a sum's result -> its value (build_and_sum)
         # Stack slots go in a block of their own, which falls through to the code.
         self.alloca_block = self.llfn.append_basic_block("slots")
         self.alloca_builder = ll.IRBuilder(self.alloca_block)
@@ -1240,6 +1242,9 @@ class FunctionLowering:
         t = op.result.type
         elem_type = body.ops[-1].operands[0].type
         n = self.range_count(op, start, stop, step)
+        total = self.next_op()
+        if total is not None and sums_the_build(self.regions[-1].block, op, total):
+            return self.build_and_sum(op, total, start, step, n)
         data_slot = self.slot(PTR)
         dim_slots = [self.slot(INT) for _ in range(elem_type.rank)]
         known = known_row_sizes(op)
@@ -1286,6 +1291,54 @@ class FunctionLowering:
                 self.regions[-1].owned.remove(root)
                 return self.get(source)
         return self.new_array(op.result.type.elem, dims, op)
+
+    def build_and_sum(self, op, total, start, step, n):
+        """A build of doubles and the sum of its elements that comes next (sums_the_build),
+        in chunks of BUILD_AND_SUM elements: each chunk's elements are stored, then added
+        into the sum's lanes while they are still in the L1 cache. The sum adds them as
+        sum_of_doubles does, element k into lane k % SUM_LANES, in order, so the bits are
+        the same; apart, the sum read the whole array back (lse's gradient: two such sums
+        over 800 KB, more than the L2 cache holds)."""
+        (body,) = op.regions
+        out = self.buffer_to_build_in(op, [n])
+        self.own(op.result)
+        self.values[op.result] = Array(out.data, [n])
+        (sum_body,) = total.regions
+        lanes = self.slot(LANES)
+        self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
+        whole = self.in_lanes(n)
+        chunks = self.b.sdiv(self.b.add(n, INT(BUILD_AND_SUM - 1)), INT(BUILD_AND_SUM))
+        with self.counted_loop(chunks, vectorize=False) as chunk:
+            first = self.b.mul(chunk, INT(BUILD_AND_SUM))
+            left = self.b.sub(n, first)
+            count = self.b.select(self.b.icmp_signed("<", left, INT(BUILD_AND_SUM)), left,
+                                  INT(BUILD_AND_SUM))
+            with self.counted_loop(count, interleave=slow_chain(body)) as j:
+                k = self.b.add(first, j)
+                self.store_elem(out, F64, k, self.scalar_element(body, start, step, k))
+            end = self.b.add(first, count)
+            in_lanes = self.b.select(self.b.icmp_signed("<", end, whole), end, whole)
+            blocks = self.b.sdiv(self.b.sub(in_lanes, first), INT(SUM_LANES))
+            self.add_blocks(lanes, sum_body, start, step, self.b.sdiv(first, INT(SUM_LANES)),
+                            self.b.select(self.b.icmp_signed(">", blocks, INT(0)), blocks, INT(0)))
+        acc = self.slot(DOUBLE)
+        self.b.store(DOUBLE(0.0), acc)
+        with self.b.if_then(self.b.icmp_signed(">", whole, INT(0))):
+            vector = self.b.load(lanes, typ=LANES)
+            self.b.store(self.pairwise_total([self.b.extract_element(vector, INT(j))
+                                              for j in range(SUM_LANES)]), acc)
+        self.accumulate(sum_body, start, step, whole, n, acc, "sum", F64)
+        self.summed_with_build[total.result] = self.b.load(acc, typ=DOUBLE)
+        return self.values[op.result]
+
+    def next_op(self):
+        """The first op after the one being lowered in its block that is not a constant,
+        if that is not the block's terminator."""
+        ops = self.regions[-1].block.ops
+        k = self.index_in_block + 1
+        while k < len(ops) - 1 and ops[k].name == "const":
+            k += 1
+        return ops[k] if k < len(ops) - 1 else None
 
     def build_rows_in_place(self, op):
         """`build { build { ... } }` with rows of one length: each element is stored in
@@ -1431,6 +1484,8 @@ class FunctionLowering:
         self.memcpy(dst, row.data, self.b.mul(size, INT(ELEM_SIZE[elem])))
 
     def op_reduce(self, op):
+        if op.result in self.summed_with_build:
+            return self.summed_with_build.pop(op.result)
         start, stop, step = (self.get(v) for v in op.operands)
         (body,) = op.regions
         kind = op.attrs["kind"]
@@ -1529,16 +1584,21 @@ class FunctionLowering:
         with branches (exp, sin, pow) stays scalar (sin 2x, pow 3x the time)."""
         lanes = self.slot(LANES)
         self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
-        with self.counted_loop(blocks, vectorize=False) as block:
-            elements = ll.Constant(LANES, ll.Undefined)
-            for j in range(SUM_LANES):
-                k = self.b.add(self.b.mul(block, INT(SUM_LANES)), INT(j))
-                x = self.scalar_element(body, start, step, k)
-                elements = self.b.insert_element(elements, x, INT(j))
-            self.b.store(self.float_op("add", self.b.load(lanes, typ=LANES), elements), lanes)
+        self.add_blocks(lanes, body, start, step, INT(0), blocks)
         vector = self.b.load(lanes, typ=LANES)
         return self.pairwise_total([self.b.extract_element(vector, INT(j))
                                     for j in range(SUM_LANES)])
+
+    def add_blocks(self, lanes, body: ir.Block, start, step, first_block, blocks) -> None:
+        """Adds the elements of blocks first_block to first_block + blocks - 1 into the
+        vector of lanes, a block's SUM_LANES elements put into one vector."""
+        with self.counted_loop(blocks, vectorize=False) as block:
+            first = self.b.mul(self.b.add(first_block, block), INT(SUM_LANES))
+            elements = ll.Constant(LANES, ll.Undefined)
+            for j in range(SUM_LANES):
+                x = self.scalar_element(body, start, step, self.b.add(first, INT(j)))
+                elements = self.b.insert_element(elements, x, INT(j))
+            self.b.store(self.float_op("add", self.b.load(lanes, typ=LANES), elements), lanes)
 
     def in_lanes(self, n):
         """How many of a sum's n elements go into the partial sums: the largest multiple
@@ -1957,6 +2017,43 @@ def cheap_arithmetic(body: ir.Block) -> bool:
         if op.name == "pow" and constant(op.operands[1]) not in PRODUCT_POWERS:
             return False
     return True
+
+
+def sums_the_build(block: ir.Block, build, total) -> bool:
+    """Is `total`, later in block, a sum of the doubles `build` makes, one each
+    (build_and_sum): a sum in lanes over the build's own range (the same start, stop and
+    step, or equal constants), whose little cheap element code reads the build only at
+    the element it adds?"""
+    if build.name != "build" or total.name != "reduce":
+        return False
+    (body,) = build.regions
+    if total.attrs.get("kind") != "sum" or total.attrs.get(IN_ORDER) \
+            or total.result.type != F64 or build.result.type.rank != 1 \
+            or body.ops[-1].operands[0].type != F64 \
+            or not all(map(same_value, total.operands, build.operands)):
+        return False
+    (sum_body,) = total.regions
+    if not is_straight_line(sum_body) or not cheap_arithmetic(sum_body):
+        return False
+    # lowered with the build: it may use nothing made after the build (the constants
+    # that may stand between the two)
+    made_between = {v for op in ops_between(block, build, total) for v in op.results}
+    if any(v in made_between for op in sum_body.ops for v in op.operands):
+        return False
+    reads = [op for op in sum_body.ops if build.result in op.operands]
+    return bool(reads) and all(
+        op.name == "index" and list(op.operands) == [build.result, sum_body.args[0]]
+        and op.attrs.get("inbounds") is True for op in reads)
+
+
+def same_value(a, b) -> bool:
+    """a and b are one value, or equal constants of one type."""
+    return a is b or (a.type == b.type and constant(a) is not None and constant(a) == constant(b))
+
+
+def ops_between(block: ir.Block, first, last) -> list:
+    """The ops of block after first and before last."""
+    return block.ops[block.ops.index(first) + 1:block.ops.index(last)]
 
 
 def is_straight_line(block: ir.Block) -> bool:
