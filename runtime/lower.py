@@ -1304,31 +1304,22 @@ class FunctionLowering:
         self.own(op.result)
         self.values[op.result] = Array(out.data, [n])
         (sum_body,) = total.regions
-        lanes = self.slot(LANES)
-        self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
+        lanes = self.zero_lanes()
         whole = self.in_lanes(n)
         chunks = self.b.sdiv(self.b.add(n, INT(BUILD_AND_SUM - 1)), INT(BUILD_AND_SUM))
         with self.counted_loop(chunks, vectorize=False) as chunk:
             first = self.b.mul(chunk, INT(BUILD_AND_SUM))
-            left = self.b.sub(n, first)
-            count = self.b.select(self.b.icmp_signed("<", left, INT(BUILD_AND_SUM)), left,
-                                  INT(BUILD_AND_SUM))
+            count = smaller(self.b, self.b.sub(n, first), INT(BUILD_AND_SUM))
             with self.counted_loop(count, interleave=slow_chain(body)) as j:
                 k = self.b.add(first, j)
                 self.store_elem(out, F64, k, self.scalar_element(body, start, step, k))
-            end = self.b.add(first, count)
-            in_lanes = self.b.select(self.b.icmp_signed("<", end, whole), end, whole)
+            # the chunk's whole blocks below `whole` (none, a count <= 0, past it)
+            in_lanes = smaller(self.b, self.b.add(first, count), whole)
             blocks = self.b.sdiv(self.b.sub(in_lanes, first), INT(SUM_LANES))
             self.add_blocks(lanes, sum_body, start, step, self.b.sdiv(first, INT(SUM_LANES)),
-                            self.b.select(self.b.icmp_signed(">", blocks, INT(0)), blocks, INT(0)))
-        acc = self.slot(DOUBLE)
-        self.b.store(DOUBLE(0.0), acc)
-        with self.b.if_then(self.b.icmp_signed(">", whole, INT(0))):
-            vector = self.b.load(lanes, typ=LANES)
-            self.b.store(self.pairwise_total([self.b.extract_element(vector, INT(j))
-                                              for j in range(SUM_LANES)]), acc)
-        self.accumulate(sum_body, start, step, whole, n, acc, "sum", F64)
-        self.summed_with_build[total.result] = self.b.load(acc, typ=DOUBLE)
+                            blocks)
+        self.summed_with_build[total.result] = self.sum_after_lanes(
+            sum_body, start, step, whole, n, lambda: self.lanes_total(lanes))
         return self.values[op.result]
 
     def next_op(self):
@@ -1545,16 +1536,19 @@ class FunctionLowering:
         lanes), so that moving a sum out of a loop or unrolling the loop changes no bits.
         Not a sum whose body has a loop of its own, or one marked {in_order} (scalarize's
         sums along axis 0, which match sum_of_rows')."""
+        whole = self.in_lanes(n)
+        blocks = self.b.sdiv(whole, INT(SUM_LANES))
+        lanes = self.lanes_as_a_vector if cheap_arithmetic(body) else self.lanes_in_a_loop
+        return self.sum_after_lanes(body, start, step, whole, n,
+                                    lambda: lanes(body, start, step, blocks))
+
+    def sum_after_lanes(self, body: ir.Block, start, step, whole, n, lanes_total):
+        """The sum: lanes_total() (emitted where the first `whole` elements went into
+        lanes, whole > 0), else 0.0, plus the elements from `whole` on, in order."""
         acc = self.slot(DOUBLE)
         self.b.store(DOUBLE(0.0), acc)
-        whole = self.in_lanes(n)
         with self.b.if_then(self.b.icmp_signed(">", whole, INT(0))):
-            blocks = self.b.sdiv(whole, INT(SUM_LANES))
-            if cheap_arithmetic(body):
-                total = self.lanes_as_a_vector(body, start, step, blocks)
-            else:
-                total = self.lanes_in_a_loop(body, start, step, blocks)
-            self.b.store(total, acc)
+            self.b.store(lanes_total(), acc)
         self.accumulate(body, start, step, whole, n, acc, "sum", F64)
         return self.b.load(acc, typ=DOUBLE)
 
@@ -1582,9 +1576,18 @@ class FunctionLowering:
         loaded each lane's elements SUM_LANES apart (sum(where(...)) at n = 200,000 on
         AMD Zen 3: 0.53-0.6x the time as a vector), but written out SUM_LANES times, code
         with branches (exp, sin, pow) stays scalar (sin 2x, pow 3x the time)."""
+        lanes = self.zero_lanes()
+        self.add_blocks(lanes, body, start, step, INT(0), blocks)
+        return self.lanes_total(lanes)
+
+    def zero_lanes(self):
+        """A vector of SUM_LANES partial sums, each 0.0."""
         lanes = self.slot(LANES)
         self.b.store(ll.Constant(LANES, [0.0] * SUM_LANES), lanes)
-        self.add_blocks(lanes, body, start, step, INT(0), blocks)
+        return lanes
+
+    def lanes_total(self, lanes):
+        """The vector of partial sums, added pairwise."""
         vector = self.b.load(lanes, typ=LANES)
         return self.pairwise_total([self.b.extract_element(vector, INT(j))
                                     for j in range(SUM_LANES)])
@@ -1788,8 +1791,7 @@ class Product:
             first_col = fl.b.mul(strip, INT(width))
             with fl.counted_loop(blocks, vectorize=False) as block:
                 first_k = fl.b.mul(block, INT(packed_rows))
-                ks = fl.b.sub(self.inner, first_k)
-                ks = fl.b.select(fl.b.icmp_signed("<", ks, INT(packed_rows)), ks, INT(packed_rows))
+                ks = smaller(fl.b, fl.b.sub(self.inner, first_k), INT(packed_rows))
                 self.pack(packed, first_k, ks, first_col)
                 right = Strip(fl.b.bitcast(packed, PTR), INT(width))
                 self.over_rows(rows, lambda first_row, count:
@@ -1989,6 +1991,11 @@ def splat(b: ll.IRBuilder, value, lanes: int):
     one = b.insert_element(ll.Constant(vector, None), value, ll.Constant(ll.IntType(32), 0))
     return b.shuffle_vector(one, ll.Constant(vector, None),
                             ll.Constant(ll.VectorType(ll.IntType(32), lanes), [0] * lanes))
+
+
+def smaller(b: ll.IRBuilder, x, y):
+    """The smaller of two i64 values."""
+    return b.select(b.icmp_signed("<", x, y), x, y)
 
 
 def slow_chain(body: ir.Block) -> bool:
