@@ -514,7 +514,8 @@ class Differentiator(Emitter):
         k, *args = loop_block.args
         own, parts = args[:len(inits) + len(threaded)], args[len(inits) + len(threaded):]
         self.deferred.update((id(op), key) for key, ops in reads.items() for op in ops)
-        with self.b.at(loop_block):
+        first, stride = self.const(0), self.const(1)
+        with self.b.at(loop_block), self.running_loop(first, count, stride):
             self.adjoint.update(zip(threaded, own[len(inits):]))
             out = body(k, own[:len(inits)])
             stored = [self.emit("update", p, self.adjoint.pop(v, None) or zero, k, inbounds=True)
@@ -523,8 +524,7 @@ class Differentiator(Emitter):
         for ops in reads.values():
             for op in ops:
                 del self.deferred[id(op)]
-        loop = self.b.op("for", [self.const(0), count, self.const(1)] + carried,
-                         regions=[loop_block])
+        loop = self.b.op("for", [first, count, stride] + carried, regions=[loop_block])
         results = loop.results[len(inits):]
         self.adjoint.update(zip(threaded, results))
         for v, p in zip(summed, results[len(threaded):]):

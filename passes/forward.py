@@ -199,7 +199,7 @@ class Tangents(Emitter):
         n = len(inits)
         flowing = [j for j in range(n) if self.active(body.args[1 + j])]
         block = self.carried_block(body.args, [1 + j for j in flowing])
-        with self.b.at(block):
+        with self.b.at(block), self.running_loop(start, stop, step):
             yields = self.propagate(body)
             self.b.op("yield", self.with_tangents(yields, flowing))
         t_inits = [self.t(op.operands[3 + j]) for j in flowing]
@@ -278,7 +278,7 @@ class Tangents(Emitter):
     def over_range(self, op: ir.Op, opname: str, attrs: dict, element):
         """`opname` (build or reduce) over op's range of element(values, tangents)."""
         block = Block([I64], ["i"])
-        with self.b.at(block):
+        with self.b.at(block), self.running_loop(*self.xs(op.operands[:3])):
             values, tangents = self.replay_element(op.regions[0], block.args[0])
             self.b.op("yield", [element(values, tangents)])
         return self.b.op(opname, self.xs(op.operands[:3]), attrs, [block]).result
@@ -286,7 +286,7 @@ class Tangents(Emitter):
     def carry_over_range(self, op: ir.Op, inits: list, step) -> list:
         """A `for` over op's range carrying inits through step(values, tangents, carried)."""
         block = Block([I64] + [v.type for v in inits], ["i"] + [None] * len(inits))
-        with self.b.at(block):
+        with self.b.at(block), self.running_loop(*self.xs(op.operands[:3])):
             values, tangents = self.replay_element(op.regions[0], block.args[0])
             self.b.op("yield", step(values, tangents, block.args[1:]))
         return self.b.op("for", self.xs(op.operands[:3]) + inits, regions=[block]).results

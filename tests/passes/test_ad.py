@@ -582,6 +582,44 @@ def test_a_cotangent_times_a_finite_constant_is_not_guarded(backend):
     assert math.copysign(1.0, mod.grad("overflowing")(-1.0)) == 1.0
 
 
+STEP_FACTORS = """\
+def euler(x: f64, s: i64) -> f64:
+    h = 1.0 / s
+    y = x
+    for k in range(s):
+        y = y - h * y * y
+    return y
+
+def once(x: f64, s: i64) -> f64:
+    h = 1.0 / s
+    return h * x
+
+def slope(x: f64, s: i64) -> f64:
+    value, tangent = jvp(euler)(x, s, 1.0)
+    return tangent
+"""
+
+
+@pytest.mark.parametrize("backend", ["interp", "native"])
+def test_a_cotangent_times_a_step_bounded_in_its_loop_is_not_guarded(backend):
+    # Inside the loop over range(s), s >= 1 and h = 1.0 / s is finite (ir/ranges.py): the
+    # products by h need no guard, in reverse and in forward mode; those by y do (y may be
+    # inf), and so does h * x outside any loop, where s = 0 makes h inf.
+    mod = compile_source(STEP_FACTORS, name="steps.dp", backend=backend)
+    reverse = mod.ir(mod.grad("euler"), stage="ad")
+    assert reverse.count("zero_guard") == 2  # the cotangent times y, twice
+    assert "zero_guard" in mod.ir(mod.grad("once"), stage="ad")
+    assert mod.ir("slope", stage="ad").count("zero_guard") == 2
+    y, slope = 0.5, 1.0
+    for _ in range(4):
+        slope *= 1.0 - 2.0 * 0.25 * y
+        y = y - 0.25 * y * y
+    assert mod.grad("euler", wrt=["x"])(0.5, 4) == pytest.approx(slope, rel=1e-15)
+    assert mod.slope(0.5, 4) == pytest.approx(slope, rel=1e-15)
+    assert (mod.grad("euler", wrt=["x"])(0.5, 0), mod.slope(0.5, 0)) == (1.0, 1.0)
+    assert mod.grad("once", wrt=["x"])(0.5, 0) == math.inf
+
+
 TINY_DIVISOR = """\
 def f(x: f64) -> f64:
     return (1e-20 * x) / 1e-310
