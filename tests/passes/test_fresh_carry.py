@@ -130,6 +130,101 @@ def test_loops_it_leaves(change):
     assert rewritten(source) == ir.print_module(ir.parse_module(source))
 
 
+# Reverse mode's sweep of `[x[0] if i == 0 else x[i] * y[i - 1] for i in range(n)]`:
+# iteration k adds into y's adjoint at k - 1 where k != 0, so every element but the last
+# is stored once, first (0.0 + g, the same bits): the `full` is not filled but for its
+# last element, by a loop before the sweep.
+SHIFTED = (
+    "func @f(%a: f64[n], %x: f64[n]) -> f64[n] {\n"
+    "  %n = dim %a {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %z = full %2, %n : f64[n]\n"
+    "  %p = for %0, %n, %1, %z : f64[n] {\n"
+    "  ^(%k: i64, %pa: f64[n]):\n"
+    "    %first = eq %k, %0 : bool\n"
+    "    %pa.1 = if %first : f64[n] {\n"
+    "      yield %pa\n"
+    "    } {\n"
+    "      %v = index %a, %k {inbounds = true} : f64\n"
+    "      %w = index %x, %k {inbounds = true} : f64\n"
+    "      %g = mul %v, %w : f64\n"
+    "      %j = sub %k, %1 : i64\n"
+    "      %pa.2 = add_at %pa, %g, %j {inbounds = \"wraps\"} : f64[n]\n"
+    "      yield %pa.2\n"
+    "    }\n"
+    "    yield %pa.1\n"
+    "  }\n"
+    "  return %p\n"
+    "}\n"
+)
+
+SHIFTED_AFTER = (
+    "func @f(%a: f64[n], %x: f64[n]) -> f64[n] {\n"
+    "  %n = dim %a {axis = 0} : i64\n"
+    "  %0 = const 0 : i64\n"
+    "  %1 = const 1 : i64\n"
+    "  %2 = const 0.0 : f64\n"
+    "  %z = full %2, %n {overwritten = true} : f64[n]\n"
+    "  %3 = const -1 : i64\n"
+    "  %4 = add %n, %3 : i64\n"
+    "  %5 = maximum %4, %0 : i64\n"
+    "  %6 = for %5, %n, %1, %z : f64[n] {\n"
+    "  ^(%j: i64, %z.1: f64[n]):\n"
+    "    %7 = update %z.1, %2, %j {inbounds = true} : f64[n]\n"
+    "    yield %7\n"
+    "  }\n"
+    "  %p = for %0, %n, %1, %6 : f64[n] {\n"
+    "  ^(%k: i64, %pa: f64[n]):\n"
+    "    %first = eq %k, %0 : bool\n"
+    "    %pa.1 = if %first : f64[n] {\n"
+    "      yield %pa\n"
+    "    } {\n"
+    "      %v = index %a, %k {inbounds = true} : f64\n"
+    "      %w = index %x, %k {inbounds = true} : f64\n"
+    "      %g = mul %v, %w : f64\n"
+    "      %j.1 = sub %k, %1 : i64\n"
+    "      %8 = add %2, %g : f64\n"
+    "      %pa.2 = update %pa, %8, %j.1 {inbounds = \"wraps\"} : f64[n]\n"
+    "      yield %pa.2\n"
+    "    }\n"
+    "    yield %pa.1\n"
+    "  }\n"
+    "  return %p\n"
+    "}\n"
+)
+
+
+def test_adds_one_element_behind_store_first_and_fill_the_rest_before():
+    assert rewritten(SHIFTED) == SHIFTED_AFTER
+    module = ir.parse_module(SHIFTED)
+    for n in (0, 1, 2, 5):
+        a, x = np.arange(1.0, n + 1.0), np.arange(2.0, n + 2.0)
+        want = ir.Interpreter(module).run("f", [a, x])
+        got = ir.Interpreter(ir.parse_module(SHIFTED_AFTER)).run("f", [a, x])
+        assert got.tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("change", [
+    ("%first = eq %k, %0", "%first = eq %k, %1"),  # skips k = 1, adds at k = 0 (wraps)
+    ("%j = sub %k, %1", "%j = add %k, %1"),  # one element ahead: element 0 keeps its fill
+    ("%j = sub %k, %1", "%j = sub %k, %0"),  # at k itself, under the test: element 0 too
+    ("    yield %pa\n    } {", "    %pa.3 = add_at %pa, %2, %k {inbounds = true} : f64[n]\n"
+                               "    yield %pa.3\n    } {"),  # a second touch
+    ("%pa.1 = if %first", "%pa.1 = if %c"),  # a test the pass cannot read
+])
+def test_shifted_adds_it_leaves(change):
+    source = SHIFTED.replace(*change)
+    if "%c" in change[1]:
+        source = source.replace("    %first = eq %k, %0 : bool\n",
+                                "    %first = eq %k, %0 : bool\n"
+                                "    %e = index %a, %k {inbounds = true} : f64\n"
+                                "    %c = gt %e, %2 : bool\n")
+    assert source != SHIFTED
+    assert rewritten(source) == ir.print_module(ir.parse_module(source))
+
+
 # An array of the slot's type that the loop reads at k only: the slot takes it, unless
 # something reads it after the loop, it is a row of a matrix (native code would copy it
 # to own it), a read of it in an `if` comes after the first store, or its size is `?`.
