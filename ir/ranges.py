@@ -84,10 +84,10 @@ class Ranges:
         if c is not None:
             return abs(c) if isinstance(c, float) and math.isfinite(c) else None
         op = v.defining_op
-        if op is None or op.name not in ARITHMETIC and op.name != "to_f64":
-            return None
-        if op.name == "to_f64":
+        if op is not None and op.name == "to_f64":
             return LARGEST_I64_AS_F64
+        if op is None or op.name not in ARITHMETIC:
+            return None
         parts = [self.magnitude(a) for a in op.operands]
         if None in parts:
             return None

@@ -1866,9 +1866,10 @@ class Product:
 
     def masked_tile(self, first_row, count: int, first_col, lanes: list) -> None:
         """count x len(lanes) vectors of half the tile width's elements from first_col,
-        of which the first lanes[v] (1 to all) of vector v are read and written: a masked load never touches memory past the row's end. Half the width,
-        as a register holds (4 doubles with AVX2, 8 with AVX-512): the 2 columns left of
-        10 took two registers per row in vectors of 8 with AVX2."""
+        of which the first lanes[v] (1 to all) of vector v are read and written: a masked
+        load never touches memory past the row's end. Half the width, as a register holds
+        (4 doubles with AVX2, 8 with AVX-512): the 2 columns left of 10 took two registers
+        per row in vectors of 8 with AVX2."""
         fl = self.fl
         size = fl.owner.tile_width // 2
         vector = ll.VectorType(DOUBLE, size)
