@@ -875,12 +875,24 @@ def test_products_of_known_sizes_call_a_kernel_of_those_sizes():
                                      (24, 4, 16), (5, 6, 10), (17, 4, 12)])
 def test_matrix_products_add_in_order_of_k(n, k, m, tiles, monkeypatch):
     # whichever tile computes an element (registers, masked lanes, a leftover row), it
-    # adds a[i, k] * b[k, j] one k at a time, from 0.0: the bits of the plain sum; so
-    # does the shared kernel (sizes unknown), its transposed form, and the loops of a
-    # product whose sizes are known (specialized)
+    # adds a[i, k] * b[k, j] one k at a time, from 0.0, each term rounded once (a fused
+    # multiply-add); so does the shared kernel (sizes unknown), its transposed form, and
+    # the loops of a product whose sizes are known (specialized)
     monkeypatch.setattr(runtime.lower, "product_tiles", lambda: tiles)
+    monkeypatch.setattr(runtime.lower, "fused_products", lambda: True)
     monkeypatch.setenv("DPC_CACHE", "0")  # the cache knows the host's tiles only
-    check_products_add_in_order(n, k, m)
+    check_products_add_in_order(n, k, m, fused=True)
+
+
+# on a CPU without fused multiply-adds, each term is a product, then a sum
+@pytest.mark.parametrize("tiles", [runtime.lower.WIDE_TILES, runtime.lower.NARROW_TILES],
+                         ids=["wide", "narrow"])
+@pytest.mark.parametrize("n, k, m", [(15, 6, 19), (7, 20, 24), (5, 6, 10)])
+def test_matrix_products_add_unfused_terms_without_fma(n, k, m, tiles, monkeypatch):
+    monkeypatch.setattr(runtime.lower, "product_tiles", lambda: tiles)
+    monkeypatch.setattr(runtime.lower, "fused_products", lambda: False)
+    monkeypatch.setenv("DPC_CACHE", "0")
+    check_products_add_in_order(n, k, m, fused=False)
 
 
 # a strip of b copied PACKED doubles at a time: here three rows of it, so that the sums of
@@ -895,24 +907,40 @@ def test_matrix_products_add_in_order_of_k_over_blocks_of_b(n, k, m, tiles, monk
     monkeypatch.setattr(runtime.lower, "PACKED", 3 * tiles[1])
     monkeypatch.setattr(runtime.lower, "PACK_FROM_ROWS", 1)
     monkeypatch.setattr(runtime.lower, "PACK_FROM_INNER", 1)
+    monkeypatch.setattr(runtime.lower, "fused_products", lambda: True)
     monkeypatch.setenv("DPC_CACHE", "0")
-    check_products_add_in_order(n, k, m)
+    check_products_add_in_order(n, k, m, fused=True)
 
 
-def check_products_add_in_order(n, k, m):
+def multiply_add(x, y, total, fused: bool):
+    """total + x * y elementwise, rounded once (fused: the exact value as a Fraction, which
+    float() rounds correctly) or twice (a product, then a sum)."""
+    if not fused:
+        return total + x * y
+    exact = np.vectorize(lambda p, q, r: float(fractions.Fraction(p) * fractions.Fraction(q)
+                                                 + fractions.Fraction(r)), otypes=[float])
+    return exact(x, y, total)
+
+
+def check_products_add_in_order(n, k, m, fused: bool):
     mod = compile_source(PRODUCTS)
     rng = np.random.default_rng(n * 100 + k)
     a, b, v = rng.standard_normal((n, k)), rng.standard_normal((k, m)), rng.standard_normal(k)
     expected = np.zeros((n, m))
     for step in range(k):
-        expected = expected + a[:, step:step + 1] * b[step:step + 1, :]
+        expected = multiply_add(a[:, step:step + 1], b[step:step + 1, :], expected, fused)
     assert np.array_equal(mod.mm(a, b), expected)
     assert np.array_equal(mod.tm(a.T.copy(), b), expected)
     assert np.array_equal(mod.specialize(mod.mm, n=n, k=k, m=m)(a, b), expected)
     in_order = np.zeros(m)
     for step in range(k):
-        in_order = in_order + v[step] * b[step]
+        in_order = multiply_add(v[step], b[step], in_order, fused)
     assert np.array_equal(mod.vm(v, b), in_order)
+    if fused and n and k and m:  # the single rounding is visible: the twice rounded differ
+        twice = np.zeros((n, m))
+        for step in range(k):
+            twice = twice + a[:, step:step + 1] * b[step:step + 1, :]
+        assert not np.array_equal(expected, twice)
 
 
 MATRIX_VECTOR = """\
@@ -928,10 +956,14 @@ def tv(at: f64[k, n], v: f64[k]) -> f64[n]:
 # columns left right of them; no k at all, no rows
 @pytest.mark.parametrize("n, k", [(8, 8), (16, 24), (9, 17), (7, 5), (23, 3), (8, 0), (0, 5),
                                   (1, 1), (40, 31)])
-def test_matrix_vector_products_add_in_order_of_k(n, k):
-    # each row of a @ v adds a[i, k] * v[k] one k at a time from 0.0, whether a block of
-    # rows computes it (its columns transposed in registers) or a row left over; so does
-    # transpose(a) @ v, read as v @ a by the product kernel: the bits of the plain sum
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "unfused"])
+def test_matrix_vector_products_add_in_order_of_k(n, k, fused, monkeypatch):
+    # each row of a @ v adds a[i, k] * v[k] one k at a time from 0.0, each term a fused
+    # multiply-add (without FMA, a product, then a sum), whether a block of rows computes
+    # it (its columns transposed in registers) or a row left over; so does
+    # transpose(a) @ v, read as v @ a by the product kernel
+    monkeypatch.setattr(runtime.lower, "fused_products", lambda: fused)
+    monkeypatch.setenv("DPC_CACHE", "0")
     mod = compile_source(MATRIX_VECTOR)
     rng = np.random.default_rng(n * 100 + k)
     # magnitudes that make the order visible in the last bits
@@ -939,7 +971,7 @@ def test_matrix_vector_products_add_in_order_of_k(n, k):
     v = rng.standard_normal(k)
     expected = np.zeros(n)
     for step in range(k):
-        expected = expected + a[:, step] * v[step]
+        expected = multiply_add(a[:, step], v[step], expected, fused)
     assert np.array_equal(mod.mv(a, v), expected)
     assert np.array_equal(mod.tv(a.T.copy(), v), expected)
     assert np.array_equal(mod.specialize(mod.mv, n=n, k=k)(a, v), expected)
