@@ -840,11 +840,12 @@ def vm(v: f64[k], b: f64[k, m]) -> f64[m]:
 
 
 def test_products_of_unknown_sizes_call_one_kernel_of_the_module():
-    # mm and vm call it (LLVM inlined tm's kernel, which had one caller)
+    # mm and vm call it, and tm where it copies its transposed operand (LLVM inlined tm's
+    # kernel that reads it in place, which had one caller)
     lines = compile_source(PRODUCTS).ir(stage="llvm").splitlines()
     defined = [line for line in lines if line.startswith("define") and "@dpc.matmul(" in line]
     calls = [line for line in lines if " call " in line and "@dpc.matmul(" in line]
-    assert len(defined) == 1 and len(calls) == 2
+    assert len(defined) == 1 and len(calls) == 3
 
 
 def test_products_of_known_sizes_call_a_kernel_of_those_sizes():
@@ -910,6 +911,27 @@ def test_matrix_products_add_in_order_of_k_over_blocks_of_b(n, k, m, tiles, monk
     monkeypatch.setattr(runtime.lower, "fused_products", lambda: True)
     monkeypatch.setenv("DPC_CACHE", "0")
     check_products_add_in_order(n, k, m, fused=True)
+
+
+# a product large enough (here: any with 2 strips of columns) copies its transposed left
+# operand first, in blocks of 8 of the matrix's columns by 4 of its rows, then the rows and
+# columns left over; the product has the bits of the one that reads it in place
+@pytest.mark.parametrize("n, k", [(8, 4), (9, 11), (7, 5), (16, 3), (17, 9), (1, 1)])
+def test_a_large_product_copies_its_transposed_left_operand(n, k, monkeypatch):
+    monkeypatch.setattr(runtime.lower, "PACK_FROM_ROWS", 1)
+    monkeypatch.setattr(runtime.lower, "PACK_FROM_INNER", 1)
+    monkeypatch.setenv("DPC_CACHE", "0")
+    mod = compile_source(PRODUCTS)
+    assert "call fastcc void @dpc.transpose(" in mod.ir("tm", stage="llvm")
+    width = runtime.lower.product_tiles()[1]
+    rng = np.random.default_rng(n * 100 + k)
+    for m in (2 * width, 2 * width + 3, 2 * width - 1):  # the last reads a in place
+        a, b = rng.standard_normal((n, k)), rng.standard_normal((k, m))
+        expected = np.zeros((n, m))
+        for step in range(k):
+            expected = multiply_add(a[:, step:step + 1], b[step:step + 1, :], expected,
+                                    runtime.lower.fused_products())
+        assert np.array_equal(mod.tm(a.T.copy(), b), expected)
 
 
 def multiply_add(x, y, total, fused: bool):
