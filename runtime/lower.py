@@ -260,8 +260,8 @@ class ModuleLowering:
         existing = self.llmod.globals.get("dpc.transpose")
         if existing is not None:
             return existing
-        kernel, fl = self.new_kernel("dpc.transpose", sizes=2)
-        m, out, _, rows, cols = kernel.args
+        kernel, fl = self.new_kernel("dpc.transpose", sizes=2, pointers=2)
+        m, out, rows, cols = kernel.args
         Transpose(fl, Array(m, [rows, cols]), Array(out, [cols, rows])).emit()
         return self.finish_kernel(kernel, fl)
 
@@ -276,16 +276,16 @@ class ModuleLowering:
         MatVec(fl, Array(a, [rows, inner]), Array(v, [inner]), Array(out, [rows])).emit()
         return self.finish_kernel(kernel, fl)
 
-    def new_kernel(self, name: str, sizes: int):
-        """`void name(a, b, out, size...)`, internal and never inlined (inlined, its loops
-        would lose WIDE_VECTORS), none of its pointers aliasing another, and the lowering
-        of its body."""
-        signature = ll.FunctionType(ll.VoidType(), [PTR] * 3 + [INT] * sizes)
+    def new_kernel(self, name: str, sizes: int, pointers: int = 3):
+        """`void name(a, b, out, size...)` (or fewer pointers), internal and never inlined
+        (inlined, its loops would lose WIDE_VECTORS), none of its pointers aliasing
+        another, and the lowering of its body."""
+        signature = ll.FunctionType(ll.VoidType(), [PTR] * pointers + [INT] * sizes)
         kernel = ll.Function(self.llmod, signature, name=name)
         kernel.linkage = "internal"
         kernel.attributes.add("noinline")
         self.add_string_attributes(kernel, WIDE_VECTORS)
-        for arg in kernel.args[:3]:
+        for arg in kernel.args[:pointers]:
             arg.add_attribute("noalias")
         return kernel, FunctionLowering(self, None, kernel)
 
@@ -1089,8 +1089,7 @@ class FunctionLowering:
         with self.b.if_else(self.copies_transposed(rows, inner, cols)) as (copy, read):
             with copy:
                 copied = self.new_array(F64, [rows, inner], op)
-                self.b.call(self.owner.transpose_kernel(),
-                            [a.data, copied.data, ll.Constant(PTR, None), inner, rows])
+                self.b.call(self.owner.transpose_kernel(), [a.data, copied.data, inner, rows])
                 self.b.call(self.owner.product_kernel(False, *sizes),
                             [copied.data, b.data, out.data, rows, inner, cols])
                 self.b.call(self.owner.free, [self.ctx, copied.data])
@@ -2000,8 +1999,8 @@ class Transpose:
             lines = [fl.b.load(fl.element_ptr(self.m, F64, self.at_m(row, col)),
                                typ=self.vector, align=8) for row in rows]
             for c, column in enumerate(transposed(fl.b, lines)):
-                target = fl.element_ptr(self.out, F64, self.at_out(fl.b.add(col, INT(c)), first_row))
-                fl.b.store(column, target, align=8)
+                row = self.at_out(fl.b.add(col, INT(c)), first_row)
+                fl.b.store(column, fl.element_ptr(self.out, F64, row), align=8)
 
     def move(self, row, col) -> None:
         fl = self.fl
