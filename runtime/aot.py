@@ -159,7 +159,9 @@ is passed as its data pointer (a row-major, contiguous array; bool elements are 
 follow: a scalar through its address; an array through the address of a data pointer and
 the address of room for its sizes. Result arrays belong to the context: read or copy
 them, then call dpc_free_all(ctx) before the next call on that context (after an error
-too)."""
+too). Arrays are malloc'd: with glibc, call mallopt(M_MMAP_THRESHOLD, 32 << 20) and
+mallopt(M_TRIM_THRESHOLD, 128 << 20) once (<malloc.h>), as dpc's Python runtime does,
+or each call's large arrays come from a fresh mmap and fault their pages in again."""
 
 
 UNCHECKED = """
