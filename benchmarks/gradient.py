@@ -12,7 +12,12 @@ and those it calls). Then, where JAX and PyTorch are installed (`pip install ".[
 the same gradients written naturally in them (benchmarks/peers.py), timed interleaved with
 dpc's gradient in a second run (each on one thread, as a dpc call), and dpc's time divided
 by theirs. The two runs are apart so that PyTorch's slow calls do not sit between dpc's
-primal and gradient calls: they flush the caches, and slowed the primal more.
+primal and gradient calls: they flush the caches, and slowed the primal more. Wherever
+peers are timed beside dpc, each sample of each callable comes after one call of it that
+is not timed: right after another framework's call (PyTorch's ode gradient takes 34 ms),
+a call ran on the caches, branch predictors and TLB that one left, and took up to 1.5x
+as long as in a loop of its own (dpc's ode and lstm gradients; JAX's lse and MLP
+gradients 1.2-1.35x).
 
 Table 2: scaling. time(2n) / time(n) for the llsq and ode gradients beside the same
 ratio for their primals: a gradient whose cost grows like the primal's has the same
@@ -130,13 +135,15 @@ def ratio_table(names: list[str], sizes: list[str], repeat: int) -> None:
             t = measure(fns, min_runs=repeat)
             # The peers in a run of their own, interleaved with dpc's gradient: PyTorch's
             # slow calls (up to a second) between dpc's flush its caches and skewed the
-            # ratios above, which compare dpc with itself.
+            # ratios above, which compare dpc with itself. Each sample after a call that
+            # is not timed (warm), so that none is timed on what the one before it left.
             versus = {"dpc": fns["grad"]}
             for peer, gradient in peers_module.peer_gradients(name).items():
                 versus[peer] = lambda gradient=gradient: gradient(*args)
             for fn in versus.values():
                 fn()  # warm-up: JAX compiles here
-            v = measure(versus, min_runs=repeat) if len(versus) > 1 else {"dpc": t["grad"]}
+            v = measure(versus, min_runs=repeat, warm=True) if len(versus) > 1 \
+                else {"dpc": t["grad"]}
             owner = grad.owner
             rows.append([name, size, fmt_time(t["primal"]), fmt_time(t["grad"]),
                          f"{t['grad'] / t['primal']:.2f}", fmt_time(t["plain"]),
@@ -152,7 +159,8 @@ def ratio_table(names: list[str], sizes: list[str], repeat: int) -> None:
                  "opt speed-up", "ops at ad", "ops at opt"], rows)
     if peers:
         print("\nThe same gradients in " + " and ".join(peers) + " (timed interleaved with dpc's "
-              "gradient, in a run after the one above; dpc/peer < 1: dpc is faster):")
+              "gradient, each sample after an untimed call, in a run after the one above; "
+              "dpc/peer < 1: dpc is faster):")
         print_table(["workload", "size", "dpc"] + peers + [f"dpc/{p}" for p in peers], peer_rows)
     else:
         print("\n(JAX and PyTorch are not installed: pip install \".[bench]\" to time them too)")
@@ -280,7 +288,7 @@ def hessian_table(repeat: int) -> None:
             fn()  # warm-up: JAX compiles here
         if not agrees(fns["dpc"](), by_columns()):
             raise SystemExit(f"mod.hessian('lse') disagrees with its hvp columns at n = {n}")
-        t = measure(fns, min_runs=repeat)
+        t = measure(fns, min_runs=repeat, warm=True)
         row = [str(n), fmt_time(t["dpc"]), fmt_time(t["columns"]),
                f"{t['columns'] / t['dpc']:.1f}"]
         if jax_hessian is not None:
@@ -394,7 +402,7 @@ def element_loops_table(repeat: int) -> None:
                     raise SystemExit(f"{name}: JAX's gradient disagrees with dpc's")
                 fns["jax primal"] = lambda: jax.block_until_ready(jax_f(x, steps))
                 fns["jax grad"] = lambda: jax.block_until_ready(jax_g(x, steps))
-            t = measure(fns, min_runs=repeat)
+            t = measure(fns, min_runs=repeat, warm=True)
             row = [name, f"{n:,} x {steps:,}", fmt_time(t["primal"]), fmt_time(t["grad"]),
                    f"{t['grad'] / t['primal']:.2f}", fmt_time(t["before primal"]),
                    fmt_time(t["before grad"]), f"{t['before primal'] / t['primal']:.2f}",
@@ -500,7 +508,7 @@ def scalar_loops_table(repeat: int) -> None:
                        for j, d in zip(jax_g(*args), peers_module.as_tuple(grad(*args)))):
                 raise SystemExit(f"{name}: JAX's gradient disagrees with dpc's")
             fns["jax grad"] = lambda: jax.block_until_ready(jax_g(*args))
-        t = measure(fns, min_runs=repeat)
+        t = measure(fns, min_runs=repeat, warm=True)
         row = [name, ", ".join(wrt), size, fmt_time(t["primal"]), fmt_time(t["grad"]),
                f"{t['grad'] / t['primal']:.2f}"]
         if jax_fns is not None:

@@ -492,7 +492,7 @@ def time_gradients(names: list[str], repeat: int) -> None:
             fns[peer] = lambda gradient=gradient: gradient(*args)
         for fn in fns.values():
             fn()   # warm-up: JAX compiles here, dpc loads its native code
-        t = measure(fns, min_runs=repeat)
+        t = measure(fns, min_runs=repeat, warm=True)
         row = [name] + [fmt_time(t[p]) for p in ["dpc", *peers]]
         row += [f"{t['dpc'] / t[p]:.2f}" for p in peers]
         rows.append(row)

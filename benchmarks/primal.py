@@ -60,8 +60,10 @@ def batch_size(fn) -> int:
     return max(1, int(SAMPLE_SECONDS / once))
 
 
-def sample(fn, batch: int) -> float:
-    """Seconds per call, averaged over one batch of calls."""
+def sample(fn, batch: int, warm: bool = False) -> float:
+    """Seconds per call, averaged over one batch of calls; warm: after one call untimed."""
+    if warm:
+        fn()
     t0 = time.perf_counter_ns()
     for _ in range(batch):
         fn()
@@ -69,10 +71,14 @@ def sample(fn, batch: int) -> float:
 
 
 def measure(fns: dict, min_runs: int = MIN_RUNS, min_seconds: float = MIN_SECONDS,
-            max_runs: int | None = None, batch: int | None = None) -> dict:
+            max_runs: int | None = None, batch: int | None = None, warm: bool = False) -> dict:
     """Median seconds per call of each callable in `fns`, sampled round-robin until each
     has at least `min_runs` samples and `min_seconds` of timed calls (or `max_runs`).
-    `batch` fixes the calls per sample (after the warm-up) instead of calibrating it."""
+    `batch` fixes the calls per sample (after the warm-up) instead of calibrating it.
+    warm: each sample starts with a call that is not timed, so that no callable is timed
+    on the caches, branch predictors and TLB that the one before it left (frameworks
+    side by side: a PyTorch call of 34 ms before each of dpc's ode gradients made those
+    1.46x slower than alone)."""
     batches = {name: batch_size(fn) if batch is None else (fn(), batch)[1]
                for name, fn in fns.items()}
     samples = {name: [] for name in fns}
@@ -84,7 +90,7 @@ def measure(fns: dict, min_runs: int = MIN_RUNS, min_seconds: float = MIN_SECOND
         if runs >= min_runs and all(s >= min_seconds for s in spent.values()):
             break
         for name, fn in fns.items():
-            per_call = sample(fn, batches[name])
+            per_call = sample(fn, batches[name], warm)
             samples[name].append(per_call)
             spent[name] += per_call * batches[name]
     return {name: float(np.median(s)) for name, s in samples.items()}
