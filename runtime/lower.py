@@ -421,6 +421,30 @@ class ModuleLowering:
         b.branch(loop)
         b.position_at_end(done)
         b.ret_void()
+        self.take_result(b, header, capacity)
+
+    def take_result(self, b: ll.IRBuilder, header, capacity) -> None:
+        """`void *dpc_take_result(void *data, int64_t nbytes)`: unlinks the result buffer
+        at `data` from its call's allocation list, so that dpc_free_all leaves it, and
+        returns the block malloc gave (for free), or NULL, leaving it linked, where it is
+        not linked (a buffer taken already) or holds more than twice nbytes (a temporary
+        reused for a smaller result, whose memory the result would keep alive). The Python
+        runtime hands such a buffer to NumPy instead of copying it (jit.ResultBuffer)."""
+        null = ll.Constant(PTR, None)
+        take = ll.Function(self.llmod, ll.FunctionType(PTR, [PTR, INT]), name="dpc_take_result")
+        take.linkage = "weak"  # every module defines it, as dpc_free_all
+        data, nbytes = take.args
+        b.position_at_end(take.append_basic_block("entry"))
+        head = header(data)
+        prev, nxt = load_ptr(b, head, 0), load_ptr(b, head, 1)
+        linked = b.and_(b.icmp_unsigned("==", load_ptr(b, prev, 1), head),
+                        b.icmp_unsigned("==", load_ptr(b, nxt, 0), head))
+        small = b.icmp_signed("<=", b.load(capacity(head), typ=INT), b.mul(nbytes, INT(2)))
+        with b.if_then(b.not_(b.and_(linked, small))):
+            b.ret(null)
+        store_ptr(b, prev, nxt, 1)
+        store_ptr(b, nxt, prev, 0)
+        b.ret(load_ptr(b, head, 3))
 
     def site(self, kind: str, op, **detail) -> int:
         self.sites.append(Site(kind, op.loc if op is not None else None, detail))

@@ -388,18 +388,22 @@ def test_native_buffers_start_on_a_64_byte_boundary():
 
 def test_a_result_in_a_much_larger_buffer_is_copied():
     # the buffer of a result can be an earlier temporary's, reused: handed to NumPy, the
-    # whole of it would stay alive with the result
-    from runtime.jit import HEADER, ResultBuffer
+    # whole of it would stay alive with the result; dpc_take_result (native) refuses it,
+    # and one not linked in the call's list, and unlinks the one it takes
+    from runtime.lower import HEADER
+    take = compile_source("def f(x: f64) -> f64:\n    return x\n")._native.take_result
     memory = (ctypes.c_int64 * (2 + HEADER // 8 + 16))()  # a call's list head, one buffer
     ctx, head = ctypes.addressof(memory), ctypes.addressof(memory) + 16
     memory[0] = memory[1] = head  # ctx <-> head, a ring of two
     memory[2] = memory[3] = ctx
     memory[4] = 128  # the buffer's capacity in bytes
+    memory[5] = 4096  # the block malloc gave
     data = head + HEADER
-    assert ResultBuffer.can_take(data, 64) and ResultBuffer.can_take(data, 128)
-    assert not ResultBuffer.can_take(data, 63)
-    memory[1] = ctx  # no longer linked in the list (a result taken once already)
-    assert not ResultBuffer.can_take(data, 128)
+    assert take(data, 63) is None and list(memory[:4]) == [head, head, ctx, ctx]
+    assert take(data, 64) == 4096 and list(memory[:2]) == [ctx, ctx]  # unlinked
+    assert take(data, 128) is None  # no longer linked in the list (a result taken once)
+    memory[0] = memory[1] = head
+    assert take(data, 128) == 4096
 
 
 def test_wrong_rank(errors_module):
