@@ -36,6 +36,13 @@ range(n)]` adds into y's adjoint at k - 1 where k != 0, each element below n - 1
 The `full` is then not filled but for its last -c elements, by a loop before the sweep
 (ode's reverse step zeroed three such arrays of n, 4-6% of its gradient's time).
 
+The fill may also be a `build` over the same range that the loop alone uses, of cheap
+elementwise ops that cannot fail (reverse mode sums a step's cotangents into the array
+the next sweep adds into): each element's first touch then computes the build's element
+there, a copy of its body, and adds to it; the build's loop and its pass over memory are
+gone (ode's last sweep of a reverse step starts from the sum of four arrays: 5% of its
+gradient). Reads in a copy under the shifted add's tests are proved in range there only.
+
 Each element gets the same ops on the same values in the same order (0.0 + g where the
 zero was read back): the same bits. It runs after fuse_loops, whose fused loops have the
 most to gain (a read of one loop's adjoint by the next, within one iteration).
@@ -48,10 +55,12 @@ from collections import Counter
 import ir
 from ir import Block, Builder
 
-from ir.ops import OVERWRITTEN, constant
+from ir.clone import clone_op
+from ir.ops import GUARDED, OVERWRITTEN, constant
 
 from .bounds import offset_from
 from .dce import drop_carried, never_fails
+from .fusion import CHEAP
 from .fuse_loops import CHAINED, chain_ops, follow_chain, same_constant, use_counts
 from .simplify import replace_all
 
@@ -102,25 +111,79 @@ def rewrite_slot(block: Block, carried: list, loop: ir.Op, j: int, b: Builder) -
     if first is None or first.name not in CHAINED:
         return
     if first.name == "add_at":
-        store_first(body, first, fill.operands[0])
+        store_first(body, first, fill, pinned=False)
     reused = reusable(block, carried, loop, fill, first, uses)
     if reused is None:
-        fill.attrs[OVERWRITTEN] = True
+        as_unfilled(block, fill, b)
         return
     reuse(block, loop, j, reused, fill)
 
 
 def fresh_init(block: Block, loop: ir.Op, j: int, uses: Counter):
-    """The `full` op making slot j's init, if it is a rank-1 array of loop's stop that
-    nothing else uses, made in block."""
+    """The `full` or cheap `build` op making slot j's init, if it is a rank-1 array of
+    loop's stop that nothing else uses, made in block."""
     v = loop.operands[3 + j]
     fill = v.defining_op
-    if fill is None or fill.name != "full" or v.type.rank != 1 or fill not in block.ops:
+    if fill is None or fill.name not in ("full", "build") or fill not in block.ops:
         return None
-    if v.type.elem not in (ir.F64, ir.I64) or uses[v] != 1:
+    if v.type.rank != 1 or v.type.elem not in (ir.F64, ir.I64) or uses[v] != 1:
         return None
-    size, stop = fill.operands[1], loop.operands[1]
+    if fill.name == "build" and not copyable_build(fill, loop):
+        return None
+    size, stop = fill_size(fill), loop.operands[1]
     return fill if size is stop or same_constant(size, stop) else None
+
+
+def fill_size(fill: ir.Op):
+    return fill.operands[1]  # a full's (value, size), a build's (start, stop, step)
+
+
+def copyable_build(build: ir.Op, loop: ir.Op) -> bool:
+    """Does `build` count up from 0 by 1 with a body of cheap ops (fusion's: they cost
+    the same in any loop, where a division or a call might lose the build's vector form)
+    that cannot fail and have no regions, whose reads are proved in range and read no
+    array the loop carries (native code may update those in place)?"""
+    if constant(build.operands[0]) != 0 or constant(build.operands[2]) != 1:
+        return False
+    ops = build.regions[0].ops
+    if any(op.name not in CHEAP or op.regions or not never_fails(op) for op in ops):
+        return False
+    reads = [op for op in ops if op.name == "index"]
+    return all(op.attrs.get("inbounds") is True and op.operands[0] not in loop.operands
+               for op in reads)
+
+
+def fill_at(fill: ir.Op, element, pinned: bool) -> tuple[list, ir.Value]:
+    """The ops computing the fill's element at `element`, and its value: the `full`'s
+    value, or the build's body copied at that element. `pinned`: the copy runs only where
+    tests prove the element in range, so its reads are proved in range there only."""
+    if fill.name == "full":
+        return [], fill.operands[0]
+    body = fill.regions[0]
+    values = {body.args[0]: element}
+    ops = [clone_op(op, values) for op in body.ops[:-1]]
+    for op in ops:
+        if pinned and op.name == "index":
+            op.attrs["inbounds"] = GUARDED
+    value = body.terminator.operands[0]
+    return ops, values.get(value, value)
+
+
+def as_unfilled(block: Block, fill: ir.Op, b: Builder) -> ir.Op:
+    """The fill, marked overwritten: native code allocates its array and does not fill
+    it. A build becomes such a `full` (of zero) in its place."""
+    if fill.name == "build":
+        made, array = Block(), fill.results[0]
+        with b.at(made), b.located(fill.loc):
+            zero = b.const(0.0 if array.type.elem == ir.F64 else 0)
+            full = b.op("full", [zero, fill_size(fill)], result_types=[array.type],
+                        names=[array.name_hint])
+        at = block.ops.index(fill)
+        block.ops[at:at + 1] = made.ops
+        replace_all(block, {array: full.results[0]})
+        fill = full
+    fill.attrs[OVERWRITTEN] = True
+    return fill
 
 
 def touching_chain(body: Block, j: int):
@@ -137,9 +200,10 @@ def touches(op: ir.Op, chain: set) -> bool:
 
 
 def contract(block: Block, loop: ir.Op, j: int, fill: ir.Op, chain_ops_: list) -> None:
-    """Slot j's array becomes the scalar each iteration makes of the fill value."""
+    """Slot j's array becomes the scalar each iteration makes of the fill's element k."""
     body = loop.regions[0]
-    value, subst, ops = fill.operands[0], {}, []
+    ops, value = fill_at(fill, body.args[0], pinned=False)
+    subst = {}
     for op in body.ops:
         if op not in chain_ops_:
             ops.append(op)
@@ -238,28 +302,31 @@ def store_shifted(block: Block, loop: ir.Op, j: int, fill: ir.Op, add: ir.Op,
                   add_block: Block, c: int, b: Builder) -> None:
     """The add at k + c stores (fill + value) instead: no other iteration touches that
     element, and every element below size + c is so stored (iterations k >= -c). The
-    `full` is marked overwritten and its last -c elements are filled before the loop."""
-    store_first(add_block, add, fill.operands[0])
-    fill.attrs[OVERWRITTEN] = True
-    size, array = fill.operands[1], fill.results[0]
+    array is allocated unfilled and its last -c elements are filled before the loop."""
+    store_first(add_block, add, fill, pinned=True)
+    unfilled = as_unfilled(block, fill, b)
+    size, array = fill_size(unfilled), unfilled.results[0]
     tail = Block()
     zero, one = loop.operands[0], loop.operands[2]  # the loop's start and step
     with b.at(tail), b.located(fill.loc):
         first = b.emit("maximum", b.emit("add", size, b.const(c)), zero)
         body = Block([ir.I64, array.type], ["j", array.name_hint])
+        body.ops, value = fill_at(fill, body.args[0], pinned=False)
         with b.at(body):
-            b.op("yield", [b.emit("update", body.args[1], fill.operands[0], body.args[0],
-                                  inbounds=True)])
+            b.op("yield", [b.emit("update", body.args[1], value, body.args[0], inbounds=True)])
         filled = b.op("for", [first, size, one, array], {}, [body]).results[0]
     at = block.ops.index(loop)
     block.ops[at:at] = tail.ops
     loop.operands[3 + j] = filled
 
 
-def store_first(body: Block, first: ir.Op, fill_value) -> None:
-    """`add_at %p, %g, %k`, the first touch of element k, as `update %p, fill + %g, %k`."""
-    added = ir.Op("add", [fill_value, first.operands[1]], [fill_value.type], loc=first.loc)
-    body.ops.insert(body.ops.index(first), added)
+def store_first(body: Block, first: ir.Op, fill: ir.Op, pinned: bool) -> None:
+    """`add_at %p, %g, %e`, the first touch of element e, as `update %p, fill[e] + %g, %e`
+    (`pinned`: see fill_at)."""
+    element_ops, value = fill_at(fill, first.operands[2], pinned)
+    added = ir.Op("add", [value, first.operands[1]], [value.type], loc=first.loc)
+    at = body.ops.index(first)
+    body.ops[at:at] = element_ops + [added]
     first.name = "update"
     first.operands[1] = added.results[0]
 
