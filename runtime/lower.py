@@ -345,9 +345,7 @@ class ModuleLowering:
 
         self.release = internal("dpc.release", void, [PTR, PTR])
         head = header(self.release.args[1])
-        prev, nxt = load_ptr(b, head, 0), load_ptr(b, head, 1)
-        store_ptr(b, prev, nxt, 1)
-        store_ptr(b, nxt, prev, 0)
+        unlink(b, *neighbours(b, head))
         b.call(free, [load_ptr(b, head, 3)])
         b.ret_void()
 
@@ -436,14 +434,13 @@ class ModuleLowering:
         data, nbytes = take.args
         b.position_at_end(take.append_basic_block("entry"))
         head = header(data)
-        prev, nxt = load_ptr(b, head, 0), load_ptr(b, head, 1)
+        prev, nxt = neighbours(b, head)
         linked = b.and_(b.icmp_unsigned("==", load_ptr(b, prev, 1), head),
                         b.icmp_unsigned("==", load_ptr(b, nxt, 0), head))
         small = b.icmp_signed("<=", b.load(capacity(head), typ=INT), b.mul(nbytes, INT(2)))
         with b.if_then(b.not_(b.and_(linked, small))):
             b.ret(null)
-        store_ptr(b, prev, nxt, 1)
-        store_ptr(b, nxt, prev, 0)
+        unlink(b, prev, nxt)
         b.ret(load_ptr(b, head, 3))
 
     def site(self, kind: str, op, **detail) -> int:
@@ -470,6 +467,19 @@ def load_ptr(b, base, k):
 
 def store_ptr(b, base, value, k):
     b.store(value, b.gep(base, [INT(k)], source_etype=PTR))
+
+
+def neighbours(b, head) -> tuple:
+    """The headers before and after a buffer's header in its call's allocation list (a
+    header holds prev, next, capacity, then the block malloc gave)."""
+    return load_ptr(b, head, 0), load_ptr(b, head, 1)
+
+
+def unlink(b, prev, nxt) -> None:
+    """Takes the buffer between prev and nxt out of the list: prev.next = nxt,
+    nxt.prev = prev."""
+    store_ptr(b, prev, nxt, 1)
+    store_ptr(b, nxt, prev, 0)
 
 
 def param_types(t) -> list:
