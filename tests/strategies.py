@@ -17,7 +17,8 @@ How the generator keeps its promises:
   from a typed environment (name -> `Var`), so programs type-check, and broadcasting only
   ever pairs `f64[d, e]` with `f64[e]`.
 - Bounds: an index into dimension `d` is a loop variable over `range(d)` (or a sub-range of
-  it), a `while` counter bounded by `d`, `0`, `d - 1`, `d - 1 - i`, `e % d` or
+  it), a `while` counter bounded by `d`, `0`, `d - 1`, `d - 1 - i`, the neighbours `i - 1`
+  (the last element at i = 0, as in Python) and `min(i + 1, d - 1)`, `e % d` or
   `min(e, d - 1)` with `e >= 0`. Dimensions are at least 1, so there are no 0-size arrays,
   and generator reductions only run over whole dimensions (never empty).
 - Domains: `log`, `sqrt`, `log1p`, `lgamma` and `** 0.7` only see `1 + e ** 2`-style arguments,
@@ -484,11 +485,14 @@ class Gen:
         return Ex(f"({a.text} if {self.bool(env, 0)} else {b.text})", max(a.mag, b.mag))
 
     def index(self, env: Env, dim: str) -> str:
-        """An i64 expression certainly in [0, dim)."""
+        """An i64 expression certainly in [-1, dim): -1 only as i - 1 at i = 0, the last
+        element (negative indices count from the end, as in Python)."""
         idx = env.names(lambda v: dim in v.index_of)
         forms = [(1, lambda: "0"), (1, lambda: f"{dim} - 1")]
         if idx:
-            forms += [(8, lambda: self.pick(idx)), (1, lambda: f"{dim} - 1 - {self.pick(idx)}")]
+            forms += [(8, lambda: self.pick(idx)), (1, lambda: f"{dim} - 1 - {self.pick(idx)}"),
+                      (2, lambda: f"{self.pick(idx)} - 1"),
+                      (1, lambda: f"min({self.pick(idx)} + 1, {dim} - 1)")]
         if not self.smooth:
             nonneg = env.names(lambda v: v.type == I64 and v.nonneg)
             forms.append((2, lambda: f"({self.i64(env, 1).text}) % {dim}"))
@@ -1097,7 +1101,7 @@ def generate_program(seed: int, smooth: bool = False, array_results: bool = Fals
 # ----------------------------------------------------------------------------- oracle
 # The source is Python syntax; evaluate it as Python after a few rewrites that give it the
 # language's meaning: arrays as NumPy arrays with value semantics, bounds-checked indexing
-# (no negative indices), dimension names bound from the parameters' shapes.
+# (a negative index counts from the end), dimension names bound from the parameters' shapes.
 
 class _Type:
     """f64, i64: subscriptable so that `f64[n]` is a valid annotation (never evaluated)."""
@@ -1121,7 +1125,9 @@ def _copy(v):
 
 
 def _check(a, idx):
-    """The index tuple, if every component is an i64 in bounds (no negative indexing)."""
+    """The index tuple, if every component is an i64 in bounds; a negative one counts from
+    the end, as in Python and dpc (-1 is the last element), and comes back as the
+    non-negative index of the same element."""
     idx = idx if isinstance(idx, tuple) else (idx,)
     if not isinstance(a, np.ndarray) or len(idx) > a.ndim:
         raise IndexError(f"too many indices for a value of shape {np.shape(a)}")
@@ -1129,9 +1135,9 @@ def _check(a, idx):
     for k, i in enumerate(idx):
         if isinstance(i, (bool, np.bool_)) or not isinstance(i, (int, np.integer)):
             raise TypeError(f"index {i!r} is not an i64")
-        if not 0 <= i < a.shape[k]:
+        if not -a.shape[k] <= i < a.shape[k]:
             raise IndexError(f"index {int(i)} out of bounds for size {a.shape[k]}")
-        out.append(int(i))
+        out.append(int(i) % a.shape[k])
     return tuple(out)
 
 

@@ -184,7 +184,7 @@ def test_oracle_has_value_semantics():
 
 @pytest.mark.parametrize("body, error", [
     ("return x[n]", IndexError),
-    ("return x[-1]", IndexError),  # no Python negative indexing
+    ("return x[-4]", IndexError),  # -1 is the last element, -3 the first of 3
     ("y = zeros(n)\n    y[n] = 1.0\n    return y[0]", IndexError),
     ("return float(n // (n - n))", ZeroDivisionError),
     ("assert n > 5, 'too short'\n    return 0.0", AssertionError),
@@ -193,6 +193,13 @@ def test_oracle_raises_where_the_language_raises(body, error):
     with pytest.raises(error):
         evaluate_python(oracle(f"def f(x: f64[n]) -> f64:\n    {body}\n", {"x": "f64[n]"}, {}),
                         {"x": np.ones(3)})
+
+
+def test_oracle_counts_negative_indices_from_the_end():
+    source = ("def f(x: f64[n]) -> f64:\n"
+              "    y = zeros(n)\n    y[-1] = x[-3]\n    return y[2] + x[-1]\n")
+    assert evaluate_python(oracle(source, {"x": "f64[n]"}, {}),
+                           {"x": np.array([2.0, 3.0, 5.0])}) == 7.0
 
 
 def test_oracle_checks_that_dimensions_agree():
