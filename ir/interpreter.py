@@ -51,7 +51,10 @@ class Interpreter:
         saved = self.frame
         self.frame = Frame(dims)
         try:
-            return self.run_block(fn.body, values)
+            # inf - inf is NaN here as in native code, silently: NumPy would warn (or, under
+            # `-W error`, raise) from inside a sum, a mean or a generator's adds
+            with np.errstate(all="ignore"):
+                return self.run_block(fn.body, values)
         finally:
             self.frame = saved
 
