@@ -4,10 +4,12 @@ in Python), min(i + 1, n - 1) and i + 1 below n - 1, often under `if i == 0` or 
 0`. Their reverse sweeps are what the passes on shifted reads and writes rewrite
 (fresh_carry's shifted adds and built fills, gather, fuse_loops, fusion of stage builds),
 so this checks those passes on many shapes at once: the value against a Python + NumPy
-oracle, the native gradient against the interpreter's bit for bit (the programs use +, -,
-*, / and tests only) and against finite differences (tests/test_random_gradients.py for
-the tolerance), for sizes from 1, where i - 1 is i itself at i = 0, to 37, where native
-loops run their vector bodies and the scalar iterations before and after them.
+oracle; the native gradient against the interpreter's and against the gradient of the
+function specialized for its size and number of steps (`mod.specialize`), both bit for
+bit (the programs use +, -, *, / and tests only); and against finite differences
+(tests/test_random_gradients.py for the tolerance). Sizes from 1, where i - 1 is i itself
+at i = 0, to 37, where native loops run their vector bodies and the scalar iterations
+before and after them.
 """
 
 import random
@@ -127,10 +129,14 @@ def test_stencil_gradients_match_the_interpreter_and_finite_differences(seed):
     interpreted = compile_source(program.source, name="stencil.dp", backend="interp")
     grads = native.grad("f", wrt=("x", "a"))(*args)
     expected = interpreted.grad("f", wrt=("x", "a"))(*args)
+    # specialized for the size and the number of steps (the loops' trip counts known)
+    special = native.specialize("f", n=program.dims["n"], s=args[2])
+    specialized = native.grad(special, wrt=("x", "a"))(*args[:2])
     f = native.function("f")
-    for k, (g, e) in enumerate(zip(grads, expected)):
+    for k, (g, e, p) in enumerate(zip(grads, expected, specialized)):
         # +, -, *, / and tests only, each rounded once in both: the same bits, whatever
         # order of loops and elements the passes chose
         assert np.array_equal(g, e), (k, g, e, args, program.source)
+        assert np.array_equal(p, g), (k, p, g, args, program.source)
         fd = central_differences(f, args, k, eps=1e-4, order=4)
         assert agree(g, fd, TOLERANCE), (k, g, fd, args, program.source)
