@@ -120,7 +120,7 @@ def test_stencil_values_match_the_oracle_on_both_backends(seed):
         assert agree(got, expected, 1e-12), (backend, got, expected, args, program.source)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=25)  # three compilations and finite differences each
 @given(st.integers(0, 2**32 - 1))
 def test_stencil_gradients_match_the_interpreter_and_finite_differences(seed):
     program = stencil_program(seed)
