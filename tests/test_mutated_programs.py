@@ -57,11 +57,11 @@ def arguments(fn, rng: np.random.Generator) -> list | None:
     from 1 to 4; None when a parameter is not an f64, i64 or bool scalar or array."""
     sizes, out = {}, []
     for t in fn.param_types:
-        if str(t).split("[")[0] not in ("f64", "i64", "bool"):
+        elem = str(t).split("[")[0]
+        if elem not in ("f64", "i64", "bool"):
             return None
         shape = [sizes.setdefault(d, int(rng.integers(1, 5))) if isinstance(d, str) else d
                  for d in getattr(t, "shape", ())]
-        elem = str(t).split("[")[0]
         if elem == "f64":
             value = rng.standard_normal(shape)
         elif elem == "i64":
