@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from compiler import compile_source
 from compiler.diagnostics import CompileError
 from ir.errors import RuntimeErrorDP
+from strategies import Program, parse_type
 
 # The top-level examples: none has a `while`, so no mutant can loop for ever.
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.dp"))
@@ -52,31 +53,25 @@ def mutate(source: str, rng: random.Random) -> str:
     return source
 
 
-def arguments(fn, rng: np.random.Generator) -> list | None:
-    """Arguments of the right types for fn's parameters, each dimension name one size
-    from 1 to 4; None when a parameter is not an f64, i64 or bool scalar or array."""
-    sizes, out = {}, []
-    for t in fn.param_types:
-        elem = str(t).split("[")[0]
-        if elem not in ("f64", "i64", "bool"):
-            return None
-        shape = [sizes.setdefault(d, int(rng.integers(1, 5))) if isinstance(d, str) else d
-                 for d in getattr(t, "shape", ())]
-        if elem == "f64":
-            value = rng.standard_normal(shape)
-        elif elem == "i64":
-            value = rng.integers(1 if not shape else 0, 4, size=shape)
-        else:
-            value = rng.integers(0, 2, size=shape).astype(bool)
-        out.append(value if shape else value.item())
-    return out
+def arguments(fn, seed: int) -> list | None:
+    """Arguments of the right types for fn's parameters (strategies.Program.make_args),
+    each dimension name one size from 1 to 4; None when a parameter is not an f64, i64 or
+    bool scalar or array."""
+    params = {f"p{k}": str(t) for k, t in enumerate(fn.param_types)}
+    types = [parse_type(text) for text in params.values()]
+    if any(base not in ("f64", "i64", "bool") for base, _ in types):
+        return None
+    rng = np.random.default_rng(seed)
+    dims = {d: int(d) if d.isdigit() else int(rng.integers(1, 5))
+            for _, names in types for d in names}
+    return Program("", fn.name, params, dims).arg_list(rng)
 
 
 def run_everything(source: str, seed: int) -> None:
     for backend in ("interp", "native"):
         mod = compile_source(source, name="mutant.dp", backend=backend)
         for name, fn in mod.module.functions.items():
-            args = arguments(fn, np.random.default_rng(seed))
+            args = arguments(fn, seed)
             if args is None:
                 continue
             try:
